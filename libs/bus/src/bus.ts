@@ -1,0 +1,234 @@
+import type { Codec } from "@atoll/contracts";
+import type { Logger } from "@atoll/log";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  type PubAck,
+} from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { type ConnectionOptions, connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { type BusNames, busNames } from "./names.js";
+import { ensureTopology } from "./topology.js";
+
+export interface BusOptions {
+  url: string;
+  /** Connection name shown by the server, e.g. "indexer" or "agent/prod-1". */
+  name: string;
+  prefix?: string;
+  logger: Logger;
+  user?: string;
+  pass?: string;
+  /** Path-free credentials: the file's contents for NATS JWT/nkey auth. */
+  authenticator?: ConnectionOptions["authenticator"];
+}
+
+export interface Delivery<T> {
+  readonly msg: JsMsg;
+  readonly data: T;
+}
+
+export interface ConsumeOptions<Desc extends DescMessage> {
+  stream: string;
+  durable: string;
+  filterSubject: string;
+  codec: Codec<Desc>;
+  /** Most messages handed to one call of the handler. */
+  maxBatch?: number;
+  /** Checks a decoded message beyond the codec; a returned string is the reason to dead-letter it. */
+  validate?: (data: MessageShape<Desc>) => string | undefined;
+  /** Processes a batch; resolves only once its effects are durable. Throwing retries the same batch. */
+  handler: (batch: Delivery<MessageShape<Desc>>[]) => Promise<void>;
+}
+
+export interface Consumption {
+  /** Stops taking new messages, lets the in-flight batch finish and returns when it has. */
+  stop(): Promise<void>;
+}
+
+const ACK_WAIT_NS = 60_000_000_000;
+const RETRY_BASE_MS = 200;
+const RETRY_MAX_MS = 10_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class Bus {
+  readonly names: BusNames;
+  readonly js: JetStreamClient;
+  private clustersKv: KV | undefined;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+    private readonly logger: Logger,
+    prefix: string,
+  ) {
+    this.names = busNames(prefix);
+    this.js = jetstream(nc);
+  }
+
+  static async connect(options: BusOptions): Promise<Bus> {
+    const nc = await connect({
+      servers: options.url,
+      name: options.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      ...(options.user ? { user: options.user, pass: options.pass } : {}),
+      ...(options.authenticator ? { authenticator: options.authenticator } : {}),
+    });
+    const logger = options.logger.child({ component: "bus" });
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
+          logger.warn(
+            { natsStatus: status.type, server: "server" in status ? status.server : undefined },
+            "nats connection status changed",
+          );
+        }
+      }
+    })();
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    return new Bus(nc, jsm, logger, options.prefix ?? "");
+  }
+
+  /** Declares streams and buckets; the hub services call this at start-up, agents do not. */
+  ensureTopology(): Promise<void> {
+    return ensureTopology(this.jsm, this.js, this.names);
+  }
+
+  async clusters(): Promise<KV> {
+    this.clustersKv ??= await new Kvm(this.js).open(this.names.clustersBucket);
+    return this.clustersKv;
+  }
+
+  /** Publishes to a stream; msgId makes a retried publish land once within the dedupe window. */
+  publish<Desc extends DescMessage>(
+    subject: string,
+    codec: Codec<Desc>,
+    message: MessageShape<Desc>,
+    msgId: string,
+  ): Promise<PubAck> {
+    return this.js.publish(subject, codec.encode(message), { msgID: msgId });
+  }
+
+  async deadLetter(msg: JsMsg, source: string, reason: string): Promise<void> {
+    const h = headers();
+    h.set("Atoll-Reason", reason.slice(0, 1000));
+    h.set("Atoll-Original-Subject", msg.subject);
+    h.set("Atoll-Original-Stream-Seq", String(msg.seq));
+    await this.js.publish(this.names.deadLetter(source), msg.data, { headers: h });
+  }
+
+  async ensureConsumer(stream: string, durable: string, filterSubject: string): Promise<void> {
+    const config: Partial<ConsumerConfig> = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: filterSubject,
+      ack_wait: ACK_WAIT_NS,
+      max_ack_pending: 20_000,
+    };
+    await this.jsm.consumers.add(stream, config);
+  }
+
+  /**
+   * Pull-consumes with explicit acks. Messages queue up while a batch is processed, so batches
+   * grow under load and stay small (low latency) when idle. A failing handler is retried with the
+   * same batch, in order, with backoff, and nothing is acked until it succeeds.
+   */
+  async consume<Desc extends DescMessage>(options: ConsumeOptions<Desc>): Promise<Consumption> {
+    await this.ensureConsumer(options.stream, options.durable, options.filterSubject);
+    const consumer = await this.js.consumers.get(options.stream, options.durable);
+    const maxBatch = options.maxBatch ?? 256;
+    const queue: JsMsg[] = [];
+    let wake: (() => void) | undefined;
+    let stopping = false;
+    const messages = await consumer.consume({
+      max_messages: maxBatch * 4,
+      callback: (msg) => {
+        queue.push(msg);
+        wake?.();
+      },
+    });
+    const log = this.logger.child({ stream: options.stream, consumer: options.durable });
+
+    // Messages already dead-lettered (and acked) are remembered so a retried batch skips them.
+    const deadLettered = new WeakSet<JsMsg>();
+    const decodeBatch = async (raw: JsMsg[]): Promise<Delivery<MessageShape<Desc>>[]> => {
+      const batch: Delivery<MessageShape<Desc>>[] = [];
+      for (const msg of raw) {
+        if (deadLettered.has(msg)) continue;
+        let reason: string | undefined;
+        let data: MessageShape<Desc> | undefined;
+        try {
+          data = options.codec.decode(msg.data);
+          reason = options.validate?.(data);
+        } catch (error) {
+          reason = `undecodable ${options.codec.schema.typeName}: ${(error as Error).message}`;
+        }
+        if (reason === undefined && data !== undefined) {
+          batch.push({ msg, data });
+          continue;
+        }
+        log.warn({ subject: msg.subject, seq: msg.seq, reason }, "dead-lettering a message");
+        await this.deadLetter(msg, options.durable, reason ?? "invalid message");
+        msg.ack();
+        deadLettered.add(msg);
+      }
+      return batch;
+    };
+
+    const loop = (async () => {
+      let failures = 0;
+      while (!stopping || queue.length > 0) {
+        if (queue.length === 0) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+          continue;
+        }
+        const raw = queue.splice(0, maxBatch);
+        for (;;) {
+          try {
+            const batch = await decodeBatch(raw);
+            if (batch.length > 0) await options.handler(batch);
+            for (const { msg } of batch) msg.ack();
+            failures = 0;
+            break;
+          } catch (error) {
+            failures += 1;
+            const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 10));
+            log.error(
+              { err: error, attempt: failures, retryInMs: delay, batch: raw.length },
+              "batch failed; retrying it without acking",
+            );
+            for (const msg of raw) if (!deadLettered.has(msg)) msg.working();
+            await sleep(delay * (0.5 + Math.random() / 2));
+          }
+        }
+      }
+    })();
+
+    return {
+      stop: async () => {
+        stopping = true;
+        await messages.close();
+        wake?.();
+        await loop;
+      },
+    };
+  }
+
+  /** Flushes pending publishes and acks, then closes the connection. */
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain();
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Every stream, subject and bucket name derives from one prefix, so tests and tenants can share
+ * a NATS server without colliding (JetStream refuses streams with overlapping subjects).
+ */
+export interface BusNames {
+  readonly prefix: string;
+  readonly streams: {
+    readonly resources: string;
+    readonly placement: string;
+    readonly work: string;
+    readonly workStatus: string;
+    readonly deadLetter: string;
+  };
+  readonly clustersBucket: string;
+  resources(cluster: string): string;
+  heartbeat(cluster: string): string;
+  placement(): string;
+  work(cluster: string): string;
+  workStatus(cluster: string): string;
+  proxy(cluster: string): string;
+  deadLetter(source: string): string;
+  /** Subject root with a trailing wildcard for one kind, e.g. "atoll.v1.res.*". */
+  all(kind: "res" | "work" | "wstat" | "dlq" | "hb" | "proxy"): string;
+}
+
+const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Cluster names become subject tokens, so they must be DNS labels: no dots, spaces or wildcards. */
+export function assertClusterName(cluster: string): string {
+  if (!CLUSTER_NAME.test(cluster)) {
+    throw new Error(
+      `invalid cluster name "${cluster}": use a DNS label (lower-case letters, digits and '-', at most 63 characters)`,
+    );
+  }
+  return cluster;
+}
+
+export function busNames(prefix = ""): BusNames {
+  if (prefix !== "" && !/^[A-Za-z0-9_-]+$/.test(prefix)) {
+    throw new Error(`invalid bus prefix "${prefix}": use letters, digits, '_' or '-'`);
+  }
+  const root = prefix ? `${prefix}.atoll.v1` : "atoll.v1";
+  const stream = (name: string) => (prefix ? `${prefix}_${name}` : name);
+  const perCluster = (kind: string) => (cluster: string) => `${root}.${kind}.${assertClusterName(cluster)}`;
+  return {
+    prefix,
+    streams: {
+      resources: stream("RESOURCES"),
+      placement: stream("PLACEMENT"),
+      work: stream("WORK"),
+      workStatus: stream("WORKSTATUS"),
+      deadLetter: stream("DEADLETTER"),
+    },
+    clustersBucket: prefix ? `${prefix}_clusters` : "clusters",
+    resources: perCluster("res"),
+    heartbeat: perCluster("hb"),
+    work: perCluster("work"),
+    workStatus: perCluster("wstat"),
+    proxy: perCluster("proxy"),
+    placement: () => `${root}.placement`,
+    deadLetter: (source) => `${root}.dlq.${source}`,
+    all: (kind) => `${root}.${kind}.*`,
+  };
+}

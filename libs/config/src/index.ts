@@ -1,0 +1,30 @@
+import { z } from "zod";
+
+export { z } from "zod";
+
+export class ConfigError extends Error {
+  readonly code = "CONFIG_INVALID";
+}
+
+/**
+ * Reads a typed config from environment variables. Schema keys are the variable names, so an
+ * error can name exactly what to set.
+ */
+export function loadConfig<Shape extends z.ZodRawShape>(
+  shape: Shape,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<z.ZodObject<Shape>> {
+  const parsed = z.object(shape).safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+  throw new ConfigError(`invalid configuration; fix these environment variables: ${problems.join("; ")}`);
+}
+
+/** Common settings every service shares. */
+export const commonConfig = {
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/atoll"),
+  /** Prefix for stream, consumer and KV names, so test runs and tenants do not collide. */
+  ATOLL_BUS_PREFIX: z.string().default(""),
+  LOG_LEVEL: z.string().default("info"),
+};

@@ -1,0 +1,13 @@
+export {
+  type Churn,
+  type GeneratedCluster,
+  type GenerateOptions,
+  generateCluster,
+  type PodFailure,
+  seededRandom,
+  startChurn,
+} from "./generator.js";
+export { jsonPatch, mergePatch } from "./patch.js";
+export { KubeSim, type KubeSimOptions } from "./server.js";
+export { type Obj, SimError, type SimEvent, SimStore } from "./store.js";
+export { selfSignedTls, type TlsMaterial } from "./tls.js";

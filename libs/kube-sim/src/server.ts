@@ -1,0 +1,566 @@
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import {
+  apiVersionOf,
+  type FieldRequirement,
+  type LabelRequirement,
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+  type ResourceType,
+  SelectorError,
+  STANDARD_VERBS,
+  toTable,
+  wantsTable,
+} from "@atoll/kube";
+import YAML from "yaml";
+import { jsonPatch, mergePatch, PatchError, stripDirectives } from "./patch.js";
+import { type Obj, SimError, type SimEvent, SimStore, type StoreOptions, typeKeyOf } from "./store.js";
+import { selfSignedTls, type TlsMaterial } from "./tls.js";
+
+export interface KubeSimOptions extends StoreOptions {
+  /** Cluster name, used for the kubeconfig context. */
+  name: string;
+  /** Bearer token every request must carry; open access when unset. */
+  token?: string;
+  host?: string;
+  port?: number;
+  /** PEM key and certificate; a shared self-signed one by default, or false for plain HTTP. */
+  tls?: TlsMaterial | false;
+  bookmarkIntervalMs?: number;
+  kubernetesVersion?: string;
+}
+
+interface Route {
+  type: ResourceType;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+const MAX_BODY = 8 * 1024 * 1024;
+
+function status(code: number, reason: string, message: string): Obj {
+  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+}
+
+function encodeContinue(rv: number, key: string): string {
+  return Buffer.from(JSON.stringify({ rv, key })).toString("base64url");
+}
+
+function decodeContinue(token: string): { rv: number; key: string } {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as {
+      rv: number;
+      key: string;
+    };
+    if (typeof parsed.rv !== "number" || typeof parsed.key !== "string") throw new Error("shape");
+    return parsed;
+  } catch {
+    throw new SimError(400, "BadRequest", `invalid continue token "${token}"`);
+  }
+}
+
+/**
+ * An in-memory Kubernetes API server: discovery, CRUD, patch, paginated list and watch with
+ * bookmarks and 410 Gone, enough for kubectl and our agents to treat it as a cluster.
+ */
+export class KubeSim {
+  readonly store: SimStore;
+  private server: http.Server | undefined;
+  private baseUrl = "";
+  private caData: string | undefined;
+  private readonly openWatches = new Set<http.ServerResponse>();
+
+  constructor(readonly options: KubeSimOptions) {
+    this.store = new SimStore(options);
+  }
+
+  get url(): string {
+    if (!this.baseUrl) throw new Error("the sim is not started; call start() first");
+    return this.baseUrl;
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  async start(): Promise<string> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      this.handle(req, res).catch((error: unknown) => this.fail(res, error));
+    };
+    const tls = this.options.tls === false ? undefined : (this.options.tls ?? (await selfSignedTls()));
+    this.caData = tls ? Buffer.from(tls.cert).toString("base64") : undefined;
+    this.server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+    this.server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve) =>
+      this.server!.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", resolve),
+    );
+    const address = this.server.address() as AddressInfo;
+    this.baseUrl = `${tls ? "https" : "http"}://${this.options.host ?? "127.0.0.1"}:${address.port}`;
+    return this.baseUrl;
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.openWatches) res.end();
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Cuts every open watch, as an API server restart or a dropped connection would. */
+  dropWatches(): void {
+    for (const res of this.openWatches) res.destroy();
+  }
+
+  kubeconfig(): string {
+    return YAML.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [
+        {
+          name: this.name,
+          cluster: {
+            server: this.url,
+            ...(this.caData ? { "certificate-authority-data": this.caData } : {}),
+          },
+        },
+      ],
+      users: [{ name: this.name, user: this.options.token ? { token: this.options.token } : {} }],
+      contexts: [{ name: this.name, context: { cluster: this.name, user: this.name } }],
+      "current-context": this.name,
+    });
+  }
+
+  /** Creates or replaces an object through the same path the API uses. */
+  apply(object: Obj): Obj {
+    const type = this.store.typeForObject(object);
+    const existing = this.store.tryGet(type, object.metadata?.namespace, object.metadata?.name);
+    if (!existing) return this.store.create(type, object);
+    return this.store.update(type, {
+      ...object,
+      metadata: { ...object.metadata, resourceVersion: undefined },
+    });
+  }
+
+  private fail(res: http.ServerResponse, error: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const [code, reason] =
+      error instanceof SimError
+        ? [error.status, error.reason]
+        : error instanceof SelectorError || error instanceof PatchError
+          ? [400, "BadRequest"]
+          : [500, "InternalError"];
+    this.send(res, code, status(code, reason, (error as Error).message));
+  }
+
+  private send(res: http.ServerResponse, code: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://sim");
+    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    if (["healthz", "readyz", "livez"].includes(parts[0] ?? "")) {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("ok");
+      return;
+    }
+    if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
+      return this.send(res, 401, status(401, "Unauthorized", "Unauthorized"));
+    }
+    const discovery = this.discovery(parts);
+    if (discovery) return this.send(res, 200, discovery);
+    const route = this.route(parts);
+    if (!route)
+      return this.send(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
+    const method = req.method ?? "GET";
+    const { type, namespace, name, subresource } = route;
+    if (subresource && subresource !== "status") {
+      return this.send(
+        res,
+        404,
+        status(
+          404,
+          "NotFound",
+          `the server could not find the requested resource (${type.resource}/${subresource})`,
+        ),
+      );
+    }
+    if (method === "GET" && !name) {
+      return url.searchParams.get("watch") === "1" || url.searchParams.get("watch") === "true"
+        ? this.watch(req, res, route, url.searchParams)
+        : this.list(req, res, route, url.searchParams);
+    }
+    if (method === "GET") return this.send(res, 200, this.store.get(type, namespace, name!));
+    if (method === "POST" && !name)
+      return this.send(res, 201, this.store.create(type, await this.body(req), namespace));
+    if (method === "PUT" && name) {
+      const body = await this.body(req);
+      if (body.metadata?.name !== undefined && body.metadata.name !== name) {
+        throw new SimError(
+          400,
+          "BadRequest",
+          `the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`,
+        );
+      }
+      return this.send(
+        res,
+        200,
+        this.store.update(type, { ...body, metadata: { ...body.metadata, name } }, namespace, subresource),
+      );
+    }
+    if (method === "PATCH" && name) return this.patch(req, res, route);
+    if (method === "DELETE" && name) return this.send(res, 200, this.store.delete(type, namespace, name));
+    if (method === "DELETE") {
+      const labels = parseLabelSelector(url.searchParams.get("labelSelector") ?? "");
+      const doomed = this.store
+        .list(type, namespace)
+        .filter(({ object }) => matchesLabels(object.metadata.labels, labels));
+      for (const { object } of doomed)
+        this.store.delete(type, object.metadata.namespace, object.metadata.name);
+      return this.send(res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success" });
+    }
+    return this.send(
+      res,
+      405,
+      status(405, "MethodNotAllowed", `${method} is not supported on ${url.pathname}`),
+    );
+  }
+
+  private async body(req: http.IncomingMessage): Promise<Obj> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY) throw new SimError(413, "RequestEntityTooLarge", "request body too large");
+      chunks.push(chunk as Buffer);
+    }
+    const text = Buffer.concat(chunks).toString("utf8");
+    try {
+      const parsed = /yaml/.test(req.headers["content-type"] ?? "") ? YAML.parse(text) : JSON.parse(text);
+      if (parsed === null || typeof parsed !== "object") throw new Error("not an object");
+      return parsed as Obj;
+    } catch (error) {
+      throw new SimError(400, "BadRequest", `cannot decode request body: ${(error as Error).message}`);
+    }
+  }
+
+  private async patch(req: http.IncomingMessage, res: http.ServerResponse, route: Route): Promise<void> {
+    const { type, namespace, name, subresource } = route;
+    const contentType = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
+    const body = await this.body(req);
+    const existing = this.store.tryGet(type, namespace, name!);
+    if (contentType === "application/apply-patch+yaml") {
+      if (!existing) {
+        return this.send(
+          res,
+          201,
+          this.store.create(type, { ...body, metadata: { ...body.metadata, name } }, namespace),
+        );
+      }
+      const applied = mergePatch(existing, stripDirectives(body));
+      applied.metadata.resourceVersion = undefined;
+      return this.send(res, 200, this.store.update(type, applied, namespace, subresource));
+    }
+    if (!existing) throw new SimError(404, "NotFound", `${type.resource} "${name}" not found`);
+    let patched: Obj;
+    if (contentType === "application/json-patch+json") patched = jsonPatch(existing, body);
+    else if (contentType === "application/merge-patch+json") patched = mergePatch(existing, body);
+    else if (contentType === "application/strategic-merge-patch+json")
+      patched = mergePatch(existing, stripDirectives(body));
+    else
+      throw new SimError(
+        415,
+        "UnsupportedMediaType",
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+      );
+    if (body.metadata?.resourceVersion === undefined) patched.metadata.resourceVersion = undefined;
+    this.send(res, 200, this.store.update(type, patched, namespace, subresource));
+  }
+
+  private selectors(params: URLSearchParams): { labels: LabelRequirement[]; fields: FieldRequirement[] } {
+    return {
+      labels: parseLabelSelector(params.get("labelSelector") ?? ""),
+      fields: parseFieldSelector(params.get("fieldSelector") ?? ""),
+    };
+  }
+
+  private list(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    route: Route,
+    params: URLSearchParams,
+  ): void {
+    const { labels, fields } = this.selectors(params);
+    const limit = Number(params.get("limit") ?? "0");
+    const continueToken = params.get("continue");
+    let listRv = this.store.resourceVersion;
+    let afterKey: string | undefined;
+    if (continueToken) {
+      const parsed = decodeContinue(continueToken);
+      if (parsed.rv < this.store.compactedRv) {
+        throw new SimError(
+          410,
+          "Expired",
+          "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+        );
+      }
+      listRv = parsed.rv;
+      afterKey = parsed.key;
+    }
+    const items: Obj[] = [];
+    let nextKey: string | undefined;
+    let remaining = 0;
+    for (const { key, object } of this.store.list(route.type, route.namespace, afterKey)) {
+      if (!matchesLabels(object.metadata.labels, labels) || !matchesFields(object, fields)) continue;
+      if (limit > 0 && items.length >= limit) {
+        remaining += 1;
+        continue;
+      }
+      items.push(object);
+      nextKey = key;
+    }
+    const metadata: Obj = { resourceVersion: String(listRv) };
+    if (remaining > 0 && nextKey !== undefined) {
+      metadata.continue = encodeContinue(listRv, nextKey);
+      metadata.remainingItemCount = remaining;
+    }
+    const body = wantsTable(req.headers.accept)
+      ? toTable(route.type, items, metadata, { includeObject: params.get("includeObject") ?? undefined })
+      : { kind: `${route.type.kind}List`, apiVersion: apiVersionOf(route.type), metadata, items };
+    this.send(res, 200, body);
+  }
+
+  private watch(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    route: Route,
+    params: URLSearchParams,
+  ): void {
+    const { labels, fields } = this.selectors(params);
+    const typeKey = typeKeyOf(route.type);
+    const sinceParam = params.get("resourceVersion") ?? "";
+    const table = wantsTable(req.headers.accept);
+    const includeObject = params.get("includeObject") ?? undefined;
+    let headersSent = false;
+    const matches = (event: Pick<SimEvent, "typeKey" | "object">) =>
+      event.typeKey === typeKey &&
+      (!route.namespace || !route.type.namespaced || event.object.metadata.namespace === route.namespace) &&
+      (!route.name || event.object.metadata.name === route.name) &&
+      matchesLabels(event.object.metadata.labels, labels) &&
+      matchesFields(event.object, fields);
+    const write = (type: string, object: Obj) => {
+      const payload = table
+        ? toTable(
+            route.type,
+            [object],
+            { resourceVersion: object.metadata.resourceVersion },
+            { includeObject, omitHeaders: headersSent },
+          )
+        : object;
+      headersSent = true;
+      res.write(`${JSON.stringify({ type, object: payload })}\n`);
+    };
+    const backlog: { type: string; object: Obj }[] = [];
+    if (sinceParam === "" || sinceParam === "0") {
+      for (const { object } of this.store.list(route.type, route.namespace)) {
+        if (matches({ typeKey, object })) backlog.push({ type: "ADDED", object });
+      }
+    } else {
+      const since = Number(sinceParam);
+      if (!Number.isFinite(since))
+        throw new SimError(400, "BadRequest", `invalid resourceVersion "${sinceParam}"`);
+      if (since < this.store.compactedRv) {
+        // A real API server answers 200 and sends the 410 as an ERROR event; clients handle both.
+        res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+        res.end(
+          `${JSON.stringify({ type: "ERROR", object: status(410, "Expired", `too old resource version: ${since} (${this.store.compactedRv})`) })}\n`,
+        );
+        return;
+      }
+      for (const event of this.store.eventsSince(since)) if (matches(event)) backlog.push(event);
+    }
+    res.writeHead(200, {
+      "content-type": "application/json",
+      "transfer-encoding": "chunked",
+      "cache-control": "no-cache",
+    });
+    res.flushHeaders();
+    for (const event of backlog) write(event.type, event.object);
+    const unsubscribe = this.store.subscribe((event) => {
+      if (matches(event)) write(event.type, event.object);
+    });
+    const bookmarks =
+      params.get("allowWatchBookmarks") === "true"
+        ? setInterval(() => {
+            res.write(
+              `${JSON.stringify({ type: "BOOKMARK", object: { kind: route.type.kind, apiVersion: apiVersionOf(route.type), metadata: { resourceVersion: String(this.store.resourceVersion) } } })}\n`,
+            );
+          }, this.options.bookmarkIntervalMs ?? 5000)
+        : undefined;
+    const timeoutSeconds = Number(params.get("timeoutSeconds") ?? "0");
+    const timeout = timeoutSeconds > 0 ? setTimeout(() => res.end(), timeoutSeconds * 1000) : undefined;
+    this.openWatches.add(res);
+    const cleanup = () => {
+      unsubscribe();
+      clearInterval(bookmarks);
+      clearTimeout(timeout);
+      this.openWatches.delete(res);
+    };
+    res.on("close", cleanup);
+    req.on("close", cleanup);
+  }
+
+  private route(parts: string[]): Route | undefined {
+    let rest: string[];
+    let group: string;
+    let version: string;
+    if (parts[0] === "api" && parts[1] === "v1") {
+      group = "";
+      version = "v1";
+      rest = parts.slice(2);
+    } else if (parts[0] === "apis" && parts.length >= 4) {
+      group = parts[1]!;
+      version = parts[2]!;
+      rest = parts.slice(3);
+    } else return undefined;
+    if (rest[0] === "namespaces" && rest.length >= 3) {
+      const type = this.store.findType(group, version, rest[2]!);
+      if (type?.namespaced) return { type, namespace: rest[1], name: rest[3], subresource: rest[4] };
+    }
+    const type = this.store.findType(group, version, rest[0] ?? "");
+    if (!type || rest.length > 3) return undefined;
+    return { type, name: rest[1], subresource: rest[2] };
+  }
+
+  private resourceList(group: string, version: string): Obj | undefined {
+    const types = this.store.types().filter((t) => t.group === group && t.version === version);
+    if (types.length === 0) return undefined;
+    return {
+      kind: "APIResourceList",
+      apiVersion: "v1",
+      groupVersion: apiVersionOf({ group, version }),
+      resources: types.flatMap((t) => [
+        {
+          name: t.resource,
+          singularName: t.kind.toLowerCase(),
+          namespaced: t.namespaced,
+          kind: t.kind,
+          verbs: STANDARD_VERBS,
+          ...(t.shortNames.length ? { shortNames: t.shortNames } : {}),
+          ...(t.categories.length ? { categories: t.categories } : {}),
+        },
+        {
+          name: `${t.resource}/status`,
+          singularName: "",
+          namespaced: t.namespaced,
+          kind: t.kind,
+          verbs: ["get", "patch", "update"],
+        },
+      ]),
+    };
+  }
+
+  private groups(): Obj[] {
+    const byGroup = new Map<string, string[]>();
+    for (const t of this.store.types()) {
+      if (t.group === "") continue;
+      const versions = byGroup.get(t.group) ?? [];
+      if (!versions.includes(t.version)) versions.push(t.version);
+      byGroup.set(t.group, versions);
+    }
+    return [...byGroup].map(([name, versions]) => {
+      const list = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
+      return { name, versions: list, preferredVersion: list[0] };
+    });
+  }
+
+  /**
+   * Just enough OpenAPI v3 for kubectl to see that PATCH accepts fieldValidation, so it validates
+   * on the server instead of downloading schemas for client-side validation.
+   */
+  private openApi(parts: string[]): Obj | undefined {
+    const groupVersions = new Map<string, ResourceType[]>();
+    for (const t of this.store.types()) {
+      const key = t.group === "" ? `api/${t.version}` : `apis/${t.group}/${t.version}`;
+      groupVersions.set(key, [...(groupVersions.get(key) ?? []), t]);
+    }
+    if (parts.length === 2) {
+      return {
+        paths: Object.fromEntries(
+          [...groupVersions.keys()].map((gv) => [
+            gv,
+            { serverRelativeURL: `/openapi/v3/${gv}?hash=${this.store.types().length}` },
+          ]),
+        ),
+      };
+    }
+    const types = groupVersions.get(parts.slice(2).join("/"));
+    if (!types) return undefined;
+    const fieldValidation = {
+      name: "fieldValidation",
+      in: "query",
+      schema: { type: "string", uniqueItems: true },
+    };
+    const paths: Obj = {};
+    for (const t of types) {
+      const root = t.group === "" ? `/api/${t.version}` : `/apis/${t.group}/${t.version}`;
+      const item = `${root}${t.namespaced ? "/namespaces/{namespace}" : ""}/${t.resource}/{name}`;
+      paths[item] = {
+        patch: {
+          operationId: `patch${t.kind}`,
+          parameters: [fieldValidation],
+          responses: { "200": { description: "OK" } },
+          "x-kubernetes-action": "patch",
+          "x-kubernetes-group-version-kind": { group: t.group, version: t.version, kind: t.kind },
+        },
+      };
+    }
+    return {
+      openapi: "3.0.0",
+      info: { title: "Kubernetes", version: this.options.kubernetesVersion ?? "v1.30.0" },
+      paths,
+    };
+  }
+
+  private discovery(parts: string[]): Obj | undefined {
+    const path = parts.join("/");
+    if (parts[0] === "openapi" && parts[1] === "v3") return this.openApi(parts);
+    if (path === "version") {
+      const gitVersion = this.options.kubernetesVersion ?? "v1.30.0";
+      const [, major, minor] = /^v(\d+)\.(\d+)/.exec(gitVersion) ?? ["", "1", "30"];
+      return {
+        major,
+        minor,
+        gitVersion,
+        platform: "linux/amd64",
+        goVersion: "go1.22",
+        compiler: "gc",
+        buildDate: "2026-01-01T00:00:00Z",
+        gitCommit: "kube-sim",
+        gitTreeState: "clean",
+      };
+    }
+    if (path === "api")
+      return {
+        kind: "APIVersions",
+        versions: ["v1"],
+        serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }],
+      };
+    if (path === "apis") return { kind: "APIGroupList", apiVersion: "v1", groups: this.groups() };
+    if (path === "api/v1") return this.resourceList("", "v1");
+    if (parts[0] === "apis" && parts.length === 2) {
+      const group = this.groups().find((g) => g.name === parts[1]);
+      return group ? { kind: "APIGroup", apiVersion: "v1", ...group } : undefined;
+    }
+    if (parts[0] === "apis" && parts.length === 3) return this.resourceList(parts[1]!, parts[2]!);
+    return undefined;
+  }
+}

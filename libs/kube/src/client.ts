@@ -1,0 +1,103 @@
+import http from "node:http";
+import https from "node:https";
+import { KubeConfig } from "@kubernetes/client-node";
+
+export class KubeApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+  readonly code = "KUBE_API_ERROR";
+}
+
+export interface KubeRequest {
+  method?: string;
+  /** Path with query string, relative to the server root. */
+  path: string;
+  body?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/**
+ * A thin HTTP client for one cluster. Credentials come from a kubeconfig through client-node,
+ * so tokens, client certificates and exec plugins all work; the caller owns streaming.
+ */
+export class KubeClient {
+  private constructor(
+    private readonly config: KubeConfig,
+    readonly server: string,
+    readonly contextName: string,
+  ) {}
+
+  /** One client per context in a kubeconfig (YAML or JSON text). */
+  static allFromKubeconfig(text: string): KubeClient[] {
+    const config = new KubeConfig();
+    config.loadFromString(text);
+    return config.getContexts().map((context) => KubeClient.fromConfig(config, context.name));
+  }
+
+  static fromKubeconfig(text: string, context?: string): KubeClient {
+    const config = new KubeConfig();
+    config.loadFromString(text);
+    return KubeClient.fromConfig(config, context ?? config.getCurrentContext());
+  }
+
+  private static fromConfig(source: KubeConfig, context: string): KubeClient {
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: source.getClusters(),
+      users: source.getUsers(),
+      contexts: source.getContexts(),
+      currentContext: context,
+    });
+    const cluster = config.getCurrentCluster();
+    if (!cluster)
+      throw new Error(`kubeconfig context "${context}" names no cluster; check its "cluster" field`);
+    return new KubeClient(config, cluster.server.replace(/\/$/, ""), context);
+  }
+
+  /** Sends a request and resolves with the response stream once headers arrive. */
+  async stream(request: KubeRequest): Promise<http.IncomingMessage> {
+    const url = new URL(this.server + request.path);
+    const options: https.RequestOptions = {
+      method: request.method ?? "GET",
+      headers: { accept: "application/json", ...request.headers },
+    };
+    await this.config.applyToHTTPSOptions(options);
+    const transport = url.protocol === "https:" ? https : http;
+    return await new Promise((resolve, reject) => {
+      const req = transport.request(url, { ...options, signal: request.signal }, resolve);
+      req.on("error", reject);
+      if (request.body !== undefined) req.write(request.body);
+      req.end();
+    });
+  }
+
+  /** Sends a request and parses a JSON answer; non-2xx answers become KubeApiError. */
+  async json<T = unknown>(request: KubeRequest): Promise<T> {
+    const response = await this.stream(request);
+    const text = await readBody(response);
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw toApiError(status, text, request.path);
+    return JSON.parse(text) as T;
+  }
+}
+
+export async function readBody(response: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export function toApiError(status: number, text: string, path: string): KubeApiError {
+  try {
+    const parsed = JSON.parse(text) as { reason?: string; message?: string };
+    return new KubeApiError(status, parsed.reason ?? "", `${path}: ${status} ${parsed.message ?? text}`);
+  } catch {
+    return new KubeApiError(status, "", `${path}: ${status} ${text.slice(0, 200)}`);
+  }
+}

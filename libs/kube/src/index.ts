@@ -1,0 +1,19 @@
+export * from "./catalog.js";
+export { KubeApiError, KubeClient, type KubeRequest, readBody } from "./client.js";
+export { type RedactedSecretValue, redactObject } from "./redact.js";
+export {
+  type KubeObject,
+  Reflector,
+  type ReflectorEvent,
+  type ReflectorOptions,
+  type ReflectorState,
+} from "./reflector.js";
+export * from "./selectors.js";
+export {
+  humanAge,
+  podStatusText,
+  type TableColumn,
+  type TableOptions,
+  toTable,
+  wantsTable,
+} from "./table.js";

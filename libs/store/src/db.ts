@@ -1,0 +1,85 @@
+import { fileURLToPath } from "node:url";
+import type { Logger } from "@atoll/log";
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import * as schema from "./schema/index.js";
+
+export type Database = PostgresJsDatabase<typeof schema>;
+
+const MIGRATIONS = fileURLToPath(new URL("../drizzle", import.meta.url));
+const MIGRATION_LOCK = 7_245_118_001;
+
+export interface DatabaseHandle {
+  db: Database;
+  sql: postgres.Sql;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  logger?: Logger;
+  maxConnections?: number;
+  /** Applies pending migrations first (under an advisory lock, so concurrent starts are safe). */
+  migrate?: boolean;
+}
+
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<DatabaseHandle> {
+  if (options.migrate ?? true) await migrateDatabase(url);
+  const sql = postgres(url, {
+    max: options.maxConnections ?? 10,
+    onnotice: () => {},
+    connection: { application_name: "atoll" },
+  });
+  return { db: drizzle(sql, { schema }), sql, close: () => sql.end({ timeout: 5 }) };
+}
+
+export async function migrateDatabase(url: string): Promise<void> {
+  const single = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await single`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    await migrate(drizzle(single), { migrationsFolder: MIGRATIONS });
+    await single`select pg_advisory_unlock(${MIGRATION_LOCK})`;
+  } finally {
+    await single.end({ timeout: 5 });
+  }
+}
+
+function maintenanceUrl(url: string): { adminUrl: string; database: string } {
+  const parsed = new URL(url);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+  if (!/^[A-Za-z0-9_]+$/.test(database)) {
+    throw new Error(`database name "${database}" in DATABASE_URL must use letters, digits and '_' only`);
+  }
+  parsed.pathname = "/postgres";
+  return { adminUrl: parsed.toString(), database };
+}
+
+/** Creates the database named in url if it does not exist (the demo and tests own theirs). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const { adminUrl, database } = maintenanceUrl(url);
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const existing = await admin`select 1 from pg_database where datname = ${database}`;
+    if (existing.length === 0) await admin.unsafe(`create database "${database}"`);
+  } catch (error) {
+    // Two processes racing to create it is fine: the loser sees duplicate_database.
+    if ((error as { code?: string }).code !== "42P04") throw error;
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const { adminUrl, database } = maintenanceUrl(url);
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists "${database}" with (force)`);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+/** Waits until Postgres answers; used by readiness checks. */
+export async function ping(sql: postgres.Sql): Promise<void> {
+  await sql`select 1`;
+}

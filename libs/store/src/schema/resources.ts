@@ -1,0 +1,69 @@
+import { type SQL, sql } from "drizzle-orm";
+import {
+  bigint,
+  bigserial,
+  customType,
+  index,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
+
+const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
+
+/** One row per live object; Postgres is the source of truth of the index. */
+export const resources = pgTable(
+  "resources",
+  {
+    cluster: text("cluster").notNull(),
+    uid: text("uid").notNull(),
+    apiGroup: text("api_group").notNull(),
+    apiVersion: text("api_version").notNull(),
+    kind: text("kind").notNull(),
+    resource: text("resource").notNull(),
+    /** Empty for cluster-scoped objects, so (kind, namespace, name) stays one btree. */
+    namespace: text("namespace").notNull(),
+    name: text("name").notNull(),
+    labels: jsonb("labels").$type<Record<string, string>>().notNull(),
+    annotations: jsonb("annotations").$type<Record<string, string>>().notNull(),
+    ownerRefs: jsonb("owner_refs").$type<unknown[]>().notNull(),
+    resourceVersion: bigint("resource_version", { mode: "bigint" }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }),
+    indexedAt: timestamp("indexed_at", { withTimezone: true }).notNull().defaultNow(),
+    object: jsonb("object").$type<Record<string, unknown>>().notNull(),
+    /** The full list this row was last seen in; a SYNC_END sweeps rows of other lists. */
+    syncId: text("sync_id").notNull().default(""),
+    search: tsvector("search").generatedAlwaysAs(
+      (): SQL =>
+        sql`to_tsvector('simple', ${resources.name} || ' ' || ${resources.namespace} || ' ' || ${resources.kind}) || jsonb_to_tsvector('simple', ${resources.labels}, '["key", "string"]') || jsonb_to_tsvector('simple', ${resources.annotations}, '["string"]')`,
+    ),
+  },
+  (t) => [
+    primaryKey({ columns: [t.cluster, t.uid] }),
+    index("resources_labels_gin").using("gin", t.labels),
+    index("resources_kind_ns_name").on(t.kind, t.namespace, t.name),
+    index("resources_cluster_kind_ns_name").on(t.cluster, t.kind, t.namespace, t.name),
+    index("resources_sweep").on(t.cluster, t.apiGroup, t.resource, t.syncId),
+    index("resources_search_gin").using("gin", t.search),
+  ],
+);
+
+/** Append-only history, written by triggers only when an object's resourceVersion changes. */
+export const resourceChanges = pgTable(
+  "resource_changes",
+  {
+    id: bigserial("id", { mode: "bigint" }).primaryKey(),
+    time: timestamp("time", { withTimezone: true }).notNull().defaultNow(),
+    cluster: text("cluster").notNull(),
+    uid: text("uid").notNull(),
+    apiGroup: text("api_group").notNull(),
+    kind: text("kind").notNull(),
+    namespace: text("namespace").notNull(),
+    name: text("name").notNull(),
+    changeType: text("change_type").$type<"ADDED" | "MODIFIED" | "DELETED">().notNull(),
+    resourceVersion: bigint("resource_version", { mode: "bigint" }).notNull(),
+  },
+  (t) => [index("resource_changes_time").on(t.time), index("resource_changes_object").on(t.cluster, t.uid)],
+);
