@@ -42,7 +42,7 @@ export interface ConsumeOptions<Desc extends DescMessage> {
   /** Most messages handed to one call of the handler. */
   maxBatch?: number;
   /** Checks a decoded message beyond the codec; a returned string is the reason to dead-letter it. */
-  validate?: (data: MessageShape<Desc>) => string | undefined;
+  validate?: (data: MessageShape<Desc>, subject: string) => string | undefined;
   /** Processes a batch; resolves only once its effects are durable. Throwing retries the same batch. */
   handler: (batch: Delivery<MessageShape<Desc>>[]) => Promise<void>;
 }
@@ -168,7 +168,7 @@ export class Bus {
         let data: MessageShape<Desc> | undefined;
         try {
           data = options.codec.decode(msg.data);
-          reason = options.validate?.(data);
+          reason = options.validate?.(data, msg.subject);
         } catch (error) {
           reason = `undecodable ${options.codec.schema.typeName}: ${(error as Error).message}`;
         }
@@ -209,6 +209,7 @@ export class Bus {
               { err: error, attempt: failures, retryInMs: delay, batch: raw.length },
               "batch failed; retrying it without acking",
             );
+            if (stopping) return;
             for (const msg of raw) if (!deadLettered.has(msg)) msg.working();
             await sleep(delay * (0.5 + Math.random() / 2));
           }

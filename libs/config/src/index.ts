@@ -28,3 +28,31 @@ export const commonConfig = {
   ATOLL_BUS_PREFIX: z.string().default(""),
   LOG_LEVEL: z.string().default("info"),
 };
+
+interface ShutdownLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * Runs stop() once on SIGTERM or SIGINT and exits 0 when it finishes (1 if it fails); a second
+ * signal exits at once. Also logs, rather than crashes on, stray promise rejections.
+ */
+export function onShutdown(logger: ShutdownLogger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => handler("SIGTERM"));
+  process.on("SIGINT", () => handler("SIGINT"));
+  process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
+}

@@ -12,8 +12,10 @@ export interface KubeObject {
 }
 
 export type ReflectorEvent =
-  | { type: "SYNC_BEGIN" | "SYNC_END"; syncId: string }
-  | { type: "ADDED" | "MODIFIED"; syncId: string; object: KubeObject }
+  | { type: "SYNC_BEGIN"; syncId: string }
+  | { type: "SYNC_END"; syncId: string }
+  | { type: "ADDED"; syncId: string; object: KubeObject }
+  | { type: "MODIFIED"; syncId: string; object: KubeObject }
   | { type: "DELETED"; syncId: string; uid: string; resourceVersion: bigint; object?: KubeObject };
 
 export type ReflectorState = "listing" | "watching" | "backoff";
@@ -208,7 +210,7 @@ export class Reflector {
           object.kind ??= type.kind;
           this.known.set(object.metadata.uid, BigInt(object.metadata.resourceVersion));
           this.resourceVersion = object.metadata.resourceVersion;
-          await sink({ type: event.type, syncId: this.syncId, object });
+          await sink({ type: event.type as "ADDED" | "MODIFIED", syncId: this.syncId, object });
           break;
         }
         case "DELETED": {

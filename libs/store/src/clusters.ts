@@ -1,0 +1,53 @@
+import type postgres from "postgres";
+
+export interface ClusterHeartbeatRow {
+  name: string;
+  syncMode: "push" | "pull";
+  ready: boolean;
+  kubernetesVersion: string;
+  status: Record<string, unknown>;
+  lastHeartbeat: Date;
+}
+
+/**
+ * Records a heartbeat, registering the cluster on first sight; newer heartbeats only. Times go
+ * in as ISO strings: drizzle replaces the shared client's timestamp serialisers.
+ */
+export async function recordHeartbeat(sql: postgres.Sql, row: ClusterHeartbeatRow): Promise<void> {
+  await sql`
+    insert into clusters (name, sync_mode, ready, kubernetes_version, status, last_heartbeat)
+    values (${row.name}, ${row.syncMode}, ${row.ready}, ${row.kubernetesVersion}, ${JSON.stringify(row.status)}::jsonb, ${row.lastHeartbeat.toISOString()})
+    on conflict (name) do update set
+      sync_mode = excluded.sync_mode, ready = excluded.ready, kubernetes_version = excluded.kubernetes_version,
+      status = excluded.status, last_heartbeat = excluded.last_heartbeat
+    where clusters.last_heartbeat is null or clusters.last_heartbeat <= excluded.last_heartbeat`;
+}
+
+export interface ClusterView {
+  name: string;
+  labels: Record<string, string>;
+  provider: string;
+  region: string;
+  zone: string;
+  syncMode: string;
+  ready: boolean;
+  /** Heard from within the staleness window. */
+  online: boolean;
+  kubernetesVersion: string;
+  lastHeartbeat: string | null;
+  objects: number;
+  status: Record<string, unknown>;
+}
+
+export async function listClusters(sql: postgres.Sql, staleAfterSeconds: number): Promise<ClusterView[]> {
+  const rows = await sql<ClusterView[]>`
+    select c.name, c.labels, c.provider, c.region, c.zone, c.sync_mode as "syncMode", c.ready,
+      coalesce(c.last_heartbeat > now() - make_interval(secs => ${staleAfterSeconds}), false) as online,
+      c.kubernetes_version as "kubernetesVersion", c.last_heartbeat as "lastHeartbeat", c.status,
+      (select count(*) from resources r where r.cluster = c.name)::int as objects
+    from clusters c order by c.name`;
+  return rows.map((r) => ({
+    ...r,
+    lastHeartbeat: r.lastHeartbeat ? new Date(r.lastHeartbeat).toISOString() : null,
+  }));
+}

@@ -1,0 +1,21 @@
+export { type ClusterHeartbeatRow, type ClusterView, listClusters, recordHeartbeat } from "./clusters.js";
+export {
+  type Database,
+  type DatabaseHandle,
+  dropDatabase,
+  ensureDatabase,
+  migrateDatabase,
+  openDatabase,
+  ping,
+} from "./db.js";
+export {
+  countResources,
+  labelCondition,
+  listResources,
+  type ResourceCursor,
+  type ResourceFilter,
+  type ResourceItem,
+  textQuery,
+} from "./resource-query.js";
+export { type ApplyResult, applyIndexOps, type IndexOp, type ObjectRow } from "./resources.js";
+export * as schema from "./schema/index.js";

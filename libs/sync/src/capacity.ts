@@ -1,0 +1,94 @@
+import { cpuMillis, type KubeObject, parseQuantity, type ReflectorEvent } from "@atoll/kube";
+
+export interface Quantities {
+  cpuMillis: number;
+  memoryBytes: number;
+  pods: number;
+}
+
+const zero = (): Quantities => ({ cpuMillis: 0, memoryBytes: 0, pods: 0 });
+
+function add(into: Quantities, q: Quantities): void {
+  into.cpuMillis += q.cpuMillis;
+  into.memoryBytes += q.memoryBytes;
+  into.pods += q.pods;
+}
+
+interface PodUsage {
+  requests: Quantities;
+  bound: boolean;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: pods and nodes are read defensively from JSON
+type Loose = any;
+
+function podRequests(pod: Loose): Quantities {
+  const q: Quantities = { cpuMillis: 0, memoryBytes: 0, pods: 1 };
+  for (const container of pod.spec?.containers ?? []) {
+    q.cpuMillis += cpuMillis(container.resources?.requests?.cpu);
+    q.memoryBytes += parseQuantity(container.resources?.requests?.memory);
+  }
+  return q;
+}
+
+/**
+ * Keeps the few numbers per node and pod the heartbeat needs (readiness, allocatable, requests),
+ * fed from the same reflector events that go to the bus, so no extra lists hit the API server.
+ */
+export class CapacityTracker {
+  private readonly nodes = new Map<string, { ready: boolean; allocatable: Quantities }>();
+  private readonly pods = new Map<string, PodUsage>();
+
+  observe(kind: string, event: ReflectorEvent): void {
+    if (event.type === "SYNC_BEGIN" || event.type === "SYNC_END") return;
+    if (kind === "Node") this.observeNode(event);
+    if (kind === "Pod") this.observePod(event);
+  }
+
+  private observeNode(event: Exclude<ReflectorEvent, { type: "SYNC_BEGIN" | "SYNC_END" }>): void {
+    if (event.type === "DELETED") {
+      this.nodes.delete(event.uid);
+      return;
+    }
+    const node = event.object as Loose;
+    const allocatable = node.status?.allocatable ?? {};
+    this.nodes.set(node.metadata.uid, {
+      ready: (node.status?.conditions ?? []).some((c: Loose) => c.type === "Ready" && c.status === "True"),
+      allocatable: {
+        cpuMillis: cpuMillis(allocatable.cpu),
+        memoryBytes: parseQuantity(allocatable.memory),
+        pods: parseQuantity(allocatable.pods),
+      },
+    });
+  }
+
+  private observePod(event: Exclude<ReflectorEvent, { type: "SYNC_BEGIN" | "SYNC_END" }>): void {
+    const uid = event.type === "DELETED" ? event.uid : (event.object as KubeObject).metadata.uid;
+    const pod = event.object as Loose;
+    const finished = pod?.status?.phase === "Succeeded" || pod?.status?.phase === "Failed";
+    if (event.type === "DELETED" || finished) {
+      this.pods.delete(uid);
+      return;
+    }
+    this.pods.set(uid, { requests: podRequests(pod), bound: Boolean(pod.spec?.nodeName) });
+  }
+
+  summary(): {
+    nodes: { total: number; ready: number };
+    allocatable: Quantities;
+    allocated: Quantities;
+    allocating: Quantities;
+  } {
+    const allocatable = zero();
+    let ready = 0;
+    for (const node of this.nodes.values()) {
+      if (!node.ready) continue;
+      ready += 1;
+      add(allocatable, node.allocatable);
+    }
+    const allocated = zero();
+    const allocating = zero();
+    for (const pod of this.pods.values()) add(pod.bound ? allocated : allocating, pod.requests);
+    return { nodes: { total: this.nodes.size, ready }, allocatable, allocated, allocating };
+  }
+}

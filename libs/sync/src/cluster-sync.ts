@@ -1,0 +1,197 @@
+import { randomUUID } from "node:crypto";
+import type { Bus } from "@atoll/bus";
+import {
+  ClusterHeartbeatSchema,
+  codecFor,
+  create,
+  EventType,
+  type ResourceEvent,
+  ResourceEventBatchSchema,
+  ResourceEventSchema,
+  SyncMode,
+  SyncState,
+} from "@atoll/contracts";
+import {
+  BUILTIN_RESOURCE_TYPES,
+  discoverResourceTypes,
+  gvrKey,
+  type KubeClient,
+  Reflector,
+  type ReflectorEvent,
+  type ResourceType,
+  redactObject,
+} from "@atoll/kube";
+import type { Logger } from "@atoll/log";
+import { ResourceBatcher } from "./batcher.js";
+import { CapacityTracker } from "./capacity.js";
+
+export const resourceBatchCodec = codecFor(ResourceEventBatchSchema);
+export const heartbeatCodec = codecFor(ClusterHeartbeatSchema);
+
+export interface ClusterSyncOptions {
+  cluster: string;
+  client: KubeClient;
+  bus: Bus;
+  logger: Logger;
+  mode: "push" | "pull";
+  agentVersion: string;
+  /** Which served types to sync; the built-in kinds by default. */
+  select?: (served: ResourceType[]) => ResourceType[];
+  heartbeatIntervalMs?: number;
+  batch?: { maxEvents?: number; maxBytes?: number; lingerMs?: number };
+}
+
+const STATE: Record<string, SyncState> = {
+  listing: SyncState.LISTING,
+  watching: SyncState.WATCHING,
+  backoff: SyncState.BACKOFF,
+};
+
+const EVENT_TYPE: Record<Exclude<ReflectorEvent["type"], never>, EventType> = {
+  ADDED: EventType.ADDED,
+  MODIFIED: EventType.MODIFIED,
+  DELETED: EventType.DELETED,
+  SYNC_BEGIN: EventType.SYNC_BEGIN,
+  SYNC_END: EventType.SYNC_END,
+};
+
+const encoder = new TextEncoder();
+
+export function defaultSelection(served: ResourceType[]): ResourceType[] {
+  const wanted = new Set(BUILTIN_RESOURCE_TYPES.map(gvrKey));
+  return served.filter((t) => wanted.has(gvrKey(t)));
+}
+
+/** Turns a reflector event into its wire form: redacted at source, objects as JSON bytes. */
+export function toWireEvent(type: ResourceType, event: ReflectorEvent): ResourceEvent {
+  const base = {
+    type: EVENT_TYPE[event.type],
+    group: type.group,
+    version: type.version,
+    kind: type.kind,
+    resource: type.resource,
+    syncId: event.syncId,
+  };
+  if (event.type === "SYNC_BEGIN" || event.type === "SYNC_END") return create(ResourceEventSchema, base);
+  const metadata = event.object?.metadata;
+  return create(ResourceEventSchema, {
+    ...base,
+    namespace: metadata?.namespace ?? "",
+    name: metadata?.name ?? "",
+    uid: event.type === "DELETED" ? event.uid : event.object.metadata.uid,
+    resourceVersion:
+      event.type === "DELETED" ? event.resourceVersion : BigInt(event.object.metadata.resourceVersion),
+    object:
+      event.type === "DELETED"
+        ? new Uint8Array()
+        : encoder.encode(JSON.stringify(redactObject(event.object))),
+  });
+}
+
+/**
+ * Everything an agent does for one cluster: a reflector per resource type, batching onto
+ * atoll.v1.res.<cluster>, and a heartbeat into the clusters bucket. Push mode runs one per
+ * registered cluster at the hub; pull mode runs one inside the member cluster.
+ */
+export class ClusterSync {
+  readonly agentId = randomUUID();
+  private readonly reflectors: { type: ResourceType; reflector: Reflector }[] = [];
+  private readonly capacity = new CapacityTracker();
+  private readonly batcher: ResourceBatcher;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private servedApis: string[] = [];
+  private kubernetesVersion = "";
+
+  constructor(private readonly options: ClusterSyncOptions) {
+    const subject = options.bus.names.resources(options.cluster);
+    this.batcher = new ResourceBatcher({
+      cluster: options.cluster,
+      agentId: this.agentId,
+      logger: options.logger,
+      ...options.batch,
+      publish: async (batch, msgId) => {
+        await options.bus.publish(subject, resourceBatchCodec, batch, msgId);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    const { client, logger } = this.options;
+    const version = await client.json<{ gitVersion: string }>({ path: "/version" });
+    this.kubernetesVersion = version.gitVersion;
+    const served = await discoverResourceTypes(client);
+    this.servedApis = served.map(gvrKey);
+    const selected = (this.options.select ?? defaultSelection)(served);
+    logger.info(
+      { resources: selected.length, kubernetesVersion: this.kubernetesVersion },
+      "starting cluster sync",
+    );
+    for (const type of selected) {
+      const reflector = new Reflector({
+        client,
+        type,
+        logger,
+        sink: async (event) => {
+          this.capacity.observe(type.kind, event);
+          await this.batcher.add(toWireEvent(type, event));
+        },
+      });
+      this.reflectors.push({ type, reflector });
+      reflector.start();
+    }
+    await this.beat();
+    this.heartbeatTimer = setInterval(() => {
+      this.beat().catch((error: unknown) =>
+        logger.warn({ err: (error as Error).message }, "heartbeat failed"),
+      );
+    }, this.options.heartbeatIntervalMs ?? 5000);
+  }
+
+  /** True once every reflector has finished its first full list. */
+  get synced(): boolean {
+    return this.reflectors.every(({ reflector }) => reflector.lastListAt > 0);
+  }
+
+  private async beat(): Promise<void> {
+    const { cluster, bus } = this.options;
+    const summary = this.capacity.summary();
+    const heartbeat = create(ClusterHeartbeatSchema, {
+      cluster,
+      agentId: this.agentId,
+      agentVersion: this.options.agentVersion,
+      mode: this.options.mode === "pull" ? SyncMode.PULL : SyncMode.PUSH,
+      kubernetesVersion: this.kubernetesVersion,
+      enabledApis: this.servedApis,
+      nodes: summary.nodes,
+      allocatable: toWire(summary.allocatable),
+      allocated: toWire(summary.allocated),
+      allocating: toWire(summary.allocating),
+      sync: this.reflectors.map(({ type, reflector }) => ({
+        group: type.group,
+        version: type.version,
+        resource: type.resource,
+        state: STATE[reflector.state],
+        objectCount: BigInt(reflector.objectCount),
+        lastListMs: BigInt(reflector.lastListAt),
+        lastError: reflector.lastError,
+      })),
+      sentAtMs: BigInt(Date.now()),
+    });
+    const kv = await bus.clusters();
+    await kv.put(cluster, heartbeatCodec.encode(heartbeat));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
+    await Promise.all(this.reflectors.map(({ reflector }) => reflector.stop()));
+    await this.batcher.close();
+  }
+}
+
+function toWire(q: { cpuMillis: number; memoryBytes: number; pods: number }) {
+  return {
+    cpuMillis: BigInt(q.cpuMillis),
+    memoryBytes: BigInt(Math.round(q.memoryBytes)),
+    pods: BigInt(q.pods),
+  };
+}

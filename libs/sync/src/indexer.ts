@@ -1,0 +1,70 @@
+import type { Bus, Consumption } from "@atoll/bus";
+import type { Logger } from "@atoll/log";
+import { applyIndexOps, recordHeartbeat } from "@atoll/store";
+import type postgres from "postgres";
+import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
+import { heartbeatToRow } from "./heartbeat.js";
+import { batchToOps, invalidBatchReason } from "./ops.js";
+
+export interface ResourceIndexerOptions {
+  bus: Bus;
+  sql: postgres.Sql;
+  logger: Logger;
+  durable?: string;
+  maxBatch?: number;
+}
+
+/**
+ * RESOURCES → Postgres. Each batch of messages becomes one transaction; the bus acks the messages
+ * only after it commits, and retries the same batch in order while Postgres is unavailable.
+ * Heartbeats from the clusters bucket keep the clusters table current.
+ */
+export class ResourceIndexer {
+  private consumption: Consumption | undefined;
+  private heartbeatWatch: { stop(): void } | undefined;
+  indexedBatches = 0;
+
+  constructor(private readonly options: ResourceIndexerOptions) {}
+
+  async start(): Promise<void> {
+    const { bus, sql, logger } = this.options;
+    this.consumption = await bus.consume({
+      stream: bus.names.streams.resources,
+      durable: this.options.durable ?? "indexer",
+      filterSubject: bus.names.all("res"),
+      codec: resourceBatchCodec,
+      maxBatch: this.options.maxBatch ?? 256,
+      validate: invalidBatchReason,
+      handler: async (deliveries) => {
+        const ops = deliveries.flatMap(({ data }) => batchToOps(data));
+        const result = await applyIndexOps(sql, ops);
+        this.indexedBatches += deliveries.length;
+        logger.debug({ messages: deliveries.length, ops: ops.length, ...result }, "indexed");
+      },
+    });
+    await this.watchHeartbeats();
+  }
+
+  private async watchHeartbeats(): Promise<void> {
+    const { bus, sql, logger } = this.options;
+    const kv = await bus.clusters();
+    const watch = await kv.watch();
+    this.heartbeatWatch = { stop: () => watch.stop() };
+    void (async () => {
+      for await (const entry of watch) {
+        if (entry.operation !== "PUT") continue;
+        try {
+          await recordHeartbeat(sql, heartbeatToRow(heartbeatCodec.decode(entry.value)));
+        } catch (error) {
+          // A heartbeat is superseded within seconds, so a failed one is logged, not retried.
+          logger.warn({ cluster: entry.key, err: (error as Error).message }, "could not record a heartbeat");
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.heartbeatWatch?.stop();
+    await this.consumption?.stop();
+  }
+}

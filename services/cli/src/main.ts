@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { runDemo } from "./demo.js";
+import { SetupError } from "./infra.js";
+
+const USAGE = `usage: atoll <command> [flags]
+
+commands:
+  demo [--port N] [--clusters N] [--churn N] [--dir PATH]
+      Start N simulated clusters (default 3), an agent for each, the indexer and the query
+      service on port N (default 8080); print "ready: <url>" once everything is indexed.
+
+environment:
+  NATS_URL       NATS server to use (default nats://127.0.0.1:4222; started if absent)
+  DATABASE_URL   PostgreSQL server to use (default postgres://postgres@127.0.0.1:5432/postgres)
+`;
+
+function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new SetupError(`--${name} must be a whole number of at least ${min}, got "${value}"`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === "demo") {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        port: { type: "string" },
+        clusters: { type: "string" },
+        churn: { type: "string" },
+        dir: { type: "string" },
+      },
+    });
+    await runDemo({
+      port: positiveInt("port", values.port, 8080),
+      clusters: positiveInt("clusters", values.clusters, 3),
+      churn: positiveInt("churn", values.churn, 2, 0),
+      dir: values.dir ?? ".atoll/demo",
+      natsUrl: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+      databaseUrl: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    });
+    return;
+  }
+  console.log(USAGE);
+  process.exitCode = command === undefined || command === "help" || command === "--help" ? 0 : 2;
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(`error: ${error instanceof SetupError ? error.message : (error as Error).stack}`);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import { Bus } from "@atoll/bus";
+import { commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
+import { createLogger } from "@atoll/log";
+import { openDatabase } from "@atoll/store";
+import { ResourceIndexer } from "@atoll/sync";
+
+// 1. Config.
+const config = loadConfig({
+  ...commonConfig,
+  INDEXER_MAX_BATCH: z.coerce.number().int().positive().default(256),
+  INDEXER_DURABLE: z.string().default("indexer"),
+});
+const logger = createLogger({ service: "indexer", level: config.LOG_LEVEL });
+
+// 2. Clients.
+const database = await openDatabase(config.DATABASE_URL, { logger });
+const bus = await Bus.connect({
+  url: config.NATS_URL,
+  name: "indexer",
+  prefix: config.ATOLL_BUS_PREFIX,
+  logger,
+});
+await bus.ensureTopology();
+
+// 3. Parts.
+const indexer = new ResourceIndexer({
+  bus,
+  sql: database.sql,
+  logger,
+  durable: config.INDEXER_DURABLE,
+  maxBatch: config.INDEXER_MAX_BATCH,
+});
+
+// 4. Start.
+await indexer.start();
+logger.info("indexer started");
+
+// 5. Stop: finish the in-flight batch (and ack it), then drain the bus and close the pool.
+onShutdown(logger, async () => {
+  await indexer.stop();
+  await bus.close();
+  await database.close();
+});

@@ -1,0 +1,138 @@
+import { BUILTIN_RESOURCE_TYPES, parseLabelSelector, SelectorError } from "@atoll/kube";
+import type { Logger } from "@atoll/log";
+import { type Database, listClusters, listResources, type ResourceCursor } from "@atoll/store";
+import Fastify from "fastify";
+import type postgres from "postgres";
+import { badRequest, HttpProblem } from "./problem.js";
+
+export interface QueryAppOptions {
+  db: Database;
+  sql: postgres.Sql;
+  logger: Logger;
+  /** Readiness probe for the bus; throws when NATS is not reachable. */
+  checkBus: () => Promise<void>;
+  /** A cluster counts as online if it sent a heartbeat within this many seconds. */
+  staleAfterSeconds?: number;
+}
+
+const MAX_LIMIT = 1000;
+
+/** "pods", "pod", "po" and "Pod" all mean Pod; unknown kinds (custom resources) pass through. */
+export function resolveKind(input: string): string {
+  const lower = input.toLowerCase();
+  const type = BUILTIN_RESOURCE_TYPES.find(
+    (t) => t.kind.toLowerCase() === lower || t.resource === lower || t.shortNames.includes(lower),
+  );
+  return type?.kind ?? input;
+}
+
+export function encodeCursor(cursor: ResourceCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString("base64url");
+}
+
+export function decodeCursor(token: string): ResourceCursor {
+  try {
+    const value = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as ResourceCursor;
+    const fields = [value.cluster, value.kind, value.namespace, value.name, value.uid];
+    if (fields.every((f) => typeof f === "string")) return value;
+  } catch {
+    // fall through to the error below
+  }
+  throw badRequest(
+    "INVALID_CONTINUE",
+    "the continue token is not one this server issued; repeat the request without it",
+  );
+}
+
+function parseLimit(raw: string | undefined): number {
+  if (raw === undefined) return 100;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw badRequest("INVALID_LIMIT", `limit must be a whole number from 1 to ${MAX_LIMIT}, got "${raw}"`);
+  }
+  return limit;
+}
+
+type Query = Record<string, string | undefined>;
+
+export function buildQueryApp(options: QueryAppOptions) {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    disableRequestLogging: false,
+    requestIdHeader: "x-request-id",
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const problem =
+      error instanceof HttpProblem
+        ? error
+        : error instanceof SelectorError
+          ? badRequest("INVALID_SELECTOR", error.message)
+          : (error as { statusCode?: number }).statusCode &&
+              (error as { statusCode: number }).statusCode < 500
+            ? new HttpProblem(
+                (error as { statusCode: number }).statusCode,
+                "BAD_REQUEST",
+                "Bad request",
+                (error as Error).message,
+              )
+            : new HttpProblem(
+                500,
+                "INTERNAL",
+                "Internal error",
+                "the server failed to answer; the error is logged with this request id",
+              );
+    if (problem.status >= 500) request.log.error({ err: error }, "request failed");
+    void reply.status(problem.status).type("application/problem+json").send(problem.toJSON(request.url));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const problem = new HttpProblem(
+      404,
+      "NOT_FOUND",
+      "Not found",
+      `no endpoint ${request.method} ${request.url.split("?")[0]}; see /api/v1/resources and /api/v1/clusters`,
+    );
+    void reply.status(404).type("application/problem+json").send(problem.toJSON(request.url));
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  app.get("/readyz", async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      options.sql`select 1`.then(
+        () => (checks.postgres = "ok"),
+        (error: Error) => (checks.postgres = error.message),
+      ),
+      options.checkBus().then(
+        () => (checks.nats = "ok"),
+        (error: Error) => (checks.nats = error.message),
+      ),
+    ]);
+    const ready = Object.values(checks).every((v) => v === "ok");
+    return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+  });
+
+  app.get("/api/v1/clusters", async () => ({
+    items: await listClusters(options.sql, options.staleAfterSeconds ?? 30),
+  }));
+
+  app.get("/api/v1/resources", async (request) => {
+    const query = request.query as Query;
+    const limit = parseLimit(query.limit);
+    const page = await listResources(options.db, {
+      ...(query.cluster ? { cluster: query.cluster } : {}),
+      ...(query.kind ? { kind: resolveKind(query.kind) } : {}),
+      ...(query.namespace !== undefined ? { namespace: query.namespace } : {}),
+      ...(query.name ? { name: query.name } : {}),
+      ...(query.labelSelector ? { labels: parseLabelSelector(query.labelSelector) } : {}),
+      ...(query.q ? { text: query.q } : {}),
+      ...(query.continue ? { after: decodeCursor(query.continue) } : {}),
+      limit,
+    });
+    return { items: page.items, continue: page.next ? encodeCursor(page.next) : null };
+  });
+
+  return app;
+}
