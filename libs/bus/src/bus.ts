@@ -41,6 +41,8 @@ export interface ConsumeOptions<Desc extends DescMessage> {
   codec: Codec<Desc>;
   /** Most messages handed to one call of the handler. */
   maxBatch?: number;
+  /** How long a delivered, unacked message waits before redelivery (e.g. after a crash). */
+  ackWaitMs?: number;
   /** Checks a decoded message beyond the codec; a returned string is the reason to dead-letter it. */
   validate?: (data: MessageShape<Desc>, subject: string) => string | undefined;
   /** Processes a batch; resolves only once its effects are durable. Throwing retries the same batch. */
@@ -52,7 +54,7 @@ export interface Consumption {
   stop(): Promise<void>;
 }
 
-const ACK_WAIT_NS = 60_000_000_000;
+const DEFAULT_ACK_WAIT_MS = 30_000;
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 10_000;
 
@@ -125,16 +127,31 @@ export class Bus {
     await this.js.publish(this.names.deadLetter(source), msg.data, { headers: h });
   }
 
-  async ensureConsumer(stream: string, durable: string, filterSubject: string): Promise<void> {
+  /** Creates the durable consumer, or updates the settings an existing one may change. */
+  async ensureConsumer(
+    stream: string,
+    durable: string,
+    filterSubject: string,
+    ackWaitMs = DEFAULT_ACK_WAIT_MS,
+  ): Promise<void> {
     const config: Partial<ConsumerConfig> = {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: filterSubject,
-      ack_wait: ACK_WAIT_NS,
+      ack_wait: ackWaitMs * 1_000_000,
       max_ack_pending: 20_000,
     };
-    await this.jsm.consumers.add(stream, config);
+    const existing = await this.jsm.consumers.info(stream, durable).catch(() => undefined);
+    if (!existing) {
+      await this.jsm.consumers.add(stream, config);
+      return;
+    }
+    await this.jsm.consumers.update(stream, durable, {
+      ack_wait: config.ack_wait,
+      max_ack_pending: config.max_ack_pending,
+      filter_subject: filterSubject,
+    });
   }
 
   /**
@@ -143,7 +160,7 @@ export class Bus {
    * same batch, in order, with backoff, and nothing is acked until it succeeds.
    */
   async consume<Desc extends DescMessage>(options: ConsumeOptions<Desc>): Promise<Consumption> {
-    await this.ensureConsumer(options.stream, options.durable, options.filterSubject);
+    await this.ensureConsumer(options.stream, options.durable, options.filterSubject, options.ackWaitMs);
     const consumer = await this.js.consumers.get(options.stream, options.durable);
     const maxBatch = options.maxBatch ?? 256;
     const queue: JsMsg[] = [];

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "@atoll/log";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
@@ -82,4 +83,17 @@ export async function dropDatabase(url: string): Promise<void> {
 /** Waits until Postgres answers; used by readiness checks. */
 export async function ping(sql: postgres.Sql): Promise<void> {
   await sql`select 1`;
+}
+
+/**
+ * A fresh, migrated database for one test suite or benchmark; drop() removes it. The server comes
+ * from DATABASE_URL (default: the local one).
+ */
+export async function temporaryDatabase(purpose: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
+  base.pathname = `/atoll_${purpose.replace(/[^a-z0-9_]/gi, "_").toLowerCase()}_${randomBytes(4).toString("hex")}`;
+  const url = base.toString();
+  await ensureDatabase(url);
+  await migrateDatabase(url);
+  return { url, drop: () => dropDatabase(url) };
 }

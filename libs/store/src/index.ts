@@ -7,6 +7,7 @@ export {
   migrateDatabase,
   openDatabase,
   ping,
+  temporaryDatabase,
 } from "./db.js";
 export {
   countResources,

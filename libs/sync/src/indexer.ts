@@ -12,6 +12,7 @@ export interface ResourceIndexerOptions {
   logger: Logger;
   durable?: string;
   maxBatch?: number;
+  ackWaitMs?: number;
 }
 
 /**
@@ -34,6 +35,7 @@ export class ResourceIndexer {
       filterSubject: bus.names.all("res"),
       codec: resourceBatchCodec,
       maxBatch: this.options.maxBatch ?? 256,
+      ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
       validate: invalidBatchReason,
       handler: async (deliveries) => {
         const ops = deliveries.flatMap(({ data }) => batchToOps(data));

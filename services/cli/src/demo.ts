@@ -1,13 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Bus } from "@atoll/bus";
+import { type ServiceProcess, spawnService } from "@atoll/devkit";
 import { type Churn, generateCluster, KubeSim, startChurn } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
 import { dropDatabase, ensureDatabase, migrateDatabase } from "@atoll/store";
-import { ensureNats, ensurePostgres, type Started, stopChild } from "./infra.js";
+import { ensureNats, ensurePostgres, type Started } from "./infra.js";
 
 export interface DemoOptions {
   port: number;
@@ -19,24 +18,12 @@ export interface DemoOptions {
   databaseUrl: string;
 }
 
-const require = createRequire(import.meta.url);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function serviceEntry(pkg: string): string {
-  const manifest = require.resolve(`${pkg}/package.json`);
-  return join(dirname(manifest), "dist", "main.js");
-}
 
 function databaseUrl(base: string, database: string): string {
   const url = new URL(base);
   url.pathname = `/${database}`;
   return url.toString();
-}
-
-interface Child {
-  name: string;
-  process: ChildProcess;
-  log: string;
 }
 
 /**
@@ -49,7 +36,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   mkdirSync(logs, { recursive: true });
   const say = (line: string) => console.log(line);
   const cleanups: (() => Promise<void>)[] = [];
-  const children: Child[] = [];
+  const children: ServiceProcess[] = [];
   const sims: KubeSim[] = [];
   const churns: Churn[] = [];
   let stopping = false;
@@ -59,7 +46,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     stopping = true;
     say("stopping…");
     for (const churn of churns) churn.stop();
-    await Promise.all(children.map((c) => stopChild(c.process)));
+    await Promise.all(children.map((c) => c.stop()));
     await Promise.all(sims.map((s) => s.stop()));
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
     say("stopped");
@@ -109,20 +96,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
   };
   const start = (name: string, pkg: string, extra: Record<string, string>) => {
-    const log = join(logs, `${name}.log`);
-    const out = createWriteStream(log);
-    const child = spawn(process.execPath, [serviceEntry(pkg)], {
-      env: { ...env, ...extra },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
-    child.once("exit", (code, signal) => {
+    const child = spawnService(name, pkg, { ...env, ...extra }, logs);
+    child.process.once("exit", (code, signal) => {
       if (stopping) return;
-      console.error(`error: ${name} exited (${signal ?? `code ${code}`}); its log is ${log}`);
+      console.error(`error: ${name} exited (${signal ?? `code ${code}`}); its log is ${child.log}`);
       void stopAll(1);
     });
-    children.push({ name, process: child, log });
+    children.push(child);
   };
   start("indexer", "@atoll/indexer", {});
   start("query", "@atoll/query", { PORT: String(options.port) });

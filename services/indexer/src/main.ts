@@ -10,6 +10,8 @@ const config = loadConfig({
   ...commonConfig,
   INDEXER_MAX_BATCH: z.coerce.number().int().positive().default(256),
   INDEXER_DURABLE: z.string().default("indexer"),
+  /** Redelivery delay for messages a crashed indexer took but never acked. */
+  INDEXER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
 });
 const logger = createLogger({ service: "indexer", level: config.LOG_LEVEL });
 
@@ -30,6 +32,7 @@ const indexer = new ResourceIndexer({
   logger,
   durable: config.INDEXER_DURABLE,
   maxBatch: config.INDEXER_MAX_BATCH,
+  ackWaitMs: config.INDEXER_ACK_WAIT_MS,
 });
 
 // 4. Start.

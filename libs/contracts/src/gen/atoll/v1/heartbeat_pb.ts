@@ -2,18 +2,15 @@
 // @generated from file atoll/v1/heartbeat.proto (package atoll.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file atoll/v1/heartbeat.proto.
  */
-export const file_atoll_v1_heartbeat: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    "ChhhdG9sbC92MS9oZWFydGJlYXQucHJvdG8SCGF0b2xsLnYxIkwKElJlc291cmNlUXVhbnRpdGllcxISCgpjcHVfbWlsbGlzGAEgASgDEhQKDG1lbW9yeV9ieXRlcxgCIAEoAxIMCgRwb2RzGAMgASgDIisKC05vZGVTdW1tYXJ5Eg0KBXRvdGFsGAEgASgNEg0KBXJlYWR5GAIgASgNIqoBChJSZXNvdXJjZVN5bmNTdGF0dXMSDQoFZ3JvdXAYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIQCghyZXNvdXJjZRgDIAEoCRIiCgVzdGF0ZRgEIAEoDjITLmF0b2xsLnYxLlN5bmNTdGF0ZRIUCgxvYmplY3RfY291bnQYBSABKAQSFAoMbGFzdF9saXN0X21zGAYgASgDEhIKCmxhc3RfZXJyb3IYByABKAkinAMKEENsdXN0ZXJIZWFydGJlYXQSDwoHY2x1c3RlchgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEiAKBG1vZGUYBCABKA4yEi5hdG9sbC52MS5TeW5jTW9kZRIaChJrdWJlcm5ldGVzX3ZlcnNpb24YBSABKAkSFAoMZW5hYmxlZF9hcGlzGAYgAygJEiQKBW5vZGVzGAcgASgLMhUuYXRvbGwudjEuTm9kZVN1bW1hcnkSMQoLYWxsb2NhdGFibGUYCCABKAsyHC5hdG9sbC52MS5SZXNvdXJjZVF1YW50aXRpZXMSLwoJYWxsb2NhdGVkGAkgASgLMhwuYXRvbGwudjEuUmVzb3VyY2VRdWFudGl0aWVzEjAKCmFsbG9jYXRpbmcYCiABKAsyHC5hdG9sbC52MS5SZXNvdXJjZVF1YW50aXRpZXMSKgoEc3luYxgLIAMoCzIcLmF0b2xsLnYxLlJlc291cmNlU3luY1N0YXR1cxISCgpzZW50X2F0X21zGAwgASgDKnAKCVN5bmNTdGF0ZRIaChZTWU5DX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSU1lOQ19TVEFURV9MSVNUSU5HEAESFwoTU1lOQ19TVEFURV9XQVRDSElORxACEhYKElNZTkNfU1RBVEVfQkFDS09GRhADKk0KCFN5bmNNb2RlEhkKFVNZTkNfTU9ERV9VTlNQRUNJRklFRBAAEhIKDlNZTkNfTU9ERV9QVVNIEAESEgoOU1lOQ19NT0RFX1BVTEwQAmIGcHJvdG8z",
-  );
+export const file_atoll_v1_heartbeat: GenFile = /*@__PURE__*/
+  fileDesc("ChhhdG9sbC92MS9oZWFydGJlYXQucHJvdG8SCGF0b2xsLnYxIkwKElJlc291cmNlUXVhbnRpdGllcxISCgpjcHVfbWlsbGlzGAEgASgDEhQKDG1lbW9yeV9ieXRlcxgCIAEoAxIMCgRwb2RzGAMgASgDIisKC05vZGVTdW1tYXJ5Eg0KBXRvdGFsGAEgASgNEg0KBXJlYWR5GAIgASgNIqoBChJSZXNvdXJjZVN5bmNTdGF0dXMSDQoFZ3JvdXAYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIQCghyZXNvdXJjZRgDIAEoCRIiCgVzdGF0ZRgEIAEoDjITLmF0b2xsLnYxLlN5bmNTdGF0ZRIUCgxvYmplY3RfY291bnQYBSABKAQSFAoMbGFzdF9saXN0X21zGAYgASgDEhIKCmxhc3RfZXJyb3IYByABKAkinAMKEENsdXN0ZXJIZWFydGJlYXQSDwoHY2x1c3RlchgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEiAKBG1vZGUYBCABKA4yEi5hdG9sbC52MS5TeW5jTW9kZRIaChJrdWJlcm5ldGVzX3ZlcnNpb24YBSABKAkSFAoMZW5hYmxlZF9hcGlzGAYgAygJEiQKBW5vZGVzGAcgASgLMhUuYXRvbGwudjEuTm9kZVN1bW1hcnkSMQoLYWxsb2NhdGFibGUYCCABKAsyHC5hdG9sbC52MS5SZXNvdXJjZVF1YW50aXRpZXMSLwoJYWxsb2NhdGVkGAkgASgLMhwuYXRvbGwudjEuUmVzb3VyY2VRdWFudGl0aWVzEjAKCmFsbG9jYXRpbmcYCiABKAsyHC5hdG9sbC52MS5SZXNvdXJjZVF1YW50aXRpZXMSKgoEc3luYxgLIAMoCzIcLmF0b2xsLnYxLlJlc291cmNlU3luY1N0YXR1cxISCgpzZW50X2F0X21zGAwgASgDKnAKCVN5bmNTdGF0ZRIaChZTWU5DX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSU1lOQ19TVEFURV9MSVNUSU5HEAESFwoTU1lOQ19TVEFURV9XQVRDSElORxACEhYKElNZTkNfU1RBVEVfQkFDS09GRhADKk0KCFN5bmNNb2RlEhkKFVNZTkNfTU9ERV9VTlNQRUNJRklFRBAAEhIKDlNZTkNfTU9ERV9QVVNIEAESEgoOU1lOQ19NT0RFX1BVTEwQAmIGcHJvdG8z");
 
 /**
  * @generated from message atoll.v1.ResourceQuantities
@@ -39,8 +36,7 @@ export type ResourceQuantities = Message<"atoll.v1.ResourceQuantities"> & {
  * Describes the message atoll.v1.ResourceQuantities.
  * Use `create(ResourceQuantitiesSchema)` to create a new message.
  */
-export const ResourceQuantitiesSchema: GenMessage<ResourceQuantities> =
-  /*@__PURE__*/
+export const ResourceQuantitiesSchema: GenMessage<ResourceQuantities> = /*@__PURE__*/
   messageDesc(file_atoll_v1_heartbeat, 0);
 
 /**
@@ -62,8 +58,7 @@ export type NodeSummary = Message<"atoll.v1.NodeSummary"> & {
  * Describes the message atoll.v1.NodeSummary.
  * Use `create(NodeSummarySchema)` to create a new message.
  */
-export const NodeSummarySchema: GenMessage<NodeSummary> =
-  /*@__PURE__*/
+export const NodeSummarySchema: GenMessage<NodeSummary> = /*@__PURE__*/
   messageDesc(file_atoll_v1_heartbeat, 1);
 
 /**
@@ -110,8 +105,7 @@ export type ResourceSyncStatus = Message<"atoll.v1.ResourceSyncStatus"> & {
  * Describes the message atoll.v1.ResourceSyncStatus.
  * Use `create(ResourceSyncStatusSchema)` to create a new message.
  */
-export const ResourceSyncStatusSchema: GenMessage<ResourceSyncStatus> =
-  /*@__PURE__*/
+export const ResourceSyncStatusSchema: GenMessage<ResourceSyncStatus> = /*@__PURE__*/
   messageDesc(file_atoll_v1_heartbeat, 2);
 
 /**
@@ -191,8 +185,7 @@ export type ClusterHeartbeat = Message<"atoll.v1.ClusterHeartbeat"> & {
  * Describes the message atoll.v1.ClusterHeartbeat.
  * Use `create(ClusterHeartbeatSchema)` to create a new message.
  */
-export const ClusterHeartbeatSchema: GenMessage<ClusterHeartbeat> =
-  /*@__PURE__*/
+export const ClusterHeartbeatSchema: GenMessage<ClusterHeartbeat> = /*@__PURE__*/
   messageDesc(file_atoll_v1_heartbeat, 3);
 
 /**
@@ -223,7 +216,8 @@ export enum SyncState {
 /**
  * Describes the enum atoll.v1.SyncState.
  */
-export const SyncStateSchema: GenEnum<SyncState> = /*@__PURE__*/ enumDesc(file_atoll_v1_heartbeat, 0);
+export const SyncStateSchema: GenEnum<SyncState> = /*@__PURE__*/
+  enumDesc(file_atoll_v1_heartbeat, 0);
 
 /**
  * @generated from enum atoll.v1.SyncMode
@@ -248,4 +242,6 @@ export enum SyncMode {
 /**
  * Describes the enum atoll.v1.SyncMode.
  */
-export const SyncModeSchema: GenEnum<SyncMode> = /*@__PURE__*/ enumDesc(file_atoll_v1_heartbeat, 1);
+export const SyncModeSchema: GenEnum<SyncMode> = /*@__PURE__*/
+  enumDesc(file_atoll_v1_heartbeat, 1);
+

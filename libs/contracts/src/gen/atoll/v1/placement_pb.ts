@@ -2,18 +2,15 @@
 // @generated from file atoll/v1/placement.proto (package atoll.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file atoll/v1/placement.proto.
  */
-export const file_atoll_v1_placement: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    "ChhhdG9sbC92MS9wbGFjZW1lbnQucHJvdG8SCGF0b2xsLnYxIr8BChBQbGFjZW1lbnRSZXF1ZXN0EikKBnJlYXNvbhgBIAEoDjIZLmF0b2xsLnYxLlBsYWNlbWVudFJlYXNvbhITCgthcGlfdmVyc2lvbhgCIAEoCRIMCgRraW5kGAMgASgJEhEKCW5hbWVzcGFjZRgEIAEoCRIMCgRuYW1lGAUgASgJEg8KB2NsdXN0ZXIYBiABKAkSEgoKZ2VuZXJhdGlvbhgHIAEoBBIXCg9yZXF1ZXN0ZWRfYXRfbXMYCCABKAMqzAEKD1BsYWNlbWVudFJlYXNvbhIgChxQTEFDRU1FTlRfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohUExBQ0VNRU5UX1JFQVNPTl9URU1QTEFURV9DSEFOR0VEEAESJQohUExBQ0VNRU5UX1JFQVNPTl9URU1QTEFURV9ERUxFVEVEEAISIwofUExBQ0VNRU5UX1JFQVNPTl9QT0xJQ1lfQ0hBTkdFRBADEiQKIFBMQUNFTUVOVF9SRUFTT05fQ0xVU1RFUl9DSEFOR0VEEARiBnByb3RvMw",
-  );
+export const file_atoll_v1_placement: GenFile = /*@__PURE__*/
+  fileDesc("ChhhdG9sbC92MS9wbGFjZW1lbnQucHJvdG8SCGF0b2xsLnYxIr8BChBQbGFjZW1lbnRSZXF1ZXN0EikKBnJlYXNvbhgBIAEoDjIZLmF0b2xsLnYxLlBsYWNlbWVudFJlYXNvbhITCgthcGlfdmVyc2lvbhgCIAEoCRIMCgRraW5kGAMgASgJEhEKCW5hbWVzcGFjZRgEIAEoCRIMCgRuYW1lGAUgASgJEg8KB2NsdXN0ZXIYBiABKAkSEgoKZ2VuZXJhdGlvbhgHIAEoBBIXCg9yZXF1ZXN0ZWRfYXRfbXMYCCABKAMqzAEKD1BsYWNlbWVudFJlYXNvbhIgChxQTEFDRU1FTlRfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohUExBQ0VNRU5UX1JFQVNPTl9URU1QTEFURV9DSEFOR0VEEAESJQohUExBQ0VNRU5UX1JFQVNPTl9URU1QTEFURV9ERUxFVEVEEAISIwofUExBQ0VNRU5UX1JFQVNPTl9QT0xJQ1lfQ0hBTkdFRBADEiQKIFBMQUNFTUVOVF9SRUFTT05fQ0xVU1RFUl9DSEFOR0VEEARiBnByb3RvMw");
 
 /**
  * On atoll.v1.placement: something changed that may move workloads; the scheduler recomputes.
@@ -68,8 +65,7 @@ export type PlacementRequest = Message<"atoll.v1.PlacementRequest"> & {
  * Describes the message atoll.v1.PlacementRequest.
  * Use `create(PlacementRequestSchema)` to create a new message.
  */
-export const PlacementRequestSchema: GenMessage<PlacementRequest> =
-  /*@__PURE__*/
+export const PlacementRequestSchema: GenMessage<PlacementRequest> = /*@__PURE__*/
   messageDesc(file_atoll_v1_placement, 0);
 
 /**
@@ -105,6 +101,6 @@ export enum PlacementReason {
 /**
  * Describes the enum atoll.v1.PlacementReason.
  */
-export const PlacementReasonSchema: GenEnum<PlacementReason> =
-  /*@__PURE__*/
+export const PlacementReasonSchema: GenEnum<PlacementReason> = /*@__PURE__*/
   enumDesc(file_atoll_v1_placement, 0);
+

@@ -2,18 +2,15 @@
 // @generated from file atoll/v1/proxy.proto (package atoll.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Message } from "@bufbuild/protobuf";
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file atoll/v1/proxy.proto.
  */
-export const file_atoll_v1_proxy: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    "ChRhdG9sbC92MS9wcm94eS5wcm90bxIIYXRvbGwudjEiKgoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg4KBnZhbHVlcxgCIAMoCSLnAQoMUHJveHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDwoHY2x1c3RlchgCIAEoCRIOCgZtZXRob2QYAyABKAkSDAoEcGF0aBgEIAEoCRIlCgdoZWFkZXJzGAUgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAYgASgMEhgKEGltcGVyc29uYXRlX3VzZXIYByABKAkSGgoSaW1wZXJzb25hdGVfZ3JvdXBzGAggAygJEhUKDXJlcGx5X3N1YmplY3QYCSABKAkSEgoKdGltZW91dF9tcxgKIAEoDSKbAQoNUHJveHlSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEhMKC2NodW5rX2luZGV4GAIgASgEEg4KBnN0YXR1cxgDIAEoDRIlCgdoZWFkZXJzGAQgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAUgASgMEg0KBWZpbmFsGAYgASgIEg0KBWVycm9yGAcgASgJYgZwcm90bzM",
-  );
+export const file_atoll_v1_proxy: GenFile = /*@__PURE__*/
+  fileDesc("ChRhdG9sbC92MS9wcm94eS5wcm90bxIIYXRvbGwudjEiKgoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg4KBnZhbHVlcxgCIAMoCSLnAQoMUHJveHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDwoHY2x1c3RlchgCIAEoCRIOCgZtZXRob2QYAyABKAkSDAoEcGF0aBgEIAEoCRIlCgdoZWFkZXJzGAUgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAYgASgMEhgKEGltcGVyc29uYXRlX3VzZXIYByABKAkSGgoSaW1wZXJzb25hdGVfZ3JvdXBzGAggAygJEhUKDXJlcGx5X3N1YmplY3QYCSABKAkSEgoKdGltZW91dF9tcxgKIAEoDSKbAQoNUHJveHlSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEhMKC2NodW5rX2luZGV4GAIgASgEEg4KBnN0YXR1cxgDIAEoDRIlCgdoZWFkZXJzGAQgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAUgASgMEg0KBWZpbmFsGAYgASgIEg0KBWVycm9yGAcgASgJYgZwcm90bzM");
 
 /**
  * @generated from message atoll.v1.HttpHeader
@@ -34,7 +31,8 @@ export type HttpHeader = Message<"atoll.v1.HttpHeader"> & {
  * Describes the message atoll.v1.HttpHeader.
  * Use `create(HttpHeaderSchema)` to create a new message.
  */
-export const HttpHeaderSchema: GenMessage<HttpHeader> = /*@__PURE__*/ messageDesc(file_atoll_v1_proxy, 0);
+export const HttpHeaderSchema: GenMessage<HttpHeader> = /*@__PURE__*/
+  messageDesc(file_atoll_v1_proxy, 0);
 
 /**
  * On atoll.v1.proxy.<cluster>: one gateway request for a pull-mode agent to perform.
@@ -101,7 +99,8 @@ export type ProxyRequest = Message<"atoll.v1.ProxyRequest"> & {
  * Describes the message atoll.v1.ProxyRequest.
  * Use `create(ProxyRequestSchema)` to create a new message.
  */
-export const ProxyRequestSchema: GenMessage<ProxyRequest> = /*@__PURE__*/ messageDesc(file_atoll_v1_proxy, 1);
+export const ProxyRequestSchema: GenMessage<ProxyRequest> = /*@__PURE__*/
+  messageDesc(file_atoll_v1_proxy, 1);
 
 /**
  * One chunk of the response; the first carries status and headers, the last has final = true.
@@ -151,6 +150,6 @@ export type ProxyResponse = Message<"atoll.v1.ProxyResponse"> & {
  * Describes the message atoll.v1.ProxyResponse.
  * Use `create(ProxyResponseSchema)` to create a new message.
  */
-export const ProxyResponseSchema: GenMessage<ProxyResponse> =
-  /*@__PURE__*/
+export const ProxyResponseSchema: GenMessage<ProxyResponse> = /*@__PURE__*/
   messageDesc(file_atoll_v1_proxy, 2);
+

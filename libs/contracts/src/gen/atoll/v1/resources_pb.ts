@@ -2,18 +2,15 @@
 // @generated from file atoll/v1/resources.proto (package atoll.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file atoll/v1/resources.proto.
  */
-export const file_atoll_v1_resources: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    "ChhhdG9sbC92MS9yZXNvdXJjZXMucHJvdG8SCGF0b2xsLnYxItsBCg1SZXNvdXJjZUV2ZW50EiEKBHR5cGUYASABKA4yEy5hdG9sbC52MS5FdmVudFR5cGUSDQoFZ3JvdXAYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIMCgRraW5kGAQgASgJEhAKCHJlc291cmNlGAUgASgJEhEKCW5hbWVzcGFjZRgGIAEoCRIMCgRuYW1lGAcgASgJEgsKA3VpZBgIIAEoCRIYChByZXNvdXJjZV92ZXJzaW9uGAkgASgEEg4KBm9iamVjdBgKIAEoDBIPCgdzeW5jX2lkGAsgASgJIoYBChJSZXNvdXJjZUV2ZW50QmF0Y2gSDwoHY2x1c3RlchgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBBInCgZldmVudHMYBCADKAsyFy5hdG9sbC52MS5SZXNvdXJjZUV2ZW50EhIKCnNlbnRfYXRfbXMYBSABKAMquwEKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQRVZFTlRfVFlQRV9BRERFRBABEhcKE0VWRU5UX1RZUEVfTU9ESUZJRUQQAhIWChJFVkVOVF9UWVBFX0RFTEVURUQQAxIXChNFVkVOVF9UWVBFX0JPT0tNQVJLEAQSGQoVRVZFTlRfVFlQRV9TWU5DX0JFR0lOEAUSFwoTRVZFTlRfVFlQRV9TWU5DX0VORBAGYgZwcm90bzM",
-  );
+export const file_atoll_v1_resources: GenFile = /*@__PURE__*/
+  fileDesc("ChhhdG9sbC92MS9yZXNvdXJjZXMucHJvdG8SCGF0b2xsLnYxItsBCg1SZXNvdXJjZUV2ZW50EiEKBHR5cGUYASABKA4yEy5hdG9sbC52MS5FdmVudFR5cGUSDQoFZ3JvdXAYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIMCgRraW5kGAQgASgJEhAKCHJlc291cmNlGAUgASgJEhEKCW5hbWVzcGFjZRgGIAEoCRIMCgRuYW1lGAcgASgJEgsKA3VpZBgIIAEoCRIYChByZXNvdXJjZV92ZXJzaW9uGAkgASgEEg4KBm9iamVjdBgKIAEoDBIPCgdzeW5jX2lkGAsgASgJIoYBChJSZXNvdXJjZUV2ZW50QmF0Y2gSDwoHY2x1c3RlchgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBBInCgZldmVudHMYBCADKAsyFy5hdG9sbC52MS5SZXNvdXJjZUV2ZW50EhIKCnNlbnRfYXRfbXMYBSABKAMquwEKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQRVZFTlRfVFlQRV9BRERFRBABEhcKE0VWRU5UX1RZUEVfTU9ESUZJRUQQAhIWChJFVkVOVF9UWVBFX0RFTEVURUQQAxIXChNFVkVOVF9UWVBFX0JPT0tNQVJLEAQSGQoVRVZFTlRfVFlQRV9TWU5DX0JFR0lOEAUSFwoTRVZFTlRfVFlQRV9TWU5DX0VORBAGYgZwcm90bzM");
 
 /**
  * @generated from message atoll.v1.ResourceEvent
@@ -87,8 +84,7 @@ export type ResourceEvent = Message<"atoll.v1.ResourceEvent"> & {
  * Describes the message atoll.v1.ResourceEvent.
  * Use `create(ResourceEventSchema)` to create a new message.
  */
-export const ResourceEventSchema: GenMessage<ResourceEvent> =
-  /*@__PURE__*/
+export const ResourceEventSchema: GenMessage<ResourceEvent> = /*@__PURE__*/
   messageDesc(file_atoll_v1_resources, 0);
 
 /**
@@ -129,8 +125,7 @@ export type ResourceEventBatch = Message<"atoll.v1.ResourceEventBatch"> & {
  * Describes the message atoll.v1.ResourceEventBatch.
  * Use `create(ResourceEventBatchSchema)` to create a new message.
  */
-export const ResourceEventBatchSchema: GenMessage<ResourceEventBatch> =
-  /*@__PURE__*/
+export const ResourceEventBatchSchema: GenMessage<ResourceEventBatch> = /*@__PURE__*/
   messageDesc(file_atoll_v1_resources, 1);
 
 /**
@@ -184,4 +179,6 @@ export enum EventType {
 /**
  * Describes the enum atoll.v1.EventType.
  */
-export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/ enumDesc(file_atoll_v1_resources, 0);
+export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
+  enumDesc(file_atoll_v1_resources, 0);
+

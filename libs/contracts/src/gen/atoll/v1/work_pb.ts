@@ -2,18 +2,15 @@
 // @generated from file atoll/v1/work.proto (package atoll.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file atoll/v1/work.proto.
  */
-export const file_atoll_v1_work: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    "ChNhdG9sbC92MS93b3JrLnByb3RvEghhdG9sbC52MSKtAQoEV29yaxIPCgdjbHVzdGVyGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKZ2VuZXJhdGlvbhgDIAEoBBIkCgZhY3Rpb24YBCABKA4yFC5hdG9sbC52MS5Xb3JrQWN0aW9uEhEKCW1hbmlmZXN0cxgFIAMoDBI5ChNjb25mbGljdF9yZXNvbHV0aW9uGAYgASgOMhwuYXRvbGwudjEuQ29uZmxpY3RSZXNvbHV0aW9uIq4BCg5NYW5pZmVzdFN0YXR1cxITCgthcGlfdmVyc2lvbhgBIAEoCRIMCgRraW5kGAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCRIMCgRuYW1lGAQgASgJEiYKBXN0YXRlGAUgASgOMhcuYXRvbGwudjEuTWFuaWZlc3RTdGF0ZRIPCgdtZXNzYWdlGAYgASgJEg4KBnN0YXR1cxgHIAEoDBIPCgdoZWFsdGh5GAggASgIIokBCgpXb3JrU3RhdHVzEg8KB2NsdXN0ZXIYASABKAkSEQoJd29ya19uYW1lGAIgASgJEhIKCmdlbmVyYXRpb24YAyABKAQSKwoJbWFuaWZlc3RzGAQgAygLMhguYXRvbGwudjEuTWFuaWZlc3RTdGF0dXMSFgoOcmVwb3J0ZWRfYXRfbXMYBSABKAMqWAoKV29ya0FjdGlvbhIbChdXT1JLX0FDVElPTl9VTlNQRUNJRklFRBAAEhUKEVdPUktfQUNUSU9OX0FQUExZEAESFgoSV09SS19BQ1RJT05fREVMRVRFEAIqewoSQ29uZmxpY3RSZXNvbHV0aW9uEiMKH0NPTkZMSUNUX1JFU09MVVRJT05fVU5TUEVDSUZJRUQQABIdChlDT05GTElDVF9SRVNPTFVUSU9OX0FCT1JUEAESIQodQ09ORkxJQ1RfUkVTT0xVVElPTl9PVkVSV1JJVEUQAiqfAQoNTWFuaWZlc3RTdGF0ZRIeChpNQU5JRkVTVF9TVEFURV9VTlNQRUNJRklFRBAAEhoKFk1BTklGRVNUX1NUQVRFX0FQUExJRUQQARIZChVNQU5JRkVTVF9TVEFURV9GQUlMRUQQAhIaChZNQU5JRkVTVF9TVEFURV9ERUxFVEVEEAMSGwoXTUFOSUZFU1RfU1RBVEVfQ09ORkxJQ1QQBGIGcHJvdG8z",
-  );
+export const file_atoll_v1_work: GenFile = /*@__PURE__*/
+  fileDesc("ChNhdG9sbC92MS93b3JrLnByb3RvEghhdG9sbC52MSKtAQoEV29yaxIPCgdjbHVzdGVyGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKZ2VuZXJhdGlvbhgDIAEoBBIkCgZhY3Rpb24YBCABKA4yFC5hdG9sbC52MS5Xb3JrQWN0aW9uEhEKCW1hbmlmZXN0cxgFIAMoDBI5ChNjb25mbGljdF9yZXNvbHV0aW9uGAYgASgOMhwuYXRvbGwudjEuQ29uZmxpY3RSZXNvbHV0aW9uIq4BCg5NYW5pZmVzdFN0YXR1cxITCgthcGlfdmVyc2lvbhgBIAEoCRIMCgRraW5kGAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCRIMCgRuYW1lGAQgASgJEiYKBXN0YXRlGAUgASgOMhcuYXRvbGwudjEuTWFuaWZlc3RTdGF0ZRIPCgdtZXNzYWdlGAYgASgJEg4KBnN0YXR1cxgHIAEoDBIPCgdoZWFsdGh5GAggASgIIokBCgpXb3JrU3RhdHVzEg8KB2NsdXN0ZXIYASABKAkSEQoJd29ya19uYW1lGAIgASgJEhIKCmdlbmVyYXRpb24YAyABKAQSKwoJbWFuaWZlc3RzGAQgAygLMhguYXRvbGwudjEuTWFuaWZlc3RTdGF0dXMSFgoOcmVwb3J0ZWRfYXRfbXMYBSABKAMqWAoKV29ya0FjdGlvbhIbChdXT1JLX0FDVElPTl9VTlNQRUNJRklFRBAAEhUKEVdPUktfQUNUSU9OX0FQUExZEAESFgoSV09SS19BQ1RJT05fREVMRVRFEAIqewoSQ29uZmxpY3RSZXNvbHV0aW9uEiMKH0NPTkZMSUNUX1JFU09MVVRJT05fVU5TUEVDSUZJRUQQABIdChlDT05GTElDVF9SRVNPTFVUSU9OX0FCT1JUEAESIQodQ09ORkxJQ1RfUkVTT0xVVElPTl9PVkVSV1JJVEUQAiqfAQoNTWFuaWZlc3RTdGF0ZRIeChpNQU5JRkVTVF9TVEFURV9VTlNQRUNJRklFRBAAEhoKFk1BTklGRVNUX1NUQVRFX0FQUExJRUQQARIZChVNQU5JRkVTVF9TVEFURV9GQUlMRUQQAhIaChZNQU5JRkVTVF9TVEFURV9ERUxFVEVEEAMSGwoXTUFOSUZFU1RfU1RBVEVfQ09ORkxJQ1QQBGIGcHJvdG8z");
 
 /**
  * On atoll.v1.work.<cluster>: the manifests one binding places on one cluster.
@@ -60,7 +57,8 @@ export type Work = Message<"atoll.v1.Work"> & {
  * Describes the message atoll.v1.Work.
  * Use `create(WorkSchema)` to create a new message.
  */
-export const WorkSchema: GenMessage<Work> = /*@__PURE__*/ messageDesc(file_atoll_v1_work, 0);
+export const WorkSchema: GenMessage<Work> = /*@__PURE__*/
+  messageDesc(file_atoll_v1_work, 0);
 
 /**
  * @generated from message atoll.v1.ManifestStatus
@@ -113,8 +111,7 @@ export type ManifestStatus = Message<"atoll.v1.ManifestStatus"> & {
  * Describes the message atoll.v1.ManifestStatus.
  * Use `create(ManifestStatusSchema)` to create a new message.
  */
-export const ManifestStatusSchema: GenMessage<ManifestStatus> =
-  /*@__PURE__*/
+export const ManifestStatusSchema: GenMessage<ManifestStatus> = /*@__PURE__*/
   messageDesc(file_atoll_v1_work, 1);
 
 /**
@@ -153,7 +150,8 @@ export type WorkStatus = Message<"atoll.v1.WorkStatus"> & {
  * Describes the message atoll.v1.WorkStatus.
  * Use `create(WorkStatusSchema)` to create a new message.
  */
-export const WorkStatusSchema: GenMessage<WorkStatus> = /*@__PURE__*/ messageDesc(file_atoll_v1_work, 2);
+export const WorkStatusSchema: GenMessage<WorkStatus> = /*@__PURE__*/
+  messageDesc(file_atoll_v1_work, 2);
 
 /**
  * @generated from enum atoll.v1.WorkAction
@@ -178,7 +176,8 @@ export enum WorkAction {
 /**
  * Describes the enum atoll.v1.WorkAction.
  */
-export const WorkActionSchema: GenEnum<WorkAction> = /*@__PURE__*/ enumDesc(file_atoll_v1_work, 0);
+export const WorkActionSchema: GenEnum<WorkAction> = /*@__PURE__*/
+  enumDesc(file_atoll_v1_work, 0);
 
 /**
  * @generated from enum atoll.v1.ConflictResolution
@@ -203,8 +202,7 @@ export enum ConflictResolution {
 /**
  * Describes the enum atoll.v1.ConflictResolution.
  */
-export const ConflictResolutionSchema: GenEnum<ConflictResolution> =
-  /*@__PURE__*/
+export const ConflictResolutionSchema: GenEnum<ConflictResolution> = /*@__PURE__*/
   enumDesc(file_atoll_v1_work, 1);
 
 /**
@@ -240,4 +238,6 @@ export enum ManifestState {
 /**
  * Describes the enum atoll.v1.ManifestState.
  */
-export const ManifestStateSchema: GenEnum<ManifestState> = /*@__PURE__*/ enumDesc(file_atoll_v1_work, 2);
+export const ManifestStateSchema: GenEnum<ManifestState> = /*@__PURE__*/
+  enumDesc(file_atoll_v1_work, 2);
+

@@ -1,0 +1,111 @@
+import { randomBytes } from "node:crypto";
+import { codecFor, create, PlacementRequestSchema } from "@atoll/contracts";
+import { until } from "@atoll/devkit";
+import { silentLogger } from "@atoll/log";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Bus, type Delivery } from "./bus.js";
+
+const codec = codecFor(PlacementRequestSchema);
+const request = (name: string) => create(PlacementRequestSchema, { name, kind: "Deployment" });
+
+describe("Bus", () => {
+  let bus: Bus;
+  const prefix = `t${randomBytes(4).toString("hex")}`;
+
+  beforeAll(async () => {
+    bus = await Bus.connect({
+      url: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+      name: "bus-test",
+      prefix,
+      logger: silentLogger(),
+    });
+    await bus.ensureTopology();
+  });
+  afterAll(async () => {
+    for (const stream of Object.values(bus.names.streams))
+      await bus.jsm.streams.delete(stream).catch(() => false);
+    await bus.jsm.streams.delete(`KV_${bus.names.clustersBucket}`).catch(() => false);
+    await bus.close();
+  });
+
+  it("declares its topology idempotently", async () => {
+    await bus.ensureTopology();
+    const names: string[] = [];
+    for await (const stream of bus.jsm.streams.list()) names.push(stream.config.name);
+    expect(names).toEqual(expect.arrayContaining(Object.values(bus.names.streams)));
+    expect(names).toContain(`KV_${bus.names.clustersBucket}`);
+  });
+
+  it("drops a republished message with the same Nats-Msg-Id", async () => {
+    const subject = bus.names.placement();
+    const first = await bus.publish(subject, codec, request("a"), "dedupe-1");
+    const again = await bus.publish(subject, codec, request("a"), "dedupe-1");
+    expect(first.duplicate).toBe(false);
+    expect(again.duplicate).toBe(true);
+    expect(again.seq).toBe(first.seq);
+  });
+
+  it("retries a failing batch in order and acks nothing until the handler succeeds", async () => {
+    const subject = bus.names.work("retry-cluster");
+    for (const name of ["m1", "m2", "m3"]) await bus.publish(subject, codec, request(name), `retry-${name}`);
+    const calls: string[][] = [];
+    const ackFloorsDuringFailures: number[] = [];
+    let failures = 2;
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "retry-test",
+      filterSubject: subject,
+      codec,
+      handler: async (batch: Delivery<ReturnType<typeof request>>[]) => {
+        calls.push(batch.map((d) => d.data.name));
+        if (failures-- > 0) {
+          const info = await bus.jsm.consumers.info(bus.names.streams.work, "retry-test");
+          ackFloorsDuringFailures.push(info.ack_floor.stream_seq);
+          throw new Error("database unavailable");
+        }
+      },
+    });
+    await until(
+      async () =>
+        (await bus.jsm.consumers.info(bus.names.streams.work, "retry-test")).ack_floor.stream_seq === 3,
+    );
+    await consumption.stop();
+    expect(ackFloorsDuringFailures).toEqual([0, 0]);
+    expect(calls.flat().filter((n) => n === "m1")).toHaveLength(3);
+    expect(calls.at(-1)?.at(-1)).toBe("m3");
+    for (const call of calls) expect(call).toEqual([...call].sort());
+  });
+
+  it("dead-letters undecodable and invalid messages with the reason, and keeps going", async () => {
+    const subject = bus.names.workStatus("dlq-cluster");
+    await bus.js.publish(subject, new Uint8Array([0xff, 0xff, 0xff]));
+    await bus.publish(subject, codec, request("reject-me"), "dlq-invalid");
+    await bus.publish(subject, codec, request("good"), "dlq-good");
+    const handled: string[] = [];
+    const consumption = await bus.consume({
+      stream: bus.names.streams.workStatus,
+      durable: "dlq-test",
+      filterSubject: subject,
+      codec,
+      validate: (data) => (data.name === "reject-me" ? "name is not allowed" : undefined),
+      handler: async (batch) => {
+        handled.push(...batch.map((d) => d.data.name));
+      },
+    });
+    await until(() => handled.includes("good"));
+    await consumption.stop();
+    expect(handled).toEqual(["good"]);
+    const reasons: string[] = [];
+    for (const seq of [1, 2]) {
+      const message = await bus.jsm.streams.getMessage(bus.names.streams.deadLetter, { seq });
+      reasons.push(message?.header.get("Atoll-Reason") ?? "");
+    }
+    expect(reasons[0]).toMatch(/undecodable atoll\.v1\.PlacementRequest/);
+    expect(reasons[1]).toBe("name is not allowed");
+  });
+
+  it("rejects cluster names that are not DNS labels before they become subjects", () => {
+    expect(() => bus.names.resources("a.b")).toThrow(/DNS label/);
+    expect(() => bus.names.resources("*")).toThrow(/DNS label/);
+  });
+});

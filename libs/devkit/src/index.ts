@@ -1,0 +1,81 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+
+const require = createRequire(import.meta.url);
+
+/** Polls until predicate holds; the error names what was awaited. */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  what = "condition",
+  timeoutMs = 20_000,
+  intervalMs = 25,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/** The built entry point of a service package, e.g. "@atoll/indexer". */
+export function serviceEntry(pkg: string): string {
+  return join(dirname(require.resolve(`${pkg}/package.json`)), "dist", "main.js");
+}
+
+export interface ServiceProcess {
+  readonly name: string;
+  readonly process: ChildProcess;
+  /** File that receives the service's stdout and stderr. */
+  readonly log: string;
+  stop(graceMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts a built service as a child process with its logs in logDir/<name>.log. */
+export function spawnService(
+  name: string,
+  pkg: string,
+  env: Record<string, string | undefined>,
+  logDir: string,
+): ServiceProcess {
+  mkdirSync(logDir, { recursive: true });
+  const log = join(logDir, `${name}.log`);
+  const out = createWriteStream(log, { flags: "a" });
+  const child = spawn(process.execPath, [serviceEntry(pkg)], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  return {
+    name,
+    process: child,
+    log,
+    stop: (graceMs) => stopChild(child, graceMs),
+    kill: (signal = "SIGKILL") => child.kill(signal),
+  };
+}

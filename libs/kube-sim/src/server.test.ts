@@ -1,0 +1,111 @@
+import { KubeApiError, KubeClient } from "@atoll/kube";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateCluster } from "./generator.js";
+import { KubeSim } from "./server.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: API answers are read as loose JSON in assertions
+type Any = any;
+
+describe("kube-sim API", () => {
+  const sim = new KubeSim({ name: "api-test", token: "secret-token", eventWindow: 100 });
+  let client: KubeClient;
+
+  beforeAll(async () => {
+    await sim.start();
+    generateCluster(sim, { seed: 42, deploymentsPerNamespace: 6 });
+    client = KubeClient.fromKubeconfig(sim.kubeconfig());
+  });
+  afterAll(() => sim.stop());
+
+  it("refuses requests without the bearer token", async () => {
+    const anonymous = KubeClient.fromKubeconfig(
+      sim.kubeconfig().replace("token: secret-token", "token: wrong"),
+    );
+    await expect(anonymous.json({ path: "/api/v1/pods" })).rejects.toMatchObject({ status: 401 });
+  });
+
+  it("pages a list with limit and continue, at one resourceVersion", async () => {
+    const all = await client.json<Any>({ path: "/api/v1/pods" });
+    const names: string[] = [];
+    let token = "";
+    let versions = new Set<string>();
+    do {
+      const page = await client.json<Any>({
+        path: `/api/v1/pods?limit=7${token ? `&continue=${token}` : ""}`,
+      });
+      expect(page.items.length).toBeLessThanOrEqual(7);
+      names.push(...page.items.map((p: Any) => `${p.metadata.namespace}/${p.metadata.name}`));
+      versions = versions.add(page.metadata.resourceVersion);
+      token = page.metadata.continue ?? "";
+    } while (token);
+    expect(names).toEqual(all.items.map((p: Any) => `${p.metadata.namespace}/${p.metadata.name}`));
+    expect(names.length).toBeGreaterThan(20);
+    expect(versions.size).toBe(1);
+  });
+
+  it("filters by label and field selectors and by namespace", async () => {
+    const prod = await client.json<Any>({
+      path: "/api/v1/namespaces/prod/pods?labelSelector=tier%3Dbackend",
+    });
+    expect(prod.items.length).toBeGreaterThan(0);
+    for (const pod of prod.items) {
+      expect(pod.metadata.namespace).toBe("prod");
+      expect(pod.metadata.labels.tier).toBe("backend");
+    }
+    const named = await client.json<Any>({
+      path: `/api/v1/pods?fieldSelector=metadata.name%3D${prod.items[0].metadata.name}`,
+    });
+    expect(named.items.map((p: Any) => p.metadata.uid)).toEqual([prod.items[0].metadata.uid]);
+  });
+
+  it("increases resourceVersion on every write and answers 409 on a stale update", async () => {
+    const created = await client.json<Any>({
+      method: "POST",
+      path: "/api/v1/namespaces/default/configmaps",
+      body: JSON.stringify({ metadata: { name: "rv-test" }, data: { a: "1" } }),
+      headers: { "content-type": "application/json" },
+    });
+    const updated = await client.json<Any>({
+      method: "PUT",
+      path: "/api/v1/namespaces/default/configmaps/rv-test",
+      body: JSON.stringify({ ...created, data: { a: "2" } }),
+      headers: { "content-type": "application/json" },
+    });
+    expect(Number(updated.metadata.resourceVersion)).toBeGreaterThan(
+      Number(created.metadata.resourceVersion),
+    );
+    const stale = client.json({
+      method: "PUT",
+      path: "/api/v1/namespaces/default/configmaps/rv-test",
+      body: JSON.stringify({ ...created, data: { a: "3" } }),
+      headers: { "content-type": "application/json" },
+    });
+    await expect(stale).rejects.toMatchObject({ status: 409 });
+  });
+
+  it("answers an expired continue token with 410 Gone", async () => {
+    const page = await client.json<Any>({ path: "/api/v1/pods?limit=2" });
+    const cm = sim.store.findType("", "v1", "configmaps")!;
+    for (let i = 0; i < 150; i++)
+      sim.store.create(cm, { metadata: { name: `burst-${i}`, namespace: "default" } });
+    const error = await client
+      .json({ path: `/api/v1/pods?limit=2&continue=${page.metadata.continue}` })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KubeApiError);
+    expect((error as KubeApiError).status).toBe(410);
+  });
+
+  it("deletes dependents with their owner, as the garbage collector does", async () => {
+    const deployments = await client.json<Any>({ path: "/apis/apps/v1/namespaces/staging/deployments" });
+    const name = deployments.items[0].metadata.name;
+    const before = await client.json<Any>({
+      path: `/api/v1/namespaces/staging/pods?labelSelector=app%3D${name}`,
+    });
+    expect(before.items.length).toBeGreaterThan(0);
+    await client.json({ method: "DELETE", path: `/apis/apps/v1/namespaces/staging/deployments/${name}` });
+    const after = await client.json<Any>({
+      path: `/api/v1/namespaces/staging/pods?labelSelector=app%3D${name}`,
+    });
+    expect(after.items).toEqual([]);
+  });
+});

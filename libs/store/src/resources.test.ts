@@ -1,0 +1,154 @@
+import { parseLabelSelector } from "@atoll/kube";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type DatabaseHandle, openDatabase, temporaryDatabase } from "./db.js";
+import { listResources } from "./resource-query.js";
+import { applyIndexOps, type ObjectRow } from "./resources.js";
+
+function row(
+  uid: string,
+  rv: number,
+  extra: Partial<ObjectRow> & { labels?: Record<string, string> } = {},
+): ObjectRow {
+  const { labels, ...rest } = extra;
+  const name = rest.name ?? uid;
+  return {
+    cluster: "c1",
+    uid,
+    apiGroup: "",
+    apiVersion: "v1",
+    kind: "Pod",
+    resource: "pods",
+    namespace: "prod",
+    name,
+    resourceVersion: BigInt(rv),
+    syncId: "s1",
+    objectJson: JSON.stringify({
+      metadata: { uid, name, labels: labels ?? {}, creationTimestamp: "2026-01-01T00:00:00Z" },
+      rv,
+    }),
+    ...rest,
+  };
+}
+
+describe("index writes", () => {
+  let database: { url: string; drop(): Promise<void> };
+  let handle: DatabaseHandle;
+
+  beforeAll(async () => {
+    database = await temporaryDatabase("store_test");
+    handle = await openDatabase(database.url, { migrate: false });
+  });
+  afterAll(async () => {
+    await handle.close();
+    await database.drop();
+  });
+  beforeEach(async () => {
+    await handle.sql`truncate resources, resource_changes`;
+  });
+
+  const versions = async () =>
+    Object.fromEntries(
+      (await handle.sql`select uid, resource_version::int as rv from resources order by uid`).map((r) => [
+        r.uid,
+        r.rv,
+      ]),
+    );
+
+  it("upserts, and never lets an older resourceVersion overwrite a newer one", async () => {
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 5) }]);
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 3) }]);
+    expect(await versions()).toEqual({ a: 5 });
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 9) }]);
+    expect(await versions()).toEqual({ a: 9 });
+    const [stored] = await handle.sql`select object->>'rv' as rv, labels from resources`;
+    expect(stored?.rv).toBe("9");
+  });
+
+  it("keeps the last operation per object within a batch, in order", async () => {
+    const result = await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("a", 1) },
+      { op: "upsert", row: row("b", 2) },
+      { op: "upsert", row: row("a", 3) },
+      { op: "delete", cluster: "c1", uid: "b" },
+    ]);
+    expect(await versions()).toEqual({ a: 3 });
+    expect(result).toEqual({ upserted: 1, deleted: 0, swept: 0 });
+  });
+
+  it("sweeps rows of a resource type that a full list did not contain, and only those", async () => {
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("old", 1, { syncId: "s0" }) },
+      {
+        op: "upsert",
+        row: row("other-kind", 1, { syncId: "s0", kind: "ConfigMap", resource: "configmaps" }),
+      },
+      { op: "upsert", row: row("kept", 2, { syncId: "s0" }) },
+    ]);
+    const result = await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("kept", 2, { syncId: "s1" }) },
+      { op: "upsert", row: row("new", 3, { syncId: "s1" }) },
+      { op: "sweep", cluster: "c1", apiGroup: "", resource: "pods", syncId: "s1" },
+    ]);
+    expect(await versions()).toEqual({ kept: 2, new: 3, "other-kind": 1 });
+    expect(result.swept).toBe(1);
+  });
+
+  it("records history only when the resourceVersion changes", async () => {
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 1) }]);
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 1, { syncId: "s2" }) }]);
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 2) }]);
+    await applyIndexOps(handle.sql, [{ op: "delete", cluster: "c1", uid: "a" }]);
+    const history =
+      await handle.sql`select change_type, resource_version::int as rv from resource_changes order by id`;
+    expect(history.map((h) => `${h.change_type}@${h.rv}`)).toEqual(["ADDED@1", "MODIFIED@2", "DELETED@2"]);
+  });
+
+  it("lists with Kubernetes label semantics: != and notin also match objects without the label", async () => {
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("web", 1, { labels: { app: "web" } }) },
+      { op: "upsert", row: row("api", 1, { labels: { app: "api" } }) },
+      { op: "upsert", row: row("bare", 1) },
+    ]);
+    const names = async (selector: string) =>
+      (await listResources(handle.db, { labels: parseLabelSelector(selector), limit: 10 })).items
+        .map((i) => i.name)
+        .sort();
+    expect(await names("app=web")).toEqual(["web"]);
+    expect(await names("app!=web")).toEqual(["api", "bare"]);
+    expect(await names("app notin (web,api)")).toEqual(["bare"]);
+    expect(await names("app in (web,api)")).toEqual(["api", "web"]);
+    expect(await names("app")).toEqual(["api", "web"]);
+    expect(await names("!app")).toEqual(["bare"]);
+  });
+
+  it("pages by keyset without gaps or repeats", async () => {
+    await applyIndexOps(
+      handle.sql,
+      Array.from({ length: 25 }, (_, i) => ({
+        op: "upsert" as const,
+        row: row(`p${String(i).padStart(2, "0")}`, 1),
+      })),
+    );
+    const seen: string[] = [];
+    let after: Awaited<ReturnType<typeof listResources>>["next"];
+    do {
+      const page = await listResources(handle.db, { limit: 7, ...(after ? { after } : {}) });
+      seen.push(...page.items.map((i) => i.name));
+      after = page.next;
+    } while (after);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => `p${String(i).padStart(2, "0")}`));
+  });
+
+  it("matches free words by prefix against names and labels", async () => {
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("x1", 1, { name: "checkout-7d9f", labels: { team: "payments" } }) },
+      { op: "upsert", row: row("x2", 1, { name: "search-abc" }) },
+    ]);
+    const names = async (text: string) =>
+      (await listResources(handle.db, { text, limit: 10 })).items.map((i) => i.name);
+    expect(await names("checkout")).toEqual(["checkout-7d9f"]);
+    expect(await names("pay")).toEqual(["checkout-7d9f"]);
+    expect(await names("sear")).toEqual(["search-abc"]);
+    expect(await names("'; drop table resources; --")).toEqual([]);
+  });
+});

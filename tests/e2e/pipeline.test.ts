@@ -1,0 +1,141 @@
+import { until } from "@atoll/devkit";
+import { KubeClient } from "@atoll/kube";
+import { generateCluster, KubeSim } from "@atoll/kube-sim";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestHub } from "../support/hub.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: API answers are loose JSON
+type Any = any;
+
+describe("sims → agents → NATS → indexer → Postgres → query", () => {
+  const hub = new TestHub();
+  const simA = new KubeSim({ name: "sim-a", token: "token-a" });
+  const simB = new KubeSim({ name: "sim-b", token: "token-b" });
+
+  beforeAll(async () => {
+    await Promise.all([simA.start(), simB.start()]);
+    generateCluster(simA, { seed: 11, failures: { CrashLoopBackOff: 2 } });
+    generateCluster(simB, { seed: 12, namespaces: ["default", "prod"], deploymentsPerNamespace: 3 });
+    await hub.start();
+    hub.startAgent(simA);
+    hub.startAgent(simB);
+    await hub.waitIndexed(simA);
+    await hub.waitIndexed(simB);
+  });
+  afterAll(async () => {
+    await hub.stop();
+    await Promise.all([simA.stop(), simB.stop()]);
+  });
+
+  it("indexes exactly each sim's pods under its own cluster", async () => {
+    const podType = simB.store.findType("", "v1", "pods")!;
+    const page = await hub.get("/api/v1/resources?kind=Pod&cluster=sim-b&limit=1000");
+    const expected = simB.store
+      .list(podType)
+      .map(({ object }) => object.metadata.uid)
+      .sort();
+    expect(page.items.map((i: Any) => i.uid).sort()).toEqual(expected);
+    for (const item of page.items) expect(item.cluster).toBe("sim-b");
+  });
+
+  it("shows objects created, updated and deleted through a sim's API", async () => {
+    const client = KubeClient.fromKubeconfig(simA.kubeconfig());
+    const json = { "content-type": "application/json" };
+    const created = await client.json<Any>({
+      method: "POST",
+      path: "/api/v1/namespaces/prod/configmaps",
+      headers: json,
+      body: JSON.stringify({
+        metadata: { name: "e2e-config", labels: { owner: "e2e" } },
+        data: { mode: "one" },
+      }),
+    });
+    await until(
+      async () =>
+        (await hub.get("/api/v1/resources?cluster=sim-a&kind=ConfigMap&name=e2e-config")).items.length === 1,
+      "the created ConfigMap",
+    );
+
+    await client.json({
+      method: "PATCH",
+      path: "/api/v1/namespaces/prod/configmaps/e2e-config",
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ data: { mode: "two" } }),
+    });
+    await until(async () => {
+      const [item] = (await hub.get("/api/v1/resources?cluster=sim-a&kind=ConfigMap&name=e2e-config")).items;
+      return item?.object.data.mode === "two";
+    }, "the updated ConfigMap");
+    const [updated] = (await hub.get("/api/v1/resources?cluster=sim-a&kind=ConfigMap&name=e2e-config")).items;
+    expect(Number(updated.resourceVersion)).toBeGreaterThan(Number(created.metadata.resourceVersion));
+    expect(updated.object.metadata.labels).toEqual({ owner: "e2e" });
+
+    const deployment = (
+      await hub.get("/api/v1/resources?cluster=sim-a&kind=Deployment&namespace=prod&limit=1")
+    ).items[0];
+    const owned = await hub.get(
+      `/api/v1/resources?cluster=sim-a&kind=Pod&namespace=prod&labelSelector=app%3D${deployment.name}`,
+    );
+    expect(owned.items.length).toBeGreaterThan(0);
+    await client.json({
+      method: "DELETE",
+      path: `/apis/apps/v1/namespaces/prod/deployments/${deployment.name}`,
+    });
+    await client.json({ method: "DELETE", path: "/api/v1/namespaces/prod/configmaps/e2e-config" });
+    await until(async () => {
+      const gone = await Promise.all([
+        hub.get(`/api/v1/resources?cluster=sim-a&kind=Deployment&namespace=prod&name=${deployment.name}`),
+        hub.get(
+          `/api/v1/resources?cluster=sim-a&kind=Pod&namespace=prod&labelSelector=app%3D${deployment.name}`,
+        ),
+        hub.get("/api/v1/resources?cluster=sim-a&kind=ConfigMap&name=e2e-config"),
+      ]);
+      return gone.every((page) => page.items.length === 0);
+    }, "the deleted deployment, its pods and the ConfigMap to leave the index");
+    await hub.waitIndexed(simA);
+  });
+
+  it("answers filters: namespace, label selector, name wildcard and free text", async () => {
+    const backend = await hub.get(
+      "/api/v1/resources?cluster=sim-b&namespace=prod&labelSelector=tier%3Dbackend",
+    );
+    expect(backend.items.length).toBeGreaterThan(0);
+    for (const item of backend.items) {
+      expect(item.namespace).toBe("prod");
+      expect(item.object.metadata.labels.tier).toBe("backend");
+    }
+    const wildcard = await hub.get("/api/v1/resources?cluster=sim-b&kind=pods&name=*-*");
+    expect(wildcard.items.length).toBeGreaterThan(0);
+    const text = await hub.get(`/api/v1/resources?q=${backend.items[0].name}`);
+    expect(text.items.map((i: Any) => i.name)).toContain(backend.items[0].name);
+  });
+
+  it("lists both clusters with heartbeat status", async () => {
+    await until(
+      async () => (await hub.get("/api/v1/clusters")).items.every((c: Any) => c.ready),
+      "ready heartbeats",
+    );
+    const { items } = await hub.get("/api/v1/clusters");
+    expect(items.map((c: Any) => c.name)).toEqual(["sim-a", "sim-b"]);
+    for (const cluster of items) {
+      expect(cluster.online).toBe(true);
+      expect(cluster.kubernetesVersion).toBe("v1.30.0");
+      expect(cluster.status.nodes).toEqual({ total: 3, ready: 3 });
+      expect(cluster.status.allocatable.pods).toBe(330);
+    }
+  });
+
+  it("rejects bad input with problem+json", async () => {
+    const response = await fetch(
+      `${hub.baseUrl}/api/v1/resources?labelSelector=${encodeURIComponent("app in a,b")}`,
+    );
+    expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toContain("application/problem+json");
+    const problem = await response.json();
+    expect(problem).toMatchObject({ status: 400, code: "INVALID_SELECTOR" });
+    const badLimit = await fetch(`${hub.baseUrl}/api/v1/resources?limit=0`);
+    expect((await badLimit.json()).code).toBe("INVALID_LIMIT");
+    const badToken = await fetch(`${hub.baseUrl}/api/v1/resources?continue=garbage`);
+    expect((await badToken.json()).code).toBe("INVALID_CONTINUE");
+  });
+});
