@@ -134,8 +134,8 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
     const problem = await response.json();
     expect(problem).toMatchObject({ status: 400, code: "INVALID_SELECTOR" });
     const badLimit = await fetch(`${hub.baseUrl}/api/v1/resources?limit=0`);
-    expect((await badLimit.json()).code).toBe("INVALID_LIMIT");
+    expect(((await badLimit.json()) as Any).code).toBe("INVALID_LIMIT");
     const badToken = await fetch(`${hub.baseUrl}/api/v1/resources?continue=garbage`);
-    expect((await badToken.json()).code).toBe("INVALID_CONTINUE");
+    expect(((await badToken.json()) as Any).code).toBe("INVALID_CONTINUE");
   });
 });
