@@ -13,8 +13,8 @@ import {
   type PubAck,
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import { type ConnectionOptions, connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { type BusNames, busNames } from "./names.js";
+import { connect, headers, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
+import { assertClusterName, type BusNames, busNames } from "./names.js";
 import { ensureTopology } from "./topology.js";
 
 export interface BusOptions {
@@ -25,8 +25,14 @@ export interface BusOptions {
   logger: Logger;
   user?: string;
   pass?: string;
-  /** Path-free credentials: the file's contents for NATS JWT/nkey auth. */
-  authenticator?: ConnectionOptions["authenticator"];
+  /** An nkey seed (the contents of an agent's credentials file). */
+  nkeySeed?: string;
+  /** Inbox prefix; a pull-mode agent must use its cluster's, the only inbox it may read. */
+  inboxPrefix?: string;
+}
+
+export class BusAuthError extends Error {
+  readonly code = "NATS_AUTH_REFUSED";
 }
 
 export interface Delivery<T> {
@@ -76,14 +82,30 @@ export class Bus {
   }
 
   static async connect(options: BusOptions): Promise<Bus> {
-    const nc = await connect({
-      servers: options.url,
-      name: options.name,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 1000,
-      ...(options.user ? { user: options.user, pass: options.pass } : {}),
-      ...(options.authenticator ? { authenticator: options.authenticator } : {}),
-    });
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: options.url,
+        name: options.name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1000,
+        ...(options.user ? { user: options.user, pass: options.pass } : {}),
+        ...(options.nkeySeed
+          ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed.trim())) }
+          : {}),
+        ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
+      });
+    } catch (error) {
+      if (
+        /authorization/i.test(String((error as Error).message ?? "")) ||
+        (error as Error).name === "AuthorizationError"
+      ) {
+        throw new BusAuthError(
+          `NATS at ${options.url} refused the credentials of "${options.name}" (${(error as Error).message}); check the credentials file, or re-issue it with \`atoll cluster register --pull\``,
+        );
+      }
+      throw error;
+    }
     const logger = options.logger.child({ component: "bus" });
     void (async () => {
       for await (const status of nc.status()) {
@@ -117,6 +139,14 @@ export class Bus {
     msgId: string,
   ): Promise<PubAck> {
     return this.js.publish(subject, codec.encode(message), { msgID: msgId });
+  }
+
+  /**
+   * Writes a cluster's heartbeat into the clusters bucket by publishing to the bucket's subject,
+   * which needs no KV API permissions (an agent has none).
+   */
+  async putHeartbeat(cluster: string, bytes: Uint8Array): Promise<void> {
+    await this.js.publish(`$KV.${this.names.clustersBucket}.${assertClusterName(cluster)}`, bytes);
   }
 
   async deadLetter(msg: JsMsg, source: string, reason: string): Promise<void> {

@@ -1,5 +1,15 @@
 export type { JsMsg } from "@nats-io/jetstream";
 export type { KV } from "@nats-io/kv";
-export { Bus, type BusOptions, type ConsumeOptions, type Consumption, type Delivery } from "./bus.js";
+export { createUser as createNkeyUser, fromSeed as nkeyFromSeed } from "@nats-io/nkeys";
+export { nkeyAuthenticator } from "@nats-io/transport-node";
+export {
+  Bus,
+  BusAuthError,
+  type BusOptions,
+  type ConsumeOptions,
+  type Consumption,
+  type Delivery,
+} from "./bus.js";
 export { assertClusterName, type BusNames, busNames } from "./names.js";
+export { agentPermissions, type NatsIdentity, type Permissions, renderServerConfig } from "./security.js";
 export { streamConfigs } from "./topology.js";

@@ -19,8 +19,14 @@ export interface BusNames {
   workStatus(cluster: string): string;
   proxy(cluster: string): string;
   deadLetter(source: string): string;
+  /** Request subject an agent asks for its sync rules on (the hub answers from the registry). */
+  syncRules(cluster: string): string;
+  /** Durable consumer on the WORK stream that only this cluster's agent may pull from. */
+  workConsumer(cluster: string): string;
+  /** Inbox prefix of a cluster's connection, so no other identity can read its replies. */
+  inboxPrefix(cluster: string): string;
   /** Subject root with a trailing wildcard for one kind, e.g. "atoll.v1.res.*". */
-  all(kind: "res" | "work" | "wstat" | "dlq" | "hb" | "proxy"): string;
+  all(kind: "res" | "work" | "wstat" | "dlq" | "hb" | "proxy" | "rules"): string;
 }
 
 const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -57,6 +63,9 @@ export function busNames(prefix = ""): BusNames {
     work: perCluster("work"),
     workStatus: perCluster("wstat"),
     proxy: perCluster("proxy"),
+    syncRules: perCluster("rules"),
+    workConsumer: (cluster) => `work-${assertClusterName(cluster)}`,
+    inboxPrefix: (cluster) => `_INBOX_${prefix ? `${prefix}_` : ""}${assertClusterName(cluster)}`,
     placement: () => `${root}.placement`,
     deadLetter: (source) => `${root}.dlq.${source}`,
     all: (kind) => `${root}.${kind}.*`,

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
 
@@ -78,4 +79,57 @@ export function spawnService(
     stop: (graceMs) => stopChild(child, graceMs),
     kill: (signal = "SIGKILL") => child.kill(signal),
   };
+}
+
+/** Finds an executable on PATH or in the sbin folders Debian installs servers into. */
+export function findExecutable(name: string): string | undefined {
+  const dirs = [
+    ...(process.env.PATH ?? "").split(delimiter),
+    "/usr/sbin",
+    "/usr/local/sbin",
+    "/usr/local/bin",
+  ];
+  return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
+}
+
+export function portAnswers(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+export interface NatsServerProcess {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private nats-server with JetStream: on a free port with a throw-away store, or from a
+ * rendered configuration (which must set port and store_dir).
+ */
+export async function startNatsServer(
+  options: { config?: string; port?: number; storeDir?: string } = {},
+): Promise<NatsServerProcess> {
+  const binary = findExecutable("nats-server");
+  if (!binary) throw new Error("nats-server is not installed; on Debian: apt-get install nats-server");
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), "atoll-nats-"));
+  let args: string[];
+  if (options.config !== undefined) {
+    const file = join(dir, "nats.conf");
+    writeFileSync(file, options.config);
+    args = ["-c", file];
+  } else {
+    args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", options.storeDir ?? join(dir, "store")];
+  }
+  const child = spawn(binary, args, { stdio: "ignore" });
+  await until(() => portAnswers(port), `nats-server on port ${port}`, 10_000, 50);
+  return { url: `nats://127.0.0.1:${port}`, port, process: child, stop: () => stopChild(child) };
 }

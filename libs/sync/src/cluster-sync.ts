@@ -177,8 +177,7 @@ export class ClusterSync {
       })),
       sentAtMs: BigInt(Date.now()),
     });
-    const kv = await bus.clusters();
-    await kv.put(cluster, heartbeatCodec.encode(heartbeat));
+    await bus.putHeartbeat(cluster, heartbeatCodec.encode(heartbeat));
   }
 
   async stop(): Promise<void> {

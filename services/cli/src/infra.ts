@@ -1,24 +1,13 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
-import { delimiter, join } from "node:path";
-import { stopChild } from "@atoll/devkit";
+import { join } from "node:path";
+import { findExecutable, startNatsServer } from "@atoll/devkit";
 import { connect } from "@nats-io/transport-node";
 import postgres from "postgres";
 
 export class SetupError extends Error {}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Finds an executable on PATH or in the sbin folders Debian installs servers into. */
-export function findExecutable(name: string): string | undefined {
-  const dirs = [
-    ...(process.env.PATH ?? "").split(delimiter),
-    "/usr/sbin",
-    "/usr/local/sbin",
-    "/usr/local/bin",
-  ];
-  return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
-}
 
 async function natsAnswers(url: string): Promise<boolean> {
   try {
@@ -69,17 +58,8 @@ export async function ensureNats(
   const port = Number(new URL(url).port || 4222);
   mkdirSync(dataDir, { recursive: true });
   say(`starting ${binary} on port ${port}`);
-  const child = spawn(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dataDir], {
-    stdio: "ignore",
-  });
-  for (let i = 0; i < 50; i++) {
-    if (await natsAnswers(url)) return { url, stop: () => stopChild(child) };
-    await sleep(200);
-  }
-  child.kill("SIGKILL");
-  throw new SetupError(
-    `started nats-server but it did not answer at ${url} within 10 s; is port ${port} taken?`,
-  );
+  const server = await startNatsServer({ port, storeDir: dataDir });
+  return { url, stop: server.stop };
 }
 
 /**

@@ -1,0 +1,138 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { codecFor, create, PlacementRequestSchema } from "@atoll/contracts";
+import { freePort, type NatsServerProcess, startNatsServer, until } from "@atoll/devkit";
+import { silentLogger } from "@atoll/log";
+import { createUser } from "@nats-io/nkeys";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Bus, BusAuthError } from "./bus.js";
+import { busNames } from "./names.js";
+import { agentPermissions, renderServerConfig } from "./security.js";
+
+const codec = codecFor(PlacementRequestSchema);
+const seedOf = (pair: ReturnType<typeof createUser>) => new TextDecoder().decode(pair.getSeed());
+
+describe("per-cluster NATS identities", () => {
+  const names = busNames("");
+  const hubKey = createUser();
+  const keyA = createUser();
+  const keyB = createUser();
+  let server: NatsServerProcess;
+  let hub: Bus;
+  let agentA: Bus;
+  const errors: string[] = [];
+
+  const agent = (cluster: string, seed: string) =>
+    Bus.connect({
+      url: server.url,
+      name: `agent/${cluster}`,
+      nkeySeed: seed,
+      inboxPrefix: names.inboxPrefix(cluster),
+      logger: silentLogger(),
+    });
+
+  beforeAll(async () => {
+    const port = await freePort();
+    server = await startNatsServer({
+      port,
+      config: renderServerConfig({
+        port,
+        host: "127.0.0.1",
+        storeDir: join(mkdtempSync(join(tmpdir(), "atoll-sec-")), "js"),
+        identities: [
+          { nkey: hubKey.getPublicKey(), description: "hub" },
+          {
+            nkey: keyA.getPublicKey(),
+            description: "cluster sim-a",
+            permissions: agentPermissions(names, "sim-a"),
+          },
+          {
+            nkey: keyB.getPublicKey(),
+            description: "cluster sim-b",
+            permissions: agentPermissions(names, "sim-b"),
+          },
+        ],
+      }),
+    });
+    hub = await Bus.connect({
+      url: server.url,
+      name: "hub",
+      nkeySeed: seedOf(hubKey),
+      logger: silentLogger(),
+    });
+    await hub.ensureTopology();
+    for (const cluster of ["sim-a", "sim-b"]) {
+      await hub.ensureConsumer(names.streams.work, names.workConsumer(cluster), names.work(cluster));
+      await hub.publish(
+        names.work(cluster),
+        codec,
+        create(PlacementRequestSchema, { name: `work-for-${cluster}` }),
+        `w-${cluster}`,
+      );
+    }
+    agentA = await agent("sim-a", seedOf(keyA));
+    void (async () => {
+      for await (const status of agentA.nc.status())
+        if (status.type === "error") errors.push(String(status.error));
+    })();
+  });
+  afterAll(async () => {
+    await agentA?.close();
+    await hub?.close();
+    await server?.stop();
+  });
+
+  it("lets an agent publish its own events and heartbeat", async () => {
+    const ack = await agentA.publish(
+      names.resources("sim-a"),
+      codec,
+      create(PlacementRequestSchema, { name: "mine" }),
+      "a-1",
+    );
+    expect(ack.stream).toBe(names.streams.resources);
+    await agentA.putHeartbeat("sim-a", new Uint8Array([1]));
+    const kv = await hub.clusters();
+    expect((await kv.get("sim-a"))?.value).toEqual(new Uint8Array([1]));
+  });
+
+  it("refuses an agent publishing as another cluster", async () => {
+    const attempt = agentA.publish(
+      names.resources("sim-b"),
+      codec,
+      create(PlacementRequestSchema, { name: "forged" }),
+      "a-forged",
+    );
+    await expect(attempt).rejects.toThrow();
+    await expect(agentA.putHeartbeat("sim-b", new Uint8Array([9]))).rejects.toThrow();
+    await until(
+      () => errors.some((e) => /Permissions Violation for Publish to "atoll\.v1\.res\.sim-b"/.test(e)),
+      "the server's permission error",
+    );
+    const info = await hub.jsm.streams.info(names.streams.resources, { subjects_filter: ">" });
+    expect(info.state.subjects?.[names.resources("sim-b")]).toBeUndefined();
+    const kv = await hub.clusters();
+    expect(await kv.get("sim-b")).toBeNull();
+  });
+
+  it("lets an agent pull its own work but not another cluster's", async () => {
+    const mine = await agentA.js.consumers.get(names.streams.work, names.workConsumer("sim-a"));
+    const message = await mine.next({ expires: 2000 });
+    expect(message && codec.decode(message.data).name).toBe("work-for-sim-a");
+    message?.ack();
+    const theirs = agentA.js.consumers
+      .get(names.streams.work, names.workConsumer("sim-b"))
+      .then((c) => c.next({ expires: 2000 }));
+    await expect(theirs).rejects.toThrow();
+    const info = await hub.jsm.consumers.info(names.streams.work, names.workConsumer("sim-b"));
+    expect(info.num_pending).toBe(1);
+  });
+
+  it("refuses a wrong credential with an error that says what to do", async () => {
+    const error = await agent("sim-a", seedOf(createUser())).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BusAuthError);
+    expect((error as Error).message).toMatch(
+      /refused the credentials of "agent\/sim-a".*check the credentials file/,
+    );
+  });
+});
