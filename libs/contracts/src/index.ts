@@ -5,6 +5,7 @@ export * from "./gen/atoll/v1/heartbeat_pb.js";
 export * from "./gen/atoll/v1/placement_pb.js";
 export * from "./gen/atoll/v1/proxy_pb.js";
 export * from "./gen/atoll/v1/resources_pb.js";
+export * from "./gen/atoll/v1/sync_pb.js";
 export * from "./gen/atoll/v1/work_pb.js";
 
 /** Binary protobuf codec for one message type; what travels on the bus. */

@@ -93,6 +93,17 @@ describe("index writes", () => {
     expect(result.swept).toBe(1);
   });
 
+  it("confines a namespaced sweep to its namespace", async () => {
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("in-a", 1, { namespace: "a", syncId: "s0" }) },
+      { op: "upsert", row: row("in-b", 1, { namespace: "b", syncId: "s0" }) },
+    ]);
+    await applyIndexOps(handle.sql, [
+      { op: "sweep", cluster: "c1", apiGroup: "", resource: "pods", namespace: "a", syncId: "s1" },
+    ]);
+    expect(await versions()).toEqual({ "in-b": 1 });
+  });
+
   it("records history only when the resourceVersion changes", async () => {
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 1) }]);
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 1, { syncId: "s2" }) }]);

@@ -18,8 +18,8 @@ export interface ObjectRow {
 export type IndexOp =
   | { op: "upsert"; row: ObjectRow }
   | { op: "delete"; cluster: string; uid: string }
-  /** Removes rows of (cluster, group, resource) that the full list syncId did not contain. */
-  | { op: "sweep"; cluster: string; apiGroup: string; resource: string; syncId: string };
+  /** Removes rows of (cluster, group, resource[, namespace]) that the full list syncId did not contain. */
+  | { op: "sweep"; cluster: string; apiGroup: string; resource: string; namespace?: string; syncId: string };
 
 export interface ApplyResult {
   upserted: number;
@@ -54,7 +54,7 @@ export async function applyIndexOps(sql: postgres.Sql, ops: readonly IndexOp[]):
         const swept = await tx`
           delete from resources
           where cluster = ${op.cluster} and api_group = ${op.apiGroup} and resource = ${op.resource}
-            and sync_id <> ${op.syncId}`;
+            and sync_id <> ${op.syncId} ${op.namespace === undefined ? tx`` : tx`and namespace = ${op.namespace}`}`;
         result.swept += swept.count;
         continue;
       }

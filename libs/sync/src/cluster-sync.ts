@@ -9,6 +9,7 @@ import {
   ResourceEventBatchSchema,
   ResourceEventSchema,
   SyncMode,
+  type SyncRule,
   SyncState,
 } from "@atoll/contracts";
 import {
@@ -24,6 +25,7 @@ import {
 import type { Logger } from "@atoll/log";
 import { ResourceBatcher } from "./batcher.js";
 import { CapacityTracker } from "./capacity.js";
+import { defaultSyncRules, planReflectors, type ReflectorPlan, trimObject } from "./rules.js";
 
 export const resourceBatchCodec = codecFor(ResourceEventBatchSchema);
 export const heartbeatCodec = codecFor(ClusterHeartbeatSchema);
@@ -35,8 +37,8 @@ export interface ClusterSyncOptions {
   logger: Logger;
   mode: "push" | "pull";
   agentVersion: string;
-  /** Which served types to sync; the built-in kinds by default. */
-  select?: (served: ResourceType[]) => ResourceType[];
+  /** What to sync; the built-in kinds when empty or absent. */
+  rules?: SyncRule[];
   heartbeatIntervalMs?: number;
   batch?: { maxEvents?: number; maxBytes?: number; lingerMs?: number };
 }
@@ -57,13 +59,12 @@ const EVENT_TYPE: Record<Exclude<ReflectorEvent["type"], never>, EventType> = {
 
 const encoder = new TextEncoder();
 
-export function defaultSelection(served: ResourceType[]): ResourceType[] {
-  const wanted = new Set(BUILTIN_RESOURCE_TYPES.map(gvrKey));
-  return served.filter((t) => wanted.has(gvrKey(t)));
-}
-
-/** Turns a reflector event into its wire form: redacted at source, objects as JSON bytes. */
-export function toWireEvent(type: ResourceType, event: ReflectorEvent): ResourceEvent {
+/**
+ * Turns a reflector event into its wire form: redacted and trimmed at source, objects as JSON
+ * bytes. Sync markers carry the plan's namespace, the scope the indexer may sweep.
+ */
+export function toWireEvent(plan: ReflectorPlan, event: ReflectorEvent): ResourceEvent {
+  const { type } = plan;
   const base = {
     type: EVENT_TYPE[event.type],
     group: type.group,
@@ -72,7 +73,9 @@ export function toWireEvent(type: ResourceType, event: ReflectorEvent): Resource
     resource: type.resource,
     syncId: event.syncId,
   };
-  if (event.type === "SYNC_BEGIN" || event.type === "SYNC_END") return create(ResourceEventSchema, base);
+  if (event.type === "SYNC_BEGIN" || event.type === "SYNC_END") {
+    return create(ResourceEventSchema, { ...base, namespace: plan.namespace ?? "" });
+  }
   const metadata = event.object?.metadata;
   return create(ResourceEventSchema, {
     ...base,
@@ -95,7 +98,7 @@ export function toWireEvent(type: ResourceType, event: ReflectorEvent): Resource
  */
 export class ClusterSync {
   readonly agentId = randomUUID();
-  private readonly reflectors: { type: ResourceType; reflector: Reflector }[] = [];
+  private readonly reflectors: { plan: ReflectorPlan; reflector: Reflector }[] = [];
   private readonly capacity = new CapacityTracker();
   private readonly batcher: ResourceBatcher;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -121,22 +124,32 @@ export class ClusterSync {
     this.kubernetesVersion = version.gitVersion;
     const served = await discoverResourceTypes(client);
     this.servedApis = served.map(gvrKey);
-    const selected = (this.options.select ?? defaultSelection)(served);
+    const rules = this.options.rules?.length ? this.options.rules : defaultSyncRules();
+    const { plans, unmatched } = planReflectors(rules, served);
+    for (const index of unmatched) {
+      logger.warn(
+        { rule: index, apiVersion: rules[index]?.apiVersion, resource: rules[index]?.resource },
+        "sync rule matches no served resource",
+      );
+    }
     logger.info(
-      { resources: selected.length, kubernetesVersion: this.kubernetesVersion },
+      { reflectors: plans.length, kubernetesVersion: this.kubernetesVersion },
       "starting cluster sync",
     );
-    for (const type of selected) {
+    for (const plan of plans) {
       const reflector = new Reflector({
         client,
-        type,
+        type: plan.type,
+        ...(plan.namespace ? { namespace: plan.namespace } : {}),
+        ...(plan.labelSelector ? { labelSelector: plan.labelSelector } : {}),
+        ...(plan.fieldSelector ? { fieldSelector: plan.fieldSelector } : {}),
         logger,
         sink: async (event) => {
-          this.capacity.observe(type.kind, event);
-          await this.batcher.add(toWireEvent(type, event));
+          this.capacity.observe(plan.type.kind, event);
+          await this.batcher.add(toWireEvent(plan, event));
         },
       });
-      this.reflectors.push({ type, reflector });
+      this.reflectors.push({ plan, reflector });
       reflector.start();
     }
     await this.beat();
@@ -166,10 +179,10 @@ export class ClusterSync {
       allocatable: toWire(summary.allocatable),
       allocated: toWire(summary.allocated),
       allocating: toWire(summary.allocating),
-      sync: this.reflectors.map(({ type, reflector }) => ({
-        group: type.group,
-        version: type.version,
-        resource: type.resource,
+      sync: this.reflectors.map(({ plan, reflector }) => ({
+        group: plan.type.group,
+        version: plan.type.version,
+        resource: plan.namespace ? `${plan.type.resource}@${plan.namespace}` : plan.type.resource,
         state: STATE[reflector.state],
         objectCount: BigInt(reflector.objectCount),
         lastListMs: BigInt(reflector.lastListAt),

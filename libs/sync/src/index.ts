@@ -3,7 +3,6 @@ export { CapacityTracker, type Quantities } from "./capacity.js";
 export {
   ClusterSync,
   type ClusterSyncOptions,
-  defaultSelection,
   heartbeatCodec,
   resourceBatchCodec,
   toWireEvent,
@@ -11,3 +10,12 @@ export {
 export { heartbeatToRow } from "./heartbeat.js";
 export { ResourceIndexer, type ResourceIndexerOptions } from "./indexer.js";
 export { batchToOps, clusterOfSubject, invalidBatchReason } from "./ops.js";
+export {
+  defaultSyncRules,
+  parseSyncRules,
+  planReflectors,
+  type ReflectorPlan,
+  SyncRulesError,
+  trimObject,
+  validateSyncRules,
+} from "./rules.js";

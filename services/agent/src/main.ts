@@ -4,7 +4,7 @@ import { Bus } from "@atoll/bus";
 import { commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
 import { KubeClient } from "@atoll/kube";
 import { createLogger } from "@atoll/log";
-import { ClusterSync } from "@atoll/sync";
+import { ClusterSync, parseSyncRules } from "@atoll/sync";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -20,6 +20,8 @@ const config = loadConfig({
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().positive().default(5000),
+  /** Push mode: a YAML file of sync rules (see README); the built-in kinds when unset. */
+  ATOLL_SYNC_RULES: z.string().optional(),
 });
 const logger = createLogger({
   service: "agent",
@@ -36,6 +38,9 @@ const bus = await Bus.connect({
   ...(config.NATS_USER ? { user: config.NATS_USER, pass: config.NATS_PASSWORD } : {}),
 });
 const client = KubeClient.fromKubeconfig(readFileSync(config.KUBECONFIG, "utf8"), config.KUBE_CONTEXT);
+const rules = config.ATOLL_SYNC_RULES
+  ? parseSyncRules(readFileSync(config.ATOLL_SYNC_RULES, "utf8"))
+  : undefined;
 
 // 3. Parts.
 const sync = new ClusterSync({
@@ -45,6 +50,7 @@ const sync = new ClusterSync({
   logger,
   mode: config.ATOLL_MODE,
   agentVersion: version,
+  ...(rules ? { rules } : {}),
   heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
 });
 
