@@ -56,3 +56,4 @@ export function onShutdown(logger: ShutdownLogger, stop: () => Promise<void>): v
   process.on("SIGINT", () => handler("SIGINT"));
   process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
 }
+export { openSecret, parseSecretKey, SecretKeyError, sealSecret } from "./secrets.js";

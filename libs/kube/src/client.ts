@@ -40,6 +40,17 @@ export class KubeClient {
     return config.getContexts().map((context) => KubeClient.fromConfig(config, context.name));
   }
 
+  /** Inside a pod: the service account token and CA that Kubernetes mounts. */
+  static inCluster(): KubeClient {
+    const config = new KubeConfig();
+    config.loadFromCluster();
+    const cluster = config.getCurrentCluster();
+    if (!cluster?.server || cluster.server.includes("undefined")) {
+      throw new Error("not running in a cluster (KUBERNETES_SERVICE_HOST is unset); set KUBECONFIG instead");
+    }
+    return new KubeClient(config, cluster.server.replace(/\/$/, ""), config.getCurrentContext());
+  }
+
   static fromKubeconfig(text: string, context?: string): KubeClient {
     const config = new KubeConfig();
     config.loadFromString(text);

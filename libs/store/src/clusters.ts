@@ -16,9 +16,10 @@ export interface ClusterHeartbeatRow {
 export async function recordHeartbeat(sql: postgres.Sql, row: ClusterHeartbeatRow): Promise<void> {
   await sql`
     insert into clusters (name, sync_mode, ready, kubernetes_version, status, last_heartbeat)
-    values (${row.name}, ${row.syncMode}, ${row.ready}, ${row.kubernetesVersion}, ${JSON.stringify(row.status)}::jsonb, ${row.lastHeartbeat.toISOString()})
+    select ${row.name}, ${row.syncMode}, ${row.ready}, ${row.kubernetesVersion}, ${JSON.stringify(row.status)}::jsonb, ${row.lastHeartbeat.toISOString()}
+    where not exists (select 1 from cluster_tombstones where name = ${row.name})
     on conflict (name) do update set
-      sync_mode = excluded.sync_mode, ready = excluded.ready, kubernetes_version = excluded.kubernetes_version,
+      ready = excluded.ready, kubernetes_version = excluded.kubernetes_version,
       status = excluded.status, last_heartbeat = excluded.last_heartbeat
     where clusters.last_heartbeat is null or clusters.last_heartbeat <= excluded.last_heartbeat`;
 }
@@ -30,6 +31,11 @@ export interface ClusterView {
   region: string;
   zone: string;
   syncMode: string;
+  /** False for a cluster known only from an unregistered agent's heartbeats. */
+  registered: boolean;
+  taints: unknown[];
+  /** Pull mode: the agent's public nkey (public keys are not secret). */
+  nkey: string;
   ready: boolean;
   /** Heard from within the staleness window. */
   online: boolean;
@@ -41,7 +47,7 @@ export interface ClusterView {
 
 export async function listClusters(sql: postgres.Sql, staleAfterSeconds: number): Promise<ClusterView[]> {
   const rows = await sql<ClusterView[]>`
-    select c.name, c.labels, c.provider, c.region, c.zone, c.sync_mode as "syncMode", c.ready,
+    select c.name, c.labels, c.provider, c.region, c.zone, c.sync_mode as "syncMode", c.registered, c.taints, c.nkey, c.ready,
       coalesce(c.last_heartbeat > now() - make_interval(secs => ${staleAfterSeconds}), false) as online,
       c.kubernetes_version as "kubernetesVersion", c.last_heartbeat as "lastHeartbeat", c.status,
       (select count(*) from resources r where r.cluster = c.name)::int as objects

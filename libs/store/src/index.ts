@@ -10,6 +10,19 @@ export {
   temporaryDatabase,
 } from "./db.js";
 export {
+  type ClusterRegistration,
+  type ClusterUpdate,
+  deleteCluster,
+  deletedClusters,
+  getSyncRules,
+  listPushClusters,
+  type PushClusterRecord,
+  pullIdentities,
+  RegistryError,
+  registerCluster,
+  updateCluster,
+} from "./registry.js";
+export {
   countResources,
   labelCondition,
   listResources,

@@ -9,7 +9,16 @@ export {
 } from "./cluster-sync.js";
 export { heartbeatToRow } from "./heartbeat.js";
 export { ResourceIndexer, type ResourceIndexerOptions } from "./indexer.js";
+export { type AgentManifestOptions, agentManifest } from "./manifest.js";
 export { batchToOps, clusterOfSubject, invalidBatchReason } from "./ops.js";
+export { type PushClusterSpec, PushFleet, type PushFleetOptions } from "./push-fleet.js";
+export {
+  type ClusterPlacementFields,
+  ClusterRegistry,
+  clusterNameFromContext,
+  RegistrationError,
+  type RegistryOptions,
+} from "./registry.js";
 export {
   defaultSyncRules,
   parseSyncRules,
@@ -19,3 +28,10 @@ export {
   trimObject,
   validateSyncRules,
 } from "./rules.js";
+export {
+  requestSyncRules,
+  rulesFromJson,
+  rulesToJson,
+  serveSyncRules,
+  syncRulesReplyCodec,
+} from "./rules-responder.js";

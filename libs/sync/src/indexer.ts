@@ -1,6 +1,6 @@
 import type { Bus, Consumption } from "@atoll/bus";
 import type { Logger } from "@atoll/log";
-import { applyIndexOps, recordHeartbeat } from "@atoll/store";
+import { applyIndexOps, deletedClusters, recordHeartbeat } from "@atoll/store";
 import type postgres from "postgres";
 import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
 import { heartbeatToRow } from "./heartbeat.js";
@@ -38,7 +38,12 @@ export class ResourceIndexer {
       ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
       validate: invalidBatchReason,
       handler: async (deliveries) => {
-        const ops = deliveries.flatMap(({ data }) => batchToOps(data));
+        // The tombstone list is tiny; reading it per batch means a deletion takes effect at once.
+        const deleted = await deletedClusters(sql);
+        const live = deliveries.filter(({ data }) => !deleted.has(data.cluster));
+        if (live.length < deliveries.length)
+          logger.info({ dropped: deliveries.length - live.length }, "dropped events of deleted clusters");
+        const ops = live.flatMap(({ data }) => batchToOps(data));
         const result = await applyIndexOps(sql, ops);
         this.indexedBatches += deliveries.length;
         logger.debug({ messages: deliveries.length, ops: ops.length, ...result }, "indexed");

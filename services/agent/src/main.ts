@@ -1,65 +1,120 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { Bus } from "@atoll/bus";
-import { commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
+import { Bus, busNames } from "@atoll/bus";
+import { commonConfig, loadConfig, onShutdown, openSecret, parseSecretKey, z } from "@atoll/config";
 import { KubeClient } from "@atoll/kube";
 import { createLogger } from "@atoll/log";
-import { ClusterSync, parseSyncRules } from "@atoll/sync";
+import { listPushClusters, openDatabase } from "@atoll/store";
+import { ClusterSync, PushFleet, parseSyncRules, requestSyncRules } from "@atoll/sync";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
 
-// 1. Config.
+// 1. Config. Modes: "push" syncs one cluster from a kubeconfig beside the hub; "pull" runs in
+// the member cluster with only NATS credentials; "hub" syncs every registered push cluster.
 const config = loadConfig({
   ...commonConfig,
-  ATOLL_CLUSTER: z.string().min(1, "set ATOLL_CLUSTER to this cluster's registered name"),
-  KUBECONFIG: z.string().min(1, "set KUBECONFIG to the path of a kubeconfig for this cluster"),
+  ATOLL_MODE: z.enum(["push", "pull", "hub"]).default("push"),
+  ATOLL_CLUSTER: z.string().optional(),
+  KUBECONFIG: z.string().optional(),
   KUBE_CONTEXT: z.string().optional(),
-  ATOLL_MODE: z.enum(["push", "pull"]).default("push"),
+  /** Pull mode: file holding the agent's nkey seed, as issued by `atoll cluster register --pull`. */
+  NATS_CREDENTIALS: z.string().optional(),
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().positive().default(5000),
-  /** Push mode: a YAML file of sync rules (see README); the built-in kinds when unset. */
+  /** Push mode: a YAML file of sync rules; the built-in kinds when unset. */
   ATOLL_SYNC_RULES: z.string().optional(),
+  /** Hub mode: the key that opens stored kubeconfigs. */
+  ATOLL_SECRET_KEY: z.string().optional(),
 });
+const cluster = config.ATOLL_MODE === "hub" ? undefined : config.ATOLL_CLUSTER;
+if (config.ATOLL_MODE !== "hub" && !cluster)
+  throw new Error("set ATOLL_CLUSTER to this cluster's registered name");
 const logger = createLogger({
   service: "agent",
   level: config.LOG_LEVEL,
-  bindings: { cluster: config.ATOLL_CLUSTER },
+  bindings: cluster ? { cluster } : { mode: "hub" },
 });
+
+function kubeClient(): KubeClient {
+  if (config.KUBECONFIG)
+    return KubeClient.fromKubeconfig(readFileSync(config.KUBECONFIG, "utf8"), config.KUBE_CONTEXT);
+  return KubeClient.inCluster();
+}
 
 // 2. Clients.
-const bus = await Bus.connect({
-  url: config.NATS_URL,
-  name: `agent/${config.ATOLL_CLUSTER}`,
-  prefix: config.ATOLL_BUS_PREFIX,
-  logger,
-  ...(config.NATS_USER ? { user: config.NATS_USER, pass: config.NATS_PASSWORD } : {}),
-});
-const client = KubeClient.fromKubeconfig(readFileSync(config.KUBECONFIG, "utf8"), config.KUBE_CONTEXT);
-const rules = config.ATOLL_SYNC_RULES
-  ? parseSyncRules(readFileSync(config.ATOLL_SYNC_RULES, "utf8"))
-  : undefined;
+let bus: Bus;
+try {
+  bus = await Bus.connect({
+    url: config.NATS_URL,
+    name: cluster ? `agent/${cluster}` : "agent/hub",
+    prefix: config.ATOLL_BUS_PREFIX,
+    logger,
+    ...(config.NATS_USER ? { user: config.NATS_USER, pass: config.NATS_PASSWORD } : {}),
+    ...(config.NATS_CREDENTIALS ? { nkeySeed: readFileSync(config.NATS_CREDENTIALS, "utf8") } : {}),
+    ...(config.ATOLL_MODE === "pull" && cluster
+      ? { inboxPrefix: busNames(config.ATOLL_BUS_PREFIX).inboxPrefix(cluster) }
+      : {}),
+  });
+} catch (error) {
+  logger.fatal({ err: (error as Error).message }, "cannot connect to NATS");
+  process.exit(1);
+}
 
-// 3. Parts.
-const sync = new ClusterSync({
-  cluster: config.ATOLL_CLUSTER,
-  client,
-  bus,
-  logger,
-  mode: config.ATOLL_MODE,
-  agentVersion: version,
-  ...(rules ? { rules } : {}),
-  heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
-});
-
-// 4. Start.
-await sync.start();
-logger.info({ server: client.server, mode: config.ATOLL_MODE }, "agent started");
+// 3 and 4. Parts, started.
+let stop: () => Promise<void>;
+if (config.ATOLL_MODE === "hub") {
+  const key = parseSecretKey(config.ATOLL_SECRET_KEY);
+  const database = await openDatabase(config.DATABASE_URL, { logger, migrate: false, maxConnections: 2 });
+  const fleet = new PushFleet({
+    bus,
+    logger,
+    agentVersion: version,
+    heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
+    load: async () =>
+      (await listPushClusters(database.sql)).map((c) => ({
+        name: c.name,
+        kubeconfig: openSecret(key, c.kubeconfigSealed),
+        kubeContext: c.kubeContext,
+        syncRules: c.syncRules,
+      })),
+  });
+  await fleet.start();
+  logger.info({ clusters: fleet.clusters }, "hub agent started");
+  stop = async () => {
+    await fleet.stop();
+    await database.close();
+  };
+} else {
+  const rules =
+    config.ATOLL_MODE === "pull"
+      ? await requestSyncRules(bus, cluster!)
+      : config.ATOLL_SYNC_RULES
+        ? parseSyncRules(readFileSync(config.ATOLL_SYNC_RULES, "utf8"))
+        : undefined;
+  const client = kubeClient();
+  const sync = new ClusterSync({
+    cluster: cluster!,
+    client,
+    bus,
+    logger,
+    mode: config.ATOLL_MODE,
+    agentVersion: version,
+    heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
+    ...(rules ? { rules } : {}),
+  });
+  await sync.start();
+  logger.info(
+    { server: client.server, mode: config.ATOLL_MODE, rules: rules?.length ?? "defaults" },
+    "agent started",
+  );
+  stop = () => sync.stop();
+}
 
 // 5. Stop: finish and publish what the reflectors already handed over, then drain the bus.
 onShutdown(logger, async () => {
-  await sync.stop();
+  await stop();
   await bus.close();
 });

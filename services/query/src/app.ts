@@ -1,9 +1,11 @@
 import { BUILTIN_RESOURCE_TYPES, parseLabelSelector, SelectorError } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
 import { type Database, listClusters, listResources, type ResourceCursor } from "@atoll/store";
-import Fastify from "fastify";
+import type { ClusterRegistry } from "@atoll/sync";
+import Fastify, { type FastifyBaseLogger } from "fastify";
 import type postgres from "postgres";
 import { badRequest, HttpProblem } from "./problem.js";
+import { registryRoutes } from "./registry-routes.js";
 
 export interface QueryAppOptions {
   db: Database;
@@ -13,6 +15,8 @@ export interface QueryAppOptions {
   checkBus: () => Promise<void>;
   /** A cluster counts as online if it sent a heartbeat within this many seconds. */
   staleAfterSeconds?: number;
+  /** Serves the registry's write endpoints when given. */
+  registry?: ClusterRegistry;
 }
 
 const MAX_LIMIT = 1000;
@@ -56,8 +60,9 @@ function parseLimit(raw: string | undefined): number {
 type Query = Record<string, string | undefined>;
 
 export function buildQueryApp(options: QueryAppOptions) {
+  // Our pino and Fastify's bundled pino types differ only in version; the logger is the same shape.
   const app = Fastify({
-    loggerInstance: options.logger,
+    loggerInstance: options.logger as unknown as FastifyBaseLogger,
     disableRequestLogging: false,
     requestIdHeader: "x-request-id",
   });
@@ -117,6 +122,8 @@ export function buildQueryApp(options: QueryAppOptions) {
   app.get("/api/v1/clusters", async () => ({
     items: await listClusters(options.sql, options.staleAfterSeconds ?? 30),
   }));
+
+  if (options.registry) registryRoutes(app, options.registry);
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Bus } from "@atoll/bus";
-import { commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
+import { commonConfig, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
 import { createLogger } from "@atoll/log";
 import { openDatabase } from "@atoll/store";
+import { ClusterRegistry, serveSyncRules } from "@atoll/sync";
 import { buildQueryApp } from "./app.js";
 
 // 1. Config.
@@ -10,6 +11,11 @@ const config = loadConfig({
   ...commonConfig,
   HOST: z.string().default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Seals push-mode kubeconfigs; push registration is refused without it. */
+  ATOLL_SECRET_KEY: z.string().optional(),
+  /** NATS URL written into pull-mode agent manifests, as member clusters reach it. */
+  ATOLL_AGENT_NATS_URL: z.string().optional(),
+  ATOLL_AGENT_IMAGE: z.string().default("ghcr.io/atoll-dev/agent:0.1.0"),
 });
 const logger = createLogger({ service: "query", level: config.LOG_LEVEL });
 
@@ -24,7 +30,16 @@ const bus = await Bus.connect({
 await bus.ensureTopology();
 
 // 3. Parts.
+const registry = new ClusterRegistry({
+  sql: database.sql,
+  bus,
+  ...(config.ATOLL_SECRET_KEY ? { secretKey: parseSecretKey(config.ATOLL_SECRET_KEY) } : {}),
+  agentNatsUrl: config.ATOLL_AGENT_NATS_URL ?? config.NATS_URL,
+  agentImage: config.ATOLL_AGENT_IMAGE,
+});
+const rulesResponder = serveSyncRules(bus, database.sql, logger);
 const app = buildQueryApp({
+  registry,
   db: database.db,
   sql: database.sql,
   logger,
@@ -39,6 +54,7 @@ logger.info({ address }, "query service listening");
 
 // 5. Stop.
 onShutdown(logger, async () => {
+  rulesResponder.stop();
   await app.close();
   await bus.close();
   await database.close();

@@ -21,4 +21,19 @@ export const clusters = pgTable("clusters", {
   status: jsonb("status").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
   lastHeartbeat: timestamp("last_heartbeat", { withTimezone: true }),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  /** Pull mode: the agent's public nkey; its seed exists only in the agent's credentials. */
+  nkey: text("nkey").notNull().default(""),
+  /** Push mode: the kubeconfig, sealed with the hub's secret key (never stored in plain form). */
+  kubeconfigSealed: text("kubeconfig_sealed").notNull().default(""),
+  kubeContext: text("kube_context").notNull().default(""),
+  /** Sync rules as SyncRule JSON; empty means the built-in kinds. */
+  syncRules: jsonb("sync_rules").$type<unknown[]>().notNull().default(sql`'[]'::jsonb`),
+  /** False for clusters known only from heartbeats of agents nobody registered. */
+  registered: boolean("registered").notNull().default(false),
+});
+
+/** Clusters deleted from the registry; their late events and heartbeats are dropped. */
+export const clusterTombstones = pgTable("cluster_tombstones", {
+  name: text("name").primaryKey(),
+  deletedAt: timestamp("deleted_at", { withTimezone: true }).notNull().defaultNow(),
 });

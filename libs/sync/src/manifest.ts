@@ -1,0 +1,87 @@
+import YAML from "yaml";
+
+export interface AgentManifestOptions {
+  cluster: string;
+  natsUrl: string;
+  /** The agent's nkey seed; it goes into a Secret in the member cluster and nowhere else. */
+  credentials: string;
+  image: string;
+  namespace?: string;
+}
+
+/**
+ * Everything a pull-mode agent needs in its member cluster: a namespace, a service account that
+ * may read every resource (and nothing more), its NATS credentials and a Deployment.
+ */
+export function agentManifest(options: AgentManifestOptions): string {
+  const namespace = options.namespace ?? "atoll-system";
+  const labels = { "app.kubernetes.io/name": "atoll-agent", "app.kubernetes.io/part-of": "atoll" };
+  const documents = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels } },
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "atoll-agent", namespace, labels } },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name: "atoll-agent-read", labels },
+      rules: [{ apiGroups: ["*"], resources: ["*"], verbs: ["get", "list", "watch"] }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: "atoll-agent-read", labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "atoll-agent-read" },
+      subjects: [{ kind: "ServiceAccount", name: "atoll-agent", namespace }],
+    },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "atoll-agent-nats", namespace, labels },
+      type: "Opaque",
+      stringData: { "nats.nk": options.credentials },
+    },
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "atoll-agent", namespace, labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: "atoll-agent",
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              seccompProfile: { type: "RuntimeDefault" },
+            },
+            containers: [
+              {
+                name: "agent",
+                image: options.image,
+                env: [
+                  { name: "ATOLL_MODE", value: "pull" },
+                  { name: "ATOLL_CLUSTER", value: options.cluster },
+                  { name: "NATS_URL", value: options.natsUrl },
+                  { name: "NATS_CREDENTIALS", value: "/etc/atoll/nats.nk" },
+                ],
+                volumeMounts: [{ name: "nats", mountPath: "/etc/atoll", readOnly: true }],
+                resources: {
+                  requests: { cpu: "100m", memory: "128Mi" },
+                  limits: { cpu: "1", memory: "512Mi" },
+                },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ["ALL"] },
+                },
+              },
+            ],
+            volumes: [{ name: "nats", secret: { secretName: "atoll-agent-nats", defaultMode: 0o400 } }],
+          },
+        },
+      },
+    },
+  ];
+  return documents.map((d) => YAML.stringify(d)).join("---\n");
+}

@@ -1,0 +1,100 @@
+import { createHash } from "node:crypto";
+import type { Bus } from "@atoll/bus";
+import { KubeClient } from "@atoll/kube";
+import type { Logger } from "@atoll/log";
+import { ClusterSync } from "./cluster-sync.js";
+import { rulesFromJson } from "./rules-responder.js";
+
+export interface PushClusterSpec {
+  name: string;
+  kubeconfig: string;
+  kubeContext: string;
+  syncRules: unknown[];
+}
+
+export interface PushFleetOptions {
+  bus: Bus;
+  logger: Logger;
+  agentVersion: string;
+  /** Reads the registered push clusters with their kubeconfigs opened. */
+  load: () => Promise<PushClusterSpec[]>;
+  intervalMs?: number;
+  heartbeatIntervalMs?: number;
+}
+
+const fingerprint = (spec: PushClusterSpec) =>
+  createHash("sha256")
+    .update(JSON.stringify([spec.kubeconfig, spec.kubeContext, spec.syncRules]))
+    .digest("hex");
+
+/**
+ * Push mode at the hub: one ClusterSync per registered push cluster, kept in line with the
+ * registry. New clusters start, deleted ones stop, changed credentials or rules restart.
+ */
+export class PushFleet {
+  private readonly running = new Map<string, { sync: ClusterSync; fingerprint: string }>();
+  private timer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: PushFleetOptions) {}
+
+  get clusters(): string[] {
+    return [...this.running.keys()].sort();
+  }
+
+  async start(): Promise<void> {
+    await this.reconcile();
+    this.timer = setInterval(() => void this.reconcile(), this.options.intervalMs ?? 5000);
+  }
+
+  reconcile(): Promise<void> {
+    this.reconciling = this.reconciling
+      .then(() => this.reconcileOnce())
+      .catch((error: unknown) => {
+        this.options.logger.error({ err: error }, "could not reconcile push clusters; retrying");
+      });
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const desired = new Map((await this.options.load()).map((spec) => [spec.name, spec]));
+    for (const [name, entry] of this.running) {
+      const spec = desired.get(name);
+      if (spec && fingerprint(spec) === entry.fingerprint) continue;
+      this.options.logger.info({ cluster: name, reason: spec ? "changed" : "removed" }, "stopping push sync");
+      this.running.delete(name);
+      await entry.sync.stop();
+    }
+    for (const [name, spec] of desired) {
+      if (this.running.has(name)) continue;
+      const logger = this.options.logger.child({ cluster: name });
+      try {
+        const sync = new ClusterSync({
+          cluster: name,
+          client: KubeClient.fromKubeconfig(spec.kubeconfig, spec.kubeContext || undefined),
+          bus: this.options.bus,
+          logger,
+          mode: "push",
+          agentVersion: this.options.agentVersion,
+          rules: rulesFromJson(spec.syncRules),
+          ...(this.options.heartbeatIntervalMs
+            ? { heartbeatIntervalMs: this.options.heartbeatIntervalMs }
+            : {}),
+        });
+        await sync.start();
+        this.running.set(name, { sync, fingerprint: fingerprint(spec) });
+        logger.info("push sync started");
+      } catch (error) {
+        // One unreachable cluster must not hold up the others; the next pass tries again.
+        logger.warn({ err: (error as Error).message }, "could not start push sync; will retry");
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.reconciling;
+    await Promise.all([...this.running.values()].map(({ sync }) => sync.stop()));
+    this.running.clear();
+  }
+}

@@ -1,0 +1,95 @@
+import { SecretKeyError, z } from "@atoll/config";
+import { RegistryError } from "@atoll/store";
+import { type ClusterRegistry, RegistrationError, SyncRulesError } from "@atoll/sync";
+import type { FastifyInstance } from "fastify";
+import { badRequest, HttpProblem } from "./problem.js";
+
+const taint = z.object({
+  key: z.string().min(1),
+  value: z.string().optional(),
+  effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
+});
+const placementFields = {
+  labels: z.record(z.string(), z.string()).optional(),
+  provider: z.string().optional(),
+  region: z.string().optional(),
+  zone: z.string().optional(),
+  taints: z.array(taint).optional(),
+  syncRules: z.string().optional(),
+};
+const registration = z.discriminatedUnion("mode", [
+  z.object({
+    mode: z.literal("push"),
+    name: z.string().optional(),
+    kubeconfig: z.string().min(1),
+    context: z.string().optional(),
+    ...placementFields,
+  }),
+  z.object({ mode: z.literal("pull"), name: z.string().min(1), ...placementFields }),
+]);
+const update = z.object(placementFields).strict();
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`);
+  throw badRequest("INVALID_BODY", problems.join("; "));
+}
+
+function asProblem(error: unknown): unknown {
+  if (error instanceof RegistryError) {
+    return new HttpProblem(
+      error.code === "CLUSTER_EXISTS" ? 409 : 404,
+      error.code,
+      error.code === "CLUSTER_EXISTS" ? "Conflict" : "Not found",
+      error.message,
+    );
+  }
+  if (error instanceof RegistrationError || error instanceof SyncRulesError)
+    return badRequest(error.code, error.message);
+  if (error instanceof SecretKeyError)
+    return new HttpProblem(503, error.code, "Hub not configured", error.message);
+  return error;
+}
+
+/** POST/PATCH/DELETE /api/v1/clusters: the cluster registry. */
+export function registryRoutes(app: FastifyInstance, registry: ClusterRegistry): void {
+  app.post("/api/v1/clusters", async (request, reply) => {
+    const body = parse(registration, request.body);
+    try {
+      if (body.mode === "push") {
+        const { mode: _mode, kubeconfig, context, name, ...fields } = body;
+        const names = await registry.registerPush({
+          ...fields,
+          kubeconfig,
+          ...(context ? { context } : {}),
+          ...(name ? { name } : {}),
+        });
+        return reply.status(201).send({ mode: "push", clusters: names });
+      }
+      const { mode: _mode, ...fields } = body;
+      return reply.status(201).send({ mode: "pull", ...(await registry.registerPull(fields)) });
+    } catch (error) {
+      throw asProblem(error);
+    }
+  });
+
+  app.patch("/api/v1/clusters/:name", async (request) => {
+    const { name } = request.params as { name: string };
+    try {
+      await registry.update(name, parse(update, request.body));
+      return { updated: name };
+    } catch (error) {
+      throw asProblem(error);
+    }
+  });
+
+  app.delete("/api/v1/clusters/:name", async (request) => {
+    const { name } = request.params as { name: string };
+    try {
+      return { deleted: name, ...(await registry.delete(name)) };
+    } catch (error) {
+      throw asProblem(error);
+    }
+  });
+}
