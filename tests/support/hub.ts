@@ -14,6 +14,12 @@ export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
  * A hub made of the real service processes (indexer, query, one agent per sim) on a fresh
  * database and bus prefix, torn down by stop().
  */
+export interface TestHubOptions {
+  natsUrl?: string;
+  /** Extra environment for every service, e.g. NATS credentials or ATOLL_SECRET_KEY. */
+  env?: Record<string, string>;
+}
+
 export class TestHub {
   readonly agents = new Map<string, ServiceProcess>();
   indexer!: ServiceProcess;
@@ -25,9 +31,16 @@ export class TestHub {
   readonly prefix = `t${randomBytes(4).toString("hex")}`;
   readonly dir = mkdtempSync(join(tmpdir(), "atoll-hub-"));
 
-  private env(): Record<string, string> {
+  constructor(private readonly options: TestHubOptions = {}) {}
+
+  get natsUrl(): string {
+    return this.options.natsUrl ?? NATS_URL;
+  }
+
+  env(): Record<string, string> {
     return {
-      NATS_URL,
+      ...this.options.env,
+      NATS_URL: this.natsUrl,
       DATABASE_URL: this.databaseUrl,
       ATOLL_BUS_PREFIX: this.prefix,
       LOG_LEVEL: "debug",
@@ -61,22 +74,38 @@ export class TestHub {
     return this;
   }
 
-  startAgent(sim: KubeSim): ServiceProcess {
+  /** Starts an agent for a sim; extra env selects the mode (pull credentials, rules, ...). */
+  startAgent(sim: KubeSim, extra: Record<string, string> = {}, name = `agent-${sim.name}`): ServiceProcess {
     const kubeconfig = join(this.dir, `${sim.name}.kubeconfig`);
     writeFileSync(kubeconfig, sim.kubeconfig());
-    const agent = spawnService(
-      `agent-${sim.name}`,
-      "@atoll/agent",
-      {
-        ...this.env(),
-        ATOLL_CLUSTER: sim.name,
-        KUBECONFIG: kubeconfig,
-        HEARTBEAT_INTERVAL_MS: "1000",
-      },
-      this.dir,
-    );
-    this.agents.set(sim.name, agent);
+    const env = {
+      ...this.env(),
+      ATOLL_CLUSTER: sim.name,
+      KUBECONFIG: kubeconfig,
+      HEARTBEAT_INTERVAL_MS: "1000",
+      ...extra,
+    };
+    const agent = spawnService(name, "@atoll/agent", env, this.dir);
+    this.agents.set(name, agent);
     return agent;
+  }
+
+  /** An agent in hub mode: syncs every registered push cluster. */
+  startHubAgent(): ServiceProcess {
+    const env = { ...this.env(), ATOLL_MODE: "hub", HEARTBEAT_INTERVAL_MS: "1000" };
+    const agent = spawnService("agent-hub", "@atoll/agent", env, this.dir);
+    this.agents.set("agent-hub", agent);
+    return agent;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: tests read API answers as loose JSON
+  async send(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const init =
+      body === undefined
+        ? { method }
+        : { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+    const response = await fetch(`${this.baseUrl}${path}`, init);
+    return { status: response.status, body: await response.json() };
   }
 
   startIndexer(): ServiceProcess {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Codec } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
@@ -27,6 +28,8 @@ export interface BusOptions {
   pass?: string;
   /** An nkey seed (the contents of an agent's credentials file). */
   nkeySeed?: string;
+  /** A file holding an nkey seed; read at connect time. */
+  credentialsFile?: string;
   /** Inbox prefix; a pull-mode agent must use its cluster's, the only inbox it may read. */
   inboxPrefix?: string;
 }
@@ -83,6 +86,9 @@ export class Bus {
 
   static async connect(options: BusOptions): Promise<Bus> {
     let nc: NatsConnection;
+    const seed =
+      options.nkeySeed ??
+      (options.credentialsFile ? readFileSync(options.credentialsFile, "utf8") : undefined);
     try {
       nc = await connect({
         servers: options.url,
@@ -90,9 +96,7 @@ export class Bus {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1000,
         ...(options.user ? { user: options.user, pass: options.pass } : {}),
-        ...(options.nkeySeed
-          ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed.trim())) }
-          : {}),
+        ...(seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed.trim())) } : {}),
         ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
       });
     } catch (error) {

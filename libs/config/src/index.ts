@@ -27,6 +27,8 @@ export const commonConfig = {
   /** Prefix for stream, consumer and KV names, so test runs and tenants do not collide. */
   ATOLL_BUS_PREFIX: z.string().default(""),
   LOG_LEVEL: z.string().default("info"),
+  /** File with this process's NATS nkey seed, where the server requires authentication. */
+  NATS_CREDENTIALS: z.string().optional(),
 };
 
 interface ShutdownLogger {

@@ -107,6 +107,8 @@ export interface NatsServerProcess {
   url: string;
   port: number;
   process: ChildProcess;
+  /** Rewrites the configuration and signals the server to reload it, as an operator would. */
+  reload(config: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -121,9 +123,9 @@ export async function startNatsServer(
   if (!binary) throw new Error("nats-server is not installed; on Debian: apt-get install nats-server");
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "atoll-nats-"));
+  const file = join(dir, "nats.conf");
   let args: string[];
   if (options.config !== undefined) {
-    const file = join(dir, "nats.conf");
     writeFileSync(file, options.config);
     args = ["-c", file];
   } else {
@@ -131,5 +133,16 @@ export async function startNatsServer(
   }
   const child = spawn(binary, args, { stdio: "ignore" });
   await until(() => portAnswers(port), `nats-server on port ${port}`, 10_000, 50);
-  return { url: `nats://127.0.0.1:${port}`, port, process: child, stop: () => stopChild(child) };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    process: child,
+    reload: async (config) => {
+      writeFileSync(file, config);
+      child.kill("SIGHUP");
+      // The server applies a reload within milliseconds; give it a moment before clients rely on it.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    },
+    stop: () => stopChild(child),
+  };
 }

@@ -87,7 +87,7 @@ export function toWireEvent(plan: ReflectorPlan, event: ReflectorEvent): Resourc
     object:
       event.type === "DELETED"
         ? new Uint8Array()
-        : encoder.encode(JSON.stringify(redactObject(event.object))),
+        : encoder.encode(JSON.stringify(trimObject(redactObject(event.object), plan.trimPaths))),
   });
 }
 

@@ -19,8 +19,6 @@ const config = loadConfig({
   ATOLL_CLUSTER: z.string().optional(),
   KUBECONFIG: z.string().optional(),
   KUBE_CONTEXT: z.string().optional(),
-  /** Pull mode: file holding the agent's nkey seed, as issued by `atoll cluster register --pull`. */
-  NATS_CREDENTIALS: z.string().optional(),
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().positive().default(5000),
@@ -53,7 +51,7 @@ try {
     prefix: config.ATOLL_BUS_PREFIX,
     logger,
     ...(config.NATS_USER ? { user: config.NATS_USER, pass: config.NATS_PASSWORD } : {}),
-    ...(config.NATS_CREDENTIALS ? { nkeySeed: readFileSync(config.NATS_CREDENTIALS, "utf8") } : {}),
+    ...(config.NATS_CREDENTIALS ? { credentialsFile: config.NATS_CREDENTIALS } : {}),
     ...(config.ATOLL_MODE === "pull" && cluster
       ? { inboxPrefix: busNames(config.ATOLL_BUS_PREFIX).inboxPrefix(cluster) }
       : {}),

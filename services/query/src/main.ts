@@ -26,6 +26,7 @@ const bus = await Bus.connect({
   name: "query",
   prefix: config.ATOLL_BUS_PREFIX,
   logger,
+  ...(config.NATS_CREDENTIALS ? { credentialsFile: config.NATS_CREDENTIALS } : {}),
 });
 await bus.ensureTopology();
 
