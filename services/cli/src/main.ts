@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { CLUSTER_USAGE, runCluster } from "./cluster.js";
 import { runDemo } from "./demo.js";
 import { SetupError } from "./infra.js";
 
@@ -9,6 +10,8 @@ commands:
   demo [--port N] [--clusters N] [--churn N] [--dir PATH]
       Start N simulated clusters (default 3), an agent for each, the indexer and the query
       service on port N (default 8080); print "ready: <url>" once everything is indexed.
+  cluster ...
+      Manage the cluster registry (see: atoll cluster help).
 
 environment:
   NATS_URL       NATS server to use (default nats://127.0.0.1:4222; started if absent)
@@ -45,7 +48,11 @@ async function main(argv: string[]): Promise<void> {
     });
     return;
   }
-  console.log(USAGE);
+  if (command === "cluster") {
+    await runCluster(rest, (text) => console.log(text));
+    return;
+  }
+  console.log(command === "help" && rest[0] === "cluster" ? CLUSTER_USAGE : USAGE);
   process.exitCode = command === undefined || command === "help" || command === "--help" ? 0 : 2;
 }
 

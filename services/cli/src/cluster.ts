@@ -1,0 +1,212 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { agentPermissions, busNames, renderServerConfig } from "@atoll/bus";
+import { SetupError } from "./infra.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: the hub's JSON answers are printed, not typed
+type Any = any;
+
+export const CLUSTER_USAGE = `atoll cluster <command>:
+  register NAME --pull [fields]            register a pull-mode cluster; prints the agent manifest
+                                           (pipe it to: kubectl --context NAME apply -f -)
+  register [NAME] --kubeconfig FILE [--context C] [fields]
+                                           register push-mode clusters (every context if no NAME/--context)
+  list                                     registered clusters with status
+  update NAME [fields]                     change labels, region, zone, provider, taints or rules
+  delete NAME                              stop syncing NAME and purge its rows
+  nats-config --hub-nkey KEY [--port N] [--store-dir DIR] [--out FILE]
+                                           NATS server config with one identity per pull cluster
+fields: --label k=v (repeat) --region R --zone Z --provider P --taint key[=value]:Effect (repeat) --rules FILE
+hub:    --hub URL, or ATOLL_URL (default http://127.0.0.1:8080)`;
+
+const FIELD_OPTIONS = {
+  label: { type: "string", multiple: true },
+  taint: { type: "string", multiple: true },
+  region: { type: "string" },
+  zone: { type: "string" },
+  provider: { type: "string" },
+  rules: { type: "string" },
+  hub: { type: "string" },
+} as const;
+
+async function call(hub: string, method: string, path: string, body?: unknown): Promise<Any> {
+  let response: Response;
+  try {
+    response = await fetch(`${hub}${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    });
+  } catch (error) {
+    throw new SetupError(
+      `cannot reach the hub at ${hub} (${(error as Error).message}); set --hub or ATOLL_URL`,
+    );
+  }
+  const answer = (await response.json().catch(() => ({}))) as Any;
+  if (!response.ok)
+    throw new SetupError(
+      `${method} ${path}: ${response.status} ${answer.detail ?? answer.title ?? ""}`.trim(),
+    );
+  return answer;
+}
+
+function parseTaint(text: string): { key: string; value?: string; effect: string } {
+  const match = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(text);
+  if (!match)
+    throw new SetupError(
+      `--taint "${text}" must look like key[=value]:NoSchedule|PreferNoSchedule|NoExecute`,
+    );
+  return { key: match[1]!, ...(match[2] !== undefined ? { value: match[2] } : {}), effect: match[3]! };
+}
+
+function fields(values: Record<string, string | string[] | boolean | undefined>): Record<string, unknown> {
+  const labels = (values.label as string[] | undefined)?.map((pair) => {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new SetupError(`--label "${pair}" must look like key=value`);
+    return [pair.slice(0, eq), pair.slice(eq + 1)];
+  });
+  return {
+    ...(labels ? { labels: Object.fromEntries(labels) } : {}),
+    ...(values.taint ? { taints: (values.taint as string[]).map(parseTaint) } : {}),
+    ...(values.region !== undefined ? { region: values.region } : {}),
+    ...(values.zone !== undefined ? { zone: values.zone } : {}),
+    ...(values.provider !== undefined ? { provider: values.provider } : {}),
+    ...(values.rules !== undefined ? { syncRules: readFileSync(values.rules as string, "utf8") } : {}),
+  };
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join("   ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+export async function runCluster(args: string[], print: (text: string) => void): Promise<void> {
+  const [command, ...rest] = args;
+  const hubOf = (values: { hub?: string | undefined }) =>
+    (values.hub ?? process.env.ATOLL_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
+  switch (command) {
+    case "register":
+    case "add": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          ...FIELD_OPTIONS,
+          pull: { type: "boolean" },
+          kubeconfig: { type: "string" },
+          context: { type: "string" },
+        },
+      });
+      const [name] = positionals;
+      if (Boolean(values.pull) === Boolean(values.kubeconfig))
+        throw new SetupError("give exactly one of --pull or --kubeconfig FILE");
+      if (values.pull) {
+        if (!name) throw new SetupError("a pull-mode cluster needs a NAME");
+        const answer = await call(hubOf(values), "POST", "/api/v1/clusters", {
+          mode: "pull",
+          name,
+          ...fields(values),
+        });
+        print(answer.manifest);
+        return;
+      }
+      const answer = await call(hubOf(values), "POST", "/api/v1/clusters", {
+        mode: "push",
+        kubeconfig: readFileSync(values.kubeconfig!, "utf8"),
+        ...(name ? { name } : {}),
+        ...(values.context ? { context: values.context } : {}),
+        ...fields(values),
+      });
+      print(`registered (push): ${answer.clusters.join(", ")}`);
+      return;
+    }
+    case "list": {
+      const { values } = parseArgs({ args: rest, options: { hub: FIELD_OPTIONS.hub } });
+      const { items } = await call(hubOf(values), "GET", "/api/v1/clusters");
+      const rows = items.map((c: Any) => [
+        c.name,
+        c.registered ? c.syncMode : `${c.syncMode} (unregistered)`,
+        c.online ? (c.ready ? "Ready" : "NotReady") : "Offline",
+        c.kubernetesVersion || "-",
+        [c.provider, c.region, c.zone].filter(Boolean).join("/") || "-",
+        Object.entries(c.labels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(",") || "-",
+        String(c.objects),
+      ]);
+      print(table([["NAME", "MODE", "STATUS", "VERSION", "LOCATION", "LABELS", "OBJECTS"], ...rows]));
+      return;
+    }
+    case "update": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: FIELD_OPTIONS,
+      });
+      const [name] = positionals;
+      if (!name) throw new SetupError("update needs a cluster NAME");
+      await call(hubOf(values), "PATCH", `/api/v1/clusters/${encodeURIComponent(name)}`, fields(values));
+      print(`updated ${name}`);
+      return;
+    }
+    case "delete": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { hub: FIELD_OPTIONS.hub },
+      });
+      const [name] = positionals;
+      if (!name) throw new SetupError("delete needs a cluster NAME");
+      const answer = await call(hubOf(values), "DELETE", `/api/v1/clusters/${encodeURIComponent(name)}`);
+      print(`deleted ${name}; purged ${answer.purged} objects`);
+      return;
+    }
+    case "nats-config": {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          hub: FIELD_OPTIONS.hub,
+          "hub-nkey": { type: "string" },
+          port: { type: "string" },
+          "store-dir": { type: "string" },
+          out: { type: "string" },
+        },
+      });
+      if (!values["hub-nkey"]?.startsWith("U"))
+        throw new SetupError("--hub-nkey must be the hub services' public user nkey (it starts with U)");
+      const { items } = await call(hubOf(values), "GET", "/api/v1/clusters");
+      const names = busNames(process.env.ATOLL_BUS_PREFIX ?? "");
+      const config = renderServerConfig({
+        port: Number(values.port ?? 4222),
+        storeDir: values["store-dir"] ?? "/data/jetstream",
+        identities: [
+          { nkey: values["hub-nkey"], description: "hub services" },
+          ...items
+            .filter((c: Any) => c.registered && c.syncMode === "pull" && c.nkey)
+            .map((c: Any) => ({
+              nkey: c.nkey,
+              description: `cluster ${c.name}`,
+              permissions: agentPermissions(names, c.name),
+            })),
+        ],
+      });
+      if (values.out) {
+        writeFileSync(values.out, config);
+        print(`wrote ${values.out}; reload the server with: nats-server --signal reload`);
+      } else print(config);
+      return;
+    }
+    default:
+      print(CLUSTER_USAGE);
+      if (command !== undefined && command !== "help")
+        throw new SetupError(`unknown cluster command "${command}"`);
+  }
+}
