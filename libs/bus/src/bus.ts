@@ -161,24 +161,43 @@ export class Bus {
     await this.js.publish(this.names.deadLetter(source), msg.data, { headers: h });
   }
 
-  /** Creates the durable consumer, or updates the settings an existing one may change. */
+  /**
+   * Creates the durable consumer, or updates the settings an existing one may change. With
+   * resume, a consumer that has delivered messages nobody acked (its last reader crashed) is
+   * recreated at its ack floor, so they come back first and in order instead of after the
+   * ack wait, behind newer messages.
+   */
   async ensureConsumer(
     stream: string,
     durable: string,
     filterSubject: string,
-    ackWaitMs = DEFAULT_ACK_WAIT_MS,
+    options: { ackWaitMs?: number; resume?: boolean } = {},
   ): Promise<void> {
     const config: Partial<ConsumerConfig> = {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: filterSubject,
-      ack_wait: ackWaitMs * 1_000_000,
+      ack_wait: (options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) * 1_000_000,
       max_ack_pending: 20_000,
     };
     const existing = await this.jsm.consumers.info(stream, durable).catch(() => undefined);
     if (!existing) {
       await this.jsm.consumers.add(stream, config);
+      return;
+    }
+    const floor = existing.ack_floor.stream_seq;
+    if (options.resume && existing.delivered.stream_seq > floor) {
+      this.logger.info(
+        { stream, consumer: durable, ackFloor: floor, delivered: existing.delivered.stream_seq },
+        "resuming a consumer from its ack floor",
+      );
+      await this.jsm.consumers.delete(stream, durable);
+      await this.jsm.consumers.add(stream, {
+        ...config,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: floor + 1,
+      });
       return;
     }
     await this.jsm.consumers.update(stream, durable, {
@@ -194,7 +213,10 @@ export class Bus {
    * same batch, in order, with backoff, and nothing is acked until it succeeds.
    */
   async consume<Desc extends DescMessage>(options: ConsumeOptions<Desc>): Promise<Consumption> {
-    await this.ensureConsumer(options.stream, options.durable, options.filterSubject, options.ackWaitMs);
+    await this.ensureConsumer(options.stream, options.durable, options.filterSubject, {
+      ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
+      resume: true,
+    });
     const consumer = await this.js.consumers.get(options.stream, options.durable);
     const maxBatch = options.maxBatch ?? 256;
     const queue: JsMsg[] = [];

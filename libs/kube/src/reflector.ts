@@ -137,7 +137,8 @@ export class Reflector {
 
   /** Paginated list framed by SYNC_BEGIN/SYNC_END; objects known before but absent now are deleted. */
   private async list(signal: AbortSignal): Promise<void> {
-    const syncId = randomUUID();
+    // Time-ordered, fixed width: the indexer compares sync ids to tell older lists from newer.
+    const syncId = `${Date.now().toString().padStart(15, "0")}-${randomUUID().slice(0, 8)}`;
     const seen = new Set<string>();
     const { type, sink } = this.options;
     let continueToken = "";

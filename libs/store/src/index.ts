@@ -31,5 +31,11 @@ export {
   type ResourceItem,
   textQuery,
 } from "./resource-query.js";
-export { type ApplyResult, applyIndexOps, type IndexOp, type ObjectRow } from "./resources.js";
+export {
+  type ApplyResult,
+  applyIndexOps,
+  type IndexOp,
+  type ObjectRow,
+  pruneTombstones,
+} from "./resources.js";
 export * as schema from "./schema/index.js";

@@ -43,7 +43,7 @@ describe("index writes", () => {
     await database.drop();
   });
   beforeEach(async () => {
-    await handle.sql`truncate resources, resource_changes`;
+    await handle.sql`truncate resources, resource_changes, resource_tombstones`;
   });
 
   const versions = async () =>
@@ -91,6 +91,43 @@ describe("index writes", () => {
     ]);
     expect(await versions()).toEqual({ kept: 2, new: 3, "other-kind": 1 });
     expect(result.swept).toBe(1);
+  });
+
+  it("keeps the newest version when a batch holds a redelivered older message after a newer one", async () => {
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("x", 10) },
+      { op: "upsert", row: row("x", 12) },
+      { op: "upsert", row: row("x", 10) },
+      { op: "delete", cluster: "c1", uid: "y" },
+      { op: "upsert", row: row("y", 3) },
+    ]);
+    expect(await versions()).toEqual({ x: 12 });
+  });
+
+  it("ignores a replayed upsert for an object that was already deleted", async () => {
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("gone", 4) }]);
+    await applyIndexOps(handle.sql, [{ op: "delete", cluster: "c1", uid: "gone" }]);
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("gone", 3) }]);
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("gone", 4) }]);
+    expect(await versions()).toEqual({});
+  });
+
+  it("lets a replayed old sweep remove only rows older than its own list", async () => {
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("listed-in-s2", 5, { syncId: "s2" }) },
+      { op: "upsert", row: row("stale-from-s0", 1, { syncId: "s0" }) },
+    ]);
+    await applyIndexOps(handle.sql, [
+      { op: "sweep", cluster: "c1", apiGroup: "", resource: "pods", syncId: "s1" },
+    ]);
+    expect(await versions()).toEqual({ "listed-in-s2": 5 });
+  });
+
+  it("never moves a row back to an older sync for the same resourceVersion", async () => {
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 5, { syncId: "s2" }) }]);
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 5, { syncId: "s1" }) }]);
+    const [stored] = await handle.sql`select sync_id from resources where uid = 'a'`;
+    expect(stored?.sync_id).toBe("s2");
   });
 
   it("confines a namespaced sweep to its namespace", async () => {

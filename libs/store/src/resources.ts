@@ -30,7 +30,11 @@ export interface ApplyResult {
 /**
  * Applies index operations in one transaction, in order. Between sweeps, only the last operation
  * per (cluster, uid) matters, so each segment collapses to one upsert and one delete statement.
- * An older resourceVersion never overwrites a newer one.
+ *
+ * Every operation is safe to replay out of order, as a redelivery after a crash or a lost ack
+ * would: an older resourceVersion never overwrites a newer one, a deleted uid is tombstoned so a
+ * stale upsert cannot resurrect it, and sync ids grow with time so a replayed sweep only removes
+ * rows older than its own list.
  */
 export async function applyIndexOps(sql: postgres.Sql, ops: readonly IndexOp[]): Promise<ApplyResult> {
   const result: ApplyResult = { upserted: 0, deleted: 0, swept: 0 };
@@ -51,21 +55,47 @@ export async function applyIndexOps(sql: postgres.Sql, ops: readonly IndexOp[]):
     for (const op of ops) {
       if (op.op === "sweep") {
         await flush();
-        const swept = await tx`
-          delete from resources
-          where cluster = ${op.cluster} and api_group = ${op.apiGroup} and resource = ${op.resource}
-            and sync_id <> ${op.syncId} ${op.namespace === undefined ? tx`` : tx`and namespace = ${op.namespace}`}`;
-        result.swept += swept.count;
+        result.swept += await sweep(tx, op);
         continue;
       }
       const key =
         op.op === "upsert" ? `${op.row.cluster}\u0000${op.row.uid}` : `${op.cluster}\u0000${op.uid}`;
-      pending.delete(key); // re-insert so the map keeps the latest position
-      pending.set(key, op);
+      const kept = pending.get(key);
+      if (!kept || supersedes(op, kept)) pending.set(key, op);
     }
     await flush();
   });
   return result;
+}
+
+/**
+ * Which of two operations on one object stands, by the same rule the database applies: a
+ * delete is final (uids never return), otherwise the newer resourceVersion, then the newer sync.
+ * Arrival order is not trusted, because a redelivered message can arrive after its successors.
+ */
+function supersedes(candidate: IndexOp, kept: IndexOp): boolean {
+  if (kept.op === "delete") return false;
+  if (candidate.op === "delete") return true;
+  if (candidate.op !== "upsert" || kept.op !== "upsert") return false;
+  const a = candidate.row;
+  const b = kept.row;
+  return (
+    a.resourceVersion > b.resourceVersion || (a.resourceVersion === b.resourceVersion && a.syncId > b.syncId)
+  );
+}
+
+async function sweep(tx: postgres.TransactionSql, op: Extract<IndexOp, { op: "sweep" }>): Promise<number> {
+  const swept = await tx`
+    with gone as (
+      delete from resources
+      where cluster = ${op.cluster} and api_group = ${op.apiGroup} and resource = ${op.resource}
+        and sync_id < ${op.syncId} ${op.namespace === undefined ? tx`` : tx`and namespace = ${op.namespace}`}
+      returning cluster, uid
+    )
+    insert into resource_tombstones (cluster, uid) select cluster, uid from gone
+    on conflict (cluster, uid) do nothing
+    returning 1`;
+  return swept.count;
 }
 
 async function deleteRows(
@@ -73,9 +103,15 @@ async function deleteRows(
   rows: { cluster: string; uid: string }[],
 ): Promise<number> {
   if (rows.length === 0) return 0;
+  const clusters = rows.map((r) => r.cluster);
+  const uids = rows.map((r) => r.uid);
+  await tx`
+    insert into resource_tombstones (cluster, uid)
+    select * from unnest(${clusters}::text[], ${uids}::text[])
+    on conflict (cluster, uid) do nothing`;
   const deleted = await tx`
     delete from resources r
-    using unnest(${rows.map((r) => r.cluster)}::text[], ${rows.map((r) => r.uid)}::text[]) as d(cluster, uid)
+    using unnest(${clusters}::text[], ${uids}::text[]) as d(cluster, uid)
     where r.cluster = d.cluster and r.uid = d.uid`;
   return deleted.count;
 }
@@ -102,6 +138,7 @@ async function upsertRows(tx: postgres.TransactionSql, rows: ObjectRow[]): Promi
       x.rv, (x.o->'metadata'->>'creationTimestamp')::timestamptz, x.o, x.s, now()
     from jsonb_to_recordset(${payload}::jsonb)
       as x(c text, u text, g text, v text, k text, p text, n text, m text, rv bigint, s text, o jsonb)
+    where not exists (select 1 from resource_tombstones d where d.cluster = x.c and d.uid = x.u)
     on conflict (cluster, uid) do update set
       api_group = excluded.api_group, api_version = excluded.api_version, kind = excluded.kind,
       resource = excluded.resource, namespace = excluded.namespace, name = excluded.name,
@@ -109,6 +146,13 @@ async function upsertRows(tx: postgres.TransactionSql, rows: ObjectRow[]): Promi
       resource_version = excluded.resource_version, created_at = excluded.created_at,
       object = excluded.object, sync_id = excluded.sync_id, indexed_at = now()
     where t.resource_version < excluded.resource_version
-       or (t.resource_version = excluded.resource_version and t.sync_id <> excluded.sync_id)`;
+       or (t.resource_version = excluded.resource_version and t.sync_id < excluded.sync_id)`;
   return written.count;
+}
+
+/** Forgets tombstones older than the bus can replay (the RESOURCES stream keeps 72 hours). */
+export async function pruneTombstones(sql: postgres.Sql, olderThanHours = 96): Promise<number> {
+  const pruned =
+    await sql`delete from resource_tombstones where deleted_at < now() - make_interval(hours => ${olderThanHours})`;
+  return pruned.count;
 }

@@ -1,6 +1,6 @@
 import type { Bus, Consumption } from "@atoll/bus";
 import type { Logger } from "@atoll/log";
-import { applyIndexOps, deletedClusters, recordHeartbeat } from "@atoll/store";
+import { applyIndexOps, deletedClusters, pruneTombstones, recordHeartbeat } from "@atoll/store";
 import type postgres from "postgres";
 import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
 import { heartbeatToRow } from "./heartbeat.js";
@@ -23,6 +23,7 @@ export interface ResourceIndexerOptions {
 export class ResourceIndexer {
   private consumption: Consumption | undefined;
   private heartbeatWatch: { stop(): void } | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
   indexedBatches = 0;
 
   constructor(private readonly options: ResourceIndexerOptions) {}
@@ -50,6 +51,11 @@ export class ResourceIndexer {
       },
     });
     await this.watchHeartbeats();
+    this.pruneTimer = setInterval(() => {
+      pruneTombstones(sql).catch((error: unknown) =>
+        logger.warn({ err: (error as Error).message }, "could not prune tombstones"),
+      );
+    }, 3_600_000);
   }
 
   private async watchHeartbeats(): Promise<void> {
@@ -71,6 +77,7 @@ export class ResourceIndexer {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.pruneTimer);
     this.heartbeatWatch?.stop();
     await this.consumption?.stop();
   }

@@ -50,6 +50,23 @@ export const resources = pgTable(
   ],
 );
 
+/**
+ * Objects known to be gone. A uid never comes back, so a late or replayed upsert for a
+ * tombstoned uid is stale and ignored; pruned once the bus can no longer replay it.
+ */
+export const resourceTombstones = pgTable(
+  "resource_tombstones",
+  {
+    cluster: text("cluster").notNull(),
+    uid: text("uid").notNull(),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.cluster, t.uid] }),
+    index("resource_tombstones_deleted_at").on(t.deletedAt),
+  ],
+);
+
 /** Append-only history, written by triggers only when an object's resourceVersion changes. */
 export const resourceChanges = pgTable(
   "resource_changes",
