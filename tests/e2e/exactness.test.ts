@@ -58,14 +58,14 @@ describe("exactness after crashes", () => {
     nats = await startNatsServer({ port: natsPort, storeDir: join(dir, "js") });
     hub = new TestHub({ natsUrl: nats.url });
     await Promise.all(sims.map((s) => s.start()));
-    sims.forEach((sim, i) =>
+    for (const [i, sim] of sims.entries()) {
       generateCluster(sim, {
         seed: 40 + i,
         namespaces: ["default", "a", "b", "c", "d", "e"],
         deploymentsPerNamespace: 40,
         maxReplicas: 4,
-      }),
-    );
+      });
+    }
     await hub.start();
     for (const sim of sims) hub.startAgent(sim);
     for (const sim of sims) await hub.waitIndexed(sim, 90_000);
@@ -87,7 +87,7 @@ describe("exactness after crashes", () => {
   it("holds exactly each sim's objects at their latest versions", async () => {
     const total = sims.reduce((n, s) => n + s.store.count(), 0);
     expect(Math.min(...sims.map((s) => s.store.count()))).toBeGreaterThan(2000);
-    sims.forEach((sim, i) => churns.push(startChurn(sim, { ratePerSecond: 40, seed: 7 + i })));
+    for (const [i, sim] of sims.entries()) churns.push(startChurn(sim, { ratePerSecond: 40, seed: 7 + i }));
     await sleep(2000);
 
     // The agent: killed outright, restarted; it relists and the sweep removes what vanished.

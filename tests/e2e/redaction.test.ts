@@ -56,7 +56,7 @@ describe("secret values never leave the cluster", () => {
       wire += Buffer.from(message!.data).toString("latin1");
     }
     const sql = postgres(hub.databaseUrl, { max: 1 });
-    const [{ dump }] = await sql`
+    const [dumpRow] = await sql`
       select coalesce(string_agg(t::text, ' '), '') as dump from (
         select r::text as t from resources r union all select c::text from resource_changes c union all select k::text from clusters k
       ) rows`;
