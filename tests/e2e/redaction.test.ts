@@ -60,6 +60,7 @@ describe("secret values never leave the cluster", () => {
       select coalesce(string_agg(t::text, ' '), '') as dump from (
         select r::text as t from resources r union all select c::text from resource_changes c union all select k::text from clusters k
       ) rows`;
+    const dump = String(dumpRow?.dump ?? "");
     const [secretRow] =
       await sql`select object from resources where kind = 'Secret' and name = 'applied-with-kubectl'`;
     await sql.end();
