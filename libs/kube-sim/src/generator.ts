@@ -395,9 +395,8 @@ export function startChurn(sim: KubeSim, options: { ratePerSecond: number; seed:
     while (owed >= 1) {
       owed -= 1;
       const roll = random();
-      const pods = sim.store.list(podType);
-      if (pods.length === 0) return;
-      const { object: pod } = pods[Math.floor(random() * pods.length)]!;
+      const pod = sim.store.sample(podType, random);
+      if (!pod) return;
       if (roll < 0.6) {
         sim.store.update(podType, {
           ...pod,
@@ -418,9 +417,8 @@ export function startChurn(sim: KubeSim, options: { ratePerSecond: number; seed:
           },
         });
       } else {
-        const configs = sim.store.list(configType);
-        if (configs.length === 0) continue;
-        const { object: config } = configs[Math.floor(random() * configs.length)]!;
+        const config = sim.store.sample(configType, random);
+        if (!config) continue;
         sim.store.update(configType, {
           ...config,
           metadata: { ...config.metadata, resourceVersion: undefined },

@@ -316,22 +316,19 @@ export class KubeSim {
       afterKey = parsed.key;
     }
     const items: Obj[] = [];
-    let nextKey: string | undefined;
-    let remaining = 0;
-    for (const { key, object } of this.store.list(route.type, route.namespace, afterKey)) {
+    let lastKey: string | undefined;
+    let more = false;
+    for (const { key, object } of this.store.entries(route.type, route.namespace, afterKey)) {
       if (!matchesLabels(object.metadata.labels, labels) || !matchesFields(object, fields)) continue;
       if (limit > 0 && items.length >= limit) {
-        remaining += 1;
-        continue;
+        more = true;
+        break;
       }
       items.push(object);
-      nextKey = key;
+      lastKey = key;
     }
     const metadata: Obj = { resourceVersion: String(listRv) };
-    if (remaining > 0 && nextKey !== undefined) {
-      metadata.continue = encodeContinue(listRv, nextKey);
-      metadata.remainingItemCount = remaining;
-    }
+    if (more && lastKey !== undefined) metadata.continue = encodeContinue(listRv, lastKey);
     const body = wantsTable(req.headers.accept)
       ? toTable(route.type, items, metadata, { includeObject: params.get("includeObject") ?? undefined })
       : { kind: `${route.type.kind}List`, apiVersion: apiVersionOf(route.type), metadata, items };
@@ -370,7 +367,7 @@ export class KubeSim {
     };
     const backlog: { type: string; object: Obj }[] = [];
     if (sinceParam === "" || sinceParam === "0") {
-      for (const { object } of this.store.list(route.type, route.namespace)) {
+      for (const { object } of this.store.entries(route.type, route.namespace)) {
         if (matches({ typeKey, object })) backlog.push({ type: "ADDED", object });
       }
     } else {

@@ -32,6 +32,9 @@ interface TypeBucket {
   objects: Map<string, Obj>;
   /** Sorted keys, rebuilt lazily after creates and deletes, for paginated lists. */
   sorted: string[] | undefined;
+  /** Keys in no order with their positions, for O(1) random picks under churn. */
+  keys: string[];
+  positions: Map<string, number>;
 }
 
 export interface StoreOptions {
@@ -67,7 +70,8 @@ export class SimStore {
     const key = typeKeyOf(type);
     const existing = this.buckets.get(key);
     if (existing) existing.type = type;
-    else this.buckets.set(key, { type, objects: new Map(), sorted: undefined });
+    else
+      this.buckets.set(key, { type, objects: new Map(), sorted: undefined, keys: [], positions: new Map() });
   }
 
   types(): ResourceType[] {
@@ -135,29 +139,62 @@ export class SimStore {
     return total;
   }
 
-  /** Objects of a type in key order, optionally in one namespace, starting after a key. */
-  list(type: ResourceType, namespace?: string, afterKey?: string): { key: string; object: Obj }[] {
+  /** Objects of a type in key order, optionally in one namespace, starting after a key; lazily. */
+  *entries(
+    type: ResourceType,
+    namespace?: string,
+    afterKey?: string,
+  ): Generator<{ key: string; object: Obj }> {
     const bucket = this.bucket(type);
     bucket.sorted ??= [...bucket.objects.keys()].sort();
+    const sorted = bucket.sorted;
     let start = 0;
-    if (afterKey !== undefined) {
+    const from = afterKey ?? (namespace && type.namespaced ? `${namespace}/` : undefined);
+    if (from !== undefined) {
       let lo = 0;
-      let hi = bucket.sorted.length;
+      let hi = sorted.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (bucket.sorted[mid]! <= afterKey) lo = mid + 1;
+        if (afterKey !== undefined ? sorted[mid]! <= from : sorted[mid]! < from) lo = mid + 1;
         else hi = mid;
       }
       start = lo;
     }
     const prefix = namespace && type.namespaced ? `${namespace}/` : undefined;
-    const out: { key: string; object: Obj }[] = [];
-    for (let i = start; i < bucket.sorted.length; i++) {
-      const key = bucket.sorted[i]!;
-      if (prefix && !key.startsWith(prefix)) continue;
-      out.push({ key, object: bucket.objects.get(key)! });
+    for (let i = start; i < sorted.length; i++) {
+      const key = sorted[i]!;
+      if (prefix && !key.startsWith(prefix)) break;
+      const object = bucket.objects.get(key);
+      if (object) yield { key, object };
     }
-    return out;
+  }
+
+  list(type: ResourceType, namespace?: string, afterKey?: string): { key: string; object: Obj }[] {
+    return [...this.entries(type, namespace, afterKey)];
+  }
+
+  /** A uniformly random object of a type, or undefined when there is none. */
+  sample(type: ResourceType, random: () => number): Obj | undefined {
+    const bucket = this.bucket(type);
+    const key = bucket.keys[Math.floor(random() * bucket.keys.length)];
+    return key === undefined ? undefined : bucket.objects.get(key);
+  }
+
+  private track(bucket: TypeBucket, key: string): void {
+    bucket.positions.set(key, bucket.keys.length);
+    bucket.keys.push(key);
+    bucket.sorted = undefined;
+  }
+
+  private untrack(bucket: TypeBucket, key: string): void {
+    const position = bucket.positions.get(key)!;
+    const last = bucket.keys.pop()!;
+    if (last !== key) {
+      bucket.keys[position] = last;
+      bucket.positions.set(last, position);
+    }
+    bucket.positions.delete(key);
+    bucket.sorted = undefined;
   }
 
   private record(type: SimEventType, typeKey: string, object: Obj): void {
@@ -232,7 +269,7 @@ export class SimStore {
     };
     delete object.metadata.deletionTimestamp;
     bucket.objects.set(key, object);
-    bucket.sorted = undefined;
+    this.track(bucket, key);
     this.indexOwners(object, typeKeyOf(type), key);
     this.record("ADDED", typeKeyOf(type), object);
     return object;
@@ -289,7 +326,7 @@ export class SimStore {
     const current = this.get(type, namespace, name);
     const key = objectKey(current.metadata.namespace, current.metadata.name);
     bucket.objects.delete(key);
-    bucket.sorted = undefined;
+    this.untrack(bucket, key);
     this.unindexOwners(current);
     const object = { ...current, metadata: { ...current.metadata, resourceVersion: this.nextVersion() } };
     this.record("DELETED", typeKeyOf(type), object);

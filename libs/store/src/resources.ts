@@ -21,6 +21,9 @@ export type IndexOp =
   /** Removes rows of (cluster, group, resource[, namespace]) that the full list syncId did not contain. */
   | { op: "sweep"; cluster: string; apiGroup: string; resource: string; namespace?: string; syncId: string };
 
+/** Rows per upsert statement: large enough to amortise round trips, small enough to plan fast. */
+const UPSERT_CHUNK = 1000;
+
 export interface ApplyResult {
   upserted: number;
   deleted: number;
@@ -50,7 +53,9 @@ export async function applyIndexOps(sql: postgres.Sql, ops: readonly IndexOp[]):
       }
       pending = new Map();
       result.deleted += await deleteRows(tx, deletes);
-      result.upserted += await upsertRows(tx, upserts);
+      for (let i = 0; i < upserts.length; i += UPSERT_CHUNK) {
+        result.upserted += await upsertRows(tx, upserts.slice(i, i + UPSERT_CHUNK));
+      }
     };
     for (const op of ops) {
       if (op.op === "sweep") {

@@ -8,7 +8,8 @@ import { ResourceIndexer } from "@atoll/sync";
 // 1. Config.
 const config = loadConfig({
   ...commonConfig,
-  INDEXER_MAX_BATCH: z.coerce.number().int().positive().default(256),
+  /** Messages per transaction; each holds up to 500 events. */
+  INDEXER_MAX_BATCH: z.coerce.number().int().positive().default(32),
   INDEXER_DURABLE: z.string().default("indexer"),
   /** Redelivery delay for messages a crashed indexer took but never acked. */
   INDEXER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
