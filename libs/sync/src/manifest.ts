@@ -64,6 +64,8 @@ export function agentManifest(options: AgentManifestOptions): string {
                   { name: "ATOLL_CLUSTER", value: options.cluster },
                   { name: "NATS_URL", value: options.natsUrl },
                   { name: "NATS_CREDENTIALS", value: "/etc/atoll/nats.nk" },
+                  // A capped heap makes V8 collect rather than grow: ~210 MB RSS at 100k pods (bench:sync).
+                  { name: "NODE_OPTIONS", value: "--max-old-space-size=160" },
                 ],
                 volumeMounts: [{ name: "nats", mountPath: "/etc/atoll", readOnly: true }],
                 resources: {
