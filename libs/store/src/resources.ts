@@ -17,7 +17,8 @@ export interface ObjectRow {
 
 export type IndexOp =
   | { op: "upsert"; row: ObjectRow }
-  | { op: "delete"; cluster: string; uid: string }
+  /** resourceVersion is the deletion's, when known; back ends that version documents use it. */
+  | { op: "delete"; cluster: string; uid: string; resourceVersion?: bigint }
   /** Removes rows of (cluster, group, resource[, namespace]) that the full list syncId did not contain. */
   | { op: "sweep"; cluster: string; apiGroup: string; resource: string; namespace?: string; syncId: string };
 

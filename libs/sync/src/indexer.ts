@@ -1,6 +1,6 @@
 import type { Bus, Consumption } from "@atoll/bus";
 import type { Logger } from "@atoll/log";
-import { applyIndexOps, deletedClusters, pruneTombstones, recordHeartbeat } from "@atoll/store";
+import { applyIndexOps, deletedClusters, type IndexOp, pruneTombstones, recordHeartbeat } from "@atoll/store";
 import type postgres from "postgres";
 import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
 import { heartbeatToRow } from "./heartbeat.js";
@@ -13,6 +13,8 @@ export interface ResourceIndexerOptions {
   durable?: string;
   maxBatch?: number;
   ackWaitMs?: number;
+  /** A second back end (OpenSearch) written after Postgres; the batch is acked only after both. */
+  mirror?: { apply(ops: IndexOp[]): Promise<void> };
 }
 
 /**
@@ -46,6 +48,7 @@ export class ResourceIndexer {
           logger.info({ dropped: deliveries.length - live.length }, "dropped events of deleted clusters");
         const ops = live.flatMap(({ data }) => batchToOps(data));
         const result = await applyIndexOps(sql, ops);
+        await this.options.mirror?.apply(ops);
         this.indexedBatches += deliveries.length;
         logger.debug({ messages: deliveries.length, ops: ops.length, ...result }, "indexed");
       },

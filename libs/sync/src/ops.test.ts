@@ -50,7 +50,7 @@ describe("batchToOps", () => {
           objectJson: '{"metadata":{"uid":"u1","name":"u1"}}',
         },
       },
-      { op: "delete", cluster: "prod-1", uid: "u0" },
+      { op: "delete", cluster: "prod-1", uid: "u0", resourceVersion: 9n },
       { op: "sweep", cluster: "prod-1", apiGroup: "apps", resource: "deployments", syncId: "s1" },
     ]);
   });

@@ -60,7 +60,12 @@ export function batchToOps(batch: ResourceEventBatch): IndexOp[] {
         });
         break;
       case EventType.DELETED:
-        ops.push({ op: "delete", cluster: batch.cluster, uid: event.uid });
+        ops.push({
+          op: "delete",
+          cluster: batch.cluster,
+          uid: event.uid,
+          resourceVersion: event.resourceVersion,
+        });
         break;
       case EventType.SYNC_END:
         ops.push({

@@ -2,6 +2,7 @@
 import { Bus } from "@atoll/bus";
 import { commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
 import { createLogger } from "@atoll/log";
+import { OpenSearchWriter } from "@atoll/opensearch";
 import { openDatabase } from "@atoll/store";
 import { ResourceIndexer } from "@atoll/sync";
 
@@ -13,6 +14,11 @@ const config = loadConfig({
   INDEXER_DURABLE: z.string().default("indexer"),
   /** Redelivery delay for messages a crashed indexer took but never acked. */
   INDEXER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** Also index into OpenSearch (for scale); Postgres stays the source of truth. */
+  OPENSEARCH_URL: z.string().url().optional(),
+  OPENSEARCH_USERNAME: z.string().optional(),
+  OPENSEARCH_PASSWORD: z.string().optional(),
+  OPENSEARCH_INDEX_PREFIX: z.string().default(""),
 });
 const logger = createLogger({ service: "indexer", level: config.LOG_LEVEL });
 
@@ -28,6 +34,16 @@ const bus = await Bus.connect({
 await bus.ensureTopology();
 
 // 3. Parts.
+const openSearch = config.OPENSEARCH_URL
+  ? new OpenSearchWriter({
+      url: config.OPENSEARCH_URL,
+      prefix: config.OPENSEARCH_INDEX_PREFIX,
+      ...(config.OPENSEARCH_USERNAME
+        ? { username: config.OPENSEARCH_USERNAME, password: config.OPENSEARCH_PASSWORD }
+        : {}),
+    })
+  : undefined;
+await openSearch?.ensureIndex();
 const indexer = new ResourceIndexer({
   bus,
   sql: database.sql,
@@ -35,6 +51,7 @@ const indexer = new ResourceIndexer({
   durable: config.INDEXER_DURABLE,
   maxBatch: config.INDEXER_MAX_BATCH,
   ackWaitMs: config.INDEXER_ACK_WAIT_MS,
+  ...(openSearch ? { mirror: openSearch } : {}),
 });
 
 // 4. Start.

@@ -1,0 +1,195 @@
+import type { IndexOp, ObjectRow } from "@atoll/store";
+import { resourceIndexName, resourceIndexTemplate } from "./mapping.js";
+
+export class OpenSearchError extends Error {
+  readonly code = "OPENSEARCH_FAILED";
+}
+
+export interface OpenSearchWriterOptions {
+  url: string;
+  /** Prefix of the index and template names, so tests and tenants do not collide. */
+  prefix?: string;
+  username?: string;
+  password?: string;
+  /** Injected in tests; the global fetch otherwise. */
+  fetch?: typeof fetch;
+}
+
+const documentId = (cluster: string, uid: string) => `${cluster}/${uid}`;
+
+/** The document for one object; mirrors the Postgres row, with the object as it was sent. */
+export function resourceDocument(row: ObjectRow, indexedAt: string): string {
+  const object = JSON.parse(row.objectJson) as { metadata?: Record<string, unknown> };
+  const metadata = object.metadata ?? {};
+  return JSON.stringify({
+    cluster: row.cluster,
+    uid: row.uid,
+    apiGroup: row.apiGroup,
+    apiVersion: row.apiVersion,
+    kind: row.kind,
+    resource: row.resource,
+    namespace: row.namespace,
+    name: row.name,
+    resourceVersion: Number(row.resourceVersion),
+    syncId: row.syncId,
+    createdAt: metadata.creationTimestamp ?? null,
+    indexedAt,
+    labels: metadata.labels ?? {},
+    annotations: metadata.annotations ?? {},
+    object,
+  });
+}
+
+/**
+ * The _bulk body for upserts and deletes. Versions are external and come from resourceVersion:
+ * external_gte lets an equal version refresh the sync id, and rejects anything older, so writes
+ * are idempotent and replay-safe exactly as in Postgres.
+ */
+export function bulkBody(index: string, ops: IndexOp[], indexedAt: string): string {
+  const lines: string[] = [];
+  for (const op of ops) {
+    if (op.op === "upsert") {
+      const { row } = op;
+      lines.push(
+        JSON.stringify({
+          index: {
+            _index: index,
+            _id: documentId(row.cluster, row.uid),
+            version: Number(row.resourceVersion),
+            version_type: "external_gte",
+          },
+        }),
+      );
+      lines.push(resourceDocument(row, indexedAt));
+    } else if (op.op === "delete") {
+      const meta: Record<string, unknown> = { _index: index, _id: documentId(op.cluster, op.uid) };
+      if (op.resourceVersion !== undefined)
+        Object.assign(meta, { version: Number(op.resourceVersion), version_type: "external_gte" });
+      lines.push(JSON.stringify({ delete: meta }));
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** _delete_by_query for a sweep: rows of the scope last seen in an older list. */
+export function sweepQuery(op: Extract<IndexOp, { op: "sweep" }>): Record<string, unknown> {
+  const filter: Record<string, unknown>[] = [
+    { term: { cluster: op.cluster } },
+    { term: { apiGroup: op.apiGroup } },
+    { term: { resource: op.resource } },
+    { range: { syncId: { lt: op.syncId } } },
+  ];
+  if (op.namespace !== undefined) filter.push({ term: { namespace: op.namespace } });
+  return { query: { bool: { filter } } };
+}
+
+interface BulkItem {
+  status: number;
+  error?: { type: string; reason: string };
+}
+
+export class OpenSearchWriter {
+  readonly index: string;
+  private readonly fetch: typeof fetch;
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly options: OpenSearchWriterOptions) {
+    this.index = resourceIndexName(options.prefix ?? "");
+    this.fetch = options.fetch ?? fetch;
+    this.headers = options.username
+      ? {
+          authorization: `Basic ${Buffer.from(`${options.username}:${options.password ?? ""}`).toString("base64")}`,
+        }
+      : {};
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    body: string,
+    contentType = "application/json",
+  ): Promise<Record<string, unknown>> {
+    const response = await this.fetch(`${this.options.url.replace(/\/$/, "")}${path}`, {
+      method,
+      headers: { ...this.headers, "content-type": contentType },
+      body,
+    });
+    const text = await response.text();
+    const answer = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+    if (
+      !response.ok &&
+      !(response.status === 400 && JSON.stringify(answer).includes("resource_already_exists_exception"))
+    ) {
+      throw new OpenSearchError(
+        `OpenSearch ${method} ${path} answered ${response.status}: ${text.slice(0, 300)}`,
+      );
+    }
+    return answer;
+  }
+
+  /** Installs the index template and creates the index; safe to run at every start. */
+  async ensureIndex(): Promise<void> {
+    await this.request(
+      "PUT",
+      `/_index_template/${this.index}`,
+      JSON.stringify(resourceIndexTemplate(this.options.prefix ?? "")),
+    );
+    await this.request("PUT", `/${this.index}`, "{}");
+  }
+
+  /** Applies ops in order: bulk writes between sweeps, each sweep after the writes before it. */
+  async apply(ops: readonly IndexOp[], now = new Date()): Promise<void> {
+    let segment: IndexOp[] = [];
+    const flush = async () => {
+      if (segment.length === 0) return;
+      const answer = await this.request(
+        "POST",
+        "/_bulk",
+        bulkBody(this.index, segment, now.toISOString()),
+        "application/x-ndjson",
+      );
+      segment = [];
+      if (!answer.errors) return;
+      for (const entry of answer.items as Record<string, BulkItem>[]) {
+        const item = Object.values(entry)[0]!;
+        // 409: a newer version is already there (a stale replay); 404: deleting what is gone.
+        if (item.status === 409 || item.status === 404 || item.status < 300) continue;
+        throw new OpenSearchError(
+          `bulk write failed: ${item.error?.type ?? item.status}: ${item.error?.reason ?? ""}`,
+        );
+      }
+    };
+    for (const op of ops) {
+      if (op.op !== "sweep") {
+        segment.push(op);
+        continue;
+      }
+      await flush();
+      await this.request(
+        "POST",
+        `/${this.index}/_delete_by_query?conflicts=proceed&refresh=false`,
+        JSON.stringify(sweepQuery(op)),
+      );
+    }
+    await flush();
+  }
+
+  /** Every (cluster/uid → resourceVersion) in the index; for the contract suite and checks. */
+  async versions(): Promise<Map<string, string>> {
+    await this.request("POST", `/${this.index}/_refresh`, "");
+    const answer = await this.request(
+      "POST",
+      `/${this.index}/_search`,
+      JSON.stringify({
+        size: 10000,
+        _source: ["cluster", "uid", "resourceVersion"],
+        query: { match_all: {} },
+      }),
+    );
+    const hits = (
+      (answer.hits as { hits: { _source: { cluster: string; uid: string; resourceVersion: number } }[] })
+        .hits ?? []
+    ).map((h) => h._source);
+    return new Map(hits.map((h) => [`${h.cluster}/${h.uid}`, String(h.resourceVersion)]));
+  }
+}
