@@ -155,10 +155,10 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, "bench.kubeconfig"), sim.kubeconfig());
   const env = { NATS_URL, DATABASE_URL: database.url, ATOLL_BUS_PREFIX: prefix, LOG_LEVEL: "warn" };
   const indexer = spawnService("indexer", "@atoll/indexer", env, dir);
+  // The indexer is ready once it has announced itself among the indexer members.
   await until(
     async () =>
-      (await bus.jsm.consumers.info(bus.names.streams.resources, "indexer").catch(() => undefined)) !==
-      undefined,
+      (await bus.jsm.streams.info(`KV_${prefix}_indexer_members`).catch(() => undefined)) !== undefined,
     "the indexer",
     30_000,
   );

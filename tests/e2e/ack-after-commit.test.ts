@@ -28,7 +28,7 @@ describe("the indexer acks only after its rows are committed", () => {
     await sim.stop();
   });
 
-  const consumer = () => hub.bus.jsm.consumers.info(hub.bus.names.streams.resources, "indexer");
+  const consumer = () => hub.bus.jsm.consumers.info(hub.bus.names.streams.resources, `indexer-${sim.name}`);
   const lastSeq = async () =>
     (await hub.bus.jsm.streams.info(hub.bus.names.streams.resources)).state.last_seq;
 

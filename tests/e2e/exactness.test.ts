@@ -6,30 +6,9 @@ import { type Churn, generateCluster, KubeSim, startChurn } from "@atoll/kube-si
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
+import { differences, indexState, simState } from "../support/state.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Every (cluster, uid) a sim holds, with its resourceVersion. */
-function simState(sims: KubeSim[]): Map<string, string> {
-  const state = new Map<string, string>();
-  for (const sim of sims) {
-    for (const type of sim.store.types()) {
-      for (const { object } of sim.store.list(type))
-        state.set(`${sim.name}/${object.metadata.uid}`, object.metadata.resourceVersion);
-    }
-  }
-  return state;
-}
-
-function differences(expected: Map<string, string>, actual: Map<string, string>): string[] {
-  const problems: string[] = [];
-  for (const [key, rv] of expected) {
-    if (!actual.has(key)) problems.push(`missing ${key}@${rv}`);
-    else if (actual.get(key) !== rv) problems.push(`stale ${key}: index ${actual.get(key)}, sim ${rv}`);
-  }
-  for (const key of actual.keys()) if (!expected.has(key)) problems.push(`extra ${key}`);
-  return problems;
-}
 
 /**
  * Three sims under continuous churn; the agent, the indexer, NATS and Postgres are each killed
@@ -44,14 +23,6 @@ describe("exactness after crashes", () => {
   let sql: postgres.Sql;
   let admin: postgres.Sql;
   const churns: Churn[] = [];
-
-  const indexState = async () =>
-    new Map(
-      (await sql`select cluster, uid, resource_version::text as rv from resources`).map((r) => [
-        `${r.cluster}/${r.uid}`,
-        r.rv as string,
-      ]),
-    );
 
   beforeAll(async () => {
     natsPort = await freePort();
@@ -124,7 +95,7 @@ describe("exactness after crashes", () => {
     let problems: string[] = [];
     await until(
       async () => {
-        problems = differences(expected, await indexState().catch(() => new Map()));
+        problems = differences(expected, await indexState(sql).catch(() => new Map()));
         return problems.length === 0;
       },
       "the index to converge",

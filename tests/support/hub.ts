@@ -22,6 +22,7 @@ export interface TestHubOptions {
 
 export class TestHub {
   readonly agents = new Map<string, ServiceProcess>();
+  readonly indexers: ServiceProcess[] = [];
   indexer!: ServiceProcess;
   query!: ServiceProcess;
   bus!: Bus;
@@ -45,6 +46,7 @@ export class TestHub {
       ATOLL_BUS_PREFIX: this.prefix,
       LOG_LEVEL: "debug",
       INDEXER_ACK_WAIT_MS: "2000",
+      INDEXER_LEASE_TTL_MS: "3000",
     };
   }
 
@@ -61,7 +63,7 @@ export class TestHub {
     await this.bus.ensureTopology();
     const port = await freePort();
     this.baseUrl = `http://127.0.0.1:${port}`;
-    this.indexer = spawnService("indexer", "@atoll/indexer", this.env(), this.dir);
+    this.startIndexer();
     this.query = spawnService("query", "@atoll/query", { ...this.env(), PORT: String(port) }, this.dir);
     await until(
       () =>
@@ -108,8 +110,10 @@ export class TestHub {
     return { status: response.status, body: await response.json() };
   }
 
-  startIndexer(): ServiceProcess {
-    this.indexer = spawnService("indexer", "@atoll/indexer", this.env(), this.dir);
+  /** Starts another indexer process; several share the clusters between them. */
+  startIndexer(name = "indexer"): ServiceProcess {
+    this.indexer = spawnService(name, "@atoll/indexer", this.env(), this.dir);
+    this.indexers.push(this.indexer);
     return this.indexer;
   }
 
@@ -137,7 +141,7 @@ export class TestHub {
 
   async stop(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => a.stop()));
-    await Promise.all([this.indexer?.stop(), this.query?.stop()]);
+    await Promise.all([...this.indexers.map((i) => i.stop()), this.query?.stop()]);
     if (this.bus) {
       for (const stream of Object.values(this.bus.names.streams))
         await this.bus.jsm.streams.delete(stream).catch(() => false);

@@ -4,6 +4,7 @@ import { applyIndexOps, deletedClusters, type IndexOp, pruneTombstones, recordHe
 import type postgres from "postgres";
 import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
 import { heartbeatToRow } from "./heartbeat.js";
+import { ClusterLeases } from "./leases.js";
 import { batchToOps, invalidBatchReason } from "./ops.js";
 
 export interface ResourceIndexerOptions {
@@ -13,52 +14,80 @@ export interface ResourceIndexerOptions {
   durable?: string;
   maxBatch?: number;
   ackWaitMs?: number;
+  /** How long a dead indexer's clusters wait before another takes them over. */
+  leaseTtlMs?: number;
   /** A second back end (OpenSearch) written after Postgres; the batch is acked only after both. */
   mirror?: { apply(ops: IndexOp[]): Promise<void> };
 }
 
 /**
- * RESOURCES → Postgres. Each batch of messages becomes one transaction; the bus acks the messages
- * only after it commits, and retries the same batch in order while Postgres is unavailable.
+ * RESOURCES → Postgres. Each cluster has its own durable consumer and, among all indexer
+ * processes, exactly one reader (ClusterLeases), which keeps that cluster's events in order while
+ * clusters spread across processes. Each batch of messages becomes one transaction; messages are
+ * acked only after it commits, and the same batch is retried in order while Postgres is down.
  * Heartbeats from the clusters bucket keep the clusters table current.
  */
 export class ResourceIndexer {
-  private consumption: Consumption | undefined;
+  private readonly consumers = new Map<string, Consumption>();
+  private leases: ClusterLeases | undefined;
   private heartbeatWatch: { stop(): void } | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   indexedBatches = 0;
 
   constructor(private readonly options: ResourceIndexerOptions) {}
 
+  /** Clusters this process is indexing now. */
+  get clusters(): string[] {
+    return [...this.consumers.keys()].sort();
+  }
+
   async start(): Promise<void> {
-    const { bus, sql, logger } = this.options;
-    this.consumption = await bus.consume({
+    const { bus, logger } = this.options;
+    this.leases = new ClusterLeases({
+      bus,
+      logger,
+      ...(this.options.leaseTtlMs ? { ttlMs: this.options.leaseTtlMs } : {}),
+      onAcquire: (cluster) => this.startCluster(cluster),
+      onRelease: async (cluster) => {
+        const consumption = this.consumers.get(cluster);
+        this.consumers.delete(cluster);
+        await consumption?.stop();
+      },
+    });
+    await this.leases.start();
+    await this.watchHeartbeats();
+    this.pruneTimer = setInterval(() => {
+      pruneTombstones(this.options.sql).catch((error: unknown) =>
+        logger.warn({ err: (error as Error).message }, "could not prune tombstones"),
+      );
+    }, 3_600_000);
+  }
+
+  private async startCluster(cluster: string): Promise<void> {
+    const { bus, sql } = this.options;
+    const logger = this.options.logger.child({ cluster });
+    const consumption = await bus.consume({
       stream: bus.names.streams.resources,
-      durable: this.options.durable ?? "indexer",
-      filterSubject: bus.names.all("res"),
+      durable: `${this.options.durable ?? "indexer"}-${cluster}`,
+      filterSubject: bus.names.resources(cluster),
       codec: resourceBatchCodec,
-      maxBatch: this.options.maxBatch ?? 256,
+      maxBatch: this.options.maxBatch ?? 32,
       ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
       validate: invalidBatchReason,
       handler: async (deliveries) => {
         // The tombstone list is tiny; reading it per batch means a deletion takes effect at once.
-        const deleted = await deletedClusters(sql);
-        const live = deliveries.filter(({ data }) => !deleted.has(data.cluster));
-        if (live.length < deliveries.length)
-          logger.info({ dropped: deliveries.length - live.length }, "dropped events of deleted clusters");
-        const ops = live.flatMap(({ data }) => batchToOps(data));
+        if ((await deletedClusters(sql)).has(cluster)) {
+          logger.info({ dropped: deliveries.length }, "dropped events of a deleted cluster");
+          return;
+        }
+        const ops = deliveries.flatMap(({ data }) => batchToOps(data));
         const result = await applyIndexOps(sql, ops);
         await this.options.mirror?.apply(ops);
         this.indexedBatches += deliveries.length;
         logger.debug({ messages: deliveries.length, ops: ops.length, ...result }, "indexed");
       },
     });
-    await this.watchHeartbeats();
-    this.pruneTimer = setInterval(() => {
-      pruneTombstones(sql).catch((error: unknown) =>
-        logger.warn({ err: (error as Error).message }, "could not prune tombstones"),
-      );
-    }, 3_600_000);
+    this.consumers.set(cluster, consumption);
   }
 
   private async watchHeartbeats(): Promise<void> {
@@ -69,6 +98,8 @@ export class ResourceIndexer {
     void (async () => {
       for await (const entry of watch) {
         if (entry.operation !== "PUT") continue;
+        // A cluster heard from for the first time gets an indexer without waiting for the next pass.
+        if (!this.consumers.has(entry.key)) void this.leases?.reconcile();
         try {
           await recordHeartbeat(sql, heartbeatToRow(heartbeatCodec.decode(entry.value)));
         } catch (error) {
@@ -82,6 +113,6 @@ export class ResourceIndexer {
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
     this.heartbeatWatch?.stop();
-    await this.consumption?.stop();
+    await this.leases?.stop();
   }
 }

@@ -14,6 +14,8 @@ const config = loadConfig({
   INDEXER_DURABLE: z.string().default("indexer"),
   /** Redelivery delay for messages a crashed indexer took but never acked. */
   INDEXER_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** How long a stopped or dead indexer's clusters wait before another indexer takes them. */
+  INDEXER_LEASE_TTL_MS: z.coerce.number().int().min(1000).default(15_000),
   /** Also index into OpenSearch (for scale); Postgres stays the source of truth. */
   OPENSEARCH_URL: z.string().url().optional(),
   OPENSEARCH_USERNAME: z.string().optional(),
@@ -51,6 +53,7 @@ const indexer = new ResourceIndexer({
   durable: config.INDEXER_DURABLE,
   maxBatch: config.INDEXER_MAX_BATCH,
   ackWaitMs: config.INDEXER_ACK_WAIT_MS,
+  leaseTtlMs: config.INDEXER_LEASE_TTL_MS,
   ...(openSearch ? { mirror: openSearch } : {}),
 });
 

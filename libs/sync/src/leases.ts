@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import type { Bus, KV } from "@atoll/bus";
+import type { Logger } from "@atoll/log";
+import { Kvm } from "@nats-io/kv";
+
+export interface LeaseOptions {
+  bus: Bus;
+  logger: Logger;
+  /** A lease not renewed within this time lapses and another indexer may take the cluster. */
+  ttlMs?: number;
+  renewMs?: number;
+  /** Called when this process gains or loses a cluster; gains are awaited before counting. */
+  onAcquire: (cluster: string) => Promise<void>;
+  onRelease: (cluster: string) => Promise<void>;
+}
+
+/**
+ * Shares clusters among indexer processes so that each cluster has exactly one reader, which is
+ * what keeps its events in order. Leases live in a KV bucket whose TTL expires a dead owner's
+ * keys; each live process (known from its own member key) takes a fair share and gives back any
+ * surplus, so ownership rebalances when indexers come and go.
+ */
+export class ClusterLeases {
+  readonly id = randomUUID();
+  private leases: KV | undefined;
+  private members: KV | undefined;
+  private readonly owned = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private readonly ttlMs: number;
+
+  constructor(private readonly options: LeaseOptions) {
+    this.ttlMs = options.ttlMs ?? 15_000;
+  }
+
+  get clusters(): string[] {
+    return [...this.owned.keys()].sort();
+  }
+
+  async start(): Promise<void> {
+    const { bus } = this.options;
+    const kvm = new Kvm(bus.js);
+    const ttl = this.ttlMs;
+    this.leases = await kvm.create(`${bus.names.prefix ? `${bus.names.prefix}_` : ""}indexer_leases`, {
+      history: 1,
+      ttl,
+    });
+    this.members = await kvm.create(`${bus.names.prefix ? `${bus.names.prefix}_` : ""}indexer_members`, {
+      history: 1,
+      ttl,
+    });
+    await this.reconcile();
+    this.timer = setInterval(() => void this.reconcile(), this.options.renewMs ?? Math.floor(this.ttlMs / 3));
+  }
+
+  /** Runs one pass now (e.g. when a new cluster shows up), after any pass in progress. */
+  reconcile(): Promise<void> {
+    this.running = this.running
+      .then(() => this.pass())
+      .catch((error: unknown) => {
+        this.options.logger.warn({ err: (error as Error).message }, "lease pass failed; retrying");
+      });
+    return this.running;
+  }
+
+  private async knownClusters(): Promise<string[]> {
+    const { bus } = this.options;
+    const info = await bus.jsm.streams.info(bus.names.streams.resources, {
+      subjects_filter: bus.names.all("res"),
+    });
+    return Object.keys(info.state.subjects ?? {}).map((subject) =>
+      subject.slice(subject.lastIndexOf(".") + 1),
+    );
+  }
+
+  private async pass(): Promise<void> {
+    const leases = this.leases!;
+    const members = this.members!;
+    await members.put(this.id, new TextEncoder().encode(String(Date.now())));
+    let live = 0;
+    for await (const _ of await members.keys()) live += 1;
+    const clusters = (await this.knownClusters()).sort();
+    const share = Math.ceil(clusters.length / Math.max(1, live));
+
+    // Renew what we hold; a failed renewal means someone else holds it now.
+    for (const [cluster, revision] of [...this.owned]) {
+      try {
+        this.owned.set(cluster, await leases.update(cluster, new TextEncoder().encode(this.id), revision));
+      } catch {
+        this.owned.delete(cluster);
+        this.options.logger.warn({ cluster }, "lost a cluster lease; stopping its consumer");
+        await this.options.onRelease(cluster);
+      }
+    }
+    // Give back surplus so a newcomer can take its share.
+    while (this.owned.size > share) {
+      const cluster = [...this.owned.keys()].sort().pop()!;
+      this.owned.delete(cluster);
+      await this.options.onRelease(cluster);
+      await leases.delete(cluster);
+      this.options.logger.info({ cluster, share }, "released a cluster to rebalance");
+    }
+    // Take free clusters up to our share; create() is atomic, so only one process wins each.
+    for (const cluster of clusters) {
+      if (this.owned.size >= share) break;
+      if (this.owned.has(cluster)) continue;
+      try {
+        const revision = await leases.create(cluster, new TextEncoder().encode(this.id));
+        await this.options.onAcquire(cluster);
+        this.owned.set(cluster, revision);
+        this.options.logger.info({ cluster, share, indexers: live }, "took a cluster lease");
+      } catch {
+        // Held by another live indexer.
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+    for (const cluster of [...this.owned.keys()]) {
+      this.owned.delete(cluster);
+      await this.options.onRelease(cluster);
+      await this.leases?.delete(cluster).catch(() => undefined);
+    }
+    await this.members?.delete(this.id).catch(() => undefined);
+  }
+}
