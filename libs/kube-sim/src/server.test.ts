@@ -95,6 +95,42 @@ describe("kube-sim API", () => {
     expect((error as KubeApiError).status).toBe(410);
   });
 
+  it("serves a custom resource once its CustomResourceDefinition exists", async () => {
+    await client.json({
+      method: "POST",
+      path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        metadata: { name: "widgets.example.com" },
+        spec: {
+          group: "example.com",
+          scope: "Namespaced",
+          names: { plural: "widgets", singular: "widget", kind: "Widget", shortNames: ["wd"] },
+          versions: [{ name: "v1", served: true, storage: true }],
+        },
+      }),
+    });
+    const discovery = await client.json<Any>({ path: "/apis/example.com/v1" });
+    expect(discovery.resources.find((r: Any) => r.name === "widgets")).toMatchObject({
+      kind: "Widget",
+      namespaced: true,
+      shortNames: ["wd"],
+    });
+    await client.json({
+      method: "POST",
+      path: "/apis/example.com/v1/namespaces/default/widgets",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        apiVersion: "example.com/v1",
+        kind: "Widget",
+        metadata: { name: "w1" },
+        spec: { size: 3 },
+      }),
+    });
+    const widgets = await client.json<Any>({ path: "/apis/example.com/v1/widgets" });
+    expect(widgets.items.map((w: Any) => w.metadata.name)).toEqual(["w1"]);
+  });
+
   it("deletes dependents with their owner, as the garbage collector does", async () => {
     const deployments = await client.json<Any>({ path: "/apis/apps/v1/namespaces/staging/deployments" });
     const name = deployments.items[0].metadata.name;

@@ -197,7 +197,24 @@ export class SimStore {
     bucket.sorted = undefined;
   }
 
+  /** As an API server does: a CustomResourceDefinition makes its resource served. */
+  private serveCustomResource(crd: Obj): void {
+    const spec = crd.spec ?? {};
+    const version = (spec.versions ?? []).find((v: Obj) => v.served && v.storage) ?? (spec.versions ?? [])[0];
+    if (!spec.group || !spec.names?.plural || !spec.names?.kind || !version?.name) return;
+    this.registerType({
+      group: spec.group,
+      version: version.name,
+      resource: spec.names.plural,
+      kind: spec.names.kind,
+      namespaced: spec.scope !== "Cluster",
+      shortNames: spec.names.shortNames ?? [],
+      categories: spec.names.categories ?? [],
+    });
+  }
+
   private record(type: SimEventType, typeKey: string, object: Obj): void {
+    if (object.kind === "CustomResourceDefinition" && type !== "DELETED") this.serveCustomResource(object);
     const event: SimEvent = { type, rv: this.rv, typeKey, object };
     this.log.push(event);
     if (this.log.length > this.eventWindow * 1.1) {

@@ -40,6 +40,8 @@ export interface ClusterSyncOptions {
   /** What to sync; the built-in kinds when empty or absent. */
   rules?: SyncRule[];
   heartbeatIntervalMs?: number;
+  /** How often discovery runs again to find newly served resources (CRDs). */
+  rediscoverMs?: number;
   batch?: { maxEvents?: number; maxBytes?: number; lingerMs?: number };
 }
 
@@ -58,6 +60,8 @@ const EVENT_TYPE: Record<Exclude<ReflectorEvent["type"], never>, EventType> = {
 };
 
 const encoder = new TextEncoder();
+
+const planKey = (plan: ReflectorPlan) => `${plan.type.group}/${plan.type.resource}@${plan.namespace ?? "*"}`;
 
 /**
  * Turns a reflector event into its wire form: redacted and trimmed at source, objects as JSON
@@ -102,6 +106,7 @@ export class ClusterSync {
   private readonly capacity = new CapacityTracker();
   private readonly batcher: ResourceBatcher;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private discoveryTimer: NodeJS.Timeout | undefined;
   private servedApis: string[] = [];
   private kubernetesVersion = "";
 
@@ -122,42 +127,66 @@ export class ClusterSync {
     const { client, logger } = this.options;
     const version = await client.json<{ gitVersion: string }>({ path: "/version" });
     this.kubernetesVersion = version.gitVersion;
-    const served = await discoverResourceTypes(client);
-    this.servedApis = served.map(gvrKey);
     const rules = this.options.rules?.length ? this.options.rules : defaultSyncRules();
-    const { plans, unmatched } = planReflectors(rules, served);
+    const { plans, unmatched } = planReflectors(rules, await this.discover());
     for (const index of unmatched) {
       logger.warn(
         { rule: index, apiVersion: rules[index]?.apiVersion, resource: rules[index]?.resource },
-        "sync rule matches no served resource",
+        "sync rule matches no served resource yet",
       );
     }
     logger.info(
       { reflectors: plans.length, kubernetesVersion: this.kubernetesVersion },
       "starting cluster sync",
     );
-    for (const plan of plans) {
-      const reflector = new Reflector({
-        client,
-        type: plan.type,
-        ...(plan.namespace ? { namespace: plan.namespace } : {}),
-        ...(plan.labelSelector ? { labelSelector: plan.labelSelector } : {}),
-        ...(plan.fieldSelector ? { fieldSelector: plan.fieldSelector } : {}),
-        logger,
-        sink: async (event) => {
-          this.capacity.observe(plan.type.kind, event);
-          await this.batcher.add(toWireEvent(plan, event));
-        },
-      });
-      this.reflectors.push({ plan, reflector });
-      reflector.start();
-    }
+    for (const plan of plans) this.startReflector(plan);
     await this.beat();
     this.heartbeatTimer = setInterval(() => {
       this.beat().catch((error: unknown) =>
         logger.warn({ err: (error as Error).message }, "heartbeat failed"),
       );
     }, this.options.heartbeatIntervalMs ?? 5000);
+    // Resources served later (a new CRD, an aggregated API coming up) start syncing on the next pass.
+    this.discoveryTimer = setInterval(() => {
+      this.rediscover(rules).catch((error: unknown) =>
+        logger.warn({ err: (error as Error).message }, "rediscovery failed"),
+      );
+    }, this.options.rediscoverMs ?? 60_000);
+  }
+
+  private async discover(): Promise<ResourceType[]> {
+    const served = await discoverResourceTypes(this.options.client);
+    this.servedApis = served.map(gvrKey);
+    return served;
+  }
+
+  private async rediscover(rules: SyncRule[]): Promise<void> {
+    const running = new Set(this.reflectors.map(({ plan }) => planKey(plan)));
+    for (const plan of planReflectors(rules, await this.discover()).plans) {
+      if (running.has(planKey(plan))) continue;
+      this.options.logger.info(
+        { resource: plan.type.resource, group: plan.type.group },
+        "a newly served resource matches the sync rules",
+      );
+      this.startReflector(plan);
+    }
+  }
+
+  private startReflector(plan: ReflectorPlan): void {
+    const reflector = new Reflector({
+      client: this.options.client,
+      type: plan.type,
+      ...(plan.namespace ? { namespace: plan.namespace } : {}),
+      ...(plan.labelSelector ? { labelSelector: plan.labelSelector } : {}),
+      ...(plan.fieldSelector ? { fieldSelector: plan.fieldSelector } : {}),
+      logger: this.options.logger,
+      sink: async (event) => {
+        this.capacity.observe(plan.type.kind, event);
+        await this.batcher.add(toWireEvent(plan, event));
+      },
+    });
+    this.reflectors.push({ plan, reflector });
+    reflector.start();
   }
 
   /** True once every reflector has finished its first full list. */
@@ -195,6 +224,7 @@ export class ClusterSync {
 
   async stop(): Promise<void> {
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.discoveryTimer);
     await Promise.all(this.reflectors.map(({ reflector }) => reflector.stop()));
     await this.batcher.close();
   }

@@ -22,6 +22,8 @@ const config = loadConfig({
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().positive().default(5000),
+  /** How often discovery runs again, so CRDs created later start syncing. */
+  ATOLL_REDISCOVER_MS: z.coerce.number().int().positive().default(60_000),
   /** Push mode: a YAML file of sync rules; the built-in kinds when unset. */
   ATOLL_SYNC_RULES: z.string().optional(),
   /** Hub mode: the key that opens stored kubeconfigs. */
@@ -101,6 +103,7 @@ if (config.ATOLL_MODE === "hub") {
     mode: config.ATOLL_MODE,
     agentVersion: version,
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
+    rediscoverMs: config.ATOLL_REDISCOVER_MS,
     ...(rules ? { rules } : {}),
   });
   await sync.start();

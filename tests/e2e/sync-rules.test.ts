@@ -1,0 +1,88 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { until } from "@atoll/devkit";
+import { generateCluster, KubeSim } from "@atoll/kube-sim";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { TestHub } from "../support/hub.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: API answers are loose JSON
+type Any = any;
+
+const crd = (plural: string, kind: string, scope: "Namespaced" | "Cluster") => ({
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: `${plural}.example.com` },
+  spec: {
+    group: "example.com",
+    scope,
+    names: { plural, singular: kind.toLowerCase(), kind },
+    versions: [{ name: "v1", served: true, storage: true }],
+  },
+});
+
+describe("sync rules: every resource of a group version (CRDs included), namespace exclusion", () => {
+  const hub = new TestHub();
+  const sim = new KubeSim({ name: "rules-sim", token: "rules" });
+
+  beforeAll(async () => {
+    await sim.start();
+    generateCluster(sim, {
+      seed: 81,
+      namespaces: ["default", "kube-system", "prod"],
+      deploymentsPerNamespace: 2,
+    });
+    sim.apply(crd("widgets", "Widget", "Namespaced"));
+    for (const name of ["w1", "w2"])
+      sim.apply({
+        apiVersion: "example.com/v1",
+        kind: "Widget",
+        metadata: { name, namespace: "prod" },
+        spec: { size: 1 },
+      });
+    const rules = join(hub.dir, "rules.yaml");
+    writeFileSync(
+      rules,
+      YAML.stringify({
+        rules: [
+          { apiVersion: "example.com/v1", resource: "*" },
+          { apiVersion: "v1", resource: "configmaps", namespaces: { exclude: ["kube-system"] } },
+        ],
+      }),
+    );
+    await hub.start();
+    hub.startAgent(sim, { ATOLL_SYNC_RULES: rules, ATOLL_REDISCOVER_MS: "500" });
+  });
+  afterAll(async () => {
+    await hub.stop();
+    await sim.stop();
+  });
+
+  const names = async (query: string) =>
+    ((await hub.get(`/api/v1/resources?cluster=rules-sim&${query}&limit=1000`)).items as Any[])
+      .map((i) => `${i.namespace}/${i.name}`)
+      .sort();
+
+  it("syncs the custom resources and only the configmaps outside kube-system", async () => {
+    await until(async () => (await names("kind=Widget")).length === 2, "the widgets");
+    const expected = sim.store
+      .list(sim.store.findType("", "v1", "configmaps")!)
+      .map(({ object }) => `${object.metadata.namespace}/${object.metadata.name}`)
+      .filter((n) => !n.startsWith("kube-system/"))
+      .sort();
+    await until(async () => (await names("kind=ConfigMap")).length === expected.length, "the configmaps");
+    expect(await names("kind=ConfigMap")).toEqual(expected);
+    expect(await names("kind=Pod")).toEqual([]);
+  });
+
+  it("starts syncing a CRD created after the agent started", async () => {
+    sim.apply(crd("gadgets", "Gadget", "Cluster"));
+    sim.apply({ apiVersion: "example.com/v1", kind: "Gadget", metadata: { name: "g1" }, spec: {} });
+    await until(
+      async () => (await names("kind=Gadget")).length === 1,
+      "the gadget, after rediscovery",
+      20_000,
+    );
+    expect(await names("kind=Gadget")).toEqual(["/g1"]);
+  });
+});
