@@ -1,6 +1,14 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 
-export { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+export {
+  create,
+  type DescMessage,
+  fromJson,
+  type JsonValue,
+  type MessageInitShape,
+  type MessageShape,
+  toJson,
+} from "@bufbuild/protobuf";
 export * from "./gen/atoll/v1/heartbeat_pb.js";
 export * from "./gen/atoll/v1/placement_pb.js";
 export * from "./gen/atoll/v1/proxy_pb.js";

@@ -2,10 +2,12 @@ import type { Bus } from "@atoll/bus";
 import {
   codecFor,
   create,
-  type MessageInitShape,
+  fromJson,
+  type JsonValue,
   type SyncRule,
   SyncRuleSchema,
   SyncRulesReplySchema,
+  toJson,
 } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
 import { getSyncRules } from "@atoll/store";
@@ -14,31 +16,13 @@ import { clusterOfSubject } from "./ops.js";
 
 export const syncRulesReplyCodec = codecFor(SyncRulesReplySchema);
 
-/** Stored rules are SyncRule fields as JSON; this is the one place they become messages again. */
+/** Stored rules are SyncRule messages in their canonical JSON form. */
 export function rulesFromJson(stored: unknown[]): SyncRule[] {
-  return stored.map((rule) => create(SyncRuleSchema, rule as MessageInitShape<typeof SyncRuleSchema>));
+  return stored.map((rule) => fromJson(SyncRuleSchema, rule as JsonValue));
 }
 
-export function rulesToJson(rules: SyncRule[]): Record<string, unknown>[] {
-  return rules.map(
-    ({
-      apiVersion,
-      resource,
-      includeNamespaces,
-      excludeNamespaces,
-      labelSelector,
-      fieldSelector,
-      trimPaths,
-    }) => ({
-      apiVersion,
-      resource,
-      includeNamespaces,
-      excludeNamespaces,
-      labelSelector,
-      fieldSelector,
-      trimPaths,
-    }),
-  );
+export function rulesToJson(rules: SyncRule[]): JsonValue[] {
+  return rules.map((rule) => toJson(SyncRuleSchema, rule));
 }
 
 /**
