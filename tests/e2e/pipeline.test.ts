@@ -110,6 +110,27 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
     expect(text.items.map((i: Any) => i.name)).toContain(backend.items[0].name);
   });
 
+  it("searches by keyword across clusters, with totals and the equivalent SQL", async () => {
+    const failing = await hub.get(
+      `/api/v1/search?q=${encodeURIComponent("kind:pods status:CrashLoopBackOff")}`,
+    );
+    expect(failing.items.map((i: Any) => i.cluster)).toEqual(["sim-a", "sim-a"]);
+    expect(failing).toMatchObject({ total: 2, totalIsEstimate: false, continue: null });
+    expect(failing.sql).toBe("SELECT * FROM resources WHERE kind = 'Pod' AND status = 'CrashLoopBackOff'");
+    const paged = await hub.get(`/api/v1/search?q=${encodeURIComponent("kind:Pod cluster:sim-b")}&limit=5`);
+    expect(paged.items).toHaveLength(5);
+    expect(paged.total).toBe(simB.store.count(simB.store.findType("", "v1", "pods")!));
+    const next = await hub.get(
+      `/api/v1/search?q=${encodeURIComponent("kind:Pod cluster:sim-b")}&limit=5&continue=${paged.continue}`,
+    );
+    expect(
+      next.items[0].name > paged.items[4].name || next.items[0].namespace > paged.items[4].namespace,
+    ).toBe(true);
+    const unknown = await fetch(`${hub.baseUrl}/api/v1/search?q=${encodeURIComponent("colour:red")}`);
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ code: "UNKNOWN_FILTER", position: 1 });
+  });
+
   it("lists both clusters with heartbeat status", async () => {
     await until(
       async () => (await hub.get("/api/v1/clusters")).items.every((c: Any) => c.ready),

@@ -23,15 +23,6 @@ export {
   updateCluster,
 } from "./registry.js";
 export {
-  countResources,
-  labelCondition,
-  listResources,
-  type ResourceCursor,
-  type ResourceFilter,
-  type ResourceItem,
-  textQuery,
-} from "./resource-query.js";
-export {
   type ApplyResult,
   applyIndexOps,
   type IndexOp,

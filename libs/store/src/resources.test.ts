@@ -1,7 +1,5 @@
-import { parseLabelSelector } from "@atoll/kube";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type DatabaseHandle, openDatabase, temporaryDatabase } from "./db.js";
-import { listResources } from "./resource-query.js";
 import { applyIndexOps, type ObjectRow } from "./resources.js";
 
 function row(
@@ -149,54 +147,5 @@ describe("index writes", () => {
     const history =
       await handle.sql`select change_type, resource_version::int as rv from resource_changes order by id`;
     expect(history.map((h) => `${h.change_type}@${h.rv}`)).toEqual(["ADDED@1", "MODIFIED@2", "DELETED@2"]);
-  });
-
-  it("lists with Kubernetes label semantics: != and notin also match objects without the label", async () => {
-    await applyIndexOps(handle.sql, [
-      { op: "upsert", row: row("web", 1, { labels: { app: "web" } }) },
-      { op: "upsert", row: row("api", 1, { labels: { app: "api" } }) },
-      { op: "upsert", row: row("bare", 1) },
-    ]);
-    const names = async (selector: string) =>
-      (await listResources(handle.db, { labels: parseLabelSelector(selector), limit: 10 })).items
-        .map((i) => i.name)
-        .sort();
-    expect(await names("app=web")).toEqual(["web"]);
-    expect(await names("app!=web")).toEqual(["api", "bare"]);
-    expect(await names("app notin (web,api)")).toEqual(["bare"]);
-    expect(await names("app in (web,api)")).toEqual(["api", "web"]);
-    expect(await names("app")).toEqual(["api", "web"]);
-    expect(await names("!app")).toEqual(["bare"]);
-  });
-
-  it("pages by keyset without gaps or repeats", async () => {
-    await applyIndexOps(
-      handle.sql,
-      Array.from({ length: 25 }, (_, i) => ({
-        op: "upsert" as const,
-        row: row(`p${String(i).padStart(2, "0")}`, 1),
-      })),
-    );
-    const seen: string[] = [];
-    let after: Awaited<ReturnType<typeof listResources>>["next"];
-    do {
-      const page = await listResources(handle.db, { limit: 7, ...(after ? { after } : {}) });
-      seen.push(...page.items.map((i) => i.name));
-      after = page.next;
-    } while (after);
-    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => `p${String(i).padStart(2, "0")}`));
-  });
-
-  it("matches free words by prefix against names and labels", async () => {
-    await applyIndexOps(handle.sql, [
-      { op: "upsert", row: row("x1", 1, { name: "checkout-7d9f", labels: { team: "payments" } }) },
-      { op: "upsert", row: row("x2", 1, { name: "search-abc" }) },
-    ]);
-    const names = async (text: string) =>
-      (await listResources(handle.db, { text, limit: 10 })).items.map((i) => i.name);
-    expect(await names("checkout")).toEqual(["checkout-7d9f"]);
-    expect(await names("pay")).toEqual(["checkout-7d9f"]);
-    expect(await names("sear")).toEqual(["search-abc"]);
-    expect(await names("'; drop table resources; --")).toEqual([]);
   });
 });

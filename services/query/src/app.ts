@@ -1,6 +1,18 @@
-import { BUILTIN_RESOURCE_TYPES, parseLabelSelector, SelectorError } from "@atoll/kube";
+import { parseLabelSelector, SelectorError } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
-import { type Database, listClusters, listResources, type ResourceCursor } from "@atoll/store";
+import {
+  and,
+  type Condition,
+  type Cursor,
+  column,
+  nameCondition,
+  parseKeywordQuery,
+  QueryError,
+  resolveKind,
+  searchPostgres,
+  toSqlText,
+} from "@atoll/search";
+import { type Database, listClusters } from "@atoll/store";
 import type { ClusterRegistry } from "@atoll/sync";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import type postgres from "postgres";
@@ -21,22 +33,13 @@ export interface QueryAppOptions {
 
 const MAX_LIMIT = 1000;
 
-/** "pods", "pod", "po" and "Pod" all mean Pod; unknown kinds (custom resources) pass through. */
-export function resolveKind(input: string): string {
-  const lower = input.toLowerCase();
-  const type = BUILTIN_RESOURCE_TYPES.find(
-    (t) => t.kind.toLowerCase() === lower || t.resource === lower || t.shortNames.includes(lower),
-  );
-  return type?.kind ?? input;
-}
-
-export function encodeCursor(cursor: ResourceCursor): string {
+export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString("base64url");
 }
 
-export function decodeCursor(token: string): ResourceCursor {
+export function decodeCursor(token: string): Cursor {
   try {
-    const value = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as ResourceCursor;
+    const value = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Cursor;
     const fields = [value.cluster, value.kind, value.namespace, value.name, value.uid];
     if (fields.every((f) => typeof f === "string")) return value;
   } catch {
@@ -127,18 +130,64 @@ export function buildQueryApp(options: QueryAppOptions) {
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;
-    const limit = parseLimit(query.limit);
-    const page = await listResources(options.db, {
-      ...(query.cluster ? { cluster: query.cluster } : {}),
-      ...(query.kind ? { kind: resolveKind(query.kind) } : {}),
-      ...(query.namespace !== undefined ? { namespace: query.namespace } : {}),
-      ...(query.name ? { name: query.name } : {}),
-      ...(query.labelSelector ? { labels: parseLabelSelector(query.labelSelector) } : {}),
-      ...(query.q ? { text: query.q } : {}),
-      ...(query.continue ? { after: decodeCursor(query.continue) } : {}),
-      limit,
+    const conditions: Condition[] = [];
+    const equals = (name: "cluster" | "kind" | "namespace" | "name", value: string): Condition => ({
+      type: "compare",
+      field: column(name),
+      op: "=",
+      value,
     });
+    if (query.cluster) conditions.push(equals("cluster", query.cluster));
+    if (query.kind) conditions.push(equals("kind", resolveKind(query.kind)));
+    if (query.namespace !== undefined) conditions.push(equals("namespace", query.namespace));
+    if (query.name) conditions.push(nameCondition(query.name));
+    for (const requirement of parseLabelSelector(query.labelSelector ?? ""))
+      conditions.push({ type: "label", requirement });
+    if (query.q) conditions.push({ type: "text", words: [query.q] });
+    const where = and(conditions);
+    const page = await searchPostgres(
+      options.db,
+      { ...(where ? { where } : {}), orderBy: [] },
+      { limit: parseLimit(query.limit), ...(query.continue ? { after: decodeCursor(query.continue) } : {}) },
+    );
     return { items: page.items, continue: page.next ? encodeCursor(page.next) : null };
+  });
+
+  app.get("/api/v1/search", async (request) => {
+    const query = request.query as Query;
+    const mode = query.mode ?? "keyword";
+    if (mode !== "keyword") {
+      throw new HttpProblem(
+        501,
+        "MODE_NOT_AVAILABLE",
+        "Not implemented",
+        `search mode "${mode}" is not available yet; use mode=keyword`,
+      );
+    }
+    let parsed: ReturnType<typeof parseKeywordQuery>;
+    try {
+      parsed = parseKeywordQuery(query.q ?? "");
+    } catch (error) {
+      if (error instanceof QueryError) {
+        throw badRequest(error.code, error.message, {
+          ...(error.position ? { position: error.position } : {}),
+          ...(error.hint ? { hint: error.hint } : {}),
+        });
+      }
+      throw error;
+    }
+    const page = await searchPostgres(options.db, parsed, {
+      limit: parseLimit(query.limit),
+      withTotal: true,
+      ...(query.continue ? { after: decodeCursor(query.continue) } : {}),
+    });
+    return {
+      items: page.items,
+      total: page.total,
+      totalIsEstimate: page.totalIsEstimate,
+      continue: page.next ? encodeCursor(page.next) : null,
+      sql: toSqlText(parsed),
+    };
   });
 
   return app;

@@ -1,0 +1,13 @@
+export * from "./ir.js";
+export { nameCondition, parseDuration, parseKeywordQuery } from "./keyword.js";
+export { resolveKind } from "./kinds.js";
+export {
+  type Cursor,
+  conditionSql,
+  labelSql,
+  type SearchItem,
+  type SearchPage,
+  searchPostgres,
+  textQuery,
+} from "./postgres.js";
+export { fieldText, toSqlText } from "./render.js";

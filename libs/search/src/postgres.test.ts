@@ -1,0 +1,159 @@
+import {
+  applyIndexOps,
+  type DatabaseHandle,
+  type ObjectRow,
+  openDatabase,
+  temporaryDatabase,
+} from "@atoll/store";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Query } from "./ir.js";
+import { parseKeywordQuery } from "./keyword.js";
+import { type Cursor, searchPostgres } from "./postgres.js";
+
+const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
+
+function pod(
+  name: string,
+  extra: {
+    labels?: Record<string, string>;
+    created?: string;
+    status?: unknown;
+    image?: string;
+    ns?: string;
+    cluster?: string;
+  } = {},
+): ObjectRow {
+  return {
+    cluster: extra.cluster ?? "c1",
+    uid: `uid-${name}`,
+    apiGroup: "",
+    apiVersion: "v1",
+    kind: "Pod",
+    resource: "pods",
+    namespace: extra.ns ?? "prod",
+    name,
+    resourceVersion: 1n,
+    syncId: "s1",
+    objectJson: JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name,
+        uid: `uid-${name}`,
+        labels: extra.labels ?? {},
+        creationTimestamp: extra.created ?? hoursAgo(48),
+      },
+      spec: { containers: [{ name: "main", image: extra.image ?? "nginx:1.27" }] },
+      status: extra.status ?? { phase: "Running" },
+    }),
+  };
+}
+
+describe("search on Postgres", () => {
+  let database: { url: string; drop(): Promise<void> };
+  let handle: DatabaseHandle;
+
+  beforeAll(async () => {
+    database = await temporaryDatabase("search_test");
+    handle = await openDatabase(database.url, { migrate: false });
+    const rows = [
+      pod("web-1", { labels: { app: "web", team: "payments" } }),
+      pod("web-2", { labels: { app: "web" }, created: hoursAgo(0.2) }),
+      pod("api-1", {
+        labels: { app: "api" },
+        status: {
+          phase: "Running",
+          containerStatuses: [{ state: { waiting: { reason: "CrashLoopBackOff" } } }],
+        },
+      }),
+      pod("bare", { image: "ghcr.io/acme/checkout:2.0" }),
+      pod("evicted", { status: { phase: "Failed", reason: "Evicted" }, ns: "batch" }),
+      pod("other-cluster", { cluster: "c2", labels: { app: "web" } }),
+    ];
+    await applyIndexOps(
+      handle.sql,
+      rows.map((row) => ({ op: "upsert" as const, row })),
+    );
+  });
+  afterAll(async () => {
+    await handle.close();
+    await database.drop();
+  });
+
+  const names = async (query: Query) =>
+    (await searchPostgres(handle.db, query, { limit: 100 })).items.map((i) => i.name).sort();
+  const keyword = (text: string) => names(parseKeywordQuery(text));
+
+  it.each([
+    ["app=web", ["other-cluster", "web-1", "web-2"]],
+    ["app!=web", ["api-1", "bare", "evicted"]],
+    ["app notin (web,api)", ["bare", "evicted"]],
+    ["!app", ["bare", "evicted"]],
+    ["cluster:c1 app=web", ["web-1", "web-2"]],
+    ["status:CrashLoopBackOff", ["api-1"]],
+    ["status:Evicted", ["evicted"]],
+    ["age<1h", ["web-2"]],
+    ["name:web-*", ["web-1", "web-2"]],
+    ["kind:po ns:batch", ["evicted"]],
+    ["pay", ["web-1"]],
+    ["'; drop table resources; --", []],
+  ])("%j", async (text, expected) => {
+    expect(await keyword(text)).toEqual(expected);
+  });
+
+  it("matches JSON paths through arrays, by value", async () => {
+    const image: Query = {
+      where: {
+        type: "compare",
+        field: { kind: "path", segments: ["spec", "containers", "*", "image"] },
+        op: "=",
+        value: "ghcr.io/acme/checkout:2.0",
+      },
+      orderBy: [],
+    };
+    expect(await names(image)).toEqual(["bare"]);
+    const phase: Query = {
+      where: {
+        type: "compare",
+        field: { kind: "path", segments: ["status", "phase"] },
+        op: "!=",
+        value: "Running",
+      },
+      orderBy: [],
+    };
+    expect(await names(phase)).toEqual(["evicted"]);
+  });
+
+  it("refuses a path segment that is not a field name", async () => {
+    const hostile: Query = {
+      where: {
+        type: "compare",
+        field: { kind: "path", segments: ["status", "x'); drop"] },
+        op: "=",
+        value: 1,
+      },
+      orderBy: [],
+    };
+    await expect(names(hostile)).rejects.toThrow(/not a field name/);
+  });
+
+  it("pages by keyset without gaps or repeats, with an exact total", async () => {
+    const seen: string[] = [];
+    let after: Cursor | undefined;
+    let total: number | undefined;
+    do {
+      const page = await searchPostgres(
+        handle.db,
+        { orderBy: [] },
+        { limit: 4, withTotal: true, ...(after ? { after } : {}) },
+      );
+      seen.push(...page.items.map((i) => `${i.cluster}/${i.name}`));
+      total = page.total;
+      expect(page.totalIsEstimate).toBe(false);
+      after = page.next;
+    } while (after);
+    // Order: cluster, kind, namespace ("batch" before "prod"), name, uid.
+    expect(seen).toEqual(["c1/evicted", "c1/api-1", "c1/bare", "c1/web-1", "c1/web-2", "c2/other-cluster"]);
+    expect(total).toBe(6);
+  });
+});

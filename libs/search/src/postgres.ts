@@ -1,0 +1,249 @@
+import type { LabelRequirement } from "@atoll/kube";
+import { type SQL, sql } from "drizzle-orm";
+import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { type Column, type Condition, type Field, type Query, QueryError, type Scalar } from "./ir.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: the translator works with any drizzle schema
+type Database = PostgresJsDatabase<any>;
+
+const COLUMN_SQL: Record<Column, SQL> = {
+  cluster: sql`cluster`,
+  apiVersion: sql`(case when api_group = '' then api_version else api_group || '/' || api_version end)`,
+  group: sql`api_group`,
+  version: sql`api_version`,
+  kind: sql`kind`,
+  namespace: sql`namespace`,
+  name: sql`name`,
+  uid: sql`uid`,
+  creationTimestamp: sql`created_at`,
+  resourceVersion: sql`resource_version`,
+};
+
+const SEGMENT = /^[A-Za-z_][A-Za-z0-9_-]*$|^\d+$|^\*$/;
+
+function checkPath(segments: string[]): void {
+  for (const segment of segments) {
+    if (!SEGMENT.test(segment))
+      throw new QueryError(
+        "INVALID_PATH",
+        `"${segments.join(".")}" has a segment "${segment}" that is not a field name`,
+      );
+  }
+}
+
+/** A jsonpath literal built only from checked segments; values always go in as variables. */
+function jsonPath(segments: string[]): string {
+  checkPath(segments);
+  return `$${segments.map((s) => (s === "*" ? "[*]" : /^\d+$/.test(s) ? `[${s}]` : `."${s}"`)).join("")}`;
+}
+
+function textOf(field: Field): SQL {
+  switch (field.kind) {
+    case "column":
+      return COLUMN_SQL[field.name];
+    case "label":
+      return sql`(labels ->> ${field.key})`;
+    case "annotation":
+      return sql`(annotations ->> ${field.key})`;
+    case "path":
+      checkPath(field.segments);
+      return sql`(object #>> ${`{${field.segments.join(",")}}`}::text[])`;
+  }
+}
+
+/** Numbers compare as numbers; columns that hold times or versions keep their own type. */
+function valueExpr(field: Field, value: Scalar): { left: SQL; right: SQL } {
+  if (field.kind === "column" && field.name === "creationTimestamp")
+    return { left: textOf(field), right: sql`${String(value)}::timestamptz` };
+  if (field.kind === "column" && field.name === "resourceVersion")
+    return { left: textOf(field), right: sql`${String(value)}::bigint` };
+  if (typeof value === "number")
+    return { left: sql`(${textOf(field)})::numeric`, right: sql`${value}::numeric` };
+  return { left: textOf(field), right: sql`${String(value)}` };
+}
+
+const CMP: Record<string, SQL> = {
+  "=": sql`=`,
+  "!=": sql`<>`,
+  "<": sql`<`,
+  "<=": sql`<=`,
+  ">": sql`>`,
+  ">=": sql`>=`,
+};
+const JSONPATH_CMP: Record<string, string> = {
+  "=": "==",
+  "!=": "!=",
+  "<": "<",
+  "<=": "<=",
+  ">": ">",
+  ">=": ">=",
+};
+
+const labelContains = (key: string, value: string) =>
+  sql`labels @> ${JSON.stringify({ [key]: value })}::jsonb`;
+const orAll = (parts: SQL[]) => (parts.length === 1 ? parts[0]! : sql`(${sql.join(parts, sql` or `)})`);
+
+/** Label requirements with Kubernetes semantics; = and in use the GIN index through @>. */
+export function labelSql({ key, operator, values }: LabelRequirement): SQL {
+  switch (operator) {
+    case "=":
+    case "in":
+      return orAll(values.map((v) => labelContains(key, v)));
+    case "!=":
+    case "notin":
+      return sql`not ${orAll(values.map((v) => labelContains(key, v)))}`;
+    case "exists":
+      return sql`labels ? ${key}`;
+    case "!":
+      return sql`not (labels ? ${key})`;
+    case "gt":
+    case "lt":
+      return sql`((labels ->> ${key}) ~ '^-?[0-9]+$' and (labels ->> ${key})::numeric ${operator === "gt" ? sql`>` : sql`<`} ${values[0]}::numeric)`;
+  }
+}
+
+/** Free words as a prefix tsquery; anything but letters and digits only separates words. */
+export function textQuery(words: string[]): string | undefined {
+  const tokens = words.flatMap((w) => w.toLowerCase().split(/[^\p{L}\p{N}_]+/u)).filter(Boolean);
+  return tokens.length ? tokens.map((t) => `${t}:*`).join(" & ") : undefined;
+}
+
+function compareSql(field: Field, op: string, value: Scalar): SQL {
+  if (field.kind === "label" && (op === "=" || op === "!=") && typeof value === "string") {
+    return labelSql({ key: field.key, operator: op, values: [value] });
+  }
+  if (field.kind === "path" && field.segments.includes("*")) {
+    return sql`jsonb_path_exists(object, ${`${jsonPath(field.segments)} ? (@ ${JSONPATH_CMP[op]} $v)`}::jsonpath, jsonb_build_object('v', ${JSON.stringify(value)}::jsonb))`;
+  }
+  const { left, right } = valueExpr(field, value);
+  // Kubernetes semantics for a missing value: != matches it.
+  return op === "!=" ? sql`${left} is distinct from ${right}` : sql`${left} ${CMP[op]} ${right}`;
+}
+
+export function conditionSql(c: Condition): SQL {
+  switch (c.type) {
+    case "and":
+      return sql`(${sql.join(c.of.map(conditionSql), sql` and `)})`;
+    case "or":
+      return sql`(${sql.join(c.of.map(conditionSql), sql` or `)})`;
+    case "not":
+      return sql`not coalesce(${conditionSql(c.of)}, false)`;
+    case "compare":
+      return compareSql(c.field, c.op, c.value);
+    case "in": {
+      const any = orAll(c.values.map((v) => compareSql(c.field, "=", v)));
+      return c.negated ? sql`not coalesce(${any}, false)` : any;
+    }
+    case "like": {
+      const match = sql`${textOf(c.field)} ${c.caseInsensitive ? sql`ilike` : sql`like`} ${c.pattern}`;
+      return c.negated ? sql`not coalesce(${match}, false)` : match;
+    }
+    case "null":
+      return sql`${textOf(c.field)} is ${c.negated ? sql`not null` : sql`null`}`;
+    case "between": {
+      const low = valueExpr(c.field, c.low);
+      const high = valueExpr(c.field, c.high);
+      const inside = sql`${low.left} between ${low.right} and ${high.right}`;
+      return c.negated ? sql`not coalesce(${inside}, false)` : inside;
+    }
+    case "label":
+      return labelSql(c.requirement);
+    case "status":
+      return sql`(object -> 'status' ->> 'phase' = ${c.value} or object -> 'status' ->> 'reason' = ${c.value}
+        or jsonb_path_exists(object, '$.status.containerStatuses[*].state.*.reason ? (@ == $v)', jsonb_build_object('v', ${c.value}::text)))`;
+    case "age":
+      return c.op === "<"
+        ? sql`created_at > now() - make_interval(secs => ${c.seconds})`
+        : sql`created_at < now() - make_interval(secs => ${c.seconds})`;
+    case "text": {
+      const query = textQuery(c.words);
+      return query ? sql`search @@ to_tsquery('simple', ${query})` : sql`true`;
+    }
+  }
+}
+
+/** Position after the last row of a page, in the default listing order. */
+export interface Cursor {
+  cluster: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface SearchItem {
+  cluster: string;
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  object: Record<string, unknown>;
+}
+
+export interface SearchPage {
+  items: SearchItem[];
+  next?: Cursor;
+  total?: number;
+  totalIsEstimate?: boolean;
+}
+
+const EXACT_TOTAL_LIMIT = 10_000;
+
+/**
+ * Runs a query in the default order (cluster, kind, namespace, name, uid) with keyset paging.
+ * Every value reaches Postgres as a parameter.
+ */
+export async function searchPostgres(
+  db: Database,
+  query: Query,
+  page: { limit: number; after?: Cursor; withTotal?: boolean },
+): Promise<SearchPage> {
+  const where = query.where ? conditionSql(query.where) : sql`true`;
+  const a = page.after;
+  const keyset = a
+    ? sql`and (cluster, kind, namespace, name, uid) > (${a.cluster}, ${a.kind}, ${a.namespace}, ${a.name}, ${a.uid})`
+    : sql``;
+  const rows = (await db.execute(sql`
+    select cluster, api_group, api_version, kind, namespace, name, uid, resource_version::text as rv, object
+    from resources where ${where} ${keyset}
+    order by cluster, kind, namespace, name, uid
+    limit ${page.limit + 1}`)) as unknown as Record<string, unknown>[];
+  const items = rows.slice(0, page.limit).map((r) => ({
+    cluster: r.cluster as string,
+    apiVersion: r.api_group ? `${r.api_group}/${r.api_version}` : (r.api_version as string),
+    kind: r.kind as string,
+    namespace: r.namespace as string,
+    name: r.name as string,
+    uid: r.uid as string,
+    resourceVersion: r.rv as string,
+    object: r.object as Record<string, unknown>,
+  }));
+  const last = items[items.length - 1];
+  const result: SearchPage = { items };
+  if (rows.length > page.limit && last) {
+    result.next = {
+      cluster: last.cluster,
+      kind: last.kind,
+      namespace: last.namespace,
+      name: last.name,
+      uid: last.uid,
+    };
+  }
+  if (page.withTotal) Object.assign(result, await total(db, where));
+  return result;
+}
+
+/** Exact up to 10,000 matches; beyond that the planner's estimate, marked as such. */
+async function total(db: Database, where: SQL): Promise<{ total: number; totalIsEstimate: boolean }> {
+  const [counted] = (await db.execute(
+    sql`select count(*)::int as n from (select 1 from resources where ${where} limit ${EXACT_TOTAL_LIMIT + 1}) capped`,
+  )) as unknown as { n: number }[];
+  if ((counted?.n ?? 0) <= EXACT_TOTAL_LIMIT) return { total: counted?.n ?? 0, totalIsEstimate: false };
+  const [plan] = (await db.execute(
+    sql`explain (format json) select 1 from resources where ${where}`,
+  )) as unknown as { "QUERY PLAN": { Plan: { "Plan Rows": number } }[] }[];
+  const estimate = plan?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? EXACT_TOTAL_LIMIT;
+  return { total: Math.max(estimate, EXACT_TOTAL_LIMIT + 1), totalIsEstimate: true };
+}
