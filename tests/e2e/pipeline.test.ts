@@ -131,6 +131,37 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
     expect(await unknown.json()).toMatchObject({ code: "UNKNOWN_FILTER", position: 1 });
   });
 
+  it("answers SQL, with aggregations, positions for errors and the allowed columns", async () => {
+    const sql = "SELECT cluster, COUNT(*) FROM resources WHERE kind = 'Deployment' GROUP BY cluster";
+    const counted = await hub.get(`/api/v1/search?mode=sql&q=${encodeURIComponent(sql)}`);
+    const deployments = (sim: KubeSim) => sim.store.count(sim.store.findType("apps", "v1", "deployments")!);
+    expect(counted.aggregations).toEqual(
+      [
+        { key: { cluster: "sim-a" }, count: deployments(simA) },
+        { key: { cluster: "sim-b" }, count: deployments(simB) },
+      ].sort((a, b) => b.count - a.count || a.key.cluster.localeCompare(b.key.cluster)),
+    );
+    const running = await hub.get(
+      `/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE cluster = 'sim-b' AND status.phase = 'Running' ORDER BY name DESC LIMIT 3")}`,
+    );
+    expect(running.items.map((i: Any) => i.name)).toEqual(
+      [...running.items.map((i: Any) => i.name)].sort().reverse(),
+    );
+    expect(running.items).toHaveLength(3);
+    const bad = await fetch(
+      `${hub.baseUrl}/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE colour = 'red'")}`,
+    );
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      code: "UNKNOWN_COLUMN",
+      hint: expect.stringMatching(/labels\['k'\]/),
+    });
+    const syntax = await fetch(
+      `${hub.baseUrl}/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE kind = ")}`,
+    );
+    expect(await syntax.json()).toMatchObject({ code: "SQL_SYNTAX", position: expect.any(Number) });
+  });
+
   it("lists both clusters with heartbeat status", async () => {
     await until(
       async () => (await hub.get("/api/v1/clusters")).items.every((c: Any) => c.ready),

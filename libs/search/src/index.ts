@@ -11,3 +11,4 @@ export {
   textQuery,
 } from "./postgres.js";
 export { fieldText, toSqlText } from "./render.js";
+export { parseSqlQuery } from "./sql.js";

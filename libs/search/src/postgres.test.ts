@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Query } from "./ir.js";
 import { parseKeywordQuery } from "./keyword.js";
 import { type Cursor, searchPostgres } from "./postgres.js";
+import { parseSqlQuery } from "./sql.js";
 
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
 
@@ -99,6 +100,54 @@ describe("search on Postgres", () => {
     ["'; drop table resources; --", []],
   ])("%j", async (text, expected) => {
     expect(await keyword(text)).toEqual(expected);
+  });
+
+  const sqlNames = (text: string) => names(parseSqlQuery(text));
+
+  it.each([
+    ["SELECT * FROM resources WHERE labels['app'] != 'web'", ["api-1", "bare", "evicted"]],
+    ["SELECT * FROM resources WHERE labels['app'] = 'web' AND cluster = 'c1'", ["web-1", "web-2"]],
+    ["SELECT * FROM resources WHERE status.phase != 'Running'", ["evicted"]],
+    ["SELECT * FROM resources WHERE spec.containers[*].image LIKE 'ghcr.io/%'", ["bare"]],
+    ["SELECT * FROM resources WHERE name LIKE 'web-%' OR namespace = 'batch'", ["evicted", "web-1", "web-2"]],
+    [
+      "SELECT * FROM resources WHERE NOT (name IN ('web-1', 'web-2', 'bare'))",
+      ["api-1", "evicted", "other-cluster"],
+    ],
+    [
+      "SELECT * FROM resources WHERE labels['team'] IS NULL AND labels['app'] IS NOT NULL",
+      ["api-1", "other-cluster", "web-2"],
+    ],
+    [
+      "SELECT * FROM resources WHERE creationTimestamp > '2000-01-01' AND age > '1d'",
+      ["api-1", "bare", "evicted", "other-cluster", "web-1"],
+    ],
+    ["SELECT * FROM resources WHERE status = 'CrashLoopBackOff'", ["api-1"]],
+  ])("%s", async (text, expected) => {
+    expect(await sqlNames(text)).toEqual(expected);
+  });
+
+  it("orders, limits and pages by offset", async () => {
+    const query = parseSqlQuery("SELECT * FROM resources ORDER BY name DESC LIMIT 4");
+    const first = await searchPostgres(handle.db, query, { limit: 3 });
+    expect(first.items.map((i) => i.name)).toEqual(["web-2", "web-1", "other-cluster"]);
+    expect(first.next).toEqual({ offset: 3 });
+    const second = await searchPostgres(handle.db, query, { limit: 3, after: first.next! });
+    expect(second.items.map((i) => i.name)).toEqual(["evicted"]);
+    expect(second.next).toBeUndefined();
+  });
+
+  it("returns COUNT(*) per group instead of dropping it", async () => {
+    const page = await searchPostgres(
+      handle.db,
+      parseSqlQuery("SELECT cluster, namespace, COUNT(*) FROM resources GROUP BY cluster, namespace"),
+      { limit: 10 },
+    );
+    expect(page.aggregations).toEqual([
+      { key: { cluster: "c1", namespace: "prod" }, count: 4 },
+      { key: { cluster: "c1", namespace: "batch" }, count: 1 },
+      { key: { cluster: "c2", namespace: "prod" }, count: 1 },
+    ]);
   });
 
   it("matches JSON paths through arrays, by value", async () => {

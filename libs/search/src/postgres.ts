@@ -2,6 +2,7 @@ import type { LabelRequirement } from "@atoll/kube";
 import { type SQL, sql } from "drizzle-orm";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { type Column, type Condition, type Field, type Query, QueryError, type Scalar } from "./ir.js";
+import { fieldText } from "./render.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the translator works with any drizzle schema
 type Database = PostgresJsDatabase<any>;
@@ -108,6 +109,9 @@ export function textQuery(words: string[]): string | undefined {
   return tokens.length ? tokens.map((t) => `${t}:*`).join(" & ") : undefined;
 }
 
+const isArrayPath = (field: Field): field is Extract<Field, { kind: "path" }> =>
+  field.kind === "path" && field.segments.includes("*");
+
 function compareSql(field: Field, op: string, value: Scalar): SQL {
   if (field.kind === "label" && (op === "=" || op === "!=") && typeof value === "string") {
     return labelSql({ key: field.key, operator: op, values: [value] });
@@ -135,11 +139,19 @@ export function conditionSql(c: Condition): SQL {
       return c.negated ? sql`not coalesce(${any}, false)` : any;
     }
     case "like": {
-      const match = sql`${textOf(c.field)} ${c.caseInsensitive ? sql`ilike` : sql`like`} ${c.pattern}`;
+      const operator = c.caseInsensitive ? sql`ilike` : sql`like`;
+      const match = isArrayPath(c.field)
+        ? sql`exists (select 1 from jsonb_path_query(object, ${jsonPath(c.field.segments)}::jsonpath) as v(value) where v.value #>> '{}' ${operator} ${c.pattern})`
+        : sql`${textOf(c.field)} ${operator} ${c.pattern}`;
       return c.negated ? sql`not coalesce(${match}, false)` : match;
     }
-    case "null":
+    case "null": {
+      if (isArrayPath(c.field)) {
+        const exists = sql`jsonb_path_exists(object, ${jsonPath(c.field.segments)}::jsonpath)`;
+        return c.negated ? exists : sql`not ${exists}`;
+      }
       return sql`${textOf(c.field)} is ${c.negated ? sql`not null` : sql`null`}`;
+    }
     case "between": {
       const low = valueExpr(c.field, c.low);
       const high = valueExpr(c.field, c.high);
@@ -184,33 +196,23 @@ export interface SearchItem {
 
 export interface SearchPage {
   items: SearchItem[];
-  next?: Cursor;
+  /** COUNT(*) per group, largest first, for GROUP BY queries. */
+  aggregations?: { key: Record<string, unknown>; count: number }[];
+  next?: Cursor | { offset: number };
   total?: number;
   totalIsEstimate?: boolean;
 }
 
 const EXACT_TOTAL_LIMIT = 10_000;
+const MAX_GROUPS = 1000;
+const STATEMENT_TIMEOUT_MS = 10_000;
 
-/**
- * Runs a query in the default order (cluster, kind, namespace, name, uid) with keyset paging.
- * Every value reaches Postgres as a parameter.
- */
-export async function searchPostgres(
-  db: Database,
-  query: Query,
-  page: { limit: number; after?: Cursor; withTotal?: boolean },
-): Promise<SearchPage> {
-  const where = query.where ? conditionSql(query.where) : sql`true`;
-  const a = page.after;
-  const keyset = a
-    ? sql`and (cluster, kind, namespace, name, uid) > (${a.cluster}, ${a.kind}, ${a.namespace}, ${a.name}, ${a.uid})`
-    : sql``;
-  const rows = (await db.execute(sql`
-    select cluster, api_group, api_version, kind, namespace, name, uid, resource_version::text as rv, object
-    from resources where ${where} ${keyset}
-    order by cluster, kind, namespace, name, uid
-    limit ${page.limit + 1}`)) as unknown as Record<string, unknown>[];
-  const items = rows.slice(0, page.limit).map((r) => ({
+function orderSql(field: Field): SQL {
+  return field.kind === "column" ? COLUMN_SQL[field.name] : textOf(field);
+}
+
+function toItem(r: Record<string, unknown>): SearchItem {
+  return {
     cluster: r.cluster as string,
     apiVersion: r.api_group ? `${r.api_group}/${r.api_version}` : (r.api_version as string),
     kind: r.kind as string,
@@ -219,20 +221,109 @@ export async function searchPostgres(
     uid: r.uid as string,
     resourceVersion: r.rv as string,
     object: r.object as Record<string, unknown>,
+  };
+}
+
+/**
+ * Runs a query. Every value reaches Postgres as a parameter, and every statement runs under a
+ * timeout. The default order (cluster, kind, namespace, name, uid) pages by keyset; an explicit
+ * ORDER BY or OFFSET pages by offset; GROUP BY returns counts.
+ */
+export async function searchPostgres(
+  db: Database,
+  query: Query,
+  page: { limit: number; after?: Cursor | { offset: number }; withTotal?: boolean },
+): Promise<SearchPage> {
+  return await db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`set local statement_timeout = ${STATEMENT_TIMEOUT_MS}`));
+    const where = query.where ? conditionSql(query.where) : sql`true`;
+    if (query.aggregate)
+      return {
+        items: [],
+        aggregations: await aggregate(tx as unknown as Database, where, query),
+        ...(page.withTotal ? await total(tx as unknown as Database, where) : {}),
+      };
+    const columns = sql`cluster, api_group, api_version, kind, namespace, name, uid, resource_version::text as rv, object`;
+    const byOffset =
+      query.orderBy.length > 0 ||
+      query.offset !== undefined ||
+      (page.after !== undefined && "offset" in page.after);
+    const cap = query.limit;
+    let rows: Record<string, unknown>[];
+    let next: SearchPage["next"];
+    if (byOffset) {
+      const offset = page.after && "offset" in page.after ? page.after.offset : (query.offset ?? 0);
+      const start = offset - (query.offset ?? 0);
+      const limit = cap === undefined ? page.limit : Math.max(0, Math.min(page.limit, cap - start));
+      const order = sql.join(
+        [
+          ...query.orderBy.map(
+            (o) => sql`${orderSql(o.field)} ${o.direction === "desc" ? sql`desc` : sql`asc`} nulls last`,
+          ),
+          sql`uid`,
+        ],
+        sql`, `,
+      );
+      rows = (await tx.execute(
+        sql`select ${columns} from resources where ${where} order by ${order} limit ${limit + 1} offset ${offset}`,
+      )) as unknown as Record<string, unknown>[];
+      const capReached = cap !== undefined && start + limit >= cap;
+      if (rows.length > limit && !capReached) next = { offset: offset + limit };
+      rows = rows.slice(0, limit);
+    } else {
+      const a = page.after && !("offset" in page.after) ? page.after : undefined;
+      const keyset = a
+        ? sql`and (cluster, kind, namespace, name, uid) > (${a.cluster}, ${a.kind}, ${a.namespace}, ${a.name}, ${a.uid})`
+        : sql``;
+      const limit = cap === undefined ? page.limit : Math.min(page.limit, cap);
+      rows = (await tx.execute(
+        sql`select ${columns} from resources where ${where} ${keyset} order by cluster, kind, namespace, name, uid limit ${limit + 1}`,
+      )) as unknown as Record<string, unknown>[];
+      const last = rows[limit - 1];
+      if (rows.length > limit && last && cap === undefined) {
+        next = {
+          cluster: last.cluster as string,
+          kind: last.kind as string,
+          namespace: last.namespace as string,
+          name: last.name as string,
+          uid: last.uid as string,
+        };
+      }
+      rows = rows.slice(0, limit);
+    }
+    const result: SearchPage = { items: rows.map(toItem), ...(next ? { next } : {}) };
+    if (page.withTotal) Object.assign(result, await total(tx as unknown as Database, where));
+    return result;
+  });
+}
+
+async function aggregate(
+  db: Database,
+  where: SQL,
+  query: Query,
+): Promise<{ key: Record<string, unknown>; count: number }[]> {
+  const groups = query.aggregate?.groupBy ?? [];
+  const selected = groups.map((g, i) => sql`${orderSql(g)} as ${sql.raw(`g${i}`)}`);
+  const groupBy = groups.length
+    ? sql`group by ${sql.join(
+        groups.map((_, i) => sql.raw(`g${i}`)),
+        sql`, `,
+      )}`
+    : sql``;
+  const rows = (await db.execute(sql`
+    select ${sql.join([...selected, sql`count(*)::int as n`], sql`, `)} from resources where ${where}
+    ${groupBy} order by n desc${
+      groups.length
+        ? sql`, ${sql.join(
+            groups.map((_, i) => sql.raw(`g${i}`)),
+            sql`, `,
+          )}`
+        : sql``
+    } limit ${Math.min(query.limit ?? MAX_GROUPS, MAX_GROUPS)}`)) as unknown as Record<string, unknown>[];
+  return rows.map((r) => ({
+    key: Object.fromEntries(groups.map((g, i) => [fieldText(g), r[`g${i}`] ?? null])),
+    count: r.n as number,
   }));
-  const last = items[items.length - 1];
-  const result: SearchPage = { items };
-  if (rows.length > page.limit && last) {
-    result.next = {
-      cluster: last.cluster,
-      kind: last.kind,
-      namespace: last.namespace,
-      name: last.name,
-      uid: last.uid,
-    };
-  }
-  if (page.withTotal) Object.assign(result, await total(db, where));
-  return result;
 }
 
 /** Exact up to 10,000 matches; beyond that the planner's estimate, marked as such. */

@@ -22,6 +22,8 @@ export interface OpenOptions {
   maxConnections?: number;
   /** Applies pending migrations first (under an advisory lock, so concurrent starts are safe). */
   migrate?: boolean;
+  /** Sees every statement's text and parameters before it is sent (tests prove parameterisation with it). */
+  onQuery?: (text: string, parameters: unknown[]) => void;
 }
 
 export async function openDatabase(url: string, options: OpenOptions = {}): Promise<DatabaseHandle> {
@@ -30,6 +32,12 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     max: options.maxConnections ?? 10,
     onnotice: () => {},
     connection: { application_name: "atoll" },
+    ...(options.onQuery
+      ? {
+          debug: (_connection: number, text: string, parameters: unknown[]) =>
+            options.onQuery?.(text, parameters),
+        }
+      : {}),
   });
   return { db: drizzle(sql, { schema }), sql, close: () => sql.end({ timeout: 5 }) };
 }

@@ -7,6 +7,7 @@ import {
   column,
   nameCondition,
   parseKeywordQuery,
+  parseSqlQuery,
   QueryError,
   resolveKind,
   searchPostgres,
@@ -33,13 +34,17 @@ export interface QueryAppOptions {
 
 const MAX_LIMIT = 1000;
 
-export function encodeCursor(cursor: Cursor): string {
+export function encodeCursor(cursor: Cursor | { offset: number }): string {
   return Buffer.from(JSON.stringify(cursor)).toString("base64url");
 }
 
-export function decodeCursor(token: string): Cursor {
+export function decodeCursor(token: string): Cursor | { offset: number } {
   try {
-    const value = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Cursor;
+    const value = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Cursor & {
+      offset?: number;
+    };
+    if (Number.isInteger(value.offset) && (value.offset as number) >= 0)
+      return { offset: value.offset as number };
     const fields = [value.cluster, value.kind, value.namespace, value.name, value.uid];
     if (fields.every((f) => typeof f === "string")) return value;
   } catch {
@@ -156,17 +161,20 @@ export function buildQueryApp(options: QueryAppOptions) {
   app.get("/api/v1/search", async (request) => {
     const query = request.query as Query;
     const mode = query.mode ?? "keyword";
-    if (mode !== "keyword") {
+    const parse = mode === "keyword" ? parseKeywordQuery : mode === "sql" ? parseSqlQuery : undefined;
+    if (!parse) {
       throw new HttpProblem(
-        501,
-        "MODE_NOT_AVAILABLE",
-        "Not implemented",
-        `search mode "${mode}" is not available yet; use mode=keyword`,
+        mode === "nl" ? 501 : 400,
+        mode === "nl" ? "MODE_NOT_AVAILABLE" : "INVALID_MODE",
+        mode === "nl" ? "Not implemented" : "Bad request",
+        mode === "nl"
+          ? "natural-language search is not available yet; use mode=keyword or mode=sql"
+          : `mode must be keyword, sql or nl, got "${mode}"`,
       );
     }
     let parsed: ReturnType<typeof parseKeywordQuery>;
     try {
-      parsed = parseKeywordQuery(query.q ?? "");
+      parsed = parse(query.q ?? "");
     } catch (error) {
       if (error instanceof QueryError) {
         throw badRequest(error.code, error.message, {
@@ -183,6 +191,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     });
     return {
       items: page.items,
+      ...(page.aggregations ? { aggregations: page.aggregations } : {}),
       total: page.total,
       totalIsEstimate: page.totalIsEstimate,
       continue: page.next ? encodeCursor(page.next) : null,

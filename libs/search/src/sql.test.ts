@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { QueryError } from "./ir.js";
+import { toSqlText } from "./render.js";
+import { parseSqlQuery } from "./sql.js";
+
+describe("SQL front end", () => {
+  it.each([
+    [
+      "select * from resources where kind = 'Pod' and namespace != 'kube-system'",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND namespace != 'kube-system'",
+    ],
+    [
+      "SELECT * FROM resources WHERE labels['app'] != 'x' OR labels['app.kubernetes.io/name'] IN ('a', 'b')",
+      "SELECT * FROM resources WHERE labels['app'] != 'x' OR labels['app.kubernetes.io/name'] IN ('a', 'b')",
+    ],
+    [
+      "SELECT * FROM resources WHERE status.phase = 'Running' AND spec.replicas >= 3",
+      "SELECT * FROM resources WHERE status.phase = 'Running' AND spec.replicas >= 3",
+    ],
+    [
+      "SELECT * FROM resources WHERE spec.template.spec.containers[*].image LIKE 'nginx%'",
+      "SELECT * FROM resources WHERE spec.template.spec.containers[*].image LIKE 'nginx%'",
+    ],
+    [
+      "SELECT * FROM resources WHERE resourceVersion NOT BETWEEN 10 AND 20",
+      "SELECT * FROM resources WHERE resourceVersion NOT BETWEEN 10 AND 20",
+    ],
+    [
+      "SELECT * FROM resources WHERE name ILIKE 'WEB%' AND uid IS NOT NULL AND NOT (kind IN ('Secret'))",
+      "SELECT * FROM resources WHERE name ILIKE 'WEB%' AND uid IS NOT NULL AND NOT kind IN ('Secret')",
+    ],
+    [
+      "SELECT * FROM resources WHERE status = 'CrashLoopBackOff' AND age < '1h' AND search('checkout')",
+      "SELECT * FROM resources WHERE status = 'CrashLoopBackOff' AND age < '1h' AND search('checkout')",
+    ],
+    [
+      "SELECT * FROM resources WHERE name = 'it''s' ORDER BY creationTimestamp DESC, name LIMIT 5 OFFSET 10",
+      "SELECT * FROM resources WHERE name = 'it''s' ORDER BY creationTimestamp DESC, name ASC LIMIT 5 OFFSET 10",
+    ],
+    [
+      "SELECT kind, COUNT(*) FROM resources WHERE cluster = 'a' GROUP BY kind ORDER BY COUNT(*) DESC",
+      "SELECT kind, COUNT(*) FROM resources WHERE cluster = 'a' GROUP BY kind",
+    ],
+    ["select * from resources", "SELECT * FROM resources"],
+  ])("%s", (input, canonical) => {
+    const query = parseSqlQuery(input);
+    expect(toSqlText(query)).toBe(canonical);
+    expect(parseSqlQuery(toSqlText(query))).toEqual(query);
+  });
+
+  it("keeps NOT BETWEEN apart from BETWEEN (Karpor treats them the same)", () => {
+    const query = parseSqlQuery("SELECT * FROM resources WHERE resourceVersion NOT BETWEEN 1 AND 2");
+    expect(query.where).toMatchObject({ type: "between", negated: true });
+  });
+
+  it.each([
+    ["SELECT * FROM resources WHERE", "SQL_SYNTAX", /syntax error.*ends too early|syntax error at position/],
+    ["SELECT * FROM resources WHERE kind = 'Pod' AND", "SQL_SYNTAX", /syntax error/],
+    ["DELETE FROM resources", "ONLY_SELECT", /only SELECT is allowed, not DELETE/],
+    ["UPDATE resources SET name = 'x'", "ONLY_SELECT", /only SELECT/],
+    ["SELECT * FROM secrets", "ONLY_RESOURCES", /exactly one table, resources/],
+    ["SELECT * FROM resources r JOIN clusters c ON r.cluster = c.name", "ONLY_RESOURCES", /no joins/],
+    ["SELECT * FROM resources WHERE name IN (SELECT name FROM tokens)", "UNSUPPORTED_EXPRESSION", /literal/],
+    ["SELECT * FROM resources WHERE colour = 'red'", "UNKNOWN_COLUMN", /unknown column "colour"/],
+    ["SELECT * FROM resources WHERE foo.bar = 1", "UNKNOWN_COLUMN", /not a column or a path/],
+    ["SELECT * FROM resources WHERE name = other", "UNSUPPORTED_EXPRESSION", /literal/],
+    ["SELECT * FROM resources WHERE pg_sleep(10)", "UNSUPPORTED_FUNCTION", /pg_sleep/],
+    ["SELECT * FROM resources; DROP TABLE resources", "SQL_SYNTAX|ONE_STATEMENT", /statement|syntax/],
+    ["SELECT name FROM resources", "UNSUPPORTED_COLUMNS", /select \*/],
+  ])("rejects %s", (input, code, message) => {
+    let error: unknown;
+    try {
+      parseSqlQuery(input);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(QueryError);
+    expect((error as QueryError).code).toMatch(new RegExp(`^(${code})$`));
+    expect((error as QueryError).message).toMatch(message);
+  });
+
+  it("reports where a syntax error is and what is allowed", () => {
+    try {
+      parseSqlQuery("SELECT * FROM resources WHERE kind == 'Pod'");
+    } catch (e) {
+      const error = e as QueryError;
+      expect(error.position).toBe(37);
+      expect(error.hint).toMatch(/SELECT \* FROM resources WHERE/);
+      return;
+    }
+    throw new Error("expected a syntax error");
+  });
+
+  it("lists the allowed columns for an unknown one", () => {
+    expect(() => parseSqlQuery("SELECT * FROM resources WHERE nope = 1")).toThrow(QueryError);
+    try {
+      parseSqlQuery("SELECT * FROM resources WHERE nope = 1");
+    } catch (e) {
+      expect((e as QueryError).hint).toMatch(/cluster, apiVersion, group, version, kind, namespace, name/);
+    }
+  });
+});

@@ -1,0 +1,340 @@
+import { parseLabelSelector } from "@atoll/kube";
+// node-sql-parser is CommonJS; Node's ESM loader exposes it only as a default export.
+import sqlParser from "node-sql-parser/build/postgresql.js";
+import {
+  COLUMNS,
+  type Column,
+  type Comparison,
+  type Condition,
+  type Field,
+  type Query,
+  QueryError,
+  type Scalar,
+} from "./ir.js";
+import { parseDuration } from "./keyword.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: node-sql-parser's AST is loosely typed
+type Node = any;
+
+const parser = new sqlParser.Parser();
+const HINT =
+  "write SELECT * FROM resources WHERE ... [ORDER BY ...] [LIMIT n [OFFSET m]], or SELECT col, COUNT(*) FROM resources ... GROUP BY col";
+const PATH = /^[A-Za-z_][A-Za-z0-9_]*(?:\[(?:\*|\d+|'[^']*')\]|\.[A-Za-z_][A-Za-z0-9_-]*)+/;
+
+/**
+ * Replaces JSON paths (status.phase, spec.containers[*].image) and map lookups (labels['app'])
+ * outside string literals with placeholder identifiers of the same length, so the parser sees
+ * plain columns and its error positions still point into the user's text.
+ */
+function extractFields(text: string): { text: string; fields: Map<string, string> } {
+  const fields = new Map<string, string>();
+  let out = "";
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (ch === "'") {
+      let j = i + 1;
+      while (j < text.length && !(text[j] === "'" && text[j + 1] !== "'")) j += text[j] === "'" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    const previous = i === 0 ? " " : text[i - 1]!;
+    const match = /[A-Za-z_]/.test(ch) && !/[A-Za-z0-9_.]/.test(previous) ? PATH.exec(text.slice(i)) : null;
+    if (match) {
+      const placeholder = `_${fields.size.toString(36)}`.padEnd(match[0].length, "_");
+      fields.set(placeholder, match[0]);
+      out += placeholder;
+      i += match[0].length;
+      continue;
+    }
+    out += ch;
+    i += 1;
+  }
+  return { text: out, fields };
+}
+
+function pathField(expression: string): Field {
+  const map = /^(labels|annotations)\['([^']*)'\]$/.exec(expression);
+  if (map)
+    return map[1] === "labels" ? { kind: "label", key: map[2]! } : { kind: "annotation", key: map[2]! };
+  const segments: string[] = [];
+  for (const part of expression.matchAll(/([A-Za-z_][A-Za-z0-9_-]*)|\[(\*|\d+|'[^']*')\]/g)) {
+    segments.push(part[1] ?? part[2]!.replace(/^'|'$/g, ""));
+  }
+  const root = segments[0];
+  if (
+    root !== "metadata" &&
+    root !== "spec" &&
+    root !== "status" &&
+    root !== "data" &&
+    root !== "type" &&
+    root !== "involvedObject" &&
+    root !== "reason" &&
+    root !== "message" &&
+    root !== "rules" &&
+    root !== "subjects" &&
+    root !== "roleRef"
+  ) {
+    throw new QueryError(
+      "UNKNOWN_COLUMN",
+      `"${expression}" is not a column or a path into the object`,
+      undefined,
+      `paths start at metadata, spec, status or data; columns are ${COLUMNS.join(", ")}, labels['k'], annotations['k']`,
+    );
+  }
+  return { kind: "path", segments };
+}
+
+const VIRTUAL = new Set(["status", "age"]);
+
+function fieldOf(node: Node, fields: Map<string, string>): Field {
+  if (node?.type !== "column_ref")
+    throw new QueryError(
+      "UNSUPPORTED_EXPRESSION",
+      "the left side of a condition must be a column, a label or a path",
+      undefined,
+      HINT,
+    );
+  const name: string = typeof node.column === "string" ? node.column : node.column?.expr?.value;
+  if (node.table)
+    throw new QueryError(
+      "UNKNOWN_COLUMN",
+      `"${node.table}.${name}" is not a column`,
+      undefined,
+      `columns are ${COLUMNS.join(", ")}`,
+    );
+  const expression = fields.get(name);
+  if (expression) return pathField(expression);
+  const column = COLUMNS.find((c) => c.toLowerCase() === name.toLowerCase());
+  if (column) return { kind: "column", name: column as Column };
+  throw new QueryError(
+    "UNKNOWN_COLUMN",
+    `unknown column "${name}"`,
+    undefined,
+    `allowed: ${COLUMNS.join(", ")}, labels['k'], annotations['k'], status, age, search('words'), and paths such as status.phase or spec.template.spec.containers[*].image`,
+  );
+}
+
+function valueOf(node: Node): Scalar {
+  switch (node?.type) {
+    case "single_quote_string":
+    case "string":
+      return String(node.value).replace(/''/g, "'");
+    case "number":
+      return Number(node.value);
+    case "bool":
+      return Boolean(node.value);
+    default:
+      throw new QueryError(
+        "UNSUPPORTED_EXPRESSION",
+        "the right side of a condition must be a literal ('text', a number, true or false)",
+        undefined,
+        "subqueries and column-to-column comparisons are not allowed",
+      );
+  }
+}
+
+const COMPARISONS: Record<string, Comparison> = {
+  "=": "=",
+  "!=": "!=",
+  "<>": "!=",
+  "<": "<",
+  "<=": "<=",
+  ">": ">",
+  ">=": ">=",
+};
+
+function columnName(node: Node): string | undefined {
+  return node?.type === "column_ref" && !node.table
+    ? typeof node.column === "string"
+      ? node.column
+      : node.column?.expr?.value
+    : undefined;
+}
+
+function conditionOf(node: Node, fields: Map<string, string>): Condition {
+  if (node?.type === "function") {
+    const name = node.name?.name?.[0]?.value?.toLowerCase();
+    const args = node.args?.value ?? [];
+    if (name === "search" && args.length === 1) return { type: "text", words: [String(valueOf(args[0]))] };
+    if (name === "not" && args.length === 1) return { type: "not", of: conditionOf(args[0], fields) };
+    throw new QueryError(
+      "UNSUPPORTED_FUNCTION",
+      `function ${name ?? "?"}() is not allowed in WHERE`,
+      undefined,
+      "only search('words') is",
+    );
+  }
+  if (node?.type === "unary_expr" && node.operator?.toUpperCase() === "NOT")
+    return { type: "not", of: conditionOf(node.expr, fields) };
+  if (node?.type !== "binary_expr")
+    throw new QueryError("UNSUPPORTED_EXPRESSION", "expected a condition", undefined, HINT);
+  const operator: string = node.operator.toUpperCase();
+  if (operator === "AND" || operator === "OR") {
+    const type = operator === "AND" ? "and" : "or";
+    const parts = [conditionOf(node.left, fields), conditionOf(node.right, fields)];
+    return { type, of: parts.flatMap((part) => (part.type === type ? part.of : [part])) };
+  }
+  const virtual = columnName(node.left);
+  if (virtual && VIRTUAL.has(virtual.toLowerCase()) && !fields.has(virtual)) {
+    if (virtual.toLowerCase() === "status" && operator === "=")
+      return { type: "status", value: String(valueOf(node.right)) };
+    if (virtual.toLowerCase() === "age" && (operator === "<" || operator === ">"))
+      return { type: "age", op: operator, seconds: parseDuration(String(valueOf(node.right))) };
+    throw new QueryError(
+      "UNSUPPORTED_EXPRESSION",
+      `${virtual} supports ${virtual === "status" ? "= 'Reason'" : "< '1h' and > '7d'"} only`,
+    );
+  }
+  const field = fieldOf(node.left, fields);
+  if (COMPARISONS[operator])
+    return { type: "compare", field, op: COMPARISONS[operator]!, value: valueOf(node.right) };
+  if (operator === "IN" || operator === "NOT IN") {
+    const values = (node.right?.value ?? []).map(valueOf);
+    if (field.kind === "label") {
+      const [requirement] = parseLabelSelector(
+        `${field.key} ${operator === "IN" ? "in" : "notin"} (${values.join(",")})`,
+      );
+      return { type: "label", requirement: requirement! };
+    }
+    return { type: "in", field, values, negated: operator === "NOT IN" };
+  }
+  if (["LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"].includes(operator)) {
+    return {
+      type: "like",
+      field,
+      pattern: String(valueOf(node.right)),
+      negated: operator.startsWith("NOT"),
+      caseInsensitive: operator.endsWith("ILIKE"),
+    };
+  }
+  if (operator === "IS" || operator === "IS NOT") {
+    if (node.right?.type !== "null")
+      throw new QueryError("UNSUPPORTED_EXPRESSION", `${operator} must be followed by NULL`);
+    return { type: "null", field, negated: operator === "IS NOT" };
+  }
+  if (operator === "BETWEEN" || operator === "NOT BETWEEN") {
+    const [low, high] = node.right?.value ?? [];
+    return {
+      type: "between",
+      field,
+      low: valueOf(low),
+      high: valueOf(high),
+      negated: operator === "NOT BETWEEN",
+    };
+  }
+  throw new QueryError(
+    "UNSUPPORTED_OPERATOR",
+    `operator ${operator} is not allowed`,
+    undefined,
+    "use =, !=, <, <=, >, >=, IN, NOT IN, LIKE, NOT LIKE, ILIKE, IS [NOT] NULL, [NOT] BETWEEN, AND, OR, NOT",
+  );
+}
+
+function limitOf(node: Node): { limit?: number; offset?: number } {
+  const values: number[] = (node?.value ?? []).map((v: Node) => Number(v.value));
+  if (values.length === 0) return {};
+  if (values.some((v) => !Number.isInteger(v) || v < 0))
+    throw new QueryError("INVALID_LIMIT", "LIMIT and OFFSET take whole numbers");
+  if (values.length === 1) return { limit: values[0]! };
+  return node.seperator === ","
+    ? { offset: values[0]!, limit: values[1]! }
+    : { limit: values[0]!, offset: values[1]! };
+}
+
+/**
+ * Atoll's SQL: one SELECT over the virtual table resources, parsed (never passed through) and
+ * turned into the same IR as every other front end.
+ */
+export function parseSqlQuery(input: string): Query {
+  const { text, fields } = extractFields(input.trim().replace(/;\s*$/, ""));
+  let ast: Node;
+  try {
+    ast = parser.astify(text, { database: "PostgresQL" });
+  } catch (error) {
+    const location = (error as { location?: { start?: { offset: number } } }).location?.start;
+    const near = location ? input.slice(location.offset, location.offset + 20) : "";
+    throw new QueryError(
+      "SQL_SYNTAX",
+      `syntax error${location ? ` at position ${location.offset + 1}${near ? ` near "${near}"` : " (the query ends too early)"}` : ""}`,
+      location ? location.offset + 1 : undefined,
+      HINT,
+    );
+  }
+  if (Array.isArray(ast)) {
+    if (ast.length !== 1)
+      throw new QueryError("ONE_STATEMENT", "send exactly one statement", undefined, HINT);
+    ast = ast[0];
+  }
+  if (ast.type !== "select")
+    throw new QueryError(
+      "ONLY_SELECT",
+      `only SELECT is allowed, not ${String(ast.type).toUpperCase()}`,
+      undefined,
+      HINT,
+    );
+  if (ast.with) throw new QueryError("UNSUPPORTED_CLAUSE", "WITH is not allowed", undefined, HINT);
+  const from: Node[] = ast.from ?? [];
+  if (from.length !== 1 || from[0].table?.toLowerCase() !== "resources" || from[0].join || from[0].expr) {
+    throw new QueryError(
+      "ONLY_RESOURCES",
+      "query exactly one table, resources, with no joins or subqueries",
+      undefined,
+      HINT,
+    );
+  }
+  if (ast.having) throw new QueryError("UNSUPPORTED_CLAUSE", "HAVING is not allowed", undefined, HINT);
+  const groupBy = (ast.groupby?.columns ?? []).map((c: Node) => fieldOf(c, fields));
+  const columns: Node[] = ast.columns ?? [];
+  const star = columns.length === 1 && (columns[0].expr?.column === "*" || columns[0].expr?.type === "star");
+  const counts = columns.filter((c) => c.expr?.type === "aggr_func");
+  if (!star) {
+    const countOnly =
+      counts.length === 1 &&
+      counts[0].expr.name.toUpperCase() === "COUNT" &&
+      (counts[0].expr.args?.expr?.type === "star" || counts[0].expr.args?.expr?.value === "*");
+    const others = columns.filter((c) => c.expr?.type !== "aggr_func").map((c) => fieldOf(c.expr, fields));
+    if (!countOnly)
+      throw new QueryError(
+        "UNSUPPORTED_COLUMNS",
+        "select * or grouped columns with COUNT(*)",
+        undefined,
+        HINT,
+      );
+    if (others.length !== groupBy.length)
+      throw new QueryError(
+        "UNSUPPORTED_COLUMNS",
+        "every selected column must be in GROUP BY",
+        undefined,
+        HINT,
+      );
+  } else if (groupBy.length) {
+    throw new QueryError(
+      "UNSUPPORTED_COLUMNS",
+      "GROUP BY needs COUNT(*) in the select list",
+      undefined,
+      HINT,
+    );
+  }
+  const orderBy: Query["orderBy"] = [];
+  for (const o of ast.orderby ?? []) {
+    // Aggregations always come largest count first; ORDER BY COUNT(*) just says so.
+    if (o.expr?.type === "aggr_func") {
+      if (star)
+        throw new QueryError("UNSUPPORTED_CLAUSE", "ORDER BY COUNT(*) needs GROUP BY", undefined, HINT);
+      continue;
+    }
+    orderBy.push({
+      field: fieldOf(o.expr, fields),
+      direction: String(o.type ?? "ASC").toLowerCase() === "desc" ? "desc" : "asc",
+    });
+  }
+  const query: Query = {
+    ...(ast.where ? { where: conditionOf(ast.where, fields) } : {}),
+    orderBy,
+    ...limitOf(ast.limit),
+    ...(!star ? { aggregate: { groupBy } } : {}),
+  };
+  return query;
+}
