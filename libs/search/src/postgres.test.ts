@@ -8,7 +8,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Query } from "./ir.js";
 import { parseKeywordQuery } from "./keyword.js";
-import { type Cursor, searchPostgres } from "./postgres.js";
+import { type SearchPage, searchPostgres } from "./postgres.js";
 import { parseSqlQuery } from "./sql.js";
 
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
@@ -188,7 +188,7 @@ describe("search on Postgres", () => {
 
   it("pages by keyset without gaps or repeats, with an exact total", async () => {
     const seen: string[] = [];
-    let after: Cursor | undefined;
+    let after: SearchPage["next"];
     let total: number | undefined;
     do {
       const page = await searchPostgres(

@@ -116,7 +116,7 @@ function fieldOf(node: Node, fields: Map<string, string>): Field {
   );
 }
 
-function valueOf(node: Node): Scalar {
+function literalOf(node: Node): Scalar {
   switch (node?.type) {
     case "single_quote_string":
     case "string":
@@ -157,7 +157,7 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
   if (node?.type === "function") {
     const name = node.name?.name?.[0]?.value?.toLowerCase();
     const args = node.args?.value ?? [];
-    if (name === "search" && args.length === 1) return { type: "text", words: [String(valueOf(args[0]))] };
+    if (name === "search" && args.length === 1) return { type: "text", words: [String(literalOf(args[0]))] };
     if (name === "not" && args.length === 1) return { type: "not", of: conditionOf(args[0], fields) };
     throw new QueryError(
       "UNSUPPORTED_FUNCTION",
@@ -179,9 +179,9 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
   const virtual = columnName(node.left);
   if (virtual && VIRTUAL.has(virtual.toLowerCase()) && !fields.has(virtual)) {
     if (virtual.toLowerCase() === "status" && operator === "=")
-      return { type: "status", value: String(valueOf(node.right)) };
+      return { type: "status", value: String(literalOf(node.right)) };
     if (virtual.toLowerCase() === "age" && (operator === "<" || operator === ">"))
-      return { type: "age", op: operator, seconds: parseDuration(String(valueOf(node.right))) };
+      return { type: "age", op: operator, seconds: parseDuration(String(literalOf(node.right))) };
     throw new QueryError(
       "UNSUPPORTED_EXPRESSION",
       `${virtual} supports ${virtual === "status" ? "= 'Reason'" : "< '1h' and > '7d'"} only`,
@@ -189,9 +189,9 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
   }
   const field = fieldOf(node.left, fields);
   if (COMPARISONS[operator])
-    return { type: "compare", field, op: COMPARISONS[operator]!, value: valueOf(node.right) };
+    return { type: "compare", field, op: COMPARISONS[operator]!, value: literalOf(node.right) };
   if (operator === "IN" || operator === "NOT IN") {
-    const values = (node.right?.value ?? []).map(valueOf);
+    const values = (node.right?.value ?? []).map(literalOf);
     if (field.kind === "label") {
       const [requirement] = parseLabelSelector(
         `${field.key} ${operator === "IN" ? "in" : "notin"} (${values.join(",")})`,
@@ -204,7 +204,7 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
     return {
       type: "like",
       field,
-      pattern: String(valueOf(node.right)),
+      pattern: String(literalOf(node.right)),
       negated: operator.startsWith("NOT"),
       caseInsensitive: operator.endsWith("ILIKE"),
     };
@@ -219,8 +219,8 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
     return {
       type: "between",
       field,
-      low: valueOf(low),
-      high: valueOf(high),
+      low: literalOf(low),
+      high: literalOf(high),
       negated: operator === "NOT BETWEEN",
     };
   }
