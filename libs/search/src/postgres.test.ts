@@ -97,6 +97,7 @@ describe("search on Postgres", () => {
     ["name:web-*", ["web-1", "web-2"]],
     ["kind:po ns:batch", ["evicted"]],
     ["pay", ["web-1"]],
+    ["1", ["api-1", "web-1"]],
     ["'; drop table resources; --", []],
   ])("%j", async (text, expected) => {
     expect(await keyword(text)).toEqual(expected);

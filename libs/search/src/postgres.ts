@@ -84,15 +84,25 @@ const labelContains = (key: string, value: string) =>
   sql`labels @> ${JSON.stringify({ [key]: value })}::jsonb`;
 const orAll = (parts: SQL[]) => (parts.length === 1 ? parts[0]! : sql`(${sql.join(parts, sql` or `)})`);
 
+/**
+ * One GIN-indexable test for "the label is any of these values". The jsonpath travels as a
+ * parameter, and key and values are JSON-quoted inside it, so neither SQL nor the path can be
+ * broken out of.
+ */
+const labelAnyOf = (key: string, values: string[]) =>
+  values.length === 1
+    ? labelContains(key, values[0]!)
+    : sql`labels @? ${`$.${JSON.stringify(key)} ? (${values.map((v) => `@ == ${JSON.stringify(v)}`).join(" || ")})`}::jsonpath`;
+
 /** Label requirements with Kubernetes semantics; = and in use the GIN index through @>. */
 export function labelSql({ key, operator, values }: LabelRequirement): SQL {
   switch (operator) {
     case "=":
     case "in":
-      return orAll(values.map((v) => labelContains(key, v)));
+      return labelAnyOf(key, values);
     case "!=":
     case "notin":
-      return sql`not ${orAll(values.map((v) => labelContains(key, v)))}`;
+      return sql`not ${labelAnyOf(key, values)}`;
     case "exists":
       return sql`labels ? ${key}`;
     case "!":
@@ -161,8 +171,8 @@ export function conditionSql(c: Condition): SQL {
     case "label":
       return labelSql(c.requirement);
     case "status":
-      return sql`(object -> 'status' ->> 'phase' = ${c.value} or object -> 'status' ->> 'reason' = ${c.value}
-        or jsonb_path_exists(object, '$.status.containerStatuses[*].state.*.reason ? (@ == $v)', jsonb_build_object('v', ${c.value}::text)))`;
+      // status_reasons is generated from the object and GIN-indexed: phase, reason, container reasons.
+      return sql`status_reasons @> jsonb_build_array(${c.value}::text)`;
     case "age":
       return c.op === "<"
         ? sql`created_at > now() - make_interval(secs => ${c.seconds})`

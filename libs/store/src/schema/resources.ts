@@ -35,9 +35,18 @@ export const resources = pgTable(
     object: jsonb("object").$type<Record<string, unknown>>().notNull(),
     /** The full list this row was last seen in; a SYNC_END sweeps rows of other lists. */
     syncId: text("sync_id").notNull().default(""),
+    /** Everything kubectl's STATUS column can show: phase, reason, containers' waiting/terminated reasons. */
+    statusReasons: jsonb("status_reasons").generatedAlwaysAs(
+      (): SQL =>
+        sql`jsonb_path_query_array(${resources.object}, '$.status.phase') || jsonb_path_query_array(${resources.object}, '$.status.reason') || jsonb_path_query_array(${resources.object}, '$.status.containerStatuses[*].state.*.reason')`,
+    ),
+    /**
+     * Words of the name, namespace, kind, labels and annotations. Separators become spaces first:
+     * Postgres's simple parser would otherwise read "web-17" as "web" and the number -17.
+     */
     search: tsvector("search").generatedAlwaysAs(
       (): SQL =>
-        sql`to_tsvector('simple', ${resources.name} || ' ' || ${resources.namespace} || ' ' || ${resources.kind}) || jsonb_to_tsvector('simple', ${resources.labels}, '["key", "string"]') || jsonb_to_tsvector('simple', ${resources.annotations}, '["string"]')`,
+        sql`to_tsvector('simple', translate(${resources.name} || ' ' || ${resources.namespace} || ' ' || ${resources.kind} || ' ' || ${resources.labels}::text || ' ' || ${resources.annotations}::text, '-./_:"{},=', '          '))`,
     ),
   },
   (t) => [
@@ -47,6 +56,7 @@ export const resources = pgTable(
     index("resources_cluster_kind_ns_name").on(t.cluster, t.kind, t.namespace, t.name),
     index("resources_sweep").on(t.cluster, t.apiGroup, t.resource, t.syncId),
     index("resources_search_gin").using("gin", t.search),
+    index("resources_status_reasons_gin").using("gin", t.statusReasons),
   ],
 );
 

@@ -1,0 +1,2 @@
+ALTER TABLE "resources" ADD COLUMN "status_reasons" jsonb GENERATED ALWAYS AS (jsonb_path_query_array("resources"."object", '$.status.phase') || jsonb_path_query_array("resources"."object", '$.status.reason') || jsonb_path_query_array("resources"."object", '$.status.containerStatuses[*].state.*.reason')) STORED;--> statement-breakpoint
+CREATE INDEX "resources_status_reasons_gin" ON "resources" USING gin ("status_reasons");
