@@ -66,6 +66,7 @@ export interface Consumption {
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 10_000;
+const CLOSE_WAIT_MS = 5_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -293,7 +294,8 @@ export class Bus {
     return {
       stop: async () => {
         stopping = true;
-        await messages.close();
+        // close() settles only with the server's answer; a stop during an outage must not hang.
+        await Promise.race([messages.close(), sleep(CLOSE_WAIT_MS)]);
         wake?.();
         await loop;
       },

@@ -1,7 +1,19 @@
 import { randomUUID } from "node:crypto";
 import type { Bus, KV } from "@atoll/bus";
 import type { Logger } from "@atoll/log";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+
+/** True when a lease update failed because the key moved on (another owner, or it expired). */
+function isLeaseTaken(error: unknown): boolean {
+  if (error instanceof JetStreamApiError) {
+    return (
+      error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown
+    );
+  }
+  return /wrong last sequence/i.test(String((error as Error)?.message));
+}
 
 export interface LeaseOptions {
   bus: Bus;
@@ -82,11 +94,19 @@ export class ClusterLeases {
     const clusters = (await this.knownClusters()).sort();
     const share = Math.ceil(clusters.length / Math.max(1, live));
 
-    // Renew what we hold; a failed renewal means someone else holds it now.
+    // Renew what we hold. Only a revision conflict or a vanished key means someone else holds it
+    // now; an unreachable server is not a lost lease, so the consumer keeps going and we retry.
     for (const [cluster, revision] of [...this.owned]) {
       try {
         this.owned.set(cluster, await leases.update(cluster, new TextEncoder().encode(this.id), revision));
-      } catch {
+      } catch (error) {
+        if (!isLeaseTaken(error)) {
+          this.options.logger.warn(
+            { cluster, err: (error as Error).message },
+            "could not renew a cluster lease; retrying",
+          );
+          continue;
+        }
         this.owned.delete(cluster);
         this.options.logger.warn({ cluster }, "lost a cluster lease; stopping its consumer");
         await this.options.onRelease(cluster);
