@@ -75,14 +75,17 @@ export class ClusterLeases {
     return this.running;
   }
 
+  /** Clusters with events in the stream, or heard from: a heartbeat comes before the first batch. */
   private async knownClusters(): Promise<string[]> {
     const { bus } = this.options;
     const info = await bus.jsm.streams.info(bus.names.streams.resources, {
       subjects_filter: bus.names.all("res"),
     });
-    return Object.keys(info.state.subjects ?? {}).map((subject) =>
-      subject.slice(subject.lastIndexOf(".") + 1),
+    const clusters = new Set(
+      Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(subject.lastIndexOf(".") + 1)),
     );
+    for await (const key of await (await bus.clusters()).keys()) clusters.add(key);
+    return [...clusters];
   }
 
   private async pass(): Promise<void> {
