@@ -3,6 +3,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import {
   apiVersionOf,
+  discoveryDocument,
   type FieldRequirement,
   type LabelRequirement,
   matchesFields,
@@ -12,6 +13,7 @@ import {
   type ResourceType,
   SelectorError,
   STANDARD_VERBS,
+  statusObject,
   toTable,
   wantsTable,
 } from "@atoll/kube";
@@ -42,9 +44,7 @@ interface Route {
 
 const MAX_BODY = 8 * 1024 * 1024;
 
-function status(code: number, reason: string, message: string): Obj {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
-}
+const status = statusObject;
 
 function encodeContinue(rv: number, key: string): string {
   return Buffer.from(JSON.stringify({ rv, key })).toString("base64url");
@@ -437,48 +437,6 @@ export class KubeSim {
     return { type, name: rest[1], subresource: rest[2] };
   }
 
-  private resourceList(group: string, version: string): Obj | undefined {
-    const types = this.store.types().filter((t) => t.group === group && t.version === version);
-    if (types.length === 0) return undefined;
-    return {
-      kind: "APIResourceList",
-      apiVersion: "v1",
-      groupVersion: apiVersionOf({ group, version }),
-      resources: types.flatMap((t) => [
-        {
-          name: t.resource,
-          singularName: t.kind.toLowerCase(),
-          namespaced: t.namespaced,
-          kind: t.kind,
-          verbs: STANDARD_VERBS,
-          ...(t.shortNames.length ? { shortNames: t.shortNames } : {}),
-          ...(t.categories.length ? { categories: t.categories } : {}),
-        },
-        {
-          name: `${t.resource}/status`,
-          singularName: "",
-          namespaced: t.namespaced,
-          kind: t.kind,
-          verbs: ["get", "patch", "update"],
-        },
-      ]),
-    };
-  }
-
-  private groups(): Obj[] {
-    const byGroup = new Map<string, string[]>();
-    for (const t of this.store.types()) {
-      if (t.group === "") continue;
-      const versions = byGroup.get(t.group) ?? [];
-      if (!versions.includes(t.version)) versions.push(t.version);
-      byGroup.set(t.group, versions);
-    }
-    return [...byGroup].map(([name, versions]) => {
-      const list = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
-      return { name, versions: list, preferredVersion: list[0] };
-    });
-  }
-
   /**
    * Just enough OpenAPI v3 for kubectl to see that PATCH accepts fieldValidation, so it validates
    * on the server instead of downloading schemas for client-side validation.
@@ -528,36 +486,12 @@ export class KubeSim {
   }
 
   private discovery(parts: string[]): Obj | undefined {
-    const path = parts.join("/");
     if (parts[0] === "openapi" && parts[1] === "v3") return this.openApi(parts);
-    if (path === "version") {
-      const gitVersion = this.options.kubernetesVersion ?? "v1.30.0";
-      const [, major, minor] = /^v(\d+)\.(\d+)/.exec(gitVersion) ?? ["", "1", "30"];
-      return {
-        major,
-        minor,
-        gitVersion,
-        platform: "linux/amd64",
-        goVersion: "go1.22",
-        compiler: "gc",
-        buildDate: "2026-01-01T00:00:00Z",
-        gitCommit: "kube-sim",
-        gitTreeState: "clean",
-      };
-    }
-    if (path === "api")
-      return {
-        kind: "APIVersions",
-        versions: ["v1"],
-        serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }],
-      };
-    if (path === "apis") return { kind: "APIGroupList", apiVersion: "v1", groups: this.groups() };
-    if (path === "api/v1") return this.resourceList("", "v1");
-    if (parts[0] === "apis" && parts.length === 2) {
-      const group = this.groups().find((g) => g.name === parts[1]);
-      return group ? { kind: "APIGroup", apiVersion: "v1", ...group } : undefined;
-    }
-    if (parts[0] === "apis" && parts.length === 3) return this.resourceList(parts[1]!, parts[2]!);
-    return undefined;
+    return discoveryDocument(this.store.types(), parts, {
+      verbs: STANDARD_VERBS,
+      statusSubresource: true,
+      gitVersion: this.options.kubernetesVersion ?? "v1.30.0",
+      gitCommit: "kube-sim",
+    });
   }
 }

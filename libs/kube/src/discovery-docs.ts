@@ -1,0 +1,108 @@
+import { apiVersionOf, type ResourceType } from "./catalog.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: discovery documents are plain JSON
+type Obj = Record<string, any>;
+
+export interface DiscoveryOptions {
+  verbs: string[];
+  /** Also list each type's status subresource (servers that accept writes do). */
+  statusSubresource?: boolean;
+  gitVersion: string;
+  gitCommit: string;
+}
+
+function groups(types: ResourceType[]): Obj[] {
+  const byGroup = new Map<string, string[]>();
+  for (const t of types) {
+    if (t.group === "") continue;
+    const versions = byGroup.get(t.group) ?? [];
+    if (!versions.includes(t.version)) versions.push(t.version);
+    byGroup.set(t.group, versions);
+  }
+  return [...byGroup].map(([name, versions]) => {
+    const list = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
+    return { name, versions: list, preferredVersion: list[0] };
+  });
+}
+
+function resourceList(
+  types: ResourceType[],
+  group: string,
+  version: string,
+  options: DiscoveryOptions,
+): Obj | undefined {
+  const served = types.filter((t) => t.group === group && t.version === version);
+  if (served.length === 0) return undefined;
+  return {
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion: apiVersionOf({ group, version }),
+    resources: served.flatMap((t) => [
+      {
+        name: t.resource,
+        singularName: t.kind.toLowerCase(),
+        namespaced: t.namespaced,
+        kind: t.kind,
+        verbs: options.verbs,
+        ...(t.shortNames.length ? { shortNames: t.shortNames } : {}),
+        ...(t.categories.length ? { categories: t.categories } : {}),
+      },
+      ...(options.statusSubresource
+        ? [
+            {
+              name: `${t.resource}/status`,
+              singularName: "",
+              namespaced: t.namespaced,
+              kind: t.kind,
+              verbs: ["get", "patch", "update"],
+            },
+          ]
+        : []),
+    ]),
+  };
+}
+
+/**
+ * Legacy discovery (/version, /api, /apis, /api/v1, /apis/<g>, /apis/<g>/<v>) for a set of
+ * types, as kubectl reads it. Undefined for any other path.
+ */
+export function discoveryDocument(
+  types: ResourceType[],
+  parts: string[],
+  options: DiscoveryOptions,
+): Obj | undefined {
+  const path = parts.join("/");
+  if (path === "version") {
+    const [, major, minor] = /^v(\d+)\.(\d+)/.exec(options.gitVersion) ?? ["", "1", "30"];
+    return {
+      major,
+      minor,
+      gitVersion: options.gitVersion,
+      platform: "linux/amd64",
+      goVersion: "go1.22",
+      compiler: "gc",
+      buildDate: "2026-01-01T00:00:00Z",
+      gitCommit: options.gitCommit,
+      gitTreeState: "clean",
+    };
+  }
+  if (path === "api")
+    return {
+      kind: "APIVersions",
+      versions: ["v1"],
+      serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }],
+    };
+  if (path === "apis") return { kind: "APIGroupList", apiVersion: "v1", groups: groups(types) };
+  if (path === "api/v1") return resourceList(types, "", "v1", options);
+  if (parts[0] === "apis" && parts.length === 2) {
+    const group = groups(types).find((g) => g.name === parts[1]);
+    return group ? { kind: "APIGroup", apiVersion: "v1", ...group } : undefined;
+  }
+  if (parts[0] === "apis" && parts.length === 3) return resourceList(types, parts[1]!, parts[2]!, options);
+  return undefined;
+}
+
+/** A Kubernetes Status object, the error body kubectl understands. */
+export function statusObject(code: number, reason: string, message: string): Obj {
+  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+}
