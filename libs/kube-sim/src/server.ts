@@ -10,7 +10,9 @@ import {
   matchesLabels,
   parseFieldSelector,
   parseLabelSelector,
+  type ResourceRoute,
   type ResourceType,
+  resourceRoute,
   SelectorError,
   STANDARD_VERBS,
   statusObject,
@@ -35,12 +37,7 @@ export interface KubeSimOptions extends StoreOptions {
   kubernetesVersion?: string;
 }
 
-interface Route {
-  type: ResourceType;
-  namespace?: string;
-  name?: string;
-  subresource?: string;
-}
+type Route = ResourceRoute;
 
 const MAX_BODY = 8 * 1024 * 1024;
 
@@ -416,25 +413,7 @@ export class KubeSim {
   }
 
   private route(parts: string[]): Route | undefined {
-    let rest: string[];
-    let group: string;
-    let version: string;
-    if (parts[0] === "api" && parts[1] === "v1") {
-      group = "";
-      version = "v1";
-      rest = parts.slice(2);
-    } else if (parts[0] === "apis" && parts.length >= 4) {
-      group = parts[1]!;
-      version = parts[2]!;
-      rest = parts.slice(3);
-    } else return undefined;
-    if (rest[0] === "namespaces" && rest.length >= 3) {
-      const type = this.store.findType(group, version, rest[2]!);
-      if (type?.namespaced) return { type, namespace: rest[1], name: rest[3], subresource: rest[4] };
-    }
-    const type = this.store.findType(group, version, rest[0] ?? "");
-    if (!type || rest.length > 3) return undefined;
-    return { type, name: rest[1], subresource: rest[2] };
+    return resourceRoute(parts, (group, version, resource) => this.store.findType(group, version, resource));
   }
 
   /**

@@ -106,3 +106,45 @@ export function discoveryDocument(
 export function statusObject(code: number, reason: string, message: string): Obj {
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
 }
+
+export interface ResourceRoute {
+  type: ResourceType;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+/**
+ * Reads a resource path (/api/v1/..., /apis/<g>/<v>/..., with or without /namespaces/<ns>) given
+ * a lookup of served types; undefined when it names nothing served.
+ */
+export function resourceRoute(
+  parts: string[],
+  findType: (group: string, version: string, resource: string) => ResourceType | undefined,
+): ResourceRoute | undefined {
+  let rest: string[];
+  let group: string;
+  let version: string;
+  if (parts[0] === "api" && parts[1] === "v1") {
+    group = "";
+    version = "v1";
+    rest = parts.slice(2);
+  } else if (parts[0] === "apis" && parts.length >= 4) {
+    group = parts[1]!;
+    version = parts[2]!;
+    rest = parts.slice(3);
+  } else return undefined;
+  if (rest[0] === "namespaces" && rest.length >= 3) {
+    const type = findType(group, version, rest[2]!);
+    if (type?.namespaced)
+      return {
+        type,
+        namespace: rest[1]!,
+        ...(rest[3] ? { name: rest[3] } : {}),
+        ...(rest[4] ? { subresource: rest[4] } : {}),
+      };
+  }
+  const type = findType(group, version, rest[0] ?? "");
+  if (!type || rest.length > 3) return undefined;
+  return { type, ...(rest[1] ? { name: rest[1] } : {}), ...(rest[2] ? { subresource: rest[2] } : {}) };
+}

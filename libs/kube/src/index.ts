@@ -1,7 +1,13 @@
 export * from "./catalog.js";
 export { KubeApiError, KubeClient, type KubeRequest, readBody } from "./client.js";
 export { discoverResourceTypes } from "./discovery.js";
-export { type DiscoveryOptions, discoveryDocument, statusObject } from "./discovery-docs.js";
+export {
+  type DiscoveryOptions,
+  discoveryDocument,
+  type ResourceRoute,
+  resourceRoute,
+  statusObject,
+} from "./discovery-docs.js";
 export { cpuMillis, parseQuantity } from "./quantity.js";
 export { type RedactedSecretValue, redactObject } from "./redact.js";
 export {

@@ -2,7 +2,8 @@ import { silentLogger } from "@atoll/log";
 import { resolveKind } from "@atoll/search";
 import { type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildQueryApp, decodeCursor, encodeCursor } from "./app.js";
+import { buildQueryApp } from "./app.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 
 describe("resolveKind", () => {
   it.each([

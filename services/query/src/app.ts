@@ -17,6 +17,8 @@ import { type Database, listClusters } from "@atoll/store";
 import type { ClusterRegistry } from "@atoll/sync";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import type postgres from "postgres";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+import { kubeRoutes } from "./kube-routes.js";
 import { badRequest, HttpProblem } from "./problem.js";
 import { registryRoutes } from "./registry-routes.js";
 
@@ -33,28 +35,6 @@ export interface QueryAppOptions {
 }
 
 const MAX_LIMIT = 1000;
-
-export function encodeCursor(cursor: Cursor | { offset: number }): string {
-  return Buffer.from(JSON.stringify(cursor)).toString("base64url");
-}
-
-export function decodeCursor(token: string): Cursor | { offset: number } {
-  try {
-    const value = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Cursor & {
-      offset?: number;
-    };
-    if (Number.isInteger(value.offset) && (value.offset as number) >= 0)
-      return { offset: value.offset as number };
-    const fields = [value.cluster, value.kind, value.namespace, value.name, value.uid];
-    if (fields.every((f) => typeof f === "string")) return value;
-  } catch {
-    // fall through to the error below
-  }
-  throw badRequest(
-    "INVALID_CONTINUE",
-    "the continue token is not one this server issued; repeat the request without it",
-  );
-}
 
 function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return 100;
@@ -132,6 +112,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   }));
 
   if (options.registry) registryRoutes(app, options.registry);
+  kubeRoutes(app, options.db);
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;

@@ -1,0 +1,75 @@
+import {
+  BUILTIN_RESOURCE_TYPES,
+  type FieldRequirement,
+  parseFieldSelector,
+  parseLabelSelector,
+  type ResourceRoute,
+  type ResourceType,
+} from "@atoll/kube";
+import { sql } from "drizzle-orm";
+import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { type Condition, column, type Field } from "./ir.js";
+
+function fieldOfSelector(path: string): Field {
+  if (path === "metadata.name") return column("name");
+  if (path === "metadata.namespace") return column("namespace");
+  return { kind: "path", segments: path.split(".") };
+}
+
+function fieldCondition({ path, operator, value }: FieldRequirement): Condition {
+  return { type: "compare", field: fieldOfSelector(path), op: operator, value };
+}
+
+/** The IR conditions of a Kubernetes list: scope, label selector, and field selectors on any path. */
+export function kubeListConditions(
+  route: Pick<ResourceRoute, "type" | "namespace" | "name">,
+  options: { cluster?: string; labelSelector?: string; fieldSelector?: string },
+): Condition[] {
+  const conditions: Condition[] = [
+    { type: "compare", field: column("group"), op: "=", value: route.type.group },
+    { type: "compare", field: column("kind"), op: "=", value: route.type.kind },
+  ];
+  if (options.cluster)
+    conditions.push({ type: "compare", field: column("cluster"), op: "=", value: options.cluster });
+  if (route.namespace)
+    conditions.push({ type: "compare", field: column("namespace"), op: "=", value: route.namespace });
+  if (route.name) conditions.push({ type: "compare", field: column("name"), op: "=", value: route.name });
+  for (const requirement of parseLabelSelector(options.labelSelector ?? ""))
+    conditions.push({ type: "label", requirement });
+  for (const requirement of parseFieldSelector(options.fieldSelector ?? ""))
+    conditions.push(fieldCondition(requirement));
+  return conditions;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: works with any drizzle schema
+type Database = PostgresJsDatabase<any>;
+
+/**
+ * Every resource type the index holds objects of, as discovery describes them: built-in types
+ * from the catalog (short names, scope), others as indexed (namespaced if any object has one).
+ */
+export async function indexedTypes(db: Database): Promise<ResourceType[]> {
+  const rows = (await db.execute(sql`
+    select api_group as "group", api_version as version, kind, resource, bool_or(namespace <> '') as namespaced
+    from resources group by 1, 2, 3, 4`)) as unknown as {
+    group: string;
+    version: string;
+    kind: string;
+    resource: string;
+    namespaced: boolean;
+  }[];
+  return rows.map((r) => {
+    const builtin = BUILTIN_RESOURCE_TYPES.find((t) => t.group === r.group && t.resource === r.resource);
+    return (
+      builtin ?? {
+        group: r.group,
+        version: r.version,
+        kind: r.kind,
+        resource: r.resource,
+        namespaced: r.namespaced,
+        shortNames: [],
+        categories: [],
+      }
+    );
+  });
+}

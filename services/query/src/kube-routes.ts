@@ -1,0 +1,171 @@
+import {
+  apiVersionOf,
+  discoveryDocument,
+  resourceRoute,
+  SelectorError,
+  statusObject,
+  toTable,
+  wantsTable,
+} from "@atoll/kube";
+import {
+  and,
+  type Cursor,
+  indexedTypes,
+  kubeListConditions,
+  QueryError,
+  searchPostgres,
+} from "@atoll/search";
+import type { Database } from "@atoll/store";
+import { sql } from "drizzle-orm";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+
+const CLUSTER_ANNOTATION = "atoll.dev/cluster";
+const MAX_PAGE = 5000;
+
+// biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are loose JSON
+type Obj = Record<string, any>;
+
+const clusterColumn = {
+  column: {
+    name: "Cluster",
+    type: "string",
+    format: "",
+    description: "The cluster the object lives in",
+    priority: 0,
+  },
+  cell: (o: Obj) => o.metadata?.annotations?.[CLUSTER_ANNOTATION] ?? "",
+};
+
+/**
+ * A read-only Kubernetes API over the index, for an unmodified kubectl: /k8s/all/... spans every
+ * cluster, /k8s/clusters/<name>/... one. Objects carry their cluster in an annotation, and Table
+ * output leads with a CLUSTER column.
+ */
+export function kubeRoutes(app: FastifyInstance, db: Database): void {
+  const handle = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    cluster: string | undefined,
+    rest: string,
+  ) => {
+    const send = (code: number, body: unknown) => reply.status(code).type("application/json").send(body);
+    const parts = rest.split("/").filter(Boolean).map(decodeURIComponent);
+    const types = await indexedTypes(db);
+    const discovery = discoveryDocument(types, parts, {
+      verbs: ["get", "list"],
+      gitVersion: "v1.30.0",
+      gitCommit: "atoll-index",
+    });
+    if (discovery) return send(200, discovery);
+    const route = resourceRoute(parts, (group, version, resource) =>
+      types.find((t) => t.group === group && t.version === version && t.resource === resource),
+    );
+    if (!route)
+      return send(404, statusObject(404, "NotFound", `the index holds no resource at /${parts.join("/")}`));
+    if (request.method !== "GET") {
+      return send(
+        405,
+        statusObject(
+          405,
+          "MethodNotAllowed",
+          "the index is read-only; change clusters through /proxy/clusters/<name>",
+        ),
+      );
+    }
+    const params = request.query as Record<string, string | undefined>;
+    if (params.watch === "true" || params.watch === "1") {
+      return send(
+        501,
+        statusObject(
+          501,
+          "NotImplemented",
+          "watching the index is not available yet; list instead, or watch a cluster through /proxy/clusters/<name>",
+        ),
+      );
+    }
+    if (route.subresource)
+      return send(
+        404,
+        statusObject(404, "NotFound", `the index does not serve the ${route.subresource} subresource`),
+      );
+    let where: ReturnType<typeof and>;
+    try {
+      where = and(
+        kubeListConditions(route, {
+          ...(cluster ? { cluster } : {}),
+          ...(params.labelSelector ? { labelSelector: params.labelSelector } : {}),
+          ...(params.fieldSelector ? { fieldSelector: params.fieldSelector } : {}),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof SelectorError || error instanceof QueryError)
+        return send(400, statusObject(400, "BadRequest", error.message));
+      throw error;
+    }
+    const annotate = (item: { cluster: string; object: Obj }): Obj => ({
+      ...item.object,
+      metadata: {
+        ...item.object.metadata,
+        annotations: { ...item.object.metadata?.annotations, [CLUSTER_ANNOTATION]: item.cluster },
+      },
+    });
+    const query = { ...(where ? { where } : {}), orderBy: [] };
+    if (route.name) {
+      const page = await searchPostgres(db, query, { limit: 2 });
+      if (page.items.length === 0)
+        return send(404, statusObject(404, "NotFound", `${route.type.resource} "${route.name}" not found`));
+      if (page.items.length > 1) {
+        const clusters = page.items.map((i) => i.cluster).join(", ");
+        return send(
+          409,
+          statusObject(
+            409,
+            "Conflict",
+            `${route.type.resource} "${route.name}" exists in several clusters (${clusters}); ask /k8s/clusters/<name>`,
+          ),
+        );
+      }
+      return send(200, annotate(page.items[0]!));
+    }
+    const limit = Math.min(Number(params.limit) > 0 ? Number(params.limit) : MAX_PAGE, MAX_PAGE);
+    let after: Cursor | { offset: number } | undefined;
+    try {
+      after = params.continue ? decodeCursor(params.continue) : undefined;
+    } catch {
+      return send(410, statusObject(410, "Expired", "the continue token is not valid; start the list again"));
+    }
+    const page = await searchPostgres(db, query, { limit, ...(after ? { after } : {}) });
+    const [latest] = (await db.execute(
+      sql`select coalesce(max(id), 0)::text as rv from resource_changes`,
+    )) as unknown as { rv: string }[];
+    const metadata: Obj = {
+      resourceVersion: latest?.rv ?? "0",
+      ...(page.next ? { continue: encodeCursor(page.next) } : {}),
+    };
+    const objects = page.items.map(annotate);
+    if (wantsTable(request.headers.accept)) {
+      return send(
+        200,
+        toTable(route.type, objects, metadata, {
+          includeObject: params.includeObject,
+          leadingColumns: [clusterColumn],
+        }),
+      );
+    }
+    return send(200, {
+      kind: `${route.type.kind}List`,
+      apiVersion: apiVersionOf(route.type),
+      metadata,
+      items: objects,
+    });
+  };
+
+  app.all("/k8s/all/*", (request, reply) =>
+    handle(request, reply, undefined, (request.params as { "*": string })["*"]),
+  );
+  app.all("/k8s/clusters/:cluster/*", (request, reply) => {
+    const params = request.params as { cluster: string; "*": string };
+    return handle(request, reply, params.cluster, params["*"]);
+  });
+}
