@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
-import type { Codec } from "@atoll/contracts";
+import type { Codec, DescMessage, MessageShape } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
   AckPolicy,
   type ConsumerConfig,

@@ -189,11 +189,6 @@ export class ClusterSync {
     reflector.start();
   }
 
-  /** True once every reflector has finished its first full list. */
-  get synced(): boolean {
-    return this.reflectors.every(({ reflector }) => reflector.lastListAt > 0);
-  }
-
   private async beat(): Promise<void> {
     const { cluster, bus } = this.options;
     const summary = this.capacity.summary();

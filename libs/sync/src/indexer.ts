@@ -32,14 +32,8 @@ export class ResourceIndexer {
   private leases: ClusterLeases | undefined;
   private heartbeatWatch: { stop(): void } | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
-  indexedBatches = 0;
 
   constructor(private readonly options: ResourceIndexerOptions) {}
-
-  /** Clusters this process is indexing now. */
-  get clusters(): string[] {
-    return [...this.consumers.keys()].sort();
-  }
 
   async start(): Promise<void> {
     const { bus, logger } = this.options;
@@ -83,7 +77,6 @@ export class ResourceIndexer {
         const ops = deliveries.flatMap(({ data }) => batchToOps(data));
         const result = await applyIndexOps(sql, ops);
         await this.options.mirror?.apply(ops);
-        this.indexedBatches += deliveries.length;
         logger.debug({ messages: deliveries.length, ops: ops.length, ...result }, "indexed");
       },
     });

@@ -45,10 +45,6 @@ export class ClusterLeases {
     this.ttlMs = options.ttlMs ?? 15_000;
   }
 
-  get clusters(): string[] {
-    return [...this.owned.keys()].sort();
-  }
-
   async start(): Promise<void> {
     const { bus } = this.options;
     const kvm = new Kvm(bus.js);

@@ -13,7 +13,7 @@ import {
   searchPostgres,
   toSqlText,
 } from "@atoll/search";
-import { type Database, listClusters } from "@atoll/store";
+import { type Database, listClusters, ping } from "@atoll/store";
 import type { ClusterRegistry } from "@atoll/sync";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import type postgres from "postgres";
@@ -61,20 +61,25 @@ export function buildQueryApp(options: QueryAppOptions) {
         ? error
         : error instanceof SelectorError
           ? badRequest("INVALID_SELECTOR", error.message)
-          : (error as { statusCode?: number }).statusCode &&
-              (error as { statusCode: number }).statusCode < 500
-            ? new HttpProblem(
-                (error as { statusCode: number }).statusCode,
-                "BAD_REQUEST",
-                "Bad request",
-                (error as Error).message,
-              )
-            : new HttpProblem(
-                500,
-                "INTERNAL",
-                "Internal error",
-                "the server failed to answer; the error is logged with this request id",
-              );
+          : error instanceof QueryError
+            ? badRequest(error.code, error.message, {
+                ...(error.position ? { position: error.position } : {}),
+                ...(error.hint ? { hint: error.hint } : {}),
+              })
+            : (error as { statusCode?: number }).statusCode &&
+                (error as { statusCode: number }).statusCode < 500
+              ? new HttpProblem(
+                  (error as { statusCode: number }).statusCode,
+                  "BAD_REQUEST",
+                  "Bad request",
+                  (error as Error).message,
+                )
+              : new HttpProblem(
+                  500,
+                  "INTERNAL",
+                  "Internal error",
+                  "the server failed to answer; the error is logged with this request id",
+                );
     if (problem.status >= 500) request.log.error({ err: error }, "request failed");
     void reply.status(problem.status).type("application/problem+json").send(problem.toJSON(request.url));
   });
@@ -94,7 +99,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   app.get("/readyz", async (_request, reply) => {
     const checks: Record<string, string> = {};
     await Promise.all([
-      options.sql`select 1`.then(
+      ping(options.sql).then(
         () => (checks.postgres = "ok"),
         (error: Error) => (checks.postgres = error.message),
       ),
@@ -153,18 +158,7 @@ export function buildQueryApp(options: QueryAppOptions) {
           : `mode must be keyword, sql or nl, got "${mode}"`,
       );
     }
-    let parsed: ReturnType<typeof parseKeywordQuery>;
-    try {
-      parsed = parse(query.q ?? "");
-    } catch (error) {
-      if (error instanceof QueryError) {
-        throw badRequest(error.code, error.message, {
-          ...(error.position ? { position: error.position } : {}),
-          ...(error.hint ? { hint: error.hint } : {}),
-        });
-      }
-      throw error;
-    }
+    const parsed = parse(query.q ?? "");
     const page = await searchPostgres(options.db, parsed, {
       limit: parseLimit(query.limit),
       withTotal: true,

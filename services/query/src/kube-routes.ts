@@ -1,6 +1,7 @@
 import {
   apiVersionOf,
   discoveryDocument,
+  type ResourceType,
   resourceRoute,
   SelectorError,
   statusObject,
@@ -22,6 +23,8 @@ import { decodeCursor, encodeCursor } from "./cursor.js";
 
 const CLUSTER_ANNOTATION = "atoll.dev/cluster";
 const MAX_PAGE = 5000;
+/** Listing the indexed types scans the whole table; kinds appear rarely, so a few seconds' cache is right. */
+const TYPES_TTL_MS = 10_000;
 
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are loose JSON
 type Obj = Record<string, any>;
@@ -43,6 +46,18 @@ const clusterColumn = {
  * output leads with a CLUSTER column.
  */
 export function kubeRoutes(app: FastifyInstance, db: Database): void {
+  let types: { at: number; value: Promise<ResourceType[]> } | undefined;
+  const servedTypes = () => {
+    if (!types || Date.now() - types.at > TYPES_TTL_MS) {
+      const value = indexedTypes(db);
+      // A failed read must not be served from the cache.
+      value.catch(() => {
+        types = undefined;
+      });
+      types = { at: Date.now(), value };
+    }
+    return types.value;
+  };
   const handle = async (
     request: FastifyRequest,
     reply: FastifyReply,
@@ -51,7 +66,7 @@ export function kubeRoutes(app: FastifyInstance, db: Database): void {
   ) => {
     const send = (code: number, body: unknown) => reply.status(code).type("application/json").send(body);
     const parts = rest.split("/").filter(Boolean).map(decodeURIComponent);
-    const types = await indexedTypes(db);
+    const types = await servedTypes();
     const discovery = discoveryDocument(types, parts, {
       verbs: ["get", "list"],
       gitVersion: "v1.30.0",
