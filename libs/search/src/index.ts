@@ -3,6 +3,13 @@ export { nameCondition, parseDuration, parseKeywordQuery } from "./keyword.js";
 export { resolveKind } from "./kinds.js";
 export { indexedTypes, kubeListConditions } from "./kube-api.js";
 export {
+  answerNaturalQuestion,
+  askLanguageModel,
+  type LanguageModelConfig,
+  type NaturalAnswer,
+} from "./language-model.js";
+export { type NaturalContext, type NaturalParse, parseNaturalQuery } from "./natural.js";
+export {
   type Cursor,
   conditionSql,
   labelSql,

@@ -29,6 +29,8 @@ export type Condition =
   | { type: "and" | "or"; of: Condition[] }
   | { type: "not"; of: Condition }
   | { type: "compare"; field: Field; op: Comparison; value: Scalar }
+  /** Two numeric fields of the same object; a missing count is zero, as Kubernetes omits zeros. */
+  | { type: "compareFields"; left: Field; op: Comparison; right: Field }
   | { type: "in"; field: Field; values: Scalar[]; negated: boolean }
   | { type: "like"; field: Field; pattern: string; negated: boolean; caseInsensitive: boolean }
   | { type: "null"; field: Field; negated: boolean }

@@ -52,14 +52,23 @@ function textOf(field: Field): SQL {
   }
 }
 
+/** A field as a number: text that is not a number reads as null rather than failing the query. */
+function numericText(text: SQL): SQL {
+  return sql`(case when ${text} ~ '^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$' then (${text})::numeric end)`;
+}
+
+/** For field-to-field comparisons: Kubernetes omits zero counters such as readyReplicas. */
+function numberOf(field: Field): SQL {
+  return sql`coalesce(${numericText(textOf(field))}, 0)`;
+}
+
 /** Numbers compare as numbers; columns that hold times or versions keep their own type. */
 function valueExpr(field: Field, value: Scalar): { left: SQL; right: SQL } {
   if (field.kind === "column" && field.name === "creationTimestamp")
     return { left: textOf(field), right: sql`${String(value)}::timestamptz` };
   if (field.kind === "column" && field.name === "resourceVersion")
     return { left: textOf(field), right: sql`${String(value)}::bigint` };
-  if (typeof value === "number")
-    return { left: sql`(${textOf(field)})::numeric`, right: sql`${value}::numeric` };
+  if (typeof value === "number") return { left: numericText(textOf(field)), right: sql`${value}::numeric` };
   return { left: textOf(field), right: sql`${String(value)}` };
 }
 
@@ -144,6 +153,8 @@ export function conditionSql(c: Condition): SQL {
       return sql`not coalesce(${conditionSql(c.of)}, false)`;
     case "compare":
       return compareSql(c.field, c.op, c.value);
+    case "compareFields":
+      return sql`${numberOf(c.left)} ${CMP[c.op]} ${numberOf(c.right)}`;
     case "in": {
       const any = orAll(c.values.map((v) => compareSql(c.field, "=", v)));
       return c.negated ? sql`not coalesce(${any}, false)` : any;

@@ -39,6 +39,8 @@ function conditionText(c: Condition, nested: boolean): string {
       return `NOT ${conditionText(c.of, true)}`;
     case "compare":
       return `${fieldText(c.field)} ${c.op} ${literal(c.value)}`;
+    case "compareFields":
+      return `${fieldText(c.left)} ${c.op} ${fieldText(c.right)}`;
     case "in":
       return `${fieldText(c.field)} ${c.negated ? "NOT IN" : "IN"} (${c.values.map(literal).join(", ")})`;
     case "like":

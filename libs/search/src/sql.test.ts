@@ -41,6 +41,10 @@ describe("SQL front end", () => {
       "SELECT kind, COUNT(*) FROM resources WHERE cluster = 'a' GROUP BY kind ORDER BY COUNT(*) DESC",
       "SELECT kind, COUNT(*) FROM resources WHERE cluster = 'a' GROUP BY kind",
     ],
+    [
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND status.readyReplicas < spec.replicas",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND status.readyReplicas < spec.replicas",
+    ],
     ["select * from resources", "SELECT * FROM resources"],
   ])("%s", (input, canonical) => {
     const query = parseSqlQuery(input);
@@ -63,7 +67,7 @@ describe("SQL front end", () => {
     ["SELECT * FROM resources WHERE name IN (SELECT name FROM tokens)", "UNSUPPORTED_EXPRESSION", /literal/],
     ["SELECT * FROM resources WHERE colour = 'red'", "UNKNOWN_COLUMN", /unknown column "colour"/],
     ["SELECT * FROM resources WHERE foo.bar = 1", "UNKNOWN_COLUMN", /not a column or a path/],
-    ["SELECT * FROM resources WHERE name = other", "UNSUPPORTED_EXPRESSION", /literal/],
+    ["SELECT * FROM resources WHERE name = other", "UNKNOWN_COLUMN", /unknown column "other"/],
     ["SELECT * FROM resources WHERE pg_sleep(10)", "UNSUPPORTED_FUNCTION", /pg_sleep/],
     ["SELECT * FROM resources; DROP TABLE resources", "SQL_SYNTAX|ONE_STATEMENT", /statement|syntax/],
     ["SELECT name FROM resources", "UNSUPPORTED_COLUMNS", /select \*/],

@@ -130,7 +130,7 @@ function literalOf(node: Node): Scalar {
         "UNSUPPORTED_EXPRESSION",
         "the right side of a condition must be a literal ('text', a number, true or false)",
         undefined,
-        "subqueries and column-to-column comparisons are not allowed",
+        "subqueries are not allowed; a comparison may also have a path on both sides, as in status.readyReplicas < spec.replicas",
       );
   }
 }
@@ -188,6 +188,13 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
     );
   }
   const field = fieldOf(node.left, fields);
+  if (COMPARISONS[operator] && node.right?.type === "column_ref")
+    return {
+      type: "compareFields",
+      left: field,
+      op: COMPARISONS[operator]!,
+      right: fieldOf(node.right, fields),
+    };
   if (COMPARISONS[operator])
     return { type: "compare", field, op: COMPARISONS[operator]!, value: literalOf(node.right) };
   if (operator === "IN" || operator === "NOT IN") {

@@ -1,14 +1,14 @@
-import { parseLabelSelector, SelectorError } from "@atoll/kube";
+import { parseLabelSelector } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
 import {
   and,
+  answerNaturalQuestion,
   type Condition,
-  type Cursor,
   column,
+  type LanguageModelConfig,
   nameCondition,
   parseKeywordQuery,
   parseSqlQuery,
-  QueryError,
   resolveKind,
   searchPostgres,
   toSqlText,
@@ -17,9 +17,10 @@ import { type Database, listClusters, ping } from "@atoll/store";
 import type { ClusterRegistry } from "@atoll/sync";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import type postgres from "postgres";
+import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { kubeRoutes } from "./kube-routes.js";
-import { badRequest, HttpProblem } from "./problem.js";
+import { badRequest, HttpProblem, problemOf } from "./problem.js";
 import { registryRoutes } from "./registry-routes.js";
 
 export interface QueryAppOptions {
@@ -32,6 +33,8 @@ export interface QueryAppOptions {
   staleAfterSeconds?: number;
   /** Serves the registry's write endpoints when given. */
   registry?: ClusterRegistry;
+  /** Translates natural-language questions the built-in rules cannot. */
+  languageModel?: LanguageModelConfig;
 }
 
 const MAX_LIMIT = 1000;
@@ -56,30 +59,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const problem =
-      error instanceof HttpProblem
-        ? error
-        : error instanceof SelectorError
-          ? badRequest("INVALID_SELECTOR", error.message)
-          : error instanceof QueryError
-            ? badRequest(error.code, error.message, {
-                ...(error.position ? { position: error.position } : {}),
-                ...(error.hint ? { hint: error.hint } : {}),
-              })
-            : (error as { statusCode?: number }).statusCode &&
-                (error as { statusCode: number }).statusCode < 500
-              ? new HttpProblem(
-                  (error as { statusCode: number }).statusCode,
-                  "BAD_REQUEST",
-                  "Bad request",
-                  (error as Error).message,
-                )
-              : new HttpProblem(
-                  500,
-                  "INTERNAL",
-                  "Internal error",
-                  "the server failed to answer; the error is logged with this request id",
-                );
+    const problem = problemOf(error);
     if (problem.status >= 500) request.log.error({ err: error }, "request failed");
     void reply.status(problem.status).type("application/problem+json").send(problem.toJSON(request.url));
   });
@@ -144,21 +124,33 @@ export function buildQueryApp(options: QueryAppOptions) {
     return { items: page.items, continue: page.next ? encodeCursor(page.next) : null };
   });
 
+  const clusterNames = cachedFor(10_000, async () =>
+    (await listClusters(options.sql, options.staleAfterSeconds ?? 30)).map((c) => c.name),
+  );
+
+  /** The query a search request asks for, and how a natural-language question was understood. */
+  async function understand(mode: string, text: string) {
+    if (mode === "keyword") return { parsed: parseKeywordQuery(text) };
+    if (mode === "sql") return { parsed: parseSqlQuery(text) };
+    if (mode !== "nl") throw badRequest("INVALID_MODE", `mode must be keyword, sql or nl, got "${mode}"`);
+    const answer = await answerNaturalQuestion(text, {
+      context: { clusters: await clusterNames() },
+      ...(options.languageModel ? { model: options.languageModel } : {}),
+    });
+    if (answer.warning) options.logger.warn({ warning: answer.warning }, "language model fallback");
+    return {
+      parsed: answer.query,
+      interpretation: {
+        engine: answer.engine,
+        unmatched: answer.unmatched,
+        ...(answer.warning ? { warning: answer.warning } : {}),
+      },
+    };
+  }
+
   app.get("/api/v1/search", async (request) => {
     const query = request.query as Query;
-    const mode = query.mode ?? "keyword";
-    const parse = mode === "keyword" ? parseKeywordQuery : mode === "sql" ? parseSqlQuery : undefined;
-    if (!parse) {
-      throw new HttpProblem(
-        mode === "nl" ? 501 : 400,
-        mode === "nl" ? "MODE_NOT_AVAILABLE" : "INVALID_MODE",
-        mode === "nl" ? "Not implemented" : "Bad request",
-        mode === "nl"
-          ? "natural-language search is not available yet; use mode=keyword or mode=sql"
-          : `mode must be keyword, sql or nl, got "${mode}"`,
-      );
-    }
-    const parsed = parse(query.q ?? "");
+    const { parsed, interpretation } = await understand(query.mode ?? "keyword", query.q ?? "");
     const page = await searchPostgres(options.db, parsed, {
       limit: parseLimit(query.limit),
       withTotal: true,
@@ -171,6 +163,7 @@ export function buildQueryApp(options: QueryAppOptions) {
       totalIsEstimate: page.totalIsEstimate,
       continue: page.next ? encodeCursor(page.next) : null,
       sql: toSqlText(parsed),
+      ...(interpretation ? { interpretation } : {}),
     };
   });
 

@@ -1,7 +1,6 @@
 import {
   apiVersionOf,
   discoveryDocument,
-  type ResourceType,
   resourceRoute,
   SelectorError,
   statusObject,
@@ -19,6 +18,7 @@ import {
 import type { Database } from "@atoll/store";
 import { sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 
 const CLUSTER_ANNOTATION = "atoll.dev/cluster";
@@ -46,18 +46,7 @@ const clusterColumn = {
  * output leads with a CLUSTER column.
  */
 export function kubeRoutes(app: FastifyInstance, db: Database): void {
-  let types: { at: number; value: Promise<ResourceType[]> } | undefined;
-  const servedTypes = () => {
-    if (!types || Date.now() - types.at > TYPES_TTL_MS) {
-      const value = indexedTypes(db);
-      // A failed read must not be served from the cache.
-      value.catch(() => {
-        types = undefined;
-      });
-      types = { at: Date.now(), value };
-    }
-    return types.value;
-  };
+  const servedTypes = cachedFor(TYPES_TTL_MS, () => indexedTypes(db));
   const handle = async (
     request: FastifyRequest,
     reply: FastifyReply,

@@ -16,6 +16,11 @@ const config = loadConfig({
   /** NATS URL written into pull-mode agent manifests, as member clusters reach it. */
   ATOLL_AGENT_NATS_URL: z.string().optional(),
   ATOLL_AGENT_IMAGE: z.string().default("ghcr.io/atoll-dev/agent:0.1.0"),
+  /** An OpenAI-compatible endpoint for questions the built-in rules cannot translate; optional. */
+  ATOLL_LLM_BASE_URL: z.url().optional(),
+  ATOLL_LLM_MODEL: z.string().default("gpt-4o-mini"),
+  ATOLL_LLM_API_KEY: z.string().optional(),
+  ATOLL_LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 const logger = createLogger({ service: "query", level: config.LOG_LEVEL });
 
@@ -41,6 +46,16 @@ const registry = new ClusterRegistry({
 const rulesResponder = serveSyncRules(bus, database.sql, logger);
 const app = buildQueryApp({
   registry,
+  ...(config.ATOLL_LLM_BASE_URL
+    ? {
+        languageModel: {
+          baseUrl: config.ATOLL_LLM_BASE_URL,
+          model: config.ATOLL_LLM_MODEL,
+          timeoutMs: config.ATOLL_LLM_TIMEOUT_MS,
+          ...(config.ATOLL_LLM_API_KEY ? { apiKey: config.ATOLL_LLM_API_KEY } : {}),
+        },
+      }
+    : {}),
   db: database.db,
   sql: database.sql,
   logger,

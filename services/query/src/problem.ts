@@ -1,3 +1,6 @@
+import { SelectorError } from "@atoll/kube";
+import { QueryError } from "@atoll/search";
+
 /** One error shape for every endpoint (RFC 9457 problem details), with a stable code. */
 export class HttpProblem extends Error {
   constructor(
@@ -25,3 +28,33 @@ export class HttpProblem extends Error {
 
 export const badRequest = (code: string, detail: string, extra?: Record<string, unknown>) =>
   new HttpProblem(400, code, "Bad request", detail, extra);
+
+/** Every error a handler can raise, as the problem the caller sees. */
+export function problemOf(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof SelectorError) return badRequest("INVALID_SELECTOR", error.message);
+  if (error instanceof QueryError)
+    return badRequest(error.code, error.message, {
+      ...(error.position ? { position: error.position } : {}),
+      ...(error.hint ? { hint: error.hint } : {}),
+    });
+  const { code, statusCode, message } = error as { code?: unknown; statusCode?: number; message?: string };
+  if (code === "57014")
+    return new HttpProblem(
+      503,
+      "QUERY_TIMEOUT",
+      "Query timed out",
+      "the query ran longer than the statement timeout; narrow it with a kind, namespace or cluster filter",
+    );
+  // Postgres class 22 is bad data in a value the user supplied (a malformed timestamp, say).
+  if (typeof code === "string" && code.startsWith("22"))
+    return badRequest("INVALID_VALUE", `a value in the query is not valid for its field: ${message}`);
+  if (statusCode && statusCode < 500)
+    return new HttpProblem(statusCode, "BAD_REQUEST", "Bad request", message ?? "");
+  return new HttpProblem(
+    500,
+    "INTERNAL",
+    "Internal error",
+    "the server failed to answer; the error is logged with this request id",
+  );
+}

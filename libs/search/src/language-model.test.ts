@@ -1,0 +1,94 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { answerNaturalQuestion } from "./language-model.js";
+import { toSqlText } from "./render.js";
+
+/** A local OpenAI-compatible endpoint whose reply each test chooses. */
+let reply: (body: { model: string; messages: { role: string; content: string }[] }) => {
+  status: number;
+  content?: string;
+  delayMs?: number;
+};
+const requests: { authorization?: string; body: unknown }[] = [];
+let server: Server;
+let baseUrl: string;
+
+const readBody = async (request: IncomingMessage) => {
+  let text = "";
+  for await (const chunk of request) text += chunk;
+  return JSON.parse(text);
+};
+
+beforeAll(async () => {
+  server = createServer(async (request, response) => {
+    const body = await readBody(request);
+    requests.push({ authorization: request.headers.authorization, body });
+    const answer = reply(body);
+    if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+    response.writeHead(answer.status, { "content-type": "application/json" });
+    response.end(JSON.stringify({ choices: [{ message: { role: "assistant", content: answer.content } }] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const model = () => ({ baseUrl, model: "test-model", apiKey: "k-123", timeoutMs: 300 });
+const question = "pods whose owner team is unhappy";
+
+describe("language-model fallback", () => {
+  it("asks the model only for what the rules leave unexplained, and parses its SQL like a user's", async () => {
+    reply = () => ({
+      status: 200,
+      content: "```sql\nSELECT * FROM resources WHERE kind = 'Pod' AND labels['team'] = 'sad'\n```",
+    });
+    const before = requests.length;
+    const understood = await answerNaturalQuestion("pods in payments", { model: model() });
+    expect(understood.engine).toBe("rules");
+    expect(requests.length).toBe(before);
+
+    const answer = await answerNaturalQuestion(question, { model: model() });
+    expect(answer.engine).toBe("model");
+    expect(toSqlText(answer.query)).toBe(
+      "SELECT * FROM resources WHERE kind = 'Pod' AND labels['team'] = 'sad'",
+    );
+    const sent = requests.at(-1)!;
+    expect(sent.authorization).toBe("Bearer k-123");
+    expect(sent.body).toMatchObject({
+      model: "test-model",
+      messages: [{ role: "system" }, { role: "user", content: question }],
+    });
+  });
+
+  it.each([
+    [
+      "a statement other than SELECT",
+      () => ({ status: 200, content: "DELETE FROM resources" }),
+      /SQL was rejected: only SELECT/,
+    ],
+    ["an HTTP error", () => ({ status: 503, content: "" }), /HTTP 503/],
+    ["an empty reply", () => ({ status: 200, content: "" }), /no text/],
+    [
+      "a slow reply",
+      () => ({ status: 200, content: "SELECT * FROM resources", delayMs: 1000 }),
+      /within 300 ms/,
+    ],
+  ])("falls back to the rules on %s", async (_, behaviour, warning) => {
+    reply = behaviour;
+    const answer = await answerNaturalQuestion(question, { model: model() });
+    expect(answer.engine).toBe("rules");
+    expect(answer.warning).toMatch(warning);
+    expect(toSqlText(answer.query)).toBe(
+      "SELECT * FROM resources WHERE kind = 'Pod' AND search('owner team unhappy')",
+    );
+  });
+
+  it("falls back when the endpoint cannot be reached at all", async () => {
+    const answer = await answerNaturalQuestion(question, {
+      model: { baseUrl: "http://127.0.0.1:9/v1", model: "m", timeoutMs: 300 },
+    });
+    expect(answer.engine).toBe("rules");
+    expect(answer.warning).toMatch(/language model could not translate/);
+  });
+});

@@ -1,0 +1,117 @@
+import {
+  applyIndexOps,
+  type DatabaseHandle,
+  type ObjectRow,
+  openDatabase,
+  temporaryDatabase,
+} from "@atoll/store";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseNaturalQuery } from "./natural.js";
+import { searchPostgres } from "./postgres.js";
+import { parseSqlQuery } from "./sql.js";
+
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+function row(
+  kind: string,
+  namespace: string,
+  name: string,
+  body: Record<string, unknown>,
+  cluster = "c1",
+): ObjectRow {
+  const apiGroup = kind === "Pod" ? "" : "apps";
+  return {
+    cluster,
+    uid: `uid-${cluster}-${name}`,
+    apiGroup,
+    apiVersion: "v1",
+    kind,
+    resource: `${kind.toLowerCase()}s`,
+    namespace,
+    name,
+    resourceVersion: 1n,
+    syncId: "s1",
+    objectJson: JSON.stringify({
+      apiVersion: apiGroup ? "apps/v1" : "v1",
+      kind,
+      metadata: { name, namespace, uid: `uid-${cluster}-${name}`, creationTimestamp: minutesAgo(600) },
+      ...body,
+    }),
+  };
+}
+
+const restartedPod = (name: string, finishedMinutesAgo: number, cluster = "c1") =>
+  row(
+    "Pod",
+    "shop",
+    name,
+    {
+      status: {
+        phase: "Running",
+        containerStatuses: [
+          {
+            name: "main",
+            restartCount: 1,
+            lastState: { terminated: { finishedAt: minutesAgo(finishedMinutesAgo) } },
+          },
+        ],
+      },
+    },
+    cluster,
+  );
+
+describe("natural-language questions over real rows", () => {
+  let database: { url: string; drop(): Promise<void> };
+  let handle: DatabaseHandle;
+
+  beforeAll(async () => {
+    database = await temporaryDatabase("natural_test");
+    handle = await openDatabase(database.url, { migrate: false });
+    const rows = [
+      row("Deployment", "payments", "short", { spec: { replicas: 3 }, status: { readyReplicas: 1 } }),
+      row("Deployment", "payments", "none-ready", { spec: { replicas: 2 }, status: {} }),
+      row("Deployment", "payments", "healthy", { spec: { replicas: 2 }, status: { readyReplicas: 2 } }),
+      row("Deployment", "search", "short-elsewhere", { spec: { replicas: 3 }, status: { readyReplicas: 0 } }),
+      row("DaemonSet", "kube-system", "kube-proxy", { spec: {} }),
+      row("DaemonSet", "monitoring", "node-exporter", { spec: {} }),
+      row("Pod", "prod", "pending", { status: { phase: "Pending" } }),
+      row("Pod", "prod", "running", { status: { phase: "Running" } }),
+      row("Pod", "prod", "on-other-cluster", { status: { phase: "Failed" } }, "prod"),
+      restartedPod("restarted-recently", 20),
+      restartedPod("restarted-long-ago", 180),
+    ];
+    await applyIndexOps(
+      handle.sql,
+      rows.map((r) => ({ op: "upsert" as const, row: r })),
+    );
+  });
+  afterAll(async () => {
+    await handle.close();
+    await database.drop();
+  });
+
+  const ask = async (question: string) => {
+    const { query, unmatched } = parseNaturalQuery(question, { clusters: ["prod", "c1"] });
+    expect(unmatched).toEqual([]);
+    return (await searchPostgres(handle.db, query, { limit: 100 })).items
+      .map((i) => `${i.cluster}/${i.name}`)
+      .sort();
+  };
+
+  it.each([
+    ["pods not running in prod", ["prod/on-other-cluster"]],
+    ["pods not running in namespace prod", ["c1/pending", "prod/on-other-cluster"]],
+    ["deployments in payments with fewer ready replicas than desired", ["c1/none-ready", "c1/short"]],
+    ["payments 命名空间中副本不足的部署", ["c1/none-ready", "c1/short"]],
+    ["过去一小时重启过的 Pod", ["c1/restarted-recently"]],
+    ["pods restarted in the last 4 hours", ["c1/restarted-long-ago", "c1/restarted-recently"]],
+    ["kube-system 下所有的 DaemonSet", ["c1/kube-proxy"]],
+  ])("%s", async (question, expected) => {
+    expect(await ask(question)).toEqual(expected);
+  });
+
+  it("compares a number with a field that holds text without failing the query", async () => {
+    const query = parseSqlQuery("SELECT * FROM resources WHERE status.phase > 5");
+    expect((await searchPostgres(handle.db, query, { limit: 10 })).items).toEqual([]);
+  });
+});

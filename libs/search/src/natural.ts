@@ -1,0 +1,421 @@
+import { BUILTIN_RESOURCE_TYPES, parseLabelSelector, SelectorError } from "@atoll/kube";
+import { and, type Condition, column, type Field, type Query } from "./ir.js";
+import { nameCondition } from "./keyword.js";
+
+/** What the rule parser knows about the fleet, so "in prod" can mean a cluster or a namespace. */
+export interface NaturalContext {
+  clusters?: readonly string[];
+  now?: Date;
+}
+
+export interface NaturalParse {
+  query: Query;
+  /** Words the rules did not understand; they were searched for as free text. */
+  unmatched: string[];
+}
+
+interface State {
+  context: NaturalContext;
+  scope: Condition[];
+  kinds: string[];
+  filters: Condition[];
+  /** "in the last hour": applies to restarts when the question mentions them, else to creation. */
+  window?: number;
+  olderThan?: number;
+  restarted: boolean;
+  count: boolean;
+  groupBy: Field[];
+}
+
+const path = (dotted: string): Field => ({ kind: "path", segments: dotted.split(".") });
+const equals = (field: Field, value: string): Condition => ({ type: "compare", field, op: "=", value });
+const status = (value: string): Condition => ({ type: "status", value });
+const phase = (value: string): Condition => equals(path("status.phase"), value);
+const NAME = "([a-z0-9][a-z0-9.-]*)";
+
+const UNIT_SECONDS: [RegExp, number][] = [
+  [/^(s|sec|second|秒)/i, 1],
+  [/^(m|min|minute|分)/i, 60],
+  [/^(h|hr|hour|小时|钟头)/i, 3600],
+  [/^(d|day|天|日)/i, 86_400],
+  [/^(w|week|周|星期|礼拜)/i, 604_800],
+];
+const EN_NUMBERS: Record<string, number> = {
+  a: 1,
+  an: 1,
+  one: 1,
+  two: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  ten: 10,
+  twelve: 12,
+  "half an": 0.5,
+  "half a": 0.5,
+};
+const ZH_DIGITS: Record<string, number> = {
+  一: 1,
+  二: 2,
+  两: 2,
+  三: 3,
+  四: 4,
+  五: 5,
+  六: 6,
+  七: 7,
+  八: 8,
+  九: 9,
+};
+
+/** "3", "three", "半", "十二", "二十四"; a missing number means one ("the last hour", "过去一天"). */
+function amount(text: string | undefined): number {
+  if (!text) return 1;
+  const trimmed = text.trim().toLowerCase();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  if (trimmed in EN_NUMBERS) return EN_NUMBERS[trimmed]!;
+  if (trimmed === "半") return 0.5;
+  const [tens, ones] = trimmed.includes("十") ? trimmed.split("十") : ["", trimmed];
+  const tensValue = trimmed.includes("十") ? (tens ? (ZH_DIGITS[tens] ?? 1) : 1) * 10 : 0;
+  return tensValue + (ones ? (ZH_DIGITS[ones] ?? 0) : 0);
+}
+
+function duration(count: string | undefined, unit: string): number {
+  const seconds = UNIT_SECONDS.find(([pattern]) => pattern.test(unit))?.[1] ?? 3600;
+  return Math.round(amount(count) * seconds);
+}
+
+const EN_AMOUNT = "(\\d+|half an?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)?";
+const ZH_AMOUNT = "(\\d+|[一二两三四五六七八九十半]+)?";
+const EN_UNIT = "(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?)";
+const ZH_UNIT = "(秒钟?|分钟|小时|钟头|天|日|周|星期|礼拜)";
+
+const ZH_KINDS: [string, string][] = [
+  ["服务账号|服务账户", "ServiceAccount"],
+  ["定时任务|计划任务|周期任务", "CronJob"],
+  ["守护进程集|守护进程", "DaemonSet"],
+  ["有状态副本集|有状态应用|有状态负载", "StatefulSet"],
+  ["无状态应用|无状态负载|部署", "Deployment"],
+  ["副本集", "ReplicaSet"],
+  ["容器组", "Pod"],
+  ["任务|作业", "Job"],
+  ["服务", "Service"],
+  ["节点", "Node"],
+  ["配置项|配置映射|配置字典", "ConfigMap"],
+  ["密钥|秘钥|保密字典", "Secret"],
+  ["持久卷声明|存储卷声明", "PersistentVolumeClaim"],
+  ["持久卷", "PersistentVolume"],
+  ["入口|路由规则", "Ingress"],
+  ["事件", "Event"],
+  ["自动扩缩容?|水平扩缩容?", "HorizontalPodAutoscaler"],
+  ["命名空间", "Namespace"],
+];
+
+const EXTRA_KIND_WORDS: Record<string, string> = {
+  svc: "Service",
+  deploy: "Deployment",
+  cm: "ConfigMap",
+  pvc: "PersistentVolumeClaim",
+  pvcs: "PersistentVolumeClaim",
+  hpa: "HorizontalPodAutoscaler",
+  hpas: "HorizontalPodAutoscaler",
+  sts: "StatefulSet",
+  ds: "DaemonSet",
+  crd: "CustomResourceDefinition",
+  crds: "CustomResourceDefinition",
+  workloads: "",
+};
+
+/** Kind names and plural resource names only: short names such as "no" or "po" are common words. */
+function kindOfWord(word: string): string | undefined {
+  const lower = word.toLowerCase();
+  if (lower in EXTRA_KIND_WORDS) return EXTRA_KIND_WORDS[lower];
+  return BUILTIN_RESOURCE_TYPES.find(
+    (t) => t.kind.toLowerCase() === lower || t.resource === lower || `${t.kind.toLowerCase()}s` === lower,
+  )?.kind;
+}
+
+const GROUPS: Record<string, Field> = {
+  cluster: column("cluster"),
+  clusters: column("cluster"),
+  集群: column("cluster"),
+  namespace: column("namespace"),
+  namespaces: column("namespace"),
+  命名空间: column("namespace"),
+  名字空间: column("namespace"),
+  kind: column("kind"),
+  kinds: column("kind"),
+  type: column("kind"),
+  types: column("kind"),
+  类型: column("kind"),
+  种类: column("kind"),
+};
+
+function inScope(state: State, name: string): void {
+  if (kindOfWord(name) !== undefined) {
+    state.kinds.push(kindOfWord(name)!);
+    return;
+  }
+  const isCluster = state.context.clusters?.includes(name) ?? false;
+  state.scope.push(equals(column(isCluster ? "cluster" : "namespace"), name));
+}
+
+function imageCondition(image: string): Condition {
+  const pattern = `%${image.replace(/[%_\\]/g, (c) => `\\${c}`)}%`;
+  const like = (dotted: string): Condition => ({
+    type: "like",
+    field: path(dotted),
+    pattern,
+    negated: false,
+    caseInsensitive: false,
+  });
+  return { type: "or", of: [like("spec.containers.*.image"), like("spec.template.spec.containers.*.image")] };
+}
+
+function containsName(text: string): Condition {
+  return {
+    type: "like",
+    field: column("name"),
+    pattern: `%${text.replace(/[%_\\]/g, (c) => `\\${c}`)}%`,
+    negated: false,
+    caseInsensitive: true,
+  };
+}
+
+const fewerReadyThanDesired: Condition = {
+  type: "compareFields",
+  left: path("status.readyReplicas"),
+  op: "<",
+  right: path("spec.replicas"),
+};
+
+type Rule = [RegExp, (state: State, ...groups: (string | undefined)[]) => void];
+
+/**
+ * Each rule recognises a phrase, English or Chinese, and records what it means; the phrase is then
+ * removed so later rules see only what is left. Order matters: longer and more specific phrases
+ * come first ("not running" before "running", "in the last hour" before "in <namespace>").
+ */
+const RULES: Rule[] = [
+  [
+    /\b(?:in|across|from)\s+(?:all|every|any)\s+(?:namespaces|clusters)\b|所有(?:的)?(?:命名空间|集群)/gi,
+    () => {},
+  ],
+  [
+    new RegExp(
+      `\\b(?:created\\s+)?(?:in|within|during|over)?\\s*(?:the\\s+)?(?:last|past)\\s+${EN_AMOUNT}\\s*${EN_UNIT}\\b`,
+      "gi",
+    ),
+    (s, n, unit) => (s.window = duration(n, unit!)),
+  ],
+  [
+    new RegExp(`(?:在)?(?:过去|最近|近)\\s*${ZH_AMOUNT}\\s*个?\\s*${ZH_UNIT}(?:内|之内|以内|里)?`, "g"),
+    (s, n, unit) => (s.window = duration(n, unit!)),
+  ],
+  [
+    new RegExp(`\\bolder\\s+than\\s+${EN_AMOUNT}\\s*${EN_UNIT}\\b`, "gi"),
+    (s, n, unit) => (s.olderThan = duration(n, unit!)),
+  ],
+  [
+    new RegExp(`(?:超过|早于|大于)\\s*${ZH_AMOUNT}\\s*个?\\s*${ZH_UNIT}(?:前|以前|之前)?(?:创建)?`, "g"),
+    (s, n, unit) => (s.olderThan = duration(n, unit!)),
+  ],
+  [
+    /\b(?:that\s+)?(?:have|has)?\s*(?:been\s+)?restart(?:ed|ing|s)?\b|重启(?:过|了)?/gi,
+    (s) => (s.restarted = true),
+  ],
+  [
+    /\b(?:with\s+)?fewer\s+ready\s+replicas\s+than\s+(?:desired|wanted|requested|specified)\b|\bnot\s+fully\s+(?:ready|available)\b|\bunder-?replicated\b/gi,
+    (s) => s.filters.push(fewerReadyThanDesired),
+  ],
+  [
+    /(?:就绪)?副本(?:数)?(?:少于|小于|低于|不足)(?:期望|预期|设定|声明)?(?:值|数|的)?(?:副本(?:数)?)?|副本不足/g,
+    (s) => s.filters.push(fewerReadyThanDesired),
+  ],
+  [
+    /\b(?:not|isn't|aren't|non-?)\s*(running|pending|succeeded|completed)\b/gi,
+    (s, word) => {
+      const value = /^complet/i.test(word!)
+        ? "Succeeded"
+        : word![0]!.toUpperCase() + word!.slice(1).toLowerCase();
+      s.filters.push({ type: "compare", field: path("status.phase"), op: "!=", value });
+    },
+  ],
+  [
+    /(?:未|没有?|不在|不是|非)\s*(?:在)?\s*运行(?:中|状态)?(?:的)?/g,
+    (s) => s.filters.push({ type: "compare", field: path("status.phase"), op: "!=", value: "Running" }),
+  ],
+  [
+    /\bcrash\s*loop(?:ing|backoff)?\b|\bcrash(?:ing|ed|es)?\b|崩溃|循环重启/gi,
+    (s) => s.filters.push(status("CrashLoopBackOff")),
+  ],
+  [
+    /\b(?:image\s*pull\s*(?:back\s*off|errors?|fail(?:ures?|ing|ed)?)?|imagepullbackoff|errimagepull)\b|镜像拉取失败|拉取镜像失败|镜像拉取/gi,
+    (s) => s.filters.push({ type: "or", of: [status("ImagePullBackOff"), status("ErrImagePull")] }),
+  ],
+  [
+    /\boom\s*-?killed\b|\bout\s+of\s+memory\b|内存溢出|内存不足/gi,
+    (s) => s.filters.push(status("OOMKilled")),
+  ],
+  [/\bevicted\b|被驱逐|驱逐/gi, (s) => s.filters.push(status("Evicted"))],
+  [
+    /\bunschedulable\b|\bcan(?:no|')t\s+be\s+scheduled\b|无法调度|不可调度|调度失败/gi,
+    (s) => s.filters.push(status("Unschedulable")),
+  ],
+  [/\bpending\b|等待中|挂起/gi, (s) => s.filters.push(phase("Pending"))],
+  [/\brunning\b|运行中|正在运行/gi, (s) => s.filters.push(phase("Running"))],
+  [/\bfail(?:ed|ing)\b|失败/gi, (s) => s.filters.push(phase("Failed"))],
+  [/\b(?:succeeded|completed)\b|已完成/gi, (s) => s.filters.push(phase("Succeeded"))],
+  [
+    new RegExp(
+      `\\b(?:in|on|from)\\s+(?:the\\s+)?cluster\\s+${NAME}|\\b${NAME}\\s+cluster\\b|\\bcluster[:=]\\s*${NAME}`,
+      "gi",
+    ),
+    (s, a, b, c) => s.scope.push(equals(column("cluster"), (a ?? b ?? c)!)),
+  ],
+  [
+    new RegExp(
+      `(?:在\\s*)?集群\\s*${NAME}\\s*(?:中|里|下|上)?|(?:在\\s*)?${NAME}\\s*集群\\s*(?:中|里|下|上)?`,
+      "gi",
+    ),
+    (s, a, b) => s.scope.push(equals(column("cluster"), (a ?? b)!)),
+  ],
+  [
+    new RegExp(
+      `\\b(?:in|from|within)\\s+(?:the\\s+)?namespace\\s+${NAME}|\\b(?:in|from|within)\\s+(?:the\\s+)?${NAME}\\s+namespace\\b|\\b(?:namespace|ns)[:=]\\s*${NAME}`,
+      "gi",
+    ),
+    (s, a, b, c) => s.scope.push(equals(column("namespace"), (a ?? b ?? c)!)),
+  ],
+  [
+    new RegExp(`(?:在\\s*)?(?:命名空间|名字空间|名称空间)\\s*[:：]?\\s*${NAME}\\s*(?:下|中|里|内)?`, "gi"),
+    (s, name) => s.scope.push(equals(column("namespace"), name!)),
+  ],
+  [
+    new RegExp(`(?:在\\s*)?${NAME}\\s*(?:命名空间|名字空间|名称空间)?\\s*(?:下面|下|中|里面|里|内)`, "gi"),
+    (s, name) => inScope(s, name!),
+  ],
+  [new RegExp(`\\b(?:in|from|within|on)\\s+(?:the\\s+)?${NAME}\\b`, "gi"), (s, name) => inScope(s, name!)],
+  [
+    /\b(?:with\s+)?labels?(?:led|ed)?\s+([^\s,]+)|标签\s*(?:为|是)?\s*([^\s，,]+)|(?<=\s)([a-z0-9][\w./-]*!?=[\w.-]+)(?=\s)/gi,
+    (s, a, b, c) => {
+      for (const requirement of parseLabelSelector((a ?? b ?? c)!))
+        s.filters.push({ type: "label", requirement });
+    },
+  ],
+  [
+    /\b(?:named|called)\s+["']?([\w.*-]+)["']?|(?:名为|名叫|叫做|名字(?:是|为)|名称(?:是|为))\s*["“]?([\w.*-]+)["”]?/gi,
+    (s, a, b) => s.filters.push(nameCondition((a ?? b)!)),
+  ],
+  [
+    /\bnames?\s+(?:contains?|containing|like|with)\s+["']?([\w.-]+)["']?|(?:名字|名称)\s*(?:中)?(?:包含|含有|带有?)\s*["“]?([\w.-]+)["”]?/gi,
+    (s, a, b) => s.filters.push(containsName((a ?? b)!)),
+  ],
+  [
+    /\b(?:using|uses|use|with|running|run)?\s*(?:the\s+)?image\s+["']?([\w./:@-]+)["']?|(?:使用|用了?|运行)?\s*镜像\s*(?:为|是|包含)?\s*["“]?([\w./:@-]+)["”]?/gi,
+    (s, a, b) => s.filters.push(imageCondition((a ?? b)!)),
+  ],
+  [/\b(?:how\s+many|count(?:\s+of)?|number\s+of)\b|多少|几个|数量|总数|统计/gi, (s) => (s.count = true)],
+  [
+    /\b(?:per|by|grouped\s+by|for\s+each|in\s+each)\s+(cluster|namespace|kind|type)s?\b|(?:按照?|每个)\s*(集群|命名空间|名字空间|类型|种类)(?:分组|统计)?/gi,
+    (s, a, b) => {
+      s.count = true;
+      s.groupBy.push(GROUPS[(a ?? b)!.toLowerCase()]!);
+    },
+  ],
+  [
+    new RegExp(ZH_KINDS.map(([words]) => `(${words})`).join("|"), "g"),
+    (s, ...groups) => {
+      const index = groups.findIndex((g) => g !== undefined);
+      s.kinds.push(ZH_KINDS[index]![1]);
+    },
+  ],
+];
+
+const EN_STOPWORDS = new Set(
+  "a all an and any are be been every everything find get give has have in is it list me of on or please show that the their them there these those what where which who with whose objects resources items created".split(
+    " ",
+  ),
+);
+const ZH_STOPWORDS =
+  /所有的|所有|全部|列出|显示|查找|查询|找出|找到|哪些|有哪些|帮我|给我|看看|查看|一下|当前|目前|现在|资源|对象|创建的|创建|里面|下面|请|的|有|下|中|里|在|我|是|了|过|都|一些|哪个|吗|呢|？|\?/g;
+
+/**
+ * Questions in English or Chinese, turned into the IR by a fixed table of phrases: offline and
+ * deterministic. Words the rules do not know are kept as free-text search terms and reported, so the
+ * caller can say what was not understood (or ask a language model).
+ */
+export function parseNaturalQuery(input: string, context: NaturalContext = {}): NaturalParse {
+  const state: State = {
+    context,
+    scope: [],
+    kinds: [],
+    filters: [],
+    restarted: false,
+    count: false,
+    groupBy: [],
+  };
+  // Separators between CJK and Latin text are optional in Chinese; spaces make \b work on both.
+  let rest = ` ${input.normalize("NFKC").replace(/([\u4e00-\u9fff])([A-Za-z0-9])|([A-Za-z0-9])([\u4e00-\u9fff])/g, "$1$3 $2$4")} `;
+  for (const [pattern, apply] of RULES) {
+    rest = rest.replace(pattern, (...args) => {
+      const groups = args.slice(1, -2) as (string | undefined)[];
+      try {
+        apply(state, ...groups);
+      } catch (error) {
+        // A phrase that looked like a label selector but is not one stays as text.
+        if (error instanceof SelectorError) return args[0] as string;
+        throw error;
+      }
+      return " ";
+    });
+  }
+  rest = rest.replace(/\b[A-Za-z]+\b/g, (word) => {
+    const kind = kindOfWord(word);
+    if (kind === undefined) return word;
+    if (kind) state.kinds.push(kind);
+    return " ";
+  });
+  const unmatched = rest
+    .replace(ZH_STOPWORDS, " ")
+    .split(/[\s,，。;；!！'"“”]+/)
+    .filter((word) => word && !EN_STOPWORDS.has(word.toLowerCase()));
+
+  const filters = [...state.filters];
+  const now = context.now ?? new Date();
+  if (state.restarted) {
+    if (state.kinds.length === 0) state.kinds.push("Pod");
+    filters.push(
+      state.window
+        ? {
+            type: "compare",
+            field: path("status.containerStatuses.*.lastState.terminated.finishedAt"),
+            op: ">=",
+            value: new Date(now.getTime() - state.window * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"),
+          }
+        : { type: "compare", field: path("status.containerStatuses.*.restartCount"), op: ">", value: 0 },
+    );
+  } else if (state.window) {
+    filters.push({ type: "age", op: "<", seconds: state.window });
+  }
+  if (state.olderThan) filters.push({ type: "age", op: ">", seconds: state.olderThan });
+  if (unmatched.length) filters.push({ type: "text", words: unmatched });
+  const kinds = [...new Set(state.kinds)];
+  const kindCondition: Condition[] =
+    kinds.length === 0
+      ? []
+      : kinds.length === 1
+        ? [equals(column("kind"), kinds[0]!)]
+        : [{ type: "in", field: column("kind"), values: kinds, negated: false }];
+  const where = and([...state.scope, ...kindCondition, ...filters]);
+  return {
+    query: {
+      ...(where ? { where } : {}),
+      orderBy: [],
+      ...(state.count ? { aggregate: { groupBy: state.groupBy } } : {}),
+    },
+    unmatched,
+  };
+}
