@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@atoll/bus";
-import { freePort, spawnService, until } from "@atoll/devkit";
+import { spawnService, until } from "@atoll/devkit";
 import { redactObject } from "@atoll/kube";
 import { KubeSim, seededRandom, startChurn } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";

@@ -12,8 +12,16 @@ const run = promisify(execFile);
 describe("atoll cluster", () => {
   const hub = new TestHub();
   const atoll = async (...args: string[]) =>
-    (await run(process.execPath, [serviceEntry("@atoll/cli"), "cluster", ...args, "--hub", hub.baseUrl]))
-      .stdout;
+    (await run(process.execPath, [serviceEntry("@atoll/cli"), "cluster", ...args, ...hubFlags()])).stdout;
+
+  const hubFlags = () => [
+    "--hub",
+    hub.baseUrl,
+    "--token",
+    hub.adminToken,
+    "--ca-file",
+    join(hub.dir, "query.crt"),
+  ];
 
   beforeAll(() => hub.start());
   afterAll(() => hub.stop());
@@ -82,5 +90,37 @@ describe("atoll cluster", () => {
     expect(failure).toMatch(/404 no cluster "edge-7"/);
     const usage = await atoll("register", "x").catch((error: { stderr: string }) => error.stderr);
     expect(usage).toMatch(/exactly one of --pull or --kubeconfig/);
+  });
+
+  it("makes roles and tokens; a viewer token reads but cannot change the registry", async () => {
+    const cli = async (token: string, ...args: string[]) =>
+      (
+        await run(process.execPath, [
+          serviceEntry("@atoll/cli"),
+          ...args,
+          "--hub",
+          hub.baseUrl,
+          "--token",
+          token,
+          "--ca-file",
+          join(hub.dir, "query.crt"),
+        ])
+      ).stdout;
+    expect(
+      await cli(hub.adminToken, "role", "put", "edge-reader", "--verbs", "read", "--clusters", "edge-9"),
+    ).toMatch(/role edge-reader/);
+    const created = await cli(hub.adminToken, "token", "create", "--role", "viewer", "--name", "ci");
+    const token = /^token: (\S+)$/m.exec(created)?.[1];
+    expect(token).toMatch(/^atoll_[0-9a-f]{12}_/);
+    expect(await cli(token!, "cluster", "list")).toMatch(/^NAME/);
+    const refused = await cli(token!, "cluster", "delete", "anything").catch(
+      (e: { stderr: string }) => e.stderr,
+    );
+    expect(refused).toMatch(/403 .*may not admin/);
+    const listed = await cli(hub.adminToken, "token", "list");
+    expect(listed).toMatch(/ci\s+viewer/);
+    expect(listed).not.toContain(token!.split("_")[2]);
+    const id = token!.split("_")[1]!;
+    expect(await cli(hub.adminToken, "token", "revoke", id)).toMatch(`revoked ${id}`);
   });
 });

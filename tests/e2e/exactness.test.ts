@@ -56,7 +56,7 @@ describe("exactness after crashes", () => {
   });
 
   it("holds exactly each sim's objects at their latest versions", async () => {
-    const total = sims.reduce((n, s) => n + s.store.count(), 0);
+    const _total = sims.reduce((n, s) => n + s.store.count(), 0);
     expect(Math.min(...sims.map((s) => s.store.count()))).toBeGreaterThan(2000);
     for (const [i, sim] of sims.entries()) churns.push(startChurn(sim, { ratePerSecond: 40, seed: 7 + i }));
     await sleep(2000);

@@ -126,7 +126,7 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
     expect(
       next.items[0].name > paged.items[4].name || next.items[0].namespace > paged.items[4].namespace,
     ).toBe(true);
-    const unknown = await fetch(`${hub.baseUrl}/api/v1/search?q=${encodeURIComponent("colour:red")}`);
+    const unknown = await hub.fetch(`/api/v1/search?q=${encodeURIComponent("colour:red")}`);
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ code: "UNKNOWN_FILTER", position: 1 });
   });
@@ -148,16 +148,16 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
       [...running.items.map((i: Any) => i.name)].sort().reverse(),
     );
     expect(running.items).toHaveLength(3);
-    const bad = await fetch(
-      `${hub.baseUrl}/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE colour = 'red'")}`,
+    const bad = await hub.fetch(
+      `/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE colour = 'red'")}`,
     );
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({
       code: "UNKNOWN_COLUMN",
       hint: expect.stringMatching(/labels\['k'\]/),
     });
-    const syntax = await fetch(
-      `${hub.baseUrl}/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE kind = ")}`,
+    const syntax = await hub.fetch(
+      `/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE kind = ")}`,
     );
     expect(await syntax.json()).toMatchObject({ code: "SQL_SYNTAX", position: expect.any(Number) });
   });
@@ -178,16 +178,14 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
   });
 
   it("rejects bad input with problem+json", async () => {
-    const response = await fetch(
-      `${hub.baseUrl}/api/v1/resources?labelSelector=${encodeURIComponent("app in a,b")}`,
-    );
+    const response = await hub.fetch(`/api/v1/resources?labelSelector=${encodeURIComponent("app in a,b")}`);
     expect(response.status).toBe(400);
     expect(response.headers.get("content-type")).toContain("application/problem+json");
     const problem = await response.json();
     expect(problem).toMatchObject({ status: 400, code: "INVALID_SELECTOR" });
-    const badLimit = await fetch(`${hub.baseUrl}/api/v1/resources?limit=0`);
+    const badLimit = await hub.fetch(`/api/v1/resources?limit=0`);
     expect(((await badLimit.json()) as Any).code).toBe("INVALID_LIMIT");
-    const badToken = await fetch(`${hub.baseUrl}/api/v1/resources?continue=garbage`);
+    const badToken = await hub.fetch(`/api/v1/resources?continue=garbage`);
     expect(((await badToken.json()) as Any).code).toBe("INVALID_CONTINUE");
   });
 });

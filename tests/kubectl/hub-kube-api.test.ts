@@ -30,19 +30,10 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
     hub.startAgent(small);
     await hub.waitIndexed(big, 120_000);
     await hub.waitIndexed(small);
-    const kubeconfig = (server: string) =>
-      YAML.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{ name: "atoll", cluster: { server } }],
-        users: [{ name: "atoll", user: {} }],
-        contexts: [{ name: "atoll", context: { cluster: "atoll", user: "atoll" } }],
-        "current-context": "atoll",
-      });
     all = join(hub.dir, "all.kubeconfig");
     onlySmall = join(hub.dir, "small.kubeconfig");
-    writeFileSync(all, kubeconfig(`${hub.baseUrl}/k8s/all`));
-    writeFileSync(onlySmall, kubeconfig(`${hub.baseUrl}/k8s/clusters/small`));
+    writeFileSync(all, hub.kubeconfig("/k8s/all"));
+    writeFileSync(onlySmall, hub.kubeconfig("/k8s/clusters/small"));
   }, 180_000);
   afterAll(async () => {
     await hub.stop();
@@ -101,5 +92,30 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
       (e: Error) => e.message,
     );
     expect(missing).toMatch(/pods "nope" not found/);
+  });
+
+  it("shows a limited token only its grants, and refuses an invalid one", async () => {
+    const role = await hub.send("PUT", "/api/v1/roles/small-prod", {
+      grants: [{ verbs: ["read"], clusters: ["small"], namespaces: ["prod"] }],
+    });
+    expect(role.status).toBe(200);
+    const { body } = await hub.send("POST", "/api/v1/tokens", { name: "kubectl-user", role: "small-prod" });
+    const limited = join(hub.dir, "limited.kubeconfig");
+    writeFileSync(limited, hub.kubeconfig("/k8s/all", body.token));
+    const names = (await kubectl(limited, ["get", "pods", "-A", "-o", "name"])).trim().split("\n");
+    expect(names.sort()).toEqual(
+      pods(small, "prod")
+        .map((p) => `pod/${p.metadata.name}`)
+        .sort(),
+    );
+    const bigOnly = join(hub.dir, "limited-big.kubeconfig");
+    writeFileSync(bigOnly, hub.kubeconfig("/k8s/clusters/big", body.token));
+    const refused = await kubectl(bigOnly, ["get", "pods", "-A"]).catch((e: Error) => e.message);
+    expect(refused).toMatch(/NotFound|not found|could not find the requested resource/);
+    const anonymous = join(hub.dir, "anonymous.kubeconfig");
+    // A token that is not valid (with none at all, kubectl would prompt for a username instead).
+    writeFileSync(anonymous, hub.kubeconfig("/k8s/all", "atoll_000000000000_revoked-or-never-issued"));
+    const unauthenticated = await kubectl(anonymous, ["get", "pods", "-A"]).catch((e: Error) => e.message);
+    expect(unauthenticated).toMatch(/Unauthorized|must be logged in/);
   });
 });

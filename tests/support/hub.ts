@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@atoll/bus";
 import { freePort, type ServiceProcess, spawnService, until } from "@atoll/devkit";
-import type { KubeSim } from "@atoll/kube-sim";
+import { tokenKubeconfig } from "@atoll/kube";
+import { type KubeSim, selfSignedTls, type TlsMaterial } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
 import { temporaryDatabase } from "@atoll/store";
+import { Agent, fetch } from "undici";
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
@@ -27,6 +29,11 @@ export class TestHub {
   query!: ServiceProcess;
   bus!: Bus;
   baseUrl = "";
+  /** The bootstrap admin token the query service accepts; hub.fetch sends it unless told otherwise. */
+  readonly adminToken = randomBytes(24).toString("hex");
+  /** The query service's self-signed certificate, trusted by hub.fetch and written into kubeconfigs. */
+  tls!: TlsMaterial;
+  private dispatcher!: Agent;
   databaseUrl = "";
   private dropDatabase: () => Promise<void> = async () => {};
   readonly prefix = `t${randomBytes(4).toString("hex")}`;
@@ -62,12 +69,27 @@ export class TestHub {
     });
     await this.bus.ensureTopology();
     const port = await freePort();
-    this.baseUrl = `http://127.0.0.1:${port}`;
+    this.baseUrl = `https://127.0.0.1:${port}`;
+    this.tls = await selfSignedTls();
+    this.dispatcher = new Agent({ connect: { ca: this.tls.cert } });
+    writeFileSync(join(this.dir, "query.crt"), this.tls.cert);
+    writeFileSync(join(this.dir, "query.key"), this.tls.key);
     this.startIndexer();
-    this.query = spawnService("query", "@atoll/query", { ...this.env(), PORT: String(port) }, this.dir);
+    this.query = spawnService(
+      "query",
+      "@atoll/query",
+      {
+        ...this.env(),
+        PORT: String(port),
+        ATOLL_ADMIN_TOKEN: this.adminToken,
+        TLS_CERT_FILE: join(this.dir, "query.crt"),
+        TLS_KEY_FILE: join(this.dir, "query.key"),
+      },
+      this.dir,
+    );
     await until(
       () =>
-        fetch(`${this.baseUrl}/readyz`).then(
+        this.fetch("/readyz").then(
           (r) => r.ok,
           () => false,
         ),
@@ -106,8 +128,26 @@ export class TestHub {
       body === undefined
         ? { method }
         : { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
-    const response = await fetch(`${this.baseUrl}${path}`, init);
+    const response = await this.fetch(path, init);
     return { status: response.status, body: await response.json() };
+  }
+
+  /** A request to the query service over its TLS, as the admin unless another token (or null) is given. */
+  fetch(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+    const { token = this.adminToken, headers, ...rest } = init;
+    return fetch(`${this.baseUrl}${path}`, {
+      ...rest,
+      headers: {
+        ...(headers as Record<string, string>),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      dispatcher: this.dispatcher,
+    } as never) as unknown as Promise<Response>;
+  }
+
+  /** A kubeconfig for kubectl against a path of the query service, trusting its certificate. */
+  kubeconfig(path: string, token: string = this.adminToken): string {
+    return tokenKubeconfig({ name: "atoll", server: `${this.baseUrl}${path}`, caCert: this.tls.cert, token });
   }
 
   /** Starts another indexer process; several share the clusters between them. */
@@ -119,7 +159,7 @@ export class TestHub {
 
   // biome-ignore lint/suspicious/noExplicitAny: tests read API answers as loose JSON
   async get(path: string): Promise<any> {
-    const response = await fetch(`${this.baseUrl}${path}`);
+    const response = await this.fetch(path);
     if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
     return response.json();
   }

@@ -16,6 +16,7 @@ import {
   SelectorError,
   STANDARD_VERBS,
   statusObject,
+  tokenKubeconfig,
   toTable,
   wantsTable,
 } from "@atoll/kube";
@@ -68,7 +69,7 @@ export class KubeSim {
   readonly store: SimStore;
   private server: http.Server | undefined;
   private baseUrl = "";
-  private caData: string | undefined;
+  private caCert: string | undefined;
   private readonly openWatches = new Set<http.ServerResponse>();
 
   constructor(readonly options: KubeSimOptions) {
@@ -89,7 +90,7 @@ export class KubeSim {
       this.handle(req, res).catch((error: unknown) => this.fail(res, error));
     };
     const tls = this.options.tls === false ? undefined : (this.options.tls ?? (await selfSignedTls()));
-    this.caData = tls ? Buffer.from(tls.cert).toString("base64") : undefined;
+    this.caCert = tls?.cert;
     this.server = tls ? https.createServer(tls, handler) : http.createServer(handler);
     this.server.keepAliveTimeout = 30_000;
     await new Promise<void>((resolve) =>
@@ -112,21 +113,11 @@ export class KubeSim {
   }
 
   kubeconfig(): string {
-    return YAML.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [
-        {
-          name: this.name,
-          cluster: {
-            server: this.url,
-            ...(this.caData ? { "certificate-authority-data": this.caData } : {}),
-          },
-        },
-      ],
-      users: [{ name: this.name, user: this.options.token ? { token: this.options.token } : {} }],
-      contexts: [{ name: this.name, context: { cluster: this.name, user: this.name } }],
-      "current-context": this.name,
+    return tokenKubeconfig({
+      name: this.name,
+      server: this.url,
+      ...(this.caCert ? { caCert: this.caCert } : {}),
+      ...(this.options.token ? { token: this.options.token } : {}),
     });
   }
 

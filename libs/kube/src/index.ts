@@ -8,6 +8,7 @@ export {
   resourceRoute,
   statusObject,
 } from "./discovery-docs.js";
+export { tokenKubeconfig } from "./kubeconfig.js";
 export { cpuMillis, parseQuantity } from "./quantity.js";
 export { type RedactedSecretValue, redactObject } from "./redact.js";
 export {

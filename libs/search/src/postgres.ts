@@ -156,6 +156,7 @@ export function conditionSql(c: Condition): SQL {
     case "compareFields":
       return sql`${numberOf(c.left)} ${CMP[c.op]} ${numberOf(c.right)}`;
     case "in": {
+      if (c.values.length === 0) return c.negated ? sql`true` : sql`false`;
       const any = orAll(c.values.map((v) => compareSql(c.field, "=", v)));
       return c.negated ? sql`not coalesce(${any}, false)` : any;
     }

@@ -1,3 +1,15 @@
+export {
+  AccessError,
+  deleteRole,
+  findLiveToken,
+  insertToken,
+  listRoles,
+  listTokens,
+  putRole,
+  type RoleRecord,
+  revokeToken,
+  type TokenRecord,
+} from "./access.js";
 export { type ClusterHeartbeatRow, type ClusterView, listClusters, recordHeartbeat } from "./clusters.js";
 export {
   type Database,

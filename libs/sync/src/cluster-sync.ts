@@ -13,7 +13,6 @@ import {
   SyncState,
 } from "@atoll/contracts";
 import {
-  BUILTIN_RESOURCE_TYPES,
   discoverResourceTypes,
   gvrKey,
   type KubeClient,

@@ -1,10 +1,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { agentPermissions, busNames, renderServerConfig } from "@atoll/bus";
+import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf, table } from "./hub.js";
 import { SetupError } from "./infra.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: the hub's JSON answers are printed, not typed
-type Any = any;
 
 export const CLUSTER_USAGE = `atoll cluster <command>:
   register NAME --pull [fields]            register a pull-mode cluster; prints the agent manifest
@@ -17,7 +15,7 @@ export const CLUSTER_USAGE = `atoll cluster <command>:
   nats-config --hub-nkey KEY [--port N] [--store-dir DIR] [--out FILE]
                                            NATS server config with one identity per pull cluster
 fields: --label k=v (repeat) --region R --zone Z --provider P --taint key[=value]:Effect (repeat) --rules FILE
-hub:    --hub URL, or ATOLL_URL (default http://127.0.0.1:8080)`;
+${HUB_USAGE}`;
 
 const FIELD_OPTIONS = {
   label: { type: "string", multiple: true },
@@ -26,30 +24,8 @@ const FIELD_OPTIONS = {
   zone: { type: "string" },
   provider: { type: "string" },
   rules: { type: "string" },
-  hub: { type: "string" },
+  ...HUB_OPTIONS,
 } as const;
-
-async function call(hub: string, method: string, path: string, body?: unknown): Promise<Any> {
-  let response: Response;
-  try {
-    response = await fetch(`${hub}${path}`, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
-    });
-  } catch (error) {
-    throw new SetupError(
-      `cannot reach the hub at ${hub} (${(error as Error).message}); set --hub or ATOLL_URL`,
-    );
-  }
-  const answer = (await response.json().catch(() => ({}))) as Any;
-  if (!response.ok)
-    throw new SetupError(
-      `${method} ${path}: ${response.status} ${answer.detail ?? answer.title ?? ""}`.trim(),
-    );
-  return answer;
-}
 
 function parseTaint(text: string): { key: string; value?: string; effect: string } {
   const match = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(text);
@@ -76,22 +52,8 @@ function fields(values: Record<string, string | string[] | boolean | undefined>)
   };
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join("   ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
-
 export async function runCluster(args: string[], print: (text: string) => void): Promise<void> {
   const [command, ...rest] = args;
-  const hubOf = (values: { hub?: string | undefined }) =>
-    (values.hub ?? process.env.ATOLL_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
   switch (command) {
     case "register":
     case "add": {
@@ -110,7 +72,7 @@ export async function runCluster(args: string[], print: (text: string) => void):
         throw new SetupError("give exactly one of --pull or --kubeconfig FILE");
       if (values.pull) {
         if (!name) throw new SetupError("a pull-mode cluster needs a NAME");
-        const answer = await call(hubOf(values), "POST", "/api/v1/clusters", {
+        const answer = await hubOf(values).call("POST", "/api/v1/clusters", {
           mode: "pull",
           name,
           ...fields(values),
@@ -118,7 +80,7 @@ export async function runCluster(args: string[], print: (text: string) => void):
         print(answer.manifest);
         return;
       }
-      const answer = await call(hubOf(values), "POST", "/api/v1/clusters", {
+      const answer = await hubOf(values).call("POST", "/api/v1/clusters", {
         mode: "push",
         kubeconfig: readFileSync(values.kubeconfig!, "utf8"),
         ...(name ? { name } : {}),
@@ -129,8 +91,8 @@ export async function runCluster(args: string[], print: (text: string) => void):
       return;
     }
     case "list": {
-      const { values } = parseArgs({ args: rest, options: { hub: FIELD_OPTIONS.hub } });
-      const { items } = await call(hubOf(values), "GET", "/api/v1/clusters");
+      const { values } = parseArgs({ args: rest, options: HUB_OPTIONS });
+      const { items } = await hubOf(values).call("GET", "/api/v1/clusters");
       const rows = items.map((c: Any) => [
         c.name,
         c.registered ? c.syncMode : `${c.syncMode} (unregistered)`,
@@ -153,7 +115,7 @@ export async function runCluster(args: string[], print: (text: string) => void):
       });
       const [name] = positionals;
       if (!name) throw new SetupError("update needs a cluster NAME");
-      await call(hubOf(values), "PATCH", `/api/v1/clusters/${encodeURIComponent(name)}`, fields(values));
+      await hubOf(values).call("PATCH", `/api/v1/clusters/${encodeURIComponent(name)}`, fields(values));
       print(`updated ${name}`);
       return;
     }
@@ -161,11 +123,11 @@ export async function runCluster(args: string[], print: (text: string) => void):
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { hub: FIELD_OPTIONS.hub },
+        options: HUB_OPTIONS,
       });
       const [name] = positionals;
       if (!name) throw new SetupError("delete needs a cluster NAME");
-      const answer = await call(hubOf(values), "DELETE", `/api/v1/clusters/${encodeURIComponent(name)}`);
+      const answer = await hubOf(values).call("DELETE", `/api/v1/clusters/${encodeURIComponent(name)}`);
       print(`deleted ${name}; purged ${answer.purged} objects`);
       return;
     }
@@ -173,7 +135,7 @@ export async function runCluster(args: string[], print: (text: string) => void):
       const { values } = parseArgs({
         args: rest,
         options: {
-          hub: FIELD_OPTIONS.hub,
+          ...HUB_OPTIONS,
           "hub-nkey": { type: "string" },
           port: { type: "string" },
           "store-dir": { type: "string" },
@@ -182,7 +144,7 @@ export async function runCluster(args: string[], print: (text: string) => void):
       });
       if (!values["hub-nkey"]?.startsWith("U"))
         throw new SetupError("--hub-nkey must be the hub services' public user nkey (it starts with U)");
-      const { items } = await call(hubOf(values), "GET", "/api/v1/clusters");
+      const { items } = await hubOf(values).call("GET", "/api/v1/clusters");
       const names = busNames(process.env.ATOLL_BUS_PREFIX ?? "");
       const config = renderServerConfig({
         port: Number(values.port ?? 4222),

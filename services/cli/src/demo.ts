@@ -3,9 +3,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Bus } from "@atoll/bus";
 import { type ServiceProcess, spawnService } from "@atoll/devkit";
-import { type Churn, generateCluster, KubeSim, startChurn } from "@atoll/kube-sim";
+import { tokenKubeconfig } from "@atoll/kube";
+import { type Churn, generateCluster, KubeSim, selfSignedTls, startChurn } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
 import { dropDatabase, ensureDatabase, migrateDatabase } from "@atoll/store";
+import { hubOf } from "./hub.js";
 import { ensureNats, ensurePostgres, type Started } from "./infra.js";
 
 export interface DemoOptions {
@@ -105,7 +107,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     children.push(child);
   };
   start("indexer", "@atoll/indexer", {});
-  start("query", "@atoll/query", { PORT: String(options.port) });
+  // HTTPS with a certificate made for this run: kubectl sends tokens only over TLS.
+  const tls = await selfSignedTls();
+  const adminToken = randomBytes(24).toString("base64url");
+  const caFile = join(dir, "hub.crt");
+  writeFileSync(caFile, tls.cert);
+  writeFileSync(join(dir, "hub.key"), tls.key, { mode: 0o600 });
+  start("query", "@atoll/query", {
+    PORT: String(options.port),
+    ATOLL_ADMIN_TOKEN: adminToken,
+    TLS_CERT_FILE: caFile,
+    TLS_KEY_FILE: join(dir, "hub.key"),
+  });
   for (const sim of sims) {
     start(`agent-${sim.name}`, "@atoll/agent", {
       ATOLL_CLUSTER: sim.name,
@@ -115,15 +128,20 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     expected.set(sim.name, sim.store.count());
   }
 
-  const base = `http://127.0.0.1:${options.port}`;
+  const base = `https://127.0.0.1:${options.port}`;
+  const hub = hubOf({ hub: base, token: adminToken, "ca-file": caFile });
+  const hubKubeconfig = join(dir, "hub.kubeconfig");
+  writeFileSync(
+    hubKubeconfig,
+    tokenKubeconfig({ name: "atoll", server: `${base}/k8s/all`, caCert: tls.cert, token: adminToken }),
+    { mode: 0o600 },
+  );
   const started = Date.now();
   let lastLine = "";
   for (;;) {
-    const counts = await fetch(`${base}/api/v1/clusters`)
-      .then((r) =>
-        r.ok ? (r.json() as Promise<{ items: { name: string; objects: number }[] }>) : { items: [] },
-      )
-      .catch(() => ({ items: [] as { name: string; objects: number }[] }));
+    const counts = (await hub.call("GET", "/api/v1/clusters").catch(() => ({ items: [] }))) as {
+      items: { name: string; objects: number }[];
+    };
     const indexed = new Map(counts.items.map((c) => [c.name, c.objects]));
     const line = [...expected]
       .map(([name, total]) => `${name} ${indexed.get(name) ?? 0}/${total}`)
@@ -142,9 +160,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   for (const sim of sims)
     if (options.churn > 0) churns.push(startChurn(sim, { ratePerSecond: options.churn, seed: 7 }));
   say(`ready: ${base}`);
-  say(`  curl '${base}/api/v1/resources?kind=Pod&cluster=sim-2'`);
-  say(`  curl '${base}/api/v1/resources?namespace=prod&labelSelector=tier%3Dbackend&limit=5'`);
-  say(`  curl '${base}/api/v1/clusters'`);
+  say(`token: ${adminToken}`);
+  const curl = `curl --cacert ${caFile} -H "Authorization: Bearer ${adminToken}"`;
+  say(`  ${curl} '${base}/api/v1/search?mode=nl&q=pods+not+running'`);
+  say(`  ${curl} '${base}/api/v1/search?q=kind:Pod+status:CrashLoopBackOff'`);
+  say(`  ${curl} '${base}/api/v1/clusters'`);
+  say(`  kubectl --kubeconfig ${hubKubeconfig} get pods -A   (every cluster, from the index)`);
   say(
     `sims: kubectl --kubeconfig ${join(dir, "sim-1.kubeconfig")} get pods -A   (logs in ${logs}; Ctrl-C stops everything)`,
   );

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { runRole, runToken, TOKEN_USAGE } from "./access.js";
 import { CLUSTER_USAGE, runCluster } from "./cluster.js";
 import { runDemo } from "./demo.js";
 import { SetupError } from "./infra.js";
@@ -12,6 +13,8 @@ commands:
       service on port N (default 8080); print "ready: <url>" once everything is indexed.
   cluster ...
       Manage the cluster registry (see: atoll cluster help).
+  token ... / role ...
+      Manage API tokens and the roles they hold (see: atoll help token).
 
 environment:
   NATS_URL       NATS server to use (default nats://127.0.0.1:4222; started if absent)
@@ -52,7 +55,17 @@ async function main(argv: string[]): Promise<void> {
     await runCluster(rest, (text) => console.log(text));
     return;
   }
-  console.log(command === "help" && rest[0] === "cluster" ? CLUSTER_USAGE : USAGE);
+  if (command === "token" || command === "role") {
+    await (command === "token" ? runToken : runRole)(rest, (text) => console.log(text));
+    return;
+  }
+  console.log(
+    command === "help" && rest[0] === "cluster"
+      ? CLUSTER_USAGE
+      : command === "help" && (rest[0] === "token" || rest[0] === "role")
+        ? TOKEN_USAGE
+        : USAGE,
+  );
   process.exitCode = command === undefined || command === "help" || command === "--help" ? 0 : 2;
 }
 

@@ -45,6 +45,8 @@ describe("query HTTP", () => {
       db: handle.db,
       sql: handle.sql,
       logger: silentLogger(),
+      // These tests are about other behaviour; access control has its own.
+      auth: { anonymousRole: "viewer" },
       checkBus: async () => {
         if (!busUp) throw new Error("nats: connection closed");
       },

@@ -1,3 +1,4 @@
+import { seesWholeCluster, visibleClusters, visibleRows } from "@atoll/access";
 import { parseLabelSelector } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
 import {
@@ -5,6 +6,7 @@ import {
   answerNaturalQuestion,
   type Condition,
   column,
+  conditionSql,
   type LanguageModelConfig,
   nameCondition,
   parseKeywordQuery,
@@ -15,8 +17,11 @@ import {
 } from "@atoll/search";
 import { type Database, listClusters, ping } from "@atoll/store";
 import type { ClusterRegistry } from "@atoll/sync";
-import Fastify, { type FastifyBaseLogger } from "fastify";
+import { sql } from "drizzle-orm";
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from "fastify";
 import type postgres from "postgres";
+import { accessRoutes } from "./access-routes.js";
+import { type AuthOptions, authentication } from "./auth.js";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { kubeRoutes } from "./kube-routes.js";
@@ -33,6 +38,10 @@ export interface QueryAppOptions {
   staleAfterSeconds?: number;
   /** Serves the registry's write endpoints when given. */
   registry?: ClusterRegistry;
+  /** Serves HTTPS with this certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Bootstrap admin token and anonymous access; with neither, only created tokens get in. */
+  auth?: AuthOptions;
   /** Translates natural-language questions the built-in rules cannot. */
   languageModel?: LanguageModelConfig;
 }
@@ -50,9 +59,17 @@ function parseLimit(raw: string | undefined): number {
 
 type Query = Record<string, string | undefined>;
 
+/** The caller's grants as conditions to AND into a query: none when they may read everything. */
+function within(request: FastifyRequest): Condition[] {
+  const rows = visibleRows(request.principal);
+  return rows ? [rows] : [];
+}
+
 export function buildQueryApp(options: QueryAppOptions) {
   // Our pino and Fastify's bundled pino types differ only in version; the logger is the same shape.
+  // The HTTPS and HTTP instances differ only in their server type; routes see the same interface.
   const app = Fastify({
+    ...(options.tls ? { https: options.tls } : {}),
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
     disableRequestLogging: false,
     requestIdHeader: "x-request-id",
@@ -74,6 +91,9 @@ export function buildQueryApp(options: QueryAppOptions) {
     void reply.status(404).type("application/problem+json").send(problem.toJSON(request.url));
   });
 
+  authentication(app, options.sql, options.auth ?? {});
+  accessRoutes(app, options.sql);
+
   app.get("/healthz", async () => ({ status: "ok" }));
 
   app.get("/readyz", async (_request, reply) => {
@@ -92,12 +112,32 @@ export function buildQueryApp(options: QueryAppOptions) {
     return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
   });
 
-  app.get("/api/v1/clusters", async () => ({
-    items: await listClusters(options.sql, options.staleAfterSeconds ?? 30),
-  }));
+  app.get("/api/v1/clusters", async (request) => {
+    const all = await listClusters(options.sql, options.staleAfterSeconds ?? 30);
+    const rows = visibleRows(request.principal);
+    if (!rows) return { items: all };
+    // A partial view counts only the objects it may see, and hides heartbeat totals.
+    const counts = new Map(
+      (
+        (await options.db.execute(
+          sql`select cluster, count(*)::int as n from resources where ${conditionSql(rows)} group by cluster`,
+        )) as unknown as { cluster: string; n: number }[]
+      ).map((r) => [r.cluster, r.n]),
+    );
+    const clusters = visibleClusters(request.principal);
+    return {
+      items: all
+        .filter((c) => clusters === "all" || clusters.includes(c.name))
+        .map((c) =>
+          seesWholeCluster(request.principal, c.name)
+            ? c
+            : { ...c, objects: counts.get(c.name) ?? 0, status: {} },
+        ),
+    };
+  });
 
   if (options.registry) registryRoutes(app, options.registry);
-  kubeRoutes(app, options.db);
+  kubeRoutes(app, options.db, within);
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;
@@ -115,7 +155,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     for (const requirement of parseLabelSelector(query.labelSelector ?? ""))
       conditions.push({ type: "label", requirement });
     if (query.q) conditions.push({ type: "text", words: [query.q] });
-    const where = and(conditions);
+    const where = and([...conditions, ...within(request)]);
     const page = await searchPostgres(
       options.db,
       { ...(where ? { where } : {}), orderBy: [] },
@@ -151,11 +191,16 @@ export function buildQueryApp(options: QueryAppOptions) {
   app.get("/api/v1/search", async (request) => {
     const query = request.query as Query;
     const { parsed, interpretation } = await understand(query.mode ?? "keyword", query.q ?? "");
-    const page = await searchPostgres(options.db, parsed, {
-      limit: parseLimit(query.limit),
-      withTotal: true,
-      ...(query.continue ? { after: decodeCursor(query.continue) } : {}),
-    });
+    const where = and([...(parsed.where ? [parsed.where] : []), ...within(request)]);
+    const page = await searchPostgres(
+      options.db,
+      { ...parsed, ...(where ? { where } : {}) },
+      {
+        limit: parseLimit(query.limit),
+        withTotal: true,
+        ...(query.continue ? { after: decodeCursor(query.continue) } : {}),
+      },
+    );
     return {
       items: page.items,
       ...(page.aggregations ? { aggregations: page.aggregations } : {}),

@@ -91,6 +91,8 @@ describe("fuzzing the search endpoints", () => {
       db: handle.db,
       sql: handle.sql,
       logger: silentLogger(),
+      // These tests are about other behaviour; access control has its own.
+      auth: { anonymousRole: "viewer" },
       checkBus: async () => {},
     });
     const inputs = [...HOSTILE, ...randomInputs(400)];

@@ -1,3 +1,4 @@
+import { can } from "@atoll/access";
 import {
   apiVersionOf,
   discoveryDocument,
@@ -9,6 +10,7 @@ import {
 } from "@atoll/kube";
 import {
   and,
+  type Condition,
   type Cursor,
   indexedTypes,
   kubeListConditions,
@@ -45,7 +47,11 @@ const clusterColumn = {
  * cluster, /k8s/clusters/<name>/... one. Objects carry their cluster in an annotation, and Table
  * output leads with a CLUSTER column.
  */
-export function kubeRoutes(app: FastifyInstance, db: Database): void {
+export function kubeRoutes(
+  app: FastifyInstance,
+  db: Database,
+  within: (request: FastifyRequest) => Condition[],
+): void {
   const servedTypes = cachedFor(TYPES_TTL_MS, () => indexedTypes(db));
   const handle = async (
     request: FastifyRequest,
@@ -55,7 +61,12 @@ export function kubeRoutes(app: FastifyInstance, db: Database): void {
   ) => {
     const send = (code: number, body: unknown) => reply.status(code).type("application/json").send(body);
     const parts = rest.split("/").filter(Boolean).map(decodeURIComponent);
-    const types = await servedTypes();
+    // A cluster or kind outside the caller's grants does not exist as far as they can tell.
+    if (cluster && !can(request.principal, "read", { cluster }))
+      return send(404, statusObject(404, "NotFound", `the index holds no cluster "${cluster}"`));
+    const types = (await servedTypes()).filter((t) =>
+      can(request.principal, "read", { ...(cluster ? { cluster } : {}), kind: t.kind }),
+    );
     const discovery = discoveryDocument(types, parts, {
       verbs: ["get", "list"],
       gitVersion: "v1.30.0",
@@ -95,13 +106,14 @@ export function kubeRoutes(app: FastifyInstance, db: Database): void {
       );
     let where: ReturnType<typeof and>;
     try {
-      where = and(
-        kubeListConditions(route, {
+      where = and([
+        ...kubeListConditions(route, {
           ...(cluster ? { cluster } : {}),
           ...(params.labelSelector ? { labelSelector: params.labelSelector } : {}),
           ...(params.fieldSelector ? { fieldSelector: params.fieldSelector } : {}),
         }),
-      );
+        ...within(request),
+      ]);
     } catch (error) {
       if (error instanceof SelectorError || error instanceof QueryError)
         return send(400, statusObject(400, "BadRequest", error.message));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { Bus } from "@atoll/bus";
-import { commonConfig, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
+import { ConfigError, commonConfig, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
 import { createLogger } from "@atoll/log";
 import { openDatabase } from "@atoll/store";
 import { ClusterRegistry, serveSyncRules } from "@atoll/sync";
@@ -16,6 +17,13 @@ const config = loadConfig({
   /** NATS URL written into pull-mode agent manifests, as member clusters reach it. */
   ATOLL_AGENT_NATS_URL: z.string().optional(),
   ATOLL_AGENT_IMAGE: z.string().default("ghcr.io/atoll-dev/agent:0.1.0"),
+  /** Acts as the built-in admin role: for bootstrapping, before any token exists. */
+  ATOLL_ADMIN_TOKEN: z.string().min(16, "use at least 16 characters").optional(),
+  /** The role of requests without a token; unset (the default) refuses them. */
+  ATOLL_ANONYMOUS_ROLE: z.string().optional(),
+  /** PEM files to serve HTTPS; kubectl sends bearer tokens only over TLS. */
+  TLS_CERT_FILE: z.string().optional(),
+  TLS_KEY_FILE: z.string().optional(),
   /** An OpenAI-compatible endpoint for questions the built-in rules cannot translate; optional. */
   ATOLL_LLM_BASE_URL: z.url().optional(),
   ATOLL_LLM_MODEL: z.string().default("gpt-4o-mini"),
@@ -44,8 +52,19 @@ const registry = new ClusterRegistry({
   agentImage: config.ATOLL_AGENT_IMAGE,
 });
 const rulesResponder = serveSyncRules(bus, database.sql, logger);
+if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE))
+  throw new ConfigError("set both TLS_CERT_FILE and TLS_KEY_FILE to serve HTTPS, or neither");
+if (!config.ATOLL_ADMIN_TOKEN && !config.ATOLL_ANONYMOUS_ROLE)
+  logger.warn("no ATOLL_ADMIN_TOKEN is set: only tokens already in the database can call the API");
 const app = buildQueryApp({
   registry,
+  auth: {
+    ...(config.ATOLL_ADMIN_TOKEN ? { adminToken: config.ATOLL_ADMIN_TOKEN } : {}),
+    ...(config.ATOLL_ANONYMOUS_ROLE ? { anonymousRole: config.ATOLL_ANONYMOUS_ROLE } : {}),
+  },
+  ...(config.TLS_CERT_FILE && config.TLS_KEY_FILE
+    ? { tls: { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) } }
+    : {}),
   ...(config.ATOLL_LLM_BASE_URL
     ? {
         languageModel: {

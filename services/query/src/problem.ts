@@ -1,3 +1,4 @@
+import type { z } from "@atoll/config";
 import { SelectorError } from "@atoll/kube";
 import { QueryError } from "@atoll/search";
 
@@ -57,4 +58,12 @@ export function problemOf(error: unknown): HttpProblem {
     "Internal error",
     "the server failed to answer; the error is logged with this request id",
   );
+}
+
+/** A request body checked against its schema; every problem is named by its field. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`);
+  throw badRequest("INVALID_BODY", problems.join("; "));
 }

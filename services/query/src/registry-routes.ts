@@ -2,7 +2,8 @@ import { SecretKeyError, z } from "@atoll/config";
 import { RegistryError } from "@atoll/store";
 import { type ClusterRegistry, RegistrationError, SyncRulesError } from "@atoll/sync";
 import type { FastifyInstance } from "fastify";
-import { badRequest, HttpProblem } from "./problem.js";
+import { demand } from "./auth.js";
+import { badRequest, HttpProblem, parseBody } from "./problem.js";
 
 const taint = z.object({
   key: z.string().min(1),
@@ -29,13 +30,6 @@ const registration = z.discriminatedUnion("mode", [
 ]);
 const update = z.object(placementFields).strict();
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`);
-  throw badRequest("INVALID_BODY", problems.join("; "));
-}
-
 function asProblem(error: unknown): unknown {
   if (error instanceof RegistryError) {
     return new HttpProblem(
@@ -55,7 +49,8 @@ function asProblem(error: unknown): unknown {
 /** POST/PATCH/DELETE /api/v1/clusters: the cluster registry. */
 export function registryRoutes(app: FastifyInstance, registry: ClusterRegistry): void {
   app.post("/api/v1/clusters", async (request, reply) => {
-    const body = parse(registration, request.body);
+    demand(request, "admin");
+    const body = parseBody(registration, request.body);
     try {
       if (body.mode === "push") {
         const { mode: _mode, kubeconfig, context, name, ...fields } = body;
@@ -75,9 +70,10 @@ export function registryRoutes(app: FastifyInstance, registry: ClusterRegistry):
   });
 
   app.patch("/api/v1/clusters/:name", async (request) => {
+    demand(request, "admin");
     const { name } = request.params as { name: string };
     try {
-      await registry.update(name, parse(update, request.body));
+      await registry.update(name, parseBody(update, request.body));
       return { updated: name };
     } catch (error) {
       throw asProblem(error);
@@ -85,6 +81,7 @@ export function registryRoutes(app: FastifyInstance, registry: ClusterRegistry):
   });
 
   app.delete("/api/v1/clusters/:name", async (request) => {
+    demand(request, "admin");
     const { name } = request.params as { name: string };
     try {
       return { deleted: name, ...(await registry.delete(name)) };

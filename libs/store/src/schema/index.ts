@@ -1,2 +1,3 @@
+export * from "./access.js";
 export * from "./clusters.js";
 export * from "./resources.js";

@@ -1,0 +1,106 @@
+import { type Condition, column, resolveKind } from "@atoll/search";
+import { z } from "zod";
+
+/**
+ * Verbs a grant can hold. read covers search, the kube read API, insight and the cluster list;
+ * admin covers the registry, roles and tokens; later capabilities add their own verbs.
+ */
+export const VERBS = ["read", "admin", "write", "proxy-read", "proxy-write"] as const;
+export type Verb = (typeof VERBS)[number];
+
+/** Verbs over a set of clusters, namespaces and kinds; "*" means any. */
+export interface Grant {
+  verbs: (Verb | "*")[];
+  clusters: string[];
+  namespaces: string[];
+  kinds: string[];
+}
+
+export interface Principal {
+  /** The token's name, or "bootstrap-admin" / "anonymous". */
+  name: string;
+  role: string;
+  grants: Grant[];
+}
+
+const names = z.array(z.string().min(1)).min(1);
+const grantSchema = z.object({
+  verbs: z.array(z.enum([...VERBS, "*"])).min(1),
+  clusters: names.default(["*"]),
+  namespaces: names.default(["*"]),
+  kinds: names.default(["*"]),
+});
+
+export class GrantError extends Error {
+  readonly code = "INVALID_GRANTS";
+}
+
+/** Validates grants from a request or a file; kinds are normalised ("pods" → Pod). */
+export function parseGrants(input: unknown): Grant[] {
+  const parsed = z.array(grantSchema).min(1).safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "grants"}: ${i.message}`);
+    throw new GrantError(
+      `invalid grants (${problems.join("; ")}); each grant is {verbs: [${VERBS.join("|")}], clusters, namespaces, kinds}, with "*" for any`,
+    );
+  }
+  return parsed.data.map((g) => ({ ...g, kinds: g.kinds.map((k) => (k === "*" ? k : resolveKind(k))) }));
+}
+
+const covers = (list: readonly string[], value: string) => list.includes("*") || list.includes(value);
+const grantsFor = (principal: Principal, verb: Verb) =>
+  principal.grants.filter((g) => g.verbs.includes("*") || g.verbs.includes(verb));
+
+/** Whether some grant allows the verb on this scope; an omitted part of the scope matches any. */
+export function can(
+  principal: Principal,
+  verb: Verb,
+  scope: { cluster?: string; namespace?: string; kind?: string } = {},
+): boolean {
+  return grantsFor(principal, verb).some(
+    (g) =>
+      (scope.cluster === undefined || covers(g.clusters, scope.cluster)) &&
+      (scope.namespace === undefined || covers(g.namespaces, scope.namespace)) &&
+      (scope.kind === undefined || covers(g.kinds, scope.kind)),
+  );
+}
+
+/** Matches no row: an empty IN is false in every back end. */
+export const NOTHING: Condition = { type: "in", field: column("uid"), values: [], negated: false };
+
+/**
+ * The rows a principal may see, as a condition every query is ANDed with, so no row, count or
+ * aggregate from outside the grants is ever computed. Undefined means everything.
+ * Cluster-scoped objects have no namespace, so a grant limited to namespaces does not cover them.
+ */
+export function visibleRows(principal: Principal, verb: Verb = "read"): Condition | undefined {
+  const grants = grantsFor(principal, verb);
+  if (grants.some((g) => [g.clusters, g.namespaces, g.kinds].every((list) => list.includes("*"))))
+    return undefined;
+  if (grants.length === 0) return NOTHING;
+  const within = (name: "cluster" | "namespace" | "kind", values: string[]): Condition[] =>
+    values.includes("*") ? [] : [{ type: "in", field: column(name), values, negated: false }];
+  const each = grants.map((g): Condition => {
+    const parts = [
+      ...within("cluster", g.clusters),
+      ...within("namespace", g.namespaces),
+      ...within("kind", g.kinds),
+    ];
+    return parts.length === 1 ? parts[0]! : { type: "and", of: parts };
+  });
+  return each.length === 1 ? each[0] : { type: "or", of: each };
+}
+
+/** Clusters a principal may see anything of: "all", or their names. */
+export function visibleClusters(principal: Principal, verb: Verb = "read"): "all" | string[] {
+  const grants = grantsFor(principal, verb);
+  if (grants.some((g) => g.clusters.includes("*"))) return "all";
+  return [...new Set(grants.flatMap((g) => g.clusters))];
+}
+
+/** Whether the principal may see all of a cluster, and so its heartbeat's totals too. */
+export function seesWholeCluster(principal: Principal, cluster: string, verb: Verb = "read"): boolean {
+  return grantsFor(principal, verb).some(
+    (g) => covers(g.clusters, cluster) && g.namespaces.includes("*") && g.kinds.includes("*"),
+  );
+}

@@ -1,0 +1,75 @@
+import { readFileSync } from "node:fs";
+import { Agent, fetch } from "undici";
+import { SetupError } from "./infra.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: the hub's JSON answers are printed, not typed
+export type Any = any;
+
+/** Flags every hub command takes. */
+export const HUB_OPTIONS = {
+  hub: { type: "string" },
+  token: { type: "string" },
+  "ca-file": { type: "string" },
+} as const;
+
+export const HUB_USAGE = `hub:    --hub URL, or ATOLL_URL (default http://127.0.0.1:8080)
+        --token T, or ATOLL_TOKEN (a token from \`atoll token create\`, or the hub's admin token)
+        --ca-file F, or ATOLL_CA_FILE (the hub's CA certificate, if it is not publicly trusted)`;
+
+export interface Hub {
+  call(method: string, path: string, body?: unknown): Promise<Any>;
+}
+
+/** The hub's HTTP API, at --hub or ATOLL_URL, as --token or ATOLL_TOKEN. */
+export function hubOf(values: {
+  hub?: string | undefined;
+  token?: string | undefined;
+  "ca-file"?: string | undefined;
+}): Hub {
+  const url = (values.hub ?? process.env.ATOLL_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
+  const token = values.token ?? process.env.ATOLL_TOKEN;
+  const caFile = values["ca-file"] ?? process.env.ATOLL_CA_FILE;
+  const dispatcher = caFile ? new Agent({ connect: { ca: readFileSync(caFile, "utf8") } }) : undefined;
+  return {
+    async call(method, path, body) {
+      let response: Awaited<ReturnType<typeof fetch>>;
+      try {
+        response = await fetch(`${url}${path}`, {
+          method,
+          headers: {
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          ...(dispatcher ? { dispatcher } : {}),
+        });
+      } catch (error) {
+        const cause = (error as { cause?: Error }).cause?.message;
+        throw new SetupError(
+          `cannot reach the hub at ${url} (${cause ?? (error as Error).message}); set --hub or ATOLL_URL`,
+        );
+      }
+      const answer = (await response.json().catch(() => ({}))) as Any;
+      if (response.status === 401 && !token)
+        throw new SetupError(`the hub wants a token: pass --token or set ATOLL_TOKEN`);
+      if (!response.ok)
+        throw new SetupError(
+          `${method} ${path}: ${response.status} ${answer.detail ?? answer.title ?? ""}`.trim(),
+        );
+      return answer;
+    },
+  };
+}
+
+/** Rows as aligned columns, the first row being the header. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join("   ")
+        .trimEnd(),
+    )
+    .join("\n");
+}

@@ -1,0 +1,116 @@
+import { GrantError, mintToken, parseGrants } from "@atoll/access";
+import { z } from "@atoll/config";
+import { parseDuration } from "@atoll/search";
+import {
+  AccessError,
+  deleteRole,
+  insertToken,
+  listRoles,
+  listTokens,
+  putRole,
+  revokeToken,
+} from "@atoll/store";
+import type { FastifyInstance } from "fastify";
+import type postgres from "postgres";
+import { demand } from "./auth.js";
+import { badRequest, HttpProblem, parseBody } from "./problem.js";
+
+const tokenRequest = z.object({
+  name: z.string().min(1).max(100),
+  role: z.string().min(1),
+  /** A duration such as 30d or 12h; without it the token lives until revoked. */
+  expiresIn: z.string().optional(),
+});
+const roleRequest = z.object({ grants: z.unknown() });
+
+function asProblem(error: unknown): unknown {
+  if (error instanceof GrantError) return badRequest(error.code, error.message);
+  if (error instanceof AccessError)
+    return error.code === "ROLE_NOT_FOUND" || error.code === "TOKEN_NOT_FOUND"
+      ? new HttpProblem(404, error.code, "Not found", error.message)
+      : new HttpProblem(409, error.code, "Conflict", error.message);
+  return error;
+}
+
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw asProblem(error);
+  }
+}
+
+/** Roles, tokens and "who am I". Managing roles and tokens takes the admin verb. */
+export function accessRoutes(app: FastifyInstance, sql: postgres.Sql): void {
+  app.get("/api/v1/whoami", async (request) => request.principal);
+
+  app.get("/api/v1/roles", async (request) => {
+    demand(request, "admin");
+    return { items: await listRoles(sql) };
+  });
+
+  app.put("/api/v1/roles/:name", async (request) => {
+    demand(request, "admin");
+    const { name } = request.params as { name: string };
+    if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name))
+      throw badRequest(
+        "INVALID_NAME",
+        `role name "${name}" must be lowercase letters, digits, ".", "_" or "-"`,
+      );
+    const { grants } = parseBody(roleRequest, request.body);
+    return guarded(async () => {
+      const parsed = parseGrants(grants);
+      await putRole(sql, name, parsed);
+      return { name, grants: parsed };
+    });
+  });
+
+  app.delete("/api/v1/roles/:name", async (request) => {
+    demand(request, "admin");
+    const { name } = request.params as { name: string };
+    return guarded(async () => {
+      await deleteRole(sql, name);
+      return { deleted: name };
+    });
+  });
+
+  app.post("/api/v1/tokens", async (request, reply) => {
+    demand(request, "admin");
+    const body = parseBody(tokenRequest, request.body);
+    const expiresAt = body.expiresIn
+      ? new Date(Date.now() + parseDuration(body.expiresIn) * 1000).toISOString()
+      : undefined;
+    const minted = mintToken();
+    await guarded(() =>
+      insertToken(sql, {
+        id: minted.id,
+        name: body.name,
+        role: body.role,
+        secretHash: minted.secretHash,
+        ...(expiresAt ? { expiresAt } : {}),
+      }),
+    );
+    // The only time the secret is shown; the hub keeps just its hash.
+    return reply.status(201).send({
+      id: minted.id,
+      name: body.name,
+      role: body.role,
+      token: minted.token,
+      expiresAt: expiresAt ?? null,
+    });
+  });
+
+  app.get("/api/v1/tokens", async (request) => {
+    demand(request, "admin");
+    return { items: await listTokens(sql) };
+  });
+
+  app.delete("/api/v1/tokens/:id", async (request) => {
+    demand(request, "admin");
+    const { id } = request.params as { id: string };
+    return guarded(async () => {
+      await revokeToken(sql, id);
+      return { revoked: id };
+    });
+  });
+}

@@ -1,0 +1,100 @@
+import {
+  can,
+  type Grant,
+  hashSecret,
+  type Principal,
+  parseToken,
+  secretMatches,
+  type Verb,
+} from "@atoll/access";
+import { findLiveToken, listRoles } from "@atoll/store";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type postgres from "postgres";
+import { HttpProblem } from "./problem.js";
+
+export interface AuthOptions {
+  /** A token that acts as the built-in admin role, for bootstrapping; compared by hash. */
+  adminToken?: string;
+  /** The role of requests without a token; unset means they are refused. */
+  anonymousRole?: string;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+const PUBLIC = new Set(["/healthz", "/readyz", "/openapi.json"]);
+/** Revocation takes effect within this long; it spares a database round trip per request. */
+const TOKEN_CACHE_MS = 5_000;
+
+const unauthenticated = (detail: string) =>
+  new HttpProblem(401, "UNAUTHENTICATED", "Unauthenticated", detail, {});
+
+export function forbidden(detail: string): HttpProblem {
+  return new HttpProblem(403, "FORBIDDEN", "Forbidden", detail);
+}
+
+/** Refuses the request unless the caller holds the verb on the scope. */
+export function demand(
+  request: FastifyRequest,
+  verb: Verb,
+  scope: { cluster?: string; namespace?: string; kind?: string } = {},
+): void {
+  if (!can(request.principal, verb, scope))
+    throw forbidden(
+      `${request.principal.name} (role ${request.principal.role}) may not ${verb}${scope.cluster ? ` in cluster ${scope.cluster}` : ""}; ask an admin for a role that grants it`,
+    );
+}
+
+/**
+ * Every request but the probes and the API description carries a bearer token: the bootstrap
+ * admin token, or one made by POST /api/v1/tokens. The caller's grants then travel with the
+ * request as request.principal.
+ */
+export function authentication(app: FastifyInstance, sql: postgres.Sql, options: AuthOptions): void {
+  const adminHash = options.adminToken ? hashSecret(options.adminToken) : undefined;
+  const cache = new Map<string, { at: number; principal: Promise<Principal | undefined> }>();
+  const roleGrants = async (role: string): Promise<Grant[] | undefined> =>
+    (await listRoles(sql)).find((r) => r.name === role)?.grants as Grant[] | undefined;
+
+  const lookup = async (token: string): Promise<Principal | undefined> => {
+    if (adminHash && secretMatches(token, adminHash))
+      return { name: "bootstrap-admin", role: "admin", grants: (await roleGrants("admin")) ?? [] };
+    const parsed = parseToken(token);
+    if (!parsed) return undefined;
+    const row = await findLiveToken(sql, parsed.id);
+    if (!row || !secretMatches(parsed.secret, row.secretHash)) return undefined;
+    return { name: row.name, role: row.role, grants: row.grants as Grant[] };
+  };
+
+  app.decorateRequest("principal", null as unknown as Principal);
+  app.addHook("onRequest", async (request) => {
+    if (PUBLIC.has(request.url.split("?")[0]!)) return;
+    const header = request.headers.authorization;
+    if (!header) {
+      if (!options.anonymousRole)
+        throw unauthenticated(
+          "send Authorization: Bearer <token>; create a token with `atoll token create --role viewer`",
+        );
+      const grants = await roleGrants(options.anonymousRole);
+      request.principal = { name: "anonymous", role: options.anonymousRole, grants: grants ?? [] };
+      return;
+    }
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    if (!token) throw unauthenticated("the Authorization header must be `Bearer <token>`");
+    const key = hashSecret(token);
+    let entry = cache.get(key);
+    if (!entry || Date.now() - entry.at > TOKEN_CACHE_MS) {
+      entry = { at: Date.now(), principal: lookup(token) };
+      cache.set(key, entry);
+      entry.principal.catch(() => cache.delete(key));
+      if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
+    }
+    const principal = await entry.principal;
+    if (!principal)
+      throw unauthenticated("the token is not valid: unknown, revoked or expired; create a new one");
+    request.principal = principal;
+  });
+}
