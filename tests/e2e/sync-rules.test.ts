@@ -5,6 +5,7 @@ import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { TestHub } from "../support/hub.js";
+import { kubectl } from "../support/kubectl.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are loose JSON
 type Any = any;
@@ -17,7 +18,18 @@ const crd = (plural: string, kind: string, scope: "Namespaced" | "Cluster") => (
     group: "example.com",
     scope,
     names: { plural, singular: kind.toLowerCase(), kind },
-    versions: [{ name: "v1", served: true, storage: true }],
+    versions: [
+      {
+        name: "v1",
+        served: true,
+        storage: true,
+        additionalPrinterColumns: [
+          { name: "Size", type: "integer", jsonPath: ".spec.size" },
+          { name: "Colour", type: "string", jsonPath: ".spec.colour", priority: 1 },
+          { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+        ],
+      },
+    ],
   },
 });
 
@@ -47,6 +59,7 @@ describe("sync rules: every resource of a group version (CRDs included), namespa
         rules: [
           { apiVersion: "example.com/v1", resource: "*" },
           { apiVersion: "v1", resource: "configmaps", namespaces: { exclude: ["kube-system"] } },
+          { apiVersion: "apiextensions.k8s.io/v1", resource: "customresourcedefinitions" },
         ],
       }),
     );
@@ -84,5 +97,22 @@ describe("sync rules: every resource of a group version (CRDs included), namespa
       20_000,
     );
     expect(await names("kind=Gadget")).toEqual(["/g1"]);
+  });
+
+  it("prints custom resources with their CRD's additionalPrinterColumns through kubectl", async () => {
+    await until(async () => (await names("kind=CustomResourceDefinition")).length >= 1, "the CRD");
+    const kubeconfig = join(hub.dir, "index.kubeconfig");
+    writeFileSync(kubeconfig, hub.kubeconfig("/k8s/all"));
+    const out = await kubectl(kubeconfig, ["get", "widgets", "-n", "prod"]);
+    const [header, ...rows] = out.trim().split("\n");
+    expect(header).toMatch(/^CLUSTER\s+NAME\s+SIZE\s+AGE$/);
+    expect(rows.sort()).toEqual([
+      expect.stringMatching(/^rules-sim\s+w1\s+1\s+\d+[smhd]$/),
+      expect.stringMatching(/^rules-sim\s+w2\s+1\s+\d+[smhd]$/),
+    ]);
+    const wide = await kubectl(kubeconfig, ["get", "widgets", "-n", "prod", "-o", "wide"]);
+    expect(wide.split("\n")[0]).toMatch(/^CLUSTER\s+NAME\s+SIZE\s+COLOUR\s+AGE$/);
+    // A value the path does not reach is null, which kubectl prints as blank, as for the API server.
+    expect(wide).toMatch(/w1\s+1\s+\d+[smhd]\n/);
   });
 });

@@ -8,6 +8,7 @@ export {
   resourceRoute,
   statusObject,
 } from "./discovery-docs.js";
+export { cellText, customColumns, evaluateJsonPath, JsonPathError, parseJsonPath } from "./jsonpath.js";
 export { tokenKubeconfig } from "./kubeconfig.js";
 export { cpuMillis, parseQuantity } from "./quantity.js";
 export { type RedactedSecretValue, redactObject } from "./redact.js";
@@ -21,6 +22,7 @@ export {
 export * from "./selectors.js";
 export {
   humanAge,
+  type PrinterColumn,
   podStatusText,
   type TableColumn,
   type TableOptions,

@@ -1,4 +1,5 @@
 import type { ResourceType } from "./catalog.js";
+import { cellText, evaluateJsonPath, parseJsonPath } from "./jsonpath.js";
 
 /** Server-side printing (meta.k8s.io/v1 Table), as kubectl requests for human-readable output. */
 export interface TableColumn {
@@ -16,6 +17,18 @@ export interface TableOptions {
   leadingColumns?: { column: TableColumn; cell: (object: Obj) => unknown }[];
   omitHeaders?: boolean;
   now?: number;
+  /** A custom resource's additionalPrinterColumns, from its CRD's served version. */
+  printerColumns?: PrinterColumn[];
+}
+
+/** One entry of a CRD version's additionalPrinterColumns. */
+export interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+  format?: string;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON read defensively below
@@ -166,6 +179,42 @@ const DEFAULT_PRINTER: KindPrinter = {
   cells: (o) => [o.metadata.name, o.metadata.creationTimestamp ?? ""],
 };
 
+/**
+ * The printer the API server builds for a custom resource: Name, then each printer column; a
+ * date column prints as an age, as the API server does. A bad jsonPath prints as empty rather
+ * than failing the list.
+ */
+function crdPrinter(columns: PrinterColumn[], now: number): KindPrinter {
+  const paths = columns.map((c) => {
+    try {
+      return parseJsonPath(c.jsonPath);
+    } catch {
+      return undefined;
+    }
+  });
+  return {
+    columns: [
+      col("Name"),
+      ...columns.map((c) => ({
+        name: c.name,
+        type: c.type,
+        format: c.format ?? "",
+        description: c.description ?? "",
+        priority: c.priority ?? 0,
+      })),
+    ],
+    cells: (o) => [
+      o.metadata.name,
+      ...columns.map((c, i) => {
+        const values = paths[i] ? evaluateJsonPath(o, paths[i]) : [];
+        if (values.length === 0) return null;
+        if (c.type === "date") return humanAge(String(values[0]), now);
+        return values.length === 1 && typeof values[0] !== "object" ? values[0] : cellText(values);
+      }),
+    ],
+  };
+}
+
 function rowObject(object: Obj, includeObject: string): Obj | undefined {
   if (includeObject === "None") return undefined;
   if (includeObject === "Object") return object;
@@ -178,9 +227,11 @@ export function toTable(
   listMetadata: Obj,
   options: TableOptions = {},
 ): Obj {
-  const printer = PRINTERS[type.kind] ?? DEFAULT_PRINTER;
   const leading = options.leadingColumns ?? [];
   const now = options.now ?? Date.now();
+  const printer = options.printerColumns?.length
+    ? crdPrinter(options.printerColumns, now)
+    : (PRINTERS[type.kind] ?? DEFAULT_PRINTER);
   const includeObject = options.includeObject ?? "Metadata";
   return {
     kind: "Table",

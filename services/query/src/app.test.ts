@@ -1,7 +1,8 @@
 import { silentLogger } from "@atoll/log";
 import { resolveKind } from "@atoll/search";
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
+import { applyIndexOps, type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { buildQueryApp } from "./app.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 
@@ -75,5 +76,86 @@ describe("query HTTP", () => {
   it("lists nothing from an empty index, with no continue token", async () => {
     const response = await app().inject({ url: "/api/v1/resources?kind=pods" });
     expect(response.json()).toEqual({ items: [], continue: null });
+  });
+});
+
+describe("search output formats", () => {
+  let database: { url: string; drop(): Promise<void> };
+  let handle: DatabaseHandle;
+
+  beforeAll(async () => {
+    database = await temporaryDatabase("formats");
+    handle = await openDatabase(database.url, { migrate: false });
+    await applyIndexOps(
+      handle.sql,
+      ["web-1", "web-2"].map((name) => ({
+        op: "upsert" as const,
+        row: {
+          cluster: "eu",
+          uid: `uid-${name}`,
+          apiGroup: "",
+          apiVersion: "v1",
+          kind: "Pod",
+          resource: "pods",
+          namespace: "shop",
+          name,
+          resourceVersion: 1n,
+          syncId: "s",
+          objectJson: JSON.stringify({
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name, namespace: "shop", uid: `uid-${name}` },
+            spec: { containers: [{ name: "main", image: `registry/${name}:1` }] },
+          }),
+        },
+      })),
+    );
+  });
+  afterAll(async () => {
+    await handle.close();
+    await database.drop();
+  });
+
+  const search = (format: string, extra = "") =>
+    buildQueryApp({
+      db: handle.db,
+      sql: handle.sql,
+      logger: silentLogger(),
+      checkBus: async () => {},
+      auth: { anonymousRole: "viewer" },
+    }).inject({ url: `/api/v1/search?q=kind:Pod&format=${encodeURIComponent(format)}${extra}` });
+
+  it("answers format=yaml and format=json with a v1 List that names each object's cluster", async () => {
+    const yaml = await search("yaml", "&limit=1");
+    expect(yaml.headers["content-type"]).toContain("application/yaml");
+    const list = YAML.parse(yaml.body);
+    expect(list).toMatchObject({ apiVersion: "v1", kind: "List" });
+    expect(list.items).toHaveLength(1);
+    expect(list.items[0].metadata.annotations["atoll.dev/cluster"]).toBe("eu");
+    expect(list.metadata.continue).toBeTruthy();
+    const json = JSON.parse((await search("json")).body);
+    expect(json.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual([
+      "web-1",
+      "web-2",
+    ]);
+  });
+
+  it("answers custom-columns as kubectl prints them", async () => {
+    const text = await search("custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[*].image");
+    expect(text.headers["content-type"]).toContain("text/plain");
+    expect(text.body.split("\n")).toEqual([
+      "NAME    IMAGE",
+      "web-1   registry/web-1:1",
+      "web-2   registry/web-2:1",
+      "",
+    ]);
+  });
+
+  it("rejects an unknown format and a bad column spec with 400", async () => {
+    expect((await search("xml")).json()).toMatchObject({ status: 400, code: "INVALID_FORMAT" });
+    expect((await search("custom-columns=NAME")).json()).toMatchObject({
+      status: 400,
+      code: "INVALID_JSONPATH",
+    });
   });
 });

@@ -25,6 +25,7 @@ import { type AuthOptions, authentication } from "./auth.js";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { kubeRoutes } from "./kube-routes.js";
+import { formatted } from "./objects.js";
 import { badRequest, HttpProblem, problemOf } from "./problem.js";
 import { registryRoutes } from "./registry-routes.js";
 
@@ -188,7 +189,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     };
   }
 
-  app.get("/api/v1/search", async (request) => {
+  app.get("/api/v1/search", async (request, reply) => {
     const query = request.query as Query;
     const { parsed, interpretation } = await understand(query.mode ?? "keyword", query.q ?? "");
     const where = and([...(parsed.where ? [parsed.where] : []), ...within(request)]);
@@ -201,12 +202,19 @@ export function buildQueryApp(options: QueryAppOptions) {
         ...(query.continue ? { after: decodeCursor(query.continue) } : {}),
       },
     );
+    const next = page.next ? encodeCursor(page.next) : null;
+    if (query.format && query.format !== "api") {
+      if (page.aggregations)
+        throw badRequest("INVALID_FORMAT", "COUNT(*) answers come only as the API's JSON; drop format");
+      const { type, body } = formatted(query.format, page.items, next);
+      return reply.type(type).send(body);
+    }
     return {
       items: page.items,
       ...(page.aggregations ? { aggregations: page.aggregations } : {}),
       total: page.total,
       totalIsEstimate: page.totalIsEstimate,
-      continue: page.next ? encodeCursor(page.next) : null,
+      continue: next,
       sql: toSqlText(parsed),
       ...(interpretation ? { interpretation } : {}),
     };

@@ -1,7 +1,10 @@
 import { can } from "@atoll/access";
 import {
   apiVersionOf,
+  BUILTIN_RESOURCE_TYPES,
   discoveryDocument,
+  type PrinterColumn,
+  type ResourceType,
   resourceRoute,
   SelectorError,
   statusObject,
@@ -12,6 +15,7 @@ import {
   and,
   type Condition,
   type Cursor,
+  column,
   indexedTypes,
   kubeListConditions,
   QueryError,
@@ -22,8 +26,8 @@ import { sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { annotated, CLUSTER_ANNOTATION } from "./objects.js";
 
-const CLUSTER_ANNOTATION = "atoll.dev/cluster";
 const MAX_PAGE = 5000;
 /** Listing the indexed types scans the whole table; kinds appear rarely, so a few seconds' cache is right. */
 const TYPES_TTL_MS = 10_000;
@@ -41,6 +45,31 @@ const clusterColumn = {
   },
   cell: (o: Obj) => o.metadata?.annotations?.[CLUSTER_ANNOTATION] ?? "",
 };
+
+/**
+ * A custom resource's printer columns, from its CRD as indexed (the first cluster's, if several
+ * hold it). Built-in kinds have their own printers.
+ */
+async function crdPrinterColumns(db: Database, type: ResourceType): Promise<PrinterColumn[] | undefined> {
+  if (BUILTIN_RESOURCE_TYPES.some((t) => t.group === type.group && t.resource === type.resource))
+    return undefined;
+  const page = await searchPostgres(
+    db,
+    {
+      where: {
+        type: "and",
+        of: [
+          { type: "compare", field: column("kind"), op: "=", value: "CustomResourceDefinition" },
+          { type: "compare", field: column("name"), op: "=", value: `${type.resource}.${type.group}` },
+        ],
+      },
+      orderBy: [],
+    },
+    { limit: 1 },
+  );
+  const versions = (page.items[0]?.object as Obj | undefined)?.spec?.versions as Obj[] | undefined;
+  return versions?.find((v) => v.name === type.version)?.additionalPrinterColumns;
+}
 
 /**
  * A read-only Kubernetes API over the index, for an unmodified kubectl: /k8s/all/... spans every
@@ -119,13 +148,6 @@ export function kubeRoutes(
         return send(400, statusObject(400, "BadRequest", error.message));
       throw error;
     }
-    const annotate = (item: { cluster: string; object: Obj }): Obj => ({
-      ...item.object,
-      metadata: {
-        ...item.object.metadata,
-        annotations: { ...item.object.metadata?.annotations, [CLUSTER_ANNOTATION]: item.cluster },
-      },
-    });
     const query = { ...(where ? { where } : {}), orderBy: [] };
     if (route.name) {
       const page = await searchPostgres(db, query, { limit: 2 });
@@ -142,7 +164,7 @@ export function kubeRoutes(
           ),
         );
       }
-      return send(200, annotate(page.items[0]!));
+      return send(200, annotated(page.items[0]!));
     }
     const limit = Math.min(Number(params.limit) > 0 ? Number(params.limit) : MAX_PAGE, MAX_PAGE);
     let after: Cursor | { offset: number } | undefined;
@@ -159,13 +181,15 @@ export function kubeRoutes(
       resourceVersion: latest?.rv ?? "0",
       ...(page.next ? { continue: encodeCursor(page.next) } : {}),
     };
-    const objects = page.items.map(annotate);
+    const objects = page.items.map(annotated);
     if (wantsTable(request.headers.accept)) {
+      const printerColumns = await crdPrinterColumns(db, route.type);
       return send(
         200,
         toTable(route.type, objects, metadata, {
           includeObject: params.includeObject,
           leadingColumns: [clusterColumn],
+          ...(printerColumns ? { printerColumns } : {}),
         }),
       );
     }

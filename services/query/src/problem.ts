@@ -1,5 +1,5 @@
 import type { z } from "@atoll/config";
-import { SelectorError } from "@atoll/kube";
+import { JsonPathError, SelectorError } from "@atoll/kube";
 import { QueryError } from "@atoll/search";
 
 /** One error shape for every endpoint (RFC 9457 problem details), with a stable code. */
@@ -34,6 +34,7 @@ export const badRequest = (code: string, detail: string, extra?: Record<string, 
 export function problemOf(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
   if (error instanceof SelectorError) return badRequest("INVALID_SELECTOR", error.message);
+  if (error instanceof JsonPathError) return badRequest(error.code, error.message);
   if (error instanceof QueryError)
     return badRequest(error.code, error.message, {
       ...(error.position ? { position: error.position } : {}),
