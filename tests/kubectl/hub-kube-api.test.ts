@@ -1,10 +1,15 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { until } from "@atoll/devkit";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { TestHub } from "../support/hub.js";
-import { kubectl } from "../support/kubectl.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: watch events are loose JSON
+type Any = any;
+
+import { kubectl, kubectlStream } from "../support/kubectl.js";
 
 describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)", () => {
   const hub = new TestHub();
@@ -117,5 +122,57 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
     writeFileSync(anonymous, hub.kubeconfig("/k8s/all", "atoll_000000000000_revoked-or-never-issued"));
     const unauthenticated = await kubectl(anonymous, ["get", "pods", "-A"]).catch((e: Error) => e.message);
     expect(unauthenticated).toMatch(/Unauthorized|must be logged in/);
+  });
+
+  it("get -w over the index sees a change made in a sim, fed from the bus", async () => {
+    const existing = pods(small, "prod")[0]!.metadata.name as string;
+    const watch = kubectlStream(onlySmall, ["get", "pods", "-n", "prod", "-w"]);
+    try {
+      await until(() => watch.output().includes(existing), "the initial list of the watch");
+      small.apply({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "watched-pod", namespace: "prod" },
+        spec: { containers: [{ name: "main", image: "busybox" }] },
+        status: { phase: "Pending" },
+      });
+      await until(
+        () => /watched-pod\s+0\/1\s+Pending/.test(watch.output()),
+        "the new pod in kubectl get -w",
+        20_000,
+      );
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it("resumes a watch from a list's resourceVersion and reports deletions with the last state", async () => {
+    const list = await (await hub.fetch("/k8s/clusters/small/api/v1/namespaces/prod/pods")).json();
+    const from = list.metadata.resourceVersion as string;
+    small.store.delete(small.store.findType("", "v1", "pods")!, "prod", "watched-pod");
+    const controller = new AbortController();
+    const response = await hub.fetch(
+      `/k8s/clusters/small/api/v1/namespaces/prod/pods?watch=1&resourceVersion=${from}`,
+      { signal: controller.signal },
+    );
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const events: { type: string; object: Any }[] = [];
+    while (!events.some((e) => e.type === "DELETED")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      const lines = text.split("\n");
+      text = lines.pop()!;
+      events.push(...lines.filter(Boolean).map((l) => JSON.parse(l)));
+    }
+    controller.abort();
+    const deleted = events.find((e) => e.type === "DELETED")!;
+    expect(deleted.object.metadata.name).toBe("watched-pod");
+    expect(deleted.object.spec.containers[0].image).toBe("busybox");
+    expect(deleted.object.metadata.annotations["atoll.dev/cluster"]).toBe("small");
+    expect(BigInt(deleted.object.metadata.resourceVersion)).toBeGreaterThan(BigInt(from));
+    expect(events.every((e) => e.object.metadata.namespace === "prod")).toBe(true);
   });
 });

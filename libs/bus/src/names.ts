@@ -19,6 +19,8 @@ export interface BusNames {
   workStatus(cluster: string): string;
   proxy(cluster: string): string;
   deadLetter(source: string): string;
+  /** Core-NATS subject the indexers announce committed changes on, so watches wake at once. */
+  indexed(): string;
   /** Request subject an agent asks for its sync rules on (the hub answers from the registry). */
   syncRules(cluster: string): string;
   /** Durable consumer on the WORK stream that only this cluster's agent may pull from. */
@@ -67,6 +69,7 @@ export function busNames(prefix = ""): BusNames {
     workConsumer: (cluster) => `work-${assertClusterName(cluster)}`,
     inboxPrefix: (cluster) => `_INBOX_${prefix ? `${prefix}_` : ""}${assertClusterName(cluster)}`,
     placement: () => `${root}.placement`,
+    indexed: () => `${root}.indexed`,
     deadLetter: (source) => `${root}.dlq.${source}`,
     all: (kind) => `${root}.${kind}.*`,
   };

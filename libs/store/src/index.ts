@@ -10,6 +10,7 @@ export {
   revokeToken,
   type TokenRecord,
 } from "./access.js";
+export { type ChangeEvent, ChangeFeed, latestChangeId, oldestChangeId, readChanges } from "./changes.js";
 export { type ClusterHeartbeatRow, type ClusterView, listClusters, recordHeartbeat } from "./clusters.js";
 export {
   type Database,

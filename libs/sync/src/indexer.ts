@@ -77,6 +77,8 @@ export class ResourceIndexer {
         const ops = deliveries.flatMap(({ data }) => batchToOps(data));
         const result = await applyIndexOps(sql, ops);
         await this.options.mirror?.apply(ops);
+        // Watches over the index wake on this; a lost announcement only delays them to their next poll.
+        if (result.upserted + result.deleted + result.swept > 0) bus.nc.publish(bus.names.indexed(), cluster);
         logger.debug({ messages: deliveries.length, ops: ops.length, ...result }, "indexed");
       },
     });

@@ -1,6 +1,7 @@
 import { silentLogger } from "@atoll/log";
 import {
   applyIndexOps,
+  ChangeFeed,
   type DatabaseHandle,
   type ObjectRow,
   openDatabase,
@@ -111,6 +112,7 @@ describe("access control", () => {
     buildQueryApp({
       db: handle.db,
       sql: handle.sql,
+      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
       logger: silentLogger(),
       checkBus: async () => {},
       auth: { adminToken: ADMIN },

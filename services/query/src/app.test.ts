@@ -1,6 +1,12 @@
 import { silentLogger } from "@atoll/log";
 import { resolveKind } from "@atoll/search";
-import { applyIndexOps, type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
+import {
+  applyIndexOps,
+  ChangeFeed,
+  type DatabaseHandle,
+  openDatabase,
+  temporaryDatabase,
+} from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { buildQueryApp } from "./app.js";
@@ -45,6 +51,7 @@ describe("query HTTP", () => {
     buildQueryApp({
       db: handle.db,
       sql: handle.sql,
+      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
       logger: silentLogger(),
       // These tests are about other behaviour; access control has its own.
       auth: { anonymousRole: "viewer" },
@@ -120,6 +127,7 @@ describe("search output formats", () => {
     buildQueryApp({
       db: handle.db,
       sql: handle.sql,
+      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
       logger: silentLogger(),
       checkBus: async () => {},
       auth: { anonymousRole: "viewer" },

@@ -15,7 +15,7 @@ import {
   searchPostgres,
   toSqlText,
 } from "@atoll/search";
-import { type Database, listClusters, ping } from "@atoll/store";
+import { type ChangeFeed, type Database, listClusters, ping } from "@atoll/store";
 import type { ClusterRegistry } from "@atoll/sync";
 import { sql } from "drizzle-orm";
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from "fastify";
@@ -39,6 +39,8 @@ export interface QueryAppOptions {
   staleAfterSeconds?: number;
   /** Serves the registry's write endpoints when given. */
   registry?: ClusterRegistry;
+  /** The index's change history, which watches read. */
+  changes: ChangeFeed;
   /** Serves HTTPS with this certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
   /** Bootstrap admin token and anonymous access; with neither, only created tokens get in. */
@@ -138,7 +140,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   });
 
   if (options.registry) registryRoutes(app, options.registry);
-  kubeRoutes(app, options.db, within);
+  kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;

@@ -1,6 +1,6 @@
 import { seededRandom } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
+import { ChangeFeed, type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildQueryApp } from "./app.js";
 
@@ -90,6 +90,7 @@ describe("fuzzing the search endpoints", () => {
     const app = buildQueryApp({
       db: handle.db,
       sql: handle.sql,
+      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
       logger: silentLogger(),
       // These tests are about other behaviour; access control has its own.
       auth: { anonymousRole: "viewer" },

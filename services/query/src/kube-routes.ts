@@ -4,6 +4,8 @@ import {
   BUILTIN_RESOURCE_TYPES,
   discoveryDocument,
   type PrinterColumn,
+  parseFieldSelector,
+  parseLabelSelector,
   type ResourceType,
   resourceRoute,
   SelectorError,
@@ -21,11 +23,13 @@ import {
   QueryError,
   searchPostgres,
 } from "@atoll/search";
-import type { Database } from "@atoll/store";
+import type { ChangeFeed, Database } from "@atoll/store";
 import { sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type postgres from "postgres";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { serveWatch } from "./kube-watch.js";
 import { annotated, CLUSTER_ANNOTATION } from "./objects.js";
 
 const MAX_PAGE = 5000;
@@ -80,6 +84,7 @@ export function kubeRoutes(
   app: FastifyInstance,
   db: Database,
   within: (request: FastifyRequest) => Condition[],
+  watch: { sql: postgres.Sql; feed: ChangeFeed },
 ): void {
   const servedTypes = cachedFor(TYPES_TTL_MS, () => indexedTypes(db));
   const handle = async (
@@ -118,16 +123,6 @@ export function kubeRoutes(
       );
     }
     const params = request.query as Record<string, string | undefined>;
-    if (params.watch === "true" || params.watch === "1") {
-      return send(
-        501,
-        statusObject(
-          501,
-          "NotImplemented",
-          "watching the index is not available yet; list instead, or watch a cluster through /proxy/clusters/<name>",
-        ),
-      );
-    }
     if (route.subresource)
       return send(
         404,
@@ -147,6 +142,21 @@ export function kubeRoutes(
       if (error instanceof SelectorError || error instanceof QueryError)
         return send(400, statusObject(400, "BadRequest", error.message));
       throw error;
+    }
+    if (params.watch === "true" || params.watch === "1") {
+      return serveWatch(
+        request,
+        reply,
+        { db, sql: watch.sql, feed: watch.feed },
+        {
+          route,
+          ...(cluster ? { cluster } : {}),
+          labels: parseLabelSelector(params.labelSelector ?? ""),
+          fields: parseFieldSelector(params.fieldSelector ?? ""),
+          conditions: where,
+          principal: request.principal,
+        },
+      );
     }
     const query = { ...(where ? { where } : {}), orderBy: [] };
     if (route.name) {

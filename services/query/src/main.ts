@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { Bus } from "@atoll/bus";
 import { ConfigError, commonConfig, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
 import { createLogger } from "@atoll/log";
-import { openDatabase } from "@atoll/store";
+import { ChangeFeed, openDatabase } from "@atoll/store";
 import { ClusterRegistry, serveSyncRules } from "@atoll/sync";
 import { buildQueryApp } from "./app.js";
 
@@ -52,12 +52,16 @@ const registry = new ClusterRegistry({
   agentImage: config.ATOLL_AGENT_IMAGE,
 });
 const rulesResponder = serveSyncRules(bus, database.sql, logger);
+const changes = new ChangeFeed(database.sql, { logger });
+await changes.start();
+const indexed = bus.nc.subscribe(bus.names.indexed(), { callback: () => changes.wake() });
 if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE))
   throw new ConfigError("set both TLS_CERT_FILE and TLS_KEY_FILE to serve HTTPS, or neither");
 if (!config.ATOLL_ADMIN_TOKEN && !config.ATOLL_ANONYMOUS_ROLE)
   logger.warn("no ATOLL_ADMIN_TOKEN is set: only tokens already in the database can call the API");
 const app = buildQueryApp({
   registry,
+  changes,
   auth: {
     ...(config.ATOLL_ADMIN_TOKEN ? { adminToken: config.ATOLL_ADMIN_TOKEN } : {}),
     ...(config.ATOLL_ANONYMOUS_ROLE ? { anonymousRole: config.ATOLL_ANONYMOUS_ROLE } : {}),
@@ -90,6 +94,8 @@ logger.info({ address }, "query service listening");
 // 5. Stop.
 onShutdown(logger, async () => {
   rulesResponder.stop();
+  indexed.unsubscribe();
+  changes.stop();
   await app.close();
   await bus.close();
   await database.close();

@@ -91,6 +91,8 @@ export const resourceChanges = pgTable(
     name: text("name").notNull(),
     changeType: text("change_type").$type<"ADDED" | "MODIFIED" | "DELETED">().notNull(),
     resourceVersion: bigint("resource_version", { mode: "bigint" }).notNull(),
+    /** The last state of a deleted object, so a watch can filter and print its deletion. */
+    object: jsonb("object"),
   },
   (t) => [index("resource_changes_time").on(t.time), index("resource_changes_object").on(t.cluster, t.uid)],
 );
