@@ -1,9 +1,5 @@
+export { OpenSearchClient, OpenSearchError, type OpenSearchWriterOptions } from "./client.js";
 export { resourceIndexName, resourceIndexTemplate } from "./mapping.js";
-export {
-  bulkBody,
-  OpenSearchError,
-  OpenSearchWriter,
-  type OpenSearchWriterOptions,
-  resourceDocument,
-  sweepQuery,
-} from "./writer.js";
+export { likeToWildcard, searchRequest } from "./query.js";
+export { searchOpenSearch } from "./search.js";
+export { bulkBody, OpenSearchWriter, resourceDocument, sweepQuery } from "./writer.js";

@@ -19,6 +19,11 @@ export function resourceIndexTemplate(prefix: string): Record<string, unknown> {
         // an object; the same span the RESOURCES stream can replay.
         "index.gc_deletes": "96h",
         "index.mapping.total_fields.limit": 200,
+        // Words as the Postgres back end splits them: any run of letters and digits.
+        analysis: {
+          tokenizer: { atoll_words: { type: "pattern", pattern: "[^\\p{L}\\p{N}]+" } },
+          analyzer: { atoll_words: { type: "custom", tokenizer: "atoll_words", filter: ["lowercase"] } },
+        },
       },
       mappings: {
         dynamic: "strict",
@@ -38,6 +43,10 @@ export function resourceIndexTemplate(prefix: string): Record<string, unknown> {
           labels: { type: "flat_object" },
           annotations: { type: "flat_object" },
           object: { type: "flat_object" },
+          /** Phase, pod reason and container state reasons: what status:X and kubectl's STATUS match. */
+          statusReasons: { type: "keyword" },
+          /** Name, namespace, kind, labels and annotations, for free-word search by prefix. */
+          searchText: { type: "text", analyzer: "atoll_words" },
         },
       },
     },

@@ -3,7 +3,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { IndexOp, ObjectRow } from "@atoll/store";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { OpenSearchError, OpenSearchWriter } from "./writer.js";
+import { OpenSearchError } from "./client.js";
+import { OpenSearchWriter } from "./writer.js";
 
 const golden = (name: string) => new URL(`../golden/${name}`, import.meta.url);
 

@@ -1,26 +1,15 @@
 import type { IndexOp, ObjectRow } from "@atoll/store";
-import { resourceIndexName, resourceIndexTemplate } from "./mapping.js";
-
-export class OpenSearchError extends Error {
-  readonly code = "OPENSEARCH_FAILED";
-}
-
-export interface OpenSearchWriterOptions {
-  url: string;
-  /** Prefix of the index and template names, so tests and tenants do not collide. */
-  prefix?: string;
-  username?: string;
-  password?: string;
-  /** Injected in tests; the global fetch otherwise. */
-  fetch?: typeof fetch;
-}
+import { OpenSearchClient, OpenSearchError, type OpenSearchWriterOptions } from "./client.js";
+import { resourceIndexTemplate } from "./mapping.js";
 
 const documentId = (cluster: string, uid: string) => `${cluster}/${uid}`;
 
 /** The document for one object; mirrors the Postgres row, with the object as it was sent. */
 export function resourceDocument(row: ObjectRow, indexedAt: string): string {
-  const object = JSON.parse(row.objectJson) as { metadata?: Record<string, unknown> };
+  // biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON, read defensively
+  const object = JSON.parse(row.objectJson) as Record<string, any>;
   const metadata = object.metadata ?? {};
+  const pairs = (map: Record<string, string> | undefined) => Object.entries(map ?? {}).flat();
   return JSON.stringify({
     cluster: row.cluster,
     uid: row.uid,
@@ -37,6 +26,21 @@ export function resourceDocument(row: ObjectRow, indexedAt: string): string {
     labels: metadata.labels ?? {},
     annotations: metadata.annotations ?? {},
     object,
+    // The same values as the Postgres generated columns status_reasons and search.
+    statusReasons: [
+      object.status?.phase,
+      object.status?.reason,
+      ...(
+        (object.status?.containerStatuses ?? []) as Record<string, Record<string, { reason?: string }>>[]
+      ).flatMap((c) => Object.values(c.state ?? {}).map((state) => state?.reason)),
+    ].filter((reason): reason is string => typeof reason === "string"),
+    searchText: [
+      row.name,
+      row.namespace,
+      row.kind,
+      ...pairs(metadata.labels),
+      ...pairs(metadata.annotations),
+    ].join(" "),
   });
 }
 
@@ -90,41 +94,15 @@ interface BulkItem {
 
 export class OpenSearchWriter {
   readonly index: string;
-  private readonly fetch: typeof fetch;
-  private readonly headers: Record<string, string>;
+  private readonly client: OpenSearchClient;
 
   constructor(private readonly options: OpenSearchWriterOptions) {
-    this.index = resourceIndexName(options.prefix ?? "");
-    this.fetch = options.fetch ?? fetch;
-    this.headers = options.username
-      ? {
-          authorization: `Basic ${Buffer.from(`${options.username}:${options.password ?? ""}`).toString("base64")}`,
-        }
-      : {};
+    this.client = new OpenSearchClient(options);
+    this.index = this.client.index;
   }
 
-  private async request(
-    method: string,
-    path: string,
-    body: string,
-    contentType = "application/json",
-  ): Promise<Record<string, unknown>> {
-    const response = await this.fetch(`${this.options.url.replace(/\/$/, "")}${path}`, {
-      method,
-      headers: { ...this.headers, "content-type": contentType },
-      body,
-    });
-    const text = await response.text();
-    const answer = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-    if (
-      !response.ok &&
-      !(response.status === 400 && JSON.stringify(answer).includes("resource_already_exists_exception"))
-    ) {
-      throw new OpenSearchError(
-        `OpenSearch ${method} ${path} answered ${response.status}: ${text.slice(0, 300)}`,
-      );
-    }
-    return answer;
+  private request(method: string, path: string, body: string, contentType?: string) {
+    return this.client.request(method, path, body, contentType);
   }
 
   /** Installs the index template and creates the index; safe to run at every start. */

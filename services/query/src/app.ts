@@ -12,6 +12,7 @@ import {
   parseKeywordQuery,
   parseSqlQuery,
   resolveKind,
+  type SearchPage,
   searchPostgres,
   toSqlText,
 } from "@atoll/search";
@@ -29,6 +30,11 @@ import { formatted } from "./objects.js";
 import { badRequest, HttpProblem, problemOf } from "./problem.js";
 import { registryRoutes } from "./registry-routes.js";
 
+export type SearchBackend = (
+  query: Parameters<typeof searchPostgres>[1],
+  page: Parameters<typeof searchPostgres>[2],
+) => Promise<SearchPage>;
+
 export interface QueryAppOptions {
   db: Database;
   sql: postgres.Sql;
@@ -39,6 +45,8 @@ export interface QueryAppOptions {
   staleAfterSeconds?: number;
   /** Serves the registry's write endpoints when given. */
   registry?: ClusterRegistry;
+  /** Answers /api/v1/search from another back end (OpenSearch); Postgres otherwise. */
+  search?: SearchBackend;
   /** The index's change history, which watches read. */
   changes: ChangeFeed;
   /** Serves HTTPS with this certificate and key. */
@@ -167,6 +175,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     return { items: page.items, continue: page.next ? encodeCursor(page.next) : null };
   });
 
+  const search: SearchBackend = options.search ?? ((query, page) => searchPostgres(options.db, query, page));
   const clusterNames = cachedFor(10_000, async () =>
     (await listClusters(options.sql, options.staleAfterSeconds ?? 30)).map((c) => c.name),
   );
@@ -195,8 +204,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     const query = request.query as Query;
     const { parsed, interpretation } = await understand(query.mode ?? "keyword", query.q ?? "");
     const where = and([...(parsed.where ? [parsed.where] : []), ...within(request)]);
-    const page = await searchPostgres(
-      options.db,
+    const page = await search(
       { ...parsed, ...(where ? { where } : {}) },
       {
         limit: parseLimit(query.limit),

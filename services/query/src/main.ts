@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Bus } from "@atoll/bus";
 import { ConfigError, commonConfig, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
 import { createLogger } from "@atoll/log";
+import { OpenSearchClient, searchOpenSearch } from "@atoll/opensearch";
 import { ChangeFeed, openDatabase } from "@atoll/store";
 import { ClusterRegistry, serveSyncRules } from "@atoll/sync";
 import { buildQueryApp } from "./app.js";
@@ -17,6 +18,12 @@ const config = loadConfig({
   /** NATS URL written into pull-mode agent manifests, as member clusters reach it. */
   ATOLL_AGENT_NATS_URL: z.string().optional(),
   ATOLL_AGENT_IMAGE: z.string().default("ghcr.io/atoll-dev/agent:0.1.0"),
+  /** postgres (default) or opensearch: where /api/v1/search runs; the kube API always reads Postgres. */
+  SEARCH_BACKEND: z.enum(["postgres", "opensearch"]).default("postgres"),
+  OPENSEARCH_URL: z.url().optional(),
+  OPENSEARCH_USERNAME: z.string().optional(),
+  OPENSEARCH_PASSWORD: z.string().optional(),
+  OPENSEARCH_INDEX_PREFIX: z.string().default(""),
   /** Acts as the built-in admin role: for bootstrapping, before any token exists. */
   ATOLL_ADMIN_TOKEN: z.string().min(16, "use at least 16 characters").optional(),
   /** The role of requests without a token; unset (the default) refuses them. */
@@ -59,8 +66,23 @@ if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE))
   throw new ConfigError("set both TLS_CERT_FILE and TLS_KEY_FILE to serve HTTPS, or neither");
 if (!config.ATOLL_ADMIN_TOKEN && !config.ATOLL_ANONYMOUS_ROLE)
   logger.warn("no ATOLL_ADMIN_TOKEN is set: only tokens already in the database can call the API");
+if (config.SEARCH_BACKEND === "opensearch" && !config.OPENSEARCH_URL)
+  throw new ConfigError(
+    "SEARCH_BACKEND=opensearch needs OPENSEARCH_URL, the cluster the indexer mirrors into",
+  );
+const openSearch =
+  config.SEARCH_BACKEND === "opensearch" && config.OPENSEARCH_URL
+    ? new OpenSearchClient({
+        url: config.OPENSEARCH_URL,
+        prefix: config.OPENSEARCH_INDEX_PREFIX,
+        ...(config.OPENSEARCH_USERNAME
+          ? { username: config.OPENSEARCH_USERNAME, password: config.OPENSEARCH_PASSWORD ?? "" }
+          : {}),
+      })
+    : undefined;
 const app = buildQueryApp({
   registry,
+  ...(openSearch ? { search: (query, page) => searchOpenSearch(openSearch, query, page) } : {}),
   changes,
   auth: {
     ...(config.ATOLL_ADMIN_TOKEN ? { adminToken: config.ATOLL_ADMIN_TOKEN } : {}),

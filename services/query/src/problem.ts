@@ -1,5 +1,6 @@
 import type { z } from "@atoll/config";
 import { JsonPathError, SelectorError } from "@atoll/kube";
+import { OpenSearchError } from "@atoll/opensearch";
 import { QueryError } from "@atoll/search";
 
 /** One error shape for every endpoint (RFC 9457 problem details), with a stable code. */
@@ -41,6 +42,13 @@ export function problemOf(error: unknown): HttpProblem {
       ...(error.hint ? { hint: error.hint } : {}),
     });
   const { code, statusCode, message } = error as { code?: unknown; statusCode?: number; message?: string };
+  if (error instanceof OpenSearchError)
+    return new HttpProblem(
+      503,
+      error.code,
+      "Search back end failed",
+      `${error.message}; retry, or ask an operator to check OpenSearch`,
+    );
   if (code === "57014")
     return new HttpProblem(
       503,
