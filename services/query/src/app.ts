@@ -27,6 +27,7 @@ import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { kubeRoutes } from "./kube-routes.js";
 import { formatted } from "./objects.js";
+import { OPENAPI_DOCUMENT } from "./openapi.js";
 import { badRequest, HttpProblem, problemOf } from "./problem.js";
 import { registryRoutes } from "./registry-routes.js";
 
@@ -101,6 +102,15 @@ export function buildQueryApp(options: QueryAppOptions) {
     );
     void reply.status(404).type("application/problem+json").send(problem.toJSON(request.url));
   });
+
+  // Every route, so a test can hold the OpenAPI description to what is actually served.
+  const routes: { method: string; url: string }[] = [];
+  app.decorate("registeredRoutes", routes);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat())
+      if (method !== "HEAD") routes.push({ method, url: route.url });
+  });
+  app.get("/openapi.json", async () => OPENAPI_DOCUMENT);
 
   authentication(app, options.sql, options.auth ?? {});
   accessRoutes(app, options.sql);

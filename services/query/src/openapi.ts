@@ -1,0 +1,248 @@
+/** The query service's HTTP API as OpenAPI 3.1, served at /openapi.json. */
+
+const problem = { $ref: "#/components/responses/Problem" };
+const errors = { "400": problem, "401": problem, "403": problem, "404": problem, "503": problem };
+const json = (schema: Record<string, unknown>, description = "OK") => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const query = (name: string, description: string, schema: Record<string, unknown> = { type: "string" }) => ({
+  name,
+  in: "query",
+  description,
+  schema,
+});
+const pathParam = (name: string, description: string) => ({
+  name,
+  in: "path",
+  required: true,
+  description,
+  schema: { type: "string" },
+});
+const body = (schema: Record<string, unknown>) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+const grant = {
+  type: "object",
+  required: ["verbs"],
+  properties: {
+    verbs: { type: "array", items: { enum: ["read", "admin", "write", "proxy-read", "proxy-write", "*"] } },
+    clusters: { type: "array", items: { type: "string" }, description: 'names, or "*" (the default)' },
+    namespaces: { type: "array", items: { type: "string" }, description: 'names, or "*" (the default)' },
+    kinds: { type: "array", items: { type: "string" }, description: 'kinds or resource names, or "*"' },
+  },
+};
+
+const kubePath = (root: string, description: string) => ({
+  get: {
+    summary: description,
+    description:
+      "A read-only Kubernetes API over the index for kubectl: discovery, get, list with label and field selectors, limit and continue, Table output, and watch (?watch=1).",
+    parameters: [
+      query("labelSelector", "Kubernetes label selector"),
+      query("fieldSelector", "field selector on any JSON path"),
+      query("limit", "page size", { type: "integer" }),
+      query("continue", "token from the previous page"),
+      query("watch", "stream changes", { type: "boolean" }),
+      query("resourceVersion", "watch from this change"),
+    ],
+    responses: { "200": { description: "Kubernetes JSON (a List, an object, a Table or watch events)" } },
+  },
+});
+
+export const OPENAPI_DOCUMENT = {
+  openapi: "3.1.0",
+  info: {
+    title: "Atoll query API",
+    version: "1",
+    description:
+      "Search, the cluster registry and access control for an Atoll hub. Every error is an RFC 9457 problem document with a stable code.",
+  },
+  security: [{ bearer: [] }],
+  paths: {
+    "/healthz": {
+      get: { summary: "Liveness", security: [], responses: { "200": json({ type: "object" }) } },
+    },
+    "/readyz": {
+      get: {
+        summary: "Readiness of Postgres and NATS",
+        security: [],
+        responses: {
+          "200": json({ type: "object" }),
+          "503": json({ type: "object" }, "Not ready, with the reason"),
+        },
+      },
+    },
+    "/openapi.json": {
+      get: { summary: "This document", security: [], responses: { "200": json({ type: "object" }) } },
+    },
+    "/api/v1/search": {
+      get: {
+        summary: "Search every cluster by keyword, SQL or plain language",
+        parameters: [
+          query("q", "the query text"),
+          query("mode", "how q is written", { enum: ["keyword", "sql", "nl"], default: "keyword" }),
+          query("limit", "rows per page (1-1000)", { type: "integer", default: 100 }),
+          query("continue", "token from the previous page"),
+          query("format", "json or yaml (a kubectl List), or custom-columns=HEADER:.path,..."),
+        ],
+        responses: { "200": json(ref("SearchPage")), ...errors },
+      },
+    },
+    "/api/v1/resources": {
+      get: {
+        summary: "List indexed objects by cluster, kind, namespace, name and labels",
+        parameters: [
+          query("cluster", "cluster name"),
+          query("kind", "kind, resource name or short name"),
+          query("namespace", "namespace"),
+          query("name", "name, * wildcards allowed"),
+          query("labelSelector", "Kubernetes label selector"),
+          query("q", "free words"),
+          query("limit", "rows per page (1-1000)", { type: "integer" }),
+          query("continue", "token from the previous page"),
+        ],
+        responses: { "200": json(ref("SearchPage")), ...errors },
+      },
+    },
+    "/api/v1/clusters": {
+      get: {
+        summary: "Clusters the caller may see, with status",
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+      post: {
+        summary: "Register a push or pull cluster (admin)",
+        requestBody: body({ type: "object", required: ["mode"] }),
+        responses: { "201": json({ type: "object" }, "Registered"), "409": problem, ...errors },
+      },
+    },
+    "/api/v1/clusters/{name}": {
+      patch: {
+        summary: "Change a cluster's labels, region, zone, provider, taints or sync rules (admin)",
+        parameters: [pathParam("name", "cluster name")],
+        requestBody: body({ type: "object" }),
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+      delete: {
+        summary: "Stop syncing a cluster and purge its rows (admin)",
+        parameters: [pathParam("name", "cluster name")],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/whoami": {
+      get: {
+        summary: "The caller's identity and grants",
+        responses: { "200": json(ref("Principal")), ...errors },
+      },
+    },
+    "/api/v1/roles": {
+      get: {
+        summary: "Roles and their grants (admin)",
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/roles/{name}": {
+      put: {
+        summary: "Create or replace a role (admin)",
+        parameters: [pathParam("name", "role name")],
+        requestBody: body({ type: "object", properties: { grants: { type: "array", items: grant } } }),
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+      delete: {
+        summary: "Delete a role no live token holds (admin)",
+        parameters: [pathParam("name", "role name")],
+        responses: { "200": json({ type: "object" }), "409": problem, ...errors },
+      },
+    },
+    "/api/v1/tokens": {
+      get: {
+        summary: "Tokens, without their secrets (admin)",
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+      post: {
+        summary: "Create a token; its secret is shown only in this answer (admin)",
+        requestBody: body({
+          type: "object",
+          required: ["name", "role"],
+          properties: {
+            name: { type: "string" },
+            role: { type: "string" },
+            expiresIn: { type: "string", examples: ["30d"] },
+          },
+        }),
+        responses: { "201": json({ type: "object" }, "Created"), ...errors },
+      },
+    },
+    "/api/v1/tokens/{id}": {
+      delete: {
+        summary: "Revoke a token (admin)",
+        parameters: [pathParam("id", "token id")],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/k8s/all/{path}": kubePath("all", "Every cluster's objects, as one Kubernetes API"),
+    "/k8s/clusters/{cluster}/{path}": kubePath("cluster", "One cluster's objects, as a Kubernetes API"),
+  },
+  components: {
+    securitySchemes: {
+      bearer: { type: "http", scheme: "bearer", description: "a token from `atoll token create`" },
+    },
+    responses: {
+      Problem: {
+        description: "An error",
+        content: { "application/problem+json": { schema: ref("Problem") } },
+      },
+    },
+    schemas: {
+      Problem: {
+        type: "object",
+        required: ["type", "title", "status", "code", "detail"],
+        properties: {
+          type: { type: "string" },
+          title: { type: "string" },
+          status: { type: "integer" },
+          code: { type: "string", description: "stable, machine-readable" },
+          detail: { type: "string", description: "what went wrong and what to do" },
+          instance: { type: "string" },
+          position: { type: "integer", description: "1-based position in the query text" },
+          hint: { type: "string" },
+        },
+      },
+      SearchItem: {
+        type: "object",
+        properties: {
+          cluster: { type: "string" },
+          apiVersion: { type: "string" },
+          kind: { type: "string" },
+          namespace: { type: "string" },
+          name: { type: "string" },
+          uid: { type: "string" },
+          object: { type: "object" },
+        },
+      },
+      SearchPage: {
+        type: "object",
+        properties: {
+          items: { type: "array", items: ref("SearchItem") },
+          aggregations: { type: "array", items: { type: "object" } },
+          total: { type: "integer" },
+          totalIsEstimate: { type: "boolean" },
+          continue: { type: ["string", "null"] },
+          sql: { type: "string", description: "the query in Atoll's SQL, to read and edit" },
+          interpretation: { type: "object", description: "how a plain-language question was understood" },
+        },
+      },
+      Principal: {
+        type: "object",
+        properties: {
+          name: { type: "string" },
+          role: { type: "string" },
+          grants: { type: "array", items: grant },
+        },
+      },
+    },
+  },
+} as const;
