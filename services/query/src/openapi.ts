@@ -36,7 +36,7 @@ const grant = {
   },
 };
 
-const kubePath = (root: string, description: string) => ({
+const kubePath = (description: string) => ({
   get: {
     summary: description,
     description:
@@ -183,8 +183,8 @@ export const OPENAPI_DOCUMENT = {
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },
-    "/k8s/all/{path}": kubePath("all", "Every cluster's objects, as one Kubernetes API"),
-    "/k8s/clusters/{cluster}/{path}": kubePath("cluster", "One cluster's objects, as a Kubernetes API"),
+    "/k8s/all/{path}": kubePath("Every cluster's objects, as one Kubernetes API"),
+    "/k8s/clusters/{cluster}/{path}": kubePath("One cluster's objects, as a Kubernetes API"),
   },
   components: {
     securitySchemes: {
