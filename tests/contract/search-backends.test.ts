@@ -68,7 +68,8 @@ const ROWS: ObjectRow[] = [
   ),
   row("short", "Deployment", { spec: { replicas: 3 }, status: { readyReplicas: 1 } }),
   row("healthy", "Deployment", { spec: { replicas: 2 }, status: { readyReplicas: 2 } }),
-  row("none-ready", "Deployment", { spec: { replicas: "2" }, status: {} }),
+  row("none-ready", "Deployment", { spec: { replicas: 2 }, status: {} }),
+  row("text-replicas", "ReplicaSet", { spec: { replicas: "many" } }),
   row(
     "other",
     "Pod",
@@ -119,7 +120,7 @@ const CASES: [string, () => Query, string[]][] = [
   [
     "sql NOT and OR",
     () => parseSqlQuery("SELECT * FROM resources WHERE NOT (kind = 'Pod') OR cluster = 'c2'"),
-    ["healthy", "none-ready", "other", "short"],
+    ["healthy", "none-ready", "other", "short", "text-replicas"],
   ],
   [
     "nl fewer ready than desired",
@@ -149,6 +150,7 @@ function contract(name: string, open: () => Promise<{ search: Search; close(): P
       expect(page.aggregations).toEqual([
         { key: { kind: "Pod" }, count: 5 },
         { key: { kind: "Deployment" }, count: 3 },
+        { key: { kind: "ReplicaSet" }, count: 1 },
       ]);
     });
 
@@ -171,6 +173,7 @@ function contract(name: string, open: () => Promise<{ search: Search; close(): P
         "api-1",
         "web-1",
         "web-2",
+        "text-replicas",
         "other",
       ]);
     });

@@ -147,7 +147,7 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
   });
 
   it("resumes a watch from a list's resourceVersion and reports deletions with the last state", async () => {
-    const list = await (await hub.fetch("/k8s/clusters/small/api/v1/namespaces/prod/pods")).json();
+    const list = (await (await hub.fetch("/k8s/clusters/small/api/v1/namespaces/prod/pods")).json()) as Any;
     const from = list.metadata.resourceVersion as string;
     small.store.delete(small.store.findType("", "v1", "pods")!, "prod", "watched-pod");
     const controller = new AbortController();

@@ -37,10 +37,9 @@ for (def segment : params.path) {
 }
 `;
 
-/** Emits the numbers a path reaches; text that is not a number is skipped, as Postgres reads it as null. */
+/** Emits the JSON numbers a path reaches; anything else is skipped, as Postgres reads it as null. */
 const NUMBERS_SCRIPT = `${WALK}for (def value : values) {
   if (value instanceof Number) { emit(((Number) value).doubleValue()); }
-  else if (value instanceof String) { try { emit(Double.parseDouble((String) value)); } catch (NumberFormatException e) {} }
 }`;
 
 /** Emits the scalar values a path reaches, for grouping by labels or JSON paths. */
@@ -55,7 +54,6 @@ const COMPARE_FIELDS_SCRIPT = `double first(def source, def path) {
     if (value instanceof Map && value.containsKey(segment)) { value = value.get(segment); } else { return 0; }
   }
   if (value instanceof Number) { return ((Number) value).doubleValue(); }
-  if (value instanceof String) { try { return Double.parseDouble((String) value); } catch (NumberFormatException e) { return 0; } }
   return 0;
 }
 double l = first(params._source, params.left);

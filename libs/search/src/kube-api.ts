@@ -7,8 +7,8 @@ import {
   type ResourceType,
 } from "@atoll/kube";
 import { sql } from "drizzle-orm";
-import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { type Condition, column, type Field } from "./ir.js";
+import type { Database } from "./postgres.js";
 
 function fieldOfSelector(path: string): Field {
   if (path === "metadata.name") return column("name");
@@ -40,9 +40,6 @@ export function kubeListConditions(
     conditions.push(fieldCondition(requirement));
   return conditions;
 }
-
-// biome-ignore lint/suspicious/noExplicitAny: works with any drizzle schema
-type Database = PostgresJsDatabase<any>;
 
 /**
  * Every resource type the index holds objects of, as discovery describes them: built-in types

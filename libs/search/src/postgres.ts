@@ -1,11 +1,14 @@
 import type { LabelRequirement } from "@atoll/kube";
 import { type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import type postgres from "postgres";
 import { type Column, type Condition, type Field, type Query, QueryError, type Scalar } from "./ir.js";
 import { fieldText } from "./render.js";
 
+/** A drizzle database over postgres.js, with its client (which runs the statements). */
 // biome-ignore lint/suspicious/noExplicitAny: the translator works with any drizzle schema
-type Database = PostgresJsDatabase<any>;
+export type Database = PostgresJsDatabase<any> & { $client: postgres.Sql };
 
 const COLUMN_SQL: Record<Column, SQL> = {
   cluster: sql`cluster`,
@@ -52,14 +55,24 @@ function textOf(field: Field): SQL {
   }
 }
 
-/** A field as a number: text that is not a number reads as null rather than failing the query. */
-function numericText(text: SQL): SQL {
-  return sql`(case when ${text} ~ '^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$' then (${text})::numeric end)`;
+/**
+ * A field as a number. In the object only JSON numbers count; labels and annotations are text,
+ * read as a number when they look like one. Anything else is null, so it never fails the query.
+ */
+function numericOf(field: Field): SQL {
+  if (field.kind === "path") {
+    // Measured fastest of the safe forms: about 10% over an unguarded cast, a jsonpath filter 33%.
+    checkPath(field.segments);
+    const value = sql`(object #> ${`{${field.segments.join(",")}}`}::text[])`;
+    return sql`(case when jsonb_typeof(${value}) = 'number' then (${value})::numeric end)`;
+  }
+  const text = textOf(field);
+  return sql`(case when ${text} ~ '^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' then (${text})::numeric end)`;
 }
 
 /** For field-to-field comparisons: Kubernetes omits zero counters such as readyReplicas. */
 function numberOf(field: Field): SQL {
-  return sql`coalesce(${numericText(textOf(field))}, 0)`;
+  return sql`coalesce(${numericOf(field)}, 0)`;
 }
 
 /** Numbers compare as numbers; columns that hold times or versions keep their own type. */
@@ -68,7 +81,7 @@ function valueExpr(field: Field, value: Scalar): { left: SQL; right: SQL } {
     return { left: textOf(field), right: sql`${String(value)}::timestamptz` };
   if (field.kind === "column" && field.name === "resourceVersion")
     return { left: textOf(field), right: sql`${String(value)}::bigint` };
-  if (typeof value === "number") return { left: numericText(textOf(field)), right: sql`${value}::numeric` };
+  if (typeof value === "number") return { left: numericOf(field), right: sql`${value}::numeric` };
   return { left: textOf(field), right: sql`${String(value)}` };
 }
 
@@ -88,6 +101,29 @@ const JSONPATH_CMP: Record<string, string> = {
   ">": ">",
   ">=": ">=",
 };
+
+const dialect = new PgDialect();
+
+/**
+ * A row count as a literal: the planner then knows the LIMIT, which a parameter hides from a
+ * cached generic plan. Only whole numbers pass, so nothing from a user reaches the text.
+ */
+function count(n: number): SQL {
+  if (!Number.isSafeInteger(n) || n < 0) throw new QueryError("INVALID_LIMIT", `${n} is not a row count`);
+  return sql.raw(String(n));
+}
+
+/**
+ * Runs a statement on the driver directly: drizzle's execute costs about a millisecond a query
+ * on top of postgres.js, a third of a typical indexed search. Parameters stay parameters.
+ */
+async function run(db: Database, statement: SQL): Promise<Record<string, unknown>[]> {
+  const { sql: text, params } = dialect.sqlToQuery(statement);
+  return (await db.$client.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as Record<
+    string,
+    unknown
+  >[];
+}
 
 const labelContains = (key: string, value: string) =>
   sql`labels @> ${JSON.stringify({ [key]: value })}::jsonb`;
@@ -118,7 +154,7 @@ export function labelSql({ key, operator, values }: LabelRequirement): SQL {
       return sql`not (labels ? ${key})`;
     case "gt":
     case "lt":
-      return sql`((labels ->> ${key}) ~ '^-?[0-9]+$' and (labels ->> ${key})::numeric ${operator === "gt" ? sql`>` : sql`<`} ${values[0]}::numeric)`;
+      return sql`${numericOf({ kind: "label", key })} ${operator === "gt" ? sql`>` : sql`<`} ${values[0]}::numeric`;
   }
 }
 
@@ -227,7 +263,6 @@ export interface SearchPage {
 
 const EXACT_TOTAL_LIMIT = 10_000;
 const MAX_GROUPS = 1000;
-const STATEMENT_TIMEOUT_MS = 10_000;
 
 function orderSql(field: Field): SQL {
   return field.kind === "column" ? COLUMN_SQL[field.name] : textOf(field);
@@ -247,77 +282,87 @@ function toItem(r: Record<string, unknown>): SearchItem {
 }
 
 /**
- * Runs a query. Every value reaches Postgres as a parameter, and every statement runs under a
- * timeout. The default order (cluster, kind, namespace, name, uid) pages by keyset; an explicit
- * ORDER BY or OFFSET pages by offset; GROUP BY returns counts.
+ * Runs a query. Every value reaches Postgres as a parameter. Statements are bounded by the
+ * connection's statement_timeout, which the query service sets (openDatabase statementTimeoutMs).
+ * The default order (cluster, kind, namespace, name, uid) pages by keyset; an explicit ORDER BY or
+ * OFFSET pages by offset; GROUP BY returns counts.
  */
 export async function searchPostgres(
   db: Database,
   query: Query,
   page: { limit: number; after?: Cursor | { offset: number }; withTotal?: boolean },
 ): Promise<SearchPage> {
-  return await db.transaction(async (tx) => {
-    await tx.execute(sql.raw(`set local statement_timeout = ${STATEMENT_TIMEOUT_MS}`));
-    const where = query.where ? conditionSql(query.where) : sql`true`;
-    if (query.aggregate)
-      return {
-        items: [],
-        aggregations: await aggregate(tx as unknown as Database, where, query),
-        ...(page.withTotal ? await total(tx as unknown as Database, where) : {}),
+  const where = query.where ? conditionSql(query.where) : sql`true`;
+  if (query.aggregate) {
+    const aggregations = await aggregate(db, where, query);
+    // When every group came back, their counts add up to the exact total: no second scan.
+    const complete = aggregations.length < groupLimit(query);
+    return {
+      items: [],
+      aggregations,
+      ...(page.withTotal
+        ? complete
+          ? { total: aggregations.reduce((sum, a) => sum + a.count, 0), totalIsEstimate: false }
+          : await total(db, where)
+        : {}),
+    };
+  }
+  const columns = sql`cluster, api_group, api_version, kind, namespace, name, uid, resource_version::text as rv, object`;
+  const byOffset =
+    query.orderBy.length > 0 ||
+    query.offset !== undefined ||
+    (page.after !== undefined && "offset" in page.after);
+  const cap = query.limit;
+  let rows: Record<string, unknown>[];
+  let next: SearchPage["next"];
+  if (byOffset) {
+    const offset = page.after && "offset" in page.after ? page.after.offset : (query.offset ?? 0);
+    const start = offset - (query.offset ?? 0);
+    const limit = cap === undefined ? page.limit : Math.max(0, Math.min(page.limit, cap - start));
+    const order = sql.join(
+      [
+        ...query.orderBy.map(
+          (o) => sql`${orderSql(o.field)} ${o.direction === "desc" ? sql`desc` : sql`asc`} nulls last`,
+        ),
+        sql`uid`,
+      ],
+      sql`, `,
+    );
+    rows = (await run(
+      db,
+      sql`select ${columns} from resources where ${where} order by ${order} limit ${count(limit + 1)} offset ${count(offset)}`,
+    )) as unknown as Record<string, unknown>[];
+    const capReached = cap !== undefined && start + limit >= cap;
+    if (rows.length > limit && !capReached) next = { offset: offset + limit };
+    rows = rows.slice(0, limit);
+  } else {
+    const a = page.after && !("offset" in page.after) ? page.after : undefined;
+    const keyset = a
+      ? sql`and (cluster, kind, namespace, name, uid) > (${a.cluster}, ${a.kind}, ${a.namespace}, ${a.name}, ${a.uid})`
+      : sql``;
+    const limit = cap === undefined ? page.limit : Math.min(page.limit, cap);
+    rows = (await run(
+      db,
+      sql`select ${columns} from resources where ${where} ${keyset} order by cluster, kind, namespace, name, uid limit ${count(limit + 1)}`,
+    )) as unknown as Record<string, unknown>[];
+    const last = rows[limit - 1];
+    if (rows.length > limit && last && cap === undefined) {
+      next = {
+        cluster: last.cluster as string,
+        kind: last.kind as string,
+        namespace: last.namespace as string,
+        name: last.name as string,
+        uid: last.uid as string,
       };
-    const columns = sql`cluster, api_group, api_version, kind, namespace, name, uid, resource_version::text as rv, object`;
-    const byOffset =
-      query.orderBy.length > 0 ||
-      query.offset !== undefined ||
-      (page.after !== undefined && "offset" in page.after);
-    const cap = query.limit;
-    let rows: Record<string, unknown>[];
-    let next: SearchPage["next"];
-    if (byOffset) {
-      const offset = page.after && "offset" in page.after ? page.after.offset : (query.offset ?? 0);
-      const start = offset - (query.offset ?? 0);
-      const limit = cap === undefined ? page.limit : Math.max(0, Math.min(page.limit, cap - start));
-      const order = sql.join(
-        [
-          ...query.orderBy.map(
-            (o) => sql`${orderSql(o.field)} ${o.direction === "desc" ? sql`desc` : sql`asc`} nulls last`,
-          ),
-          sql`uid`,
-        ],
-        sql`, `,
-      );
-      rows = (await tx.execute(
-        sql`select ${columns} from resources where ${where} order by ${order} limit ${limit + 1} offset ${offset}`,
-      )) as unknown as Record<string, unknown>[];
-      const capReached = cap !== undefined && start + limit >= cap;
-      if (rows.length > limit && !capReached) next = { offset: offset + limit };
-      rows = rows.slice(0, limit);
-    } else {
-      const a = page.after && !("offset" in page.after) ? page.after : undefined;
-      const keyset = a
-        ? sql`and (cluster, kind, namespace, name, uid) > (${a.cluster}, ${a.kind}, ${a.namespace}, ${a.name}, ${a.uid})`
-        : sql``;
-      const limit = cap === undefined ? page.limit : Math.min(page.limit, cap);
-      rows = (await tx.execute(
-        sql`select ${columns} from resources where ${where} ${keyset} order by cluster, kind, namespace, name, uid limit ${limit + 1}`,
-      )) as unknown as Record<string, unknown>[];
-      const last = rows[limit - 1];
-      if (rows.length > limit && last && cap === undefined) {
-        next = {
-          cluster: last.cluster as string,
-          kind: last.kind as string,
-          namespace: last.namespace as string,
-          name: last.name as string,
-          uid: last.uid as string,
-        };
-      }
-      rows = rows.slice(0, limit);
     }
-    const result: SearchPage = { items: rows.map(toItem), ...(next ? { next } : {}) };
-    if (page.withTotal) Object.assign(result, await total(tx as unknown as Database, where));
-    return result;
-  });
+    rows = rows.slice(0, limit);
+  }
+  const result: SearchPage = { items: rows.map(toItem), ...(next ? { next } : {}) };
+  if (page.withTotal) Object.assign(result, await total(db, where));
+  return result;
 }
+
+const groupLimit = (query: Query) => Math.min(query.limit ?? MAX_GROUPS, MAX_GROUPS);
 
 async function aggregate(
   db: Database,
@@ -332,7 +377,9 @@ async function aggregate(
         sql`, `,
       )}`
     : sql``;
-  const rows = (await db.execute(sql`
+  const rows = (await run(
+    db,
+    sql`
     select ${sql.join([...selected, sql`count(*)::int as n`], sql`, `)} from resources where ${where}
     ${groupBy} order by n desc${
       groups.length
@@ -341,7 +388,8 @@ async function aggregate(
             sql`, `,
           )}`
         : sql``
-    } limit ${Math.min(query.limit ?? MAX_GROUPS, MAX_GROUPS)}`)) as unknown as Record<string, unknown>[];
+    } limit ${count(groupLimit(query))}`,
+  )) as unknown as Record<string, unknown>[];
   return rows.map((r) => ({
     key: Object.fromEntries(groups.map((g, i) => [fieldText(g), r[`g${i}`] ?? null])),
     count: r.n as number,
@@ -350,11 +398,13 @@ async function aggregate(
 
 /** Exact up to 10,000 matches; beyond that the planner's estimate, marked as such. */
 async function total(db: Database, where: SQL): Promise<{ total: number; totalIsEstimate: boolean }> {
-  const [counted] = (await db.execute(
-    sql`select count(*)::int as n from (select 1 from resources where ${where} limit ${EXACT_TOTAL_LIMIT + 1}) capped`,
+  const [counted] = (await run(
+    db,
+    sql`select count(*)::int as n from (select 1 from resources where ${where} limit ${count(EXACT_TOTAL_LIMIT + 1)}) capped`,
   )) as unknown as { n: number }[];
   if ((counted?.n ?? 0) <= EXACT_TOTAL_LIMIT) return { total: counted?.n ?? 0, totalIsEstimate: false };
-  const [plan] = (await db.execute(
+  const [plan] = (await run(
+    db,
     sql`explain (format json) select 1 from resources where ${where}`,
   )) as unknown as { "QUERY PLAN": { Plan: { "Plan Rows": number } }[] }[];
   const estimate = plan?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? EXACT_TOTAL_LIMIT;

@@ -250,11 +250,29 @@ function limitOf(node: Node): { limit?: number; offset?: number } {
     : { limit: values[0]!, offset: values[1]! };
 }
 
+const PARSED_CACHE_SIZE = 1000;
+const parsed = new Map<string, Query>();
+
 /**
  * Atoll's SQL: one SELECT over the virtual table resources, parsed (never passed through) and
- * turned into the same IR as every other front end.
+ * turned into the same IR as every other front end. Parsing costs about a millisecond, as much
+ * as an indexed search, and dashboards repeat their queries, so the last 1000 are kept.
  */
 export function parseSqlQuery(input: string): Query {
+  const cached = parsed.get(input);
+  if (cached) {
+    // Most recently used goes last, so the oldest is the first key.
+    parsed.delete(input);
+    parsed.set(input, cached);
+    return cached;
+  }
+  const query = parseUncached(input);
+  parsed.set(input, query);
+  if (parsed.size > PARSED_CACHE_SIZE) parsed.delete(parsed.keys().next().value!);
+  return query;
+}
+
+function parseUncached(input: string): Query {
   const { text, fields } = extractFields(input.trim().replace(/;\s*$/, ""));
   let ast: Node;
   try {

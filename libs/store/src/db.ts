@@ -6,7 +6,7 @@ import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import * as schema from "./schema/index.js";
 
-export type Database = PostgresJsDatabase<typeof schema>;
+export type Database = PostgresJsDatabase<typeof schema> & { $client: postgres.Sql };
 
 const MIGRATIONS = fileURLToPath(new URL("../drizzle", import.meta.url));
 const MIGRATION_LOCK = 7_245_118_001;
@@ -24,14 +24,27 @@ export interface OpenOptions {
   migrate?: boolean;
   /** Sees every statement's text and parameters before it is sent (tests prove parameterisation with it). */
   onQuery?: (text: string, parameters: unknown[]) => void;
+  /** Settings for every connection, e.g. statement_timeout for a pool that serves user queries. */
+  sessionSettings?: Record<string, string | number>;
 }
+
+/**
+ * Session settings for a pool that answers user queries: every statement is cancelled after
+ * 10 s, and plans are made for the actual values, since filters on kind, label or namespace are
+ * so skewed that one generic plan fits them badly.
+ */
+export const SEARCH_SESSION = { statement_timeout: 10_000 } as const;
 
 export async function openDatabase(url: string, options: OpenOptions = {}): Promise<DatabaseHandle> {
   if (options.migrate ?? true) await migrateDatabase(url);
   const sql = postgres(url, {
     max: options.maxConnections ?? 10,
     onnotice: () => {},
-    connection: { application_name: "atoll" },
+    connection: {
+      application_name: "atoll",
+      // Set once per connection rather than per statement: a per-query SET costs a round trip.
+      ...options.sessionSettings,
+    },
     ...(options.onQuery
       ? {
           debug: (_connection: number, text: string, parameters: unknown[]) =>

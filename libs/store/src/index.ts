@@ -20,6 +20,7 @@ export {
   migrateDatabase,
   openDatabase,
   ping,
+  SEARCH_SESSION,
   temporaryDatabase,
 } from "./db.js";
 export {

@@ -4,7 +4,7 @@ import { Bus } from "@atoll/bus";
 import { ConfigError, commonConfig, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
 import { createLogger } from "@atoll/log";
 import { OpenSearchClient, searchOpenSearch } from "@atoll/opensearch";
-import { ChangeFeed, openDatabase } from "@atoll/store";
+import { ChangeFeed, openDatabase, SEARCH_SESSION } from "@atoll/store";
 import { ClusterRegistry, serveSyncRules } from "@atoll/sync";
 import { buildQueryApp } from "./app.js";
 
@@ -40,7 +40,7 @@ const config = loadConfig({
 const logger = createLogger({ service: "query", level: config.LOG_LEVEL });
 
 // 2. Clients.
-const database = await openDatabase(config.DATABASE_URL, { logger });
+const database = await openDatabase(config.DATABASE_URL, { logger, sessionSettings: SEARCH_SESSION });
 const bus = await Bus.connect({
   url: config.NATS_URL,
   name: "query",
