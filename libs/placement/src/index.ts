@@ -1,0 +1,66 @@
+export {
+  affinityFilter,
+  clusterMatches,
+  labelSelectorMatches,
+  overflowOrder,
+  validLabelKey,
+} from "./affinity.js";
+export { type AssignInput, assignReplicas, type TargetCluster } from "./assign.js";
+export {
+  addByWeights,
+  divideByAvailable,
+  divideByWeights,
+  duplicated,
+  dynamicScale,
+  type Strategy,
+  staticWeight,
+  strategyOf,
+} from "./division.js";
+export {
+  electPolicy,
+  implicitPriority,
+  type PolicyRef,
+  type ResourceSelector,
+  resourceSelectorPriority,
+  SelectorPriority,
+  type TemplateRef,
+} from "./election.js";
+export {
+  containersPath,
+  type ImageComponents,
+  type ImageOverrider,
+  imageOverridePatches,
+  imageString,
+  type JsonPatch,
+  overrideImage,
+  parseImage,
+  removeTagOrDigest,
+  setTagOrDigest,
+  splitHostname,
+} from "./image.js";
+export {
+  type Group,
+  groupScore,
+  orderCandidates,
+  type ScoredGroup,
+  scoreGroups,
+  selectClusters,
+  selectFromGroups,
+  selectGroups,
+} from "./spread.js";
+export {
+  type FilterResult,
+  matchingTolerations,
+  minTolerationTime,
+  taintFilter,
+  tolerates,
+} from "./taints.js";
+export * from "./types.js";
+export {
+  allocateWebsterSeats,
+  byFewerSeatsThenName,
+  fnv32a,
+  type Seats,
+  type TieBreaker,
+  tieBreakerForUid,
+} from "./webster.js";
