@@ -38,6 +38,17 @@ export {
   setTagOrDigest,
   splitHostname,
 } from "./image.js";
+export { applyJsonPatch, PatchError } from "./json-patch.js";
+export {
+  applyOverridePolicies,
+  applyOverriders,
+  type CommandArgsOverrider,
+  type FieldOverrider,
+  type MetadataOverrider,
+  type OverridePolicyDoc,
+  type Overriders,
+  type PlaintextOverrider,
+} from "./overrides.js";
 export {
   type Group,
   groupScore,

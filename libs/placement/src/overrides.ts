@@ -1,0 +1,211 @@
+import YAML from "yaml";
+import { clusterMatches } from "./affinity.js";
+import { implicitPriority, type ResourceSelector, type TemplateRef } from "./election.js";
+import { containersPath, type ImageOverrider, imageOverridePatches, type JsonPatch } from "./image.js";
+import { applyJsonPatch, PatchError } from "./json-patch.js";
+import type { ClusterAffinity, ClusterInfo } from "./types.js";
+
+export interface PlaintextOverrider {
+  path: string;
+  operator: "add" | "remove" | "replace";
+  value?: unknown;
+}
+
+export interface CommandArgsOverrider {
+  containerName: string;
+  operator: "add" | "remove";
+  value?: string[];
+}
+
+export interface MetadataOverrider {
+  operator: "add" | "remove" | "replace";
+  value?: Record<string, string>;
+}
+
+export interface FieldOverrider {
+  fieldPath: string;
+  json?: { subPath: string; operator: "add" | "remove" | "replace"; value?: unknown }[];
+  yaml?: { subPath: string; operator: "add" | "remove" | "replace"; value?: unknown }[];
+}
+
+export interface Overriders {
+  plaintext?: PlaintextOverrider[];
+  imageOverrider?: ImageOverrider[];
+  commandOverrider?: CommandArgsOverrider[];
+  argsOverrider?: CommandArgsOverrider[];
+  labelsOverrider?: MetadataOverrider[];
+  annotationsOverrider?: MetadataOverrider[];
+  fieldOverrider?: FieldOverrider[];
+}
+
+export interface OverridePolicyDoc {
+  kind: "OverridePolicy" | "ClusterOverridePolicy";
+  metadata: { name: string; namespace?: string };
+  spec: {
+    resourceSelectors?: ResourceSelector[];
+    overrideRules?: { targetCluster?: ClusterAffinity; overriders: Overriders }[];
+    targetCluster?: ClusterAffinity;
+    overriders?: Overriders;
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: manifests are schemaless JSON
+type Manifest = Record<string, any>;
+
+const escape = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+
+function commandArgsPatches(
+  manifest: Manifest,
+  field: "command" | "args",
+  overrider: CommandArgsOverrider,
+): JsonPatch[] {
+  const path = containersPath(manifest.kind);
+  if (!path) return [];
+  const containers = path
+    .split("/")
+    .slice(1)
+    .reduce((o: Manifest | undefined, k) => o?.[k], manifest) as Manifest[] | undefined;
+  return (containers ?? []).flatMap((container, i) => {
+    if (container.name !== overrider.containerName) return [];
+    const current: string[] = container[field] ?? [];
+    const values = overrider.value ?? [];
+    if (overrider.operator === "add")
+      return [
+        {
+          op: container[field] ? "replace" : "add",
+          path: `${path}/${i}/${field}`,
+          value: [...current, ...values],
+        },
+      ] as JsonPatch[];
+    if (overrider.operator === "remove" && container[field])
+      return [
+        { op: "replace", path: `${path}/${i}/${field}`, value: current.filter((v) => !values.includes(v)) },
+      ] as JsonPatch[];
+    return [];
+  });
+}
+
+function metadataPatches(
+  manifest: Manifest,
+  field: "labels" | "annotations",
+  overrider: MetadataOverrider,
+): JsonPatch[] {
+  const current: Record<string, string> | undefined = manifest.metadata?.[field];
+  const patches: JsonPatch[] = [];
+  if (overrider.operator === "add" && !current)
+    patches.push({ op: "add", path: `/metadata/${field}`, value: {} });
+  for (const [key, value] of Object.entries(overrider.value ?? {})) {
+    const path = `/metadata/${field}/${escape(key)}`;
+    const exists = current !== undefined && Object.hasOwn(current, key);
+    if (overrider.operator === "add") patches.push({ op: "add", path, value });
+    else if (overrider.operator === "replace" && exists) patches.push({ op: "replace", path, value });
+    else if (overrider.operator === "remove" && exists) patches.push({ op: "remove", path });
+  }
+  return patches;
+}
+
+function fieldOverride(manifest: Manifest, overrider: FieldOverrider): Manifest {
+  const tokens = overrider.fieldPath
+    .split("/")
+    .slice(1)
+    .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const text = tokens.reduce((o: Manifest | undefined, k) => o?.[k], manifest);
+  if (typeof text !== "string")
+    throw new PatchError(`fieldOverrider: ${overrider.fieldPath} is not a string field`);
+  const asYaml = Boolean(overrider.yaml?.length);
+  const operations = (asYaml ? overrider.yaml : overrider.json) ?? [];
+  let embedded: unknown;
+  try {
+    embedded = asYaml ? YAML.parse(text) : JSON.parse(text);
+  } catch (error) {
+    throw new PatchError(
+      `fieldOverrider: ${overrider.fieldPath} is not valid ${asYaml ? "YAML" : "JSON"}: ${(error as Error).message}`,
+    );
+  }
+  const patched = applyJsonPatch(
+    embedded,
+    operations.map((o) => ({
+      op: o.operator,
+      path: o.subPath,
+      ...(o.operator === "remove" ? {} : { value: o.value }),
+    })),
+  );
+  const written = asYaml ? YAML.stringify(patched) : JSON.stringify(patched);
+  return applyJsonPatch(manifest, [{ op: "replace", path: overrider.fieldPath, value: written }]);
+}
+
+/** One Overriders block, in Karmada's fixed order: image, command, args, labels, annotations, fields, plaintext. */
+export function applyOverriders(manifest: Manifest, overriders: Overriders): Manifest {
+  let result = manifest;
+  for (const o of overriders.imageOverrider ?? [])
+    result = applyJsonPatch(result, imageOverridePatches(result as { kind: string }, o));
+  for (const o of overriders.commandOverrider ?? [])
+    result = applyJsonPatch(result, commandArgsPatches(result, "command", o));
+  for (const o of overriders.argsOverrider ?? [])
+    result = applyJsonPatch(result, commandArgsPatches(result, "args", o));
+  for (const o of overriders.labelsOverrider ?? [])
+    result = applyJsonPatch(result, metadataPatches(result, "labels", o));
+  for (const o of overriders.annotationsOverrider ?? [])
+    result = applyJsonPatch(result, metadataPatches(result, "annotations", o));
+  for (const o of overriders.fieldOverrider ?? []) result = fieldOverride(result, o);
+  if (overriders.plaintext?.length)
+    result = applyJsonPatch(
+      result,
+      overriders.plaintext.map((p) => ({
+        op: p.operator,
+        path: p.path,
+        ...(p.operator === "remove" ? {} : { value: p.value }),
+      })),
+    );
+  return result;
+}
+
+/**
+ * The manifest for one cluster: ClusterOverridePolicies, then the template namespace's
+ * OverridePolicies; within each, least specific first (so the most specific is applied last and
+ * wins), then by name; every rule whose target matches the cluster, in order.
+ */
+export function applyOverridePolicies(
+  manifest: Manifest,
+  policies: OverridePolicyDoc[],
+  cluster: ClusterInfo,
+): { manifest: Manifest; applied: string[] } {
+  const template = manifest as TemplateRef;
+  const applied: string[] = [];
+  let result = manifest;
+  for (const kind of ["ClusterOverridePolicy", "OverridePolicy"] as const) {
+    const candidates = policies
+      .filter((p) => p.kind === kind)
+      .filter(
+        (p) =>
+          kind === "ClusterOverridePolicy" ||
+          (p.metadata.namespace ?? "") === (template.metadata.namespace ?? ""),
+      )
+      .map((p) => ({
+        policy: p,
+        priority: p.spec.resourceSelectors?.length
+          ? implicitPriority(template, { resourceSelectors: p.spec.resourceSelectors })
+          : 1,
+      }))
+      .filter((c) => c.priority > 0)
+      .sort((a, b) => a.priority - b.priority || (a.policy.metadata.name < b.policy.metadata.name ? -1 : 1));
+    for (const { policy } of candidates) {
+      const rules =
+        policy.spec.overrideRules ??
+        (policy.spec.overriders
+          ? [{ targetCluster: policy.spec.targetCluster, overriders: policy.spec.overriders }]
+          : []);
+      let used = false;
+      for (const rule of rules) {
+        if (rule.targetCluster && !clusterMatches(cluster, rule.targetCluster)) continue;
+        result = applyOverriders(result, rule.overriders);
+        used = true;
+      }
+      if (used)
+        applied.push(
+          `${kind}/${policy.metadata.namespace ? `${policy.metadata.namespace}/` : ""}${policy.metadata.name}`,
+        );
+    }
+  }
+  return { manifest: result, applied };
+}
