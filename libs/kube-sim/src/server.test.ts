@@ -19,7 +19,7 @@ describe("kube-sim API", () => {
 
   it("refuses requests without the bearer token", async () => {
     const anonymous = KubeClient.fromKubeconfig(
-      sim.kubeconfig().replace("token: secret-token", "token: wrong"),
+      sim.kubeconfig().replace('"token": "secret-token"', '"token": "wrong"'),
     );
     await expect(anonymous.json({ path: "/api/v1/pods" })).rejects.toMatchObject({ status: 401 });
   });

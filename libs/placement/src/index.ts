@@ -50,6 +50,20 @@ export {
   type PlaintextOverrider,
 } from "./overrides.js";
 export {
+  DocumentsError,
+  type FieldError,
+  overridePolicyErrors,
+  type ParsedDocuments,
+  POLICY_API_VERSION,
+  PolicyValidationError,
+  type PropagationPolicyDoc,
+  parseDocuments,
+  placementErrors,
+  propagationPolicyErrors,
+  type TemplateDoc,
+  withDefaults,
+} from "./policy.js";
+export {
   type Group,
   groupScore,
   orderCandidates,
