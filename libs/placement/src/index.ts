@@ -64,6 +64,16 @@ export {
   withDefaults,
 } from "./policy.js";
 export {
+  type ClusterState,
+  estimateReplicas,
+  type Resources,
+  replicaRequests,
+  type ScheduleInput,
+  type ScheduleResult,
+  scheduleBinding,
+  templateReplicas,
+} from "./schedule.js";
+export {
   type Group,
   groupScore,
   orderCandidates,

@@ -7,11 +7,11 @@ export class PatchError extends Error {
 // biome-ignore lint/suspicious/noExplicitAny: patches walk schemaless JSON
 type Json = any;
 
-const unescape = (token: string) => token.replace(/~1/g, "/").replace(/~0/g, "~");
+const unescapeToken = (token: string) => token.replace(/~1/g, "/").replace(/~0/g, "~");
 
 function parent(document: Json, path: string): { container: Json; key: string } {
   if (!path.startsWith("/")) throw new PatchError(`"${path}" is not a JSON pointer; it starts with /`);
-  const tokens = path.split("/").slice(1).map(unescape);
+  const tokens = path.split("/").slice(1).map(unescapeToken);
   const key = tokens.pop()!;
   let container = document;
   for (const token of tokens) {

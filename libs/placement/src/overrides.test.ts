@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { applyOverridePolicies, applyOverriders, type OverridePolicyDoc } from "./overrides.js";
 
+// biome-ignore lint/suspicious/noExplicitAny: the cases read into loose JSON
+type Loose = any;
+
 const deployment = () => ({
   apiVersion: "apps/v1",
   kind: "Deployment",
@@ -24,25 +27,25 @@ describe("overriders", () => {
     [
       "plaintext replace",
       { plaintext: [{ path: "/spec/replicas", operator: "replace", value: 5 }] },
-      (d: any) => d.spec.replicas,
+      (d: Loose) => d.spec.replicas,
       5,
     ],
     [
       "command add to a named container",
       { commandOverrider: [{ containerName: "main", operator: "add", value: ["--verbose"] }] },
-      (d: any) => d.spec.template.spec.containers[0].command,
+      (d: Loose) => d.spec.template.spec.containers[0].command,
       ["serve", "--verbose"],
     ],
     [
       "command add creates the field",
       { commandOverrider: [{ containerName: "sidecar", operator: "add", value: ["envoy"] }] },
-      (d: any) => d.spec.template.spec.containers[1].command,
+      (d: Loose) => d.spec.template.spec.containers[1].command,
       ["envoy"],
     ],
     [
       "args remove every occurrence",
       { argsOverrider: [{ containerName: "main", operator: "remove", value: ["--a"] }] },
-      (d: any) => d.spec.template.spec.containers[0].args,
+      (d: Loose) => d.spec.template.spec.containers[0].args,
       ["--b"],
     ],
     [
@@ -54,19 +57,19 @@ describe("overriders", () => {
           { operator: "remove", value: { nothere: "" } },
         ],
       },
-      (d: any) => d.metadata.labels,
+      (d: Loose) => d.metadata.labels,
       { app: "web-eu", "topology.example.com/zone": "z1" },
     ],
     [
       "annotations add creates the map",
       { annotationsOverrider: [{ operator: "add", value: { owner: "team-a" } }] },
-      (d: any) => d.metadata.annotations,
+      (d: Loose) => d.metadata.annotations,
       { owner: "team-a" },
     ],
     [
       "image registry replaced on every container",
       { imageOverrider: [{ component: "Registry", operator: "replace", value: "registry.us" }] },
-      (d: any) => d.spec.template.spec.containers.map((c: any) => c.image),
+      (d: Loose) => d.spec.template.spec.containers.map((c: Loose) => c.image),
       ["registry.us/web:1.0", "registry.us/envoy:1.30"],
     ],
   ] as const)("%s", (_, overriders, read, expected) => {

@@ -52,7 +52,7 @@ export interface OverridePolicyDoc {
 // biome-ignore lint/suspicious/noExplicitAny: manifests are schemaless JSON
 type Manifest = Record<string, any>;
 
-const escape = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+const escapeKey = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
 function commandArgsPatches(
   manifest: Manifest,
@@ -95,7 +95,7 @@ function metadataPatches(
   if (overrider.operator === "add" && !current)
     patches.push({ op: "add", path: `/metadata/${field}`, value: {} });
   for (const [key, value] of Object.entries(overrider.value ?? {})) {
-    const path = `/metadata/${field}/${escape(key)}`;
+    const path = `/metadata/${field}/${escapeKey(key)}`;
     const exists = current !== undefined && Object.hasOwn(current, key);
     if (overrider.operator === "add") patches.push({ op: "add", path, value });
     else if (overrider.operator === "replace" && exists) patches.push({ op: "replace", path, value });

@@ -21,11 +21,12 @@ export interface PropagationPolicyDoc {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: templates are any Kubernetes object
+type Loose = any;
 export type TemplateDoc = {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; [k: string]: any };
-  [k: string]: any;
+  metadata: { name: string; namespace?: string; [k: string]: Loose };
+  [k: string]: Loose;
 };
 
 /** What is wrong, and where, as Karmada's admission webhook reports it. */

@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { type DocumentsError, parseDocuments } from "./policy.js";
+
+const policy = (spec: string, kind = "PropagationPolicy") => `apiVersion: policy.karmada.io/v1alpha1
+kind: ${kind}
+metadata:
+  name: p
+  namespace: shop
+spec:
+${spec}`;
+
+function problemsOf(text: string): string[] {
+  try {
+    parseDocuments(text);
+    return [];
+  } catch (error) {
+    return (error as DocumentsError).problems;
+  }
+}
+
+describe("policy documents", () => {
+  it("separates policies from templates and fills the webhook's defaults", () => {
+    const parsed = parseDocuments(`${policy(`  resourceSelectors:
+    - apiVersion: apps/v1
+      kind: Deployment
+  placement:
+    spreadConstraints:
+      - maxGroups: 2
+    replicaScheduling:
+      replicaSchedulingType: Divided`)}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop }
+spec: { replicas: 3 }
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterOverridePolicy
+metadata: { name: images }
+spec:
+  overrideRules:
+    - overriders:
+        imageOverrider: [{ component: Registry, operator: replace, value: mirror.example }]
+`);
+    expect(parsed.templates.map((t) => t.metadata.name)).toEqual(["web"]);
+    expect(parsed.overridePolicies.map((p) => p.metadata.name)).toEqual(["images"]);
+    const [pp] = parsed.propagationPolicies;
+    expect(pp!.spec.resourceSelectors[0]!.namespace).toBe("shop");
+    expect(pp!.spec.placement!.spreadConstraints).toEqual([
+      { spreadByField: "cluster", maxGroups: 2, minGroups: 1 },
+    ]);
+    expect(pp!.spec.placement!.replicaScheduling).toEqual({
+      replicaSchedulingType: "Divided",
+      replicaDivisionPreference: "Weighted",
+    });
+  });
+
+  it.each([
+    ["  placement: {}", /spec\.resourceSelectors: Required value/],
+    [
+      "  resourceSelectors: [{ kind: Deployment }]",
+      /spec\.resourceSelectors\[0\]\.apiVersion: Required value/,
+    ],
+    [
+      "  resourceSelectors: [{ apiVersion: v1, kind: Pod, namespace: other }]",
+      /spec\.resourceSelectors\[0\]\.namespace: Invalid value: "other"/,
+    ],
+    [
+      "  resourceSelectors: [{ apiVersion: v1, kind: Pod }]\n  placement:\n    clusterAffinity: { clusterNames: [a] }\n    clusterAffinities: [{ affinityName: x }]",
+      /spec\.placement\.clusterAffinities: Invalid value: clusterAffinities can not co-exist with clusterAffinity/,
+    ],
+    [
+      "  resourceSelectors: [{ apiVersion: v1, kind: Pod }]\n  placement:\n    spreadConstraints: [{ spreadByField: region, minGroups: 3, maxGroups: 2 }]",
+      /spec\.placement\.spreadConstraints\[0\]: Invalid value: maxGroups lower than minGroups.*spec\.placement\.spreadConstraints: Invalid value: the cluster spread constraint must be enabled/,
+    ],
+    [
+      "  resourceSelectors: [{ apiVersion: v1, kind: Pod }]\n  placement:\n    clusterTolerations: [{ key: a, operator: Gt, value: '1' }]",
+      /spec\.placement\.clusterTolerations\[0\]\.operator: Unsupported value: "Gt"/,
+    ],
+    [
+      "  resourceSelectors: [{ apiVersion: v1, kind: Pod }]\n  placement:\n    clusterAffinity:\n      fieldSelector:\n        matchExpressions: [{ key: colour, operator: In, values: [red] }]",
+      /spec\.placement\.clusterAffinity\.fieldSelector\.matchExpressions\[0\]\.key: Unsupported value: "colour"/,
+    ],
+    [
+      "  resourceSelectors: [{ apiVersion: v1, kind: Pod }]\n  placement:\n    replicaScheduling:\n      replicaSchedulingType: Divided\n      weightPreference: { staticWeightList: [{ targetCluster: { clusterNames: [a] }, weight: 0 }] }",
+      /staticWeightList\[0\]\.weight: Invalid value: must be greater than or equal to 1/,
+    ],
+  ])("names the field: %s", (spec, message) => {
+    const problems = problemsOf(policy(spec));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^document 1 \(PropagationPolicy shop\/p\) is invalid: /);
+    expect(problems[0]).toMatch(message);
+  });
+
+  it("reports every bad document at once, with its position", () => {
+    const problems = problemsOf(
+      "kind: Deployment\n---\n: bad yaml: [\n---\napiVersion: policy.karmada.io/v1alpha1\nkind: Nope\nmetadata: {name: n}\n",
+    );
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/document 1 .*apiVersion, kind and metadata.name are required/);
+    expect(problems[1]).toMatch(/document 2: not valid YAML/);
+    expect(problems[2]).toMatch(/document 3 .*kind Nope is not supported/);
+  });
+});

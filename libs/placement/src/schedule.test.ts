@@ -1,0 +1,152 @@
+import { describe, expect, it } from "vitest";
+import { type ClusterState, scheduleBinding } from "./schedule.js";
+import type { Placement } from "./types.js";
+
+const capacity = (pods: number, cpuMillis = 64_000) => ({
+  allocatable: { cpuMillis, memoryBytes: 2 ** 36, pods },
+  allocated: { cpuMillis: 0, memoryBytes: 0, pods: 0 },
+  allocating: { cpuMillis: 0, memoryBytes: 0, pods: 0 },
+});
+
+const CLUSTERS: ClusterState[] = [
+  { name: "eu-1", labels: { env: "prod" }, region: "eu", zones: ["eu-a"], provider: "aws", ...capacity(100) },
+  { name: "eu-2", labels: { env: "prod" }, region: "eu", zones: ["eu-b"], provider: "gcp", ...capacity(20) },
+  { name: "us-1", labels: { env: "prod" }, region: "us", zones: ["us-a"], provider: "aws", ...capacity(60) },
+  {
+    name: "edge-1",
+    labels: { env: "edge" },
+    region: "us",
+    zones: ["us-b"],
+    taints: [{ key: "edge", value: "true", effect: "NoSchedule" }],
+    ...capacity(100),
+  },
+];
+
+const deployment = (replicas: number, cpu = "100m") => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: "web", namespace: "shop" },
+  spec: {
+    replicas,
+    template: { spec: { containers: [{ name: "main", image: "web:1", resources: { requests: { cpu } } }] } },
+  },
+});
+
+const divided = (extra: Partial<Placement> = {}): Placement => ({
+  replicaScheduling: {
+    replicaSchedulingType: "Divided",
+    replicaDivisionPreference: "Weighted",
+    weightPreference: { dynamicWeight: "AvailableReplicas" },
+  },
+  ...extra,
+});
+
+describe("scheduling a binding", () => {
+  it("divides by free capacity among the clusters the filters let through, and says why others were not", () => {
+    const result = scheduleBinding({
+      template: deployment(18),
+      placement: divided(),
+      clusters: CLUSTERS,
+      uid: "u1",
+    });
+    // Free pods 100 : 20 : 60 → 18 replicas split 10 : 2 : 6.
+    expect(result.clusters).toEqual([
+      { name: "eu-1", replicas: 10 },
+      { name: "eu-2", replicas: 2 },
+      { name: "us-1", replicas: 6 },
+    ]);
+    expect(result.rejected).toEqual({ "edge-1": "cluster(s) had untolerated taint {edge=true:NoSchedule}" });
+  });
+
+  it("honours tolerations, static weights and affinity by region", () => {
+    const result = scheduleBinding({
+      template: deployment(6),
+      placement: {
+        clusterAffinity: {
+          fieldSelector: { matchExpressions: [{ key: "region", operator: "In", values: ["us"] }] },
+        },
+        clusterTolerations: [{ key: "edge", operator: "Exists", effect: "NoSchedule" }],
+        replicaScheduling: {
+          replicaSchedulingType: "Divided",
+          replicaDivisionPreference: "Weighted",
+          weightPreference: {
+            staticWeightList: [
+              { targetCluster: { clusterNames: ["us-1"] }, weight: 2 },
+              { targetCluster: { clusterNames: ["edge-1"] }, weight: 1 },
+            ],
+          },
+        },
+      },
+      clusters: CLUSTERS,
+      uid: "u1",
+    });
+    expect(result.clusters).toEqual([
+      { name: "edge-1", replicas: 2 },
+      { name: "us-1", replicas: 4 },
+    ]);
+    expect(Object.keys(result.rejected).sort()).toEqual(["eu-1", "eu-2"]);
+  });
+
+  it("keeps what runs when scaling up, and moves a lost cluster's replicas", () => {
+    const previous = {
+      clusters: [
+        { name: "eu-1", replicas: 10 },
+        { name: "eu-2", replicas: 2 },
+        { name: "us-1", replicas: 6 },
+      ],
+    };
+    const scaled = scheduleBinding({
+      template: deployment(24),
+      placement: divided(),
+      clusters: CLUSTERS,
+      uid: "u1",
+      previous,
+    });
+    const total = (r: typeof scaled) => r.clusters.reduce((s, c) => s + (c.replicas ?? 0), 0);
+    expect(total(scaled)).toBe(24);
+    for (const c of previous.clusters)
+      expect(scaled.clusters.find((x) => x.name === c.name)!.replicas).toBeGreaterThanOrEqual(c.replicas);
+    const withoutUs = scheduleBinding({
+      template: deployment(18),
+      placement: divided(),
+      clusters: CLUSTERS.filter((c) => c.name !== "us-1"),
+      uid: "u1",
+      previous,
+    });
+    expect(total(withoutUs)).toBe(18);
+    expect(withoutUs.clusters.find((c) => c.name === "eu-1")!.replicas).toBeGreaterThan(10);
+  });
+
+  it("falls back to the next affinity term, and reports why nothing fits", () => {
+    const placement: Placement = {
+      clusterAffinities: [
+        { affinityName: "gpu", labelSelector: { matchLabels: { gpu: "true" } } },
+        { affinityName: "prod", labelSelector: { matchLabels: { env: "prod" } } },
+      ],
+    };
+    const result = scheduleBinding({ template: deployment(2), placement, clusters: CLUSTERS, uid: "u1" });
+    expect(result.observedAffinityName).toBe("prod");
+    expect(result.clusters.map((c) => c.name)).toEqual(["eu-1", "eu-2", "us-1"]);
+    expect(() =>
+      scheduleBinding({
+        template: deployment(2),
+        placement: { clusterAffinity: { clusterNames: ["nowhere"] } },
+        clusters: CLUSTERS,
+        uid: "u1",
+      }),
+    ).toThrow(
+      "0/4 clusters are available: 4 cluster(s) did not match the placement cluster affinity constraint.",
+    );
+  });
+
+  it("checks that the API is served, and sends non-workloads everywhere unsized", () => {
+    const crd = { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } };
+    const clusters = CLUSTERS.slice(0, 3).map((c, i) => ({
+      ...c,
+      enabledApis: i === 0 ? ["example.com/v1/widgets"] : ["v1/pods"],
+    }));
+    const result = scheduleBinding({ template: crd, placement: {}, clusters, uid: "u2" });
+    expect(result.clusters).toEqual([{ name: "eu-1" }]);
+    expect(result.rejected["eu-2"]).toBe("cluster(s) did not have the API resource");
+  });
+});
