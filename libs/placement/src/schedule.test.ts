@@ -135,7 +135,7 @@ describe("scheduling a binding", () => {
         uid: "u1",
       }),
     ).toThrow(
-      "0/4 clusters are available: 4 cluster(s) did not match the placement cluster affinity constraint.",
+      "0/4 clusters are available: 3 cluster(s) did not match the placement cluster affinity constraint, 1 cluster(s) had untolerated taint {edge=true:NoSchedule}.",
     );
   });
 
