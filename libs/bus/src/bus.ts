@@ -53,6 +53,11 @@ export interface ConsumeOptions<Desc extends DescMessage> {
   ackWaitMs?: number;
   /** Checks a decoded message beyond the codec; a returned string is the reason to dead-letter it. */
   validate?: (data: MessageShape<Desc>, subject: string) => string | undefined;
+  /**
+   * The durable consumer exists already and may not be changed by this identity: a pull-mode
+   * agent may only pull from the work consumer the hub made for it.
+   */
+  existingConsumer?: boolean;
   /** Processes a batch; resolves only once its effects are durable. Throwing retries the same batch. */
   handler: (batch: Delivery<MessageShape<Desc>>[]) => Promise<void>;
 }
@@ -213,10 +218,11 @@ export class Bus {
    * same batch, in order, with backoff, and nothing is acked until it succeeds.
    */
   async consume<Desc extends DescMessage>(options: ConsumeOptions<Desc>): Promise<Consumption> {
-    await this.ensureConsumer(options.stream, options.durable, options.filterSubject, {
-      ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
-      resume: true,
-    });
+    if (!options.existingConsumer)
+      await this.ensureConsumer(options.stream, options.durable, options.filterSubject, {
+        ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
+        resume: true,
+      });
     const consumer = await this.js.consumers.get(options.stream, options.durable);
     const maxBatch = options.maxBatch ?? 256;
     const queue: JsMsg[] = [];

@@ -99,3 +99,12 @@ export {
   type TieBreaker,
   tieBreakerForUid,
 } from "./webster.js";
+export {
+  BINDING_LABEL,
+  bindingName,
+  cleanTemplate,
+  dependencies,
+  MANAGED_BY_LABEL,
+  reviseReplicas,
+  workManifests,
+} from "./works.js";

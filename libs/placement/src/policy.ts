@@ -1,3 +1,4 @@
+import { apiVersionOf, BUILTIN_RESOURCE_TYPES } from "@atoll/kube";
 import YAML from "yaml";
 import { validLabelKey } from "./affinity.js";
 import type { ResourceSelector } from "./election.js";
@@ -361,6 +362,10 @@ export function parseDocuments(text: string, defaultNamespace = "default"): Pars
         `${describeDoc(doc, index)}: kind ${doc.kind} is not supported; use PropagationPolicy, ClusterPropagationPolicy, OverridePolicy or ClusterOverridePolicy`,
       );
     } else {
+      const type = BUILTIN_RESOURCE_TYPES.find(
+        (t) => t.kind === doc.kind && apiVersionOf(t) === doc.apiVersion,
+      );
+      if (!doc.metadata.namespace && type?.namespaced !== false) doc.metadata.namespace = defaultNamespace;
       parsed.templates.push(doc);
     }
   });

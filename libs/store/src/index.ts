@@ -24,6 +24,26 @@ export {
   temporaryDatabase,
 } from "./db.js";
 export {
+  type BindingRow,
+  claimTemplate,
+  deleteBinding,
+  deletePolicy,
+  deleteTemplate,
+  getBinding,
+  getTemplate,
+  listBindings,
+  listPolicies,
+  listTemplateKeys,
+  listWorks,
+  recordWorkStatus,
+  saveBinding,
+  type TemplateKey,
+  type TemplateRow,
+  upsertPolicy,
+  upsertTemplate,
+  type WorkRow,
+} from "./placement.js";
+export {
   type ClusterRegistration,
   type ClusterUpdate,
   deleteCluster,

@@ -5,7 +5,7 @@ import { commonConfig, loadConfig, onShutdown, openSecret, parseSecretKey, z } f
 import { KubeClient } from "@atoll/kube";
 import { createLogger } from "@atoll/log";
 import { listPushClusters, openDatabase } from "@atoll/store";
-import { ClusterSync, PushFleet, parseSyncRules, requestSyncRules } from "@atoll/sync";
+import { ClusterSync, PushFleet, parseSyncRules, requestSyncRules, WorkApplier } from "@atoll/sync";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -107,11 +107,21 @@ if (config.ATOLL_MODE === "hub") {
     ...(rules ? { rules } : {}),
   });
   await sync.start();
+  const applier = await new WorkApplier({
+    cluster: cluster!,
+    client,
+    bus,
+    logger,
+    existingConsumer: config.ATOLL_MODE === "pull",
+  }).start();
   logger.info(
     { server: client.server, mode: config.ATOLL_MODE, rules: rules?.length ?? "defaults" },
     "agent started",
   );
-  stop = () => sync.stop();
+  stop = async () => {
+    await applier.stop();
+    await sync.stop();
+  };
 }
 
 // 5. Stop: finish and publish what the reflectors already handed over, then drain the bus.

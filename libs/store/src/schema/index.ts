@@ -1,3 +1,4 @@
 export * from "./access.js";
 export * from "./clusters.js";
+export * from "./placement.js";
 export * from "./resources.js";

@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { can, NOTHING, type Principal, parseGrants, seesWholeCluster, visibleClusters, visibleRows } from "./grants.js";
+import { mintToken, parseToken, secretMatches } from "./tokens.js";
+
+const principal = (grants: unknown): Principal => ({ name: "t", role: "r", grants: parseGrants(grants) });
+
+describe("grants", () => {
+  it("defaults scopes to everything and normalises kinds", () => {
+    expect(parseGrants([{ verbs: ["read"], kinds: ["pods", "deploy"] }])).toEqual([
+      { verbs: ["read"], clusters: ["*"], namespaces: ["*"], kinds: ["Pod", "Deployment"] },
+    ]);
+  });
+
+  it.each([
+    [[], /invalid grants/],
+    [[{ verbs: ["fly"] }], /verbs\.0/],
+    [[{ verbs: ["read"], clusters: [] }], /clusters/],
+  ])("rejects %j with a clear error", (input, message) => {
+    expect(() => parseGrants(input)).toThrow(message);
+  });
+
+  it("answers can() per verb and scope", () => {
+    const p = principal([{ verbs: ["read"], clusters: ["eu"], namespaces: ["shop"] }, { verbs: ["admin"] }]);
+    expect(can(p, "read", { cluster: "eu", namespace: "shop", kind: "Pod" })).toBe(true);
+    expect(can(p, "read", { cluster: "us", namespace: "shop" })).toBe(false);
+    expect(can(p, "admin")).toBe(true);
+    expect(can(p, "write")).toBe(false);
+  });
+
+  it("turns grants into the row condition every query is ANDed with", () => {
+    expect(visibleRows(principal([{ verbs: ["*"] }]))).toBeUndefined();
+    expect(visibleRows(principal([{ verbs: ["admin"] }]))).toBe(NOTHING);
+    expect(visibleRows(principal([{ verbs: ["read"], clusters: ["eu"], kinds: ["Pod"] }]))).toEqual({
+      type: "and",
+      of: [
+        { type: "in", field: { kind: "column", name: "cluster" }, values: ["eu"], negated: false },
+        { type: "in", field: { kind: "column", name: "kind" }, values: ["Pod"], negated: false },
+      ],
+    });
+    const two = visibleRows(principal([{ verbs: ["read"], clusters: ["eu"] }, { verbs: ["read"], namespaces: ["a"] }]));
+    expect(two).toMatchObject({ type: "or" });
+  });
+
+  it("knows which clusters a caller sees whole", () => {
+    const p = principal([{ verbs: ["read"], clusters: ["eu"] }, { verbs: ["read"], clusters: ["us"], namespaces: ["a"] }]);
+    expect(visibleClusters(p)).toEqual(["eu", "us"]);
+    expect(seesWholeCluster(p, "eu")).toBe(true);
+    expect(seesWholeCluster(p, "us")).toBe(false);
+  });
+});
+
+describe("tokens", () => {
+  it("mints tokens whose secret only matches its own hash", () => {
+    const a = mintToken();
+    const b = mintToken();
+    const parsed = parseToken(a.token)!;
+    expect(parsed.id).toBe(a.id);
+    expect(secretMatches(parsed.secret, a.secretHash)).toBe(true);
+    expect(secretMatches(parsed.secret, b.secretHash)).toBe(false);
+    expect(a.secretHash).not.toContain(a.secret);
+    expect(parseToken("atoll_xyz_short")).toBeUndefined();
+  });
+});

@@ -1,0 +1,212 @@
+import { randomBytes } from "node:crypto";
+import { Bus } from "@atoll/bus";
+import {
+  create,
+  ManifestState,
+  ManifestStatusSchema,
+  type Work,
+  WorkAction,
+  WorkStatusSchema,
+  workCodec,
+  workStatusCodec,
+} from "@atoll/contracts";
+import { until } from "@atoll/devkit";
+import { silentLogger } from "@atoll/log";
+import {
+  type DatabaseHandle,
+  getBinding,
+  listWorks,
+  openDatabase,
+  recordHeartbeat,
+  registerCluster,
+  temporaryDatabase,
+} from "@atoll/store";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyDocuments } from "./apply.js";
+import { PlacementController } from "./scheduler.js";
+import { recordWorkStatuses } from "./status.js";
+
+const DOCUMENTS = `
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: web, namespace: shop }
+spec:
+  resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment, name: web }]
+  propagateDeps: true
+  placement:
+    clusterAffinity: { labelSelector: { matchLabels: { env: prod } } }
+    replicaScheduling:
+      replicaSchedulingType: Divided
+      replicaDivisionPreference: Weighted
+      weightPreference:
+        staticWeightList:
+          - { targetCluster: { clusterNames: [eu] }, weight: 2 }
+          - { targetCluster: { clusterNames: [us] }, weight: 1 }
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: OverridePolicy
+metadata: { name: us-mirror, namespace: shop }
+spec:
+  overrideRules:
+    - targetCluster: { clusterNames: [us] }
+      overriders:
+        imageOverrider: [{ component: Registry, operator: replace, value: mirror.us.example }]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop }
+spec:
+  replicas: 6
+  template:
+    spec:
+      containers: [{ name: main, image: registry.example/web:1, envFrom: [{ configMapRef: { name: web-config } }] }]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: web-config, namespace: shop }
+data: { mode: fast }
+`;
+
+describe("the placement control plane", { timeout: 30_000 }, () => {
+  let database: { url: string; drop(): Promise<void> };
+  let handle: DatabaseHandle;
+  let bus: Bus;
+  const works: Work[] = [];
+  const stops: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    database = await temporaryDatabase("control");
+    handle = await openDatabase(database.url, { migrate: false });
+    bus = await Bus.connect({
+      url: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+      name: "control-test",
+      prefix: `t${randomBytes(4).toString("hex")}`,
+      logger: silentLogger(),
+    });
+    await bus.ensureTopology();
+    for (const [name, labels] of [
+      ["eu", { env: "prod" }],
+      ["us", { env: "prod" }],
+      ["dev", { env: "dev" }],
+    ] as const) {
+      await registerCluster(handle.sql, { name, syncMode: "push", labels });
+      await recordHeartbeat(handle.sql, {
+        name,
+        syncMode: "push",
+        ready: true,
+        kubernetesVersion: "v1.30.0",
+        lastHeartbeat: new Date(),
+        status: { allocatable: { cpuMillis: 8000, memoryBytes: 2 ** 34, pods: 110 } },
+      });
+    }
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "test-works",
+      filterSubject: bus.names.all("work"),
+      codec: workCodec,
+      handler: async (deliveries) => {
+        works.push(...deliveries.map((d) => d.data));
+      },
+    });
+    stops.push(() => consumption.stop());
+    const recorder = await recordWorkStatuses(handle.sql, bus, silentLogger());
+    stops.push(() => recorder.stop());
+  });
+  afterAll(async () => {
+    for (const stop of stops) await stop();
+    for (const stream of Object.values(bus.names.streams))
+      await bus.jsm.streams.delete(stream).catch(() => false);
+    await bus.jsm.streams.delete(`KV_${bus.names.clustersBucket}`).catch(() => false);
+    await bus.close();
+    await handle.close();
+    await database.drop();
+  });
+
+  const controller = () => new PlacementController({ sql: handle.sql, bus, logger: silentLogger() });
+  const manifestsFor = (cluster: string) =>
+    works
+      .filter((w) => w.cluster === cluster)
+      .at(-1)!
+      .manifests.map((m) => JSON.parse(new TextDecoder().decode(m)));
+
+  it("stores what is applied, schedules it, and sends each cluster its share with overrides and dependencies", async () => {
+    const { results } = await applyDocuments(handle.sql, bus, DOCUMENTS);
+    expect(results).toEqual([
+      "PropagationPolicy shop/web: configured",
+      "OverridePolicy shop/us-mirror: configured",
+      "Deployment shop/web: configured",
+      "ConfigMap shop/web-config: configured",
+    ]);
+    await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });
+    const binding = await getBinding(handle.sql, "shop", "web-deployment");
+    expect(binding).toMatchObject({
+      policy: "PropagationPolicy/shop/web",
+      condition: "Success",
+      clusters: [
+        { name: "eu", replicas: 4 },
+        { name: "us", replicas: 2 },
+      ],
+      rejected: { dev: "cluster(s) did not match the placement cluster affinity constraint" },
+    });
+    await until(() => works.length >= 2, "two works");
+    const [eu, us] = [manifestsFor("eu"), manifestsFor("us")];
+    expect(eu.map((m: { kind: string }) => m.kind)).toEqual(["Deployment", "ConfigMap"]);
+    expect(eu[0].spec.replicas).toBe(4);
+    expect(us[0].spec.replicas).toBe(2);
+    expect(eu[0].spec.template.spec.containers[0].image).toBe("registry.example/web:1");
+    expect(us[0].spec.template.spec.containers[0].image).toBe("mirror.us.example/web:1");
+    expect(eu[0].metadata.labels["atoll.dev/managed-by"]).toBe("atoll");
+  });
+
+  it("records agents' reports on the binding and ignores stale ones", async () => {
+    const report = (cluster: string, generation: number) =>
+      bus.publish(
+        bus.names.workStatus(cluster),
+        workStatusCodec,
+        create(WorkStatusSchema, {
+          cluster,
+          workName: "shop/web-deployment",
+          generation: BigInt(generation),
+          manifests: [
+            create(ManifestStatusSchema, {
+              kind: "Deployment",
+              name: "web",
+              state: ManifestState.APPLIED,
+              healthy: true,
+            }),
+          ],
+        }),
+        `${cluster}:${generation}:${Math.random()}`,
+      );
+    const generation = works.find((w) => w.cluster === "eu")!.generation;
+    await report("eu", Number(generation));
+    await until(
+      async () => Boolean((await getBinding(handle.sql, "shop", "web-deployment"))?.aggregatedStatus.eu),
+      "eu's status",
+    );
+    expect((await getBinding(handle.sql, "shop", "web-deployment"))!.aggregatedStatus.eu).toMatchObject({
+      applied: true,
+      healthy: true,
+    });
+    expect(
+      (await listWorks(handle.sql, "shop", "web-deployment")).find((w) => w.cluster === "eu")!.applied,
+    ).toBe(true);
+  });
+
+  it("re-splits on scale, and withdraws everywhere when the template is deleted", async () => {
+    await applyDocuments(handle.sql, bus, DOCUMENTS.replace("replicas: 6", "replicas: 9"));
+    await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });
+    expect((await getBinding(handle.sql, "shop", "web-deployment"))!.clusters).toEqual([
+      { name: "eu", replicas: 6 },
+      { name: "us", replicas: 3 },
+    ]);
+    const before = works.length;
+    await applyDocuments(handle.sql, bus, DOCUMENTS.split("---")[2]!, { remove: true });
+    await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });
+    await until(
+      () => works.slice(before).filter((w) => w.action === WorkAction.DELETE).length === 2,
+      "two deletes",
+    );
+    expect(await getBinding(handle.sql, "shop", "web-deployment")).toBeUndefined();
+  });
+});

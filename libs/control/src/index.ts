@@ -1,0 +1,3 @@
+export { type ApplyResult, applyDocuments, requestPlacement } from "./apply.js";
+export { clusterStates, PlacementController, type PlacementControllerOptions } from "./scheduler.js";
+export { recordWorkStatuses } from "./status.js";

@@ -1,0 +1,280 @@
+import type { Bus, Delivery } from "@atoll/bus";
+import {
+  ConflictResolution,
+  create,
+  type PlacementRequest,
+  placementCodec,
+  WorkAction,
+  WorkSchema,
+  workCodec,
+} from "@atoll/contracts";
+import type { Logger } from "@atoll/log";
+import {
+  bindingName,
+  type ClusterState,
+  dependencies,
+  electPolicy,
+  type OverridePolicyDoc,
+  PlacementError,
+  type PropagationPolicyDoc,
+  scheduleBinding,
+  type TemplateDoc,
+  workManifests,
+} from "@atoll/placement";
+import {
+  claimTemplate,
+  deleteBinding,
+  getBinding,
+  getTemplate,
+  listClusters,
+  listPolicies,
+  saveBinding,
+  type TemplateKey,
+  type WorkRow,
+} from "@atoll/store";
+import type postgres from "postgres";
+
+const policyRef = (doc: { kind: string; metadata: { namespace?: string; name: string } }) =>
+  `${doc.kind}/${doc.metadata.namespace ? `${doc.metadata.namespace}/` : ""}${doc.metadata.name}`;
+
+/** Clusters as the scheduler sees them: registry fields, heartbeat capacity, readiness taints. */
+export async function clusterStates(sql: postgres.Sql, staleAfterSeconds: number): Promise<ClusterState[]> {
+  const clusters = await listClusters(sql, staleAfterSeconds);
+  return clusters.map((c) => {
+    const status = c.status as {
+      enabledApis?: string[];
+      allocatable?: ClusterState["allocatable"];
+      allocated?: ClusterState["allocated"];
+      allocating?: ClusterState["allocating"];
+    };
+    const taints = [...((c.taints ?? []) as ClusterState["taints"] & object)];
+    // A cluster not heard from within the grace period is tainted, as Karmada taints an unreachable one.
+    if (!c.online) taints.push({ key: "cluster.atoll.dev/unreachable", effect: "NoExecute" });
+    return {
+      name: c.name,
+      labels: c.labels,
+      ...(c.provider ? { provider: c.provider } : {}),
+      ...(c.region ? { region: c.region } : {}),
+      ...(c.zone ? { zones: [c.zone] } : {}),
+      taints,
+      ...(status.enabledApis?.length ? { enabledApis: status.enabledApis } : {}),
+      ...(status.allocatable ? { allocatable: status.allocatable } : {}),
+      ...(status.allocated ? { allocated: status.allocated } : {}),
+      ...(status.allocating ? { allocating: status.allocating } : {}),
+    };
+  });
+}
+
+export interface PlacementControllerOptions {
+  sql: postgres.Sql;
+  bus: Bus;
+  logger: Logger;
+  /** A cluster with no heartbeat for this long is unreachable, and its workloads move. */
+  graceSeconds?: number;
+}
+
+/**
+ * Turns placement requests into bindings and works: elects the policy, schedules, renders each
+ * cluster's manifests with overrides and dependencies, stores it all, then publishes the works.
+ */
+export class PlacementController {
+  constructor(private readonly options: PlacementControllerOptions) {}
+
+  async place(key: TemplateKey): Promise<void> {
+    const { sql, logger } = this.options;
+    const template = await getTemplate(sql, key);
+    const bindingNamespace = key.namespace;
+    const name = bindingName({ kind: key.kind, metadata: { name: key.name } });
+    if (!template) {
+      await this.publish(bindingNamespace, name, await deleteBinding(sql, bindingNamespace, name), "Abort");
+      return;
+    }
+    const doc = template.document as TemplateDoc;
+    const policies = await listPolicies(sql);
+    const propagation = policies
+      .filter((p) => p.kind === "PropagationPolicy" || p.kind === "ClusterPropagationPolicy")
+      .map((p) => p.document as unknown as PropagationPolicyDoc);
+    const overrides = policies
+      .filter((p) => p.kind === "OverridePolicy" || p.kind === "ClusterOverridePolicy")
+      .map((p) => p.document as unknown as OverridePolicyDoc);
+    // A claimed template keeps its policy; otherwise the namespace's policies beat cluster-wide ones.
+    const elect = (list: PropagationPolicyDoc[]) =>
+      electPolicy(
+        doc as never,
+        list.map((p) => ({
+          ...p,
+          name: p.metadata.name,
+          priority: p.spec.priority ?? 0,
+          resourceSelectors: p.spec.resourceSelectors,
+        })),
+      );
+    const claimed = propagation.find((p) => policyRef(p) === template.claimedBy && elect([p]));
+    const policy =
+      claimed ??
+      elect(
+        propagation.filter((p) => p.kind === "PropagationPolicy" && p.metadata.namespace === key.namespace),
+      ) ??
+      elect(propagation.filter((p) => p.kind === "ClusterPropagationPolicy"));
+    if (!policy) {
+      // Nothing selects it (any more): it leaves every cluster.
+      await this.publish(bindingNamespace, name, await deleteBinding(sql, bindingNamespace, name), "Abort");
+      if (template.claimedBy) await claimTemplate(sql, key, "");
+      return;
+    }
+    if (policyRef(policy) !== template.claimedBy) await claimTemplate(sql, key, policyRef(policy));
+    const clusters = await clusterStates(sql, this.options.graceSeconds ?? 30);
+    const previous = await getBinding(sql, bindingNamespace, name);
+    const base = {
+      namespace: bindingNamespace,
+      name,
+      apiVersion: key.apiVersion,
+      kind: key.kind,
+      templateName: key.name,
+      uid: template.uid,
+      policy: policyRef(policy),
+    };
+    let decision: ReturnType<typeof scheduleBinding>;
+    try {
+      decision = scheduleBinding({
+        template: doc,
+        placement: policy.spec.placement ?? {},
+        clusters,
+        uid: template.uid,
+        ...(previous
+          ? {
+              previous: {
+                clusters: previous.clusters,
+                ...(previous.observedAffinity ? { observedAffinityName: previous.observedAffinity } : {}),
+              },
+            }
+          : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof PlacementError)) throw error;
+      // No cluster fits: the workload leaves everywhere, as Karmada clears a binding's clusters.
+      // Too little capacity keeps what runs and waits for the next change.
+      const keep = error.code === "UNSCHEDULABLE" && previous;
+      logger.warn({ binding: `${bindingNamespace}/${name}`, reason: error.message }, "could not schedule");
+      const works = await saveBinding(
+        sql,
+        {
+          ...base,
+          clusters: keep ? previous.clusters : [],
+          observedAffinity: previous?.observedAffinity ?? "",
+          rejected: previous?.rejected ?? {},
+          condition: error.code === "UNSCHEDULABLE" ? "Unschedulable" : "NoClusterFit",
+          message: error.message,
+        },
+        keep ? await this.renderAll(doc, previous.clusters, clusters, overrides, policy, name) : {},
+      );
+      await this.publish(bindingNamespace, name, works, policy.spec.conflictResolution ?? "Abort");
+      return;
+    }
+    const manifests = await this.renderAll(doc, decision.clusters, clusters, overrides, policy, name);
+    const works = await saveBinding(
+      sql,
+      {
+        ...base,
+        clusters: decision.clusters,
+        observedAffinity: decision.observedAffinityName ?? "",
+        rejected: decision.rejected,
+        condition: "Success",
+        message: `placed on ${decision.clusters.map((c) => (c.replicas === undefined ? c.name : `${c.name} (${c.replicas})`)).join(", ")}`,
+      },
+      manifests,
+    );
+    await this.publish(bindingNamespace, name, works, policy.spec.conflictResolution ?? "Abort");
+  }
+
+  private async renderAll(
+    template: TemplateDoc,
+    targets: { name: string; replicas?: number }[],
+    clusters: ClusterState[],
+    overrides: OverridePolicyDoc[],
+    policy: PropagationPolicyDoc,
+    name: string,
+  ): Promise<Record<string, Record<string, unknown>[]>> {
+    const deps: TemplateDoc[] = [];
+    if (policy.spec.propagateDeps) {
+      for (const dep of dependencies(template)) {
+        const found = await getTemplate(this.options.sql, {
+          apiVersion: "v1",
+          kind: dep.kind,
+          namespace: template.metadata.namespace ?? "",
+          name: dep.name,
+        });
+        if (found) deps.push(found.document as TemplateDoc);
+      }
+    }
+    const out: Record<string, Record<string, unknown>[]> = {};
+    for (const target of targets) {
+      const cluster = clusters.find((c) => c.name === target.name) ?? { name: target.name };
+      out[target.name] = workManifests({
+        template,
+        replicas: target.replicas,
+        cluster,
+        overridePolicies: overrides,
+        dependencies: deps,
+        binding: `${template.metadata.namespace ?? ""}.${name}`,
+      }).manifests;
+    }
+    return out;
+  }
+
+  private async publish(
+    namespace: string,
+    name: string,
+    works: WorkRow[],
+    conflict: "Abort" | "Overwrite",
+  ): Promise<void> {
+    const { bus } = this.options;
+    for (const work of works) {
+      await bus.publish(
+        bus.names.work(work.cluster),
+        workCodec,
+        create(WorkSchema, {
+          cluster: work.cluster,
+          name: `${namespace}/${name}`,
+          generation: BigInt(work.generation),
+          action: work.action === "apply" ? WorkAction.APPLY : WorkAction.DELETE,
+          manifests: work.manifests.map((m) => new TextEncoder().encode(JSON.stringify(m))),
+          conflictResolution:
+            conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
+        }),
+        `${work.cluster}:${namespace}/${name}:${work.generation}`,
+      );
+    }
+  }
+
+  /** Consumes placement requests; each is processed in order, and a failure retries it. */
+  async start(): Promise<{ stop(): Promise<void> }> {
+    const { bus, logger } = this.options;
+    return await bus.consume({
+      stream: bus.names.streams.placement,
+      durable: "scheduler",
+      filterSubject: bus.names.placement(),
+      codec: placementCodec,
+      maxBatch: 16,
+      validate: (r) =>
+        r.kind && r.name && r.apiVersion
+          ? undefined
+          : "a placement request names a template's apiVersion, kind and name",
+      handler: async (deliveries: Delivery<PlacementRequest>[]) => {
+        const seen = new Set<string>();
+        for (const { data } of deliveries) {
+          const key = {
+            apiVersion: data.apiVersion,
+            kind: data.kind,
+            namespace: data.namespace,
+            name: data.name,
+          };
+          const id = JSON.stringify(key);
+          if (seen.has(id)) continue;
+          seen.add(id);
+          await this.place(key);
+          logger.debug({ template: `${key.kind} ${key.namespace}/${key.name}` }, "placed");
+        }
+      },
+    });
+  }
+}

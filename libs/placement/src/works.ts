@@ -1,0 +1,117 @@
+import { applyOverridePolicies, type OverridePolicyDoc } from "./overrides.js";
+import type { TemplateDoc } from "./policy.js";
+import type { ClusterInfo } from "./types.js";
+
+/** Labels every object Atoll places carries, so the agent knows what it owns. */
+export const MANAGED_BY_LABEL = "atoll.dev/managed-by";
+export const BINDING_LABEL = "atoll.dev/binding";
+
+/** A binding's name, as Karmada names it: <template name>-<kind>, lower case, ':' as '.'. */
+export function bindingName(template: { kind: string; metadata: { name: string } }): string {
+  return `${template.metadata.name.replace(/:/g, ".")}-${template.kind}`.toLowerCase();
+}
+
+/** The template as a member cluster should get it: no server-set fields, no status. */
+export function cleanTemplate(template: TemplateDoc): TemplateDoc {
+  const { status: _status, ...rest } = template;
+  const {
+    uid: _uid,
+    resourceVersion: _rv,
+    creationTimestamp: _ct,
+    managedFields: _mf,
+    generation: _g,
+    ...metadata
+  } = template.metadata;
+  return { ...rest, metadata };
+}
+
+/** The same workload with this cluster's share of replicas (Jobs: parallelism). */
+export function reviseReplicas(template: TemplateDoc, replicas: number | undefined): TemplateDoc {
+  if (replicas === undefined) return template;
+  if (template.kind === "Job") return { ...template, spec: { ...template.spec, parallelism: replicas } };
+  if (["Deployment", "StatefulSet", "ReplicaSet"].includes(template.kind))
+    return { ...template, spec: { ...template.spec, replicas } };
+  return template;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: pod specs are loose JSON
+type Loose = any;
+
+/**
+ * The ConfigMaps, Secrets, ServiceAccounts and PersistentVolumeClaims a workload's pods refer to,
+ * by name: what propagateDeps sends along with it.
+ */
+export function dependencies(template: TemplateDoc): { kind: string; name: string }[] {
+  const podSpec: Loose =
+    template.kind === "Pod"
+      ? template.spec
+      : template.kind === "CronJob"
+        ? template.spec?.jobTemplate?.spec?.template?.spec
+        : template.spec?.template?.spec;
+  if (!podSpec) return [];
+  const found = new Map<string, { kind: string; name: string }>();
+  const add = (kind: string, name: unknown) => {
+    if (typeof name === "string" && name) found.set(`${kind}/${name}`, { kind, name });
+  };
+  if (podSpec.serviceAccountName && podSpec.serviceAccountName !== "default")
+    add("ServiceAccount", podSpec.serviceAccountName);
+  for (const secret of podSpec.imagePullSecrets ?? []) add("Secret", secret.name);
+  for (const volume of podSpec.volumes ?? []) {
+    add("ConfigMap", volume.configMap?.name);
+    add("Secret", volume.secret?.secretName);
+    add("PersistentVolumeClaim", volume.persistentVolumeClaim?.claimName);
+    for (const source of volume.projected?.sources ?? []) {
+      add("ConfigMap", source.configMap?.name);
+      add("Secret", source.secret?.name);
+    }
+  }
+  for (const container of [...(podSpec.containers ?? []), ...(podSpec.initContainers ?? [])]) {
+    for (const from of container.envFrom ?? []) {
+      add("ConfigMap", from.configMapRef?.name);
+      add("Secret", from.secretRef?.name);
+    }
+    for (const env of container.env ?? []) {
+      add("ConfigMap", env.valueFrom?.configMapKeyRef?.name);
+      add("Secret", env.valueFrom?.secretKeyRef?.name);
+    }
+  }
+  return [...found.values()];
+}
+
+/**
+ * The manifests one cluster gets for a binding: the template with its share of replicas and the
+ * override policies for that cluster, then its dependencies with theirs, each labelled as ours.
+ */
+export function workManifests(options: {
+  template: TemplateDoc;
+  replicas: number | undefined;
+  cluster: ClusterInfo;
+  overridePolicies: OverridePolicyDoc[];
+  dependencies?: TemplateDoc[];
+  binding: string;
+}): { manifests: TemplateDoc[]; appliedOverrides: string[] } {
+  const appliedOverrides: string[] = [];
+  const render = (doc: TemplateDoc, replicas: number | undefined): TemplateDoc => {
+    const revised = reviseReplicas(cleanTemplate(doc), replicas);
+    const { manifest, applied } = applyOverridePolicies(revised, options.overridePolicies, options.cluster);
+    appliedOverrides.push(...applied);
+    return {
+      ...manifest,
+      metadata: {
+        ...manifest.metadata,
+        labels: {
+          ...manifest.metadata?.labels,
+          [MANAGED_BY_LABEL]: "atoll",
+          [BINDING_LABEL]: options.binding,
+        },
+      },
+    } as TemplateDoc;
+  };
+  return {
+    manifests: [
+      render(options.template, options.replicas),
+      ...(options.dependencies ?? []).map((d) => render(d, undefined)),
+    ],
+    appliedOverrides: [...new Set(appliedOverrides)],
+  };
+}

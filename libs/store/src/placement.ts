@@ -1,0 +1,238 @@
+import type postgres from "postgres";
+
+export interface TemplateKey {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export interface TemplateRow extends TemplateKey {
+  uid: string;
+  document: Record<string, unknown>;
+  generation: number;
+  claimedBy: string;
+}
+
+export interface BindingRow {
+  namespace: string;
+  name: string;
+  apiVersion: string;
+  kind: string;
+  templateName: string;
+  uid: string;
+  policy: string;
+  clusters: { name: string; replicas?: number }[];
+  observedAffinity: string;
+  rejected: Record<string, string>;
+  condition: string;
+  message: string;
+  generation: number;
+  aggregatedStatus: Record<string, unknown>;
+  scheduledAt: string | null;
+}
+
+export interface WorkRow {
+  cluster: string;
+  generation: number;
+  manifests: Record<string, unknown>[];
+  action: "apply" | "delete";
+  applied: boolean;
+  status: Record<string, unknown>[];
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+
+/** Stores a policy document; the generation moves only when the document changes. */
+export async function upsertPolicy(
+  sql: postgres.Sql,
+  policy: { kind: string; namespace: string; name: string; document: unknown },
+): Promise<{ changed: boolean }> {
+  const [row] = await sql`
+    insert into placement_policies (kind, namespace, name, document) values (${policy.kind}, ${policy.namespace}, ${policy.name}, ${json(policy.document)}::jsonb)
+    on conflict (kind, namespace, name) do update set document = excluded.document, generation = placement_policies.generation + 1, updated_at = now()
+      where placement_policies.document is distinct from excluded.document
+    returning generation`;
+  return { changed: Boolean(row) };
+}
+
+export async function deletePolicy(
+  sql: postgres.Sql,
+  key: { kind: string; namespace: string; name: string },
+): Promise<boolean> {
+  const deleted =
+    await sql`delete from placement_policies where kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
+  return deleted.count > 0;
+}
+
+export async function listPolicies(
+  sql: postgres.Sql,
+): Promise<{ kind: string; namespace: string; name: string; document: Record<string, unknown> }[]> {
+  return (await sql`select kind, namespace, name, document from placement_policies order by kind, namespace, name`) as never;
+}
+
+/** Stores a template; the generation moves only when the document changes. */
+export async function upsertTemplate(
+  sql: postgres.Sql,
+  key: TemplateKey,
+  document: unknown,
+): Promise<{ changed: boolean }> {
+  const [row] = await sql`
+    insert into templates (api_version, kind, namespace, name, document) values (${key.apiVersion}, ${key.kind}, ${key.namespace}, ${key.name}, ${json(document)}::jsonb)
+    on conflict (api_version, kind, namespace, name) do update set document = excluded.document, generation = templates.generation + 1, updated_at = now()
+      where templates.document is distinct from excluded.document
+    returning generation`;
+  return { changed: Boolean(row) };
+}
+
+export async function deleteTemplate(sql: postgres.Sql, key: TemplateKey): Promise<boolean> {
+  const deleted =
+    await sql`delete from templates where api_version = ${key.apiVersion} and kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
+  return deleted.count > 0;
+}
+
+export async function getTemplate(sql: postgres.Sql, key: TemplateKey): Promise<TemplateRow | undefined> {
+  const [row] = await sql`
+    select api_version as "apiVersion", kind, namespace, name, uid, document, generation::int, claimed_by as "claimedBy"
+    from templates where api_version = ${key.apiVersion} and kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
+  return row as TemplateRow | undefined;
+}
+
+export async function listTemplateKeys(sql: postgres.Sql): Promise<TemplateKey[]> {
+  return (await sql`select api_version as "apiVersion", kind, namespace, name from templates order by namespace, name`) as never;
+}
+
+export async function claimTemplate(sql: postgres.Sql, key: TemplateKey, policy: string): Promise<void> {
+  await sql`update templates set claimed_by = ${policy}
+    where api_version = ${key.apiVersion} and kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
+}
+
+const BINDING_COLUMNS = (sql: postgres.Sql) => sql`
+  namespace, name, api_version as "apiVersion", kind, template_name as "templateName", uid, policy, clusters,
+  observed_affinity as "observedAffinity", rejected, condition, message, generation::int, aggregated_status as "aggregatedStatus",
+  scheduled_at::text as "scheduledAt"`;
+
+export async function getBinding(
+  sql: postgres.Sql,
+  namespace: string,
+  name: string,
+): Promise<BindingRow | undefined> {
+  const [row] =
+    await sql`select ${BINDING_COLUMNS(sql)} from bindings where namespace = ${namespace} and name = ${name}`;
+  return row as BindingRow | undefined;
+}
+
+export async function listBindings(sql: postgres.Sql): Promise<BindingRow[]> {
+  return (await sql`select ${BINDING_COLUMNS(sql)} from bindings order by namespace, name`) as never;
+}
+
+export async function listWorks(sql: postgres.Sql, namespace: string, name: string): Promise<WorkRow[]> {
+  return (await sql`
+    select cluster, generation::int, manifests, action, applied, status from works
+    where binding_namespace = ${namespace} and binding_name = ${name} order by cluster`) as never;
+}
+
+/**
+ * Records a scheduling decision and the works it implies, in one transaction: the binding, one
+ * work per target cluster, and a delete work for each cluster that no longer gets the template.
+ * Returns the works to publish (generation bumped only where something changed).
+ */
+export async function saveBinding(
+  sql: postgres.Sql,
+  binding: Omit<BindingRow, "aggregatedStatus" | "scheduledAt" | "generation">,
+  manifests: Record<string, Record<string, unknown>[]>,
+): Promise<WorkRow[]> {
+  return await sql.begin(async (tx) => {
+    const [saved] = await tx`
+      insert into bindings (namespace, name, api_version, kind, template_name, uid, policy, clusters, observed_affinity, rejected, condition, message, generation, scheduled_at)
+      values (${binding.namespace}, ${binding.name}, ${binding.apiVersion}, ${binding.kind}, ${binding.templateName}, ${binding.uid}, ${binding.policy},
+        ${json(binding.clusters)}::jsonb, ${binding.observedAffinity}, ${json(binding.rejected)}::jsonb, ${binding.condition}, ${binding.message}, 1, now())
+      on conflict (namespace, name) do update set api_version = excluded.api_version, kind = excluded.kind, template_name = excluded.template_name,
+        uid = excluded.uid, policy = excluded.policy, clusters = excluded.clusters, observed_affinity = excluded.observed_affinity,
+        rejected = excluded.rejected, condition = excluded.condition, message = excluded.message,
+        generation = bindings.generation + 1, scheduled_at = now()
+      returning generation::int`;
+    const existing = (await tx`
+      select cluster, generation::int, manifests, action from works where binding_namespace = ${binding.namespace} and binding_name = ${binding.name}
+      for update`) as unknown as WorkRow[];
+    const out: WorkRow[] = [];
+    for (const [cluster, list] of Object.entries(manifests)) {
+      const before = existing.find((w) => w.cluster === cluster);
+      if (before && before.action === "apply" && JSON.stringify(before.manifests) === JSON.stringify(list))
+        continue;
+      const generation = Math.max((before?.generation ?? 0) + 1, saved!.generation);
+      await tx`
+        insert into works (cluster, binding_namespace, binding_name, generation, manifests, action)
+        values (${cluster}, ${binding.namespace}, ${binding.name}, ${generation}, ${json(list)}::jsonb, 'apply')
+        on conflict (cluster, binding_namespace, binding_name) do update set generation = excluded.generation, manifests = excluded.manifests,
+          action = 'apply', applied = false, updated_at = now()`;
+      out.push({ cluster, generation, manifests: list, action: "apply", applied: false, status: [] });
+    }
+    for (const before of existing) {
+      if (manifests[before.cluster] || before.action === "delete") continue;
+      const generation = before.generation + 1;
+      await tx`update works set action = 'delete', generation = ${generation}, applied = false, updated_at = now()
+        where cluster = ${before.cluster} and binding_namespace = ${binding.namespace} and binding_name = ${binding.name}`;
+      out.push({
+        cluster: before.cluster,
+        generation,
+        manifests: before.manifests,
+        action: "delete",
+        applied: false,
+        status: [],
+      });
+    }
+    return out;
+  });
+}
+
+/** Every work of a deleted template turns into a delete; the binding goes. */
+export async function deleteBinding(sql: postgres.Sql, namespace: string, name: string): Promise<WorkRow[]> {
+  return await sql.begin(async (tx) => {
+    const rows = (await tx`
+      update works set action = 'delete', generation = generation + 1, applied = false, updated_at = now()
+      where binding_namespace = ${namespace} and binding_name = ${name} and action = 'apply'
+      returning cluster, generation::int, manifests, action, applied, status`) as unknown as WorkRow[];
+    await tx`delete from bindings where namespace = ${namespace} and name = ${name}`;
+    return rows;
+  });
+}
+
+/**
+ * An agent's report on a work. A report for an older generation is ignored; a delete that
+ * finished removes the work. The binding's aggregated status gains the cluster's view.
+ */
+export async function recordWorkStatus(
+  sql: postgres.Sql,
+  report: {
+    cluster: string;
+    namespace: string;
+    name: string;
+    generation: number;
+    applied: boolean;
+    manifests: Record<string, unknown>[];
+  },
+): Promise<boolean> {
+  return await sql.begin(async (tx) => {
+    const [work] = await tx`
+      select generation::int, action from works where cluster = ${report.cluster} and binding_namespace = ${report.namespace} and binding_name = ${report.name} for update`;
+    if (!work || (work.generation as number) > report.generation) return false;
+    if (work.action === "delete" && report.applied) {
+      await tx`delete from works where cluster = ${report.cluster} and binding_namespace = ${report.namespace} and binding_name = ${report.name}`;
+      await tx`update bindings set aggregated_status = aggregated_status - ${report.cluster} where namespace = ${report.namespace} and name = ${report.name}`;
+      return true;
+    }
+    await tx`update works set applied = ${report.applied}, status = ${json(report.manifests)}::jsonb, reported_generation = ${report.generation}, updated_at = now()
+      where cluster = ${report.cluster} and binding_namespace = ${report.namespace} and binding_name = ${report.name}`;
+    const healthy = report.manifests.every((m) => m.healthy !== false);
+    const view = {
+      applied: report.applied,
+      healthy,
+      generation: report.generation,
+      manifests: report.manifests,
+    };
+    await tx`update bindings set aggregated_status = jsonb_set(aggregated_status, array[${report.cluster}]::text[], ${json(view)}::jsonb)
+      where namespace = ${report.namespace} and name = ${report.name}`;
+    return true;
+  });
+}

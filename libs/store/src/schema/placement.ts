@@ -1,0 +1,89 @@
+import { sql } from "drizzle-orm";
+import { bigint, boolean, index, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+
+/** Karmada policies as applied: Propagation and Override, namespaced ('' namespace) or cluster-wide. */
+export const placementPolicies = pgTable(
+  "placement_policies",
+  {
+    kind: text("kind").notNull(),
+    namespace: text("namespace").notNull(),
+    name: text("name").notNull(),
+    document: jsonb("document").$type<Record<string, unknown>>().notNull(),
+    generation: bigint("generation", { mode: "number" }).notNull().default(1),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.namespace, t.name] })],
+);
+
+/** Resource templates: the objects users want placed, as applied. */
+export const templates = pgTable(
+  "templates",
+  {
+    apiVersion: text("api_version").notNull(),
+    kind: text("kind").notNull(),
+    namespace: text("namespace").notNull(),
+    name: text("name").notNull(),
+    uid: text("uid").notNull().default(sql`gen_random_uuid()::text`),
+    document: jsonb("document").$type<Record<string, unknown>>().notNull(),
+    generation: bigint("generation", { mode: "number" }).notNull().default(1),
+    /** The policy that claimed it ("Kind/namespace/name"); a claimed template keeps its policy. */
+    claimedBy: text("claimed_by").notNull().default(""),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.apiVersion, t.kind, t.namespace, t.name] })],
+);
+
+/** Where each template goes and why, with status aggregated from the clusters. */
+export const bindings = pgTable(
+  "bindings",
+  {
+    namespace: text("namespace").notNull(),
+    name: text("name").notNull(),
+    apiVersion: text("api_version").notNull(),
+    kind: text("kind").notNull(),
+    templateName: text("template_name").notNull(),
+    uid: text("uid").notNull(),
+    policy: text("policy").notNull().default(""),
+    /** [{name, replicas?}]: the decision. */
+    clusters: jsonb("clusters")
+      .$type<{ name: string; replicas?: number }[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    observedAffinity: text("observed_affinity").notNull().default(""),
+    /** cluster → why it was not chosen. */
+    rejected: jsonb("rejected").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+    /** Success, NoClusterFit, Unschedulable, SchedulerError, NoPolicy. */
+    condition: text("condition").notNull().default(""),
+    message: text("message").notNull().default(""),
+    generation: bigint("generation", { mode: "number" }).notNull().default(0),
+    /** cluster → {applied, health, message, status}. */
+    aggregatedStatus: jsonb("aggregated_status")
+      .$type<Record<string, unknown>>()
+      .notNull()
+      .default(sql`'{}'::jsonb`),
+    scheduledAt: timestamp("scheduled_at", { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.namespace, t.name] })],
+);
+
+/** The manifests one binding places on one cluster, as last sent, and what the agent reported. */
+export const works = pgTable(
+  "works",
+  {
+    cluster: text("cluster").notNull(),
+    bindingNamespace: text("binding_namespace").notNull(),
+    bindingName: text("binding_name").notNull(),
+    generation: bigint("generation", { mode: "number" }).notNull(),
+    manifests: jsonb("manifests").$type<Record<string, unknown>[]>().notNull(),
+    /** apply or delete. */
+    action: text("action").notNull(),
+    applied: boolean("applied").notNull().default(false),
+    status: jsonb("status").$type<Record<string, unknown>[]>().notNull().default(sql`'[]'::jsonb`),
+    reportedGeneration: bigint("reported_generation", { mode: "number" }).notNull().default(0),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.cluster, t.bindingNamespace, t.bindingName] }),
+    index("works_binding").on(t.bindingNamespace, t.bindingName),
+  ],
+);

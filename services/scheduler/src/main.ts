@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { Bus } from "@atoll/bus";
+import { commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
+import { PlacementReason } from "@atoll/contracts";
+import { PlacementController, recordWorkStatuses, requestPlacement } from "@atoll/control";
+import { createLogger } from "@atoll/log";
+import { listClusters, listTemplateKeys, openDatabase } from "@atoll/store";
+
+// 1. Config.
+const config = loadConfig({
+  ...commonConfig,
+  /** A cluster with no heartbeat for this long is unreachable: its workloads move elsewhere. */
+  ATOLL_CLUSTER_GRACE_SECONDS: z.coerce.number().int().positive().default(30),
+  /** How often cluster reachability is checked. */
+  ATOLL_CLUSTER_CHECK_MS: z.coerce.number().int().positive().default(2000),
+});
+const logger = createLogger({ service: "scheduler", level: config.LOG_LEVEL });
+
+// 2. Clients.
+const database = await openDatabase(config.DATABASE_URL, { logger });
+const bus = await Bus.connect({
+  url: config.NATS_URL,
+  name: "scheduler",
+  prefix: config.ATOLL_BUS_PREFIX,
+  logger,
+  ...(config.NATS_CREDENTIALS ? { credentialsFile: config.NATS_CREDENTIALS } : {}),
+});
+await bus.ensureTopology();
+
+// 3. Parts.
+const controller = new PlacementController({
+  sql: database.sql,
+  bus,
+  logger,
+  graceSeconds: config.ATOLL_CLUSTER_GRACE_SECONDS,
+});
+
+// 4. Start.
+const placements = await controller.start();
+const statuses = await recordWorkStatuses(database.sql, bus, logger);
+// When a cluster goes silent past the grace period, or comes back, or its properties change,
+// every template is placed again: workloads leave a lost cluster and return when it does.
+let known = "";
+const watchClusters = setInterval(async () => {
+  try {
+    const clusters = await listClusters(database.sql, config.ATOLL_CLUSTER_GRACE_SECONDS);
+    const fingerprint = JSON.stringify(
+      clusters.map((c) => [c.name, c.online, c.labels, c.taints, c.region, c.zone, c.provider, c.registered]),
+    );
+    if (fingerprint === known) return;
+    const first = known === "";
+    known = fingerprint;
+    if (first) return;
+    logger.info(
+      { online: clusters.filter((c) => c.online).map((c) => c.name) },
+      "clusters changed; placing again",
+    );
+    for (const key of await listTemplateKeys(database.sql))
+      await requestPlacement(bus, key, PlacementReason.CLUSTER_CHANGED);
+  } catch (error) {
+    logger.warn({ err: (error as Error).message }, "could not check clusters");
+  }
+}, config.ATOLL_CLUSTER_CHECK_MS);
+logger.info("scheduler started");
+
+// 5. Stop.
+onShutdown(logger, async () => {
+  clearInterval(watchClusters);
+  await placements.stop();
+  await statuses.stop();
+  await bus.close();
+  await database.close();
+});
