@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { can, NOTHING, type Principal, parseGrants, seesWholeCluster, visibleClusters, visibleRows } from "./grants.js";
+import {
+  can,
+  NOTHING,
+  type Principal,
+  parseGrants,
+  seesWholeCluster,
+  visibleClusters,
+  visibleRows,
+} from "./grants.js";
 import { mintToken, parseToken, secretMatches } from "./tokens.js";
 
 const principal = (grants: unknown): Principal => ({ name: "t", role: "r", grants: parseGrants(grants) });
@@ -37,12 +45,20 @@ describe("grants", () => {
         { type: "in", field: { kind: "column", name: "kind" }, values: ["Pod"], negated: false },
       ],
     });
-    const two = visibleRows(principal([{ verbs: ["read"], clusters: ["eu"] }, { verbs: ["read"], namespaces: ["a"] }]));
+    const two = visibleRows(
+      principal([
+        { verbs: ["read"], clusters: ["eu"] },
+        { verbs: ["read"], namespaces: ["a"] },
+      ]),
+    );
     expect(two).toMatchObject({ type: "or" });
   });
 
   it("knows which clusters a caller sees whole", () => {
-    const p = principal([{ verbs: ["read"], clusters: ["eu"] }, { verbs: ["read"], clusters: ["us"], namespaces: ["a"] }]);
+    const p = principal([
+      { verbs: ["read"], clusters: ["eu"] },
+      { verbs: ["read"], clusters: ["us"], namespaces: ["a"] },
+    ]);
     expect(visibleClusters(p)).toEqual(["eu", "us"]);
     expect(seesWholeCluster(p, "eu")).toBe(true);
     expect(seesWholeCluster(p, "us")).toBe(false);
