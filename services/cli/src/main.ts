@@ -4,6 +4,7 @@ import { runRole, runToken, TOKEN_USAGE } from "./access.js";
 import { CLUSTER_USAGE, runCluster } from "./cluster.js";
 import { runDemo } from "./demo.js";
 import { SetupError } from "./infra.js";
+import { PLACEMENT_USAGE, runPlacement } from "./placement.js";
 
 const USAGE = `usage: atoll <command> [flags]
 
@@ -13,6 +14,8 @@ commands:
       service on port N (default 8080); print "ready: <url>" once everything is indexed.
   cluster ...
       Manage the cluster registry (see: atoll cluster help).
+  apply -f / delete -f / get bindings / describe binding NS/NAME
+      Place workloads with Karmada policies (see: atoll help placement).
   token ... / role ...
       Manage API tokens and the roles they hold (see: atoll help token).
 
@@ -55,6 +58,10 @@ async function main(argv: string[]): Promise<void> {
     await runCluster(rest, (text) => console.log(text));
     return;
   }
+  if (command === "apply" || command === "delete" || command === "get" || command === "describe") {
+    await runPlacement(command, rest, (text) => console.log(text));
+    return;
+  }
   if (command === "token" || command === "role") {
     await (command === "token" ? runToken : runRole)(rest, (text) => console.log(text));
     return;
@@ -62,9 +69,11 @@ async function main(argv: string[]): Promise<void> {
   console.log(
     command === "help" && rest[0] === "cluster"
       ? CLUSTER_USAGE
-      : command === "help" && (rest[0] === "token" || rest[0] === "role")
-        ? TOKEN_USAGE
-        : USAGE,
+      : command === "help" && rest[0] === "placement"
+        ? PLACEMENT_USAGE
+        : command === "help" && (rest[0] === "token" || rest[0] === "role")
+          ? TOKEN_USAGE
+          : USAGE,
   );
   process.exitCode = command === undefined || command === "help" || command === "--help" ? 0 : 2;
 }

@@ -1,4 +1,5 @@
 import { seesWholeCluster, visibleClusters, visibleRows } from "@atoll/access";
+import type { Bus } from "@atoll/bus";
 import { parseLabelSelector } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
 import {
@@ -28,6 +29,7 @@ import { decodeCursor, encodeCursor } from "./cursor.js";
 import { kubeRoutes } from "./kube-routes.js";
 import { formatted } from "./objects.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
+import { placementRoutes } from "./placement-routes.js";
 import { badRequest, HttpProblem, problemOf } from "./problem.js";
 import { registryRoutes } from "./registry-routes.js";
 
@@ -48,6 +50,8 @@ export interface QueryAppOptions {
   registry?: ClusterRegistry;
   /** Answers /api/v1/search from another back end (OpenSearch); Postgres otherwise. */
   search?: SearchBackend;
+  /** Serves apply and bindings when given: the placement control plane publishes on it. */
+  bus?: Bus;
   /** The index's change history, which watches read. */
   changes: ChangeFeed;
   /** Serves HTTPS with this certificate and key. */
@@ -158,6 +162,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   });
 
   if (options.registry) registryRoutes(app, options.registry);
+  if (options.bus) placementRoutes(app, options.sql, options.bus);
   kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
 
   app.get("/api/v1/resources", async (request) => {

@@ -82,6 +82,7 @@ const openSearch =
     : undefined;
 const app = buildQueryApp({
   registry,
+  bus,
   ...(openSearch ? { search: (query, page) => searchOpenSearch(openSearch, query, page) } : {}),
   changes,
   auth: {

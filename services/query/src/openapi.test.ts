@@ -25,6 +25,7 @@ describe("the OpenAPI description", () => {
       checkBus: async () => {},
       auth: { adminToken: "openapi-test-admin-token" },
       registry: {} as never,
+      bus: {} as never,
     });
 
   it("is served without a token and describes exactly the routes the service has", async () => {

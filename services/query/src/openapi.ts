@@ -183,6 +183,36 @@ export const OPENAPI_DOCUMENT = {
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },
+    "/api/v1/apply": {
+      post: {
+        summary: "Apply Karmada policies and resource templates (multi-document YAML); answers what changed",
+        parameters: [query("namespace", "for documents without one", { default: "default" })],
+        requestBody: { required: true, content: { "application/yaml": { schema: { type: "string" } } } },
+        responses: { "200": json({ type: "object" }), "422": problem, ...errors },
+      },
+    },
+    "/api/v1/delete": {
+      post: {
+        summary: "Delete the policies and templates in the documents; deleted templates leave every cluster",
+        parameters: [query("namespace", "for documents without one", { default: "default" })],
+        requestBody: { required: true, content: { "application/yaml": { schema: { type: "string" } } } },
+        responses: { "200": json({ type: "object" }), "422": problem, ...errors },
+      },
+    },
+    "/api/v1/bindings": {
+      get: {
+        summary: "Where each template went, and why",
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/bindings/{namespace}/{name}": {
+      get: {
+        summary:
+          "One binding: the decision, the reason for each rejected cluster, works and status per cluster, readiness",
+        parameters: [pathParam("namespace", "binding namespace"), pathParam("name", "binding name")],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
     "/k8s/all/{path}": kubePath("Every cluster's objects, as one Kubernetes API"),
     "/k8s/clusters/{cluster}/{path}": kubePath("One cluster's objects, as a Kubernetes API"),
   },

@@ -1,0 +1,99 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf, table } from "./hub.js";
+import { SetupError } from "./infra.js";
+
+export const PLACEMENT_USAGE = `atoll apply -f FILE|DIR [-n NAMESPACE]     apply Karmada policies and resource templates
+atoll delete -f FILE|DIR [-n NAMESPACE]    delete them; deleted templates leave every cluster
+atoll get bindings                         where each template went
+atoll describe binding NAMESPACE/NAME      the decision, why other clusters were not chosen, status per cluster
+${HUB_USAGE}`;
+
+/** The YAML of a file, or of every .yaml, .yml and .json file in a directory, as one stream. */
+function readDocuments(path: string): string {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(path);
+  } catch {
+    throw new SetupError(`-f ${path}: no such file or directory`);
+  }
+  if (!stat.isDirectory()) return readFileSync(path, "utf8");
+  return readdirSync(path)
+    .filter((f) => /\.(ya?ml|json)$/.test(f))
+    .sort()
+    .map((f) => readFileSync(join(path, f), "utf8"))
+    .join("\n---\n");
+}
+
+export async function runPlacement(
+  command: string,
+  args: string[],
+  print: (text: string) => void,
+): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...HUB_OPTIONS,
+      filename: { type: "string", short: "f", multiple: true },
+      namespace: { type: "string", short: "n" },
+    },
+  });
+  const hub = hubOf(values);
+  if (command === "apply" || command === "delete") {
+    if (!values.filename?.length) throw new SetupError(`${command} needs -f FILE or -f DIR`);
+    const documents = values.filename.map(readDocuments).join("\n---\n");
+    const query = values.namespace ? `?namespace=${encodeURIComponent(values.namespace)}` : "";
+    const answer = await hub.call("POST", `/api/v1/${command}${query}`, { documents });
+    for (const line of answer.results as string[]) print(line);
+    return;
+  }
+  const [what, target] = positionals;
+  if (command === "get" && (what === "bindings" || what === "binding")) {
+    const { items } = await hub.call("GET", "/api/v1/bindings");
+    print(
+      table([
+        ["NAMESPACE", "NAME", "POLICY", "SCHEDULED", "CLUSTERS"],
+        ...items.map((b: Any) => [
+          b.namespace,
+          b.name,
+          b.policy,
+          b.condition,
+          b.clusters
+            .map((c: Any) => (c.replicas === undefined ? c.name : `${c.name}:${c.replicas}`))
+            .join(",") || "<none>",
+        ]),
+      ]),
+    );
+    return;
+  }
+  if (command === "describe" && what === "binding" && target?.includes("/")) {
+    const [namespace, name] = target.split("/");
+    const b = await hub.call(
+      "GET",
+      `/api/v1/bindings/${encodeURIComponent(namespace!)}/${encodeURIComponent(name!)}`,
+    );
+    print(`Name:        ${b.namespace}/${b.name}`);
+    print(`Template:    ${b.apiVersion} ${b.kind} ${b.templateName}`);
+    print(`Policy:      ${b.policy}`);
+    print(`Scheduled:   ${b.condition}: ${b.message}`);
+    if (b.observedAffinity) print(`Affinity:    ${b.observedAffinity}`);
+    print(`Readiness:   ${b.readiness.readyReplicas}/${b.readiness.desiredReplicas} replicas ready`);
+    print("Clusters:");
+    for (const c of b.clusters as Any[]) {
+      const status = b.aggregatedStatus[c.name];
+      print(
+        `  ${c.name}${c.replicas === undefined ? "" : ` (${c.replicas} replicas)`}: ${status ? `${status.applied ? "applied" : "not applied"}, ${status.healthy ? "healthy" : "unhealthy"}` : "waiting for the agent"}`,
+      );
+    }
+    const rejected = Object.entries(b.rejected as Record<string, string>);
+    if (rejected.length) {
+      print("Not chosen:");
+      for (const [cluster, reason] of rejected) print(`  ${cluster}: ${reason}`);
+    }
+    return;
+  }
+  print(PLACEMENT_USAGE);
+  throw new SetupError(`unknown command: ${[command, ...positionals].join(" ")}`);
+}

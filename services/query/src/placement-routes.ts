@@ -1,0 +1,89 @@
+import { can } from "@atoll/access";
+import type { Bus } from "@atoll/bus";
+import { applyDocuments } from "@atoll/control";
+import { BINDING_LABEL, DocumentsError } from "@atoll/placement";
+import { getBinding, listBindings, listWorks } from "@atoll/store";
+import type { FastifyInstance } from "fastify";
+import type postgres from "postgres";
+import { demand } from "./auth.js";
+import { badRequest, HttpProblem } from "./problem.js";
+
+const MAX_DOCUMENTS_BYTES = 5 * 1024 * 1024;
+
+/**
+ * POST /api/v1/apply and /api/v1/delete take multi-document YAML (Karmada policies and resource
+ * templates); GET /api/v1/bindings shows where each template went and why.
+ */
+export function placementRoutes(app: FastifyInstance, sql: postgres.Sql, bus: Bus): void {
+  app.addContentTypeParser(
+    ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"],
+    { parseAs: "string", bodyLimit: MAX_DOCUMENTS_BYTES },
+    (_request, body, done) => done(null, body),
+  );
+
+  const documentsOf = (body: unknown): string => {
+    if (typeof body === "string") return body;
+    if (body && typeof body === "object" && typeof (body as { documents?: unknown }).documents === "string")
+      return (body as { documents: string }).documents;
+    throw badRequest(
+      "INVALID_BODY",
+      'send YAML (content-type application/yaml) or JSON {documents: "<yaml>"}',
+    );
+  };
+
+  for (const [path, remove] of [
+    ["/api/v1/apply", false],
+    ["/api/v1/delete", true],
+  ] as const) {
+    app.post(path, async (request) => {
+      demand(request, "write");
+      const namespace = (request.query as { namespace?: string }).namespace ?? "default";
+      try {
+        return await applyDocuments(sql, bus, documentsOf(request.body), { namespace, remove });
+      } catch (error) {
+        if (error instanceof DocumentsError)
+          throw new HttpProblem(422, error.code, "Invalid documents", error.message, {
+            problems: error.problems,
+          });
+        throw error;
+      }
+    });
+  }
+
+  app.get("/api/v1/bindings", async (request) => {
+    const bindings = await listBindings(sql);
+    return {
+      items: bindings.filter((b) => can(request.principal, "read", { namespace: b.namespace, kind: b.kind })),
+    };
+  });
+
+  app.get("/api/v1/bindings/:namespace/:name", async (request) => {
+    const { namespace, name } = request.params as { namespace: string; name: string };
+    const binding = await getBinding(sql, namespace, name);
+    if (!binding || !can(request.principal, "read", { namespace, kind: binding.kind }))
+      throw new HttpProblem(
+        404,
+        "BINDING_NOT_FOUND",
+        "Not found",
+        `no binding ${namespace}/${name}; list them with GET /api/v1/bindings`,
+      );
+    const works = await listWorks(sql, namespace, name);
+    // Readiness comes from the member clusters' objects as indexed, summed across clusters.
+    const [ready] = await sql`
+      select coalesce(sum((object #>> '{status,readyReplicas}')::int), 0)::int as ready,
+        coalesce(sum((object #>> '{spec,replicas}')::int), 0)::int as desired
+      from resources where kind = ${binding.kind} and namespace = ${namespace} and name = ${binding.templateName}
+        and labels @> ${JSON.stringify({ [BINDING_LABEL]: `${namespace}.${name}` })}::jsonb`;
+    return {
+      ...binding,
+      readiness: { readyReplicas: ready?.ready ?? 0, desiredReplicas: ready?.desired ?? 0 },
+      works: works.map((w) => ({
+        cluster: w.cluster,
+        generation: w.generation,
+        action: w.action,
+        applied: w.applied,
+        status: w.status,
+      })),
+    };
+  });
+}
