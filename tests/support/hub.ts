@@ -27,6 +27,7 @@ export class TestHub {
   readonly indexers: ServiceProcess[] = [];
   indexer!: ServiceProcess;
   query!: ServiceProcess;
+  scheduler: ServiceProcess | undefined;
   bus!: Bus;
   baseUrl = "";
   /** The bootstrap admin token the query service accepts; hub.fetch sends it unless told otherwise. */
@@ -150,6 +151,12 @@ export class TestHub {
     return tokenKubeconfig({ name: "atoll", server: `${this.baseUrl}${path}`, caCert: this.tls.cert, token });
   }
 
+  /** Starts the scheduler; extra env tunes it (cluster grace period, check interval). */
+  startScheduler(extra: Record<string, string> = {}): ServiceProcess {
+    this.scheduler = spawnService("scheduler", "@atoll/scheduler", { ...this.env(), ...extra }, this.dir);
+    return this.scheduler;
+  }
+
   /** Starts another indexer process; several share the clusters between them. */
   startIndexer(name = "indexer"): ServiceProcess {
     this.indexer = spawnService(name, "@atoll/indexer", this.env(), this.dir);
@@ -181,7 +188,7 @@ export class TestHub {
 
   async stop(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => a.stop()));
-    await Promise.all([...this.indexers.map((i) => i.stop()), this.query?.stop()]);
+    await Promise.all([...this.indexers.map((i) => i.stop()), this.query?.stop(), this.scheduler?.stop()]);
     if (this.bus) {
       for (const stream of Object.values(this.bus.names.streams))
         await this.bus.jsm.streams.delete(stream).catch(() => false);

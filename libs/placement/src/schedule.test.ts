@@ -149,4 +149,39 @@ describe("scheduling a binding", () => {
     expect(result.clusters).toEqual([{ name: "eu-1" }]);
     expect(result.rejected["eu-2"]).toBe("cluster(s) did not have the API resource");
   });
+
+  it("moves a workload off a cluster tainted NoExecute, unless the policy tolerates it", () => {
+    const previous = {
+      clusters: [
+        { name: "eu-1", replicas: 10 },
+        { name: "eu-2", replicas: 2 },
+        { name: "us-1", replicas: 6 },
+      ],
+    };
+    const lost = CLUSTERS.map((c) =>
+      c.name === "us-1"
+        ? { ...c, taints: [{ key: "cluster.atoll.dev/unreachable", effect: "NoExecute" as const }] }
+        : c,
+    );
+    const moved = scheduleBinding({
+      template: deployment(18),
+      placement: divided(),
+      clusters: lost,
+      uid: "u1",
+      previous,
+    });
+    expect(moved.clusters.map((c) => c.name)).toEqual(["eu-1", "eu-2"]);
+    expect(moved.clusters.reduce((s, c) => s + (c.replicas ?? 0), 0)).toBe(18);
+    const tolerant = divided({
+      clusterTolerations: [{ key: "cluster.atoll.dev/unreachable", operator: "Exists", effect: "NoExecute" }],
+    });
+    const stayed = scheduleBinding({
+      template: deployment(18),
+      placement: tolerant,
+      clusters: lost,
+      uid: "u1",
+      previous,
+    });
+    expect(stayed.clusters.find((c) => c.name === "us-1")?.replicas).toBe(6);
+  });
 });

@@ -4,7 +4,7 @@ import { assignReplicas, type TargetCluster } from "./assign.js";
 import { strategyOf } from "./division.js";
 import type { TemplateDoc } from "./policy.js";
 import { selectClusters } from "./spread.js";
-import { taintFilter } from "./taints.js";
+import { taintFilter, tolerates } from "./taints.js";
 import {
   type Candidate,
   type ClusterAffinityTerm,
@@ -123,6 +123,16 @@ const scheduledOn = (input: ScheduleInput, name: string) =>
 const FILTERS: Filter[] = [
   (cluster, input) =>
     input.evicting?.includes(cluster.name) ? "cluster(s) is in the process of eviction" : undefined,
+  // What Karmada's taint manager does when eviction is on: an untolerated NoExecute taint moves
+  // the workload off a cluster it already runs on (the taint filter below only guards new ones).
+  (cluster, _input, term) => {
+    const taint = (cluster.taints ?? []).find(
+      (t) => t.effect === "NoExecute" && !(term.clusterTolerations ?? []).some((tol) => tolerates(tol, t)),
+    );
+    return taint
+      ? `cluster(s) had untolerated taint {${taint.key}=${taint.value ?? ""}:${taint.effect}}`
+      : undefined;
+  },
   (cluster, input) => {
     if (scheduledOn(input, cluster.name) || !cluster.enabledApis) return undefined;
     return cluster.enabledApis.includes(resourceOf(input.template))

@@ -1,0 +1,183 @@
+import { until } from "@atoll/devkit";
+import { generateCluster, KubeSim } from "@atoll/kube-sim";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestHub } from "../support/hub.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: API answers and objects are loose JSON
+type Any = any;
+
+/** Four clusters that differ in labels, region, zone and capacity; edge-1 is tainted. */
+const CLUSTERS = [
+  { name: "eu-1", region: "eu", zone: "eu-a", labels: { env: "prod" }, nodes: 4 },
+  { name: "eu-2", region: "eu", zone: "eu-b", labels: { env: "prod" }, nodes: 2 },
+  { name: "us-1", region: "us", zone: "us-a", labels: { env: "prod" }, nodes: 3 },
+  {
+    name: "edge-1",
+    region: "us",
+    zone: "us-b",
+    labels: { env: "edge" },
+    nodes: 1,
+    taints: [{ key: "edge", value: "true", effect: "NoSchedule" }],
+  },
+];
+
+const documents = (replicas: number) => `
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: web, namespace: shop }
+spec:
+  resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment, name: web }]
+  placement:
+    replicaScheduling:
+      replicaSchedulingType: Divided
+      replicaDivisionPreference: Weighted
+      weightPreference:
+        staticWeightList:
+          - { targetCluster: { labelSelector: { matchLabels: { env: prod } } }, weight: 1 }
+          - { targetCluster: { clusterNames: [eu-1] }, weight: 2 }
+          - { targetCluster: { clusterNames: [edge-1] }, weight: 5 }
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterOverridePolicy
+metadata: { name: us-registry }
+spec:
+  resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment }]
+  overrideRules:
+    - targetCluster: { fieldSelector: { matchExpressions: [{ key: region, operator: In, values: [us] }] } }
+      overriders:
+        imageOverrider: [{ component: Registry, operator: replace, value: mirror.us.example }]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop, labels: { app: web } }
+spec:
+  replicas: ${replicas}
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      containers: [{ name: main, image: registry.example/web:1.0 }]
+`;
+
+describe("placement across four clusters", () => {
+  const hub = new TestHub();
+  const sims = new Map(CLUSTERS.map((c) => [c.name, new KubeSim({ name: c.name, token: `t-${c.name}` })]));
+
+  /** The web Deployment in a sim, if any. */
+  const deployment = (name: string): Any =>
+    sims
+      .get(name)!
+      .store.list(sims.get(name)!.store.findType("apps", "v1", "deployments")!, "shop")
+      .map(({ object }) => object)
+      .find((d: Any) => d.metadata.name === "web");
+  const replicasEverywhere = () =>
+    Object.fromEntries(CLUSTERS.map((c) => [c.name, deployment(c.name)?.spec?.replicas ?? 0]));
+
+  beforeAll(async () => {
+    for (const [i, c] of CLUSTERS.entries()) {
+      const sim = sims.get(c.name)!;
+      await sim.start();
+      generateCluster(sim, {
+        seed: 300 + i,
+        namespaces: ["default", "shop"],
+        deploymentsPerNamespace: 1,
+        nodes: c.nodes,
+      });
+    }
+    await hub.start();
+    hub.startScheduler({ ATOLL_CLUSTER_GRACE_SECONDS: "4", ATOLL_CLUSTER_CHECK_MS: "500" });
+    for (const c of CLUSTERS) {
+      const { status, body } = await hub.send("POST", "/api/v1/clusters", {
+        mode: "pull",
+        name: c.name,
+        labels: c.labels,
+        region: c.region,
+        zone: c.zone,
+        ...(c.taints ? { taints: c.taints } : {}),
+      });
+      expect(status, JSON.stringify(body)).toBe(201);
+      hub.startAgent(sims.get(c.name)!);
+    }
+    for (const sim of sims.values()) await hub.waitIndexed(sim, 60_000);
+  }, 120_000);
+  afterAll(async () => {
+    await hub.stop();
+    await Promise.all([...sims.values()].map((s) => s.stop()));
+  });
+
+  const apply = async (replicas: number) => {
+    const { status, body } = await hub.send("POST", "/api/v1/apply", { documents: documents(replicas) });
+    expect(status, JSON.stringify(body)).toBe(200);
+  };
+
+  it("lands a Divided/Weighted Deployment with the expected split, the US image rewritten, the tainted cluster left out", async () => {
+    await apply(8);
+    // Weights: eu-1 2 (the larger matching entry), eu-2 1, us-1 1; edge-1 does not tolerate its taint.
+    await until(
+      () =>
+        JSON.stringify(replicasEverywhere()) ===
+        JSON.stringify({ "eu-1": 4, "eu-2": 2, "us-1": 2, "edge-1": 0 }),
+      "the 4/2/2 split",
+      30_000,
+    );
+    expect(deployment("us-1").spec.template.spec.containers[0].image).toBe("mirror.us.example/web:1.0");
+    expect(deployment("eu-1").spec.template.spec.containers[0].image).toBe("registry.example/web:1.0");
+    const binding = await hub.get("/api/v1/bindings/shop/web-deployment");
+    expect(binding.rejected["edge-1"]).toBe("cluster(s) had untolerated taint {edge=true:NoSchedule}");
+    await until(
+      async () => {
+        const b = await hub.get("/api/v1/bindings/shop/web-deployment");
+        return ["eu-1", "eu-2", "us-1"].every((c) => b.aggregatedStatus[c]?.applied === true);
+      },
+      "every cluster to report the work applied",
+      30_000,
+    );
+  });
+
+  it("re-splits the replicas when the template scales", async () => {
+    await apply(12);
+    await until(
+      () =>
+        JSON.stringify(replicasEverywhere()) ===
+        JSON.stringify({ "eu-1": 6, "eu-2": 3, "us-1": 3, "edge-1": 0 }),
+      "the 6/3/3 split",
+      30_000,
+    );
+  });
+
+  it("moves a silent cluster's replicas within the grace period, and leaves no stale copy when it returns", async () => {
+    const agent = hub.agents.get("agent-us-1")!;
+    await agent.stop();
+    const stoppedAt = Date.now();
+    const binding = () => hub.get("/api/v1/bindings/shop/web-deployment");
+    await until(
+      async () => !(await binding()).clusters.some((c: Any) => c.name === "us-1"),
+      "us-1 to lose its replicas",
+      30_000,
+    );
+    const moved = await binding();
+    expect(moved.clusters.reduce((s: number, c: Any) => s + c.replicas, 0)).toBe(12);
+    expect(moved.clusters.map((c: Any) => c.name)).toEqual(["eu-1", "eu-2"]);
+    // Grace 4 s, checks every 0.5 s: the move is well within a few grace periods.
+    expect(Date.now() - stoppedAt).toBeLessThan(20_000);
+    await until(
+      () => deployment("eu-1")?.spec?.replicas === 8 && deployment("eu-2")?.spec?.replicas === 4,
+      "eu to take them",
+      30_000,
+    );
+
+    hub.startAgent(sims.get("us-1")!);
+    // Back online, us-1 is placed again; its copy must match the binding, never the stale 3 replicas of before.
+    await until(
+      async () => {
+        const b = await binding();
+        const share = b.clusters.find((c: Any) => c.name === "us-1")?.replicas ?? 0;
+        return (
+          b.aggregatedStatus["us-1"]?.applied === true && (deployment("us-1")?.spec?.replicas ?? 0) === share
+        );
+      },
+      "us-1 to match its binding",
+      60_000,
+    );
+  });
+});
