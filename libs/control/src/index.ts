@@ -1,3 +1,8 @@
 export { type ApplyResult, applyDocuments, requestPlacement } from "./apply.js";
-export { clusterStates, PlacementController, type PlacementControllerOptions } from "./scheduler.js";
+export {
+  clusterStates,
+  type PlacementContext,
+  PlacementController,
+  type PlacementControllerOptions,
+} from "./scheduler.js";
 export { recordWorkStatuses } from "./status.js";

@@ -65,6 +65,14 @@ export async function clusterStates(sql: postgres.Sql, staleAfterSeconds: number
   });
 }
 
+/** Templates placed at once; each holds a database connection for a moment. */
+const PARALLEL_PLACEMENTS = 6;
+
+export interface PlacementContext {
+  policies: Awaited<ReturnType<typeof listPolicies>>;
+  clusters: ClusterState[];
+}
+
 export interface PlacementControllerOptions {
   sql: postgres.Sql;
   bus: Bus;
@@ -80,8 +88,19 @@ export interface PlacementControllerOptions {
 export class PlacementController {
   constructor(private readonly options: PlacementControllerOptions) {}
 
-  async place(key: TemplateKey): Promise<void> {
+  /** Policies and cluster states, read once for a batch of requests rather than per template. */
+  async loadContext(): Promise<PlacementContext> {
+    const { sql } = this.options;
+    const [policies, clusters] = await Promise.all([
+      listPolicies(sql),
+      clusterStates(sql, this.options.graceSeconds ?? 30),
+    ]);
+    return { policies, clusters };
+  }
+
+  async place(key: TemplateKey, context?: PlacementContext): Promise<void> {
     const { sql, logger } = this.options;
+    const { policies, clusters } = context ?? (await this.loadContext());
     const template = await getTemplate(sql, key);
     const bindingNamespace = key.namespace;
     const name = bindingName({ kind: key.kind, metadata: { name: key.name } });
@@ -90,7 +109,6 @@ export class PlacementController {
       return;
     }
     const doc = template.document as TemplateDoc;
-    const policies = await listPolicies(sql);
     const propagation = policies
       .filter((p) => p.kind === "PropagationPolicy" || p.kind === "ClusterPropagationPolicy")
       .map((p) => p.document as unknown as PropagationPolicyDoc);
@@ -122,7 +140,6 @@ export class PlacementController {
       return;
     }
     if (policyRef(policy) !== template.claimedBy) await claimTemplate(sql, key, policyRef(policy));
-    const clusters = await clusterStates(sql, this.options.graceSeconds ?? 30);
     const previous = await getBinding(sql, bindingNamespace, name);
     const base = {
       namespace: bindingNamespace,
@@ -228,25 +245,27 @@ export class PlacementController {
     conflict: "Abort" | "Overwrite",
   ): Promise<void> {
     const { bus } = this.options;
-    for (const work of works) {
-      await bus.publish(
-        bus.names.work(work.cluster),
-        workCodec,
-        create(WorkSchema, {
-          cluster: work.cluster,
-          name: `${namespace}/${name}`,
-          generation: BigInt(work.generation),
-          action: work.action === "apply" ? WorkAction.APPLY : WorkAction.DELETE,
-          manifests: work.manifests.map((m) => new TextEncoder().encode(JSON.stringify(m))),
-          conflictResolution:
-            conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
-        }),
-        `${work.cluster}:${namespace}/${name}:${work.generation}`,
-      );
-    }
+    await Promise.all(
+      works.map((work) =>
+        bus.publish(
+          bus.names.work(work.cluster),
+          workCodec,
+          create(WorkSchema, {
+            cluster: work.cluster,
+            name: `${namespace}/${name}`,
+            generation: BigInt(work.generation),
+            action: work.action === "apply" ? WorkAction.APPLY : WorkAction.DELETE,
+            manifests: work.manifests.map((m) => new TextEncoder().encode(JSON.stringify(m))),
+            conflictResolution:
+              conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
+          }),
+          `${work.cluster}:${namespace}/${name}:${work.generation}`,
+        ),
+      ),
+    );
   }
 
-  /** Consumes placement requests; each is processed in order, and a failure retries it. */
+  /** Consumes placement requests in batches; a failure retries the whole batch, which is idempotent. */
   async start(): Promise<{ stop(): Promise<void> }> {
     const { bus, logger } = this.options;
     return await bus.consume({
@@ -254,26 +273,30 @@ export class PlacementController {
       durable: "scheduler",
       filterSubject: bus.names.placement(),
       codec: placementCodec,
-      maxBatch: 16,
+      maxBatch: 64,
       validate: (r) =>
         r.kind && r.name && r.apiVersion
           ? undefined
           : "a placement request names a template's apiVersion, kind and name",
       handler: async (deliveries: Delivery<PlacementRequest>[]) => {
-        const seen = new Set<string>();
-        for (const { data } of deliveries) {
-          const key = {
+        const context = await this.loadContext();
+        // Each template once per batch; different templates are independent, so a few at a time.
+        const keys = new Map<string, TemplateKey>();
+        for (const { data } of deliveries)
+          keys.set(JSON.stringify([data.apiVersion, data.kind, data.namespace, data.name]), {
             apiVersion: data.apiVersion,
             kind: data.kind,
             namespace: data.namespace,
             name: data.name,
-          };
-          const id = JSON.stringify(key);
-          if (seen.has(id)) continue;
-          seen.add(id);
-          await this.place(key);
-          logger.debug({ template: `${key.kind} ${key.namespace}/${key.name}` }, "placed");
-        }
+          });
+        const queue = [...keys.values()];
+        const worker = async () => {
+          for (let key = queue.shift(); key; key = queue.shift()) {
+            await this.place(key, context);
+            logger.debug({ template: `${key.kind} ${key.namespace}/${key.name}` }, "placed");
+          }
+        };
+        await Promise.all(Array.from({ length: PARALLEL_PLACEMENTS }, worker));
       },
     });
   }
