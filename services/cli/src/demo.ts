@@ -107,6 +107,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     children.push(child);
   };
   start("indexer", "@atoll/indexer", {});
+  start("scheduler", "@atoll/scheduler", {});
   // HTTPS with a certificate made for this run: kubectl sends tokens only over TLS.
   const tls = await selfSignedTls();
   const adminToken = randomBytes(24).toString("base64url");
@@ -166,6 +167,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   say(`  ${curl} '${base}/api/v1/search?q=kind:Pod+status:CrashLoopBackOff'`);
   say(`  ${curl} '${base}/api/v1/clusters'`);
   say(`  kubectl --kubeconfig ${hubKubeconfig} get pods -A   (every cluster, from the index)`);
+  say(
+    `  ATOLL_URL=${base} ATOLL_TOKEN=${adminToken} ATOLL_CA_FILE=${caFile} atoll apply -f <karmada-policies-and-templates.yaml>`,
+  );
   say(
     `sims: kubectl --kubeconfig ${join(dir, "sim-1.kubeconfig")} get pods -A   (logs in ${logs}; Ctrl-C stops everything)`,
   );
