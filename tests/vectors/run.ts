@@ -1,11 +1,12 @@
 /**
  * npm run vectors -- <file.json> [...]: replays peer projects' test vectors through Atoll's own
- * code. Each vector is dispatched on its group (its id without the last -part); an unknown group
- * fails. Prints one line per failure and `N passed, M failed`; exits non-zero on any failure.
+ * code. A vector with a `check` is a Polaris audit fixture; any other is dispatched on its group
+ * (its id without the last -part), and an unknown group fails. Prints one line per failure and `N passed, M failed`; exits non-zero on any failure.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { KARMADA } from "./karmada.js";
+import { polarisHandler } from "./polaris.js";
 import { groupOf, type Handler, runVectors } from "./runner.js";
 
 const files = process.argv.slice(2);
@@ -17,7 +18,8 @@ if (files.length === 0) {
 // npm runs workspace scripts in the workspace; paths are as the caller typed them.
 const base = process.env.INIT_CWD ?? process.cwd();
 // biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
-const handlerFor = (vector: any): Handler | undefined => KARMADA[groupOf(String(vector.id))];
+const handlerFor = (vector: any): Handler | undefined =>
+  vector.check !== undefined ? polarisHandler : KARMADA[groupOf(String(vector.id))];
 
 let passed = 0;
 let failed = 0;

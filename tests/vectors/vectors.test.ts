@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { KARMADA } from "./karmada.js";
+import { polarisHandler } from "./polaris.js";
 import { groupOf, runVectors } from "./runner.js";
 
 const load = (name: string) => JSON.parse(readFileSync(new URL(`./peer/${name}`, import.meta.url), "utf8"));
@@ -12,6 +13,22 @@ describe("peer test vectors through the vector runner", () => {
     const result = runVectors(vectors, (v) => KARMADA[groupOf(String(v.id))]);
     expect(result.failures).toEqual([]);
     expect(result.passed).toBe(217);
+  });
+
+  it("agrees with every Polaris audit fixture", () => {
+    const vectors = load("polaris-audit.json");
+    expect(vectors.length).toBe(302);
+    const result = runVectors(vectors, () => polarisHandler);
+    expect(result.failures).toEqual([]);
+    expect(result.passed).toBe(302);
+  });
+
+  it("tells a failing fixture from a passing one", () => {
+    const flipped = load("polaris-audit.json").map((v: { verdict: string }) => ({
+      ...v,
+      verdict: v.verdict === "failure" ? "success" : "failure",
+    }));
+    expect(runVectors(flipped, () => polarisHandler).passed).toBe(0);
   });
 
   it("fails a vector whose group it does not know, and one whose answer is wrong", () => {

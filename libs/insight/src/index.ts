@@ -1,0 +1,15 @@
+export {
+  AUDIT_RULES,
+  type AuditContext,
+  type AuditRule,
+  audit,
+  type Category,
+  type Finding,
+  SEVERITIES,
+  type Severity,
+  type Subject,
+  subjectsOf,
+  type Target,
+} from "./audit.js";
+export { type CustomRuleDefinition, customRule, SchemaError, validateSchema } from "./custom.js";
+export { type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
