@@ -1,0 +1,561 @@
+import type { Severity } from "./audit.js";
+import { namespaceOf, type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
+
+/** A problem found in an object's status or events, with what to do about it. */
+export interface Diagnosis {
+  rule: string;
+  severity: Severity;
+  kind: string;
+  namespace: string;
+  name: string;
+  message: string;
+}
+
+/** Events of one cluster, indexed by the object they are about. */
+export class EventIndex {
+  private readonly byObject = new Map<string, Obj[]>();
+
+  constructor(events: Obj[]) {
+    for (const event of events) {
+      const o = event.involvedObject ?? event.regarding ?? {};
+      const key = `${o.kind}/${o.namespace ?? ""}/${o.name}`;
+      this.byObject.set(key, [...(this.byObject.get(key) ?? []), event]);
+    }
+  }
+
+  /** When an event last happened: the latest of lastTimestamp, eventTime and series.lastObservedTime. */
+  static lastSeen(event: Obj): number {
+    return Math.max(
+      ...[
+        event.lastTimestamp,
+        event.eventTime,
+        event.series?.lastObservedTime,
+        event.metadata?.creationTimestamp,
+      ]
+        .filter(Boolean)
+        .map((t) => Date.parse(t)),
+      0,
+    );
+  }
+
+  /** Events about an object, matched by kind, namespace and name, newest first. */
+  of(object: Obj): Obj[] {
+    return [
+      ...(this.byObject.get(`${object.kind}/${namespaceOf(object)}/${object.metadata?.name}`) ?? []),
+    ].sort((a, b) => EventIndex.lastSeen(b) - EventIndex.lastSeen(a));
+  }
+
+  latest(object: Obj, reasons?: string[]): Obj | undefined {
+    return this.of(object).find((e) => !reasons || reasons.includes(e.reason));
+  }
+}
+
+interface Context {
+  objects: Obj[];
+  events: EventIndex;
+  find(kind: string, namespace: string, name: string): Obj | undefined;
+  ofKind(kind: string, namespace?: string): Obj[];
+}
+
+type Rule = (object: Obj, context: Context) => Omit<Diagnosis, "kind" | "namespace" | "name">[];
+
+const WAITING_REASONS = [
+  "CrashLoopBackOff",
+  "ImagePullBackOff",
+  "CreateContainerConfigError",
+  "PreCreateHookError",
+  "CreateContainerError",
+  "PreStartHookError",
+  "RunContainerError",
+  "ImageInspectError",
+  "ErrImagePull",
+  "ErrImageNeverPull",
+  "InvalidImageName",
+];
+
+const condition = (o: Obj, type: string) => (o.status?.conditions ?? []).find((c: Obj) => c.type === type);
+const matches = (selector: Obj | undefined, labels: Obj | undefined) =>
+  Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
+const podsSelectedBy = (context: Context, namespace: string, selector: Obj | undefined) =>
+  Object.keys(selector ?? {}).length === 0
+    ? []
+    : context.ofKind("Pod", namespace).filter((p) => matches(selector, p.metadata?.labels));
+
+/** Status and event rules per kind, after k8sgpt's analyzers, with events matched by kind too. */
+const RULES: Record<string, Rule[]> = {
+  Pod: [
+    (pod) => {
+      const scheduled = condition(pod, "PodScheduled");
+      if (pod.status?.phase !== "Pending" || scheduled?.status !== "False") return [];
+      if (scheduled.reason === "Unschedulable" && scheduled.message)
+        return [{ rule: "PodUnschedulable", severity: "high", message: scheduled.message }];
+      if (scheduled.reason === "SchedulingGated")
+        return [
+          {
+            rule: "PodSchedulingGated",
+            severity: "medium",
+            message:
+              scheduled.message ||
+              `Pod ${namespaceOf(pod)}/${pod.metadata.name} is blocked from scheduling by its scheduling gates`,
+          },
+        ];
+      return [];
+    },
+    (pod) =>
+      pod.status?.reason === "Evicted"
+        ? [
+            {
+              rule: "PodEvicted",
+              severity: "medium",
+              message: pod.status.message || `Pod ${pod.metadata.name} has been evicted`,
+            },
+          ]
+        : [],
+    (pod, context) => {
+      const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
+      for (const status of [
+        ...(pod.status?.initContainerStatuses ?? []),
+        ...(pod.status?.containerStatuses ?? []),
+      ] as Obj[]) {
+        const waiting = status.state?.waiting;
+        const lastTerminated = status.lastState?.terminated;
+        if (waiting?.reason === "CrashLoopBackOff" && lastTerminated) {
+          found.push({
+            rule: lastTerminated.reason === "OOMKilled" ? "ContainerOOMKilled" : "ContainerCrashLooping",
+            severity: "high",
+            message: `the last termination reason is ${lastTerminated.reason ?? "Unknown"} (exit code ${lastTerminated.exitCode ?? "?"}) container=${status.name} pod=${pod.metadata.name}`,
+          });
+        } else if (waiting && WAITING_REASONS.includes(waiting.reason) && waiting.message) {
+          found.push({
+            rule: /Image|InvalidImageName/.test(waiting.reason)
+              ? "ContainerImagePullFailed"
+              : /Config/.test(waiting.reason)
+                ? "ContainerConfigError"
+                : "ContainerStartFailed",
+            severity: "high",
+            message: waiting.message,
+          });
+        } else if (waiting?.reason === "ContainerCreating" && pod.status?.phase === "Pending") {
+          const event = context.events.latest(pod, ["FailedCreatePodSandBox", "FailedMount"]);
+          if (event)
+            found.push({
+              rule: event.reason === "FailedMount" ? "PodFailedMount" : "PodSandboxFailed",
+              severity: "high",
+              message: event.message,
+            });
+        }
+        const terminated = status.state?.terminated;
+        if (terminated && terminated.exitCode !== 0 && terminated.exitCode !== undefined)
+          found.push({
+            rule: terminated.reason === "OOMKilled" ? "ContainerOOMKilled" : "ContainerTerminatedWithError",
+            severity: "medium",
+            message: `the termination reason is ${terminated.reason || "Unknown"} exitCode=${terminated.exitCode} container=${status.name} pod=${pod.metadata.name}`,
+          });
+        if (status.state?.running && status.ready === false && pod.status?.phase === "Running") {
+          const event = context.events.latest(pod, ["Unhealthy"]);
+          if (event) found.push({ rule: "ProbeFailing", severity: "medium", message: event.message });
+        }
+      }
+      return found;
+    },
+  ],
+  Deployment: [
+    (d) => {
+      const desired = d.spec?.replicas ?? 1;
+      const ready = d.status?.readyReplicas ?? 0;
+      const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
+      if (desired !== ready)
+        found.push({
+          rule: "DeploymentNotReady",
+          severity: ready === 0 && desired > 0 ? "high" : "medium",
+          message: `Deployment ${namespaceOf(d)}/${d.metadata.name} has ${desired} replicas but ${ready} are ready`,
+        });
+      const progressing = condition(d, "Progressing");
+      if (progressing?.status === "False")
+        found.push({
+          rule: "DeploymentNotProgressing",
+          severity: "high",
+          message: `Deployment ${namespaceOf(d)}/${d.metadata.name} has condition Progressing=False, reason ${progressing.reason}: ${progressing.message}`,
+        });
+      return found;
+    },
+  ],
+  ReplicaSet: [
+    (rs) => {
+      const failure = condition(rs, "ReplicaFailure");
+      return (rs.status?.replicas ?? 0) < (rs.spec?.replicas ?? 0) && failure?.reason === "FailedCreate"
+        ? [{ rule: "ReplicaSetFailedCreate", severity: "high", message: failure.message }]
+        : [];
+    },
+  ],
+  StatefulSet: [
+    (sts, context) => {
+      const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
+      const ns = namespaceOf(sts);
+      if (!context.find("Service", ns, sts.spec?.serviceName ?? ""))
+        found.push({
+          rule: "StatefulSetServiceMissing",
+          severity: "high",
+          message: `StatefulSet uses the service ${ns}/${sts.spec?.serviceName ?? ""} which does not exist.`,
+        });
+      for (const claim of sts.spec?.volumeClaimTemplates ?? []) {
+        const sc = claim.spec?.storageClassName;
+        if (sc && !context.find("StorageClass", "", sc))
+          found.push({
+            rule: "StatefulSetStorageClassMissing",
+            severity: "high",
+            message: `StatefulSet uses the storage class ${sc} which does not exist.`,
+          });
+      }
+      if ((sts.spec?.replicas ?? 1) !== (sts.status?.availableReplicas ?? sts.status?.readyReplicas ?? 0)) {
+        const stuck = Array.from({ length: sts.spec?.replicas ?? 1 }, (_, i) =>
+          context.find("Pod", ns, `${sts.metadata.name}-${i}`),
+        ).find((p) => p && p.status?.phase !== "Running");
+        if (stuck)
+          found.push({
+            rule: "StatefulSetPodNotRunning",
+            severity: "medium",
+            message: `Statefulset pod ${stuck.metadata.name} in the namespace ${ns} is not in running state.`,
+          });
+      }
+      return found;
+    },
+  ],
+  DaemonSet: [
+    (ds, context) => {
+      const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
+      const { numberReady = 0, desiredNumberScheduled = 0 } = ds.status ?? {};
+      if (numberReady < desiredNumberScheduled)
+        found.push({
+          rule: "DaemonSetNotReady",
+          severity: "medium",
+          message: `DaemonSet ${namespaceOf(ds)}/${ds.metadata.name} has ${numberReady} ready replicas out of ${desiredNumberScheduled} scheduled`,
+        });
+      for (const secret of ds.spec?.template?.spec?.imagePullSecrets ?? [])
+        if (!context.find("Secret", namespaceOf(ds), secret.name))
+          found.push({
+            rule: "ImagePullSecretMissing",
+            severity: "high",
+            message: `DaemonSet ${namespaceOf(ds)}/${ds.metadata.name} references non-existent ImagePullSecret ${secret.name}`,
+          });
+      return found;
+    },
+  ],
+  Job: [
+    (job, context) => {
+      if (job.spec?.suspend === true)
+        return [{ rule: "JobSuspended", severity: "info", message: `Job ${job.metadata.name} is suspended` }];
+      const complete = ["Complete", "SuccessCriteriaMet"].some((t) => condition(job, t)?.status === "True");
+      if ((job.status?.failed ?? 0) > 0 && !complete) {
+        const event = context.events.latest(job, ["BackoffLimitExceeded"]);
+        return [
+          {
+            rule: "JobFailed",
+            severity: "high",
+            message: event?.message ?? `Job ${job.metadata.name} has failed`,
+          },
+        ];
+      }
+      return [];
+    },
+  ],
+  CronJob: [
+    (cj) => {
+      if (cj.spec?.suspend === true)
+        return [
+          { rule: "CronJobSuspended", severity: "info", message: `CronJob ${cj.metadata.name} is suspended` },
+        ];
+      if (!validCron(cj.spec?.schedule ?? ""))
+        return [
+          {
+            rule: "CronJobInvalidSchedule",
+            severity: "high",
+            message: `CronJob ${cj.metadata.name} has an invalid schedule: ${cj.spec?.schedule ?? ""}`,
+          },
+        ];
+      if ((cj.spec?.startingDeadlineSeconds ?? 0) < 0)
+        return [
+          {
+            rule: "CronJobNegativeDeadline",
+            severity: "medium",
+            message: `CronJob ${cj.metadata.name} has a negative starting deadline`,
+          },
+        ];
+      return [];
+    },
+  ],
+  PersistentVolumeClaim: [
+    (pvc, context) => {
+      if (pvc.status?.phase !== "Pending") return [];
+      const event = context.events.latest(pvc, ["ProvisioningFailed"]);
+      return event ? [{ rule: "PVCProvisioningFailed", severity: "high", message: event.message }] : [];
+    },
+  ],
+  Node: [
+    (node) =>
+      (node.status?.conditions ?? []).flatMap((c: Obj) => {
+        const bad =
+          c.type === "Ready"
+            ? c.status !== "True"
+            : ["MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"].includes(c.type) &&
+              c.status !== "False";
+        return bad
+          ? [
+              {
+                rule: c.type === "Ready" ? "NodeNotReady" : "NodePressure",
+                severity: c.type === "Ready" ? ("critical" as const) : ("high" as const),
+                message: `${node.metadata.name} has condition of type ${c.type}, reason ${c.reason ?? ""}: ${c.message ?? ""}`,
+              },
+            ]
+          : [];
+      }),
+  ],
+  HorizontalPodAutoscaler: [
+    (hpa, context) => {
+      const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
+      for (const c of hpa.status?.conditions ?? []) {
+        if (
+          c.type === "ScalingLimited" &&
+          c.status === "True" &&
+          !(c.reason === "TooFewReplicas" && hpa.status?.desiredReplicas === hpa.spec?.minReplicas)
+        )
+          found.push({ rule: "HPAScalingLimited", severity: "medium", message: c.message });
+        else if (c.type !== "ScalingLimited" && c.status === "False")
+          found.push({ rule: "HPAUnableToScale", severity: "high", message: c.message });
+      }
+      const ref = hpa.spec?.scaleTargetRef ?? {};
+      if (!context.find(ref.kind, namespaceOf(hpa), ref.name))
+        found.push({
+          rule: "HPATargetMissing",
+          severity: "high",
+          message: `HorizontalPodAutoscaler uses ${ref.kind}/${ref.name} as ScaleTargetRef which does not exist.`,
+        });
+      return found;
+    },
+  ],
+  PodDisruptionBudget: [
+    (pdb) => {
+      const allowed = condition(pdb, "DisruptionAllowed");
+      return allowed?.status === "False" || pdb.status?.disruptionsAllowed === 0
+        ? [
+            {
+              rule: "PDBBlocksDisruption",
+              severity: "medium",
+              message: `${allowed?.reason ?? "No disruptions allowed"}: no pod it covers may be evicted; drains will wait`,
+            },
+          ]
+        : [];
+    },
+  ],
+  Service: [
+    (svc, context) => {
+      const selector = svc.spec?.selector;
+      if (!selector || Object.keys(selector).length === 0) return [];
+      const pods = podsSelectedBy(context, namespaceOf(svc), selector);
+      if (pods.length === 0)
+        return [
+          {
+            rule: "ServiceSelectsNoPods",
+            severity: "high",
+            message: `Service selects no pods; expected labels ${Object.entries(selector)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(",")}`,
+          },
+        ];
+      const unready = pods.filter((p) => condition(p, "Ready")?.status !== "True");
+      return unready.length === pods.length
+        ? [
+            {
+              rule: "ServiceOnlyUnreadyPods",
+              severity: "high",
+              message: `Service has only unready pods: ${unready.map((p) => p.metadata.name).join(", ")}`,
+            },
+          ]
+        : [];
+    },
+  ],
+  Ingress: [
+    (ing, context) => {
+      const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
+      const ns = namespaceOf(ing);
+      const klass = ing.spec?.ingressClassName ?? ing.metadata?.annotations?.["kubernetes.io/ingress.class"];
+      if (!klass)
+        found.push({
+          rule: "IngressClassUnset",
+          severity: "medium",
+          message: `Ingress ${ns}/${ing.metadata.name} does not specify an Ingress class.`,
+        });
+      else if (!["gce", "gce-internal"].includes(klass) && !context.find("IngressClass", "", klass))
+        found.push({
+          rule: "IngressClassMissing",
+          severity: "high",
+          message: `Ingress uses the ingress class ${klass} which does not exist.`,
+        });
+      for (const rule of ing.spec?.rules ?? [])
+        for (const path of rule.http?.paths ?? []) {
+          const name = path.backend?.service?.name;
+          if (name && !context.find("Service", ns, name))
+            found.push({
+              rule: "IngressServiceMissing",
+              severity: "high",
+              message: `Ingress uses the service ${ns}/${name} which does not exist.`,
+            });
+        }
+      for (const tls of ing.spec?.tls ?? [])
+        if (tls.secretName && !context.find("Secret", ns, tls.secretName))
+          found.push({
+            rule: "IngressSecretMissing",
+            severity: "high",
+            message: `Ingress uses the secret ${ns}/${tls.secretName} as a TLS certificate which does not exist.`,
+          });
+      return found;
+    },
+  ],
+  ValidatingWebhookConfiguration: [(w, c) => webhookRule(w, c, "Validating")],
+  MutatingWebhookConfiguration: [(w, c) => webhookRule(w, c, "Mutating")],
+};
+
+function webhookRule(
+  config: Obj,
+  context: Context,
+  what: string,
+): Omit<Diagnosis, "kind" | "namespace" | "name">[] {
+  return (config.webhooks ?? []).flatMap((hook: Obj) => {
+    const ref = hook.clientConfig?.service;
+    if (!ref) return [];
+    const svc = context.find("Service", ref.namespace ?? "", ref.name);
+    if (!svc)
+      return [
+        {
+          rule: "WebhookServiceMissing",
+          severity: "critical" as const,
+          message: `Service ${ref.namespace}/${ref.name} not found as mapped to by ${what} Webhook ${hook.name}`,
+        },
+      ];
+    const pods = podsSelectedBy(context, ref.namespace ?? "", svc.spec?.selector);
+    if (svc.spec?.selector && pods.length === 0)
+      return [
+        {
+          rule: "WebhookNoPods",
+          severity: "critical" as const,
+          message: `No active pods found within service ${ref.namespace}/${ref.name} as mapped to by ${what} Webhook ${hook.name}`,
+        },
+      ];
+    const dead = pods.find((p) => p.status?.phase !== "Running");
+    return dead
+      ? [
+          {
+            rule: "WebhookPodInactive",
+            severity: "high" as const,
+            message: `${what} Webhook (${hook.name}) is pointing to an inactive receiver pod (${dead.metadata.name})`,
+          },
+        ]
+      : [];
+  });
+}
+
+/** Five fields, each *, a number, range, list or step; or one of the @ shorthands. */
+export function validCron(schedule: string): boolean {
+  if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly|every \S+)$/.test(schedule.trim()))
+    return true;
+  const fields = schedule.trim().split(/\s+/);
+  if (fields.length !== 5) return false;
+  const limits = [
+    [0, 59],
+    [0, 23],
+    [1, 31],
+    [1, 12],
+    [0, 7],
+  ];
+  const names = /^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$/i;
+  return fields.every((field, i) =>
+    field.split(",").every((part) => {
+      const [range, step] = part.split("/");
+      if (step !== undefined && !/^\d+$/.test(step)) return false;
+      if (range === "*" || range === "?") return true;
+      return range!
+        .split("-")
+        .every(
+          (v) =>
+            names.test(v) || (/^\d+$/.test(v) && Number(v) >= limits[i]![0]! && Number(v) <= limits[i]![1]!),
+        );
+    }),
+  );
+}
+
+/**
+ * Workloads that refer to a ConfigMap, Secret, PVC or ServiceAccount that does not exist in
+ * their namespace: the pods will not start, or will start without what they expect.
+ */
+function missingReferences(
+  workload: Obj,
+  context: Context,
+): Omit<Diagnosis, "kind" | "namespace" | "name">[] {
+  const pod = podTemplate(workload);
+  if (!pod || (workload.kind === "Pod" && workload.metadata?.ownerReferences?.length)) return [];
+  const ns = namespaceOf(workload);
+  const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
+  const check = (kind: string, name: unknown, optional?: boolean) => {
+    if (typeof name === "string" && name && !optional && !context.find(kind, ns, name))
+      found.push({
+        rule: `${kind}Missing`,
+        severity: "high",
+        message: `${workload.kind} ${ns}/${workload.metadata.name} refers to ${kind} ${name}, which does not exist`,
+      });
+  };
+  const spec = pod.spec;
+  if (spec.serviceAccountName && spec.serviceAccountName !== "default")
+    check("ServiceAccount", spec.serviceAccountName);
+  for (const v of spec.volumes ?? []) {
+    check("ConfigMap", v.configMap?.name, v.configMap?.optional);
+    check("Secret", v.secret?.secretName, v.secret?.optional);
+    check("PersistentVolumeClaim", v.persistentVolumeClaim?.claimName);
+  }
+  for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+    for (const from of c.envFrom ?? []) {
+      check("ConfigMap", from.configMapRef?.name, from.configMapRef?.optional);
+      check("Secret", from.secretRef?.name, from.secretRef?.optional);
+    }
+    for (const env of c.env ?? []) {
+      check("ConfigMap", env.valueFrom?.configMapKeyRef?.name, env.valueFrom?.configMapKeyRef?.optional);
+      check("Secret", env.valueFrom?.secretKeyRef?.name, env.valueFrom?.secretKeyRef?.optional);
+    }
+  }
+  return found;
+}
+
+/**
+ * Runtime diagnosis over one cluster's objects and events: what is broken now, and why, from
+ * status, the events about each object, and the objects it refers to.
+ */
+export function diagnose(objects: Obj[], events: Obj[] = []): Diagnosis[] {
+  const index = new Map<string, Obj>();
+  const byKind = new Map<string, Obj[]>();
+  for (const o of objects) {
+    index.set(`${o.kind}/${namespaceOf(o)}/${o.metadata?.name}`, o);
+    byKind.set(o.kind, [...(byKind.get(o.kind) ?? []), o]);
+  }
+  const context: Context = {
+    objects,
+    events: new EventIndex(events),
+    find: (kind, namespace, name) =>
+      index.get(`${kind}/${namespace}/${name}`) ?? index.get(`${kind}//${name}`),
+    ofKind: (kind, namespace) =>
+      (byKind.get(kind) ?? []).filter((o) => namespace === undefined || namespaceOf(o) === namespace),
+  };
+  const results: Diagnosis[] = [];
+  for (const object of objects) {
+    const found = [
+      ...(RULES[object.kind] ?? []).flatMap((rule) => rule(object, context)),
+      ...(WORKLOAD_KINDS.includes(object.kind) ? missingReferences(object, context) : []),
+    ];
+    for (const f of found)
+      results.push({
+        ...f,
+        kind: object.kind,
+        namespace: namespaceOf(object),
+        name: object.metadata?.name ?? "",
+      });
+  }
+  return results;
+}
