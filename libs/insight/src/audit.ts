@@ -34,6 +34,8 @@ export interface AuditRule {
   target: Target;
   /** Container rules skip init containers unless this is set. */
   includeInit?: boolean;
+  /** The rule reads other objects (PDBs, roles, service accounts), so it runs over a whole set. */
+  crossObject?: boolean;
   /** Rules about long-running pods (probes, spread) skip Jobs and CronJobs. */
   skipJobs?: boolean;
   description: string;
@@ -248,6 +250,7 @@ export const AUDIT_RULES: AuditRule[] = [
     description: "No PodDisruptionBudget protects the Deployment's pods.",
     why: "A drain may evict every replica at once.",
     fix: "Add a PodDisruptionBudget whose selector matches the pod template's labels.",
+    crossObject: true,
     passes: ({ object, pod }, context) => {
       if (object.kind !== "Deployment") return true;
       const labels = pod?.metadata.labels ?? {};
@@ -303,6 +306,7 @@ export const AUDIT_RULES: AuditRule[] = [
     description: "The PodDisruptionBudget needs more pods than the autoscaler may keep.",
     why: "When the autoscaler scales down to its minimum, no pod can be evicted and drains hang.",
     fix: "Keep minAvailable at or below the autoscaler's minReplicas.",
+    crossObject: true,
     passes: ({ object, pod }, context) => {
       if (object.kind !== "Deployment") return true;
       const labels = pod?.metadata.labels ?? {};
@@ -349,6 +353,7 @@ export const AUDIT_RULES: AuditRule[] = [
     description: "A service account token is mounted into the pod.",
     why: "Anyone who breaks into the container gets the token and whatever it may do in the cluster.",
     fix: "Set automountServiceAccountToken: false on the pod or its ServiceAccount, unless the pod calls the API.",
+    crossObject: true,
     passes: ({ object, pod }, context) => {
       const own = pod?.spec.automountServiceAccountToken;
       if (own === true) return false;
@@ -537,6 +542,7 @@ export const AUDIT_RULES: AuditRule[] = [
     description: "No NetworkPolicy restricts both traffic into and out of these pods.",
     why: "Any pod in the cluster can reach them, and they can reach anything.",
     fix: "Add a NetworkPolicy selecting the pods by one label, with ingress and egress rules and both policy types.",
+    crossObject: true,
     passes: ({ object, pod }, context) => {
       const labels = Object.entries(pod?.metadata.labels ?? {});
       if (labels.length === 0) return false;
@@ -624,6 +630,7 @@ export const AUDIT_RULES: AuditRule[] = [
     description: "The binding grants exec or attach on pods, or refers to a ClusterRole that is not there.",
     why: "Its subjects can run commands inside pods across the cluster.",
     fix: "Bind a role without pods/exec or pods/attach.",
+    crossObject: true,
     passes: ({ object }, context) =>
       bindingPasses(object, context, "ClusterRole", allowsExecOrAttach, execExempt),
   },
@@ -636,6 +643,7 @@ export const AUDIT_RULES: AuditRule[] = [
       "The binding grants exec or attach on pods through a ClusterRole, or refers to one that is not there.",
     why: "Its subjects can run commands inside the namespace's pods.",
     fix: "Bind a role without pods/exec or pods/attach.",
+    crossObject: true,
     passes: ({ object }, context) =>
       bindingPasses(object, context, "ClusterRole", allowsExecOrAttach, execExempt),
   },
@@ -648,6 +656,7 @@ export const AUDIT_RULES: AuditRule[] = [
       "The binding grants exec or attach on pods through a Role, or refers to one that is not there.",
     why: "Its subjects can run commands inside the namespace's pods.",
     fix: "Bind a role without pods/exec or pods/attach.",
+    crossObject: true,
     passes: ({ object }, context) => bindingPasses(object, context, "Role", allowsExecOrAttach, execExempt),
   },
   {
@@ -658,6 +667,7 @@ export const AUDIT_RULES: AuditRule[] = [
     description: "The binding makes its subjects cluster administrators.",
     why: "They can read every secret and change anything in the cluster.",
     fix: "Bind a role with only the permissions the subjects need.",
+    crossObject: true,
     passes: ({ object }, context) =>
       bindingPasses(object, context, "ClusterRole", clusterAdminGrant(object.roleRef ?? {}), adminExempt),
   },
@@ -669,6 +679,7 @@ export const AUDIT_RULES: AuditRule[] = [
     description: "The binding gives its subjects every permission in the namespace through a ClusterRole.",
     why: "They can read the namespace's secrets and change anything in it.",
     fix: "Bind a role with only the permissions the subjects need.",
+    crossObject: true,
     passes: ({ object }, context) =>
       bindingPasses(object, context, "ClusterRole", clusterAdminGrant(object.roleRef ?? {}), adminExempt),
   },
@@ -680,6 +691,7 @@ export const AUDIT_RULES: AuditRule[] = [
     description: "The binding gives its subjects every permission in the namespace through a Role.",
     why: "They can read the namespace's secrets and change anything in it.",
     fix: "Bind a role with only the permissions the subjects need.",
+    crossObject: true,
     passes: ({ object }, context) => bindingPasses(object, context, "Role", grantsEverything, adminExempt),
   },
 ];

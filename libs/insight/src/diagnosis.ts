@@ -1,4 +1,4 @@
-import type { Severity } from "./audit.js";
+import { AUDIT_RULES, audit, type Severity } from "./audit.js";
 import { namespaceOf, type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
 
 /** A problem found in an object's status or events, with what to do about it. */
@@ -51,6 +51,8 @@ export class EventIndex {
 }
 
 interface Context {
+  /** Only the object itself is known: rules that need other objects stay silent. */
+  single: boolean;
   objects: Obj[];
   events: EventIndex;
   find(kind: string, namespace: string, name: string): Obj | undefined;
@@ -192,6 +194,7 @@ const RULES: Record<string, Rule[]> = {
     (sts, context) => {
       const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
       const ns = namespaceOf(sts);
+      if (context.single) return found;
       if (!context.find("Service", ns, sts.spec?.serviceName ?? ""))
         found.push({
           rule: "StatefulSetServiceMissing",
@@ -231,7 +234,7 @@ const RULES: Record<string, Rule[]> = {
           severity: "medium",
           message: `DaemonSet ${namespaceOf(ds)}/${ds.metadata.name} has ${numberReady} ready replicas out of ${desiredNumberScheduled} scheduled`,
         });
-      for (const secret of ds.spec?.template?.spec?.imagePullSecrets ?? [])
+      for (const secret of context.single ? [] : (ds.spec?.template?.spec?.imagePullSecrets ?? []))
         if (!context.find("Secret", namespaceOf(ds), secret.name))
           found.push({
             rule: "ImagePullSecretMissing",
@@ -324,7 +327,7 @@ const RULES: Record<string, Rule[]> = {
           found.push({ rule: "HPAUnableToScale", severity: "high", message: c.message });
       }
       const ref = hpa.spec?.scaleTargetRef ?? {};
-      if (!context.find(ref.kind, namespaceOf(hpa), ref.name))
+      if (!context.single && !context.find(ref.kind, namespaceOf(hpa), ref.name))
         found.push({
           rule: "HPATargetMissing",
           severity: "high",
@@ -349,6 +352,7 @@ const RULES: Record<string, Rule[]> = {
   ],
   Service: [
     (svc, context) => {
+      if (context.single) return [];
       const selector = svc.spec?.selector;
       if (!selector || Object.keys(selector).length === 0) return [];
       const pods = podsSelectedBy(context, namespaceOf(svc), selector);
@@ -376,6 +380,7 @@ const RULES: Record<string, Rule[]> = {
   ],
   Ingress: [
     (ing, context) => {
+      if (context.single) return [];
       const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
       const ns = namespaceOf(ing);
       const klass = ing.spec?.ingressClassName ?? ing.metadata?.annotations?.["kubernetes.io/ingress.class"];
@@ -420,6 +425,7 @@ function webhookRule(
   context: Context,
   what: string,
 ): Omit<Diagnosis, "kind" | "namespace" | "name">[] {
+  if (context.single) return [];
   return (config.webhooks ?? []).flatMap((hook: Obj) => {
     const ref = hook.clientConfig?.service;
     if (!ref) return [];
@@ -492,7 +498,8 @@ function missingReferences(
   context: Context,
 ): Omit<Diagnosis, "kind" | "namespace" | "name">[] {
   const pod = podTemplate(workload);
-  if (!pod || (workload.kind === "Pod" && workload.metadata?.ownerReferences?.length)) return [];
+  if (context.single || !pod || (workload.kind === "Pod" && workload.metadata?.ownerReferences?.length))
+    return [];
   const ns = namespaceOf(workload);
   const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
   const check = (kind: string, name: unknown, optional?: boolean) => {
@@ -528,7 +535,11 @@ function missingReferences(
  * Runtime diagnosis over one cluster's objects and events: what is broken now, and why, from
  * status, the events about each object, and the objects it refers to.
  */
-export function diagnose(objects: Obj[], events: Obj[] = []): Diagnosis[] {
+export function diagnose(
+  objects: Obj[],
+  events: Obj[] = [],
+  options: { single?: boolean } = {},
+): Diagnosis[] {
   const index = new Map<string, Obj>();
   const byKind = new Map<string, Obj[]>();
   for (const o of objects) {
@@ -536,6 +547,7 @@ export function diagnose(objects: Obj[], events: Obj[] = []): Diagnosis[] {
     byKind.set(o.kind, [...(byKind.get(o.kind) ?? []), o]);
   }
   const context: Context = {
+    single: options.single ?? false,
     objects,
     events: new EventIndex(events),
     find: (kind, namespace, name) =>
@@ -558,4 +570,41 @@ export function diagnose(objects: Obj[], events: Obj[] = []): Diagnosis[] {
       });
   }
   return results;
+}
+
+/**
+ * What can be judged from one object alone, as the indexer sees each change: its failed
+ * single-object audit rules and its status-based diagnoses. Rules that read other objects run
+ * over whole sets instead.
+ */
+export function objectIssues(
+  object: Obj,
+): { rule: string; severity: Severity; category: string; message: string; container?: string }[] {
+  const audited = audit(
+    [object],
+    AUDIT_RULES.filter((r) => !r.crossObject),
+  )
+    .filter((f) => !f.passed)
+    .map((f) => ({
+      rule: f.rule,
+      severity: f.severity,
+      category: f.category,
+      message: AUDIT_RULES.find((r) => r.id === f.rule)!.description,
+      ...(f.container ? { container: f.container } : {}),
+    }));
+  type Issue = { rule: string; severity: Severity; category: string; message: string; container?: string };
+  const diagnosed: Issue[] = diagnose([object], [], { single: true }).map((d) => ({
+    rule: d.rule,
+    severity: d.severity,
+    category: "Runtime",
+    message: d.message,
+  }));
+  // One row per rule and container: a rule that fires twice on an object keeps its first message.
+  const seen = new Set<string>();
+  return [...(audited as Issue[]), ...diagnosed].filter((i) => {
+    const key = `${i.rule}/${i.container ?? ""}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

@@ -12,5 +12,5 @@ export {
   type Target,
 } from "./audit.js";
 export { type CustomRuleDefinition, customRule, SchemaError, validateSchema } from "./custom.js";
-export { type Diagnosis, diagnose, EventIndex, validCron } from "./diagnosis.js";
+export { type Diagnosis, diagnose, EventIndex, objectIssues, validCron } from "./diagnosis.js";
 export { type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";

@@ -23,6 +23,7 @@ export {
   SEARCH_SESSION,
   temporaryDatabase,
 } from "./db.js";
+export { type IssueInput, type ObjectIssues, recordIssues, resolveIssuesOfGoneObjects } from "./issues.js";
 export {
   type BindingRow,
   claimTemplate,

@@ -1,6 +1,16 @@
 import type { Bus, Consumption } from "@atoll/bus";
+import { objectIssues } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
-import { applyIndexOps, deletedClusters, type IndexOp, pruneTombstones, recordHeartbeat } from "@atoll/store";
+import {
+  applyIndexOps,
+  deletedClusters,
+  type IndexOp,
+  type ObjectIssues,
+  pruneTombstones,
+  recordHeartbeat,
+  recordIssues,
+  resolveIssuesOfGoneObjects,
+} from "@atoll/store";
 import type postgres from "postgres";
 import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
 import { heartbeatToRow } from "./heartbeat.js";
@@ -76,6 +86,7 @@ export class ResourceIndexer {
         }
         const ops = deliveries.flatMap(({ data }) => batchToOps(data));
         const result = await applyIndexOps(sql, ops);
+        await this.recordFindings(cluster, ops);
         await this.options.mirror?.apply(ops);
         // Watches over the index wake on this; a lost announcement only delays them to their next poll.
         if (result.upserted + result.deleted + result.swept > 0) bus.nc.publish(bus.names.indexed(), cluster);
@@ -83,6 +94,41 @@ export class ResourceIndexer {
       },
     });
     this.consumers.set(cluster, consumption);
+  }
+
+  /**
+   * Single-object audit and diagnosis rules run on every change, so the issues table is always
+   * current: new findings open, fixed ones resolve, deleted objects' findings resolve.
+   */
+  private async recordFindings(cluster: string, ops: IndexOp[]): Promise<void> {
+    const { sql, logger } = this.options;
+    const latest = new Map<string, ObjectIssues>();
+    for (const op of ops) {
+      if (op.op === "upsert") {
+        const { row } = op;
+        let issues: ObjectIssues["issues"] = [];
+        try {
+          issues = objectIssues(JSON.parse(row.objectJson));
+        } catch (error) {
+          logger.warn(
+            { uid: row.uid, err: (error as Error).message },
+            "could not evaluate the rules on an object",
+          );
+        }
+        latest.set(row.uid, {
+          cluster,
+          uid: row.uid,
+          kind: row.kind,
+          namespace: row.namespace,
+          name: row.name,
+          issues,
+        });
+      } else if (op.op === "delete") {
+        latest.set(op.uid, { cluster, uid: op.uid, kind: "", namespace: "", name: "", issues: [] });
+      }
+    }
+    await recordIssues(sql, [...latest.values()]);
+    if (ops.some((op) => op.op === "sweep")) await resolveIssuesOfGoneObjects(sql, cluster);
   }
 
   private async watchHeartbeats(): Promise<void> {

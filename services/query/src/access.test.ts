@@ -5,6 +5,7 @@ import {
   type DatabaseHandle,
   type ObjectRow,
   openDatabase,
+  recordIssues,
   registerCluster,
   temporaryDatabase,
 } from "@atoll/store";
@@ -126,6 +127,17 @@ describe("access control", () => {
     await applyIndexOps(
       handle.sql,
       FIXTURES.map((f) => ({ op: "upsert" as const, row: row(f) })),
+    );
+    await recordIssues(
+      handle.sql,
+      FIXTURES.map((f) => ({
+        cluster: f.cluster,
+        uid: `uid-${f.name}`,
+        kind: f.kind,
+        namespace: f.namespace,
+        name: f.name,
+        issues: [{ rule: "testRule", severity: "high", category: "Security", message: `about ${f.name}` }],
+      })),
     );
     const server = app();
     for (const [role, grants] of Object.entries(ROLES)) {
@@ -263,6 +275,16 @@ describe("access control", () => {
           (f) => f.namespace,
         ),
       );
+    });
+
+    it("in insight: issues and health scores", async () => {
+      const issues = (await get("/api/v1/issues")).json();
+      expect(issues.items.map((i: { name: string }) => i.name).sort()).toEqual(names(seen()));
+      const health = (await get("/api/v1/health?by=cluster")).json();
+      const objects = Object.fromEntries(
+        health.items.map((h: { cluster: string; objects: number }) => [h.cluster, h.objects]),
+      );
+      expect(objects).toEqual(countBy(seen(), (f) => f.cluster));
     });
 
     it("in the resources list and the cluster list", async () => {

@@ -26,6 +26,7 @@ import { accessRoutes } from "./access-routes.js";
 import { type AuthOptions, authentication } from "./auth.js";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { insightRoutes } from "./insight-routes.js";
 import { kubeRoutes } from "./kube-routes.js";
 import { formatted } from "./objects.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
@@ -164,6 +165,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   if (options.registry) registryRoutes(app, options.registry);
   if (options.bus) placementRoutes(app, options.sql, options.bus);
   kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
+  insightRoutes(app, options.db);
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;

@@ -213,6 +213,28 @@ export const OPENAPI_DOCUMENT = {
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },
+    "/api/v1/issues": {
+      get: {
+        summary: "What the audit and diagnosis rules found, open by default, within the caller's grants",
+        parameters: [
+          query("cluster", "cluster name"),
+          query("namespace", "namespace"),
+          query("kind", "kind"),
+          query("rule", "rule id"),
+          query("severity", "info, low, medium, high or critical"),
+          query("state", "open (default), resolved or all"),
+          query("limit", "at most this many (1-5000)", { type: "integer" }),
+        ],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/health": {
+      get: {
+        summary: "Health scores from open issues, per cluster or namespace",
+        parameters: [query("by", "cluster or namespace", { default: "cluster" })],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
     "/k8s/all/{path}": kubePath("Every cluster's objects, as one Kubernetes API"),
     "/k8s/clusters/{cluster}/{path}": kubePath("One cluster's objects, as a Kubernetes API"),
   },

@@ -1,0 +1,29 @@
+import { sql } from "drizzle-orm";
+import { index, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+
+/** What the audit and diagnosis rules found, per object, with when it was first and last seen and resolved. */
+export const issues = pgTable(
+  "issues",
+  {
+    cluster: text("cluster").notNull(),
+    uid: text("uid").notNull(),
+    rule: text("rule").notNull(),
+    /** The container a container-level finding is about; '' otherwise. */
+    container: text("container").notNull().default(""),
+    kind: text("kind").notNull(),
+    namespace: text("namespace").notNull(),
+    name: text("name").notNull(),
+    /** info, low, medium, high or critical. */
+    severity: text("severity").notNull(),
+    /** Security, Reliability, Efficiency, or Runtime for diagnosis. */
+    category: text("category").notNull(),
+    message: text("message").notNull(),
+    firstSeen: timestamp("first_seen", { withTimezone: true }).notNull().defaultNow(),
+    lastSeen: timestamp("last_seen", { withTimezone: true }).notNull().defaultNow(),
+    resolvedAt: timestamp("resolved_at", { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.cluster, t.uid, t.rule, t.container] }),
+    index("issues_open").on(t.cluster, t.namespace, t.severity).where(sql`resolved_at is null`),
+  ],
+);

@@ -1,0 +1,90 @@
+import { until } from "@atoll/devkit";
+import { generateCluster, KubeSim } from "@atoll/kube-sim";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestHub } from "../support/hub.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: API answers are loose JSON
+type Any = any;
+
+describe("issues found by the indexer on every change", () => {
+  const hub = new TestHub();
+  const sim = new KubeSim({ name: "ailing", token: "t" });
+
+  beforeAll(async () => {
+    await sim.start();
+    generateCluster(sim, {
+      seed: 404,
+      namespaces: ["default", "shop"],
+      deploymentsPerNamespace: 2,
+      failures: { CrashLoopBackOff: 2, ImagePullBackOff: 1, Unschedulable: 1 },
+    });
+    await hub.start();
+    hub.startAgent(sim);
+    await hub.waitIndexed(sim);
+  }, 60_000);
+  afterAll(async () => {
+    await hub.stop();
+    await sim.stop();
+  });
+
+  const broken = (reason: string) =>
+    sim.store
+      .list(sim.store.findType("", "v1", "pods")!)
+      .map(({ object }) => object)
+      .filter((p: Any) => JSON.stringify(p.status).includes(reason));
+  const open = async (rule: string) =>
+    ((await hub.get(`/api/v1/issues?cluster=ailing&rule=${rule}`)).items as Any[]).map((i) => i.name).sort();
+
+  it("opens runtime issues for broken pods and audit issues for risky specs", async () => {
+    const crashing = broken("CrashLoopBackOff")
+      .map((p: Any) => p.metadata.name)
+      .sort();
+    expect(crashing).toHaveLength(2);
+    await until(
+      async () => JSON.stringify(await open("ContainerCrashLooping")) === JSON.stringify(crashing),
+      "crash loop issues",
+    );
+    expect(await open("ContainerImagePullFailed")).toEqual(
+      broken("ImagePullBackOff").map((p: Any) => p.metadata.name),
+    );
+    expect(await open("PodUnschedulable")).toHaveLength(1);
+    // Audit rules judge specs: the generated pods set no readiness probes, for example.
+    const audit = (await hub.get("/api/v1/issues?cluster=ailing&severity=medium&kind=Deployment"))
+      .items as Any[];
+    expect(audit.some((i) => i.category !== "Runtime")).toBe(true);
+    const issue = (await hub.get(`/api/v1/issues?cluster=ailing&rule=ContainerCrashLooping`)).items[0];
+    expect(issue.message).toMatch(/the last termination reason is Error \(exit code 1\) container=main/);
+  });
+
+  it("resolves an issue when the object recovers, and keeps when it first and last saw it", async () => {
+    const pod = broken("CrashLoopBackOff")[0] as Any;
+    sim.apply({
+      ...pod,
+      status: {
+        phase: "Running",
+        conditions: [{ type: "Ready", status: "True" }],
+        containerStatuses: [
+          {
+            name: "main",
+            ready: true,
+            restartCount: 3,
+            state: { running: { startedAt: new Date().toISOString() } },
+          },
+        ],
+      },
+    });
+    await until(
+      async () => !(await open("ContainerCrashLooping")).includes(pod.metadata.name),
+      "the issue to resolve",
+    );
+    const resolved = (
+      await hub.get(`/api/v1/issues?cluster=ailing&rule=ContainerCrashLooping&state=resolved`)
+    ).items as Any[];
+    const mine = resolved.find((i) => i.name === pod.metadata.name);
+    expect(mine.resolvedAt).toBeTruthy();
+    expect(Date.parse(mine.firstSeen)).toBeLessThanOrEqual(Date.parse(mine.lastSeen));
+    const health = (await hub.get("/api/v1/health?by=namespace")).items as Any[];
+    expect(health.every((h) => h.score > 0 && h.score <= 100)).toBe(true);
+    expect(health.some((h) => h.objectsWithIssues > 0 && h.score < 100)).toBe(true);
+  });
+});
