@@ -736,19 +736,67 @@ export function subjectsOf(
   });
 }
 
-/** Runs rules over a set of objects (one cluster's, or one namespace's); one finding per subject. */
-export function audit(objects: Obj[], rules: AuditRule[] = AUDIT_RULES): Finding[] {
+/**
+ * Runs rules over a set of objects (one cluster's, or one namespace's); one finding per subject.
+ * Exempt objects are left out.
+ */
+export function audit(
+  objects: Obj[],
+  rules: AuditRule[] = AUDIT_RULES,
+  config: InsightConfig = {},
+): Finding[] {
   const context = { objects };
-  return rules.flatMap((rule) =>
-    subjectsOf(rule, objects).map((subject) => ({
-      rule: rule.id,
-      severity: rule.severity,
-      category: rule.category,
-      passed: rule.passes(subject, context),
-      kind: subject.object.kind,
-      namespace: namespaceOf(subject.object),
-      name: subject.object.metadata?.name ?? "",
-      ...(subject.container ? { container: subject.container.name } : {}),
-    })),
+  return configuredRules(rules, config).flatMap((rule) =>
+    subjectsOf(rule, objects)
+      .filter((subject) => !isExempt(subject.object, rule.id, config))
+      .map((subject) => ({
+        rule: rule.id,
+        severity: rule.severity,
+        category: rule.category,
+        passed: rule.passes(subject, context),
+        kind: subject.object.kind,
+        namespace: namespaceOf(subject.object),
+        name: subject.object.metadata?.name ?? "",
+        ...(subject.container ? { container: subject.container.name } : {}),
+      })),
   );
+}
+
+/** Exempts objects by namespace and name, from all rules or from some. */
+export interface Exemption {
+  namespace?: string;
+  names?: string[];
+  rules?: string[];
+}
+
+/** How a fleet tunes the rules: turn some off, change severities, exempt objects. */
+export interface InsightConfig {
+  disabled?: string[];
+  severity?: Record<string, Severity>;
+  exemptions?: Exemption[];
+}
+
+export const EXEMPT_ANNOTATION = "atoll.dev/exempt";
+
+/**
+ * Whether an object is exempt from a rule: by the config (namespace and name, all rules or some),
+ * by the annotation atoll.dev/exempt=true (all rules) or atoll.dev/<rule>-exempt=true (one).
+ */
+export function isExempt(object: Obj, rule: string, config: InsightConfig = {}): boolean {
+  const annotations = object.metadata?.annotations ?? {};
+  if (annotations[EXEMPT_ANNOTATION] === "true" || annotations[`atoll.dev/${rule}-exempt`] === "true")
+    return true;
+  return (config.exemptions ?? []).some(
+    (e) =>
+      (e.namespace === undefined || e.namespace === namespaceOf(object)) &&
+      (e.names === undefined || e.names.includes(object.metadata?.name)) &&
+      (e.rules === undefined || e.rules.includes(rule)),
+  );
+}
+
+/** The rules as configured: disabled ones left out, severities overridden. */
+export function configuredRules(rules: AuditRule[], config: InsightConfig = {}): AuditRule[] {
+  return rules
+    .filter((r) => !(config.disabled ?? []).includes(r.id))
+    .map((r) => (config.severity?.[r.id] ? { ...r, severity: config.severity[r.id]! } : r));
 }

@@ -1,4 +1,4 @@
-import { AUDIT_RULES, audit, type Severity } from "./audit.js";
+import { AUDIT_RULES, audit, type InsightConfig, isExempt, type Severity } from "./audit.js";
 import { namespaceOf, type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
 
 /** A problem found in an object's status or events, with what to do about it. */
@@ -579,10 +579,12 @@ export function diagnose(
  */
 export function objectIssues(
   object: Obj,
+  config: InsightConfig = {},
 ): { rule: string; severity: Severity; category: string; message: string; container?: string }[] {
   const audited = audit(
     [object],
     AUDIT_RULES.filter((r) => !r.crossObject),
+    config,
   )
     .filter((f) => !f.passed)
     .map((f) => ({
@@ -593,12 +595,14 @@ export function objectIssues(
       ...(f.container ? { container: f.container } : {}),
     }));
   type Issue = { rule: string; severity: Severity; category: string; message: string; container?: string };
-  const diagnosed: Issue[] = diagnose([object], [], { single: true }).map((d) => ({
-    rule: d.rule,
-    severity: d.severity,
-    category: "Runtime",
-    message: d.message,
-  }));
+  const diagnosed: Issue[] = diagnose([object], [], { single: true })
+    .filter((d) => !(config.disabled ?? []).includes(d.rule) && !isExempt(object, d.rule, config))
+    .map((d) => ({
+      rule: d.rule,
+      severity: config.severity?.[d.rule] ?? d.severity,
+      category: "Runtime",
+      message: d.message,
+    }));
   // One row per rule and container: a rule that fires twice on an object keeps its first message.
   const seen = new Set<string>();
   return [...(audited as Issue[]), ...diagnosed].filter((i) => {

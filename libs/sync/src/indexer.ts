@@ -1,5 +1,5 @@
 import type { Bus, Consumption } from "@atoll/bus";
-import { objectIssues } from "@atoll/insight";
+import { type InsightConfig, objectIssues } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
 import {
   applyIndexOps,
@@ -28,6 +28,8 @@ export interface ResourceIndexerOptions {
   leaseTtlMs?: number;
   /** A second back end (OpenSearch) written after Postgres; the batch is acked only after both. */
   mirror?: { apply(ops: IndexOp[]): Promise<void> };
+  /** Which audit and diagnosis rules run on each change, at what severity, and who is exempt. */
+  insight?: InsightConfig;
 }
 
 /**
@@ -108,7 +110,7 @@ export class ResourceIndexer {
         const { row } = op;
         let issues: ObjectIssues["issues"] = [];
         try {
-          issues = objectIssues(JSON.parse(row.objectJson));
+          issues = objectIssues(JSON.parse(row.objectJson), this.options.insight);
         } catch (error) {
           logger.warn(
             { uid: row.uid, err: (error as Error).message },

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { Bus } from "@atoll/bus";
-import { commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
+import { ConfigError, commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
+import { AUDIT_RULES, type InsightConfig, SEVERITIES } from "@atoll/insight";
 import { createLogger } from "@atoll/log";
 import { OpenSearchWriter } from "@atoll/opensearch";
 import { openDatabase } from "@atoll/store";
 import { ResourceIndexer } from "@atoll/sync";
+import YAML from "yaml";
 
 // 1. Config.
 const config = loadConfig({
@@ -17,6 +20,8 @@ const config = loadConfig({
   /** How long a stopped or dead indexer's clusters wait before another indexer takes them. */
   INDEXER_LEASE_TTL_MS: z.coerce.number().int().min(1000).default(15_000),
   /** Also index into OpenSearch (for scale); Postgres stays the source of truth. */
+  /** A YAML file tuning the audit and diagnosis rules: disabled, severity, exemptions. */
+  ATOLL_INSIGHT_CONFIG: z.string().optional(),
   OPENSEARCH_URL: z.string().url().optional(),
   OPENSEARCH_USERNAME: z.string().optional(),
   OPENSEARCH_PASSWORD: z.string().optional(),
@@ -46,6 +51,19 @@ const openSearch = config.OPENSEARCH_URL
     })
   : undefined;
 await openSearch?.ensureIndex();
+/** The rule configuration file; a mistake in it stops the indexer with what to fix. */
+function readInsightConfig(path: string): InsightConfig {
+  const parsed = YAML.parse(readFileSync(path, "utf8")) ?? {};
+  const known = new Set([...AUDIT_RULES.map((r) => r.id)]);
+  for (const id of [...(parsed.disabled ?? []), ...Object.keys(parsed.severity ?? {})])
+    if (!known.has(id) && !/^[A-Z]/.test(id))
+      throw new ConfigError(`${path}: unknown rule "${id}"; see the rules in the README`);
+  for (const severity of Object.values(parsed.severity ?? {}))
+    if (!SEVERITIES.includes(severity as never))
+      throw new ConfigError(`${path}: severity "${severity}" is not one of ${SEVERITIES.join(", ")}`);
+  return parsed as InsightConfig;
+}
+
 const indexer = new ResourceIndexer({
   bus,
   sql: database.sql,
@@ -55,6 +73,7 @@ const indexer = new ResourceIndexer({
   ackWaitMs: config.INDEXER_ACK_WAIT_MS,
   leaseTtlMs: config.INDEXER_LEASE_TTL_MS,
   ...(openSearch ? { mirror: openSearch } : {}),
+  ...(config.ATOLL_INSIGHT_CONFIG ? { insight: readInsightConfig(config.ATOLL_INSIGHT_CONFIG) } : {}),
 });
 
 // 4. Start.
