@@ -87,4 +87,31 @@ describe("issues found by the indexer on every change", () => {
     expect(health.every((h) => h.score > 0 && h.score <= 100)).toBe(true);
     expect(health.some((h) => h.objectsWithIssues > 0 && h.score < 100)).toBe(true);
   });
+
+  it("runs the rules that read other objects after the objects they read change", async () => {
+    sim.apply({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "orphan", namespace: "shop" },
+      spec: { selector: { app: "nobody" }, ports: [{ port: 80 }] },
+    });
+    await until(
+      async () => (await open("ServiceSelectsNoPods")).includes("orphan"),
+      "the orphan service's issue",
+      20_000,
+    );
+    // A pod with that label arrives: the Service now selects it, and the issue resolves.
+    sim.apply({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "somebody", namespace: "shop", labels: { app: "nobody" } },
+      spec: { containers: [{ name: "main", image: "web:1" }] },
+      status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+    });
+    await until(
+      async () => !(await open("ServiceSelectsNoPods")).includes("orphan"),
+      "the issue to resolve",
+      20_000,
+    );
+  });
 });

@@ -612,3 +612,96 @@ export function objectIssues(
     return true;
   });
 }
+
+/** Diagnoses that need other objects or events; the periodic pass over a whole cluster owns them. */
+export const CROSS_OBJECT_DIAGNOSES = [
+  "PodFailedMount",
+  "PodSandboxFailed",
+  "ProbeFailing",
+  "StatefulSetServiceMissing",
+  "StatefulSetStorageClassMissing",
+  "StatefulSetPodNotRunning",
+  "ImagePullSecretMissing",
+  "HPATargetMissing",
+  "PVCProvisioningFailed",
+  "ServiceSelectsNoPods",
+  "ServiceOnlyUnreadyPods",
+  "IngressClassMissing",
+  "IngressServiceMissing",
+  "IngressSecretMissing",
+  "WebhookServiceMissing",
+  "WebhookNoPods",
+  "WebhookPodInactive",
+  "ConfigMapMissing",
+  "SecretMissing",
+  "PersistentVolumeClaimMissing",
+  "ServiceAccountMissing",
+];
+
+/** Every rule the cross-object pass judges: audit rules that read other objects, and the diagnoses above. */
+export const CROSS_OBJECT_RULES = [
+  ...AUDIT_RULES.filter((r) => r.crossObject).map((r) => r.id),
+  ...CROSS_OBJECT_DIAGNOSES,
+];
+
+/**
+ * The cross-object findings of a whole cluster: rules that read other objects (PDBs, roles,
+ * service accounts, selectors, references) and events. Keyed by object uid.
+ */
+export function clusterIssues(
+  objects: Obj[],
+  events: Obj[],
+  config: InsightConfig = {},
+): Map<
+  string,
+  {
+    object: Obj;
+    issues: { rule: string; severity: Severity; category: string; message: string; container?: string }[];
+  }
+> {
+  const byRef = new Map<string, Obj>();
+  for (const o of objects) byRef.set(`${o.kind}/${namespaceOf(o)}/${o.metadata?.name}`, o);
+  const out = new Map<
+    string,
+    {
+      object: Obj;
+      issues: { rule: string; severity: Severity; category: string; message: string; container?: string }[];
+    }
+  >();
+  const add = (
+    object: Obj | undefined,
+    issue: { rule: string; severity: Severity; category: string; message: string; container?: string },
+  ) => {
+    const uid = object?.metadata?.uid;
+    if (!uid) return;
+    const entry = out.get(uid) ?? { object, issues: [] };
+    if (!entry.issues.some((i) => i.rule === issue.rule && (i.container ?? "") === (issue.container ?? "")))
+      entry.issues.push(issue);
+    out.set(uid, entry);
+  };
+  for (const f of audit(
+    objects,
+    AUDIT_RULES.filter((r) => r.crossObject),
+    config,
+  ))
+    if (!f.passed)
+      add(byRef.get(`${f.kind}/${f.namespace}/${f.name}`), {
+        rule: f.rule,
+        severity: f.severity,
+        category: f.category,
+        message: AUDIT_RULES.find((r) => r.id === f.rule)!.description,
+        ...(f.container ? { container: f.container } : {}),
+      });
+  for (const d of diagnose(objects, events)) {
+    if (!CROSS_OBJECT_DIAGNOSES.includes(d.rule) || (config.disabled ?? []).includes(d.rule)) continue;
+    const object = byRef.get(`${d.kind}/${d.namespace}/${d.name}`);
+    if (object && isExempt(object, d.rule, config)) continue;
+    add(object, {
+      rule: d.rule,
+      severity: config.severity?.[d.rule] ?? d.severity,
+      category: "Runtime",
+      message: d.message,
+    });
+  }
+  return out;
+}

@@ -17,5 +17,14 @@ export {
   type Target,
 } from "./audit.js";
 export { type CustomRuleDefinition, customRule, SchemaError, validateSchema } from "./custom.js";
-export { type Diagnosis, diagnose, EventIndex, objectIssues, validCron } from "./diagnosis.js";
+export {
+  CROSS_OBJECT_DIAGNOSES,
+  CROSS_OBJECT_RULES,
+  clusterIssues,
+  type Diagnosis,
+  diagnose,
+  EventIndex,
+  objectIssues,
+  validCron,
+} from "./diagnosis.js";
 export { type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";

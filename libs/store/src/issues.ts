@@ -23,7 +23,12 @@ export interface ObjectIssues {
  * seen now), continuing ones refresh last seen (and reopen if they had been resolved), and ones
  * that are gone get a resolved time. Objects deleted from the cluster pass an empty list.
  */
-export async function recordIssues(sql: postgres.Sql, objects: ObjectIssues[]): Promise<void> {
+export async function recordIssues(
+  sql: postgres.Sql,
+  objects: ObjectIssues[],
+  /** Which rules this pass judges: only their findings are resolved when absent. */
+  scope: { rules?: string[]; exceptRules?: string[] } = {},
+): Promise<void> {
   if (objects.length === 0) return;
   const rows = objects.flatMap((o) =>
     o.issues.map((i) => ({
@@ -54,6 +59,8 @@ export async function recordIssues(sql: postgres.Sql, objects: ObjectIssues[]): 
       update issues i set resolved_at = now()
       from jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(cluster text, uid text)
       where i.cluster = k.cluster and i.uid = k.uid and i.resolved_at is null
+        and (${scope.rules ? tx`i.rule in (select jsonb_array_elements_text(${JSON.stringify(scope.rules)}::jsonb))` : tx`true`})
+        and (${scope.exceptRules ? tx`i.rule not in (select jsonb_array_elements_text(${JSON.stringify(scope.exceptRules)}::jsonb))` : tx`true`})
         and not exists (
           select 1 from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(cluster text, uid text, rule text, container text)
           where r.cluster = i.cluster and r.uid = i.uid and r.rule = i.rule and r.container = i.container)`;

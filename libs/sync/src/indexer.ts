@@ -1,5 +1,5 @@
 import type { Bus, Consumption } from "@atoll/bus";
-import { type InsightConfig, objectIssues } from "@atoll/insight";
+import { CROSS_OBJECT_RULES, clusterIssues, type InsightConfig, objectIssues } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
 import {
   applyIndexOps,
@@ -30,7 +30,38 @@ export interface ResourceIndexerOptions {
   mirror?: { apply(ops: IndexOp[]): Promise<void> };
   /** Which audit and diagnosis rules run on each change, at what severity, and who is exempt. */
   insight?: InsightConfig;
+  /** How often clusters that changed get their cross-object pass. */
+  crossObjectMs?: number;
 }
+
+/** Kinds the cross-object rules read; everything else would only cost memory. */
+const CROSS_OBJECT_KINDS = [
+  "Pod",
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "ReplicaSet",
+  "Job",
+  "CronJob",
+  "Service",
+  "Ingress",
+  "IngressClass",
+  "PodDisruptionBudget",
+  "HorizontalPodAutoscaler",
+  "ServiceAccount",
+  "NetworkPolicy",
+  "Role",
+  "ClusterRole",
+  "RoleBinding",
+  "ClusterRoleBinding",
+  "ConfigMap",
+  "Secret",
+  "PersistentVolumeClaim",
+  "StorageClass",
+  "ValidatingWebhookConfiguration",
+  "MutatingWebhookConfiguration",
+  "Event",
+];
 
 /**
  * RESOURCES → Postgres. Each cluster has its own durable consumer and, among all indexer
@@ -44,6 +75,10 @@ export class ResourceIndexer {
   private leases: ClusterLeases | undefined;
   private heartbeatWatch: { stop(): void } | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private crossTimer: NodeJS.Timeout | undefined;
+  /** Clusters changed since their last cross-object pass. */
+  private readonly dirty = new Set<string>();
+  private crossRunning = false;
 
   constructor(private readonly options: ResourceIndexerOptions) {}
 
@@ -67,6 +102,53 @@ export class ResourceIndexer {
         logger.warn({ err: (error as Error).message }, "could not prune tombstones"),
       );
     }, 3_600_000);
+    this.crossTimer = setInterval(() => void this.crossObjectPass(), this.options.crossObjectMs ?? 15_000);
+  }
+
+  /**
+   * Rules that read other objects (PDBs, roles, selectors, references, events) run over a whole
+   * cluster, shortly after its objects change, rather than on every single change.
+   */
+  private async crossObjectPass(): Promise<void> {
+    if (this.crossRunning || this.dirty.size === 0) return;
+    this.crossRunning = true;
+    const { sql, logger } = this.options;
+    try {
+      for (const cluster of [...this.dirty]) {
+        this.dirty.delete(cluster);
+        if (!this.consumers.has(cluster)) continue;
+        const rows = await sql`
+          select uid, object from resources where cluster = ${cluster} and kind in (select jsonb_array_elements_text(${JSON.stringify(CROSS_OBJECT_KINDS)}::jsonb))`;
+        // biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON
+        type Loose = Record<string, any>;
+        const all: Loose[] = rows.map((r) => ({
+          ...(r.object as Loose),
+          metadata: { ...(r.object as Loose).metadata, uid: r.uid },
+        }));
+        const objects = all.filter((o) => o.kind !== "Event");
+        const found = clusterIssues(
+          objects,
+          all.filter((o) => o.kind === "Event"),
+          this.options.insight,
+        );
+        await recordIssues(
+          sql,
+          objects.map((o) => ({
+            cluster,
+            uid: o.metadata.uid,
+            kind: o.kind,
+            namespace: o.metadata.namespace ?? "",
+            name: o.metadata.name,
+            issues: found.get(o.metadata.uid)?.issues ?? [],
+          })),
+          { rules: CROSS_OBJECT_RULES },
+        );
+      }
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, "the cross-object rules could not run");
+    } finally {
+      this.crossRunning = false;
+    }
   }
 
   private async startCluster(cluster: string): Promise<void> {
@@ -89,6 +171,7 @@ export class ResourceIndexer {
         const ops = deliveries.flatMap(({ data }) => batchToOps(data));
         const result = await applyIndexOps(sql, ops);
         await this.recordFindings(cluster, ops);
+        this.dirty.add(cluster);
         await this.options.mirror?.apply(ops);
         // Watches over the index wake on this; a lost announcement only delays them to their next poll.
         if (result.upserted + result.deleted + result.swept > 0) bus.nc.publish(bus.names.indexed(), cluster);
@@ -129,7 +212,7 @@ export class ResourceIndexer {
         latest.set(op.uid, { cluster, uid: op.uid, kind: "", namespace: "", name: "", issues: [] });
       }
     }
-    await recordIssues(sql, [...latest.values()]);
+    await recordIssues(sql, [...latest.values()], { exceptRules: CROSS_OBJECT_RULES });
     if (ops.some((op) => op.op === "sweep")) await resolveIssuesOfGoneObjects(sql, cluster);
   }
 
@@ -155,6 +238,7 @@ export class ResourceIndexer {
 
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
+    clearInterval(this.crossTimer);
     this.heartbeatWatch?.stop();
     await this.leases?.stop();
   }

@@ -22,6 +22,8 @@ const config = loadConfig({
   /** Also index into OpenSearch (for scale); Postgres stays the source of truth. */
   /** A YAML file tuning the audit and diagnosis rules: disabled, severity, exemptions. */
   ATOLL_INSIGHT_CONFIG: z.string().optional(),
+  /** How often clusters that changed get the rules that read other objects (milliseconds). */
+  ATOLL_CROSS_OBJECT_MS: z.coerce.number().int().positive().default(15_000),
   OPENSEARCH_URL: z.string().url().optional(),
   OPENSEARCH_USERNAME: z.string().optional(),
   OPENSEARCH_PASSWORD: z.string().optional(),
@@ -74,6 +76,7 @@ const indexer = new ResourceIndexer({
   leaseTtlMs: config.INDEXER_LEASE_TTL_MS,
   ...(openSearch ? { mirror: openSearch } : {}),
   ...(config.ATOLL_INSIGHT_CONFIG ? { insight: readInsightConfig(config.ATOLL_INSIGHT_CONFIG) } : {}),
+  crossObjectMs: config.ATOLL_CROSS_OBJECT_MS,
 });
 
 // 4. Start.
