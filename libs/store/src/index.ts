@@ -24,6 +24,7 @@ export {
   temporaryDatabase,
 } from "./db.js";
 export { type IssueInput, type ObjectIssues, recordIssues, resolveIssuesOfGoneObjects } from "./issues.js";
+export { recordMetricSnapshots } from "./metrics.js";
 export {
   type BindingRow,
   claimTemplate,

@@ -7,7 +7,7 @@ import { badRequest } from "./problem.js";
 
 const SEVERITIES = ["info", "low", "medium", "high", "critical"];
 
-/** Severity weights of the health score: a critical issue counts as much as five low ones. */
+/** Orders issues worst first. */
 const WEIGHT = sql`case severity when 'low' then 1 when 'medium' then 2 when 'high' then 3 when 'critical' then 5 else 0 end`;
 
 /**
@@ -53,22 +53,11 @@ export function insightRoutes(app: FastifyInstance, db: Database): void {
     const grants = visibleRows(request.principal);
     const where = grants ? conditionSql(grants) : sql`true`;
     const group = by === "cluster" ? sql`cluster` : sql`cluster, namespace`;
-    const join =
-      by === "cluster"
-        ? sql`t.cluster = o.cluster`
-        : sql`t.cluster = o.cluster and t.namespace = o.namespace`;
-    // Each object scores 100·e^(−0.04·issues − 0.06·weighted severity); a group is the mean over
-    // all its objects, clean ones counting 100.
+    // resource_health holds each object's score (see migration 0011); a group is their mean.
     const items = await db.execute(sql`
-      with totals as (select ${group}, count(*)::int as objects from resources where ${where} group by ${group}),
-      per_object as (
-        select ${group}, uid, count(*) as issues, sum(${WEIGHT}) as weight
-        from issues where resolved_at is null and ${where} group by ${group}, uid),
-      scored as (select ${group}, count(*)::int as affected, sum(100 * exp(-0.04 * issues - 0.06 * weight)) as score_sum
-        from per_object group by ${group})
-      select t.*, coalesce(o.affected, 0) as "objectsWithIssues",
-        round(((t.objects - coalesce(o.affected, 0)) * 100 + coalesce(o.score_sum, 0)) / greatest(t.objects, 1), 2)::float as score
-      from totals t left join scored o on ${join} order by score, ${group}`);
+      select ${group}, count(*)::int as objects, (count(*) filter (where open_issues > 0))::int as "objectsWithIssues",
+        round(avg(score)::numeric, 2)::float as score
+      from resource_health where ${where} group by ${group} order by score, ${group}`);
     return { by, items };
   });
 }

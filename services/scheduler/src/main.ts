@@ -4,7 +4,7 @@ import { commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
 import { PlacementReason } from "@atoll/contracts";
 import { PlacementController, recordWorkStatuses, requestPlacement } from "@atoll/control";
 import { createLogger } from "@atoll/log";
-import { listClusters, listTemplateKeys, openDatabase } from "@atoll/store";
+import { listClusters, listTemplateKeys, openDatabase, recordMetricSnapshots } from "@atoll/store";
 
 // 1. Config.
 const config = loadConfig({
@@ -13,6 +13,8 @@ const config = loadConfig({
   ATOLL_CLUSTER_GRACE_SECONDS: z.coerce.number().int().positive().default(30),
   /** How often cluster reachability is checked. */
   ATOLL_CLUSTER_CHECK_MS: z.coerce.number().int().positive().default(2000),
+  /** How often fleet figures are recorded for dashboards (objects, issues, health). */
+  ATOLL_SNAPSHOT_MS: z.coerce.number().int().positive().default(60_000),
 });
 const logger = createLogger({ service: "scheduler", level: config.LOG_LEVEL });
 
@@ -61,11 +63,17 @@ const watchClusters = setInterval(async () => {
     logger.warn({ err: (error as Error).message }, "could not check clusters");
   }
 }, config.ATOLL_CLUSTER_CHECK_MS);
+const snapshots = setInterval(() => {
+  recordMetricSnapshots(database.sql).catch((error: unknown) =>
+    logger.warn({ err: (error as Error).message }, "could not record the fleet's figures"),
+  );
+}, config.ATOLL_SNAPSHOT_MS);
 logger.info("scheduler started");
 
 // 5. Stop.
 onShutdown(logger, async () => {
   clearInterval(watchClusters);
+  clearInterval(snapshots);
   await placements.stop();
   await statuses.stop();
   await bus.close();

@@ -1,0 +1,17 @@
+import type postgres from "postgres";
+
+/**
+ * Records the fleet's figures for dashboards: objects per cluster and kind, open issues per
+ * cluster and severity, and health per cluster and namespace (the score of GET /api/v1/health).
+ */
+export async function recordMetricSnapshots(sql: postgres.Sql): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`insert into metric_snapshots (metric, cluster, kind, value)
+      select 'objects', cluster, kind, count(*) from resources group by cluster, kind`;
+    await tx`insert into metric_snapshots (metric, cluster, severity, value)
+      select 'issues', cluster, severity, count(*) from issues where resolved_at is null group by cluster, severity`;
+    await tx`insert into metric_snapshots (metric, cluster, namespace, value)
+      select 'health', cluster, namespace, avg(score) from resource_health group by cluster, namespace`;
+    await tx`delete from metric_snapshots where time < now() - interval '30 days'`;
+  });
+}
