@@ -1,7 +1,15 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Bus, busNames } from "@atoll/bus";
-import { commonConfig, loadConfig, onShutdown, openSecret, parseSecretKey, z } from "@atoll/config";
+import {
+  commonConfig,
+  loadConfig,
+  onShutdown,
+  openSecret,
+  parseSecretKey,
+  serveHealth,
+  z,
+} from "@atoll/config";
 import { KubeClient } from "@atoll/kube";
 import { createLogger } from "@atoll/log";
 import { listPushClusters, openDatabase } from "@atoll/store";
@@ -15,6 +23,8 @@ const { version } = JSON.parse(readFileSync(new URL("../package.json", import.me
 // the member cluster with only NATS credentials; "hub" syncs every registered push cluster.
 const config = loadConfig({
   ...commonConfig,
+  /** Port for /healthz and /readyz (Kubernetes probes); 0 turns them off. */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   ATOLL_MODE: z.enum(["push", "pull", "hub"]).default("push"),
   ATOLL_CLUSTER: z.string().optional(),
   KUBECONFIG: z.string().optional(),
@@ -124,8 +134,13 @@ if (config.ATOLL_MODE === "hub") {
   };
 }
 
+const health = serveHealth(config.HEALTH_PORT, async () => {
+  await bus.nc.flush();
+});
+
 // 5. Stop: finish and publish what the reflectors already handed over, then drain the bus.
 onShutdown(logger, async () => {
+  await health.close();
   await stop();
   await bus.close();
 });

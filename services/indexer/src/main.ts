@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Bus } from "@atoll/bus";
-import { ConfigError, commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
+import { ConfigError, commonConfig, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
 import { AUDIT_RULES, type InsightConfig, SEVERITIES } from "@atoll/insight";
 import { createLogger } from "@atoll/log";
 import { OpenSearchWriter } from "@atoll/opensearch";
@@ -12,6 +12,8 @@ import YAML from "yaml";
 // 1. Config.
 const config = loadConfig({
   ...commonConfig,
+  /** Port for /healthz and /readyz (Kubernetes probes); 0 turns them off. */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** Messages per transaction; each holds up to 500 events. */
   INDEXER_MAX_BATCH: z.coerce.number().int().positive().default(32),
   INDEXER_DURABLE: z.string().default("indexer"),
@@ -80,11 +82,16 @@ const indexer = new ResourceIndexer({
 });
 
 // 4. Start.
+const health = serveHealth(config.HEALTH_PORT, async () => {
+  await bus.nc.flush();
+  await database.sql`select 1`;
+});
 await indexer.start();
 logger.info("indexer started");
 
 // 5. Stop: finish the in-flight batch (and ack it), then drain the bus and close the pool.
 onShutdown(logger, async () => {
+  await health.close();
   await indexer.stop();
   await bus.close();
   await database.close();

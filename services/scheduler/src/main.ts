@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Bus } from "@atoll/bus";
-import { commonConfig, loadConfig, onShutdown, z } from "@atoll/config";
+import { commonConfig, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
 import { PlacementReason } from "@atoll/contracts";
 import { PlacementController, recordWorkStatuses, requestPlacement } from "@atoll/control";
 import { createLogger } from "@atoll/log";
@@ -9,6 +9,8 @@ import { listClusters, listTemplateKeys, openDatabase, recordMetricSnapshots } f
 // 1. Config.
 const config = loadConfig({
   ...commonConfig,
+  /** Port for /healthz and /readyz (Kubernetes probes); 0 turns them off. */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** A cluster with no heartbeat for this long is unreachable: its workloads move elsewhere. */
   ATOLL_CLUSTER_GRACE_SECONDS: z.coerce.number().int().positive().default(30),
   /** How often cluster reachability is checked. */
@@ -38,6 +40,10 @@ const controller = new PlacementController({
 });
 
 // 4. Start.
+const health = serveHealth(config.HEALTH_PORT, async () => {
+  await bus.nc.flush();
+  await database.sql`select 1`;
+});
 const placements = await controller.start();
 const statuses = await recordWorkStatuses(database.sql, bus, logger);
 // When a cluster goes silent past the grace period, or comes back, or its properties change,
@@ -72,6 +78,7 @@ logger.info("scheduler started");
 
 // 5. Stop.
 onShutdown(logger, async () => {
+  await health.close();
   clearInterval(watchClusters);
   clearInterval(snapshots);
   await placements.stop();
