@@ -46,6 +46,8 @@ describe("atoll cluster", () => {
       "ServiceAccount",
       "ClusterRole",
       "ClusterRoleBinding",
+      "ClusterRole",
+      "ClusterRoleBinding",
       "Secret",
       "Deployment",
     ]);

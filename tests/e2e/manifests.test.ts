@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { AUDIT_RULES, audit } from "@atoll/insight";
+import { AGENT_APPLY_RULES, AGENT_READ_RULES, agentManifest } from "@atoll/sync";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { KUBECTL } from "../support/kubectl.js";
@@ -85,5 +86,21 @@ describe("deployment manifests", () => {
         expect(container.securityContext.readOnlyRootFilesystem, object.metadata.name).toBe(true);
       }
     }
+  });
+
+  it("gives the agent the same rights whether it comes from infra/k8s/agent or atoll cluster add --pull", async () => {
+    const rendered = await render("agent");
+    const rulesOf = (name: string) =>
+      rendered.find((o) => o.kind === "ClusterRole" && o.metadata.name === name)?.rules;
+    expect(rulesOf("atoll-agent-read")).toEqual(AGENT_READ_RULES);
+    expect(rulesOf("atoll-agent-apply")).toEqual(AGENT_APPLY_RULES);
+    const printed = YAML.parseAllDocuments(
+      agentManifest({ cluster: "c", natsUrl: "nats://hub:4222", credentials: "SU...", image: "agent:1" }),
+    ).map((d) => d.toJSON());
+    expect(
+      audit(printed, AUDIT_RULES).filter(
+        (f) => !f.passed && (f.severity === "high" || f.severity === "critical"),
+      ),
+    ).toEqual([]);
   });
 });

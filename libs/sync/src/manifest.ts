@@ -9,9 +9,43 @@ export interface AgentManifestOptions {
   namespace?: string;
 }
 
+const WRITE = ["get", "create", "update", "patch", "delete"];
+
+/**
+ * Read every resource to index it: list and watch only. Without get, the wildcard cannot reach
+ * pods/exec or pods/attach, which need get or create.
+ */
+export const AGENT_READ_RULES = [{ apiGroups: ["*"], resources: ["*"], verbs: ["list", "watch"] }];
+
+/** Apply and withdraw the kinds a placement can deliver, and nothing else (infra/k8s/agent has the same). */
+export const AGENT_APPLY_RULES = [
+  {
+    apiGroups: [""],
+    resources: [
+      "configmaps",
+      "secrets",
+      "services",
+      "serviceaccounts",
+      "persistentvolumeclaims",
+      "namespaces",
+    ],
+    verbs: WRITE,
+  },
+  {
+    apiGroups: ["apps"],
+    resources: ["deployments", "statefulsets", "daemonsets", "replicasets"],
+    verbs: WRITE,
+  },
+  { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: WRITE },
+  { apiGroups: ["networking.k8s.io"], resources: ["ingresses", "networkpolicies"], verbs: WRITE },
+  { apiGroups: ["policy"], resources: ["poddisruptionbudgets"], verbs: WRITE },
+  { apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: WRITE },
+];
+
 /**
  * Everything a pull-mode agent needs in its member cluster: a namespace, a service account that
- * may read every resource (and nothing more), its NATS credentials and a Deployment.
+ * may list and watch every resource and apply the kinds placements deliver, its NATS credentials
+ * and a Deployment.
  */
 export function agentManifest(options: AgentManifestOptions): string {
   const namespace = options.namespace ?? "atoll-system";
@@ -19,19 +53,21 @@ export function agentManifest(options: AgentManifestOptions): string {
   const documents = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels } },
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "atoll-agent", namespace, labels } },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: { name: "atoll-agent-read", labels },
-      rules: [{ apiGroups: ["*"], resources: ["*"], verbs: ["get", "list", "watch"] }],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: "atoll-agent-read", labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "atoll-agent-read" },
-      subjects: [{ kind: "ServiceAccount", name: "atoll-agent", namespace }],
-    },
+    ...(["read", "apply"] as const).flatMap((role) => [
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRole",
+        metadata: { name: `atoll-agent-${role}`, labels },
+        rules: role === "read" ? AGENT_READ_RULES : AGENT_APPLY_RULES,
+      },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name: `atoll-agent-${role}`, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: `atoll-agent-${role}` },
+        subjects: [{ kind: "ServiceAccount", name: "atoll-agent", namespace }],
+      },
+    ]),
     {
       apiVersion: "v1",
       kind: "Secret",
@@ -66,7 +102,11 @@ export function agentManifest(options: AgentManifestOptions): string {
                   { name: "NATS_CREDENTIALS", value: "/etc/atoll/nats.nk" },
                   // A capped heap makes V8 collect rather than grow: ~210 MB RSS at 100k pods (bench:sync).
                   { name: "NODE_OPTIONS", value: "--max-old-space-size=160" },
+                  { name: "HEALTH_PORT", value: "8081" },
                 ],
+                ports: [{ name: "health", containerPort: 8081 }],
+                readinessProbe: { httpGet: { path: "/readyz", port: 8081 }, periodSeconds: 10 },
+                livenessProbe: { httpGet: { path: "/healthz", port: 8081 }, periodSeconds: 20 },
                 volumeMounts: [{ name: "nats", mountPath: "/etc/atoll", readOnly: true }],
                 resources: {
                   requests: { cpu: "100m", memory: "128Mi" },
