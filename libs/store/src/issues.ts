@@ -55,15 +55,16 @@ export async function recordIssues(
           name = excluded.name, severity = excluded.severity, category = excluded.category, message = excluded.message,
           last_seen = now(), resolved_at = null,
           first_seen = case when issues.resolved_at is null then issues.first_seen else now() end`;
+    // Every finding still present was stamped last_seen = now() just above, and now() is fixed
+    // for the transaction, so an open finding with an older stamp is one that went away. (An
+    // anti-join against the new findings instead re-parses their JSON for every candidate row
+    // whenever the planner picks a nested loop, which took minutes for a whole cluster.)
     await tx`
       update issues i set resolved_at = now()
       from jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(cluster text, uid text)
-      where i.cluster = k.cluster and i.uid = k.uid and i.resolved_at is null
+      where i.cluster = k.cluster and i.uid = k.uid and i.resolved_at is null and i.last_seen < now()
         and (${scope.rules ? tx`i.rule in (select jsonb_array_elements_text(${JSON.stringify(scope.rules)}::jsonb))` : tx`true`})
-        and (${scope.exceptRules ? tx`i.rule not in (select jsonb_array_elements_text(${JSON.stringify(scope.exceptRules)}::jsonb))` : tx`true`})
-        and not exists (
-          select 1 from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(cluster text, uid text, rule text, container text)
-          where r.cluster = i.cluster and r.uid = i.uid and r.rule = i.rule and r.container = i.container)`;
+        and (${scope.exceptRules ? tx`i.rule not in (select jsonb_array_elements_text(${JSON.stringify(scope.exceptRules)}::jsonb))` : tx`true`})`;
   });
 }
 

@@ -25,5 +25,8 @@ export const issues = pgTable(
   (t) => [
     primaryKey({ columns: [t.cluster, t.uid, t.rule, t.container] }),
     index("issues_open").on(t.cluster, t.namespace, t.severity).where(sql`resolved_at is null`),
+    // Recording a batch looks up each object's open findings; without this the planner may walk
+    // a whole cluster's open findings per object through issues_open while statistics are young.
+    index("issues_open_by_object").on(t.cluster, t.uid).where(sql`resolved_at is null`),
   ],
 );

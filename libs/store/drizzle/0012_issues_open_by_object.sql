@@ -1,0 +1,1 @@
+CREATE INDEX "issues_open_by_object" ON "issues" USING btree ("cluster","uid") WHERE resolved_at is null;
