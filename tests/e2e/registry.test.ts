@@ -112,8 +112,15 @@ describe("cluster registry, pull mode and push mode against an authenticating NA
       "ServiceAccount",
       "ClusterRole",
       "ClusterRoleBinding",
+      "ClusterRole",
+      "ClusterRoleBinding",
       "Secret",
       "Deployment",
+    ]);
+    // Reading and applying are separate roles, so an operator can withhold apply rights.
+    expect(documents.filter((d: Any) => d.kind === "ClusterRole").map((d: Any) => d.metadata.name)).toEqual([
+      "atoll-agent-read",
+      "atoll-agent-apply",
     ]);
     expect(documents.find((d: Any) => d.kind === "Secret").stringData["nats.nk"]).toBe(
       registered.body.credentials,

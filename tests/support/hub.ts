@@ -64,8 +64,9 @@ export class TestHub {
     this.databaseUrl = database.url;
     this.dropDatabase = database.drop;
     this.bus = await Bus.connect({
-      url: NATS_URL,
+      url: this.natsUrl,
       name: "test-hub",
+      ...(this.options.env?.NATS_CREDENTIALS ? { credentialsFile: this.options.env.NATS_CREDENTIALS } : {}),
       prefix: this.prefix,
       logger: silentLogger(),
     });

@@ -12,7 +12,7 @@ import {
   jetstreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, headers, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
 import { assertClusterName, type BusNames, busNames } from "./names.js";
 import { ensureTopology } from "./topology.js";
@@ -74,6 +74,41 @@ const CLOSE_WAIT_MS = 5_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long a starting service waits for a NATS server that is not up yet before giving up. */
+const STARTUP_PATIENCE_MS = 120_000;
+
+const isUnreachable = (error: unknown) =>
+  /ECONNREFUSED|connection refused|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|timeout|disconnect|closed/i.test(
+    `${(error as Error)?.name ?? ""} ${(error as Error)?.message ?? ""} ${(error as { code?: string })?.code ?? ""}`,
+  );
+
+/**
+ * Runs a start-up step against NATS, retrying it while the server cannot be reached or does not
+ * answer: services and agents often start before NATS does, or while it restarts, and a crash
+ * loop there would only add noise. Any other error (refused credentials, say) fails at once.
+ */
+export async function retryWhileUnreachable<T>(
+  what: string,
+  step: () => Promise<T>,
+  logger: Logger,
+  patienceMs = STARTUP_PATIENCE_MS,
+): Promise<T> {
+  const giveUpAt = Date.now() + patienceMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isUnreachable(error) || Date.now() >= giveUpAt) throw error;
+      const delay = Math.min(RETRY_BASE_MS * 2 ** attempt, 5_000);
+      logger.warn(
+        { err: (error as Error).message, retryInMs: delay },
+        `${what}: NATS did not answer; retrying`,
+      );
+      await sleep(delay);
+    }
+  }
+}
+
 export class Bus {
   readonly names: BusNames;
   readonly js: JetStreamClient;
@@ -94,16 +129,22 @@ export class Bus {
     const seed =
       options.nkeySeed ??
       (options.credentialsFile ? readFileSync(options.credentialsFile, "utf8") : undefined);
+    const logger = options.logger.child({ component: "bus" });
     try {
-      nc = await connect({
-        servers: options.url,
-        name: options.name,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 1000,
-        ...(options.user ? { user: options.user, pass: options.pass } : {}),
-        ...(seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed.trim())) } : {}),
-        ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
-      });
+      nc = await retryWhileUnreachable(
+        `connecting to ${options.url}`,
+        () =>
+          connect({
+            servers: options.url,
+            name: options.name,
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 1000,
+            ...(options.user ? { user: options.user, pass: options.pass } : {}),
+            ...(seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed.trim())) } : {}),
+            ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
+          }),
+        logger,
+      );
     } catch (error) {
       if (
         /authorization/i.test(String((error as Error).message ?? "")) ||
@@ -115,7 +156,6 @@ export class Bus {
       }
       throw error;
     }
-    const logger = options.logger.child({ component: "bus" });
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") {
@@ -132,7 +172,41 @@ export class Bus {
 
   /** Declares streams and buckets; the hub services call this at start-up, agents do not. */
   ensureTopology(): Promise<void> {
-    return ensureTopology(this.jsm, this.js, this.names);
+    return retryWhileUnreachable(
+      "declaring streams",
+      () => ensureTopology(this.jsm, this.js, this.names),
+      this.logger,
+    );
+  }
+
+  /**
+   * Follows the clusters bucket (heartbeats) for as long as the bus lives. The watch is an
+   * ordered consumer that the client re-creates after a reconnect; when that fails (the server
+   * was away too long, or restarted), the watch is opened again instead of going quiet.
+   */
+  watchClusters(onEntry: (entry: KvEntry) => Promise<void>): { stop(): void } {
+    let stopped = false;
+    let current: { stop(): void } | undefined;
+    void (async () => {
+      for (let attempt = 0; !stopped; attempt++) {
+        try {
+          const watch = await (await this.clusters()).watch();
+          current = watch;
+          if (stopped) watch.stop();
+          attempt = 0;
+          for await (const entry of watch) await onEntry(entry);
+        } catch (error) {
+          this.logger.warn({ err: (error as Error).message }, "the clusters watch failed; reopening it");
+        }
+        if (!stopped) await sleep(Math.min(RETRY_BASE_MS * 2 ** attempt, RETRY_MAX_MS));
+      }
+    })();
+    return {
+      stop: () => {
+        stopped = true;
+        current?.stop();
+      },
+    };
   }
 
   async clusters(): Promise<KV> {

@@ -9,6 +9,7 @@ export {
   type ConsumeOptions,
   type Consumption,
   type Delivery,
+  retryWhileUnreachable,
 } from "./bus.js";
 export { assertClusterName, type BusNames, busNames } from "./names.js";
 export { agentPermissions, type NatsIdentity, type Permissions, renderServerConfig } from "./security.js";

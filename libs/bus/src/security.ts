@@ -50,20 +50,20 @@ export function renderServerConfig(options: {
 }): string {
   const users = options.identities.map((identity) => {
     const lines = [
-      `    # ${identity.description.replace(/\n/g, " ")}`,
-      `    { nkey: ${quote(identity.nkey)}`,
+      `      # ${identity.description.replace(/\n/g, " ")}`,
+      `      { nkey: ${quote(identity.nkey)}`,
     ];
     if (identity.permissions) {
       const list = (subjects: string[]) => subjects.map(quote).join(", ");
       lines.push(
-        `      permissions: {`,
-        `        publish: { allow: [${list(identity.permissions.publish)}] }`,
-        `        subscribe: { allow: [${list(identity.permissions.subscribe)}] }`,
-        `        allow_responses: true`,
-        `      }`,
+        `        permissions: {`,
+        `          publish: { allow: [${list(identity.permissions.publish)}] }`,
+        `          subscribe: { allow: [${list(identity.permissions.subscribe)}] }`,
+        `          allow_responses: true`,
+        `        }`,
       );
     }
-    lines.push("    }");
+    lines.push("      }");
     return lines.join("\n");
   });
   return [
@@ -71,10 +71,15 @@ export function renderServerConfig(options: {
     `host: ${quote(options.host ?? "0.0.0.0")}`,
     `port: ${options.port}`,
     `jetstream { store_dir: ${quote(options.storeDir)} }`,
-    "authorization {",
-    "  users = [",
+    // One account for Atoll with JetStream on; its streams are invisible to any other account
+    // the operator adds to this server.
+    "accounts {",
+    "  ATOLL {",
+    "    jetstream: enabled",
+    "    users = [",
     users.join("\n"),
-    "  ]",
+    "    ]",
+    "  }",
     "}",
     "",
   ].join("\n");

@@ -129,7 +129,17 @@ export async function startNatsServer(
     writeFileSync(file, options.config);
     args = ["-c", file];
   } else {
-    args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", options.storeDir ?? join(dir, "store")];
+    args = [
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-js",
+      "-sd",
+      options.storeDir ?? join(dir, "store"),
+      "-l",
+      join(dir, "nats.log"),
+    ];
   }
   const child = spawn(binary, args, { stdio: "ignore" });
   await until(() => portAnswers(port), `nats-server on port ${port}`, 10_000, 50);

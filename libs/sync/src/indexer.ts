@@ -96,7 +96,7 @@ export class ResourceIndexer {
       },
     });
     await this.leases.start();
-    await this.watchHeartbeats();
+    this.watchHeartbeats();
     this.pruneTimer = setInterval(() => {
       pruneTombstones(this.options.sql).catch((error: unknown) =>
         logger.warn({ err: (error as Error).message }, "could not prune tombstones"),
@@ -216,24 +216,19 @@ export class ResourceIndexer {
     if (ops.some((op) => op.op === "sweep")) await resolveIssuesOfGoneObjects(sql, cluster);
   }
 
-  private async watchHeartbeats(): Promise<void> {
+  private watchHeartbeats(): void {
     const { bus, sql, logger } = this.options;
-    const kv = await bus.clusters();
-    const watch = await kv.watch();
-    this.heartbeatWatch = { stop: () => watch.stop() };
-    void (async () => {
-      for await (const entry of watch) {
-        if (entry.operation !== "PUT") continue;
-        // A cluster heard from for the first time gets an indexer without waiting for the next pass.
-        if (!this.consumers.has(entry.key)) void this.leases?.reconcile();
-        try {
-          await recordHeartbeat(sql, heartbeatToRow(heartbeatCodec.decode(entry.value)));
-        } catch (error) {
-          // A heartbeat is superseded within seconds, so a failed one is logged, not retried.
-          logger.warn({ cluster: entry.key, err: (error as Error).message }, "could not record a heartbeat");
-        }
+    this.heartbeatWatch = bus.watchClusters(async (entry) => {
+      if (entry.operation !== "PUT") return;
+      // A cluster heard from for the first time gets an indexer without waiting for the next pass.
+      if (!this.consumers.has(entry.key)) void this.leases?.reconcile();
+      try {
+        await recordHeartbeat(sql, heartbeatToRow(heartbeatCodec.decode(entry.value)));
+      } catch (error) {
+        // A heartbeat is superseded within seconds, so a failed one is logged, not retried.
+        logger.warn({ cluster: entry.key, err: (error as Error).message }, "could not record a heartbeat");
       }
-    })();
+    });
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Bus, KV } from "@atoll/bus";
+import { type Bus, type KV, retryWhileUnreachable } from "@atoll/bus";
 import type { Logger } from "@atoll/log";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -48,15 +48,18 @@ export class ClusterLeases {
   async start(): Promise<void> {
     const { bus } = this.options;
     const kvm = new Kvm(bus.js);
-    const ttl = this.ttlMs;
-    this.leases = await kvm.create(`${bus.names.prefix ? `${bus.names.prefix}_` : ""}indexer_leases`, {
-      history: 1,
-      ttl,
-    });
-    this.members = await kvm.create(`${bus.names.prefix ? `${bus.names.prefix}_` : ""}indexer_members`, {
-      history: 1,
-      ttl,
-    });
+    const bucket = (name: string) =>
+      retryWhileUnreachable(
+        `opening the ${name} bucket`,
+        () =>
+          kvm.create(`${bus.names.prefix ? `${bus.names.prefix}_` : ""}${name}`, {
+            history: 1,
+            ttl: this.ttlMs,
+          }),
+        this.options.logger,
+      );
+    this.leases = await bucket("indexer_leases");
+    this.members = await bucket("indexer_members");
     await this.reconcile();
     this.timer = setInterval(() => void this.reconcile(), this.options.renewMs ?? Math.floor(this.ttlMs / 3));
   }
@@ -99,6 +102,11 @@ export class ClusterLeases {
       try {
         this.owned.set(cluster, await leases.update(cluster, new TextEncoder().encode(this.id), revision));
       } catch (error) {
+        const adopted = isLeaseTaken(error) ? await this.stillOurs(cluster) : undefined;
+        if (adopted !== undefined) {
+          this.owned.set(cluster, adopted);
+          continue;
+        }
         if (!isLeaseTaken(error)) {
           this.options.logger.warn(
             { cluster, err: (error as Error).message },
@@ -124,7 +132,9 @@ export class ClusterLeases {
       if (this.owned.size >= share) break;
       if (this.owned.has(cluster)) continue;
       try {
-        const revision = await leases.create(cluster, new TextEncoder().encode(this.id));
+        const revision =
+          (await this.stillOurs(cluster)) ??
+          (await leases.create(cluster, new TextEncoder().encode(this.id)));
         await this.options.onAcquire(cluster);
         this.owned.set(cluster, revision);
         this.options.logger.info({ cluster, share, indexers: live }, "took a cluster lease");
@@ -132,6 +142,16 @@ export class ClusterLeases {
         // Held by another live indexer.
       }
     }
+  }
+
+  /**
+   * The revision of a lease key that still names this process. A NATS server that restarts
+   * without having synced its last writes to disk comes back with an older revision of our own
+   * lease; that is no reason to stop reading, nor to wait for the key to expire.
+   */
+  private async stillOurs(cluster: string): Promise<number | undefined> {
+    const entry = await this.leases!.get(cluster).catch(() => null);
+    return entry?.operation === "PUT" && entry.string() === this.id ? entry.revision : undefined;
   }
 
   async stop(): Promise<void> {
