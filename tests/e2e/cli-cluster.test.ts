@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { nkeyFromSeed } from "@atoll/bus";
 import { findExecutable, serviceEntry } from "@atoll/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
@@ -69,12 +70,19 @@ describe("atoll cluster", () => {
     expect(list).toMatch(/edge-7\s+pull\s+Offline\s+-\s+eu\/eu-1a\s+site=store-8\s+0/);
   });
 
-  it("renders a NATS config that nats-server accepts", async () => {
+  it("makes the hub's NATS identity and renders a NATS config that nats-server accepts", async () => {
+    const seedFile = join(hub.dir, "hub.nk");
+    const publicKey = (await atoll("hub-nkey", "--out", seedFile)).trim();
+    expect(publicKey).toMatch(/^U[A-Z2-7]{55}$/);
+    expect(statSync(seedFile).mode & 0o777).toBe(0o600);
+    expect(nkeyFromSeed(new TextEncoder().encode(readFileSync(seedFile, "utf8").trim())).getPublicKey()).toBe(
+      publicKey,
+    );
     const out = join(hub.dir, "nats.conf");
     await atoll(
       "nats-config",
       "--hub-nkey",
-      "UDL7WFUAZVUKCRLGDI6AUG4QW22Q6RBMGGFJQRCE6R3QXXT42GAE53W3",
+      publicKey,
       "--port",
       "4333",
       "--store-dir",
@@ -84,6 +92,26 @@ describe("atoll cluster", () => {
     );
     const check = await run(findExecutable("nats-server")!, ["-c", out, "-t"]);
     expect(`${check.stdout}${check.stderr}`).toMatch(/is valid/);
+    expect(readFileSync(out, "utf8")).toContain(publicKey);
+    expect(readFileSync(out, "utf8")).toContain("# cluster edge-7");
+
+    // Before the hub runs: the hub's identity alone, no registry read.
+    const first = join(hub.dir, "bootstrap.conf");
+    await run(process.execPath, [
+      serviceEntry("@atoll/cli"),
+      "cluster",
+      "nats-config",
+      "--hub-nkey",
+      publicKey,
+      "--bootstrap",
+      "--out",
+      first,
+    ]);
+    const bootstrap = readFileSync(first, "utf8");
+    expect(bootstrap).toContain(publicKey);
+    expect(bootstrap).not.toContain("# cluster ");
+    const checkFirst = await run(findExecutable("nats-server")!, ["-c", first, "-t"]);
+    expect(`${checkFirst.stdout}${checkFirst.stderr}`).toMatch(/is valid/);
   });
 
   it("deletes, and explains errors", async () => {

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { agentPermissions, busNames, renderServerConfig } from "@atoll/bus";
+import { agentPermissions, busNames, createNkeyUser, renderServerConfig } from "@atoll/bus";
 import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf, table } from "./hub.js";
 import { SetupError } from "./infra.js";
 
@@ -12,8 +12,11 @@ export const CLUSTER_USAGE = `atoll cluster <command>:
   list                                     registered clusters with status
   update NAME [fields]                     change labels, region, zone, provider, taints or rules
   delete NAME                              stop syncing NAME and purge its rows
-  nats-config --hub-nkey KEY [--port N] [--store-dir DIR] [--out FILE]
+  hub-nkey --out FILE                      new NATS identity for the hub services: the seed goes to
+                                           FILE (mode 600), the public key (U...) is printed
+  nats-config --hub-nkey KEY [--port N] [--store-dir DIR] [--out FILE] [--bootstrap]
                                            NATS server config with one identity per pull cluster
+                                           (--bootstrap: the hub's alone, before the hub is running)
 fields: --label k=v (repeat) --region R --zone Z --provider P --taint key[=value]:Effect (repeat) --rules FILE
 ${HUB_USAGE}`;
 
@@ -131,6 +134,16 @@ export async function runCluster(args: string[], print: (text: string) => void):
       print(`deleted ${name}; purged ${answer.purged} objects`);
       return;
     }
+    case "hub-nkey": {
+      const { values } = parseArgs({ args: rest, options: { ...HUB_OPTIONS, out: { type: "string" } } });
+      if (!values.out)
+        throw new SetupError("hub-nkey needs --out FILE, where the hub services' seed is written");
+      const pair = createNkeyUser();
+      // The seed is the hub's NATS password: readable by its owner only, never printed.
+      writeFileSync(values.out, `${new TextDecoder().decode(pair.getSeed())}\n`, { mode: 0o600, flag: "wx" });
+      print(pair.getPublicKey());
+      return;
+    }
     case "nats-config": {
       const { values } = parseArgs({
         args: rest,
@@ -140,11 +153,15 @@ export async function runCluster(args: string[], print: (text: string) => void):
           port: { type: "string" },
           "store-dir": { type: "string" },
           out: { type: "string" },
+          bootstrap: { type: "boolean" },
         },
       });
       if (!values["hub-nkey"]?.startsWith("U"))
         throw new SetupError("--hub-nkey must be the hub services' public user nkey (it starts with U)");
-      const { items } = await hubOf(values).call("GET", "/api/v1/clusters");
+      // Before the hub first starts there is no registry to read: the hub's identity alone.
+      const { items } = values.bootstrap
+        ? { items: [] }
+        : await hubOf(values).call("GET", "/api/v1/clusters");
       const names = busNames(process.env.ATOLL_BUS_PREFIX ?? "");
       const config = renderServerConfig({
         port: Number(values.port ?? 4222),
