@@ -1,5 +1,6 @@
 import { AUDIT_RULES, audit, type InsightConfig, isExempt, type Severity } from "./audit.js";
 import { namespaceOf, type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
+import { references } from "./topology.js";
 
 /** A problem found in an object's status or events, with what to do about it. */
 export interface Diagnosis {
@@ -493,6 +494,9 @@ export function validCron(schedule: string): boolean {
  * Workloads that refer to a ConfigMap, Secret, PVC or ServiceAccount that does not exist in
  * their namespace: the pods will not start, or will start without what they expect.
  */
+/** References a pod cannot start without; projected sources and pull secrets are not among them. */
+const CHECKED_RELATIONS = new Set(["runs-as", "mounts", "env"]);
+
 function missingReferences(
   workload: Obj,
   context: Context,
@@ -502,31 +506,14 @@ function missingReferences(
     return [];
   const ns = namespaceOf(workload);
   const found: Omit<Diagnosis, "kind" | "namespace" | "name">[] = [];
-  const check = (kind: string, name: unknown, optional?: boolean) => {
-    if (typeof name === "string" && name && !optional && !context.find(kind, ns, name))
-      found.push({
-        rule: `${kind}Missing`,
-        severity: "high",
-        message: `${workload.kind} ${ns}/${workload.metadata.name} refers to ${kind} ${name}, which does not exist`,
-      });
-  };
-  const spec = pod.spec;
-  if (spec.serviceAccountName && spec.serviceAccountName !== "default")
-    check("ServiceAccount", spec.serviceAccountName);
-  for (const v of spec.volumes ?? []) {
-    check("ConfigMap", v.configMap?.name, v.configMap?.optional);
-    check("Secret", v.secret?.secretName, v.secret?.optional);
-    check("PersistentVolumeClaim", v.persistentVolumeClaim?.claimName);
-  }
-  for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
-    for (const from of c.envFrom ?? []) {
-      check("ConfigMap", from.configMapRef?.name, from.configMapRef?.optional);
-      check("Secret", from.secretRef?.name, from.secretRef?.optional);
-    }
-    for (const env of c.env ?? []) {
-      check("ConfigMap", env.valueFrom?.configMapKeyRef?.name, env.valueFrom?.configMapKeyRef?.optional);
-      check("Secret", env.valueFrom?.secretKeyRef?.name, env.valueFrom?.secretKeyRef?.optional);
-    }
+  for (const ref of references(workload)) {
+    if (!CHECKED_RELATIONS.has(ref.relation) || ref.optional || context.find(ref.kind, ns, ref.name!))
+      continue;
+    found.push({
+      rule: `${ref.kind}Missing`,
+      severity: "high",
+      message: `${workload.kind} ${ns}/${workload.metadata.name} refers to ${ref.kind} ${ref.name}, which does not exist`,
+    });
   }
   return found;
 }

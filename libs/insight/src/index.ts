@@ -28,3 +28,16 @@ export {
   validCron,
 } from "./diagnosis.js";
 export { type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
+export {
+  buildTopology,
+  type CustomRelation,
+  kindGraph,
+  neighbourhood,
+  REFERRING_KINDS,
+  type Reference,
+  references,
+  type Topology,
+  type TopologyEdge,
+  type TopologyInput,
+  type TopologyNode,
+} from "./topology.js";

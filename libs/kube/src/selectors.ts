@@ -137,3 +137,66 @@ export function matchesFields(object: unknown, requirements: FieldRequirement[])
     ({ path, operator, value }) => (fieldValue(object, path) === value) === (operator === "="),
   );
 }
+
+/** metav1.LabelSelectorRequirement. */
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+  values?: string[];
+}
+
+/** metav1.LabelSelector, as Deployments, PDBs, NetworkPolicies and Karmada policies write it. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+const NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A Kubernetes qualified name: [prefix/]name, as label keys must be. */
+export function validLabelKey(key: string): boolean {
+  const slash = key.indexOf("/");
+  if (slash < 0) return NAME.test(key);
+  const prefix = key.slice(0, slash);
+  return prefix.length <= 253 && PREFIX.test(prefix) && NAME.test(key.slice(slash + 1));
+}
+
+/** metav1.LabelSelector against a label set; a selector that is not valid matches nothing. */
+export function labelSelectorMatches(
+  selector: LabelSelector | undefined,
+  labels: Record<string, string>,
+): boolean {
+  if (!selector) return true;
+  const requirements: LabelSelectorRequirement[] = [
+    ...Object.entries(selector.matchLabels ?? {}).map(([key, value]) => ({
+      key,
+      operator: "In" as const,
+      values: [value],
+    })),
+    ...(selector.matchExpressions ?? []),
+  ];
+  return requirements.every((r) => requirementMatches(r, labels));
+}
+
+/** One selector requirement against a label set; an invalid key or operator matches nothing. */
+export function requirementMatches(
+  r: { key: string; operator: string; values?: string[] },
+  labels: Record<string, string>,
+): boolean {
+  if (!validLabelKey(r.key)) return false;
+  const has = Object.hasOwn(labels, r.key);
+  const values = r.values ?? [];
+  switch (r.operator) {
+    case "In":
+      return values.length > 0 && has && values.includes(labels[r.key]!);
+    case "NotIn":
+      return values.length > 0 && (!has || !values.includes(labels[r.key]!));
+    case "Exists":
+      return values.length === 0 && has;
+    case "DoesNotExist":
+      return values.length === 0 && !has;
+    default:
+      return false;
+  }
+}

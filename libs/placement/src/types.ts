@@ -1,15 +1,8 @@
 /** The parts of Karmada's placement API the scheduler reads (policy.karmada.io/v1alpha1). */
 
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
-  values?: string[];
-}
+import type { LabelSelector, LabelSelectorRequirement } from "@atoll/kube";
 
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
+export type { LabelSelector, LabelSelectorRequirement };
 
 export interface ClusterAffinity {
   labelSelector?: LabelSelector;
