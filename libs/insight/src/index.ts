@@ -16,6 +16,7 @@ export {
   subjectsOf,
   type Target,
 } from "./audit.js";
+export { InsightConfigError, type InsightFile, insightConfigProblems, readInsightConfig } from "./config.js";
 export { type CustomRuleDefinition, customRule, SchemaError, validateSchema } from "./custom.js";
 export {
   CROSS_OBJECT_DIAGNOSES,

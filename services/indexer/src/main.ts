@@ -1,13 +1,11 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
 import { Bus } from "@atoll/bus";
-import { ConfigError, commonConfig, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
-import { AUDIT_RULES, type InsightConfig, SEVERITIES } from "@atoll/insight";
+import { commonConfig, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
+import { readInsightConfig } from "@atoll/insight";
 import { createLogger } from "@atoll/log";
 import { OpenSearchWriter } from "@atoll/opensearch";
 import { openDatabase } from "@atoll/store";
 import { ResourceIndexer } from "@atoll/sync";
-import YAML from "yaml";
 
 // 1. Config.
 const config = loadConfig({
@@ -55,19 +53,6 @@ const openSearch = config.OPENSEARCH_URL
     })
   : undefined;
 await openSearch?.ensureIndex();
-/** The rule configuration file; a mistake in it stops the indexer with what to fix. */
-function readInsightConfig(path: string): InsightConfig {
-  const parsed = YAML.parse(readFileSync(path, "utf8")) ?? {};
-  const known = new Set([...AUDIT_RULES.map((r) => r.id)]);
-  for (const id of [...(parsed.disabled ?? []), ...Object.keys(parsed.severity ?? {})])
-    if (!known.has(id) && !/^[A-Z]/.test(id))
-      throw new ConfigError(`${path}: unknown rule "${id}"; see the rules in the README`);
-  for (const severity of Object.values(parsed.severity ?? {}))
-    if (!SEVERITIES.includes(severity as never))
-      throw new ConfigError(`${path}: severity "${severity}" is not one of ${SEVERITIES.join(", ")}`);
-  return parsed as InsightConfig;
-}
-
 const indexer = new ResourceIndexer({
   bus,
   sql: database.sql,

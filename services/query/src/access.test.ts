@@ -285,6 +285,21 @@ describe("access control", () => {
         health.items.map((h: { cluster: string; objects: number }) => [h.cluster, h.objects]),
       );
       expect(objects).toEqual(countBy(seen(), (f) => f.cluster));
+
+      const perObject = (await get("/api/v1/insight/score?by=object")).json();
+      expect(perObject.items.map((i: { name: string }) => i.name).sort()).toEqual(names(seen()));
+      const summary = (await get("/api/v1/insight/summary")).json();
+      expect(summary.objects).toBe(seen().length);
+      const groups = (await get("/api/v1/insight/groups?by=label:app")).json();
+      expect(groups.items.map((g: { objects: number }) => g.objects)).toEqual(
+        seen().length ? [seen().length] : [],
+      );
+      for (const cluster of ["c1", "c2"]) {
+        const topology = (await get(`/api/v1/insight/topology?cluster=${cluster}&level=object`)).json();
+        expect(topology.nodes.map((n: { name: string }) => n.name).sort()).toEqual(
+          names(seen().filter((f) => f.cluster === cluster)),
+        );
+      }
     });
 
     it("in the resources list and the cluster list", async () => {

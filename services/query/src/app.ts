@@ -1,18 +1,14 @@
 import { seesWholeCluster, visibleClusters, visibleRows } from "@atoll/access";
 import type { Bus } from "@atoll/bus";
-import { parseLabelSelector } from "@atoll/kube";
+import type { CustomRelation } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
 import {
   and,
   answerNaturalQuestion,
-  type Condition,
-  column,
   conditionSql,
   type LanguageModelConfig,
-  nameCondition,
   parseKeywordQuery,
   parseSqlQuery,
-  resolveKind,
   type SearchPage,
   searchPostgres,
   toSqlText,
@@ -20,9 +16,10 @@ import {
 import { type ChangeFeed, type Database, listClusters, ping } from "@atoll/store";
 import type { ClusterRegistry } from "@atoll/sync";
 import { sql } from "drizzle-orm";
-import Fastify, { type FastifyBaseLogger, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger } from "fastify";
 import type postgres from "postgres";
 import { accessRoutes } from "./access-routes.js";
+import { addressed, type Query, within } from "./address.js";
 import { type AuthOptions, authentication } from "./auth.js";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
@@ -59,6 +56,8 @@ export interface QueryAppOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Bootstrap admin token and anonymous access; with neither, only created tokens get in. */
   auth?: AuthOptions;
+  /** Topology relations for custom resources. */
+  relations?: CustomRelation[];
   /** Translates natural-language questions the built-in rules cannot. */
   languageModel?: LanguageModelConfig;
 }
@@ -72,14 +71,6 @@ function parseLimit(raw: string | undefined): number {
     throw badRequest("INVALID_LIMIT", `limit must be a whole number from 1 to ${MAX_LIMIT}, got "${raw}"`);
   }
   return limit;
-}
-
-type Query = Record<string, string | undefined>;
-
-/** The caller's grants as conditions to AND into a query: none when they may read everything. */
-function within(request: FastifyRequest): Condition[] {
-  const rows = visibleRows(request.principal);
-  return rows ? [rows] : [];
 }
 
 export function buildQueryApp(options: QueryAppOptions) {
@@ -165,25 +156,12 @@ export function buildQueryApp(options: QueryAppOptions) {
   if (options.registry) registryRoutes(app, options.registry);
   if (options.bus) placementRoutes(app, options.sql, options.bus);
   kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
-  insightRoutes(app, options.db);
+  insightRoutes(app, options.db, { ...(options.relations ? { relations: options.relations } : {}) });
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;
-    const conditions: Condition[] = [];
-    const equals = (name: "cluster" | "kind" | "namespace" | "name", value: string): Condition => ({
-      type: "compare",
-      field: column(name),
-      op: "=",
-      value,
-    });
-    if (query.cluster) conditions.push(equals("cluster", query.cluster));
-    if (query.kind) conditions.push(equals("kind", resolveKind(query.kind)));
-    if (query.namespace !== undefined) conditions.push(equals("namespace", query.namespace));
-    if (query.name) conditions.push(nameCondition(query.name));
-    for (const requirement of parseLabelSelector(query.labelSelector ?? ""))
-      conditions.push({ type: "label", requirement });
-    if (query.q) conditions.push({ type: "text", words: [query.q] });
-    const where = and([...conditions, ...within(request)]);
+    const scope = addressed(request);
+    const where = query.q ? and([...(scope ? [scope] : []), { type: "text", words: [query.q] }]) : scope;
     const page = await searchPostgres(
       options.db,
       { ...(where ? { where } : {}), orderBy: [] },

@@ -1,22 +1,59 @@
 import { visibleRows } from "@atoll/access";
-import { conditionSql } from "@atoll/search";
+import {
+  buildTopology,
+  type CustomRelation,
+  kindGraph,
+  neighbourhood,
+  REFERRING_KINDS,
+  type TopologyInput,
+} from "@atoll/insight";
+import { conditionSql, resolveKind } from "@atoll/search";
 import type { Database } from "@atoll/store";
-import { sql } from "drizzle-orm";
-import type { FastifyInstance } from "fastify";
-import { badRequest } from "./problem.js";
+import { type SQL, sql } from "drizzle-orm";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { addressed, type Query } from "./address.js";
+import { badRequest, HttpProblem } from "./problem.js";
 
 const SEVERITIES = ["info", "low", "medium", "high", "critical"];
 
 /** Orders issues worst first. */
 const WEIGHT = sql`case severity when 'low' then 1 when 'medium' then 2 when 'high' then 3 when 'critical' then 5 else 0 end`;
 
+/** Objects an object-level topology may hold before the caller is asked to narrow it. */
+const MAX_TOPOLOGY_NODES = 20_000;
+
+export interface InsightRouteOptions {
+  /** Relations for custom resources, from ATOLL_INSIGHT_CONFIG. */
+  relations?: CustomRelation[];
+}
+
+/** `(cluster, uid) in (...)`: rows of another table about the objects a request addresses. */
+function aboutAddressed(request: FastifyRequest): SQL {
+  const scope = addressed(request);
+  return scope
+    ? sql`(cluster, uid) in (select cluster, uid from resources where ${conditionSql(scope)})`
+    : sql`true`;
+}
+
+/** Group keys: a column, or a label's or annotation's value (label:team). */
+function groupKey(by: string): SQL {
+  const match = /^(label|annotation):(.+)$/.exec(by);
+  if (match) return sql`r.${sql.raw(match[1] === "label" ? "labels" : "annotations")} ->> ${match[2]}`;
+  if (by === "cluster" || by === "namespace" || by === "kind") return sql`r.${sql.raw(by)}`;
+  throw badRequest(
+    "INVALID_GROUPING",
+    `group by cluster, namespace, kind, label:<key> or annotation:<key>, got "${by}"`,
+  );
+}
+
 /**
- * GET /api/v1/issues: what the rules found, open by default, filtered by the caller's grants in the
- * query. GET /api/v1/health: scores per cluster or namespace.
+ * Insight over the index, always within the caller's grants and addressed by cluster, namespace,
+ * kind, name and labelSelector: issues, health scores, topology, summaries, event timelines and
+ * resource groups.
  */
-export function insightRoutes(app: FastifyInstance, db: Database): void {
-  app.get("/api/v1/issues", async (request) => {
-    const q = request.query as Record<string, string | undefined>;
+export function insightRoutes(app: FastifyInstance, db: Database, options: InsightRouteOptions = {}): void {
+  const issues = async (request: FastifyRequest) => {
+    const q = request.query as Query;
     if (q.severity && !SEVERITIES.includes(q.severity))
       throw badRequest(
         "INVALID_SEVERITY",
@@ -24,6 +61,8 @@ export function insightRoutes(app: FastifyInstance, db: Database): void {
       );
     const limit = Math.min(Math.max(Number(q.limit ?? 500) || 500, 1), 5000);
     const grants = visibleRows(request.principal);
+    // Resolved findings outlive their objects, so plain filters read the issues table itself;
+    // names with wildcards and label selectors need the objects.
     const filters = [
       grants ? conditionSql(grants) : sql`true`,
       q.cluster ? sql`cluster = ${q.cluster}` : sql`true`,
@@ -31,6 +70,7 @@ export function insightRoutes(app: FastifyInstance, db: Database): void {
       q.kind ? sql`kind = ${q.kind}` : sql`true`,
       q.rule ? sql`rule = ${q.rule}` : sql`true`,
       q.severity ? sql`severity = ${q.severity}` : sql`true`,
+      q.name || q.labelSelector ? aboutAddressed(request) : sql`true`,
       q.state === "all"
         ? sql`true`
         : q.state === "resolved"
@@ -43,21 +83,147 @@ export function insightRoutes(app: FastifyInstance, db: Database): void {
       from issues where ${sql.join(filters, sql` and `)}
       order by ${WEIGHT} desc, last_seen desc limit ${limit}`);
     return { items };
+  };
+  app.get("/api/v1/issues", issues);
+  app.get("/api/v1/insight/issues", issues);
+
+  const score = async (request: FastifyRequest) => {
+    const q = request.query as Query;
+    const by = q.by ?? (request.url.startsWith("/api/v1/health") ? "cluster" : "fleet");
+    const groups: Record<string, SQL | undefined> = {
+      fleet: undefined,
+      cluster: sql`cluster`,
+      namespace: sql`cluster, namespace`,
+      kind: sql`kind`,
+      object: sql`cluster, namespace, kind, name, uid`,
+    };
+    if (!(by in groups))
+      throw badRequest(
+        "INVALID_GROUPING",
+        `by must be one of ${Object.keys(groups).join(", ")}, got "${by}"`,
+      );
+    const group = groups[by];
+    // resource_health holds each object's score (see migration 0011); a group scores their mean.
+    const items = await db.execute(sql`
+      select ${group ? sql`${group},` : sql``} count(*)::int as objects,
+        (count(*) filter (where open_issues > 0))::int as "objectsWithIssues",
+        sum(open_issues)::int as "openIssues", round(avg(score)::numeric, 2)::float as score
+      from resource_health where ${aboutAddressed(request)}
+      ${group ? sql`group by ${group} order by score, ${group}` : sql``}
+      limit 5000`);
+    return { by, items };
+  };
+  app.get("/api/v1/health", score);
+  app.get("/api/v1/insight/score", score);
+
+  app.get("/api/v1/insight/topology", async (request) => {
+    const q = request.query as Query;
+    if (!q.cluster)
+      throw badRequest("CLUSTER_REQUIRED", "topology is drawn within one cluster; pass cluster=<name>");
+    const depth = Math.min(Math.max(Number(q.depth ?? 2) || 2, 1), 6);
+    const level = q.level ?? (q.name ? "object" : "kind");
+    if (level !== "object" && level !== "kind")
+      throw badRequest("INVALID_LEVEL", `level must be object or kind, got "${level}"`);
+    const grants = visibleRows(request.principal);
+    // One object's neighbourhood lies in its namespace and the cluster-scoped objects around it;
+    // otherwise the addressed objects themselves. Only kinds that refer to others are read whole.
+    const root = q.kind && q.name && !q.name.includes("*");
+    const scope = root
+      ? sql`cluster = ${q.cluster} and (namespace = ${q.namespace ?? ""} or namespace = '')
+          and ${grants ? conditionSql(grants) : sql`true`}`
+      : conditionSql(addressed(request)!);
+    const rows = (await db.execute(sql`
+      select cluster, uid, kind, namespace, name, labels, owner_refs as "ownerReferences",
+        case when kind in (${sql.join(
+          [...REFERRING_KINDS, ...(options.relations ?? []).map((r) => r.kind)].map((k) => sql`${k}`),
+          sql`, `,
+        )}) then object - 'status' end as object
+      from resources where ${scope}
+      limit ${MAX_TOPOLOGY_NODES + 1}`)) as unknown as TopologyInput[];
+    if (rows.length > MAX_TOPOLOGY_NODES)
+      throw new HttpProblem(
+        413,
+        "TOPOLOGY_TOO_LARGE",
+        "Topology too large",
+        `more than ${MAX_TOPOLOGY_NODES} objects are addressed; narrow it with namespace, kind, name or labelSelector`,
+      );
+    const topology = buildTopology(rows, options.relations);
+    if (root) {
+      const kind = resolveKind(q.kind!);
+      const resolved = rows.find(
+        (r) => r.name === q.name && r.kind === kind && r.namespace === (q.namespace ?? ""),
+      );
+      if (!resolved)
+        throw new HttpProblem(
+          404,
+          "NOT_FOUND",
+          "Not found",
+          `no ${q.kind} ${q.namespace ? `${q.namespace}/` : ""}${q.name} in cluster ${q.cluster} that you may read`,
+        );
+      const around = neighbourhood(topology, resolved.uid, depth);
+      return level === "kind"
+        ? { level, root: resolved.uid, ...kindGraph(around) }
+        : { level, root: resolved.uid, ...around };
+    }
+    return level === "kind" ? { level, ...kindGraph(topology) } : { level, ...topology };
   });
 
-  app.get("/api/v1/health", async (request) => {
-    const q = request.query as Record<string, string | undefined>;
-    const by = q.by ?? "cluster";
-    if (by !== "cluster" && by !== "namespace")
-      throw badRequest("INVALID_GROUPING", `by must be cluster or namespace, got "${by}"`);
+  app.get("/api/v1/insight/summary", async (request) => {
+    const about = aboutAddressed(request);
+    const [kinds, severities, health, rules] = await Promise.all([
+      db.execute(
+        sql`select kind, count(*)::int as objects from resource_health where ${about} group by kind order by objects desc`,
+      ),
+      db.execute(sql`select severity, count(*)::int as issues from issues where resolved_at is null and ${about}
+        group by severity order by ${WEIGHT} desc`),
+      db.execute(sql`select count(*)::int as objects, round(coalesce(avg(score), 100)::numeric, 2)::float as score
+        from resource_health where ${about}`),
+      db.execute(sql`select rule, severity, count(*)::int as objects from issues where resolved_at is null and ${about}
+        group by rule, severity order by ${WEIGHT} desc, objects desc limit 10`),
+    ]);
+    return { ...health[0], kinds, issuesBySeverity: severities, topRules: rules };
+  });
+
+  app.get("/api/v1/insight/events", async (request) => {
+    const q = request.query as Query;
+    const limit = Math.min(Math.max(Number(q.limit ?? 200) || 200, 1), 2000);
+    const scope = addressed(request);
     const grants = visibleRows(request.principal);
-    const where = grants ? conditionSql(grants) : sql`true`;
-    const group = by === "cluster" ? sql`cluster` : sql`cluster, namespace`;
-    // resource_health holds each object's score (see migration 0011); a group is their mean.
+    // Events name what they are about by kind, namespace and name (involvedObject, or regarding in
+    // events.k8s.io/v1); a recurring event counts its series.
     const items = await db.execute(sql`
-      select ${group}, count(*)::int as objects, (count(*) filter (where open_issues > 0))::int as "objectsWithIssues",
-        round(avg(score)::numeric, 2)::float as score
-      from resource_health where ${where} group by ${group} order by score, ${group}`);
-    return { by, items };
+      with targets as (select cluster, kind, namespace, name from resources where ${scope ? conditionSql(scope) : sql`true`} and kind <> 'Event'),
+      events as (
+        select e.cluster, e.object, coalesce(e.object->'involvedObject', e.object->'regarding') as about
+        from resources e where e.kind = 'Event' and ${grants ? conditionSql(grants) : sql`true`})
+      select e.cluster, e.about->>'kind' as kind, coalesce(e.about->>'namespace', '') as namespace, e.about->>'name' as name,
+        e.object->>'type' as type, e.object->>'reason' as reason, coalesce(e.object->>'message', e.object->>'note') as message,
+        coalesce((e.object->'series'->>'count')::int, (e.object->>'count')::int, 1) as count,
+        coalesce(e.object->'series'->>'lastObservedTime', e.object->>'lastTimestamp', e.object->>'eventTime',
+          e.object->'metadata'->>'creationTimestamp') as time
+      from events e join targets t on t.cluster = e.cluster and t.kind = e.about->>'kind'
+        and t.namespace = coalesce(e.about->>'namespace', '') and t.name = e.about->>'name'
+      order by time desc nulls last limit ${limit}`);
+    return { items };
+  });
+
+  app.get("/api/v1/insight/groups", async (request) => {
+    const q = request.query as Query;
+    const key = groupKey(q.by ?? "namespace");
+    const scope = addressed(request);
+    const items = await db.execute(sql`
+      with r as (select cluster, uid, kind, namespace, labels, annotations from resources
+        where ${scope ? conditionSql(scope) : sql`true`}),
+      grouped as (select ${key} as "group", h.score, h.open_issues, r.cluster, r.uid
+        from r join resource_health h on h.cluster = r.cluster and h.uid = r.uid where ${key} is not null),
+      severities as (select x."group", i.severity, count(*)::int as n
+        from issues i join grouped x on x.cluster = i.cluster and x.uid = i.uid
+        where i.resolved_at is null group by 1, 2)
+      select g."group", count(*)::int as objects, (count(*) filter (where g.open_issues > 0))::int as "objectsWithIssues",
+        sum(g.open_issues)::int as "openIssues", round(avg(g.score)::numeric, 2)::float as score,
+        coalesce((select jsonb_object_agg(s.severity, s.n) from severities s where s."group" = g."group"), '{}'::jsonb)
+          as "issuesBySeverity"
+      from grouped g group by g."group" order by score, g."group" limit 1000`);
+    return { by: q.by ?? "namespace", items };
   });
 }

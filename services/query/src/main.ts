@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Bus } from "@atoll/bus";
 import { ConfigError, commonConfig, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
+import { readInsightConfig } from "@atoll/insight";
 import { createLogger } from "@atoll/log";
 import { OpenSearchClient, searchOpenSearch } from "@atoll/opensearch";
 import { ChangeFeed, openDatabase, SEARCH_SESSION } from "@atoll/store";
@@ -36,6 +37,8 @@ const config = loadConfig({
   ATOLL_LLM_MODEL: z.string().default("gpt-4o-mini"),
   ATOLL_LLM_API_KEY: z.string().optional(),
   ATOLL_LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** The indexer's rule file; the query service reads its topology relations for custom resources. */
+  ATOLL_INSIGHT_CONFIG: z.string().optional(),
 });
 const logger = createLogger({ service: "query", level: config.LOG_LEVEL });
 
@@ -91,6 +94,9 @@ const app = buildQueryApp({
   },
   ...(config.TLS_CERT_FILE && config.TLS_KEY_FILE
     ? { tls: { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) } }
+    : {}),
+  ...(config.ATOLL_INSIGHT_CONFIG
+    ? { relations: readInsightConfig(config.ATOLL_INSIGHT_CONFIG).relations ?? [] }
     : {}),
   ...(config.ATOLL_LLM_BASE_URL
     ? {

@@ -53,6 +53,40 @@ const kubePath = (description: string) => ({
   },
 });
 
+/** How insight endpoints address objects: the same filters as the resource list. */
+const address = [
+  query("cluster", "cluster name"),
+  query("namespace", "namespace"),
+  query("kind", "kind, as kubectl spells it"),
+  query("name", "name; * is a wildcard"),
+  query("labelSelector", "a Kubernetes label selector"),
+];
+
+const issuesPath = {
+  get: {
+    summary: "What the audit and diagnosis rules found, open by default, within the caller's grants",
+    parameters: [
+      ...address,
+      query("rule", "rule id"),
+      query("severity", "info, low, medium, high or critical"),
+      query("state", "open (default), resolved or all"),
+      query("limit", "at most this many (1-5000)", { type: "integer" }),
+    ],
+    responses: { "200": json({ type: "object" }), ...errors },
+  },
+};
+
+const scorePath = (byDefault: string) => ({
+  get: {
+    summary: "Health scores from open issues, for the fleet or per cluster, namespace, kind or object",
+    parameters: [
+      ...address,
+      query("by", "fleet, cluster, namespace, kind or object", { default: byDefault }),
+    ],
+    responses: { "200": json({ type: "object" }), ...errors },
+  },
+});
+
 export const OPENAPI_DOCUMENT = {
   openapi: "3.1.0",
   info: {
@@ -213,25 +247,44 @@ export const OPENAPI_DOCUMENT = {
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },
-    "/api/v1/issues": {
+    "/api/v1/issues": issuesPath,
+    "/api/v1/insight/issues": issuesPath,
+    "/api/v1/health": scorePath("cluster"),
+    "/api/v1/insight/score": scorePath("fleet"),
+    "/api/v1/insight/topology": {
       get: {
-        summary: "What the audit and diagnosis rules found, open by default, within the caller's grants",
+        summary:
+          "Topology from the index: one object's neighbourhood (kind and name given) or the addressed objects, as objects or kinds",
         parameters: [
-          query("cluster", "cluster name"),
-          query("namespace", "namespace"),
-          query("kind", "kind"),
-          query("rule", "rule id"),
-          query("severity", "info, low, medium, high or critical"),
-          query("state", "open (default), resolved or all"),
-          query("limit", "at most this many (1-5000)", { type: "integer" }),
+          ...address,
+          query("depth", "edges from the object (1-6)", { type: "integer", default: 2 }),
+          query("level", "object or kind (default: object with a name, kind otherwise)"),
         ],
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },
-    "/api/v1/health": {
+    "/api/v1/insight/summary": {
       get: {
-        summary: "Health scores from open issues, per cluster or namespace",
-        parameters: [query("by", "cluster or namespace", { default: "cluster" })],
+        summary:
+          "Objects by kind, open issues by severity, the score and the top rules of the addressed objects",
+        parameters: address,
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/insight/events": {
+      get: {
+        summary: "Events about the addressed objects, newest first, with series counted",
+        parameters: [...address, query("limit", "at most this many (1-2000)", { type: "integer" })],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/insight/groups": {
+      get: {
+        summary: "Resource groups: objects, open issues by severity and a score per group",
+        parameters: [
+          ...address,
+          query("by", "cluster, namespace, kind, label:<key> or annotation:<key>", { default: "namespace" }),
+        ],
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },

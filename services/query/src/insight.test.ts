@@ -1,0 +1,272 @@
+import { silentLogger } from "@atoll/log";
+import {
+  applyIndexOps,
+  ChangeFeed,
+  type DatabaseHandle,
+  type ObjectRow,
+  openDatabase,
+  recordIssues,
+  temporaryDatabase,
+} from "@atoll/store";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildQueryApp } from "./app.js";
+
+type Obj = Record<string, unknown> & { kind: string; metadata: Record<string, unknown> & { name: string } };
+
+const API: Record<string, [string, string, string]> = {
+  Deployment: ["apps", "apps/v1", "deployments"],
+  ReplicaSet: ["apps", "apps/v1", "replicasets"],
+  Pod: ["", "v1", "pods"],
+  Service: ["", "v1", "services"],
+  ConfigMap: ["", "v1", "configmaps"],
+  Node: ["", "v1", "nodes"],
+  Event: ["", "v1", "events"],
+  Certificate: ["cert-manager.io", "cert-manager.io/v1", "certificates"],
+  Secret: ["", "v1", "secrets"],
+};
+
+function row(cluster: string, object: Obj): ObjectRow {
+  const [apiGroup, apiVersion, resource] = API[object.kind]!;
+  const namespace = (object.metadata.namespace as string | undefined) ?? "";
+  const uid = `${cluster}/${object.kind}/${namespace}/${object.metadata.name}`;
+  return {
+    cluster,
+    uid,
+    apiGroup,
+    apiVersion,
+    kind: object.kind,
+    resource,
+    namespace,
+    name: object.metadata.name,
+    resourceVersion: 1n,
+    syncId: "s1",
+    objectJson: JSON.stringify({ apiVersion, ...object, metadata: { ...object.metadata, uid } }),
+  };
+}
+
+const uidOf = (cluster: string, kind: string, namespace: string, name: string) =>
+  `${cluster}/${kind}/${namespace}/${name}`;
+
+/** Two teams' apps in shop, one of them failing with events, and a custom resource. */
+function shop(cluster: string): Obj[] {
+  const app = (name: string, team: string) => [
+    {
+      kind: "Deployment",
+      metadata: { name, namespace: "shop", labels: { team } },
+      spec: {
+        template: {
+          spec: { containers: [{ name, envFrom: [{ configMapRef: { name: `${name}-config` } }] }] },
+        },
+      },
+    },
+    {
+      kind: "ReplicaSet",
+      metadata: {
+        name: `${name}-1`,
+        namespace: "shop",
+        labels: { team },
+        ownerReferences: [{ kind: "Deployment", name, uid: uidOf(cluster, "Deployment", "shop", name) }],
+      },
+    },
+    {
+      kind: "Pod",
+      metadata: {
+        name: `${name}-1-a`,
+        namespace: "shop",
+        labels: { app: name, team },
+        ownerReferences: [
+          { kind: "ReplicaSet", name: `${name}-1`, uid: uidOf(cluster, "ReplicaSet", "shop", `${name}-1`) },
+        ],
+      },
+      spec: { nodeName: "node-1", containers: [{ name }] },
+    },
+    {
+      kind: "Service",
+      metadata: { name, namespace: "shop", labels: { team } },
+      spec: { selector: { app: name } },
+    },
+    { kind: "ConfigMap", metadata: { name: `${name}-config`, namespace: "shop", labels: { team } } },
+  ];
+  return [
+    ...app("web", "storefront"),
+    ...app("pay", "payments"),
+    { kind: "Node", metadata: { name: "node-1" } },
+    {
+      kind: "Certificate",
+      metadata: { name: "web-cert", namespace: "shop" },
+      spec: { secretName: "web-tls" },
+    },
+    { kind: "Secret", metadata: { name: "web-tls", namespace: "shop" } },
+    {
+      kind: "Event",
+      metadata: { name: "pay-1-a.1", namespace: "shop" },
+      involvedObject: { kind: "Pod", namespace: "shop", name: "pay-1-a" },
+      type: "Warning",
+      reason: "BackOff",
+      message: "Back-off restarting failed container pay",
+      count: 7,
+      lastTimestamp: "2026-11-20T10:05:00Z",
+    },
+    {
+      kind: "Event",
+      metadata: { name: "pay-1-a.2", namespace: "shop" },
+      regarding: { kind: "Pod", namespace: "shop", name: "pay-1-a" },
+      type: "Normal",
+      reason: "Pulled",
+      note: "Container image pulled",
+      series: { count: 3, lastObservedTime: "2026-11-20T10:01:00Z" },
+      eventTime: "2026-11-20T09:00:00Z",
+    },
+    {
+      kind: "Event",
+      metadata: { name: "web-1-a.1", namespace: "shop" },
+      involvedObject: { kind: "Pod", namespace: "shop", name: "web-1-a" },
+      type: "Normal",
+      reason: "Started",
+      message: "Started container web",
+      lastTimestamp: "2026-11-20T08:00:00Z",
+    },
+  ] as Obj[];
+}
+
+describe("insight endpoints", () => {
+  let database: { url: string; drop(): Promise<void> };
+  let handle: DatabaseHandle;
+  let server: ReturnType<typeof buildQueryApp>;
+  const get = async (url: string) => {
+    const response = await server.inject({
+      url,
+      headers: { authorization: "Bearer insight-test-admin-token" },
+    });
+    return { status: response.statusCode, body: response.json() };
+  };
+
+  beforeAll(async () => {
+    database = await temporaryDatabase("insight");
+    handle = await openDatabase(database.url, { migrate: false });
+    const rows = ["c1", "c2"].flatMap((cluster) => shop(cluster).map((o) => row(cluster, o)));
+    await applyIndexOps(
+      handle.sql,
+      rows.map((r) => ({ op: "upsert" as const, row: r })),
+    );
+    await recordIssues(
+      handle.sql,
+      ["c1", "c2"].map((cluster) => ({
+        cluster,
+        uid: uidOf(cluster, "Pod", "shop", "pay-1-a"),
+        kind: "Pod",
+        namespace: "shop",
+        name: "pay-1-a",
+        issues: [
+          { rule: "CrashLoopBackOff", severity: "critical", category: "Runtime", message: "crash looping" },
+          { rule: "runAsRootAllowed", severity: "high", category: "Security", message: "may run as root" },
+        ],
+      })),
+    );
+    server = buildQueryApp({
+      db: handle.db,
+      sql: handle.sql,
+      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
+      logger: silentLogger(),
+      checkBus: async () => {},
+      auth: { adminToken: "insight-test-admin-token" },
+      relations: [
+        { kind: "Certificate", path: "spec.secretName", targetKind: "Secret", relation: "stores-in" },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    await handle.close();
+    await database.drop();
+  });
+
+  it("draws one object's neighbourhood from the index, custom relations included", async () => {
+    const { status, body } = await get(
+      "/api/v1/insight/topology?cluster=c1&namespace=shop&kind=deploy&name=web&depth=3",
+    );
+    expect(status).toBe(200);
+    const names = body.nodes.map((n: { kind: string; name: string }) => `${n.kind}/${n.name}`).sort();
+    expect(names).toEqual([
+      "ConfigMap/web-config",
+      "Deployment/web",
+      "Node/node-1",
+      "Pod/web-1-a",
+      "ReplicaSet/web-1",
+      "Service/web",
+    ]);
+    expect(body.edges).toContainEqual({
+      from: uidOf("c1", "Service", "shop", "web"),
+      to: uidOf("c1", "Pod", "shop", "web-1-a"),
+      relation: "selects",
+    });
+    const cert = (
+      await get("/api/v1/insight/topology?cluster=c1&namespace=shop&kind=Certificate&name=web-cert")
+    ).body;
+    expect(cert.edges).toEqual([
+      {
+        from: uidOf("c1", "Certificate", "shop", "web-cert"),
+        to: uidOf("c1", "Secret", "shop", "web-tls"),
+        relation: "stores-in",
+      },
+    ]);
+  });
+
+  it("summarises a namespace's topology by kind", async () => {
+    const { body } = await get("/api/v1/insight/topology?cluster=c2&namespace=shop");
+    expect(body.level).toBe("kind");
+    expect(body.kinds).toContainEqual({ kind: "Pod", count: 2 });
+    expect(body.relations).toContainEqual({
+      from: "Deployment",
+      relation: "owns",
+      to: "ReplicaSet",
+      count: 2,
+    });
+    expect(body.relations).toContainEqual({ from: "Service", relation: "selects", to: "Pod", count: 2 });
+    expect(body.relations).toContainEqual({ from: "Deployment", relation: "env", to: "ConfigMap", count: 2 });
+  });
+
+  it("scores objects, groups them by label across clusters, and summarises", async () => {
+    const worst = (await get("/api/v1/insight/score?by=object&namespace=shop&kind=Pod")).body.items[0];
+    expect(worst).toMatchObject({ name: "pay-1-a", openIssues: 2 });
+    expect(worst.score).toBeLessThan(100);
+
+    const teams = (await get("/api/v1/insight/groups?by=label:team")).body.items;
+    expect(teams.map((t: { group: string }) => t.group)).toEqual(["payments", "storefront"]);
+    expect(teams[0]).toMatchObject({ objects: 10, objectsWithIssues: 2, openIssues: 4 });
+    expect(teams[0].issuesBySeverity).toEqual({ critical: 2, high: 2 });
+    expect(teams[1]).toMatchObject({ objects: 10, openIssues: 0, score: 100 });
+
+    const summary = (await get("/api/v1/insight/summary?cluster=c1&labelSelector=team%3Dpayments")).body;
+    expect(summary.objects).toBe(5);
+    expect(summary.issuesBySeverity).toEqual([
+      { severity: "critical", issues: 1 },
+      { severity: "high", issues: 1 },
+    ]);
+    expect(summary.topRules[0]).toEqual({ rule: "CrashLoopBackOff", severity: "critical", objects: 1 });
+  });
+
+  it("lays out an object's events newest first, counting series", async () => {
+    const { body } = await get("/api/v1/insight/events?cluster=c1&namespace=shop&kind=Pod&name=pay-1-a");
+    expect(body.items.map((e: { reason: string; count: number }) => [e.reason, e.count])).toEqual([
+      ["BackOff", 7],
+      ["Pulled", 3],
+    ]);
+    const group = (await get("/api/v1/insight/events?cluster=c2&labelSelector=team")).body.items;
+    expect(group.map((e: { name: string }) => e.name)).toEqual(["pay-1-a", "pay-1-a", "web-1-a"]);
+  });
+
+  it.each([
+    ["/api/v1/insight/topology?namespace=shop", 400, "CLUSTER_REQUIRED"],
+    ["/api/v1/insight/topology?cluster=c1&namespace=shop&kind=Pod&name=nope", 404, "NOT_FOUND"],
+    ["/api/v1/insight/topology?cluster=c1&level=graph", 400, "INVALID_LEVEL"],
+    ["/api/v1/insight/groups?by=colour", 400, "INVALID_GROUPING"],
+    ["/api/v1/insight/score?by=planet", 400, "INVALID_GROUPING"],
+    ["/api/v1/insight/summary?labelSelector=a%3D%3D%3Db", 400, "INVALID_SELECTOR"],
+  ])("refuses %s with %i %s", async (url, status, code) => {
+    const response = await get(url);
+    expect(response.status).toBe(status);
+    expect(response.body.code).toBe(code);
+    expect(response.body.detail).toEqual(expect.any(String));
+  });
+});
