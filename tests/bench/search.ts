@@ -24,6 +24,7 @@ import {
 } from "@atoll/search";
 import { openDatabase, SEARCH_SESSION, temporaryDatabase } from "@atoll/store";
 import postgres from "postgres";
+import { percentile } from "./stats.js";
 
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
@@ -87,8 +88,6 @@ interface Case {
   hand: () => Promise<Rows>;
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const ms = (n: number) => n.toFixed(n < 10 ? 2 : 1);
 
 async function main(): Promise<void> {

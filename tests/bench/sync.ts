@@ -17,6 +17,7 @@ import { KubeSim, seededRandom, startChurn } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
 import { applyIndexOps, type ObjectRow, openDatabase, temporaryDatabase } from "@atoll/store";
 import postgres from "postgres";
+import { percentile } from "./stats.js";
 
 const PODS = Number(process.env.BENCH_PODS ?? 100_000);
 const CHURN = Number(process.env.BENCH_CHURN ?? 500);
@@ -93,9 +94,6 @@ function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 async function main(): Promise<void> {
   const sim = new KubeSim({ name: "bench", token: "bench" });

@@ -4,6 +4,7 @@ import {
   type CustomRelation,
   kindGraph,
   neighbourhood,
+  type Obj,
   REFERRING_KINDS,
   type TopologyInput,
 } from "@atoll/insight";
@@ -19,8 +20,11 @@ const SEVERITIES = ["info", "low", "medium", "high", "critical"];
 /** Orders issues worst first. */
 const WEIGHT = sql`case severity when 'low' then 1 when 'medium' then 2 when 'high' then 3 when 'critical' then 5 else 0 end`;
 
-/** Objects an object-level topology may hold before the caller is asked to narrow it. */
-const MAX_TOPOLOGY_NODES = 20_000;
+/**
+ * Objects a topology may read before the caller is asked to narrow it: an object-level answer is
+ * returned whole, a kind-level one is only counted.
+ */
+const MAX_TOPOLOGY_OBJECTS = { object: 20_000, kind: 250_000 };
 
 export interface InsightRouteOptions {
   /** Relations for custom resources, from ATOLL_INSIGHT_CONFIG. */
@@ -132,20 +136,41 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
       ? sql`cluster = ${q.cluster} and (namespace = ${q.namespace ?? ""} or namespace = '')
           and ${grants ? conditionSql(grants) : sql`true`}`
       : conditionSql(addressed(request)!);
-    const rows = (await db.execute(sql`
+    // Built-in relations read only the spec (and owners, which the row has); a custom relation's
+    // path may lead anywhere, so its kinds come whole.
+    const kinds = (list: string[]) =>
+      sql.join(
+        list.map((k) => sql`${k}`),
+        sql`, `,
+      );
+    const customKinds = (options.relations ?? []).map((r) => r.kind);
+    const rows = (
+      (await db.execute(sql`
       select cluster, uid, kind, namespace, name, labels, owner_refs as "ownerReferences",
-        case when kind in (${sql.join(
-          [...REFERRING_KINDS, ...(options.relations ?? []).map((r) => r.kind)].map((k) => sql`${k}`),
-          sql`, `,
-        )}) then object - 'status' end as object
+        case when kind in (${kinds(REFERRING_KINDS)}) then object->'spec' end as spec,
+        ${customKinds.length ? sql`case when kind in (${kinds(customKinds)}) then object - 'status' end` : sql`null`} as object
       from resources where ${scope}
-      limit ${MAX_TOPOLOGY_NODES + 1}`)) as unknown as TopologyInput[];
-    if (rows.length > MAX_TOPOLOGY_NODES)
+      limit ${MAX_TOPOLOGY_OBJECTS[level] + 1}`)) as unknown as (TopologyInput & { spec?: Obj })[]
+    ).map(({ spec, object, ...row }) => ({
+      ...row,
+      ...(object
+        ? { object }
+        : spec
+          ? {
+              object: {
+                kind: row.kind,
+                metadata: { namespace: row.namespace, name: row.name, ownerReferences: row.ownerReferences },
+                spec,
+              },
+            }
+          : {}),
+    }));
+    if (rows.length > MAX_TOPOLOGY_OBJECTS[level])
       throw new HttpProblem(
         413,
         "TOPOLOGY_TOO_LARGE",
         "Topology too large",
-        `more than ${MAX_TOPOLOGY_NODES} objects are addressed; narrow it with namespace, kind, name or labelSelector`,
+        `more than ${MAX_TOPOLOGY_OBJECTS[level]} objects are addressed; narrow it with namespace, kind, name or labelSelector${level === "object" ? ", or ask for level=kind" : ""}`,
       );
     const topology = buildTopology(rows, options.relations);
     if (root) {
