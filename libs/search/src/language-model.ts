@@ -1,15 +1,10 @@
+import { type ChatModelConfig, complete } from "@atoll/ai";
 import { COLUMNS, type Query, QueryError } from "./ir.js";
 import { type NaturalContext, parseNaturalQuery } from "./natural.js";
 import { parseSqlQuery } from "./sql.js";
 
 /** An OpenAI-compatible chat completions endpoint. */
-export interface LanguageModelConfig {
-  /** For example https://api.openai.com/v1; /chat/completions is appended. */
-  baseUrl: string;
-  model: string;
-  apiKey?: string;
-  timeoutMs?: number;
-}
+export type LanguageModelConfig = ChatModelConfig;
 
 export interface NaturalAnswer {
   query: Query;
@@ -37,26 +32,14 @@ export async function askLanguageModel(
   config: LanguageModelConfig,
   fetchImpl: typeof fetch = fetch,
 ): Promise<Query> {
-  const response = await fetchImpl(`${config.baseUrl.replace(/\/$/, "")}/chat/completions`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
-    },
-    body: JSON.stringify({
-      model: config.model,
-      temperature: 0,
-      messages: [
-        { role: "system", content: INSTRUCTIONS },
-        { role: "user", content: question },
-      ],
-    }),
-    signal: AbortSignal.timeout(config.timeoutMs ?? 10_000),
-  });
-  if (!response.ok) throw new Error(`the model endpoint answered HTTP ${response.status}`);
-  const body = (await response.json()) as { choices?: { message?: { content?: unknown } }[] };
-  const content = body.choices?.[0]?.message?.content;
-  if (typeof content !== "string" || !content.trim()) throw new Error("the model returned no text");
+  const content = await complete(
+    [
+      { role: "system", content: INSTRUCTIONS },
+      { role: "user", content: question },
+    ],
+    config,
+    fetchImpl,
+  );
   // The model's SQL passes the same parser and allow-list as a user's.
   return parseSqlQuery(sqlOfReply(content));
 }
@@ -76,11 +59,7 @@ export async function answerNaturalQuestion(
     return { query, engine: "model", unmatched: [] };
   } catch (error) {
     const reason =
-      error instanceof QueryError
-        ? `its SQL was rejected: ${error.message}`
-        : error instanceof Error && error.name === "TimeoutError"
-          ? `it did not answer within ${options.model.timeoutMs ?? 10_000} ms`
-          : (error as Error).message;
+      error instanceof QueryError ? `its SQL was rejected: ${error.message}` : (error as Error).message;
     return {
       ...rules,
       engine: "rules",

@@ -156,7 +156,10 @@ export function buildQueryApp(options: QueryAppOptions) {
   if (options.registry) registryRoutes(app, options.registry);
   if (options.bus) placementRoutes(app, options.sql, options.bus);
   kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
-  insightRoutes(app, options.db, { ...(options.relations ? { relations: options.relations } : {}) });
+  insightRoutes(app, options.db, {
+    ...(options.relations ? { relations: options.relations } : {}),
+    ...(options.languageModel ? { languageModel: options.languageModel } : {}),
+  });
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;

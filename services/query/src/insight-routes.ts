@@ -1,5 +1,16 @@
 import { visibleRows } from "@atoll/access";
 import {
+  type AnswerEvent,
+  answer,
+  type ChatModelConfig,
+  diagnoseTask,
+  explainTask,
+  type IssueLike,
+  interpretTask,
+  type Language,
+  type Task,
+} from "@atoll/ai";
+import {
   buildTopology,
   type CustomRelation,
   kindGraph,
@@ -12,6 +23,7 @@ import { conditionSql, resolveKind } from "@atoll/search";
 import type { Database } from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import YAML from "yaml";
 import { addressed, type Query } from "./address.js";
 import { badRequest, HttpProblem } from "./problem.js";
 
@@ -29,7 +41,11 @@ const MAX_TOPOLOGY_OBJECTS = { object: 20_000, kind: 250_000 };
 export interface InsightRouteOptions {
   /** Relations for custom resources, from ATOLL_INSIGHT_CONFIG. */
   relations?: CustomRelation[];
+  /** Writes the AI answers; without it the rules answer, labelled as such. */
+  languageModel?: ChatModelConfig;
 }
+
+const LANGUAGES = ["en", "zh"];
 
 /** `(cluster, uid) in (...)`: rows of another table about the objects a request addresses. */
 function aboutAddressed(request: FastifyRequest): SQL {
@@ -120,8 +136,9 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
   app.get("/api/v1/health", score);
   app.get("/api/v1/insight/score", score);
 
-  app.get("/api/v1/insight/topology", async (request) => {
-    const q = request.query as Query;
+  /** The topology a request addresses: one object's neighbourhood, or the addressed objects. */
+  const topologyOf = async (request: FastifyRequest, overrides: Query = {}) => {
+    const q = { ...(request.query as Query), ...overrides };
     if (!q.cluster)
       throw badRequest("CLUSTER_REQUIRED", "topology is drawn within one cluster; pass cluster=<name>");
     const depth = Math.min(Math.max(Number(q.depth ?? 2) || 2, 1), 6);
@@ -185,12 +202,15 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
           "Not found",
           `no ${q.kind} ${q.namespace ? `${q.namespace}/` : ""}${q.name} in cluster ${q.cluster} that you may read`,
         );
-      const around = neighbourhood(topology, resolved.uid, depth);
-      return level === "kind"
-        ? { level, root: resolved.uid, ...kindGraph(around) }
-        : { level, root: resolved.uid, ...around };
+      return { level, root: resolved, topology: neighbourhood(topology, resolved.uid, depth) };
     }
-    return level === "kind" ? { level, ...kindGraph(topology) } : { level, ...topology };
+    return { level, topology };
+  };
+
+  app.get("/api/v1/insight/topology", async (request) => {
+    const { level, root, topology } = await topologyOf(request);
+    const answer = level === "kind" ? kindGraph(topology) : topology;
+    return { level, ...(root ? { root: root.uid } : {}), ...answer };
   });
 
   app.get("/api/v1/insight/summary", async (request) => {
@@ -209,9 +229,8 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
     return { ...health[0], kinds, issuesBySeverity: severities, topRules: rules };
   });
 
-  app.get("/api/v1/insight/events", async (request) => {
-    const q = request.query as Query;
-    const limit = Math.min(Math.max(Number(q.limit ?? 200) || 200, 1), 2000);
+  /** Events about the addressed objects, newest first. */
+  const eventsOf = async (request: FastifyRequest, limit: number) => {
     const scope = addressed(request);
     const grants = visibleRows(request.principal);
     // Events name what they are about by kind, namespace and name (involvedObject, or regarding in
@@ -229,7 +248,12 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
       from events e join targets t on t.cluster = e.cluster and t.kind = e.about->>'kind'
         and t.namespace = coalesce(e.about->>'namespace', '') and t.name = e.about->>'name'
       order by time desc nulls last limit ${limit}`);
-    return { items };
+    return items as unknown as Obj[];
+  };
+
+  app.get("/api/v1/insight/events", async (request) => {
+    const q = request.query as Query;
+    return { items: await eventsOf(request, Math.min(Math.max(Number(q.limit ?? 200) || 200, 1), 2000)) };
   });
 
   app.get("/api/v1/insight/groups", async (request) => {
@@ -250,5 +274,123 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
           as "issuesBySeverity"
       from grouped g group by g."group" order by score, g."group" limit 1000`);
     return { by: q.by ?? "namespace", items };
+  });
+
+  /** The one object an AI request is about, within the caller's grants. */
+  const addressedObject = async (request: FastifyRequest): Promise<Obj> => {
+    const q = request.query as Query;
+    if (!q.cluster || !q.kind || !q.name)
+      throw badRequest("OBJECT_REQUIRED", "address one object with cluster, kind, name (and namespace)");
+    const rows = await db.execute(
+      sql`select object from resources where ${conditionSql(addressed(request)!)} limit 2`,
+    );
+    if (rows.length !== 1)
+      throw new HttpProblem(
+        404,
+        "NOT_FOUND",
+        "Not found",
+        `no single ${q.kind} ${q.namespace ? `${q.namespace}/` : ""}${q.name} in cluster ${q.cluster} that you may read`,
+      );
+    return (rows[0] as { object: Obj }).object;
+  };
+
+  const tasks: Record<string, (request: FastifyRequest) => Promise<Task>> = {
+    explain: async (request) => {
+      const body = (request.body ?? {}) as { issues?: IssueLike[] };
+      if (Array.isArray(body.issues)) return explainTask(body.issues);
+      const found = (await issues(request)).items as unknown as IssueLike[];
+      return explainTask(found);
+    },
+    interpret: async (request) => {
+      const body = (request.body ?? {}) as { object?: Obj; yaml?: string };
+      if (body.object && typeof body.object === "object") return interpretTask(body.object);
+      if (typeof body.yaml === "string") {
+        let object: unknown;
+        try {
+          object = YAML.parse(body.yaml);
+        } catch (error) {
+          throw badRequest("INVALID_YAML", `the yaml field is not valid YAML: ${(error as Error).message}`);
+        }
+        if (!object || typeof object !== "object" || !("kind" in object))
+          throw badRequest("INVALID_YAML", "the yaml field must hold one Kubernetes object, with a kind");
+        return interpretTask(object as Obj);
+      }
+      return interpretTask(await addressedObject(request));
+    },
+    diagnose: async (request) => {
+      const workload = await addressedObject(request);
+      const events = (await eventsOf(request, 50)).map((e) => ({
+        kind: "Event",
+        type: e.type,
+        reason: e.reason,
+        message: e.message,
+        count: e.count,
+        lastTimestamp: e.time,
+        involvedObject: { kind: e.kind, namespace: e.namespace, name: e.name },
+      }));
+      const { topology } = await topologyOf(request, { depth: "1", level: "object" });
+      const near = topology.nodes.filter((n) => n.uid !== workload.metadata?.uid).slice(0, 50);
+      const related = near.length
+        ? (
+            (await db.execute(
+              sql`select object from resources where cluster = ${near[0]!.cluster} and uid in (${sql.join(
+                near.map((n) => sql`${n.uid}`),
+                sql`, `,
+              )})`,
+            )) as unknown as { object: Obj }[]
+          ).map((r) => r.object)
+        : [];
+      return diagnoseTask(workload, events, related);
+    },
+  };
+
+  /**
+   * POST /api/v1/insight/ai/{explain,interpret,diagnose}?lang=en|zh: answers stream as server-sent
+   * events (text, then done) when the client accepts text/event-stream, and come whole as JSON
+   * otherwise. A missing or failing model never fails the request: the rules answer instead.
+   */
+  app.post("/api/v1/insight/ai/:feature", async (request, reply) => {
+    const { feature } = request.params as { feature: string };
+    const makeTask = tasks[feature];
+    if (!makeTask)
+      throw new HttpProblem(
+        404,
+        "NOT_FOUND",
+        "Not found",
+        `no AI feature "${feature}"; use explain, interpret or diagnose`,
+      );
+    const q = request.query as Query;
+    const language = (q.lang ?? (request.body as { lang?: string } | undefined)?.lang ?? "en") as Language;
+    if (!LANGUAGES.includes(language))
+      throw badRequest("INVALID_LANGUAGE", `lang must be one of ${LANGUAGES.join(", ")}, got "${language}"`);
+    const task = await makeTask(request);
+    const events = answer(task, {
+      ...(options.languageModel ? { model: options.languageModel } : {}),
+      language,
+    });
+    if (!(request.headers.accept ?? "").includes("text/event-stream")) {
+      let text = "";
+      let outcome: Omit<Extract<AnswerEvent, { type: "done" }>, "type"> | undefined;
+      for await (const event of events) {
+        if (event.type === "text") text += event.text;
+        else {
+          const { type: _done, ...rest } = event;
+          outcome = rest;
+        }
+      }
+      return { feature, answer: text, ...outcome };
+    }
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    });
+    for await (const event of events) {
+      if (reply.raw.destroyed) break;
+      const { type, ...data } = event;
+      reply.raw.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    }
+    reply.raw.end();
   });
 }

@@ -1,3 +1,5 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { silentLogger } from "@atoll/log";
 import {
   applyIndexOps,
@@ -254,6 +256,117 @@ describe("insight endpoints", () => {
     ]);
     const group = (await get("/api/v1/insight/events?cluster=c2&labelSelector=team")).body.items;
     expect(group.map((e: { name: string }) => e.name)).toEqual(["pay-1-a", "pay-1-a", "web-1-a"]);
+  });
+
+  describe("AI", () => {
+    const requests: string[] = [];
+    let model: Server;
+    let modelUrl = "";
+    beforeAll(async () => {
+      // A model that names the first placeholder it was sent, streamed as server-sent events.
+      model = createServer((req, res) => {
+        let body = "";
+        req.on("data", (c) => {
+          body += c;
+        });
+        req.on("end", () => {
+          requests.push(body);
+          const token = /NAME_\d+/.exec(JSON.parse(body).messages[1].content)?.[0] ?? "nothing";
+          res.writeHead(200, { "content-type": "text/event-stream" });
+          for (const piece of [`${token.slice(0, 3)}`, `${token.slice(3)} is crash`, "ing."])
+            res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: piece } }] })}\n\n`);
+          res.end("data: [DONE]\n\n");
+        });
+      });
+      await new Promise<void>((resolve) => model.listen(0, "127.0.0.1", resolve));
+      modelUrl = `http://127.0.0.1:${(model.address() as AddressInfo).port}/v1`;
+    });
+    afterAll(() => {
+      model.closeAllConnections();
+      model.close();
+    });
+    const withModel = (baseUrl: string) =>
+      buildQueryApp({
+        db: handle.db,
+        sql: handle.sql,
+        changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
+        logger: silentLogger(),
+        checkBus: async () => {},
+        auth: { adminToken: "insight-test-admin-token" },
+        languageModel: { baseUrl, model: "fake", timeoutMs: 2000 },
+      });
+    const post = (app: ReturnType<typeof buildQueryApp>, url: string, payload?: object, accept?: string) =>
+      app.inject({
+        method: "POST",
+        url,
+        headers: { authorization: "Bearer insight-test-admin-token", ...(accept ? { accept } : {}) },
+        ...(payload ? { payload } : {}),
+      });
+    const DIAGNOSE = "/api/v1/insight/ai/diagnose?cluster=c1&namespace=shop&kind=Pod&name=pay-1-a";
+
+    it("diagnoses a workload from the index with the rules alone when no model is configured", async () => {
+      const response = await post(server, DIAGNOSE);
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      expect(body).toMatchObject({ feature: "diagnose", source: "rules" });
+      expect(body.warning).toMatch(/no language model is configured/);
+      expect(body.answer).toMatch(/^Built-in explanation/);
+      expect(body.answer).toContain("BackOff");
+    });
+
+    it("streams a model's answer as server-sent events, masked on the way out and unmasked on the way back", async () => {
+      const app = withModel(modelUrl);
+      const response = await post(app, DIAGNOSE, undefined, "text/event-stream");
+      await app.close();
+      expect(response.headers["content-type"]).toMatch(/text\/event-stream/);
+      const events = response.body
+        .trim()
+        .split("\n\n")
+        .map((block) => ({
+          event: block.split("\n")[0]!.slice(7),
+          data: JSON.parse(block.split("\n")[1]!.slice(6)),
+        }));
+      expect(events.at(-1)).toMatchObject({ event: "done", data: { source: "model" } });
+      const text = events
+        .filter((e) => e.event === "text")
+        .map((e) => e.data.text)
+        .join("");
+      expect(text).toMatch(/^(pay-1-a|pay-1|shop|node-1|c1) is crashing\.$/);
+      const sent = requests.at(-1)!;
+      for (const secret of ["pay-1-a", "payments", "node-1"]) expect(sent).not.toContain(secret);
+    });
+
+    it("answers from the rules, never 5xx, when the model cannot be reached", async () => {
+      const app = withModel("http://127.0.0.1:9/v1");
+      const response = await post(app, "/api/v1/insight/ai/explain?cluster=c2&kind=Pod&name=pay-1-a&lang=zh");
+      await app.close();
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      expect(body.source).toBe("rules");
+      expect(body.warning).toMatch(/could not be reached/);
+      expect(body.answer).toMatch(/^内置解释/);
+      expect(body.answer).toContain("CrashLoopBackOff");
+    });
+
+    it("interprets YAML sent in the body", async () => {
+      const yaml =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: api, namespace: x }\nspec: { replicas: 1, template: { spec: { containers: [{ name: api, image: api:1 }] } } }";
+      const body = (await post(server, "/api/v1/insight/ai/interpret", { yaml })).json();
+      expect(body.answer).toContain("Deployment x/api");
+      expect(body.answer).toContain("Replicas: 1");
+    });
+
+    it.each([
+      ["/api/v1/insight/ai/poem", {}, 404, "NOT_FOUND"],
+      ["/api/v1/insight/ai/explain?lang=fr", {}, 400, "INVALID_LANGUAGE"],
+      ["/api/v1/insight/ai/interpret", { yaml: "a: [" }, 400, "INVALID_YAML"],
+      ["/api/v1/insight/ai/diagnose?cluster=c1", {}, 400, "OBJECT_REQUIRED"],
+      ["/api/v1/insight/ai/diagnose?cluster=c1&kind=Pod&namespace=shop&name=ghost", {}, 404, "NOT_FOUND"],
+    ])("refuses %s with %i", async (url, payload, status, code) => {
+      const response = await post(server, url, payload);
+      expect(response.statusCode).toBe(status);
+      expect(response.json().code).toBe(code);
+    });
   });
 
   it.each([

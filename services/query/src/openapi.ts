@@ -288,6 +288,42 @@ export const OPENAPI_DOCUMENT = {
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },
+    "/api/v1/insight/ai/{feature}": {
+      post: {
+        summary:
+          "AI answers (explain, interpret, diagnose): masked before they reach the model, streamed as server-sent events with Accept: text/event-stream, and answered by the rules when no model is configured or it fails",
+        parameters: [
+          pathParam("feature", "explain, interpret or diagnose"),
+          ...address,
+          query("lang", "en (default) or zh"),
+        ],
+        requestBody: {
+          required: false,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                properties: {
+                  issues: { type: "array", items: { type: "object" }, description: "findings to explain" },
+                  object: { type: "object", description: "an object to interpret" },
+                  yaml: { type: "string", description: "an object to interpret, as YAML" },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          "200": {
+            description: "The answer, whole as JSON or as server-sent events (text, then done)",
+            content: {
+              "application/json": { schema: { type: "object" } },
+              "text/event-stream": { schema: { type: "string" } },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
     "/k8s/all/{path}": kubePath("Every cluster's objects, as one Kubernetes API"),
     "/k8s/clusters/{cluster}/{path}": kubePath("One cluster's objects, as a Kubernetes API"),
   },

@@ -1,0 +1,211 @@
+import { AUDIT_RULES, type Obj, objectIssues } from "@atoll/insight";
+import YAML from "yaml";
+import { Masker } from "./mask.js";
+import { type ChatMessage, type ChatModelConfig, stream } from "./provider.js";
+
+export type Language = "en" | "zh";
+
+/** A finding as the issues table holds it. */
+export interface IssueLike {
+  rule: string;
+  severity: string;
+  message: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  container?: string;
+}
+
+/** What to ask: the question for a model, what identifies the user's systems in it, and what the rules alone can say. */
+export interface Task {
+  feature: "explain" | "interpret" | "diagnose";
+  question: string;
+  /** Objects whose names, namespaces, labels, images and IPs are masked wherever they appear. */
+  objects: Obj[];
+  fallback: string;
+}
+
+export type AnswerEvent =
+  | { type: "text"; text: string }
+  | {
+      type: "done";
+      /** Who wrote the answer: the model, the built-in rules, or the model until it failed and then the rules. */
+      source: "model" | "rules" | "model+rules";
+      warning?: string;
+      masked?: Record<string, number>;
+    };
+
+/** What to do about runtime findings, which the audit rules' own fix texts do not cover. */
+const DIAGNOSIS_FIXES: Record<string, string> = {
+  CrashLoopBackOff:
+    "Read the previous container's logs (kubectl logs --previous) and its last termination reason; fix the command, configuration or dependency that makes it exit.",
+  OOMKilled: "Raise the container's memory limit or lower its memory use; check for leaks under load.",
+  ImagePullBackOff:
+    "Check that the image name and tag exist and that the pod can authenticate to the registry (imagePullSecrets).",
+  ErrImagePull: "Check the image reference and registry credentials; the node could not pull it.",
+  CreateContainerConfigError:
+    "A ConfigMap, Secret or key the container reads is missing; create it or correct the reference.",
+  PodUnschedulable:
+    "No node fits: compare the pod's requests, node selectors, affinities and tolerations with the nodes' capacity and taints.",
+  PodEvicted:
+    "The node ran short of a resource; set requests that match real use, and check the node's pressure conditions.",
+  ProbeFailing:
+    "The probe fails: check its path, port and timing against how long the application takes to become ready.",
+  DeploymentNotReady:
+    "Look at the pods of its newest ReplicaSet: their events and states say why they are not ready.",
+  DeploymentNotProgressing:
+    "The rollout is stuck past its deadline; inspect the new pods, then roll back or fix the template.",
+  ReplicaSetFailedCreate:
+    "Pods could not be created: quota, admission webhooks or a missing service account are the usual causes.",
+  JobFailed: "Read the failed pods' logs; raise backoffLimit only once the cause is fixed.",
+  PVCProvisioningFailed:
+    "Check the StorageClass and its provisioner's events; the volume could not be created.",
+  ServiceSelectsNoPods: "Make the Service's selector match the labels of the pods it should reach.",
+  ServiceOnlyUnreadyPods: "Every pod behind the Service is unready; fix the pods' readiness first.",
+  HPAUnableToScale:
+    "Check that the metrics server (or adapter) serves the HPA's metrics and that the target exists.",
+  PDBBlocksDisruption:
+    "The budget allows no eviction; add replicas or relax minAvailable before draining nodes.",
+};
+
+const INSTRUCTIONS: Record<Language, string> = {
+  en: "Answer in English.",
+  zh: "请用简体中文回答。",
+};
+
+const SYSTEM = `You are a Kubernetes site reliability engineer helping an operator. Be specific and brief: say what is wrong, why, and the steps to fix it, with kubectl commands where they help.
+Identifiers such as NAME_1, NS_2, LABEL_3, IP_4 and REPO_5 stand for real names; keep them exactly as written.`;
+
+const FALLBACK_LABEL: Record<Language, string> = {
+  en: "Built-in explanation (from Atoll's rules; no language model answered)",
+  zh: "内置解释（来自 Atoll 的规则，未经语言模型；规则说明为英文）",
+};
+
+function explanation(issue: IssueLike): string {
+  const rule = AUDIT_RULES.find((r) => r.id === issue.rule);
+  const where = issue.kind
+    ? ` on ${issue.kind} ${issue.namespace ? `${issue.namespace}/` : ""}${issue.name}`
+    : "";
+  const container = issue.container ? ` (container ${issue.container})` : "";
+  const lines = [`- ${issue.rule} [${issue.severity}]${where}${container}: ${issue.message}`];
+  if (rule) lines.push(`  Why: ${rule.why}`, `  Fix: ${rule.fix}`);
+  else if (DIAGNOSIS_FIXES[issue.rule]) lines.push(`  Fix: ${DIAGNOSIS_FIXES[issue.rule]}`);
+  return lines.join("\n");
+}
+
+/** Explain one finding or several, with steps to fix. */
+export function explainTask(issues: IssueLike[], objects: Obj[] = []): Task {
+  const listed = issues.map(explanation).join("\n");
+  return {
+    feature: "explain",
+    question: `Explain these findings about a Kubernetes cluster and give the steps to fix each:\n${issues
+      .map(
+        (i) =>
+          `- ${i.rule} [${i.severity}] ${i.kind ?? ""} ${i.namespace ?? ""}/${i.name ?? ""}: ${i.message}`,
+      )
+      .join("\n")}`,
+    objects: [...objects, ...issues.map((i) => ({ metadata: { name: i.name, namespace: i.namespace } }))],
+    fallback: issues.length > 0 ? listed : "There are no findings to explain.",
+  };
+}
+
+/** What an object is and does, and what the rules think of it. */
+export function interpretTask(object: Obj): Task {
+  const findings = objectIssues(object);
+  const meta = object.metadata ?? {};
+  const containers = (object.spec?.template?.spec?.containers ?? object.spec?.containers ?? []) as Obj[];
+  const summary = [
+    `${object.kind} ${meta.namespace ? `${meta.namespace}/` : ""}${meta.name} (${object.apiVersion ?? ""})`,
+    ...(object.spec?.replicas !== undefined ? [`Replicas: ${object.spec.replicas}`] : []),
+    ...containers.map((c) => `Container ${c.name}: image ${c.image ?? "?"}`),
+    findings.length > 0 ? "What the rules found:" : "The rules found nothing to report.",
+    ...findings.map((f) => explanation(f)),
+  ];
+  return {
+    feature: "interpret",
+    question: `Explain what this Kubernetes object does, point out risky or unusual settings, and suggest improvements:\n\n${YAML.stringify(object)}`,
+    objects: [object],
+    fallback: summary.join("\n"),
+  };
+}
+
+/** Why a workload is unhealthy, from its status, events and the objects around it. */
+export function diagnoseTask(workload: Obj, events: Obj[], related: Obj[], logs?: string): Task {
+  const findings = [workload, ...related].flatMap((o) =>
+    objectIssues(o).map((f) => ({
+      ...f,
+      kind: o.kind,
+      namespace: o.metadata?.namespace,
+      name: o.metadata?.name,
+    })),
+  );
+  const eventLines = events.map(
+    (e) =>
+      `${e.lastTimestamp ?? e.eventTime ?? ""} ${e.type ?? ""} ${e.reason ?? ""} ${(e.involvedObject ?? e.regarding)?.kind ?? ""}/${(e.involvedObject ?? e.regarding)?.name ?? ""}: ${e.message ?? e.note ?? ""} (x${e.series?.count ?? e.count ?? 1})`,
+  );
+  const brief = (o: Obj) => ({
+    kind: o.kind,
+    metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace },
+    status: o.status,
+  });
+  return {
+    feature: "diagnose",
+    question: [
+      "Diagnose this Kubernetes workload: what is wrong, the most likely cause, and the steps to fix it.",
+      `Workload:\n${YAML.stringify({ ...workload, metadata: { ...workload.metadata, managedFields: undefined } })}`,
+      `Related objects (status only):\n${YAML.stringify(related.map(brief))}`,
+      `Events, newest first:\n${eventLines.join("\n") || "(none)"}`,
+      ...(logs ? [`Recent logs:\n${logs}`] : []),
+      `Findings of the built-in rules:\n${findings.map((f) => `- ${f.rule} [${f.severity}] ${f.kind}/${f.name}: ${f.message}`).join("\n") || "(none)"}`,
+    ].join("\n\n"),
+    objects: [workload, ...related, ...events],
+    fallback: [
+      findings.length > 0
+        ? "What the rules found:"
+        : "The rules found nothing wrong with the workload or the objects around it.",
+      ...findings.map((f) => explanation(f)),
+      ...(eventLines.length > 0 ? ["Recent events:", ...eventLines.slice(0, 10).map((l) => `- ${l}`)] : []),
+    ].join("\n"),
+  };
+}
+
+/**
+ * Answers a task as a stream of events. With a model, the question leaves masked and the answer
+ * comes back unmasked as it is written; without one, or when the model fails, the rules' own
+ * explanation answers, labelled as such. It never throws.
+ */
+export async function* answer(
+  task: Task,
+  options: { model?: ChatModelConfig; language?: Language; fetchImpl?: typeof fetch },
+): AsyncGenerator<AnswerEvent> {
+  const language = options.language ?? "en";
+  const fallback = `${FALLBACK_LABEL[language]}:\n${task.fallback}`;
+  if (!options.model) {
+    yield { type: "text", text: fallback };
+    yield { type: "done", source: "rules", warning: "no language model is configured (ATOLL_LLM_BASE_URL)" };
+    return;
+  }
+  const masker = new Masker();
+  for (const object of task.objects) masker.learn(object);
+  const messages: ChatMessage[] = [
+    { role: "system", content: `${SYSTEM}\n${INSTRUCTIONS[language]}` },
+    { role: "user", content: masker.mask(task.question) },
+  ];
+  let wrote = false;
+  try {
+    for await (const text of masker.unmaskStream(stream(messages, options.model, options.fetchImpl))) {
+      wrote = true;
+      yield { type: "text", text };
+    }
+    yield { type: "done", source: "model", masked: masker.summary() };
+  } catch (error) {
+    const reason = (error as Error).message;
+    yield { type: "text", text: wrote ? `\n\n${fallback}` : fallback };
+    yield {
+      type: "done",
+      source: wrote ? "model+rules" : "rules",
+      warning: `the language model failed (${reason}); the built-in rules answered${wrote ? " after its partial answer" : ""}`,
+      masked: masker.summary(),
+    };
+  }
+}
