@@ -19,7 +19,7 @@ function addresses(text: string): string[] {
   ];
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** The repository part of an image reference: registry and path, without tag or digest. */
 export function imageRepository(image: string): string {
@@ -86,7 +86,7 @@ export class Masker {
     this.pattern ??= new RegExp(
       `(?<!${NAME_CHAR})(${[...this.byValue.keys()]
         .sort((a, b) => b.length - a.length)
-        .map(escape)
+        .map(escapeRegExp)
         .join("|")})(?![A-Za-z0-9-]|\\.[A-Za-z0-9])`,
       "g",
     );
