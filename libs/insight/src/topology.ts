@@ -1,5 +1,5 @@
 import { evaluateJsonPath, type LabelSelector, labelSelectorMatches, parseJsonPath } from "@atoll/kube";
-import { namespaceOf, type Obj, podTemplate } from "./objects.js";
+import { namespaceOf, type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
 
 /**
  * What one object points at, read from the object alone. Targets are named (kind, namespace,
@@ -169,17 +169,7 @@ export function references(object: Obj, custom: readonly CustomRelation[] = []):
 }
 
 /** Kinds with outgoing relations: only these need their whole object read to draw a topology. */
-export const REFERRING_KINDS = [
-  ...Object.keys(BUILT_IN),
-  "Pod",
-  "Deployment",
-  "StatefulSet",
-  "DaemonSet",
-  "ReplicaSet",
-  "ReplicationController",
-  "Job",
-  "CronJob",
-];
+export const REFERRING_KINDS = [...Object.keys(BUILT_IN), ...WORKLOAD_KINDS];
 
 /** An object as the index holds it; object is needed only for kinds in REFERRING_KINDS. */
 export interface TopologyInput {

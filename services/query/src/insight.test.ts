@@ -135,6 +135,19 @@ describe("insight endpoints", () => {
   let database: { url: string; drop(): Promise<void> };
   let handle: DatabaseHandle;
   let server: ReturnType<typeof buildQueryApp>;
+  const app = (extra: Partial<Parameters<typeof buildQueryApp>[0]> = {}) =>
+    buildQueryApp({
+      db: handle.db,
+      sql: handle.sql,
+      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
+      logger: silentLogger(),
+      checkBus: async () => {},
+      auth: { adminToken: "insight-test-admin-token" },
+      relations: [
+        { kind: "Certificate", path: "spec.secretName", targetKind: "Secret", relation: "stores-in" },
+      ],
+      ...extra,
+    });
   const get = async (url: string) => {
     const response = await server.inject({
       url,
@@ -165,17 +178,7 @@ describe("insight endpoints", () => {
         ],
       })),
     );
-    server = buildQueryApp({
-      db: handle.db,
-      sql: handle.sql,
-      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
-      logger: silentLogger(),
-      checkBus: async () => {},
-      auth: { adminToken: "insight-test-admin-token" },
-      relations: [
-        { kind: "Certificate", path: "spec.secretName", targetKind: "Secret", relation: "stores-in" },
-      ],
-    });
+    server = app();
   });
   afterAll(async () => {
     await server.close();
@@ -286,15 +289,7 @@ describe("insight endpoints", () => {
       model.close();
     });
     const withModel = (baseUrl: string) =>
-      buildQueryApp({
-        db: handle.db,
-        sql: handle.sql,
-        changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
-        logger: silentLogger(),
-        checkBus: async () => {},
-        auth: { adminToken: "insight-test-admin-token" },
-        languageModel: { baseUrl, model: "fake", timeoutMs: 2000 },
-      });
+      app({ languageModel: { baseUrl, model: "fake", timeoutMs: 2000 } });
     const post = (app: ReturnType<typeof buildQueryApp>, url: string, payload?: object, accept?: string) =>
       app.inject({
         method: "POST",
