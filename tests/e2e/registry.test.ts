@@ -185,6 +185,39 @@ describe("cluster registry, pull mode and push mode against an authenticating NA
     }
   });
 
+  it("delivers placed workloads to push clusters through the hub agent, and withdraws them", async () => {
+    hub.startScheduler();
+    const documents = `
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: greeting, namespace: default }
+spec:
+  resourceSelectors: [{ apiVersion: v1, kind: ConfigMap, name: greeting }]
+  placement: { clusterAffinity: { clusterNames: [push-a, push-b] } }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: greeting, namespace: default }
+data: { hello: from-the-hub }
+`;
+    const applied = await hub.send("POST", "/api/v1/apply", { documents });
+    expect(applied.status, JSON.stringify(applied.body)).toBe(200);
+    const greeting = (sim: KubeSim) =>
+      sim.store
+        .list(sim.store.findType("", "v1", "configmaps")!, "default")
+        .map(({ object }) => object as { metadata: { name: string }; data?: Record<string, string> })
+        .find((o) => o.metadata.name === "greeting");
+    await until(
+      () => [pushA, pushB].every((sim) => greeting(sim)?.data?.hello === "from-the-hub"),
+      "the ConfigMap in both push clusters",
+      60_000,
+      200,
+    );
+    const withdrawn = await hub.send("POST", "/api/v1/delete", { documents });
+    expect(withdrawn.status, JSON.stringify(withdrawn.body)).toBe(200);
+    await until(() => [pushA, pushB].every((sim) => !greeting(sim)), "the ConfigMap withdrawn", 60_000, 200);
+  });
+
   it("updates placement fields and refuses bad input with the field named", async () => {
     expect(
       (

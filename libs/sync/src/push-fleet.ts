@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Bus } from "@atoll/bus";
 import { KubeClient } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
+import { WorkApplier } from "./applier.js";
 import { ClusterSync } from "./cluster-sync.js";
 import { rulesFromJson } from "./rules-responder.js";
 
@@ -32,7 +33,10 @@ const fingerprint = (spec: PushClusterSpec) =>
  * registry. New clusters start, deleted ones stop, changed credentials or rules restart.
  */
 export class PushFleet {
-  private readonly running = new Map<string, { sync: ClusterSync; fingerprint: string }>();
+  private readonly running = new Map<
+    string,
+    { sync: ClusterSync; applier: { stop(): Promise<void> }; fingerprint: string }
+  >();
   private timer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> = Promise.resolve();
 
@@ -63,15 +67,17 @@ export class PushFleet {
       if (spec && fingerprint(spec) === entry.fingerprint) continue;
       this.options.logger.info({ cluster: name, reason: spec ? "changed" : "removed" }, "stopping push sync");
       this.running.delete(name);
+      await entry.applier.stop();
       await entry.sync.stop();
     }
     for (const [name, spec] of desired) {
       if (this.running.has(name)) continue;
       const logger = this.options.logger.child({ cluster: name });
       try {
+        const client = KubeClient.fromKubeconfig(spec.kubeconfig, spec.kubeContext || undefined);
         const sync = new ClusterSync({
           cluster: name,
-          client: KubeClient.fromKubeconfig(spec.kubeconfig, spec.kubeContext || undefined),
+          client,
           bus: this.options.bus,
           logger,
           mode: "push",
@@ -82,8 +88,15 @@ export class PushFleet {
             : {}),
         });
         await sync.start();
-        this.running.set(name, { sync, fingerprint: fingerprint(spec) });
-        logger.info("push sync started");
+        // Placement's works for a push cluster are applied from here too: the hub holds its credentials.
+        const applier = await new WorkApplier({ cluster: name, client, bus: this.options.bus, logger })
+          .start()
+          .catch(async (error: unknown) => {
+            await sync.stop();
+            throw error;
+          });
+        this.running.set(name, { sync, applier, fingerprint: fingerprint(spec) });
+        logger.info("push sync and work delivery started");
       } catch (error) {
         // One unreachable cluster must not hold up the others; the next pass tries again.
         logger.warn({ err: (error as Error).message }, "could not start push sync; will retry");
@@ -94,7 +107,12 @@ export class PushFleet {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.reconciling;
-    await Promise.all([...this.running.values()].map(({ sync }) => sync.stop()));
+    await Promise.all(
+      [...this.running.values()].map(async ({ sync, applier }) => {
+        await applier.stop();
+        await sync.stop();
+      }),
+    );
     this.running.clear();
   }
 }
