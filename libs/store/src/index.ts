@@ -23,7 +23,7 @@ export {
   SEARCH_SESSION,
   temporaryDatabase,
 } from "./db.js";
-export { type IssueInput, type ObjectIssues, recordIssues, resolveIssuesOfGoneObjects } from "./issues.js";
+export { type IssueInput, type ObjectIssues, recordIssues } from "./issues.js";
 export { recordMetricSnapshots } from "./metrics.js";
 export {
   type BindingRow,

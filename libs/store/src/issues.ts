@@ -67,12 +67,3 @@ export async function recordIssues(
         and (${scope.exceptRules ? tx`i.rule not in (select jsonb_array_elements_text(${JSON.stringify(scope.exceptRules)}::jsonb))` : tx`true`})`;
   });
 }
-
-/** After a sweep removed objects wholesale: their open issues are resolved. */
-export async function resolveIssuesOfGoneObjects(sql: postgres.Sql, cluster: string): Promise<number> {
-  const resolved = await sql`
-    update issues i set resolved_at = now()
-    where i.cluster = ${cluster} and i.resolved_at is null
-      and not exists (select 1 from resources r where r.cluster = i.cluster and r.uid = i.uid)`;
-  return resolved.count;
-}

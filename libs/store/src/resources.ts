@@ -91,17 +91,25 @@ function supersedes(candidate: IndexOp, kept: IndexOp): boolean {
 }
 
 async function sweep(tx: postgres.TransactionSql, op: Extract<IndexOp, { op: "sweep" }>): Promise<number> {
-  const swept = await tx`
+  // What a sweep removes is gone from the cluster: tombstone it and resolve its open findings, by
+  // key, in the same statement.
+  const [swept] = await tx<{ n: number }[]>`
     with gone as (
       delete from resources
       where cluster = ${op.cluster} and api_group = ${op.apiGroup} and resource = ${op.resource}
         and sync_id < ${op.syncId} ${op.namespace === undefined ? tx`` : tx`and namespace = ${op.namespace}`}
       returning cluster, uid
+    ),
+    tombstoned as (
+      insert into resource_tombstones (cluster, uid) select cluster, uid from gone
+      on conflict (cluster, uid) do nothing
+    ),
+    resolved as (
+      update issues i set resolved_at = now() from gone
+      where i.cluster = gone.cluster and i.uid = gone.uid and i.resolved_at is null
     )
-    insert into resource_tombstones (cluster, uid) select cluster, uid from gone
-    on conflict (cluster, uid) do nothing
-    returning 1`;
-  return swept.count;
+    select count(*)::int as n from gone`;
+  return swept?.n ?? 0;
 }
 
 async function deleteRows(

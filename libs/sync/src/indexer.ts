@@ -9,7 +9,6 @@ import {
   pruneTombstones,
   recordHeartbeat,
   recordIssues,
-  resolveIssuesOfGoneObjects,
 } from "@atoll/store";
 import type postgres from "postgres";
 import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
@@ -213,7 +212,6 @@ export class ResourceIndexer {
       }
     }
     await recordIssues(sql, [...latest.values()], { exceptRules: CROSS_OBJECT_RULES });
-    if (ops.some((op) => op.op === "sweep")) await resolveIssuesOfGoneObjects(sql, cluster);
   }
 
   private watchHeartbeats(): void {

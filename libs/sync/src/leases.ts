@@ -4,6 +4,9 @@ import type { Logger } from "@atoll/log";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 
+/** How long a lease pass waits for a lost cluster's consumer to stop before going on. */
+const RELEASE_WAIT_MS = 5_000;
+
 /** True when a lease update failed because the key moved on (another owner, or it expired). */
 function isLeaseTaken(error: unknown): boolean {
   if (error instanceof JetStreamApiError) {
@@ -37,6 +40,8 @@ export class ClusterLeases {
   private leases: KV | undefined;
   private members: KV | undefined;
   private readonly owned = new Map<string, number>();
+  /** Consumers of lost clusters still finishing their batch. */
+  private readonly stopping = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private readonly ttlMs: number;
@@ -116,7 +121,7 @@ export class ClusterLeases {
         }
         this.owned.delete(cluster);
         this.options.logger.warn({ cluster }, "lost a cluster lease; stopping its consumer");
-        await this.options.onRelease(cluster);
+        await this.releaseLost(cluster);
       }
     }
     // Give back surplus so a newcomer can take its share.
@@ -130,7 +135,7 @@ export class ClusterLeases {
     // Take free clusters up to our share; create() is atomic, so only one process wins each.
     for (const cluster of clusters) {
       if (this.owned.size >= share) break;
-      if (this.owned.has(cluster)) continue;
+      if (this.owned.has(cluster) || this.stopping.has(cluster)) continue;
       try {
         const revision =
           (await this.stillOurs(cluster)) ??
@@ -154,9 +159,26 @@ export class ClusterLeases {
     return entry?.operation === "PUT" && entry.string() === this.id ? entry.revision : undefined;
   }
 
+  /**
+   * Stops a lost cluster's consumer, waiting a little for it but not for as long as its batch may
+   * take: the pass must go on renewing the other leases, or they lapse too. The cluster is not
+   * taken again until the consumer has stopped.
+   */
+  private async releaseLost(cluster: string): Promise<void> {
+    const stopped = this.options
+      .onRelease(cluster)
+      .catch((error: unknown) =>
+        this.options.logger.warn({ cluster, err: (error as Error).message }, "stopping a consumer failed"),
+      )
+      .finally(() => this.stopping.delete(cluster));
+    this.stopping.set(cluster, stopped);
+    await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, RELEASE_WAIT_MS))]);
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+    await Promise.all(this.stopping.values());
     for (const cluster of [...this.owned.keys()]) {
       this.owned.delete(cluster);
       await this.options.onRelease(cluster);
