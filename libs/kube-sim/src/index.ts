@@ -8,6 +8,6 @@ export {
   startChurn,
 } from "./generator.js";
 export { jsonPatch, mergePatch } from "./patch.js";
-export { KubeSim, type KubeSimOptions } from "./server.js";
+export { KubeSim, type KubeSimOptions, type SimAccess, type SimRequestRecord } from "./server.js";
 export { type Obj, SimError, type SimEvent, SimStore } from "./store.js";
 export { selfSignedTls, type TlsMaterial } from "./tls.js";

@@ -145,3 +145,78 @@ describe("kube-sim API", () => {
     expect(after.items).toEqual([]);
   });
 });
+
+describe("kube-sim pod logs and impersonation", () => {
+  const sim = new KubeSim({
+    name: "logs-test",
+    authorize: (access) => access.user !== "reader" || ["get", "list", "watch"].includes(access.verb),
+  });
+  let client: KubeClient;
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "web", namespace: "default" },
+    spec: { containers: [{ name: "app" }, { name: "sidecar" }] },
+  };
+
+  beforeAll(async () => {
+    await sim.start();
+    sim.apply(pod);
+    for (const n of [1, 2, 3]) sim.writeLog("default", "web", `app line ${n}`, "app");
+    sim.writeLog("default", "web", "sidecar line", "sidecar");
+    client = KubeClient.fromKubeconfig(sim.kubeconfig());
+  });
+  afterAll(() => sim.stop());
+
+  const text = async (path: string) => {
+    const response = await client.stream({ path });
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    return { status: response.statusCode, body: Buffer.concat(chunks).toString("utf8") };
+  };
+
+  it("serves one container's log, or its tail, and asks which container when there are several", async () => {
+    expect(await text("/api/v1/namespaces/default/pods/web/log?container=app")).toEqual({
+      status: 200,
+      body: "app line 1\napp line 2\napp line 3\n",
+    });
+    expect((await text("/api/v1/namespaces/default/pods/web/log?container=app&tailLines=1")).body).toBe(
+      "app line 3\n",
+    );
+    const ambiguous = await text("/api/v1/namespaces/default/pods/web/log");
+    expect(ambiguous.status).toBe(400);
+    expect(ambiguous.body).toContain("choose one of: [app sidecar]");
+    expect((await text("/api/v1/namespaces/default/pods/nope/log")).status).toBe(404);
+  });
+
+  it("follows a log until the client hangs up", async () => {
+    const abort = new AbortController();
+    const response = await client.stream({
+      path: "/api/v1/namespaces/default/pods/web/log?container=sidecar&follow=true",
+      signal: abort.signal,
+    });
+    let seen = "";
+    const done = new Promise<void>((resolve) =>
+      response.on("data", (chunk: Buffer) => {
+        seen += chunk.toString("utf8");
+        if (seen.includes("later line")) resolve();
+      }),
+    );
+    response.on("error", () => undefined);
+    sim.writeLog("default", "web", "later line", "sidecar");
+    await done;
+    expect(seen).toBe("sidecar line\nlater line\n");
+    abort.abort();
+  });
+
+  it("records impersonation headers and authorises as the impersonated user", async () => {
+    const headers = { "impersonate-user": "reader", "impersonate-group": "team-a" };
+    await client.json({ path: "/api/v1/namespaces/default/pods", headers });
+    const seen = sim.requests.at(-1)!;
+    expect(seen).toMatchObject({ user: "reader", groups: ["team-a"], verb: "list", impersonated: true });
+    await expect(
+      client.json({ method: "DELETE", path: "/api/v1/namespaces/default/pods/web", headers }),
+    ).rejects.toMatchObject({ status: 403, message: expect.stringContaining('User "reader" cannot delete') });
+    expect(sim.store.tryGet(sim.store.findType("", "v1", "pods")!, "default", "web")).toBeDefined();
+  });
+});

@@ -1,7 +1,9 @@
+import { EventEmitter } from "node:events";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import {
+  apiPathSegments,
   apiVersionOf,
   discoveryDocument,
   type FieldRequirement,
@@ -10,8 +12,10 @@ import {
   matchesLabels,
   parseFieldSelector,
   parseLabelSelector,
+  RequestPathError,
   type ResourceRoute,
   type ResourceType,
+  requestInfo,
   resourceRoute,
   SelectorError,
   STANDARD_VERBS,
@@ -36,7 +40,30 @@ export interface KubeSimOptions extends StoreOptions {
   tls?: TlsMaterial | false;
   bookmarkIntervalMs?: number;
   kubernetesVersion?: string;
+  /** Decides each request by the identity it acts as; everything is allowed when unset. */
+  authorize?: (access: SimAccess) => boolean;
 }
+
+/** Who a request acts as and what it does, as an authorizer sees it. */
+export interface SimAccess {
+  /** The Impersonate-User header, or "system:admin" for the token holder itself. */
+  user: string;
+  groups: string[];
+  verb: string;
+  namespace: string;
+  resource: string;
+  subresource: string;
+  name: string;
+}
+
+export interface SimRequestRecord extends SimAccess {
+  method: string;
+  path: string;
+  /** Whether the request carried impersonation headers. */
+  impersonated: boolean;
+}
+
+const REQUEST_LOG_SIZE = 1000;
 
 type Route = ResourceRoute;
 
@@ -71,6 +98,10 @@ export class KubeSim {
   private baseUrl = "";
   private caCert: string | undefined;
   private readonly openWatches = new Set<http.ServerResponse>();
+  private readonly logs = new Map<string, string[]>();
+  private readonly logLines = new EventEmitter().setMaxListeners(0);
+  /** The most recent requests, oldest first, with the identity each acted as. */
+  readonly requests: SimRequestRecord[] = [];
 
   constructor(readonly options: KubeSimOptions) {
     this.store = new SimStore(options);
@@ -121,6 +152,25 @@ export class KubeSim {
     });
   }
 
+  /** Appends a line to a container's log; followers see it at once. */
+  writeLog(namespace: string, pod: string, line: string, container?: string): void {
+    const key = this.logKey(namespace, pod, container ?? this.containersOf(namespace, pod)[0] ?? "");
+    const lines = this.logs.get(key) ?? [];
+    lines.push(line);
+    this.logs.set(key, lines);
+    this.logLines.emit(key, line);
+  }
+
+  private logKey(namespace: string, pod: string, container: string): string {
+    return `${namespace}/${pod}/${container}`;
+  }
+
+  private containersOf(namespace: string, pod: string): string[] {
+    const type = this.store.findType("", "v1", "pods")!;
+    const object = this.store.tryGet(type, namespace, pod);
+    return ((object?.spec?.containers ?? []) as { name: string }[]).map((c) => c.name);
+  }
+
   /** Creates or replaces an object through the same path the API uses. */
   apply(object: Obj): Obj {
     const type = this.store.typeForObject(object);
@@ -163,6 +213,8 @@ export class KubeSim {
     if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
       return this.send(res, 401, status(401, "Unauthorized", "Unauthorized"));
     }
+    const denied = this.authorise(req, url);
+    if (denied) return this.send(res, 403, status(403, "Forbidden", denied));
     const discovery = this.discovery(parts);
     if (discovery) return this.send(res, 200, discovery);
     const route = this.route(parts);
@@ -170,6 +222,8 @@ export class KubeSim {
       return this.send(res, 404, status(404, "NotFound", "the server could not find the requested resource"));
     const method = req.method ?? "GET";
     const { type, namespace, name, subresource } = route;
+    if (subresource === "log" && type.resource === "pods" && method === "GET" && name)
+      return this.podLog(req, res, namespace ?? "", name, url.searchParams);
     if (subresource && subresource !== "status") {
       return this.send(
         res,
@@ -220,6 +274,84 @@ export class KubeSim {
       405,
       status(405, "MethodNotAllowed", `${method} is not supported on ${url.pathname}`),
     );
+  }
+
+  /** Records who the request acts as and returns why it is refused, if it is. */
+  private authorise(req: http.IncomingMessage, url: URL): string | undefined {
+    let segments: string[];
+    try {
+      segments = apiPathSegments(url.pathname);
+    } catch (error) {
+      if (error instanceof RequestPathError) return undefined;
+      throw error;
+    }
+    const info = requestInfo(req.method ?? "GET", segments, url.searchParams);
+    const impersonatedUser = req.headersDistinct["impersonate-user"]?.[0];
+    const access: SimAccess = {
+      user: impersonatedUser ?? "system:admin",
+      groups: req.headersDistinct["impersonate-group"] ?? (impersonatedUser ? [] : ["system:masters"]),
+      verb: info.verb,
+      namespace: info.namespace,
+      resource: info.resource,
+      subresource: info.subresource,
+      name: info.name,
+    };
+    this.requests.push({
+      ...access,
+      method: req.method ?? "GET",
+      path: url.pathname + url.search,
+      impersonated: impersonatedUser !== undefined,
+    });
+    if (this.requests.length > REQUEST_LOG_SIZE) this.requests.shift();
+    if (!this.options.authorize || this.options.authorize(access)) return undefined;
+    const group = info.group === "" ? '""' : `"${info.group}"`;
+    const resource = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
+    const where = info.namespace ? ` in the namespace "${info.namespace}"` : " at the cluster scope";
+    return info.isResourceRequest
+      ? `${info.resource}${info.name ? ` "${info.name}"` : ""} is forbidden: User "${access.user}" cannot ${info.verb} resource "${resource}" in API group ${group}${where}`
+      : `forbidden: User "${access.user}" cannot ${info.verb} path "${url.pathname}"`;
+  }
+
+  /** Serves a container's log: all of it, its tail, or followed until the client hangs up. */
+  private podLog(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    namespace: string,
+    pod: string,
+    params: URLSearchParams,
+  ): void {
+    const type = this.store.findType("", "v1", "pods")!;
+    this.store.get(type, namespace, pod);
+    const containers = this.containersOf(namespace, pod);
+    const container = params.get("container") ?? (containers.length === 1 ? containers[0] : undefined);
+    if (container === undefined)
+      throw new SimError(
+        400,
+        "BadRequest",
+        `a container name must be specified for pod ${pod}, choose one of: [${containers.join(" ")}]`,
+      );
+    if (!containers.includes(container))
+      throw new SimError(400, "BadRequest", `container ${container} is not valid for pod ${pod}`);
+    const key = this.logKey(namespace, pod, container);
+    const tail = params.get("tailLines");
+    const lines = this.logs.get(key) ?? [];
+    const shown = tail === null ? lines : lines.slice(Math.max(0, lines.length - Number(tail)));
+    res.writeHead(200, { "content-type": "text/plain", "transfer-encoding": "chunked" });
+    for (const line of shown) res.write(`${line}\n`);
+    if (!["true", "1"].includes(params.get("follow") ?? "")) {
+      res.end();
+      return;
+    }
+    res.flushHeaders();
+    const follow = (line: string) => res.write(`${line}\n`);
+    this.logLines.on(key, follow);
+    this.openWatches.add(res);
+    const stop = () => {
+      this.logLines.off(key, follow);
+      this.openWatches.delete(res);
+    };
+    res.on("close", stop);
+    req.on("close", stop);
   }
 
   private async body(req: http.IncomingMessage): Promise<Obj> {

@@ -19,6 +19,15 @@ export {
   type ReflectorOptions,
   type ReflectorState,
 } from "./reflector.js";
+export {
+  apiPathSegments,
+  isStreaming,
+  isWrite,
+  type RequestInfo,
+  RequestPathError,
+  requestInfo,
+  UPGRADE_SUBRESOURCES,
+} from "./request-info.js";
 export * from "./selectors.js";
 export {
   humanAge,
