@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
   can,
+  canProxy,
   NOTHING,
   type Principal,
   parseGrants,
+  reachesCluster,
   seesWholeCluster,
   visibleClusters,
   visibleRows,
@@ -23,8 +25,31 @@ describe("grants", () => {
     [[], /invalid grants/],
     [[{ verbs: ["fly"] }], /verbs\.0/],
     [[{ verbs: ["read"], clusters: [] }], /clusters/],
+    [
+      [{ verbs: ["proxy-read"], kinds: ["pods"] }],
+      /0\.kinds: proxy-read and proxy-write reach whole namespaces/,
+    ],
   ])("rejects %j with a clear error", (input, message) => {
     expect(() => parseGrants(input)).toThrow(message);
+  });
+
+  it.each([
+    // verb, cluster, namespace ("" = cluster scope or all namespaces), allowed
+    ["proxy-read", "a", "team", true],
+    ["proxy-read", "a", "", false],
+    ["proxy-read", "a", "other", false],
+    ["proxy-write", "a", "team", false],
+    ["proxy-read", "b", "", true],
+    ["proxy-write", "b", "x", true],
+    ["proxy-read", "c", "team", false],
+  ] as const)("gateway %s on %s/%s is %s", (verb, cluster, namespace, allowed) => {
+    const caller = principal([
+      { verbs: ["proxy-read"], clusters: ["a"], namespaces: ["team"] },
+      { verbs: ["proxy-write"], clusters: ["b"] },
+      { verbs: ["read"], clusters: ["c"] },
+    ]);
+    expect(canProxy(caller, verb, cluster, namespace)).toBe(allowed);
+    expect(reachesCluster(caller, cluster)).toBe(cluster !== "c");
   });
 
   it("answers can() per verb and scope", () => {

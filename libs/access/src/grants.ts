@@ -44,6 +44,13 @@ export function parseGrants(input: unknown): Grant[] {
       `invalid grants (${problems.join("; ")}); each grant is {verbs: [${VERBS.join("|")}], clusters, namespaces, kinds}, with "*" for any`,
     );
   }
+  const narrowProxy = parsed.data.findIndex(
+    (g) => g.verbs.some((v) => v === "proxy-read" || v === "proxy-write") && !g.kinds.includes("*"),
+  );
+  if (narrowProxy >= 0)
+    throw new GrantError(
+      `invalid grants (${narrowProxy}.kinds: proxy-read and proxy-write reach whole namespaces of a cluster, so their kinds must be ["*"]; put kind-limited verbs in a grant of their own)`,
+    );
   return parsed.data.map((g) => ({ ...g, kinds: g.kinds.map((k) => (k === "*" ? k : resolveKind(k))) }));
 }
 
@@ -64,6 +71,35 @@ export function can(
       (scope.kind === undefined || covers(g.kinds, scope.kind)),
   );
 }
+
+/**
+ * Whether a gateway request may pass. Proxy grants are per cluster and namespace; a request at
+ * cluster scope or across all namespaces needs a grant over every namespace. proxy-write
+ * includes proxy-read, since writing (apply, for one) reads first.
+ */
+export function canProxy(
+  principal: Principal,
+  verb: "proxy-read" | "proxy-write",
+  cluster: string,
+  namespace: string,
+): boolean {
+  const grants = verb === "proxy-read" ? proxyGrants(principal) : grantsFor(principal, verb);
+  return grants.some(
+    (g) =>
+      covers(g.clusters, cluster) &&
+      (namespace ? covers(g.namespaces, namespace) : g.namespaces.includes("*")),
+  );
+}
+
+/** Whether the principal may reach a cluster through the gateway at all. */
+export function reachesCluster(principal: Principal, cluster: string): boolean {
+  return proxyGrants(principal).some((g) => covers(g.clusters, cluster));
+}
+
+const proxyGrants = (principal: Principal) => [
+  ...grantsFor(principal, "proxy-read"),
+  ...grantsFor(principal, "proxy-write"),
+];
 
 /** Matches no row: an empty IN is false in every back end. */
 export const NOTHING: Condition = { type: "in", field: column("uid"), values: [], negated: false };

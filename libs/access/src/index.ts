@@ -1,10 +1,12 @@
 export {
   can,
+  canProxy,
   type Grant,
   GrantError,
   NOTHING,
   type Principal,
   parseGrants,
+  reachesCluster,
   seesWholeCluster,
   VERBS,
   type Verb,

@@ -18,6 +18,12 @@ export interface BusNames {
   work(cluster: string): string;
   workStatus(cluster: string): string;
   proxy(cluster: string): string;
+  /** Where an agent streams one gateway reply; only that cluster's agent may publish here. */
+  proxyReply(cluster: string, requestId: string): string;
+  /** Every reply subject of one cluster, as a permission wildcard. */
+  proxyReplies(cluster: string): string;
+  /** Credit and cancel messages for a cluster's running gateway replies. */
+  proxyControl(cluster: string): string;
   deadLetter(source: string): string;
   /** Core-NATS subject the indexers announce committed changes on, so watches wake at once. */
   indexed(): string;
@@ -65,6 +71,12 @@ export function busNames(prefix = ""): BusNames {
     work: perCluster("work"),
     workStatus: perCluster("wstat"),
     proxy: perCluster("proxy"),
+    proxyReply: (cluster, requestId) => {
+      if (!/^[A-Za-z0-9_-]+$/.test(requestId)) throw new Error(`invalid proxy request id "${requestId}"`);
+      return `${perCluster("proxyreply")(cluster)}.${requestId}`;
+    },
+    proxyReplies: (cluster) => `${perCluster("proxyreply")(cluster)}.>`,
+    proxyControl: perCluster("proxyctl"),
     syncRules: perCluster("rules"),
     workConsumer: (cluster) => `work-${assertClusterName(cluster)}`,
     inboxPrefix: (cluster) => `_INBOX_${prefix ? `${prefix}_` : ""}${assertClusterName(cluster)}`,

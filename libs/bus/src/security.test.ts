@@ -128,6 +128,39 @@ describe("per-cluster NATS identities", () => {
     expect(info.num_pending).toBe(1);
   });
 
+  it("lets an agent answer gateway requests for its own cluster only", async () => {
+    const theirs = agentA.nc.subscribe(names.proxy("sim-b"));
+    const mine = agentA.nc.subscribe(names.proxy("sim-a"), {
+      callback: (_error, message) => message.respond(new TextEncoder().encode("accepted")),
+    });
+    await agentA.nc.flush();
+    await until(
+      () => errors.some((e) => /Permissions Violation for Subscription to "atoll\.v1\.proxy\.sim-b"/.test(e)),
+      "the server's subscription error",
+    );
+    const answer = await hub.nc.request(names.proxy("sim-a"), new Uint8Array(), { timeout: 2000 });
+    expect(new TextDecoder().decode(answer.data)).toBe("accepted");
+    // No agent may hear sim-b's requests, so the hub learns at once that nobody answers.
+    await expect(hub.nc.request(names.proxy("sim-b"), new Uint8Array(), { timeout: 2000 })).rejects.toThrow(
+      /503|no responders/i,
+    );
+    const replies: string[] = [];
+    const listening = hub.nc.subscribe(`${names.all("proxy").replace(/\.proxy\.\*$/, ".proxyreply")}.>`, {
+      callback: (_error, message) => replies.push(message.subject),
+    });
+    await hub.nc.flush();
+    agentA.nc.publish(names.proxyReply("sim-a", "r1"), new Uint8Array([1]));
+    agentA.nc.publish(names.proxyReply("sim-b", "r2"), new Uint8Array([2]));
+    await agentA.nc.flush();
+    await until(() => replies.length > 0, "the agent's own reply");
+    await until(
+      () => errors.some((e) => /Publish to "atoll\.v1\.proxyreply\.sim-b\.r2"/.test(e)),
+      "the server's publish error",
+    );
+    expect(replies).toEqual([names.proxyReply("sim-a", "r1")]);
+    for (const subscription of [theirs, mine, listening]) subscription.unsubscribe();
+  });
+
   it("refuses a wrong credential with an error that says what to do", async () => {
     const error = await agent("sim-a", seedOf(createUser())).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BusAuthError);

@@ -8,7 +8,8 @@ export interface Permissions {
 /**
  * What one cluster's agent may do on the bus: publish its own events, status and heartbeat, ask
  * for its own sync rules, pull and ack its own work consumer, answer proxy requests for its own
- * cluster, and read replies on its own inbox prefix. Nothing names another cluster.
+ * cluster and stream their replies, and read replies on its own inbox prefix. Nothing names
+ * another cluster.
  */
 export function agentPermissions(names: BusNames, cluster: string): Permissions {
   const c = assertClusterName(cluster);
@@ -22,8 +23,9 @@ export function agentPermissions(names: BusNames, cluster: string): Permissions 
       `$JS.API.CONSUMER.INFO.${work}`,
       `$JS.API.CONSUMER.MSG.NEXT.${work}`,
       `$JS.ACK.${work}.>`,
+      names.proxyReplies(c),
     ],
-    subscribe: [`${names.inboxPrefix(c)}.>`, names.proxy(c)],
+    subscribe: [`${names.inboxPrefix(c)}.>`, names.proxy(c), names.proxyControl(c)],
   };
 }
 

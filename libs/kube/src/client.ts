@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import type { Duplex } from "node:stream";
 import { KubeConfig } from "@kubernetes/client-node";
 
 export class KubeApiError extends Error {
@@ -17,8 +18,9 @@ export interface KubeRequest {
   method?: string;
   /** Path with query string, relative to the server root. */
   path: string;
-  body?: string;
-  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  /** A header given several values is sent once per value. */
+  headers?: http.OutgoingHttpHeaders;
   signal?: AbortSignal;
 }
 
@@ -71,8 +73,7 @@ export class KubeClient {
     return new KubeClient(config, cluster.server.replace(/\/$/, ""), context);
   }
 
-  /** Sends a request and resolves with the response stream once headers arrive. */
-  async stream(request: KubeRequest): Promise<http.IncomingMessage> {
+  private async open(request: KubeRequest): Promise<http.ClientRequest> {
     const url = new URL(this.server + request.path);
     const options: https.RequestOptions = {
       method: request.method ?? "GET",
@@ -80,10 +81,35 @@ export class KubeClient {
     };
     await this.config.applyToHTTPSOptions(options);
     const transport = url.protocol === "https:" ? https : http;
+    return transport.request(url, { ...options, signal: request.signal });
+  }
+
+  /** Sends a request and resolves with the response stream once headers arrive. */
+  async stream(request: KubeRequest): Promise<http.IncomingMessage> {
+    const req = await this.open(request);
     return await new Promise((resolve, reject) => {
-      const req = transport.request(url, { ...options, signal: request.signal }, resolve);
+      req.on("response", resolve);
       req.on("error", reject);
       if (request.body !== undefined) req.write(request.body);
+      req.end();
+    });
+  }
+
+  /**
+   * Sends an upgrade request (exec, attach, port-forward). It resolves with the switched socket,
+   * or with the plain response when the server declines to switch.
+   */
+  async upgrade(
+    request: KubeRequest,
+  ): Promise<
+    | { switched: true; response: http.IncomingMessage; socket: Duplex; head: Buffer }
+    | { switched: false; response: http.IncomingMessage }
+  > {
+    const req = await this.open(request);
+    return await new Promise((resolve, reject) => {
+      req.on("upgrade", (response, socket, head) => resolve({ switched: true, response, socket, head }));
+      req.on("response", (response) => resolve({ switched: false, response }));
+      req.on("error", reject);
       req.end();
     });
   }

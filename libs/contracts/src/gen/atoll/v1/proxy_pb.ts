@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file atoll/v1/proxy.proto.
  */
 export const file_atoll_v1_proxy: GenFile = /*@__PURE__*/
-  fileDesc("ChRhdG9sbC92MS9wcm94eS5wcm90bxIIYXRvbGwudjEiKgoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg4KBnZhbHVlcxgCIAMoCSLnAQoMUHJveHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDwoHY2x1c3RlchgCIAEoCRIOCgZtZXRob2QYAyABKAkSDAoEcGF0aBgEIAEoCRIlCgdoZWFkZXJzGAUgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAYgASgMEhgKEGltcGVyc29uYXRlX3VzZXIYByABKAkSGgoSaW1wZXJzb25hdGVfZ3JvdXBzGAggAygJEhUKDXJlcGx5X3N1YmplY3QYCSABKAkSEgoKdGltZW91dF9tcxgKIAEoDSKbAQoNUHJveHlSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEhMKC2NodW5rX2luZGV4GAIgASgEEg4KBnN0YXR1cxgDIAEoDRIlCgdoZWFkZXJzGAQgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAUgASgMEg0KBWZpbmFsGAYgASgIEg0KBWVycm9yGAcgASgJYgZwcm90bzM");
+  fileDesc("ChRhdG9sbC92MS9wcm94eS5wcm90bxIIYXRvbGwudjEiKgoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg4KBnZhbHVlcxgCIAMoCSL/AQoMUHJveHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDwoHY2x1c3RlchgCIAEoCRIOCgZtZXRob2QYAyABKAkSDAoEcGF0aBgEIAEoCRIlCgdoZWFkZXJzGAUgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAYgASgMEhgKEGltcGVyc29uYXRlX3VzZXIYByABKAkSGgoSaW1wZXJzb25hdGVfZ3JvdXBzGAggAygJEhUKDXJlcGx5X3N1YmplY3QYCSABKAkSEgoKdGltZW91dF9tcxgKIAEoDRIWCg5pbml0aWFsX2NyZWRpdBgLIAEoDSJCCgxQcm94eUNvbnRyb2wSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZjcmVkaXQYAiABKA0SDgoGY2FuY2VsGAMgASgIIpsBCg1Qcm94eVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSEwoLY2h1bmtfaW5kZXgYAiABKAQSDgoGc3RhdHVzGAMgASgNEiUKB2hlYWRlcnMYBCADKAsyFC5hdG9sbC52MS5IdHRwSGVhZGVyEgwKBGJvZHkYBSABKAwSDQoFZmluYWwYBiABKAgSDQoFZXJyb3IYByABKAliBnByb3RvMw");
 
 /**
  * @generated from message atoll.v1.HttpHeader
@@ -83,16 +83,25 @@ export type ProxyRequest = Message<"atoll.v1.ProxyRequest"> & {
   impersonateGroups: string[];
 
   /**
-   * Subject the agent streams ProxyResponse chunks to.
+   * Subject the agent streams ProxyResponse chunks to: atoll.v1.proxyreply.<cluster>.<request_id>.
    *
    * @generated from field: string reply_subject = 9;
    */
   replySubject: string;
 
   /**
+   * Ends a reply that is not a watch or a followed log; 0 means no limit.
+   *
    * @generated from field: uint32 timeout_ms = 10;
    */
   timeoutMs: number;
+
+  /**
+   * How many chunks the agent may send before it must wait for more credit.
+   *
+   * @generated from field: uint32 initial_credit = 11;
+   */
+  initialCredit: number;
 };
 
 /**
@@ -103,7 +112,41 @@ export const ProxyRequestSchema: GenMessage<ProxyRequest> = /*@__PURE__*/
   messageDesc(file_atoll_v1_proxy, 1);
 
 /**
+ * On atoll.v1.proxyctl.<cluster>: the hub's side of a running reply.
+ *
+ * @generated from message atoll.v1.ProxyControl
+ */
+export type ProxyControl = Message<"atoll.v1.ProxyControl"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * Further chunks the agent may send; 0 only says the caller is still there.
+   *
+   * @generated from field: uint32 credit = 2;
+   */
+  credit: number;
+
+  /**
+   * The caller hung up: stop the upstream request and send nothing more.
+   *
+   * @generated from field: bool cancel = 3;
+   */
+  cancel: boolean;
+};
+
+/**
+ * Describes the message atoll.v1.ProxyControl.
+ * Use `create(ProxyControlSchema)` to create a new message.
+ */
+export const ProxyControlSchema: GenMessage<ProxyControl> = /*@__PURE__*/
+  messageDesc(file_atoll_v1_proxy, 2);
+
+/**
  * One chunk of the response; the first carries status and headers, the last has final = true.
+ * An empty chunk while a stream is idle tells the hub the agent is still there.
  *
  * @generated from message atoll.v1.ProxyResponse
  */
@@ -151,5 +194,5 @@ export type ProxyResponse = Message<"atoll.v1.ProxyResponse"> & {
  * Use `create(ProxyResponseSchema)` to create a new message.
  */
 export const ProxyResponseSchema: GenMessage<ProxyResponse> = /*@__PURE__*/
-  messageDesc(file_atoll_v1_proxy, 2);
+  messageDesc(file_atoll_v1_proxy, 3);
 

@@ -1,0 +1,176 @@
+import { randomBytes } from "node:crypto";
+import { Bus } from "@atoll/bus";
+import { until } from "@atoll/devkit";
+import { KubeClient, readBody } from "@atoll/kube";
+import { KubeSim } from "@atoll/kube-sim";
+import { silentLogger } from "@atoll/log";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentUnavailableError, BusProxyClient, ProxyResponder } from "./bus-transport.js";
+
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const tuning = { window: 2, chunkBytes: 1024, keepaliveMs: 100, idleTimeoutMs: 800 };
+
+async function collect(body: AsyncIterable<Uint8Array>): Promise<string> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of body) parts.push(chunk);
+  return Buffer.concat(parts).toString("utf8");
+}
+
+describe("the gateway over the bus", () => {
+  const prefix = `gw${randomBytes(4).toString("hex")}`;
+  const sim = new KubeSim({ name: "gw-a" });
+  let hub: Bus;
+  let agentBus: Bus;
+  let responder: ProxyResponder;
+  let client: BusProxyClient;
+  let direct: KubeClient;
+
+  beforeAll(async () => {
+    await sim.start();
+    for (let i = 0; i < 40; i++)
+      sim.apply({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: `cm-${i}`, namespace: "default" },
+        data: { text: "x".repeat(200) },
+      });
+    sim.apply({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web", namespace: "default" },
+      spec: { containers: [{ name: "app" }] },
+    });
+    sim.writeLog("default", "web", "first line");
+    direct = KubeClient.fromKubeconfig(sim.kubeconfig());
+    hub = await Bus.connect({ url: NATS_URL, name: "gw-hub", prefix, logger: silentLogger() });
+    agentBus = await Bus.connect({ url: NATS_URL, name: "gw-agent", prefix, logger: silentLogger() });
+    responder = new ProxyResponder({
+      bus: agentBus,
+      cluster: "gw-a",
+      client: direct,
+      logger: silentLogger(),
+      tuning,
+    }).start();
+    await agentBus.nc.flush();
+    client = new BusProxyClient(hub, { tuning, acceptTimeoutMs: 1000 });
+  });
+  afterAll(async () => {
+    await responder?.stop();
+    await agentBus?.close();
+    await hub?.close();
+    await sim.stop();
+  });
+
+  const get = (path: string, headers: { name: string; values: string[] }[] = []) =>
+    client.call("gw-a", { method: "GET", path, headers, body: new Uint8Array(), timeoutMs: 5000 });
+
+  it("returns what the API server returns, across many credited chunks", async () => {
+    const path = "/api/v1/namespaces/default/configmaps";
+    const expected = await readBody(await direct.stream({ path }));
+    const reply = await get(path);
+    expect(reply.status).toBe(200);
+    expect(reply.headers).toContainEqual({ name: "content-type", values: ["application/json"] });
+    const text = await collect(reply.body);
+    expect(text.length).toBeGreaterThan(tuning.chunkBytes * tuning.window * 4);
+    expect(JSON.parse(text).items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(
+      JSON.parse(expected).items.map((i: { metadata: { name: string } }) => i.metadata.name),
+    );
+  });
+
+  it("sends no more than its credit ahead of a reader that does not read", async () => {
+    const seen: string[] = [];
+    const counter = hub.nc.subscribe(hub.names.proxyReplies("gw-a"), {
+      callback: (_error, message) => {
+        if (message.data.length >= tuning.chunkBytes) seen.push(message.subject);
+      },
+    });
+    const reply = await get("/api/v1/namespaces/default/configmaps");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The first message has only the status; the window's worth of body chunks may follow it.
+    expect(seen.length).toBeLessThanOrEqual(tuning.window);
+    const text = await collect(reply.body);
+    expect(text.length).toBeGreaterThan(tuning.chunkBytes * tuning.window * 4);
+    expect(seen.length).toBeGreaterThan(tuning.window * 4);
+    counter.unsubscribe();
+  });
+
+  it("keeps a followed log open, streams new lines, and stops the agent when the caller hangs up", async () => {
+    const reply = await get("/api/v1/namespaces/default/pods/web/log?follow=true");
+    const iterator = reply.body[Symbol.asyncIterator]();
+    expect(Buffer.from((await iterator.next()).value as Uint8Array).toString()).toBe("first line\n");
+    // Longer than the idle timeout: keepalives hold the idle stream open.
+    await new Promise((resolve) => setTimeout(resolve, tuning.idleTimeoutMs * 1.5));
+    sim.writeLog("default", "web", "second line");
+    expect(Buffer.from((await iterator.next()).value as Uint8Array).toString()).toBe("second line\n");
+    expect(responder.active).toBe(1);
+    reply.cancel();
+    await until(() => responder.active === 0, "the agent to end the cancelled stream");
+  });
+
+  it("gives a stream up when the hub goes away without a word", async () => {
+    const gone = await Bus.connect({ url: NATS_URL, name: "gw-hub-2", prefix, logger: silentLogger() });
+    const reply = await new BusProxyClient(gone, { tuning }).call("gw-a", {
+      method: "GET",
+      path: "/api/v1/namespaces/default/configmaps?watch=true",
+      headers: [],
+      body: new Uint8Array(),
+      timeoutMs: 0,
+    });
+    expect(reply.status).toBe(200);
+    expect(responder.active).toBe(1);
+    await gone.nc.close();
+    await until(() => responder.active === 0, "the agent to notice the silent hub");
+  });
+
+  it("impersonates the caller and drops identity headers the caller sent", async () => {
+    const reply = await client.call("gw-a", {
+      method: "GET",
+      path: "/api/v1/namespaces/default/configmaps/cm-1",
+      headers: [
+        { name: "Impersonate-User", values: ["system:admin"] },
+        { name: "authorization", values: ["Bearer stolen"] },
+      ],
+      body: new Uint8Array(),
+      identity: { user: "atoll:alice", groups: ["atoll:authenticated", "atoll:role:dev"] },
+      timeoutMs: 5000,
+    });
+    await collect(reply.body);
+    expect(sim.requests.at(-1)).toMatchObject({
+      user: "atoll:alice",
+      groups: ["atoll:authenticated", "atoll:role:dev"],
+      impersonated: true,
+    });
+  });
+
+  it("says plainly when no agent of the cluster is connected", async () => {
+    await expect(
+      client.call("gw-offline", {
+        method: "GET",
+        path: "/api/v1/pods",
+        headers: [],
+        body: new Uint8Array(),
+        timeoutMs: 1000,
+      }),
+    ).rejects.toThrow(AgentUnavailableError);
+    await expect(
+      client.call("gw-offline", {
+        method: "GET",
+        path: "/api/v1/pods",
+        headers: [],
+        body: new Uint8Array(),
+        timeoutMs: 1000,
+      }),
+    ).rejects.toThrow(/no agent of cluster "gw-offline" is connected/);
+  });
+
+  it("answers a malformed path and an exec with a Status, without touching the API server", async () => {
+    const before = sim.requests.length;
+    const malformed = await get("/api/v1/namespaces/../secrets");
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(await collect(malformed.body)).message).toMatch(/"\.\." segment/);
+    const exec = await get("/api/v1/namespaces/default/pods/web/exec?command=sh");
+    expect(exec.status).toBe(501);
+    await collect(exec.body);
+    expect(sim.requests.length).toBe(before);
+  });
+});

@@ -1,0 +1,523 @@
+import { randomUUID } from "node:crypto";
+import type { Bus } from "@atoll/bus";
+import {
+  codecFor,
+  create,
+  type MessageInitShape,
+  ProxyControlSchema,
+  ProxyRequestSchema,
+  type ProxyResponse,
+  ProxyResponseSchema,
+} from "@atoll/contracts";
+import {
+  apiPathSegments,
+  type KubeClient,
+  RequestPathError,
+  requestInfo,
+  UPGRADE_SUBRESOURCES,
+} from "@atoll/kube";
+import type { Logger } from "@atoll/log";
+import type { Subscription } from "@nats-io/transport-node";
+import {
+  type ClusterIdentity,
+  type HeaderList,
+  impersonationHeaders,
+  requestHeadersToForward,
+  responseHeadersToForward,
+  toOutgoing,
+} from "./headers.js";
+
+const requestCodec = codecFor(ProxyRequestSchema);
+const responseCodec = codecFor(ProxyResponseSchema);
+const controlCodec = codecFor(ProxyControlSchema);
+
+/** How a running reply over the bus is paced and watched; both ends use the same figures. */
+export interface StreamTuning {
+  /** Chunks the agent may send ahead of what the caller has consumed. */
+  window: number;
+  /** Largest body piece in one message, well under NATS's 1 MiB default max_payload. */
+  chunkBytes: number;
+  /** How often each end says it is still there while nothing else flows. */
+  keepaliveMs: number;
+  /** Silence after which an end gives the other up. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_TUNING: StreamTuning = {
+  window: 16,
+  chunkBytes: 64 * 1024,
+  keepaliveMs: 10_000,
+  idleTimeoutMs: 30_000,
+};
+
+/** One request for an agent to perform against its own API server. */
+export interface ProxyCall {
+  method: string;
+  /** Path and query string, relative to the API server root. */
+  path: string;
+  headers: HeaderList;
+  body: Uint8Array;
+  /** Whom to impersonate; undefined sends the request as the agent itself. */
+  identity?: ClusterIdentity;
+  /** Ends a reply that takes longer; 0 for watches and followed logs. */
+  timeoutMs: number;
+}
+
+export interface ProxyReply {
+  status: number;
+  headers: HeaderList;
+  /** The body in order; it throws if the agent goes silent or a chunk goes missing. */
+  body: AsyncIterable<Uint8Array>;
+  /** Tells the agent to stop: the caller hung up. */
+  cancel(): void;
+}
+
+/** The cluster cannot be reached through its agent; the gateway answers 503 with the reason. */
+export class AgentUnavailableError extends Error {
+  readonly code = "AGENT_UNAVAILABLE";
+}
+
+/** The agent answered but the reply broke off or never came in time. */
+export class ProxyReplyError extends Error {
+  readonly code = "PROXY_REPLY_FAILED";
+  constructor(
+    message: string,
+    readonly timedOut = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Replies as they arrive, handed to one reader; at most a window of them wait here. */
+class ReplyQueue {
+  private readonly items: ProxyResponse[] = [];
+  private waiter: (() => void) | undefined;
+  private failure: Error | undefined;
+
+  push(item: ProxyResponse): void {
+    this.items.push(item);
+    this.wake();
+  }
+
+  fail(error: Error): void {
+    this.failure ??= error;
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  /** The next reply, or the failure; gives up after idleMs without either. */
+  async next(idleMs: number, onIdle: () => Error): Promise<ProxyResponse> {
+    for (;;) {
+      const item = this.items.shift();
+      if (item) return item;
+      if (this.failure) throw this.failure;
+      let timer: NodeJS.Timeout | undefined;
+      const idle = await new Promise<boolean>((resolve) => {
+        this.waiter = () => resolve(false);
+        timer = setTimeout(() => resolve(true), idleMs);
+      });
+      clearTimeout(timer);
+      if (idle) {
+        this.waiter = undefined;
+        throw onIdle();
+      }
+    }
+  }
+}
+
+/**
+ * The hub's end of the gateway to pull-mode clusters: the request goes to the cluster's agent on
+ * atoll.v1.proxy.<cluster>, which streams the reply back on the cluster's reply subject. The hub
+ * grants credit as the caller consumes, so a slow caller slows the agent and, through TCP, the
+ * member API server, instead of filling memory.
+ */
+export class BusProxyClient {
+  private readonly tuning: StreamTuning;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly options: { acceptTimeoutMs?: number; tuning?: Partial<StreamTuning> } = {},
+  ) {
+    this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
+  }
+
+  /** The largest request body one bus message carries, with room for the envelope. */
+  get maxBodyBytes(): number {
+    return (this.bus.nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024;
+  }
+
+  async call(cluster: string, call: ProxyCall): Promise<ProxyReply> {
+    const { nc, names } = this.bus;
+    const requestId = randomUUID().replaceAll("-", "");
+    const replySubject = names.proxyReply(cluster, requestId);
+    const controlSubject = names.proxyControl(cluster);
+    const queue = new ReplyQueue();
+    let expected = 0n;
+    const subscription: Subscription = nc.subscribe(replySubject, {
+      callback: (error, message) => {
+        if (error) return queue.fail(new ProxyReplyError(`the reply subscription failed: ${error.message}`));
+        let reply: ProxyResponse;
+        try {
+          reply = responseCodec.decode(message.data);
+        } catch {
+          return queue.fail(
+            new ProxyReplyError(`the agent of cluster "${cluster}" sent an undecodable chunk`),
+          );
+        }
+        if (reply.chunkIndex !== expected)
+          return queue.fail(
+            new ProxyReplyError(
+              `chunk ${expected} of the reply from cluster "${cluster}" was lost; the caller's copy is incomplete`,
+            ),
+          );
+        expected++;
+        queue.push(reply);
+      },
+    });
+    let open = true;
+    const control = (credit: number, cancel = false) => {
+      if ((!open && !cancel) || nc.isClosed()) return;
+      nc.publish(
+        controlSubject,
+        controlCodec.encode(create(ProxyControlSchema, { requestId, credit, cancel })),
+      );
+    };
+    const keepalive = setInterval(() => control(0), this.tuning.keepaliveMs);
+    const close = (cancel: boolean) => {
+      if (!open) return;
+      if (cancel) control(0, true);
+      open = false;
+      clearInterval(keepalive);
+      subscription.unsubscribe();
+    };
+
+    const acceptMs = this.options.acceptTimeoutMs ?? 5000;
+    try {
+      await nc.request(
+        names.proxy(cluster),
+        requestCodec.encode(
+          create(ProxyRequestSchema, {
+            requestId,
+            cluster,
+            method: call.method,
+            path: call.path,
+            headers: call.headers,
+            body: call.body,
+            impersonateUser: call.identity?.user ?? "",
+            impersonateGroups: call.identity?.groups ?? [],
+            replySubject,
+            timeoutMs: call.timeoutMs,
+            initialCredit: this.tuning.window,
+          }),
+        ),
+        { timeout: acceptMs },
+      );
+    } catch (error) {
+      close(false);
+      const text = String((error as Error).message ?? error);
+      throw new AgentUnavailableError(
+        /503|no responders/i.test(text) || (error as { code?: string }).code === "503"
+          ? `no agent of cluster "${cluster}" is connected to the bus; check that its agent runs and reaches NATS (GET /api/v1/clusters shows its last heartbeat)`
+          : `the agent of cluster "${cluster}" did not take the request within ${acceptMs / 1000} s; it may be overloaded or cut off from NATS`,
+      );
+    }
+
+    const firstWait = call.timeoutMs > 0 ? call.timeoutMs : this.tuning.idleTimeoutMs;
+    let first: ProxyResponse;
+    try {
+      first = await queue.next(
+        firstWait,
+        () =>
+          new ProxyReplyError(
+            `cluster "${cluster}" did not answer within ${Math.round(firstWait / 1000)} s; its API server may be slow or the request too large — narrow it with a label selector or limit`,
+            true,
+          ),
+      );
+    } catch (error) {
+      close(true);
+      throw error;
+    }
+    if (first.error) {
+      close(false);
+      throw new AgentUnavailableError(
+        `the agent of cluster "${cluster}" could not perform the request: ${first.error}`,
+      );
+    }
+
+    const { window, idleTimeoutMs } = this.tuning;
+    const half = Math.max(1, Math.floor(window / 2));
+    async function* body(): AsyncGenerator<Uint8Array> {
+      let consumed = 0;
+      let reply = first;
+      try {
+        for (;;) {
+          if (reply.body.length > 0) {
+            yield reply.body;
+            // Credit returns only once the caller has taken the chunk: that is the backpressure.
+            if (++consumed >= half) {
+              control(consumed);
+              consumed = 0;
+            }
+          }
+          if (reply.final) {
+            if (reply.error)
+              throw new ProxyReplyError(`the reply from cluster "${cluster}" broke off: ${reply.error}`);
+            return;
+          }
+          reply = await queue.next(
+            idleTimeoutMs,
+            () =>
+              new ProxyReplyError(
+                `the agent of cluster "${cluster}" went silent for ${idleTimeoutMs / 1000} s; the reply is cut off`,
+              ),
+          );
+        }
+      } finally {
+        close(!reply.final);
+      }
+    }
+    return {
+      status: first.status,
+      headers: first.headers.map((h) => ({ name: h.name, values: [...h.values] })),
+      body: body(),
+      cancel: () => close(true),
+    };
+  }
+}
+
+type ReplyPart = Pick<MessageInitShape<typeof ProxyResponseSchema>, "status" | "body" | "final" | "error"> & {
+  headers?: HeaderList;
+};
+
+interface RunningReply {
+  credit: number;
+  wake: (() => void) | undefined;
+  lastHeard: number;
+  lastSent: number;
+  abort: AbortController;
+  send(part: ReplyPart): void;
+}
+
+export interface ProxyResponderOptions {
+  bus: Bus;
+  cluster: string;
+  /** The member API server, with the agent's own credentials. */
+  client: KubeClient;
+  logger: Logger;
+  tuning?: Partial<StreamTuning>;
+}
+
+/**
+ * The agent's end of the gateway: it performs requests for its own cluster against its own API
+ * server, as the impersonated Atoll user, and streams the reply back in credited chunks. NATS
+ * permissions already keep other clusters' requests away; the checks here are a second fence.
+ */
+export class ProxyResponder {
+  private readonly tuning: StreamTuning;
+  private readonly running = new Map<string, RunningReply>();
+  private subscriptions: Subscription[] = [];
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ProxyResponderOptions) {
+    this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
+  }
+
+  /** Replies running now. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  start(): this {
+    const { nc, names } = this.options.bus;
+    this.subscriptions = [
+      // A queue group, so replicas of one agent share requests instead of each answering.
+      nc.subscribe(names.proxy(this.options.cluster), {
+        queue: "proxy",
+        callback: (error, message) => {
+          if (error) return this.options.logger.error({ err: error }, "proxy subscription failed");
+          void this.serve(message.data, (data) => message.respond(data));
+        },
+      }),
+      nc.subscribe(names.proxyControl(this.options.cluster), {
+        callback: (_error, message) => this.control(message.data),
+      }),
+    ];
+    this.sweeper = setInterval(() => this.sweep(), Math.min(this.tuning.keepaliveMs, 1000));
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    for (const reply of this.running.values()) reply.abort.abort();
+    this.running.clear();
+  }
+
+  private control(data: Uint8Array): void {
+    let message: ReturnType<typeof controlCodec.decode>;
+    try {
+      message = controlCodec.decode(data);
+    } catch {
+      return;
+    }
+    // Every replica hears control messages; only the one running the reply acts.
+    const reply = this.running.get(message.requestId);
+    if (!reply) return;
+    reply.lastHeard = Date.now();
+    if (message.cancel) reply.abort.abort();
+    reply.credit += message.credit;
+    const wake = reply.wake;
+    reply.wake = undefined;
+    wake?.();
+  }
+
+  /** Keeps idle streams alive and drops those whose caller went away without a word. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, reply] of this.running) {
+      if (now - reply.lastHeard > this.tuning.idleTimeoutMs) {
+        this.options.logger.info({ requestId: id }, "the hub stopped asking for a gateway reply; ending it");
+        reply.abort.abort();
+      } else if (now - reply.lastSent >= this.tuning.keepaliveMs) reply.send({});
+    }
+  }
+
+  private async serve(data: Uint8Array, accept: (data: Uint8Array) => boolean): Promise<void> {
+    const { bus, cluster, logger } = this.options;
+    let request: ReturnType<typeof requestCodec.decode>;
+    try {
+      request = requestCodec.decode(data);
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, "dropped an undecodable gateway request");
+      return;
+    }
+    const log = logger.child({ requestId: request.requestId, subject: bus.names.proxy(cluster) });
+    let replySubject: string;
+    try {
+      replySubject = bus.names.proxyReply(cluster, request.requestId);
+    } catch {
+      log.warn("dropped a gateway request with an invalid id");
+      return;
+    }
+    if (request.cluster !== cluster || request.replySubject !== replySubject) {
+      log.warn({ for: request.cluster }, "dropped a gateway request meant for another cluster");
+      return;
+    }
+    accept(new Uint8Array());
+
+    let index = 0n;
+    const abort = new AbortController();
+    const reply: RunningReply = {
+      credit: request.initialCredit || this.tuning.window,
+      wake: undefined,
+      lastHeard: Date.now(),
+      lastSent: Date.now(),
+      abort,
+      send: (part) => {
+        reply.lastSent = Date.now();
+        bus.nc.publish(
+          replySubject,
+          responseCodec.encode(
+            create(ProxyResponseSchema, { ...part, requestId: request.requestId, chunkIndex: index++ }),
+          ),
+        );
+      },
+    };
+    const fail = (status: number, message: string) =>
+      reply.send({
+        status,
+        headers: [{ name: "content-type", values: ["application/json"] }],
+        body: new TextEncoder().encode(
+          JSON.stringify({
+            kind: "Status",
+            apiVersion: "v1",
+            metadata: {},
+            status: "Failure",
+            message,
+            code: status,
+          }),
+        ),
+        final: true,
+      });
+
+    // Not new URL(): it would quietly resolve ".." segments instead of refusing them.
+    const queryAt = request.path.indexOf("?");
+    const pathname = queryAt < 0 ? request.path : request.path.slice(0, queryAt);
+    const search = queryAt < 0 ? "" : request.path.slice(queryAt);
+    let upgrade = false;
+    try {
+      const info = requestInfo(request.method, apiPathSegments(pathname), new URLSearchParams(search));
+      upgrade = UPGRADE_SUBRESOURCES.has(info.subresource);
+    } catch (error) {
+      if (error instanceof RequestPathError) return fail(400, error.message);
+      throw error;
+    }
+    if (upgrade)
+      return fail(501, "exec, attach and port-forward cannot be carried over the bus to a pull-mode cluster");
+
+    this.running.set(request.requestId, reply);
+    // A reply waiting for credit must notice the cancel too.
+    abort.signal.addEventListener("abort", () => reply.wake?.());
+    let timedOut = false;
+    const timer =
+      request.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            abort.abort();
+          }, request.timeoutMs)
+        : undefined;
+    const timeoutText = `the API server did not finish within ${request.timeoutMs / 1000} s`;
+    let started = false;
+    try {
+      const headers = [
+        ...requestHeadersToForward(
+          Object.fromEntries(request.headers.map((h) => [h.name.toLowerCase(), h.values])),
+        ),
+        ...impersonationHeaders(
+          request.impersonateUser
+            ? { user: request.impersonateUser, groups: [...request.impersonateGroups] }
+            : undefined,
+        ),
+      ];
+      const response = await this.options.client.stream({
+        method: request.method,
+        path: pathname + search,
+        headers: toOutgoing(headers),
+        ...(request.body.length > 0 ? { body: request.body } : {}),
+        signal: abort.signal,
+      });
+      started = true;
+      reply.send({ status: response.statusCode ?? 502, headers: responseHeadersToForward(response.headers) });
+      for await (const chunk of response as AsyncIterable<Buffer>) {
+        for (let at = 0; at < chunk.length; at += this.tuning.chunkBytes) {
+          while (reply.credit <= 0 && !abort.signal.aborted)
+            await new Promise<void>((resolve) => {
+              reply.wake = resolve;
+            });
+          if (abort.signal.aborted) {
+            if (timedOut) reply.send({ final: true, error: timeoutText });
+            return;
+          }
+          reply.credit--;
+          reply.send({ body: chunk.subarray(at, at + this.tuning.chunkBytes) });
+        }
+      }
+      reply.send({ final: true });
+    } catch (error) {
+      // The hub cancelled: nobody is listening any more.
+      if (abort.signal.aborted && !timedOut) return;
+      const message = timedOut ? timeoutText : (error as Error).message;
+      if (started) reply.send({ final: true, error: message });
+      else reply.send({ final: true, error: `cannot reach the API server: ${message}` });
+      log.info({ err: message }, "gateway request failed");
+    } finally {
+      clearTimeout(timer);
+      this.running.delete(request.requestId);
+    }
+  }
+}

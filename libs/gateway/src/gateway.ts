@@ -1,0 +1,455 @@
+import { once } from "node:events";
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { canProxy, type Principal, reachesCluster } from "@atoll/access";
+import {
+  apiPathSegments,
+  isStreaming,
+  isWrite,
+  type KubeClient,
+  type RequestInfo,
+  RequestPathError,
+  requestInfo,
+  statusObject,
+  UPGRADE_SUBRESOURCES,
+} from "@atoll/kube";
+import type { Logger } from "@atoll/log";
+import { AgentUnavailableError, type BusProxyClient, ProxyReplyError } from "./bus-transport.js";
+import {
+  clusterIdentity,
+  type HeaderList,
+  impersonationHeaders,
+  requestHeadersToForward,
+  responseHeadersToForward,
+  toOutgoing,
+} from "./headers.js";
+
+/** A cluster as the gateway sees it: how to reach it and what it allows. */
+export interface GatewayCluster {
+  name: string;
+  /** Push mode: the hub dials the API server with the stored credential. Unset: the agent does. */
+  client?: KubeClient;
+  /** Send requests as the Atoll user (Kubernetes impersonation); off sends them as the credential. */
+  impersonate: boolean;
+  /** Refuse every write through the gateway, whatever the caller's grants. */
+  readOnly: boolean;
+}
+
+/** One proxied write, or one refused, as the audit log keeps it. */
+export interface GatewayAuditEntry {
+  user: string;
+  role: string;
+  cluster: string;
+  method: string;
+  verb: string;
+  namespace: string;
+  resource: string;
+  name: string;
+  path: string;
+  code: number;
+  requestId: string;
+}
+
+export interface GatewayOptions {
+  findCluster: (name: string) => Promise<GatewayCluster | undefined>;
+  /** Reaches clusters without a stored credential through their agents; without it they are 503. */
+  bus?: BusProxyClient;
+  audit: (entry: GatewayAuditEntry) => Promise<void>;
+  logger: Logger;
+  /** Largest request body; Kubernetes' own limit is 3 MiB. Pull mode is also held to one bus message. */
+  bodyLimitBytes?: number;
+  /** How long a request that is not a watch, a followed log or an exec may take. */
+  timeoutMs?: number;
+}
+
+const ROOT = "/proxy/clusters/";
+
+export class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A gateway request: the cluster, and the API path and query it asks of that cluster. */
+export interface GatewayTarget {
+  cluster: string;
+  pathname: string;
+  search: string;
+  info: RequestInfo;
+  query: URLSearchParams;
+}
+
+/** Reads /proxy/clusters/<name>/<API path>; a malformed path never gets further. */
+export function gatewayTarget(method: string, url: string): GatewayTarget {
+  if (!url.startsWith(ROOT))
+    throw new GatewayError(404, "NotFound", `gateway paths start with ${ROOT}<cluster>/`);
+  const rest = url.slice(ROOT.length);
+  const queryAt = rest.indexOf("?");
+  const path = queryAt < 0 ? rest : rest.slice(0, queryAt);
+  const search = queryAt < 0 ? "" : rest.slice(queryAt);
+  const slash = path.indexOf("/");
+  const cluster = decodeURIComponent(slash < 0 ? path : path.slice(0, slash));
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(cluster))
+    throw new GatewayError(
+      400,
+      "BadRequest",
+      `"${cluster}" is not a cluster name; use ${ROOT}<cluster>/api/...`,
+    );
+  const pathname = slash < 0 ? "/" : path.slice(slash);
+  const query = new URLSearchParams(search);
+  try {
+    return { cluster, pathname, search, query, info: requestInfo(method, apiPathSegments(pathname), query) };
+  } catch (error) {
+    if (error instanceof RequestPathError) throw new GatewayError(400, "BadRequest", error.message);
+    throw error;
+  }
+}
+
+function statusBody(code: number, reason: string, message: string): string {
+  return JSON.stringify(statusObject(code, reason, message));
+}
+
+function sendStatus(res: ServerResponse, error: GatewayError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = statusBody(error.status, error.reason, error.message);
+  res.writeHead(error.status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** Writes a whole HTTP response on a socket that was never handed to an HTTP response object. */
+function refuseUpgrade(socket: Duplex, error: GatewayError): void {
+  const body = statusBody(error.status, error.reason, error.message);
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ""}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () =>
+    new GatewayError(
+      413,
+      "RequestEntityTooLarge",
+      `the request body is larger than the gateway's limit of ${limit} bytes for this cluster; split the change into smaller objects`,
+    );
+  if (Number(req.headers["content-length"] ?? 0) > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Writes to a response and waits while it is full, so a slow caller slows the source. */
+async function writeWithBackpressure(res: ServerResponse, chunk: Uint8Array): Promise<void> {
+  if (res.write(chunk)) return;
+  await Promise.race([once(res, "drain"), once(res, "close")]);
+}
+
+/**
+ * The live gateway: /proxy/clusters/<name>/<Kubernetes API path>, every verb, to push clusters
+ * directly and to pull clusters through their agents, as the caller, within the caller's grants.
+ */
+export class Gateway {
+  private readonly bodyLimit: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.bodyLimit = options.bodyLimitBytes ?? 3 * 1024 * 1024;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /** Checks the path, the cluster and the grants; throws GatewayError when the request may not pass. */
+  private async admit(
+    method: string,
+    url: string,
+    principal: Principal,
+  ): Promise<{ target: GatewayTarget; cluster: GatewayCluster; write: boolean }> {
+    const target = gatewayTarget(method, url);
+    const unknown = new GatewayError(
+      404,
+      "NotFound",
+      `no cluster "${target.cluster}" that you can reach through the gateway; list clusters with GET /api/v1/clusters`,
+    );
+    // Clusters outside every proxy grant look the same as clusters that do not exist.
+    if (!reachesCluster(principal, target.cluster)) throw unknown;
+    const cluster = await this.options.findCluster(target.cluster);
+    if (!cluster) throw unknown;
+    const write = isWrite(target.info, method);
+    const verb = write ? "proxy-write" : "proxy-read";
+    if (!canProxy(principal, verb, target.cluster, target.info.namespace)) {
+      const scope = target.info.namespace ? `namespace "${target.info.namespace}" of ` : "all namespaces of ";
+      throw new GatewayError(
+        403,
+        "Forbidden",
+        `${principal.name} (role ${principal.role}) may not ${write ? "write to" : "read"} ${scope}cluster "${target.cluster}" through the gateway: it needs ${verb}; ask an admin for a role that grants it`,
+      );
+    }
+    if (write && cluster.readOnly)
+      throw new GatewayError(
+        403,
+        "Forbidden",
+        `cluster "${target.cluster}" is read-only through the gateway; an admin can change that with atoll cluster update`,
+      );
+    return { target, cluster, write };
+  }
+
+  private audit(
+    principal: Principal,
+    method: string,
+    target: GatewayTarget,
+    code: number,
+    requestId: string,
+  ): void {
+    const { info } = target;
+    this.options
+      .audit({
+        user: principal.name,
+        role: principal.role,
+        cluster: target.cluster,
+        method,
+        verb: info.verb,
+        namespace: info.namespace,
+        resource: info.subresource ? `${info.resource}/${info.subresource}` : info.resource,
+        name: info.name,
+        path: target.pathname + target.search,
+        code,
+        requestId,
+      })
+      .catch((error: unknown) =>
+        this.options.logger.error(
+          { err: error, cluster: target.cluster, requestId },
+          "could not record a gateway write",
+        ),
+      );
+  }
+
+  /** Serves one gateway request on a raw response; every failure becomes a Kubernetes Status. */
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    principal: Principal,
+    requestId: string,
+  ): Promise<void> {
+    const method = req.method ?? "GET";
+    let admitted: Awaited<ReturnType<Gateway["admit"]>> | undefined;
+    try {
+      admitted = await this.admit(method, req.url ?? "", principal);
+      const { target, cluster, write } = admitted;
+      if (write) res.on("close", () => this.audit(principal, method, target, res.statusCode, requestId));
+      if (UPGRADE_SUBRESOURCES.has(target.info.subresource))
+        throw new GatewayError(
+          400,
+          "BadRequest",
+          `${target.info.subresource} needs a connection upgrade (kubectl sends one); this request asked for none`,
+        );
+      const limit = cluster.client
+        ? this.bodyLimit
+        : Math.min(this.bodyLimit, this.options.bus?.maxBodyBytes ?? 0);
+      const body = await readBody(req, limit);
+      const headers = [
+        ...requestHeadersToForward(req.headers),
+        ...(cluster.impersonate ? impersonationHeaders(clusterIdentity(principal)) : []),
+      ];
+      const streaming = isStreaming(target.info, target.query);
+      const log = this.options.logger.child({ cluster: cluster.name, requestId });
+      if (cluster.client) await this.direct(cluster.client, req, res, { target, headers, body, streaming });
+      else await this.overBus(cluster, principal, res, { target, headers, body, streaming }, log);
+    } catch (error) {
+      if (error instanceof GatewayError) {
+        if (!admitted && error.status === 403 && isWriteAttempt(method, req.url ?? ""))
+          this.auditRefusal(principal, method, req.url ?? "", requestId);
+        return sendStatus(res, error);
+      }
+      this.options.logger.error({ err: error, requestId }, "gateway request failed");
+      sendStatus(
+        res,
+        new GatewayError(500, "InternalError", `the gateway failed: ${(error as Error).message}`),
+      );
+    }
+  }
+
+  /** A write refused before admission is audited as well, with the code it got. */
+  private auditRefusal(principal: Principal, method: string, url: string, requestId: string): void {
+    try {
+      this.audit(principal, method, gatewayTarget(method, url), 403, requestId);
+    } catch {
+      // A path too malformed to read is refused with 400, not 403, and so never gets here.
+    }
+  }
+
+  private async direct(
+    client: KubeClient,
+    req: IncomingMessage,
+    res: ServerResponse,
+    call: { target: GatewayTarget; headers: HeaderList; body: Buffer; streaming: boolean },
+  ): Promise<void> {
+    const { target, streaming } = call;
+    const abort = new AbortController();
+    res.on("close", () => abort.abort());
+    let timedOut = false;
+    const timer = streaming
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          abort.abort();
+        }, this.timeoutMs);
+    try {
+      let upstream: IncomingMessage;
+      try {
+        upstream = await client.stream({
+          method: req.method ?? "GET",
+          path: target.pathname + target.search,
+          headers: toOutgoing(call.headers),
+          ...(call.body.length > 0 ? { body: call.body } : {}),
+          signal: abort.signal,
+        });
+      } catch (error) {
+        if (timedOut) throw this.timeout(target.cluster);
+        if (abort.signal.aborted) return;
+        throw new GatewayError(
+          503,
+          "ServiceUnavailable",
+          `cannot reach the API server of cluster "${target.cluster}": ${(error as Error).message}`,
+        );
+      }
+      res.writeHead(upstream.statusCode ?? 502, toOutgoing(responseHeadersToForward(upstream.headers)));
+      if (streaming) res.flushHeaders();
+      await pipeline(upstream, res).catch(() => res.destroy());
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private timeout(cluster: string): GatewayError {
+    return new GatewayError(
+      504,
+      "Timeout",
+      `cluster "${cluster}" did not answer within ${this.timeoutMs / 1000} s; its API server may be slow or the request too large — narrow it with a label selector or limit`,
+    );
+  }
+
+  private async overBus(
+    cluster: GatewayCluster,
+    principal: Principal,
+    res: ServerResponse,
+    call: { target: GatewayTarget; headers: HeaderList; body: Buffer; streaming: boolean },
+    log: Logger,
+  ): Promise<void> {
+    const { target, streaming } = call;
+    if (!this.options.bus)
+      throw new GatewayError(
+        503,
+        "ServiceUnavailable",
+        `cluster "${cluster.name}" has no stored credential and this hub has no bus to reach its agent`,
+      );
+    let reply: Awaited<ReturnType<BusProxyClient["call"]>>;
+    try {
+      reply = await this.options.bus.call(cluster.name, {
+        method: res.req.method ?? "GET",
+        path: target.pathname + target.search,
+        headers: call.headers,
+        body: call.body,
+        ...(cluster.impersonate ? { identity: clusterIdentity(principal) } : {}),
+        timeoutMs: streaming ? 0 : this.timeoutMs,
+      });
+    } catch (error) {
+      if (error instanceof AgentUnavailableError)
+        throw new GatewayError(503, "ServiceUnavailable", error.message);
+      if (error instanceof ProxyReplyError)
+        throw error.timedOut
+          ? this.timeout(cluster.name)
+          : new GatewayError(502, "InternalError", error.message);
+      throw error;
+    }
+    res.on("close", () => reply.cancel());
+    res.writeHead(reply.status, toOutgoing(responseHeadersToForward(reply.headers)));
+    if (streaming) res.flushHeaders();
+    try {
+      for await (const chunk of reply.body) {
+        if (res.destroyed) break;
+        await writeWithBackpressure(res, chunk);
+      }
+      res.end();
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, "gateway reply broke off");
+      res.destroy();
+    }
+  }
+
+  /** Serves an upgrade (exec, attach, port-forward) by splicing the two connections, push mode only. */
+  async upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    principal: Principal,
+    requestId: string,
+  ): Promise<void> {
+    const method = req.method ?? "GET";
+    try {
+      const { target, cluster, write } = await this.admit(method, req.url ?? "", principal);
+      if (!cluster.client)
+        throw new GatewayError(
+          501,
+          "NotImplemented",
+          `exec, attach and port-forward reach only push-mode clusters; "${cluster.name}" is reached through its agent over NATS, which carries requests and streams but not interactive connections. Run kubectl inside that cluster, or register it in push mode`,
+        );
+      const result = await cluster.client.upgrade({
+        method,
+        path: target.pathname + target.search,
+        headers: toOutgoing([
+          ...requestHeadersToForward(req.headers, true),
+          ...(cluster.impersonate ? impersonationHeaders(clusterIdentity(principal)) : []),
+        ]),
+      });
+      const code = result.response.statusCode ?? 502;
+      if (write) this.audit(principal, method, target, code, requestId);
+      const lines = [`HTTP/1.1 ${code} ${result.response.statusMessage ?? STATUS_CODES[code] ?? ""}`];
+      for (let i = 0; i < result.response.rawHeaders.length; i += 2)
+        lines.push(`${result.response.rawHeaders[i]}: ${result.response.rawHeaders[i + 1]}`);
+      socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+      if (!result.switched) {
+        await pipeline(result.response, socket).catch(() => socket.destroy());
+        return;
+      }
+      const upstream = result.socket;
+      if (result.head.length) socket.write(result.head);
+      if (head.length) upstream.write(head);
+      upstream.on("error", () => socket.destroy());
+      socket.on("error", () => upstream.destroy());
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    } catch (error) {
+      const refusal =
+        error instanceof GatewayError
+          ? error
+          : new GatewayError(
+              503,
+              "ServiceUnavailable",
+              `cannot open the stream: ${(error as Error).message}`,
+            );
+      refuseUpgrade(socket, refusal);
+    }
+  }
+}
+
+function isWriteAttempt(method: string, url: string): boolean {
+  try {
+    return isWrite(gatewayTarget(method, url).info, method);
+  } catch {
+    return false;
+  }
+}
