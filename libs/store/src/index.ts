@@ -23,6 +23,14 @@ export {
   SEARCH_SESSION,
   temporaryDatabase,
 } from "./db.js";
+export {
+  type GatewayAuditFilter,
+  type GatewayAuditRecord,
+  type GatewayClusterRecord,
+  gatewayCluster,
+  recordGatewayWrite,
+  searchGatewayAudit,
+} from "./gateway.js";
 export { type IssueInput, type ObjectIssues, recordIssues } from "./issues.js";
 export { recordMetricSnapshots } from "./metrics.js";
 export {

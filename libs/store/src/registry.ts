@@ -12,10 +12,22 @@ export interface ClusterRegistration {
   kubeconfigSealed?: string;
   kubeContext?: string;
   syncRules?: unknown[];
+  gatewayImpersonate?: boolean;
+  gatewayReadOnly?: boolean;
 }
 
 export type ClusterUpdate = Partial<
-  Pick<ClusterRegistration, "labels" | "provider" | "region" | "zone" | "taints" | "syncRules">
+  Pick<
+    ClusterRegistration,
+    | "labels"
+    | "provider"
+    | "region"
+    | "zone"
+    | "taints"
+    | "syncRules"
+    | "gatewayImpersonate"
+    | "gatewayReadOnly"
+  >
 >;
 
 export class RegistryError extends Error {
@@ -42,14 +54,17 @@ export async function registerCluster(sql: postgres.Sql, r: ClusterRegistration)
     }
     await tx`delete from cluster_tombstones where name = ${r.name}`;
     await tx`
-      insert into clusters (name, sync_mode, labels, provider, region, zone, taints, nkey, kubeconfig_sealed, kube_context, sync_rules, registered)
+      insert into clusters (name, sync_mode, labels, provider, region, zone, taints, nkey, kubeconfig_sealed, kube_context,
+        sync_rules, gateway_impersonate, gateway_read_only, registered)
       values (${r.name}, ${r.syncMode}, ${JSON.stringify(r.labels ?? {})}::jsonb, ${r.provider ?? ""}, ${r.region ?? ""},
         ${r.zone ?? ""}, ${JSON.stringify(r.taints ?? [])}::jsonb, ${r.nkey ?? ""}, ${r.kubeconfigSealed ?? ""},
-        ${r.kubeContext ?? ""}, ${JSON.stringify(r.syncRules ?? [])}::jsonb, true)
+        ${r.kubeContext ?? ""}, ${JSON.stringify(r.syncRules ?? [])}::jsonb, ${r.gatewayImpersonate ?? true},
+        ${r.gatewayReadOnly ?? false}, true)
       on conflict (name) do update set sync_mode = excluded.sync_mode, labels = excluded.labels,
         provider = excluded.provider, region = excluded.region, zone = excluded.zone, taints = excluded.taints,
         nkey = excluded.nkey, kubeconfig_sealed = excluded.kubeconfig_sealed, kube_context = excluded.kube_context,
-        sync_rules = excluded.sync_rules, registered = true`;
+        sync_rules = excluded.sync_rules, gateway_impersonate = excluded.gateway_impersonate,
+        gateway_read_only = excluded.gateway_read_only, registered = true`;
   });
 }
 
@@ -62,7 +77,9 @@ export async function updateCluster(sql: postgres.Sql, name: string, update: Clu
       region = coalesce(${update.region ?? null}, region),
       zone = coalesce(${update.zone ?? null}, zone),
       taints = coalesce(${json(update.taints)}::jsonb, taints),
-      sync_rules = coalesce(${json(update.syncRules)}::jsonb, sync_rules)
+      sync_rules = coalesce(${json(update.syncRules)}::jsonb, sync_rules),
+      gateway_impersonate = coalesce(${update.gatewayImpersonate ?? null}::boolean, gateway_impersonate),
+      gateway_read_only = coalesce(${update.gatewayReadOnly ?? null}::boolean, gateway_read_only)
     where name = ${name}`;
   if (result.count === 0)
     throw new RegistryError("CLUSTER_NOT_FOUND", `no cluster "${name}"; list them with GET /api/v1/clusters`);

@@ -20,6 +20,10 @@ export interface ClusterPlacementFields {
   taints?: unknown[];
   /** Sync rules as YAML (the same format as the agent's rules file). */
   syncRules?: string;
+  /** The gateway acts as the Atoll user (Kubernetes impersonation); true unless switched off. */
+  gatewayImpersonate?: boolean;
+  /** The gateway refuses writes to this cluster. */
+  gatewayReadOnly?: boolean;
 }
 
 export interface RegistryOptions {
@@ -58,12 +62,19 @@ export class ClusterRegistry {
 
   /** The registry columns shared by both modes, rules parsed and validated. */
   private fields(input: ClusterPlacementFields): ClusterUpdate {
-    const { labels, provider, region, zone, taints, syncRules } = input;
+    const { labels, provider, region, zone, taints, syncRules, gatewayImpersonate, gatewayReadOnly } = input;
     const rules = syncRules === undefined ? undefined : rulesToJson(parseSyncRules(syncRules));
     return Object.fromEntries(
-      Object.entries({ labels, provider, region, zone, taints, syncRules: rules }).filter(
-        ([, v]) => v !== undefined,
-      ),
+      Object.entries({
+        labels,
+        provider,
+        region,
+        zone,
+        taints,
+        syncRules: rules,
+        gatewayImpersonate,
+        gatewayReadOnly,
+      }).filter(([, v]) => v !== undefined),
     ) as ClusterUpdate;
   }
 

@@ -18,6 +18,8 @@ export const CLUSTER_USAGE = `atoll cluster <command>:
                                            NATS server config with one identity per pull cluster
                                            (--bootstrap: the hub's alone, before the hub is running)
 fields: --label k=v (repeat) --region R --zone Z --provider P --taint key[=value]:Effect (repeat) --rules FILE
+        --read-only true|false      the gateway refuses writes to the cluster (default false)
+        --impersonate true|false    the gateway acts as the Atoll user in the cluster (default true)
 ${HUB_USAGE}`;
 
 const FIELD_OPTIONS = {
@@ -27,6 +29,8 @@ const FIELD_OPTIONS = {
   zone: { type: "string" },
   provider: { type: "string" },
   rules: { type: "string" },
+  "read-only": { type: "string" },
+  impersonate: { type: "string" },
   ...HUB_OPTIONS,
 } as const;
 
@@ -37,6 +41,12 @@ function parseTaint(text: string): { key: string; value?: string; effect: string
       `--taint "${text}" must look like key[=value]:NoSchedule|PreferNoSchedule|NoExecute`,
     );
   return { key: match[1]!, ...(match[2] !== undefined ? { value: match[2] } : {}), effect: match[3]! };
+}
+
+function switchValue(option: string, value: string | string[] | boolean | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === "true" || value === "false") return value === "true";
+  throw new SetupError(`--${option} takes true or false, got "${String(value)}"`);
 }
 
 function fields(values: Record<string, string | string[] | boolean | undefined>): Record<string, unknown> {
@@ -52,6 +62,12 @@ function fields(values: Record<string, string | string[] | boolean | undefined>)
     ...(values.zone !== undefined ? { zone: values.zone } : {}),
     ...(values.provider !== undefined ? { provider: values.provider } : {}),
     ...(values.rules !== undefined ? { syncRules: readFileSync(values.rules as string, "utf8") } : {}),
+    ...(values["read-only"] !== undefined
+      ? { gatewayReadOnly: switchValue("read-only", values["read-only"]) }
+      : {}),
+    ...(values.impersonate !== undefined
+      ? { gatewayImpersonate: switchValue("impersonate", values.impersonate) }
+      : {}),
   };
 }
 

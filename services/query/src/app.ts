@@ -23,6 +23,7 @@ import { addressed, type Query, within } from "./address.js";
 import { type AuthOptions, authentication } from "./auth.js";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { type GatewaySettings, gatewayRoutes } from "./gateway-routes.js";
 import { insightRoutes } from "./insight-routes.js";
 import { kubeRoutes } from "./kube-routes.js";
 import { formatted } from "./objects.js";
@@ -60,6 +61,8 @@ export interface QueryAppOptions {
   relations?: CustomRelation[];
   /** Translates natural-language questions the built-in rules cannot. */
   languageModel?: LanguageModelConfig;
+  /** How the live gateway reaches clusters; push clusters need the secret key. */
+  gateway?: GatewaySettings;
 }
 
 const MAX_LIMIT = 1000;
@@ -108,7 +111,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   });
   app.get("/openapi.json", async () => OPENAPI_DOCUMENT);
 
-  authentication(app, options.sql, options.auth ?? {});
+  const authenticate = authentication(app, options.sql, options.auth ?? {});
   accessRoutes(app, options.sql);
 
   app.get("/healthz", async () => ({ status: "ok" }));
@@ -154,6 +157,13 @@ export function buildQueryApp(options: QueryAppOptions) {
   });
 
   if (options.registry) registryRoutes(app, options.registry);
+  gatewayRoutes(app, {
+    sql: options.sql,
+    ...(options.bus ? { bus: options.bus } : {}),
+    logger: options.logger,
+    authenticate,
+    settings: options.gateway ?? {},
+  });
   if (options.bus) placementRoutes(app, options.sql, options.bus);
   kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
   insightRoutes(app, options.db, {

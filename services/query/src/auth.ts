@@ -53,7 +53,9 @@ export function demand(
  * admin token, or one made by POST /api/v1/tokens. The caller's grants then travel with the
  * request as request.principal.
  */
-export function authentication(app: FastifyInstance, sql: postgres.Sql, options: AuthOptions): void {
+export type Authenticate = (authorization: string | undefined) => Promise<Principal>;
+
+export function authentication(app: FastifyInstance, sql: postgres.Sql, options: AuthOptions): Authenticate {
   const adminHash = options.adminToken ? hashSecret(options.adminToken) : undefined;
   const cache = new Map<string, { at: number; principal: Promise<Principal | undefined> }>();
   const roleGrants = async (role: string): Promise<Grant[] | undefined> =>
@@ -69,18 +71,15 @@ export function authentication(app: FastifyInstance, sql: postgres.Sql, options:
     return { name: row.name, role: row.role, grants: row.grants as Grant[] };
   };
 
-  app.decorateRequest("principal", null as unknown as Principal);
-  app.addHook("onRequest", async (request) => {
-    if (PUBLIC.has(request.url.split("?")[0]!)) return;
-    const header = request.headers.authorization;
+  /** The caller behind an Authorization header; throws 401 problems. */
+  const authenticate: Authenticate = async (header) => {
     if (!header) {
       if (!options.anonymousRole)
         throw unauthenticated(
           "send Authorization: Bearer <token>; create a token with `atoll token create --role viewer`",
         );
       const grants = await roleGrants(options.anonymousRole);
-      request.principal = { name: "anonymous", role: options.anonymousRole, grants: grants ?? [] };
-      return;
+      return { name: "anonymous", role: options.anonymousRole, grants: grants ?? [] };
     }
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     if (!token) throw unauthenticated("the Authorization header must be `Bearer <token>`");
@@ -95,6 +94,13 @@ export function authentication(app: FastifyInstance, sql: postgres.Sql, options:
     const principal = await entry.principal;
     if (!principal)
       throw unauthenticated("the token is not valid: unknown, revoked or expired; create a new one");
-    request.principal = principal;
+    return principal;
+  };
+
+  app.decorateRequest("principal", null as unknown as Principal);
+  app.addHook("onRequest", async (request) => {
+    if (PUBLIC.has(request.url.split("?")[0]!)) return;
+    request.principal = await authenticate(request.headers.authorization);
   });
+  return authenticate;
 }

@@ -39,6 +39,14 @@ const config = loadConfig({
   ATOLL_LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** The indexer's rule file; the query service reads its topology relations for custom resources. */
   ATOLL_INSIGHT_CONFIG: z.string().optional(),
+  /** Largest request body the gateway passes on (pull mode is also held to one NATS message). */
+  ATOLL_GATEWAY_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(3 * 1024 * 1024),
+  /** How long a gateway request may take, watches, followed logs and exec aside. */
+  ATOLL_GATEWAY_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
 });
 const logger = createLogger({ service: "query", level: config.LOG_LEVEL });
 
@@ -54,10 +62,11 @@ const bus = await Bus.connect({
 await bus.ensureTopology();
 
 // 3. Parts.
+const secretKey = config.ATOLL_SECRET_KEY ? parseSecretKey(config.ATOLL_SECRET_KEY) : undefined;
 const registry = new ClusterRegistry({
   sql: database.sql,
   bus,
-  ...(config.ATOLL_SECRET_KEY ? { secretKey: parseSecretKey(config.ATOLL_SECRET_KEY) } : {}),
+  ...(secretKey ? { secretKey } : {}),
   agentNatsUrl: config.ATOLL_AGENT_NATS_URL ?? config.NATS_URL,
   agentImage: config.ATOLL_AGENT_IMAGE,
 });
@@ -108,6 +117,11 @@ const app = buildQueryApp({
         },
       }
     : {}),
+  gateway: {
+    ...(secretKey ? { secretKey } : {}),
+    bodyLimitBytes: config.ATOLL_GATEWAY_BODY_LIMIT,
+    timeoutMs: config.ATOLL_GATEWAY_TIMEOUT_MS,
+  },
   db: database.db,
   sql: database.sql,
   logger,

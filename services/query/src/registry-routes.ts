@@ -17,6 +17,8 @@ const placementFields = {
   zone: z.string().optional(),
   taints: z.array(taint).optional(),
   syncRules: z.string().optional(),
+  gatewayImpersonate: z.boolean().optional(),
+  gatewayReadOnly: z.boolean().optional(),
 };
 const registration = z.discriminatedUnion("mode", [
   z.object({

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { boolean, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
 export interface Taint {
   key: string;
@@ -30,7 +30,32 @@ export const clusters = pgTable("clusters", {
   syncRules: jsonb("sync_rules").$type<unknown[]>().notNull().default(sql`'[]'::jsonb`),
   /** False for clusters known only from heartbeats of agents nobody registered. */
   registered: boolean("registered").notNull().default(false),
+  /** The gateway sends requests as the Atoll user (impersonation); off sends them as the credential. */
+  gatewayImpersonate: boolean("gateway_impersonate").notNull().default(true),
+  /** The gateway refuses every write to this cluster. */
+  gatewayReadOnly: boolean("gateway_read_only").notNull().default(false),
 });
+
+/** Every write through the gateway, and every write it refused: who, where, what, and the answer. */
+export const gatewayAudit = pgTable(
+  "gateway_audit",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    user: text("user").notNull(),
+    role: text("role").notNull(),
+    cluster: text("cluster").notNull(),
+    method: text("method").notNull(),
+    verb: text("verb").notNull(),
+    namespace: text("namespace").notNull().default(""),
+    resource: text("resource").notNull().default(""),
+    name: text("name").notNull().default(""),
+    path: text("path").notNull(),
+    code: integer("code").notNull(),
+    requestId: text("request_id").notNull().default(""),
+  },
+  (t) => [index("gateway_audit_by_time").on(t.at), index("gateway_audit_by_cluster").on(t.cluster, t.at)],
+);
 
 /** Clusters deleted from the registry; their late events and heartbeats are dropped. */
 export const clusterTombstones = pgTable("cluster_tombstones", {
