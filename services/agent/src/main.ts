@@ -10,6 +10,7 @@ import {
   serveHealth,
   z,
 } from "@atoll/config";
+import { ProxyResponder } from "@atoll/gateway";
 import { KubeClient } from "@atoll/kube";
 import { createLogger } from "@atoll/log";
 import { listPushClusters, openDatabase } from "@atoll/store";
@@ -124,11 +125,14 @@ if (config.ATOLL_MODE === "hub") {
     logger,
     existingConsumer: config.ATOLL_MODE === "pull",
   }).start();
+  // The hub's gateway reaches this cluster through here when it holds no credential for it.
+  const responder = new ProxyResponder({ bus, cluster: cluster!, client, logger }).start();
   logger.info(
     { server: client.server, mode: config.ATOLL_MODE, rules: rules?.length ?? "defaults" },
     "agent started",
   );
   stop = async () => {
+    await responder.stop();
     await applier.stop();
     await sync.stop();
   };

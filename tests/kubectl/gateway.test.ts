@@ -1,0 +1,298 @@
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import https from "node:https";
+import { join } from "node:path";
+import { until } from "@atoll/devkit";
+import { KubeSim, type SimAccess } from "@atoll/kube-sim";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { TestHub } from "../support/hub.js";
+import { kubectl, kubectlStream } from "../support/kubectl.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: API answers are read as loose JSON
+type Any = any;
+
+/** Member-cluster RBAC for the sims: the "intern" role may read but never delete. */
+const memberRbac = (access: SimAccess) =>
+  !(access.groups.includes("atoll:role:intern") && access.verb === "delete");
+
+const configMap = (name: string, value: string) =>
+  YAML.stringify({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: "default" },
+    data: { value },
+  });
+
+describe("the real kubectl through the gateway (/proxy/clusters/<name>), push and pull", () => {
+  const hub = new TestHub({ env: { ATOLL_SECRET_KEY: randomBytes(32).toString("base64") } });
+  const pushSim = new KubeSim({ name: "gw-push", token: "push-token", authorize: memberRbac });
+  const pullSim = new KubeSim({ name: "gw-pull", token: "pull-token", authorize: memberRbac });
+  const sims = { push: pushSim, pull: pullSim };
+  const tokens: Record<string, string> = {};
+  const kubeconfigs: Record<string, string> = {};
+
+  const kubeconfigFor = (cluster: string, who: string) => {
+    const key = `${cluster}-${who}`;
+    if (!kubeconfigs[key]) {
+      kubeconfigs[key] = join(hub.dir, `${key}.kubeconfig`);
+      writeFileSync(
+        kubeconfigs[key],
+        hub.kubeconfig(`/proxy/clusters/${cluster}`, tokens[who] ?? hub.adminToken),
+      );
+    }
+    return kubeconfigs[key];
+  };
+  const configMaps = (sim: KubeSim) => sim.store.list(sim.store.findType("", "v1", "configmaps")!, "default");
+  const hasConfigMap = (sim: KubeSim, name: string) =>
+    configMaps(sim).some((c) => c.object.metadata.name === name);
+
+  beforeAll(async () => {
+    await Promise.all([pushSim.start(), pullSim.start()]);
+    for (const sim of [pushSim, pullSim]) {
+      sim.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } });
+      sim.apply({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "web", namespace: "default", labels: { app: "web" } },
+        spec: { containers: [{ name: "app", image: "nginx" }] },
+        status: { phase: "Running" },
+      });
+      sim.writeLog("default", "web", `hello from ${sim.name}`);
+    }
+    await hub.start();
+    expect(
+      (
+        await hub.send("POST", "/api/v1/clusters", {
+          mode: "push",
+          name: "gw-push",
+          kubeconfig: pushSim.kubeconfig(),
+        })
+      ).status,
+    ).toBe(201);
+    expect((await hub.send("POST", "/api/v1/clusters", { mode: "pull", name: "gw-pull" })).status).toBe(201);
+    expect((await hub.send("POST", "/api/v1/clusters", { mode: "pull", name: "gw-offline" })).status).toBe(
+      201,
+    );
+    hub.startAgent(pullSim, { ATOLL_MODE: "pull" });
+    for (const [role, grants] of Object.entries({
+      reader: [{ verbs: ["proxy-read"], clusters: ["gw-push", "gw-pull"] }],
+      intern: [{ verbs: ["proxy-write"], clusters: ["gw-push", "gw-pull"] }],
+      outsider: [{ verbs: ["read", "proxy-write"], clusters: ["elsewhere"] }],
+    })) {
+      expect((await hub.send("PUT", `/api/v1/roles/${role}`, { grants })).status).toBe(200);
+      const created = await hub.send("POST", "/api/v1/tokens", { name: `${role}-token`, role });
+      tokens[role] = created.body.token;
+    }
+    // The pull cluster answers once its agent is on the bus.
+    await until(
+      async () => (await hub.fetch("/proxy/clusters/gw-pull/api/v1/namespaces/default/pods")).status === 200,
+      `the pull agent to answer the gateway (logs in ${hub.dir})`,
+      60_000,
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await hub.stop();
+    await Promise.all([pushSim.stop(), pullSim.stop()]);
+  });
+
+  describe.each(["push", "pull"] as const)("%s mode", (mode) => {
+    const sim = () => sims[mode];
+    const cluster = `gw-${mode}`;
+
+    it("get, with the caller's identity impersonated in the member cluster", async () => {
+      const seen = sim().requests.length;
+      const out = await kubectl(kubeconfigFor(cluster, "admin"), ["get", "pods", "-n", "default"]);
+      expect(out).toMatch(/^NAME\s+READY\s+STATUS/);
+      expect(out).toMatch(/\nweb\s+/);
+      const requests = sim()
+        .requests.slice(seen)
+        .filter((r) => r.resource === "pods");
+      expect(requests.length).toBeGreaterThan(0);
+      for (const request of requests)
+        expect(request).toMatchObject({
+          user: "atoll:bootstrap-admin",
+          groups: ["atoll:authenticated", "atoll:role:admin"],
+          impersonated: true,
+        });
+    });
+
+    it("apply (client-side and server-side) and delete", async () => {
+      const admin = kubeconfigFor(cluster, "admin");
+      await kubectl(admin, ["apply", "-f", "-"], configMap(`client-${mode}`, "one"));
+      expect(hasConfigMap(sim(), `client-${mode}`)).toBe(true);
+      await kubectl(admin, ["apply", "--server-side", "-f", "-"], configMap(`server-${mode}`, "two"));
+      const applied = configMaps(sim()).find((c) => c.object.metadata.name === `server-${mode}`);
+      expect(applied?.object.data).toEqual({ value: "two" });
+      await kubectl(admin, ["delete", "configmap", `client-${mode}`, "-n", "default"]);
+      expect(hasConfigMap(sim(), `client-${mode}`)).toBe(false);
+    });
+
+    it("logs and logs -f", async () => {
+      const admin = kubeconfigFor(cluster, "admin");
+      expect(await kubectl(admin, ["logs", "web", "-n", "default"])).toBe(`hello from ${sim().name}\n`);
+      const follow = kubectlStream(admin, ["logs", "-f", "web", "-n", "default"]);
+      try {
+        await until(() => follow.output().includes("hello from"), "the followed log to start");
+        sim().writeLog("default", "web", `later in ${mode}`);
+        await until(
+          () => follow.output().includes(`later in ${mode}`),
+          "the followed log to show a new line",
+        );
+      } finally {
+        follow.stop();
+      }
+    });
+
+    it("get -w sees a change made in the sim", async () => {
+      const watch = kubectlStream(kubeconfigFor(cluster, "admin"), [
+        "get",
+        "configmaps",
+        "-n",
+        "default",
+        "-w",
+      ]);
+      try {
+        await until(() => watch.output().includes("NAME"), "the watch to list");
+        sim().apply({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: `watched-${mode}`, namespace: "default" },
+          data: { a: "1" },
+        });
+        await until(() => watch.output().includes(`watched-${mode}`), "the watch to show the new ConfigMap");
+      } finally {
+        watch.stop();
+      }
+    });
+
+    it("a read-only grant reads but cannot write, and the refusal is audited", async () => {
+      const reader = kubeconfigFor(cluster, "reader");
+      expect(await kubectl(reader, ["get", "pods", "-n", "default", "-o", "name"])).toBe("pod/web\n");
+      await expect(kubectl(reader, ["apply", "-f", "-"], configMap(`reader-${mode}`, "x"))).rejects.toThrow(
+        /Forbidden|forbidden/,
+      );
+      expect(hasConfigMap(sim(), `reader-${mode}`)).toBe(false);
+      const audit = await hub.get(`/api/v1/gateway/audit?cluster=${cluster}&user=reader-token`);
+      expect(audit.items.length).toBeGreaterThan(0);
+      expect(audit.items.every((e: Any) => e.code === 403 && e.role === "reader")).toBe(true);
+    });
+
+    it("member-cluster RBAC applies on top of the hub's grants", async () => {
+      const intern = kubeconfigFor(cluster, "intern");
+      await kubectl(intern, ["apply", "-f", "-"], configMap(`intern-${mode}`, "x"));
+      expect(hasConfigMap(sim(), `intern-${mode}`)).toBe(true);
+      await expect(
+        kubectl(intern, ["delete", "configmap", `intern-${mode}`, "-n", "default"]),
+      ).rejects.toThrow(/User "atoll:intern-token" cannot delete/);
+      expect(hasConfigMap(sim(), `intern-${mode}`)).toBe(true);
+      // The entry is written as the response closes, a moment after kubectl has its answer.
+      const audit = async () =>
+        (await hub.get(`/api/v1/gateway/audit?cluster=${cluster}&user=intern-token&verb=delete`)).items;
+      await until(async () => (await audit()).length > 0, "the refused delete to be audited");
+      expect((await audit())[0]).toMatchObject({ code: 403, resource: "configmaps", name: `intern-${mode}` });
+    });
+
+    it("a user without the cluster cannot reach it at all", async () => {
+      const seen = sim().requests.length;
+      await expect(
+        kubectl(kubeconfigFor(cluster, "outsider"), ["get", "pods", "-n", "default"]),
+      ).rejects.toThrow(/NotFound|not found|could not find/i);
+      expect(sim().requests.length).toBe(seen);
+    });
+  });
+
+  it("exec is refused plainly for a pull-mode cluster", async () => {
+    await expect(
+      kubectl(kubeconfigFor("gw-pull", "admin"), ["exec", "web", "-n", "default", "--", "true"]),
+    ).rejects.toThrow(/push-mode clusters/);
+  });
+
+  it("writes succeed or fail into the audit log with who, cluster, verb, path and code", async () => {
+    const audit = await hub.get("/api/v1/gateway/audit?user=bootstrap-admin&cluster=gw-push&verb=delete");
+    expect(audit.items).toContainEqual(
+      expect.objectContaining({
+        cluster: "gw-push",
+        verb: "delete",
+        method: "DELETE",
+        code: 200,
+        path: "/api/v1/namespaces/default/configmaps/client-push",
+      }),
+    );
+    const page = await hub.get("/api/v1/gateway/audit?limit=1");
+    expect(page.items).toHaveLength(1);
+    const next = await hub.get(`/api/v1/gateway/audit?limit=1&continue=${page.continue}`);
+    expect(next.items[0].id).toBeLessThan(page.items[0].id);
+  });
+
+  it("answers bad requests and unreachable clusters with a Status that says why", async () => {
+    const status = async (path: string, init: RequestInit = {}) => {
+      const response = await hub.fetch(path, init);
+      return { code: response.status, body: (await response.json()) as Any };
+    };
+    expect(await status("/proxy/clusters/nowhere/api/v1/pods")).toMatchObject({
+      code: 404,
+      body: { kind: "Status" },
+    });
+    const offline = await status("/proxy/clusters/gw-offline/api/v1/pods");
+    expect(offline.code).toBe(503);
+    expect(offline.body.message).toMatch(/no agent of cluster "gw-offline" is connected/);
+    const seen = pushSim.requests.length;
+    const slash = await status("/proxy/clusters/gw-push/api/v1/namespaces/a%2Fb/secrets");
+    expect(slash).toMatchObject({ code: 400, body: { reason: "BadRequest" } });
+    // fetch would resolve ".." itself, so this one goes out byte for byte.
+    const dotDot = await new Promise<number>((resolve, reject) =>
+      https
+        .request(
+          `${hub.baseUrl}/proxy/clusters/gw-push/api/v1/namespaces/default/../../../secrets`,
+          {
+            ca: hub.tls.cert,
+            headers: { authorization: `Bearer ${hub.adminToken}` },
+            path: "/proxy/clusters/gw-push/api/v1/namespaces/default/../../../secrets",
+          },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          },
+        )
+        .on("error", reject)
+        .end(),
+    );
+    expect(dotDot).toBe(400);
+    expect(pushSim.requests.length).toBe(seen);
+    for (const cluster of ["gw-push", "gw-pull"]) {
+      const huge = await status(`/proxy/clusters/${cluster}/api/v1/namespaces/default/configmaps`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ metadata: { name: "huge" }, data: { blob: "x".repeat(4 * 1024 * 1024) } }),
+      });
+      expect(huge.code).toBe(413);
+      expect(huge.body.message).toMatch(/larger than the gateway's limit/);
+    }
+  });
+
+  it("a cluster set read-only refuses writes even from an admin", async () => {
+    expect((await hub.send("PATCH", "/api/v1/clusters/gw-push", { gatewayReadOnly: true })).status).toBe(200);
+    await expect(
+      kubectl(kubeconfigFor("gw-push", "admin"), ["apply", "-f", "-"], configMap("read-only", "x")),
+    ).rejects.toThrow(/read-only through the gateway/);
+    expect(hasConfigMap(pushSim, "read-only")).toBe(false);
+    expect((await hub.send("PATCH", "/api/v1/clusters/gw-push", { gatewayReadOnly: false })).status).toBe(
+      200,
+    );
+  });
+
+  it("impersonation can be switched off per cluster", async () => {
+    expect((await hub.send("PATCH", "/api/v1/clusters/gw-push", { gatewayImpersonate: false })).status).toBe(
+      200,
+    );
+    const seen = pushSim.requests.length;
+    await kubectl(kubeconfigFor("gw-push", "admin"), ["get", "pods", "-n", "default"]);
+    const requests = pushSim.requests.slice(seen);
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.every((r) => !r.impersonated)).toBe(true);
+    expect((await hub.send("PATCH", "/api/v1/clusters/gw-push", { gatewayImpersonate: true })).status).toBe(
+      200,
+    );
+  });
+});
