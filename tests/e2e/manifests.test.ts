@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { AUDIT_RULES, audit } from "@atoll/insight";
-import { AGENT_APPLY_RULES, AGENT_READ_RULES, agentManifest } from "@atoll/sync";
+import { AGENT_APPLY_RULES, AGENT_GATEWAY_RULES, AGENT_READ_RULES, agentManifest } from "@atoll/sync";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { KUBECTL } from "../support/kubectl.js";
@@ -94,6 +94,7 @@ describe("deployment manifests", () => {
       rendered.find((o) => o.kind === "ClusterRole" && o.metadata.name === name)?.rules;
     expect(rulesOf("atoll-agent-read")).toEqual(AGENT_READ_RULES);
     expect(rulesOf("atoll-agent-apply")).toEqual(AGENT_APPLY_RULES);
+    expect(rulesOf("atoll-agent-gateway")).toEqual(AGENT_GATEWAY_RULES);
     const printed = YAML.parseAllDocuments(
       agentManifest({ cluster: "c", natsUrl: "nats://hub:4222", credentials: "SU...", image: "agent:1" }),
     ).map((d) => d.toJSON());

@@ -114,13 +114,16 @@ describe("cluster registry, pull mode and push mode against an authenticating NA
       "ClusterRoleBinding",
       "ClusterRole",
       "ClusterRoleBinding",
+      "ClusterRole",
+      "ClusterRoleBinding",
       "Secret",
       "Deployment",
     ]);
-    // Reading and applying are separate roles, so an operator can withhold apply rights.
+    // Reading, applying and impersonating are separate roles, so an operator can withhold the last two.
     expect(documents.filter((d: Any) => d.kind === "ClusterRole").map((d: Any) => d.metadata.name)).toEqual([
       "atoll-agent-read",
       "atoll-agent-apply",
+      "atoll-agent-gateway",
     ]);
     expect(documents.find((d: Any) => d.kind === "Secret").stringData["nats.nk"]).toBe(
       registered.body.credentials,

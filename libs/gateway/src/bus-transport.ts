@@ -14,6 +14,7 @@ import {
   type KubeClient,
   RequestPathError,
   requestInfo,
+  statusObject,
   UPGRADE_SUBRESOURCES,
 } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
@@ -49,6 +50,11 @@ export const DEFAULT_TUNING: StreamTuning = {
   keepaliveMs: 10_000,
   idleTimeoutMs: 30_000,
 };
+
+/** What a caller reads when a cluster is too slow, whichever end noticed first. */
+export function timeoutMessage(cluster: string, timeoutMs: number): string {
+  return `cluster "${cluster}" did not answer within ${Math.round(timeoutMs / 1000)} s; its API server may be slow or the request too large — narrow it with a label selector or limit`;
+}
 
 /** One request for an agent to perform against its own API server. */
 export interface ProxyCall {
@@ -232,11 +238,7 @@ export class BusProxyClient {
     try {
       first = await queue.next(
         firstWait,
-        () =>
-          new ProxyReplyError(
-            `cluster "${cluster}" did not answer within ${Math.round(firstWait / 1000)} s; its API server may be slow or the request too large — narrow it with a label selector or limit`,
-            true,
-          ),
+        () => new ProxyReplyError(timeoutMessage(cluster, firstWait), true),
       );
     } catch (error) {
       close(true);
@@ -428,20 +430,11 @@ export class ProxyResponder {
         );
       },
     };
-    const fail = (status: number, message: string) =>
+    const fail = (status: number, reason: string, message: string) =>
       reply.send({
         status,
         headers: [{ name: "content-type", values: ["application/json"] }],
-        body: new TextEncoder().encode(
-          JSON.stringify({
-            kind: "Status",
-            apiVersion: "v1",
-            metadata: {},
-            status: "Failure",
-            message,
-            code: status,
-          }),
-        ),
+        body: new TextEncoder().encode(JSON.stringify(statusObject(status, reason, message))),
         final: true,
       });
 
@@ -454,11 +447,15 @@ export class ProxyResponder {
       const info = requestInfo(request.method, apiPathSegments(pathname), new URLSearchParams(search));
       upgrade = UPGRADE_SUBRESOURCES.has(info.subresource);
     } catch (error) {
-      if (error instanceof RequestPathError) return fail(400, error.message);
+      if (error instanceof RequestPathError) return fail(400, "BadRequest", error.message);
       throw error;
     }
     if (upgrade)
-      return fail(501, "exec, attach and port-forward cannot be carried over the bus to a pull-mode cluster");
+      return fail(
+        501,
+        "NotImplemented",
+        "exec, attach and port-forward cannot be carried over the bus to a pull-mode cluster",
+      );
 
     this.running.set(request.requestId, reply);
     // A reply waiting for credit must notice the cancel too.
@@ -513,6 +510,7 @@ export class ProxyResponder {
       if (abort.signal.aborted && !timedOut) return;
       const message = timedOut ? timeoutText : (error as Error).message;
       if (started) reply.send({ final: true, error: message });
+      else if (timedOut) fail(504, "Timeout", timeoutMessage(cluster, request.timeoutMs));
       else reply.send({ final: true, error: `cannot reach the API server: ${message}` });
       log.info({ err: message }, "gateway request failed");
     } finally {

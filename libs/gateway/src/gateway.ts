@@ -15,7 +15,12 @@ import {
   UPGRADE_SUBRESOURCES,
 } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
-import { AgentUnavailableError, type BusProxyClient, ProxyReplyError } from "./bus-transport.js";
+import {
+  AgentUnavailableError,
+  type BusProxyClient,
+  ProxyReplyError,
+  timeoutMessage,
+} from "./bus-transport.js";
 import {
   clusterIdentity,
   type HeaderList,
@@ -335,11 +340,7 @@ export class Gateway {
   }
 
   private timeout(cluster: string): GatewayError {
-    return new GatewayError(
-      504,
-      "Timeout",
-      `cluster "${cluster}" did not answer within ${this.timeoutMs / 1000} s; its API server may be slow or the request too large — narrow it with a label selector or limit`,
-    );
+    return new GatewayError(504, "Timeout", timeoutMessage(cluster, this.timeoutMs));
   }
 
   private async overBus(

@@ -11,7 +11,13 @@ export {
 export { heartbeatToRow } from "./heartbeat.js";
 export { ResourceIndexer, type ResourceIndexerOptions } from "./indexer.js";
 export { ClusterLeases, type LeaseOptions } from "./leases.js";
-export { AGENT_APPLY_RULES, AGENT_READ_RULES, type AgentManifestOptions, agentManifest } from "./manifest.js";
+export {
+  AGENT_APPLY_RULES,
+  AGENT_GATEWAY_RULES,
+  AGENT_READ_RULES,
+  type AgentManifestOptions,
+  agentManifest,
+} from "./manifest.js";
 export { batchToOps, clusterOfSubject, invalidBatchReason } from "./ops.js";
 export { type PushClusterSpec, PushFleet, type PushFleetOptions } from "./push-fleet.js";
 export {

@@ -43,8 +43,19 @@ export const AGENT_APPLY_RULES = [
 ];
 
 /**
+ * Act as the Atoll user the hub names, so the gateway's requests meet this cluster's own RBAC.
+ * Users and groups only: never service accounts or extra attributes.
+ */
+export const AGENT_GATEWAY_RULES = [
+  { apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] },
+];
+
+const AGENT_ROLES = { read: AGENT_READ_RULES, apply: AGENT_APPLY_RULES, gateway: AGENT_GATEWAY_RULES };
+
+/**
  * Everything a pull-mode agent needs in its member cluster: a namespace, a service account that
- * may list and watch every resource and apply the kinds placements deliver, its NATS credentials
+ * may list and watch every resource, apply the kinds placements deliver and impersonate gateway
+ * callers, its NATS credentials
  * and a Deployment.
  */
 export function agentManifest(options: AgentManifestOptions): string {
@@ -53,12 +64,12 @@ export function agentManifest(options: AgentManifestOptions): string {
   const documents = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels } },
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "atoll-agent", namespace, labels } },
-    ...(["read", "apply"] as const).flatMap((role) => [
+    ...Object.entries(AGENT_ROLES).flatMap(([role, rules]) => [
       {
         apiVersion: "rbac.authorization.k8s.io/v1",
         kind: "ClusterRole",
         metadata: { name: `atoll-agent-${role}`, labels },
-        rules: role === "read" ? AGENT_READ_RULES : AGENT_APPLY_RULES,
+        rules,
       },
       {
         apiVersion: "rbac.authorization.k8s.io/v1",

@@ -85,7 +85,7 @@ export function gatewayRoutes(
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser("*", (_request, _payload, done) => done(null));
-    scope.all("/proxy/clusters/*", async (request, reply) => {
+    scope.all("/proxy/clusters/:cluster/*", async (request, reply) => {
       reply.hijack();
       await gateway.handle(request.raw, reply.raw, request.principal, request.id);
     });

@@ -53,6 +53,18 @@ const kubePath = (description: string) => ({
   },
 });
 
+/** The live gateway: every verb goes to the member cluster, so each is described the same way. */
+const gatewayOperation = (method: string) => ({
+  summary: `${method} through the live gateway to one member cluster`,
+  description:
+    "Any Kubernetes API path of the cluster, as the caller (impersonated), within the caller's proxy-read / proxy-write grants. Push clusters are dialled directly; pull clusters are reached through their agent over NATS. exec, attach and port-forward arrive as connection upgrades (push clusters only). Errors are Kubernetes Status objects: 400 malformed path, 403 refused, 404 unknown cluster, 413 body too large, 501 upgrade to a pull cluster, 503 cluster or agent unreachable, 504 timeout.",
+  parameters: [
+    pathParam("cluster", "registered cluster name"),
+    pathParam("path", "Kubernetes API path, e.g. api/v1/pods"),
+  ],
+  responses: { "200": { description: "The member cluster's own answer, streamed" } },
+});
+
 /** How insight endpoints address objects: the same filters as the resource list. */
 const address = [
   query("cluster", "cluster name"),
@@ -324,6 +336,28 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    "/api/v1/gateway/audit": {
+      get: {
+        summary:
+          "Writes through the gateway, and refused writes: who, cluster, verb, path, code, time (admin)",
+        parameters: [
+          query("user", "token name"),
+          query("cluster", "cluster name"),
+          query("verb", "create, update, patch, delete, deletecollection, ..."),
+          query("namespace", "namespace"),
+          query("resource", "resource, e.g. deployments or pods/exec"),
+          query("outcome", "failed (code >= 400) or succeeded"),
+          query("since", "ISO time"),
+          query("until", "ISO time"),
+          query("limit", "page size, 1 to 1000", { type: "integer" }),
+          query("continue", "token from the previous page"),
+        ],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/proxy/clusters/{cluster}/{path}": Object.fromEntries(
+      ["get", "post", "put", "patch", "delete"].map((m) => [m, gatewayOperation(m.toUpperCase())]),
+    ),
     "/k8s/all/{path}": kubePath("Every cluster's objects, as one Kubernetes API"),
     "/k8s/clusters/{cluster}/{path}": kubePath("One cluster's objects, as a Kubernetes API"),
   },
