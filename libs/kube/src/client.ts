@@ -29,6 +29,8 @@ export interface KubeRequest {
  * so tokens, client certificates and exec plugins all work; the caller owns streaming.
  */
 export class KubeClient {
+  private pooled: { key: string; agent: http.Agent } | undefined;
+
   private constructor(
     private readonly config: KubeConfig,
     readonly server: string,
@@ -81,7 +83,22 @@ export class KubeClient {
     };
     await this.config.applyToHTTPSOptions(options);
     const transport = url.protocol === "https:" ? https : http;
-    return transport.request(url, { ...options, signal: request.signal });
+    return transport.request(url, { ...options, agent: this.agentFor(options), signal: request.signal });
+  }
+
+  /**
+   * client-node makes a new agent for every request, so every request would pay for a TLS
+   * handshake. One keep-alive agent per credential is reused instead.
+   */
+  private agentFor(options: https.RequestOptions): http.Agent | undefined {
+    const fresh = options.agent;
+    if (!(fresh instanceof https.Agent)) return fresh instanceof http.Agent ? fresh : undefined;
+    const key = [fresh.options.ca, fresh.options.cert, fresh.options.key].map(String).join("|");
+    if (this.pooled?.key !== key) {
+      this.pooled?.agent.destroy();
+      this.pooled = { key, agent: new https.Agent({ ...fresh.options, keepAlive: true }) };
+    }
+    return this.pooled.agent;
   }
 
   /** Sends a request and resolves with the response stream once headers arrive. */
