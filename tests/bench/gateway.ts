@@ -70,7 +70,22 @@ async function main(): Promise<void> {
       if (!ready) await new Promise((resolve) => setTimeout(resolve, 200));
     }
 
+    // The hub's own floor: an authenticated request that reaches no cluster.
+    const floor: number[] = [];
+    for (let run = 0; run < RUNS + 5; run++) {
+      const begin = performance.now();
+      const response = await fetch(`${hub.baseUrl}/api/v1/whoami`, {
+        headers: { authorization: `Bearer ${hub.adminToken}` },
+        dispatcher: client,
+      });
+      await response.arrayBuffer();
+      if (run >= 5) floor.push(performance.now() - begin);
+    }
+    floor.sort((a, b) => a - b);
     console.log(`runs per case: ${RUNS}`);
+    console.log(
+      `hub floor, GET /api/v1/whoami: p50 ${percentile(floor, 50).toFixed(2)} ms, p99 ${percentile(floor, 99).toFixed(2)} ms`,
+    );
     console.log(
       `${"case".padEnd(44)} ${"bytes".padStart(8)} ${"direct p50/p99 ms".padStart(18)} ${"gateway p50/p99 ms".padStart(19)} ${"added p50".padStart(10)} ${"ratio".padStart(6)}`,
     );

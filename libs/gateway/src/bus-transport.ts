@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
 import type { Bus } from "@atoll/bus";
 import {
   codecFor,
@@ -292,6 +293,37 @@ export class BusProxyClient {
   }
 }
 
+/**
+ * A stream's data in pieces of at most `max` bytes, joining whatever has already arrived: a list
+ * read in 16 KiB TLS records travels as a few large messages, while a watch event that arrives
+ * alone is sent at once.
+ */
+async function* coalesced(stream: Readable, max: number): AsyncGenerator<Buffer> {
+  for (;;) {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let chunk: Buffer | null;
+    while (size < max && (chunk = stream.read() as Buffer | null) !== null) {
+      parts.push(chunk);
+      size += chunk.length;
+    }
+    if (size > 0) {
+      const joined = Buffer.concat(parts);
+      for (let at = 0; at < joined.length; at += max) yield joined.subarray(at, at + max);
+      continue;
+    }
+    if (stream.errored) throw stream.errored;
+    if (stream.readableEnded || stream.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        for (const event of ["readable", "end", "error", "close"]) stream.off(event, done);
+        resolve();
+      };
+      for (const event of ["readable", "end", "error", "close"]) stream.once(event, done);
+    });
+  }
+}
+
 type ReplyPart = Pick<MessageInitShape<typeof ProxyResponseSchema>, "status" | "body" | "final" | "error"> & {
   headers?: HeaderList;
 };
@@ -490,19 +522,17 @@ export class ProxyResponder {
       });
       started = true;
       reply.send({ status: response.statusCode ?? 502, headers: responseHeadersToForward(response.headers) });
-      for await (const chunk of response as AsyncIterable<Buffer>) {
-        for (let at = 0; at < chunk.length; at += this.tuning.chunkBytes) {
-          while (reply.credit <= 0 && !abort.signal.aborted)
-            await new Promise<void>((resolve) => {
-              reply.wake = resolve;
-            });
-          if (abort.signal.aborted) {
-            if (timedOut) reply.send({ final: true, error: timeoutText });
-            return;
-          }
-          reply.credit--;
-          reply.send({ body: chunk.subarray(at, at + this.tuning.chunkBytes) });
+      for await (const piece of coalesced(response, this.tuning.chunkBytes)) {
+        while (reply.credit <= 0 && !abort.signal.aborted)
+          await new Promise<void>((resolve) => {
+            reply.wake = resolve;
+          });
+        if (abort.signal.aborted) {
+          if (timedOut) reply.send({ final: true, error: timeoutText });
+          return;
         }
+        reply.credit--;
+        reply.send({ body: piece });
       }
       reply.send({ final: true });
     } catch (error) {
