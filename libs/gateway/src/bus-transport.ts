@@ -302,8 +302,9 @@ async function* coalesced(stream: Readable, max: number): AsyncGenerator<Buffer>
   for (;;) {
     const parts: Buffer[] = [];
     let size = 0;
-    let chunk: Buffer | null;
-    while (size < max && (chunk = stream.read() as Buffer | null) !== null) {
+    while (size < max) {
+      const chunk = stream.read() as Buffer | null;
+      if (chunk === null) break;
       parts.push(chunk);
       size += chunk.length;
     }
