@@ -202,6 +202,22 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
     });
   });
 
+  it("exec reaches a push-mode cluster as the caller, and needs proxy-write", async () => {
+    const admin = kubeconfigFor("gw-push", "admin");
+    expect(await kubectl(admin, ["exec", "web", "-n", "default", "--", "whoami"])).toBe(
+      "atoll:bootstrap-admin\n",
+    );
+    expect(
+      await kubectl(admin, ["exec", "web", "-n", "default", "--", "echo", "through", "the", "hub"]),
+    ).toBe("through the hub\n");
+    await expect(kubectl(admin, ["exec", "web", "-n", "default", "--", "missing"])).rejects.toThrow(
+      /exit code 127/,
+    );
+    await expect(
+      kubectl(kubeconfigFor("gw-push", "reader"), ["exec", "web", "-n", "default", "--", "whoami"]),
+    ).rejects.toThrow(/needs proxy-write/);
+  });
+
   it("exec is refused plainly for a pull-mode cluster", async () => {
     await expect(
       kubectl(kubeconfigFor("gw-pull", "admin"), ["exec", "web", "-n", "default", "--", "true"]),

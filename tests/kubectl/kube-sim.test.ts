@@ -76,6 +76,18 @@ describe("the real kubectl against kube-sim", () => {
     expect(sim.store.tryGet(deployments, "staging", "ssa-web")).toBeUndefined();
   });
 
+  it("logs, logs --tail and exec answer from the sim", async () => {
+    const pod = pods()[0]!;
+    const container = pod.spec.containers[0].name as string;
+    for (const n of [1, 2, 3])
+      sim.writeLog(pod.metadata.namespace, pod.metadata.name, `line ${n}`, container);
+    const args = ["-n", pod.metadata.namespace, pod.metadata.name, "-c", container];
+    expect(await kubectl(kubeconfig, ["logs", ...args])).toBe("line 1\nline 2\nline 3\n");
+    expect(await kubectl(kubeconfig, ["logs", "--tail=1", ...args])).toBe("line 3\n");
+    expect(await kubectl(kubeconfig, ["exec", ...args, "--", "hostname"])).toBe(`${pod.metadata.name}\n`);
+    await expect(kubectl(kubeconfig, ["exec", ...args, "--", "reboot"])).rejects.toThrow(/exit code 127/);
+  });
+
   it("get pods -w prints a pod created while it watches", async () => {
     const watch = kubectlStream(kubeconfig, ["get", "pods", "-n", "default", "-w"]);
     try {

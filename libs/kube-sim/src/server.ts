@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import {
   apiPathSegments,
   apiVersionOf,
@@ -24,6 +25,7 @@ import {
   toTable,
   wantsTable,
 } from "@atoll/kube";
+import { type WebSocket, WebSocketServer } from "ws";
 import YAML from "yaml";
 import { jsonPatch, mergePatch, PatchError, stripDirectives } from "./patch.js";
 import { type Obj, SimError, type SimEvent, SimStore, type StoreOptions, typeKeyOf } from "./store.js";
@@ -102,6 +104,12 @@ export class KubeSim {
   private readonly logLines = new EventEmitter().setMaxListeners(0);
   /** The most recent requests, oldest first, with the identity each acted as. */
   readonly requests: SimRequestRecord[] = [];
+  private readonly execSockets = new WebSocketServer({
+    noServer: true,
+    // v5 (what kubectl offers) frames output as v4 does; it adds only a close signal for stdin.
+    handleProtocols: (offered) =>
+      ["v5.channel.k8s.io", "v4.channel.k8s.io"].find((p) => offered.has(p)) ?? false,
+  });
 
   constructor(readonly options: KubeSimOptions) {
     this.store = new SimStore(options);
@@ -123,6 +131,19 @@ export class KubeSim {
     const tls = this.options.tls === false ? undefined : (this.options.tls ?? (await selfSignedTls()));
     this.caCert = tls?.cert;
     this.server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+    this.server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.upgrade(req, socket, head);
+      } catch (error) {
+        const code = error instanceof SimError ? error.status : 500;
+        const body = JSON.stringify(
+          status(code, error instanceof SimError ? error.reason : "InternalError", (error as Error).message),
+        );
+        socket.end(
+          `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      }
+    });
     this.server.keepAliveTimeout = 30_000;
     await new Promise<void>((resolve) =>
       this.server!.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", resolve),
@@ -276,6 +297,84 @@ export class KubeSim {
     );
   }
 
+  /**
+   * exec over WebSocket (the channel protocol kubectl speaks first): a few commands answer from
+   * the sim's state, the rest exit 127 as a shell would. Port-forward and SPDY are not served.
+   */
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? "/", "http://sim");
+    if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`)
+      throw new SimError(401, "Unauthorized", "Unauthorized");
+    const denied = this.authorise(req, url);
+    if (denied) throw new SimError(403, "Forbidden", denied);
+    const route = this.route(url.pathname.split("/").filter(Boolean).map(decodeURIComponent));
+    if (route?.type.resource !== "pods" || !route.name || route.subresource !== "exec")
+      throw new SimError(
+        400,
+        "BadRequest",
+        `kube-sim serves only pod exec as an upgrade, not ${url.pathname}`,
+      );
+    if (req.headers.upgrade?.toLowerCase() !== "websocket")
+      throw new SimError(400, "BadRequest", "kube-sim speaks exec over WebSocket only");
+    const namespace = route.namespace ?? "";
+    const container = this.containerFor(namespace, route.name, url.searchParams);
+    const command = url.searchParams.getAll("command");
+    const user = this.requests.at(-1)?.user ?? "system:admin";
+    this.execSockets.handleUpgrade(req, socket, head, (ws) =>
+      this.runCommand(ws, command, { pod: route.name!, namespace, container, user }),
+    );
+  }
+
+  private runCommand(
+    ws: WebSocket,
+    command: string[],
+    context: { pod: string; namespace: string; container: string; user: string },
+  ): void {
+    const channel = (n: number, text: string) =>
+      ws.send(Buffer.concat([Buffer.from([n]), Buffer.from(text)]));
+    const [program, ...args] = command;
+    const outputs: Record<string, () => string> = {
+      echo: () => `${args.join(" ")}\n`,
+      hostname: () => `${context.pod}\n`,
+      whoami: () => `${context.user}\n`,
+      printenv: () => `POD_NAMESPACE=${context.namespace}\nCONTAINER=${context.container}\n`,
+    };
+    const output = program === undefined ? undefined : outputs[program];
+    if (output) {
+      channel(1, output());
+      channel(3, JSON.stringify({ metadata: {}, status: "Success" }));
+    } else {
+      channel(2, `sh: ${program ?? ""}: not found\n`);
+      channel(
+        3,
+        JSON.stringify({
+          metadata: {},
+          status: "Failure",
+          message: "command terminated with non-zero exit code: error executing command [...], exit code 127",
+          reason: "NonZeroExitCode",
+          details: { causes: [{ reason: "ExitCode", message: "127" }] },
+        }),
+      );
+    }
+    ws.close(1000);
+  }
+
+  /** The container a log or exec request means: the one named, or the pod's only one. */
+  private containerFor(namespace: string, pod: string, params: URLSearchParams): string {
+    this.store.get(this.store.findType("", "v1", "pods")!, namespace, pod);
+    const containers = this.containersOf(namespace, pod);
+    const container = params.get("container") ?? (containers.length === 1 ? containers[0] : undefined);
+    if (container === undefined)
+      throw new SimError(
+        400,
+        "BadRequest",
+        `a container name must be specified for pod ${pod}, choose one of: [${containers.join(" ")}]`,
+      );
+    if (!containers.includes(container))
+      throw new SimError(400, "BadRequest", `container ${container} is not valid for pod ${pod}`);
+    return container;
+  }
+
   /** Records who the request acts as and returns why it is refused, if it is. */
   private authorise(req: http.IncomingMessage, url: URL): string | undefined {
     let segments: string[];
@@ -320,18 +419,7 @@ export class KubeSim {
     pod: string,
     params: URLSearchParams,
   ): void {
-    const type = this.store.findType("", "v1", "pods")!;
-    this.store.get(type, namespace, pod);
-    const containers = this.containersOf(namespace, pod);
-    const container = params.get("container") ?? (containers.length === 1 ? containers[0] : undefined);
-    if (container === undefined)
-      throw new SimError(
-        400,
-        "BadRequest",
-        `a container name must be specified for pod ${pod}, choose one of: [${containers.join(" ")}]`,
-      );
-    if (!containers.includes(container))
-      throw new SimError(400, "BadRequest", `container ${container} is not valid for pod ${pod}`);
+    const container = this.containerFor(namespace, pod, params);
     const key = this.logKey(namespace, pod, container);
     const tail = params.get("tailLines");
     const lines = this.logs.get(key) ?? [];
