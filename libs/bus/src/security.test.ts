@@ -131,7 +131,9 @@ describe("per-cluster NATS identities", () => {
   it("lets an agent answer gateway requests for its own cluster only", async () => {
     const theirs = agentA.nc.subscribe(names.proxy("sim-b"));
     const mine = agentA.nc.subscribe(names.proxy("sim-a"), {
-      callback: (_error, message) => message.respond(new TextEncoder().encode("accepted")),
+      callback: (_error, message) => {
+        message.respond(new TextEncoder().encode("accepted"));
+      },
     });
     await agentA.nc.flush();
     await until(
@@ -146,7 +148,9 @@ describe("per-cluster NATS identities", () => {
     );
     const replies: string[] = [];
     const listening = hub.nc.subscribe(`${names.all("proxy").replace(/\.proxy\.\*$/, ".proxyreply")}.>`, {
-      callback: (_error, message) => replies.push(message.subject),
+      callback: (_error, message) => {
+        replies.push(message.subject);
+      },
     });
     await hub.nc.flush();
     agentA.nc.publish(names.proxyReply("sim-a", "r1"), new Uint8Array([1]));
