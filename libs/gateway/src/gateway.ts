@@ -15,6 +15,7 @@ import {
   UPGRADE_SUBRESOURCES,
 } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
+import type { GatewayAuditRecord } from "@atoll/store";
 import {
   AgentUnavailableError,
   type BusProxyClient,
@@ -42,19 +43,7 @@ export interface GatewayCluster {
 }
 
 /** One proxied write, or one refused, as the audit log keeps it. */
-export interface GatewayAuditEntry {
-  user: string;
-  role: string;
-  cluster: string;
-  method: string;
-  verb: string;
-  namespace: string;
-  resource: string;
-  name: string;
-  path: string;
-  code: number;
-  requestId: string;
-}
+export type GatewayAuditEntry = GatewayAuditRecord;
 
 export interface GatewayOptions {
   findCluster: (name: string) => Promise<GatewayCluster | undefined>;
