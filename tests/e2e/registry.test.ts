@@ -156,6 +156,9 @@ describe("cluster registry, pull mode and push mode against an authenticating NA
       region: "eu-west",
       labels: { env: "prod" },
     });
+    // The live gateway reaches it through its agent, within the agent's NATS permissions.
+    const live = await hub.get("/proxy/clusters/pull-1/api/v1/namespaces/prod/pods");
+    expect(live.items.length).toBe(prodPods);
   });
 
   it("refuses an agent with a wrong credential and says so in its log", async () => {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Bus } from "@atoll/bus";
+import { ProxyResponder } from "@atoll/gateway";
 import { KubeClient } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
 import { WorkApplier } from "./applier.js";
@@ -35,7 +36,7 @@ const fingerprint = (spec: PushClusterSpec) =>
 export class PushFleet {
   private readonly running = new Map<
     string,
-    { sync: ClusterSync; applier: { stop(): Promise<void> }; fingerprint: string }
+    { sync: ClusterSync; applier: { stop(): Promise<void> }; responder: ProxyResponder; fingerprint: string }
   >();
   private timer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> = Promise.resolve();
@@ -67,6 +68,7 @@ export class PushFleet {
       if (spec && fingerprint(spec) === entry.fingerprint) continue;
       this.options.logger.info({ cluster: name, reason: spec ? "changed" : "removed" }, "stopping push sync");
       this.running.delete(name);
+      await entry.responder.stop();
       await entry.applier.stop();
       await entry.sync.stop();
     }
@@ -95,8 +97,15 @@ export class PushFleet {
             await sync.stop();
             throw error;
           });
-        this.running.set(name, { sync, applier, fingerprint: fingerprint(spec) });
-        logger.info("push sync and work delivery started");
+        // A query service without the secret key reaches push clusters through here as well.
+        const responder = new ProxyResponder({
+          bus: this.options.bus,
+          cluster: name,
+          client,
+          logger,
+        }).start();
+        this.running.set(name, { sync, applier, responder, fingerprint: fingerprint(spec) });
+        logger.info("push sync, work delivery and gateway responder started");
       } catch (error) {
         // One unreachable cluster must not hold up the others; the next pass tries again.
         logger.warn({ err: (error as Error).message }, "could not start push sync; will retry");
@@ -108,7 +117,8 @@ export class PushFleet {
     clearInterval(this.timer);
     await this.reconciling;
     await Promise.all(
-      [...this.running.values()].map(async ({ sync, applier }) => {
+      [...this.running.values()].map(async ({ sync, applier, responder }) => {
+        await responder.stop();
         await applier.stop();
         await sync.stop();
       }),

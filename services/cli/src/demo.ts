@@ -137,6 +137,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     tokenKubeconfig({ name: "atoll", server: `${base}/k8s/all`, caCert: tls.cert, token: adminToken }),
     { mode: 0o600 },
   );
+  const live = sims[0]!.name;
+  const gatewayKubeconfig = join(dir, "gateway.kubeconfig");
+  writeFileSync(
+    gatewayKubeconfig,
+    tokenKubeconfig({
+      name: "atoll-live",
+      server: `${base}/proxy/clusters/${live}`,
+      caCert: tls.cert,
+      token: adminToken,
+    }),
+    { mode: 0o600 },
+  );
   const started = Date.now();
   let lastLine = "";
   for (;;) {
@@ -167,6 +179,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   say(`  ${curl} '${base}/api/v1/search?q=kind:Pod+status:CrashLoopBackOff'`);
   say(`  ${curl} '${base}/api/v1/clusters'`);
   say(`  kubectl --kubeconfig ${hubKubeconfig} get pods -A   (every cluster, from the index)`);
+  say(`  kubectl --kubeconfig ${gatewayKubeconfig} get pods -A   (${live} itself, live through the gateway)`);
   say(
     `  ATOLL_URL=${base} ATOLL_TOKEN=${adminToken} ATOLL_CA_FILE=${caFile} atoll apply -f <karmada-policies-and-templates.yaml>`,
   );
