@@ -209,4 +209,37 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
     );
     expect(await getBinding(handle.sql, "shop", "web-deployment")).toBeUndefined();
   });
+
+  it("keeps a claimed template with its policy unless a policy with preemption Always names it", async () => {
+    const key = { apiVersion: "v1", kind: "ConfigMap", namespace: "team", name: "settings" };
+    const policyOf = async () => (await getBinding(handle.sql, "team", "settings-configmap"))?.policy;
+    const propagation = (kind: string, name: string, extra: string) => `
+apiVersion: policy.karmada.io/v1alpha1
+kind: ${kind}
+metadata: {name: ${name}${kind === "PropagationPolicy" ? ", namespace: team" : ""}}
+spec:
+  resourceSelectors: [{apiVersion: v1, kind: ConfigMap${extra.includes("preemption") ? ", name: settings" : ""}}]
+  placement: {clusterAffinity: {clusterNames: [eu]}}
+  ${extra}`;
+    await applyDocuments(
+      handle.sql,
+      bus,
+      `${propagation("ClusterPropagationPolicy", "everything", "priority: 0")}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: team}
+data: {a: "1"}`,
+    );
+    await controller().place(key);
+    expect(await policyOf()).toBe("ClusterPropagationPolicy/everything");
+    // A namespaced policy that matches too does not take a claimed template by itself ...
+    await applyDocuments(handle.sql, bus, propagation("PropagationPolicy", "quiet", "priority: 5"));
+    await controller().place(key);
+    expect(await policyOf()).toBe("ClusterPropagationPolicy/everything");
+    // ... but one with preemption Always that names it does, whatever the priorities.
+    await applyDocuments(handle.sql, bus, propagation("PropagationPolicy", "takeover", "preemption: Always"));
+    await controller().place(key);
+    expect(await policyOf()).toBe("PropagationPolicy/team/takeover");
+  });
 });

@@ -14,6 +14,7 @@ import {
   type ClusterState,
   dependencies,
   electPolicy,
+  holderAfterPreemption,
   type OverridePolicyDoc,
   PlacementError,
   type PropagationPolicyDoc,
@@ -115,18 +116,25 @@ export class PlacementController {
     const overrides = policies
       .filter((p) => p.kind === "OverridePolicy" || p.kind === "ClusterOverridePolicy")
       .map((p) => p.document as unknown as OverridePolicyDoc);
-    // A claimed template keeps its policy; otherwise the namespace's policies beat cluster-wide ones.
+    // A claimed template keeps its policy unless a policy with preemption Always takes it;
+    // otherwise the namespace's policies beat cluster-wide ones.
+    const candidates = propagation
+      .filter((p) => p.kind === "ClusterPropagationPolicy" || p.metadata.namespace === key.namespace)
+      .map((p) => ({
+        doc: p,
+        name: p.metadata.name,
+        priority: p.spec.priority ?? 0,
+        resourceSelectors: p.spec.resourceSelectors,
+        clusterWide: p.kind === "ClusterPropagationPolicy",
+        ...(p.spec.preemption ? { preemption: p.spec.preemption } : {}),
+      }));
     const elect = (list: PropagationPolicyDoc[]) =>
       electPolicy(
         doc as never,
-        list.map((p) => ({
-          ...p,
-          name: p.metadata.name,
-          priority: p.spec.priority ?? 0,
-          resourceSelectors: p.spec.resourceSelectors,
-        })),
-      );
-    const claimed = propagation.find((p) => policyRef(p) === template.claimedBy && elect([p]));
+        candidates.filter((c) => list.includes(c.doc)),
+      )?.doc;
+    const holder = candidates.find((c) => policyRef(c.doc) === template.claimedBy && elect([c.doc]));
+    const claimed = holder && holderAfterPreemption(doc as never, holder, candidates).doc;
     const policy =
       claimed ??
       elect(

@@ -80,3 +80,44 @@ export function electPolicy<P extends PolicyRef>(template: TemplateRef, policies
   }
   return best?.policy;
 }
+
+/** A propagation policy as preemption sees it. */
+export interface ClaimingPolicy extends PolicyRef {
+  /** ClusterPropagationPolicy is cluster-wide; PropagationPolicy is namespaced. */
+  clusterWide: boolean;
+  preemption?: "Always" | "Never";
+}
+
+/**
+ * Whether `challenger` takes a template that `holder` has claimed, as Karmada's detector decides
+ * with PropagationPolicyPreemption on: only a challenger with `preemption: Always` whose selector
+ * names the template; a namespaced policy takes it from any cluster-wide one, and from a
+ * namespaced one of strictly lower priority; a cluster-wide policy only from a cluster-wide one of
+ * strictly lower priority. Equal priority never preempts.
+ */
+export function preempts(template: TemplateRef, challenger: ClaimingPolicy, holder: ClaimingPolicy): boolean {
+  if (challenger.preemption !== "Always" || challenger === holder) return false;
+  if (implicitPriority(template, challenger) !== SelectorPriority.MatchName) return false;
+  const higher = (challenger.priority ?? 0) > (holder.priority ?? 0);
+  if (!challenger.clusterWide) return holder.clusterWide || higher;
+  return holder.clusterWide && higher;
+}
+
+/**
+ * The policy that ends up holding a claimed template: the holder, unless challengers preempt it,
+ * in which case the strongest of them (namespaced first, then priority, then name).
+ */
+export function holderAfterPreemption<P extends ClaimingPolicy>(
+  template: TemplateRef,
+  holder: P,
+  challengers: P[],
+): P {
+  const winners = challengers.filter((c) => preempts(template, c, holder));
+  winners.sort(
+    (a, b) =>
+      Number(a.clusterWide) - Number(b.clusterWide) ||
+      (b.priority ?? 0) - (a.priority ?? 0) ||
+      a.name.localeCompare(b.name),
+  );
+  return winners[0] ?? holder;
+}

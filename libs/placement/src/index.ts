@@ -17,9 +17,12 @@ export {
   strategyOf,
 } from "./division.js";
 export {
+  type ClaimingPolicy,
   electPolicy,
+  holderAfterPreemption,
   implicitPriority,
   type PolicyRef,
+  preempts,
   type ResourceSelector,
   resourceSelectorPriority,
   SelectorPriority,
