@@ -132,6 +132,18 @@ describe("placement across four clusters", () => {
       "every cluster to report the work applied",
       30_000,
     );
+    // The binding is searchable like any object, with its per-cluster status.
+    const found = await hub.get(
+      `/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE kind = 'ResourceBinding' AND namespace = 'shop' AND status.conditions[*].reason = 'Success'")}`,
+    );
+    expect(found.items.map((i: Any) => `${i.cluster} ${i.name}`)).toEqual(["atoll.hub web-deployment"]);
+    expect(found.items[0].object.status.aggregatedStatus.map((a: Any) => [a.clusterName, a.applied])).toEqual(
+      [
+        ["eu-1", true],
+        ["eu-2", true],
+        ["us-1", true],
+      ],
+    );
   });
 
   it("re-splits the replicas when the template scales", async () => {

@@ -193,6 +193,23 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
     ).toBe(true);
   });
 
+  it("indexes each binding as a ResourceBinding of the hub, with its aggregated status", async () => {
+    const [row] = await handle.sql`
+      select object from resources where cluster = 'atoll.hub' and kind = 'ResourceBinding'
+        and namespace = 'shop' and name = 'web-deployment'`;
+    const binding = await getBinding(handle.sql, "shop", "web-deployment");
+    expect(row?.object).toMatchObject({
+      apiVersion: "work.karmada.io/v1alpha2",
+      metadata: { annotations: { "atoll.dev/policy": binding!.policy } },
+      spec: { resource: { kind: "Deployment", name: "web" }, clusters: binding!.clusters },
+      status: { conditions: [{ type: "Scheduled", status: "True", reason: "Success" }] },
+    });
+    expect(Object.keys(binding!.aggregatedStatus).length).toBeGreaterThan(0);
+    expect(row?.object.status.aggregatedStatus.map((s: { clusterName: string }) => s.clusterName)).toEqual(
+      Object.keys(binding!.aggregatedStatus).sort(),
+    );
+  });
+
   it("re-splits on scale, and withdraws everywhere when the template is deleted", async () => {
     await applyDocuments(handle.sql, bus, DOCUMENTS.replace("replicas: 6", "replicas: 9"));
     await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });
@@ -208,6 +225,9 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
       "two deletes",
     );
     expect(await getBinding(handle.sql, "shop", "web-deployment")).toBeUndefined();
+    const [mirror] =
+      await handle.sql`select count(*)::int as n from resources where cluster = 'atoll.hub' and name = 'web-deployment'`;
+    expect(mirror?.n).toBe(0);
   });
 
   it("keeps a claimed template with its policy unless a policy with preemption Always names it", async () => {
