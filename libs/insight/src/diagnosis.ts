@@ -625,6 +625,35 @@ export const CROSS_OBJECT_DIAGNOSES = [
   "ServiceAccountMissing",
 ];
 
+/** Kinds the cross-object rules read; everything else would only cost memory. */
+export const CROSS_OBJECT_KINDS = [
+  "Pod",
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "ReplicaSet",
+  "Job",
+  "CronJob",
+  "Service",
+  "Ingress",
+  "IngressClass",
+  "PodDisruptionBudget",
+  "HorizontalPodAutoscaler",
+  "ServiceAccount",
+  "NetworkPolicy",
+  "Role",
+  "ClusterRole",
+  "RoleBinding",
+  "ClusterRoleBinding",
+  "ConfigMap",
+  "Secret",
+  "PersistentVolumeClaim",
+  "StorageClass",
+  "ValidatingWebhookConfiguration",
+  "MutatingWebhookConfiguration",
+  "Event",
+];
+
 /** Every rule the cross-object pass judges: audit rules that read other objects, and the diagnoses above. */
 export const CROSS_OBJECT_RULES = [
   ...AUDIT_RULES.filter((r) => r.crossObject).map((r) => r.id),

@@ -20,6 +20,7 @@ export { InsightConfigError, type InsightFile, insightConfigProblems, readInsigh
 export { type CustomRuleDefinition, customRule, SchemaError, validateSchema } from "./custom.js";
 export {
   CROSS_OBJECT_DIAGNOSES,
+  CROSS_OBJECT_KINDS,
   CROSS_OBJECT_RULES,
   clusterIssues,
   type Diagnosis,

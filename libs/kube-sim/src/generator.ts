@@ -13,7 +13,26 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export type PodFailure = "CrashLoopBackOff" | "ImagePullBackOff" | "Unschedulable";
+export type PodFailure =
+  | "CrashLoopBackOff"
+  | "ImagePullBackOff"
+  | "Unschedulable"
+  | "OOMKilled"
+  | "Evicted"
+  | "CreateContainerConfigError"
+  | "FailedMount"
+  | "ProbeFailure";
+
+/** Broken objects beside the workloads, one kind of trouble each. */
+export type ClusterFault =
+  | "FailedJob"
+  | "NotReadyNode"
+  | "PendingVolumeClaim"
+  | "ServiceWithoutPods"
+  | "IngressToMissingService"
+  | "MissingConfigMap"
+  | "SuspendedCronJob"
+  | "HPAWithoutTarget";
 
 export interface GenerateOptions {
   seed: number;
@@ -23,12 +42,16 @@ export interface GenerateOptions {
   maxReplicas?: number;
   /** How many pods to break in each way; the first pods of the first deployments are chosen. */
   failures?: Partial<Record<PodFailure, number>>;
+  /** How many broken objects of each kind to add, in the first namespace. */
+  faults?: Partial<Record<ClusterFault, number>>;
 }
 
 export interface GeneratedCluster {
   namespaces: string[];
   deployments: { namespace: string; name: string }[];
   failedPods: { namespace: string; name: string; failure: PodFailure }[];
+  /** The objects each fault broke: kind, namespace ("" at cluster scope) and name. */
+  faults: { kind: string; namespace: string; name: string; fault: ClusterFault }[];
 }
 
 const APPS = ["web", "api", "worker", "cache", "gateway", "auth", "billing", "search", "reports", "ingest"];
@@ -147,6 +170,83 @@ function podStatus(
           ],
         },
       };
+    case "OOMKilled":
+      return {
+        spec: { nodeName },
+        status: {
+          phase: "Running",
+          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
+          containerStatuses: [
+            {
+              ...container,
+              ready: false,
+              started: false,
+              restartCount: 3 + Math.floor(random() * 10),
+              state: {
+                waiting: {
+                  reason: "CrashLoopBackOff",
+                  message: "back-off 2m40s restarting failed container=main",
+                },
+              },
+              lastState: {
+                terminated: { exitCode: 137, reason: "OOMKilled", finishedAt: isoAgo(random, 1) },
+              },
+            },
+          ],
+        },
+      };
+    case "Evicted":
+      return {
+        spec: { nodeName },
+        status: {
+          phase: "Failed",
+          reason: "Evicted",
+          message: "The node was low on resource: memory. Threshold quantity: 100Mi, available: 52Mi.",
+        },
+      };
+    case "CreateContainerConfigError":
+      return {
+        spec: { nodeName },
+        status: {
+          phase: "Pending",
+          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
+          containerStatuses: [
+            {
+              ...container,
+              ready: false,
+              started: false,
+              state: {
+                waiting: { reason: "CreateContainerConfigError", message: 'secret "db-password" not found' },
+              },
+            },
+          ],
+        },
+      };
+    case "FailedMount":
+      return {
+        spec: { nodeName },
+        status: {
+          phase: "Pending",
+          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
+          containerStatuses: [
+            {
+              ...container,
+              ready: false,
+              started: false,
+              state: { waiting: { reason: "ContainerCreating" } },
+            },
+          ],
+        },
+      };
+    case "ProbeFailure":
+      return {
+        spec: { nodeName },
+        status: {
+          phase: "Running",
+          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
+          containerStatuses: [{ ...container, ready: false }],
+        },
+      };
     case "Unschedulable":
       return {
         spec: {},
@@ -178,6 +278,200 @@ function podStatus(
   }
 }
 
+/** The warning event the kubelet or scheduler records for each pod failure. */
+const FAILURE_EVENTS: Record<PodFailure, (image: string) => { reason: string; message: string }> = {
+  CrashLoopBackOff: () => ({ reason: "BackOff", message: "Back-off restarting failed container main" }),
+  OOMKilled: () => ({ reason: "BackOff", message: "Back-off restarting failed container main" }),
+  ImagePullBackOff: (image) => ({
+    reason: "Failed",
+    message: `Failed to pull image "${image}-missing": not found`,
+  }),
+  Unschedulable: () => ({
+    reason: "FailedScheduling",
+    message: "0/3 nodes are available: 3 Insufficient memory.",
+  }),
+  Evicted: () => ({ reason: "Evicted", message: "The node was low on resource: memory." }),
+  CreateContainerConfigError: () => ({ reason: "Failed", message: 'Error: secret "db-password" not found' }),
+  FailedMount: () => ({
+    reason: "FailedMount",
+    message: 'MountVolume.SetUp failed for volume "data" : configmap "data-seed" not found',
+  }),
+  ProbeFailure: () => ({
+    reason: "Unhealthy",
+    message: "Readiness probe failed: HTTP probe failed with statuscode: 503",
+  }),
+};
+
+/** One broken object per fault; each returns what it broke. */
+const FAULTS: Record<
+  ClusterFault,
+  (sim: KubeSim, namespace: string, name: string) => { kind: string; namespace: string; name: string }
+> = {
+  FailedJob: (sim, namespace, name) => {
+    sim.apply({
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name, namespace },
+      spec: {
+        backoffLimit: 2,
+        template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox:1.36" }] } },
+      },
+      status: {
+        failed: 3,
+        conditions: [
+          {
+            type: "Failed",
+            status: "True",
+            reason: "BackoffLimitExceeded",
+            message: "Job has reached the specified backoff limit",
+          },
+        ],
+      },
+    });
+    return { kind: "Job", namespace, name };
+  },
+  NotReadyNode: (sim, _namespace, name) => {
+    sim.apply({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name, labels: { "kubernetes.io/hostname": name } },
+      status: {
+        conditions: [
+          {
+            type: "Ready",
+            status: "Unknown",
+            reason: "NodeStatusUnknown",
+            message: "Kubelet stopped posting node status.",
+          },
+        ],
+      },
+    });
+    return { kind: "Node", namespace: "", name };
+  },
+  PendingVolumeClaim: (sim, namespace, name) => {
+    sim.apply({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name, namespace },
+      spec: {
+        accessModes: ["ReadWriteOnce"],
+        storageClassName: "fast",
+        resources: { requests: { storage: "10Gi" } },
+      },
+      status: { phase: "Pending" },
+    });
+    sim.apply({
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: `${name}.provisioning`, namespace },
+      involvedObject: { apiVersion: "v1", kind: "PersistentVolumeClaim", name, namespace },
+      reason: "ProvisioningFailed",
+      message: 'storageclass.storage.k8s.io "fast" not found',
+      type: "Warning",
+      count: 4,
+      lastTimestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    });
+    return { kind: "PersistentVolumeClaim", namespace, name };
+  },
+  ServiceWithoutPods: (sim, namespace, name) => {
+    sim.apply({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, namespace },
+      spec: { selector: { app: `${name}-gone` }, ports: [{ port: 80, targetPort: 8080 }] },
+    });
+    return { kind: "Service", namespace, name };
+  },
+  IngressToMissingService: (sim, namespace, name) => {
+    sim.apply({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "IngressClass",
+      metadata: { name: "nginx" },
+      spec: { controller: "k8s.io/ingress-nginx" },
+    });
+    sim.apply({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "Ingress",
+      metadata: { name, namespace },
+      spec: {
+        ingressClassName: "nginx",
+        rules: [
+          {
+            host: `${name}.example.com`,
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  backend: { service: { name: `${name}-backend`, port: { number: 80 } } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
+    return { kind: "Ingress", namespace, name };
+  },
+  MissingConfigMap: (sim, namespace, name) => {
+    sim.apply({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name, namespace },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            containers: [
+              {
+                name: "main",
+                image: "nginx:1.27",
+                envFrom: [{ configMapRef: { name: `${name}-settings` } }],
+              },
+            ],
+          },
+        },
+      },
+      status: { replicas: 0, readyReplicas: 0 },
+    });
+    return { kind: "Deployment", namespace, name };
+  },
+  SuspendedCronJob: (sim, namespace, name) => {
+    sim.apply({
+      apiVersion: "batch/v1",
+      kind: "CronJob",
+      metadata: { name, namespace },
+      spec: {
+        schedule: "0 3 * * *",
+        suspend: true,
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox:1.36" }] },
+            },
+          },
+        },
+      },
+    });
+    return { kind: "CronJob", namespace, name };
+  },
+  HPAWithoutTarget: (sim, namespace, name) => {
+    sim.apply({
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: { name, namespace },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: `${name}-target` },
+        minReplicas: 1,
+        maxReplicas: 5,
+      },
+    });
+    return { kind: "HorizontalPodAutoscaler", namespace, name };
+  },
+};
+
 /** Fills a sim with a realistic, seeded cluster: nodes, namespaces, workloads, services, config and events. */
 export function generateCluster(sim: KubeSim, options: GenerateOptions): GeneratedCluster {
   const random = seededRandom(options.seed);
@@ -190,7 +484,7 @@ export function generateCluster(sim: KubeSim, options: GenerateOptions): Generat
   for (const [failure, count] of Object.entries(options.failures ?? {}) as [PodFailure, number][]) {
     for (let i = 0; i < count; i++) failureQueue.push(failure);
   }
-  const result: GeneratedCluster = { namespaces, deployments: [], failedPods: [] };
+  const result: GeneratedCluster = { namespaces, deployments: [], failedPods: [], faults: [] };
   for (const namespace of namespaces) {
     sim.apply({
       apiVersion: "v1",
@@ -311,18 +605,7 @@ export function generateCluster(sim: KubeSim, options: GenerateOptions): Generat
         });
         if (failure) {
           result.failedPods.push({ namespace, name: podName, failure });
-          const reason =
-            failure === "Unschedulable"
-              ? "FailedScheduling"
-              : failure === "CrashLoopBackOff"
-                ? "BackOff"
-                : "Failed";
-          const message =
-            failure === "Unschedulable"
-              ? "0/3 nodes are available: 3 Insufficient memory."
-              : failure === "CrashLoopBackOff"
-                ? "Back-off restarting failed container main"
-                : `Failed to pull image "${image}-missing": not found`;
+          const { reason, message } = FAILURE_EVENTS[failure](image);
           sim.apply({
             apiVersion: "v1",
             kind: "Event",
@@ -370,6 +653,14 @@ export function generateCluster(sim: KubeSim, options: GenerateOptions): Generat
       result.deployments.push({ namespace, name });
     }
   }
+  for (const [fault, count] of Object.entries(options.faults ?? {}) as [ClusterFault, number][])
+    for (let i = 0; i < count; i++) {
+      const name = `${fault
+        .replace(/([A-Z]+)([A-Z][a-z])/g, "$1-$2")
+        .replace(/([a-z])([A-Z])/g, "$1-$2")
+        .toLowerCase()}-${i}`;
+      result.faults.push({ ...FAULTS[fault](sim, namespaces[0]!, name), fault });
+    }
   return result;
 }
 

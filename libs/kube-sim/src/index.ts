@@ -1,5 +1,6 @@
 export {
   type Churn,
+  type ClusterFault,
   type GeneratedCluster,
   type GenerateOptions,
   generateCluster,

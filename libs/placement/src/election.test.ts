@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { type ClaimingPolicy, holderAfterPreemption, preempts } from "./election.js";
+import { type ClaimingPolicy, holderAfterPreemption, preempts, type ResourceSelector } from "./election.js";
 
 const template = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: "shop" } };
-const byName = [{ apiVersion: "apps/v1", kind: "Deployment", name: "web" }];
-const byKind = [{ apiVersion: "apps/v1", kind: "Deployment" }];
+const byName: ResourceSelector[] = [{ apiVersion: "apps/v1", kind: "Deployment", name: "web" }];
+const byKind: ResourceSelector[] = [{ apiVersion: "apps/v1", kind: "Deployment" }];
 
 const policy = (
   name: string,

@@ -1,5 +1,11 @@
 import type { Bus, Consumption } from "@atoll/bus";
-import { CROSS_OBJECT_RULES, clusterIssues, type InsightConfig, objectIssues } from "@atoll/insight";
+import {
+  CROSS_OBJECT_KINDS,
+  CROSS_OBJECT_RULES,
+  clusterIssues,
+  type InsightConfig,
+  objectIssues,
+} from "@atoll/insight";
 import type { Logger } from "@atoll/log";
 import {
   applyIndexOps,
@@ -32,35 +38,6 @@ export interface ResourceIndexerOptions {
   /** How often clusters that changed get their cross-object pass. */
   crossObjectMs?: number;
 }
-
-/** Kinds the cross-object rules read; everything else would only cost memory. */
-const CROSS_OBJECT_KINDS = [
-  "Pod",
-  "Deployment",
-  "StatefulSet",
-  "DaemonSet",
-  "ReplicaSet",
-  "Job",
-  "CronJob",
-  "Service",
-  "Ingress",
-  "IngressClass",
-  "PodDisruptionBudget",
-  "HorizontalPodAutoscaler",
-  "ServiceAccount",
-  "NetworkPolicy",
-  "Role",
-  "ClusterRole",
-  "RoleBinding",
-  "ClusterRoleBinding",
-  "ConfigMap",
-  "Secret",
-  "PersistentVolumeClaim",
-  "StorageClass",
-  "ValidatingWebhookConfiguration",
-  "MutatingWebhookConfiguration",
-  "Event",
-];
 
 /**
  * RESOURCES → Postgres. Each cluster has its own durable consumer and, among all indexer
