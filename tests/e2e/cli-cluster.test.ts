@@ -49,6 +49,8 @@ describe("atoll cluster", () => {
       "ClusterRoleBinding",
       "ClusterRole",
       "ClusterRoleBinding",
+      "ClusterRole",
+      "ClusterRoleBinding",
       "Secret",
       "Deployment",
     ]);
@@ -68,6 +70,14 @@ describe("atoll cluster", () => {
     const list = await atoll("list");
     expect(list.split("\n")[0]).toMatch(/^NAME\s+MODE\s+STATUS\s+VERSION\s+LOCATION\s+LABELS\s+OBJECTS$/);
     expect(list).toMatch(/edge-7\s+pull\s+Offline\s+-\s+eu\/eu-1a\s+site=store-8\s+0/);
+    const gateway = async () =>
+      (await hub.get("/api/v1/clusters")).items.find((c: { name: string }) => c.name === "edge-7");
+    expect(await gateway()).toMatchObject({ gatewayReadOnly: false, gatewayImpersonate: true });
+    await atoll("update", "edge-7", "--read-only", "true", "--impersonate", "false");
+    expect(await gateway()).toMatchObject({ gatewayReadOnly: true, gatewayImpersonate: false });
+    await expect(atoll("update", "edge-7", "--read-only", "maybe")).rejects.toThrow(
+      /--read-only takes true or false/,
+    );
   });
 
   it("makes the hub's NATS identity and renders a NATS config that nats-server accepts", async () => {
@@ -149,8 +159,9 @@ describe("atoll cluster", () => {
     expect(refused).toMatch(/403 .*may not admin/);
     const listed = await cli(hub.adminToken, "token", "list");
     expect(listed).toMatch(/ci\s+viewer/);
-    expect(listed).not.toContain(token!.split("_")[2]);
+    // The secret may itself hold "_", so it is everything after the id.
     const id = token!.split("_")[1]!;
+    expect(listed).not.toContain(token!.slice(`atoll_${id}_`.length));
     expect(await cli(hub.adminToken, "token", "revoke", id)).toMatch(`revoked ${id}`);
   });
 });

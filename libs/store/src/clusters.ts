@@ -43,6 +43,10 @@ export interface ClusterView {
   lastHeartbeat: string | null;
   objects: number;
   status: Record<string, unknown>;
+  /** The live gateway refuses writes to the cluster. */
+  gatewayReadOnly: boolean;
+  /** The live gateway acts as the Atoll caller in the cluster. */
+  gatewayImpersonate: boolean;
 }
 
 export async function listClusters(sql: postgres.Sql, staleAfterSeconds: number): Promise<ClusterView[]> {
@@ -50,6 +54,7 @@ export async function listClusters(sql: postgres.Sql, staleAfterSeconds: number)
     select c.name, c.labels, c.provider, c.region, c.zone, c.sync_mode as "syncMode", c.registered, c.taints, c.nkey, c.ready,
       coalesce(c.last_heartbeat > now() - make_interval(secs => ${staleAfterSeconds}), false) as online,
       c.kubernetes_version as "kubernetesVersion", c.last_heartbeat as "lastHeartbeat", c.status,
+      c.gateway_read_only as "gatewayReadOnly", c.gateway_impersonate as "gatewayImpersonate",
       (select count(*) from resources r where r.cluster = c.name)::int as objects
     from clusters c order by c.name`;
   return rows.map((r) => ({
