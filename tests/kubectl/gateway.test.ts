@@ -241,6 +241,26 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
     expect(next.items[0].id).toBeLessThan(page.items[0].id);
   });
 
+  it("an AI diagnosis reads the pod's recent logs through the gateway, within the caller's grants", async () => {
+    const diagnose = "/api/v1/insight/ai/diagnose?cluster=gw-pull&namespace=default&kind=Pod&name=web";
+    await until(
+      async () => (await hub.fetch(diagnose, { method: "POST" })).status === 200,
+      "the pod in the index",
+    );
+    pullSim.writeLog("default", "web", "panic: the database refused the connection");
+    const asAdmin = await hub.send("POST", diagnose);
+    expect(asAdmin.body.answer).toContain("panic: the database refused the connection");
+    // A caller who reads the index but holds no proxy grant gets the diagnosis without the logs.
+    await hub.send("PUT", "/api/v1/roles/index-only", { grants: [{ verbs: ["read"] }] });
+    const token = (await hub.send("POST", "/api/v1/tokens", { name: "index-only-token", role: "index-only" }))
+      .body.token;
+    const response = await hub.fetch(diagnose, { method: "POST", token });
+    expect(response.status).toBe(200);
+    const withoutLogs = (await response.json()) as Any;
+    expect(withoutLogs.answer).not.toContain("panic: the database refused the connection");
+    expect(withoutLogs.answer.length).toBeGreaterThan(0);
+  });
+
   it("answers bad requests and unreachable clusters with a Status that says why", async () => {
     const status = async (path: string, init: RequestInit = {}) => {
       const response = await hub.fetch(path, init);

@@ -130,6 +130,18 @@ export function interpretTask(object: Obj): Task {
 }
 
 /** Why a workload is unhealthy, from its status, events and the objects around it. */
+/** Each container's section of the logs ("--- pod / container" and its lines), cut to its last n lines. */
+function lastLines(logs: string, n: number): string[] {
+  const sections: string[][] = [];
+  for (const line of logs.split("\n")) {
+    if (line.startsWith("--- ") || sections.length === 0) sections.push([]);
+    sections.at(-1)!.push(line);
+  }
+  return sections.flatMap((section) =>
+    section[0]?.startsWith("--- ") ? [section[0], ...section.slice(1).slice(-n)] : section.slice(-n),
+  );
+}
+
 export function diagnoseTask(workload: Obj, events: Obj[], related: Obj[], logs?: string): Task {
   const findings = [workload, ...related].flatMap((o) =>
     objectIssues(o).map((f) => ({
@@ -165,6 +177,7 @@ export function diagnoseTask(workload: Obj, events: Obj[], related: Obj[], logs?
         : "The rules found nothing wrong with the workload or the objects around it.",
       ...findings.map((f) => explanation(f)),
       ...(eventLines.length > 0 ? ["Recent events:", ...eventLines.slice(0, 10).map((l) => `- ${l}`)] : []),
+      ...(logs ? ["Recent logs (last lines):", ...lastLines(logs, 10)] : []),
     ].join("\n"),
   };
 }

@@ -380,6 +380,71 @@ export class Gateway {
     }
   }
 
+  /**
+   * A short text answer read from a cluster exactly as the caller could read it through the
+   * gateway (same grants, same identity): for features that add live context, such as recent logs
+   * in an AI diagnosis. Undefined when the caller may not read it, or the cluster does not answer
+   * 200 within the time given; at most maxBytes are kept.
+   */
+  async readAsCaller(
+    principal: Principal,
+    cluster: string,
+    path: string,
+    options: { maxBytes: number; timeoutMs: number },
+  ): Promise<string | undefined> {
+    let admitted: Awaited<ReturnType<Gateway["admit"]>>;
+    try {
+      admitted = await this.admit("GET", `${ROOT}${cluster}${path}`, principal);
+    } catch (error) {
+      if (error instanceof GatewayError) return undefined;
+      throw error;
+    }
+    const { target, cluster: reached } = admitted;
+    const identity = reached.impersonate ? clusterIdentity(principal) : undefined;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), options.timeoutMs);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const keep = (chunk: Uint8Array) => {
+      if (size >= options.maxBytes) return false;
+      chunks.push(Buffer.from(chunk).subarray(0, options.maxBytes - size));
+      size += chunk.length;
+      return size < options.maxBytes;
+    };
+    try {
+      if (reached.client) {
+        const response = await reached.client.stream({
+          path: target.pathname + target.search,
+          headers: toOutgoing(impersonationHeaders(identity)),
+          signal: abort.signal,
+        });
+        if (response.statusCode !== 200) return undefined;
+        for await (const chunk of response as AsyncIterable<Buffer>) if (!keep(chunk)) break;
+        response.destroy();
+      } else if (this.options.bus) {
+        const reply = await this.options.bus.call(reached.name, {
+          method: "GET",
+          path: target.pathname + target.search,
+          headers: [],
+          body: new Uint8Array(),
+          ...(identity ? { identity } : {}),
+          timeoutMs: options.timeoutMs,
+        });
+        if (reply.status !== 200) {
+          reply.cancel();
+          return undefined;
+        }
+        for await (const chunk of reply.body) if (!keep(chunk)) break;
+        reply.cancel();
+      } else return undefined;
+      return Buffer.concat(chunks).toString("utf8");
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Serves an upgrade (exec, attach, port-forward) by splicing the two connections, push mode only. */
   async upgrade(
     req: IncomingMessage,

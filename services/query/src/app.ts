@@ -23,7 +23,7 @@ import { addressed, type Query, within } from "./address.js";
 import { type AuthOptions, authentication } from "./auth.js";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { type GatewaySettings, gatewayRoutes } from "./gateway-routes.js";
+import { createGateway, type GatewaySettings, gatewayRoutes } from "./gateway-routes.js";
 import { insightRoutes } from "./insight-routes.js";
 import { kubeRoutes } from "./kube-routes.js";
 import { formatted } from "./objects.js";
@@ -157,16 +157,17 @@ export function buildQueryApp(options: QueryAppOptions) {
   });
 
   if (options.registry) registryRoutes(app, options.registry);
-  gatewayRoutes(app, {
+  const gateway = createGateway({
     sql: options.sql,
     ...(options.bus ? { bus: options.bus } : {}),
     logger: options.logger,
-    authenticate,
     settings: options.gateway ?? {},
   });
+  gatewayRoutes(app, gateway, { sql: options.sql, authenticate });
   if (options.bus) placementRoutes(app, options.sql, options.bus);
   kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
   insightRoutes(app, options.db, {
+    gateway,
     ...(options.relations ? { relations: options.relations } : {}),
     ...(options.languageModel ? { languageModel: options.languageModel } : {}),
   });

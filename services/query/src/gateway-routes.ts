@@ -62,17 +62,13 @@ const auditQuery = z
  * /proxy/clusters/<name>/...: the live gateway, every verb, streamed both ways; and the audit
  * log of its writes at /api/v1/gateway/audit.
  */
-export function gatewayRoutes(
-  app: FastifyInstance,
-  options: {
-    sql: postgres.Sql;
-    bus?: Bus;
-    logger: Logger;
-    authenticate: Authenticate;
-    settings: GatewaySettings;
-  },
-): void {
-  const gateway = new Gateway({
+export function createGateway(options: {
+  sql: postgres.Sql;
+  bus?: Bus;
+  logger: Logger;
+  settings: GatewaySettings;
+}): Gateway {
+  return new Gateway({
     findCluster: clusterLookup(options.sql, options.settings.secretKey),
     ...(options.bus ? { bus: new BusProxyClient(options.bus) } : {}),
     audit: (entry) => recordGatewayWrite(options.sql, entry),
@@ -80,7 +76,13 @@ export function gatewayRoutes(
     ...(options.settings.bodyLimitBytes ? { bodyLimitBytes: options.settings.bodyLimitBytes } : {}),
     ...(options.settings.timeoutMs ? { timeoutMs: options.settings.timeoutMs } : {}),
   });
+}
 
+export function gatewayRoutes(
+  app: FastifyInstance,
+  gateway: Gateway,
+  options: { sql: postgres.Sql; authenticate: Authenticate },
+): void {
   // The body is the member cluster's business: it streams through unparsed.
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();

@@ -10,6 +10,7 @@ import {
   type Language,
   type Task,
 } from "@atoll/ai";
+import type { Gateway } from "@atoll/gateway";
 import {
   buildTopology,
   type CustomRelation,
@@ -43,9 +44,13 @@ export interface InsightRouteOptions {
   relations?: CustomRelation[];
   /** Writes the AI answers; without it the rules answer, labelled as such. */
   languageModel?: ChatModelConfig;
+  /** Reads recent logs for a diagnosis, as the caller could through the gateway. */
+  gateway?: Gateway;
 }
 
 const LANGUAGES = ["en", "zh"];
+/** How much of each container's log a diagnosis reads. */
+const LOG_LINES = 50;
 
 /** `(cluster, uid) in (...)`: rows of another table about the objects a request addresses. */
 function aboutAddressed(request: FastifyRequest): SQL {
@@ -277,6 +282,35 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
   });
 
   /** The one object an AI request is about, within the caller's grants. */
+  /**
+   * The last lines of the workload's pods (the pod itself, or up to three pods around it), read
+   * live through the gateway within the caller's proxy grants; nothing when it cannot reach them.
+   */
+  const recentLogs = async (
+    request: FastifyRequest,
+    workload: Obj,
+    related: Obj[],
+  ): Promise<string | undefined> => {
+    const { gateway } = options;
+    const cluster = (request.query as Query).cluster;
+    if (!gateway || !cluster) return undefined;
+    const pods = (workload.kind === "Pod" ? [workload] : related.filter((o) => o.kind === "Pod")).slice(0, 3);
+    const parts = await Promise.all(
+      pods.flatMap((pod) =>
+        ((pod.spec?.containers ?? []) as { name: string }[]).slice(0, 2).map(async (container) => {
+          const path = `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace)}/pods/${encodeURIComponent(pod.metadata.name)}/log?container=${encodeURIComponent(container.name)}&tailLines=${LOG_LINES}`;
+          const text = await gateway.readAsCaller(request.principal, cluster, path, {
+            maxBytes: 16 * 1024,
+            timeoutMs: 5000,
+          });
+          return text ? `--- ${pod.metadata.name} / ${container.name}\n${text.trimEnd()}` : undefined;
+        }),
+      ),
+    );
+    const found = parts.filter((p): p is string => p !== undefined);
+    return found.length ? found.join("\n") : undefined;
+  };
+
   const addressedObject = async (request: FastifyRequest): Promise<Obj> => {
     const q = request.query as Query;
     if (!q.cluster || !q.kind || !q.name)
@@ -340,7 +374,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
             )) as unknown as { object: Obj }[]
           ).map((r) => r.object)
         : [];
-      return diagnoseTask(workload, events, related);
+      return diagnoseTask(workload, events, related, await recentLogs(request, workload, related));
     },
   };
 
