@@ -126,75 +126,45 @@ function podStatus(
     started: true,
     state: { running: { startedAt: isoAgo(random, 48) } },
   };
+  /** A scheduled pod whose one container is not ready, in the given state. */
+  const unready = (phase: string, containerStatus: Obj) => ({
+    spec: { nodeName },
+    status: {
+      phase,
+      conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
+      containerStatuses: [{ ...container, ready: false, started: false, ...containerStatus }],
+    },
+  });
+  const crashLooping = (exitCode: number, reason: string) =>
+    unready("Running", {
+      restartCount: 3 + Math.floor(random() * 20),
+      state: {
+        waiting: { reason: "CrashLoopBackOff", message: "back-off 5m0s restarting failed container=main" },
+      },
+      lastState: { terminated: { exitCode, reason, finishedAt: isoAgo(random, 1) } },
+    });
   switch (failure) {
     case "CrashLoopBackOff":
-      return {
-        spec: { nodeName },
-        status: {
-          phase: "Running",
-          podIP: `10.${Math.floor(random() * 250)}.${Math.floor(random() * 250)}.${Math.floor(random() * 250)}`,
-          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
-          containerStatuses: [
-            {
-              ...container,
-              ready: false,
-              started: false,
-              restartCount: 5 + Math.floor(random() * 20),
-              state: {
-                waiting: {
-                  reason: "CrashLoopBackOff",
-                  message: "back-off 5m0s restarting failed container=main",
-                },
-              },
-              lastState: { terminated: { exitCode: 1, reason: "Error", finishedAt: isoAgo(random, 1) } },
-            },
-          ],
-        },
-      };
-    case "ImagePullBackOff":
-      return {
-        spec: { nodeName },
-        status: {
-          phase: "Pending",
-          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
-          containerStatuses: [
-            {
-              ...container,
-              image: `${image}-missing`,
-              ready: false,
-              started: false,
-              state: {
-                waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${image}-missing"` },
-              },
-            },
-          ],
-        },
-      };
+      return crashLooping(1, "Error");
     case "OOMKilled":
-      return {
-        spec: { nodeName },
-        status: {
-          phase: "Running",
-          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
-          containerStatuses: [
-            {
-              ...container,
-              ready: false,
-              started: false,
-              restartCount: 3 + Math.floor(random() * 10),
-              state: {
-                waiting: {
-                  reason: "CrashLoopBackOff",
-                  message: "back-off 2m40s restarting failed container=main",
-                },
-              },
-              lastState: {
-                terminated: { exitCode: 137, reason: "OOMKilled", finishedAt: isoAgo(random, 1) },
-              },
-            },
-          ],
+      return crashLooping(137, "OOMKilled");
+    case "ImagePullBackOff":
+      return unready("Pending", {
+        image: `${image}-missing`,
+        state: {
+          waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${image}-missing"` },
         },
-      };
+      });
+    case "CreateContainerConfigError":
+      return unready("Pending", {
+        state: {
+          waiting: { reason: "CreateContainerConfigError", message: 'secret "db-password" not found' },
+        },
+      });
+    case "FailedMount":
+      return unready("Pending", { state: { waiting: { reason: "ContainerCreating" } } });
+    case "ProbeFailure":
+      return unready("Running", { started: true, state: container.state });
     case "Evicted":
       return {
         spec: { nodeName },
@@ -202,49 +172,6 @@ function podStatus(
           phase: "Failed",
           reason: "Evicted",
           message: "The node was low on resource: memory. Threshold quantity: 100Mi, available: 52Mi.",
-        },
-      };
-    case "CreateContainerConfigError":
-      return {
-        spec: { nodeName },
-        status: {
-          phase: "Pending",
-          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
-          containerStatuses: [
-            {
-              ...container,
-              ready: false,
-              started: false,
-              state: {
-                waiting: { reason: "CreateContainerConfigError", message: 'secret "db-password" not found' },
-              },
-            },
-          ],
-        },
-      };
-    case "FailedMount":
-      return {
-        spec: { nodeName },
-        status: {
-          phase: "Pending",
-          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
-          containerStatuses: [
-            {
-              ...container,
-              ready: false,
-              started: false,
-              state: { waiting: { reason: "ContainerCreating" } },
-            },
-          ],
-        },
-      };
-    case "ProbeFailure":
-      return {
-        spec: { nodeName },
-        status: {
-          phase: "Running",
-          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
-          containerStatuses: [{ ...container, ready: false }],
         },
       };
     case "Unschedulable":
