@@ -1,13 +1,17 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import https from "node:https";
 import { join } from "node:path";
-import { until } from "@atoll/devkit";
+import { promisify } from "node:util";
+import { serviceEntry, until } from "@atoll/devkit";
 import { KubeSim, type SimAccess } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { TestHub } from "../support/hub.js";
 import { kubectl, kubectlStream } from "../support/kubectl.js";
+
+const run = promisify(execFile);
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are read as loose JSON
 type Any = any;
@@ -234,6 +238,26 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
         code: 200,
         path: "/api/v1/namespaces/default/configmaps/client-push",
       }),
+    );
+    const printed = await run(process.execPath, [
+      serviceEntry("@atoll/cli"),
+      "audit",
+      "--cluster",
+      "gw-push",
+      "--verb",
+      "delete",
+      "--hub",
+      hub.baseUrl,
+      "--token",
+      hub.adminToken,
+      "--ca-file",
+      join(hub.dir, "query.crt"),
+    ]);
+    expect(printed.stdout.split("\n")[0]).toMatch(
+      /^TIME\s+USER\s+CLUSTER\s+VERB\s+RESOURCE\s+NAMESPACE\s+NAME\s+CODE$/,
+    );
+    expect(printed.stdout).toMatch(
+      /bootstrap-admin\s+gw-push\s+delete\s+configmaps\s+default\s+client-push\s+200/,
     );
     const page = await hub.get("/api/v1/gateway/audit?limit=1");
     expect(page.items).toHaveLength(1);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { runRole, runToken, TOKEN_USAGE } from "./access.js";
+import { AUDIT_USAGE, runAudit } from "./audit.js";
 import { CLUSTER_USAGE, runCluster } from "./cluster.js";
 import { runDemo } from "./demo.js";
 import { SetupError } from "./infra.js";
@@ -18,6 +19,8 @@ commands:
       Place workloads with Karmada policies (see: atoll help placement).
   token ... / role ...
       Manage API tokens and the roles they hold (see: atoll help token).
+  audit [filters]
+      Writes through the live gateway, and refused ones (see: atoll help audit).
 
 environment:
   NATS_URL       NATS server to use (default nats://127.0.0.1:4222; started if absent)
@@ -62,6 +65,10 @@ async function main(argv: string[]): Promise<void> {
     await runPlacement(command, rest, (text) => console.log(text));
     return;
   }
+  if (command === "audit") {
+    await runAudit(rest, (text) => console.log(text));
+    return;
+  }
   if (command === "token" || command === "role") {
     await (command === "token" ? runToken : runRole)(rest, (text) => console.log(text));
     return;
@@ -73,7 +80,9 @@ async function main(argv: string[]): Promise<void> {
         ? PLACEMENT_USAGE
         : command === "help" && (rest[0] === "token" || rest[0] === "role")
           ? TOKEN_USAGE
-          : USAGE,
+          : command === "help" && rest[0] === "audit"
+            ? AUDIT_USAGE
+            : USAGE,
   );
   process.exitCode = command === undefined || command === "help" || command === "--help" ? 0 : 2;
 }
