@@ -87,6 +87,33 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
     );
   });
 
+  it("lists what an owner owns, by uid or by name, children or grandchildren (Clusterpedia's owner options)", async () => {
+    const deployment = small.store.list(small.store.findType("apps", "v1", "deployments")!, "prod")[0]!
+      .object;
+    const replicaSets = small.store
+      .list(small.store.findType("apps", "v1", "replicasets")!, "prod")
+      .map(({ object }) => object)
+      .filter((rs) => rs.metadata.ownerReferences?.some((o: Any) => o.uid === deployment.metadata.uid));
+    const expected = pods(small, "prod")
+      .filter((p) =>
+        replicaSets.some((rs) => p.metadata.ownerReferences?.some((o: Any) => o.uid === rs.metadata.uid)),
+      )
+      .map((p) => p.metadata.name)
+      .sort();
+    expect(expected.length).toBeGreaterThan(0);
+    const list = async (query: string) =>
+      ((await hub.get(`/k8s/clusters/small/api/v1/namespaces/prod/pods?${query}`)).items as Any[])
+        .map((p) => p.metadata.name)
+        .sort();
+    expect(await list(`ownerUID=${replicaSets[0]!.metadata.uid}`)).toEqual(expected);
+    expect(
+      await list(`ownerName=${deployment.metadata.name}&ownerGR=deployments.apps&ownerSeniority=1`),
+    ).toEqual(expected);
+    expect(await list(`ownerName=${deployment.metadata.name}&ownerGR=services&ownerSeniority=1`)).toEqual([]);
+    const bad = await hub.fetch("/k8s/clusters/small/api/v1/pods?ownerUID=x&ownerSeniority=9");
+    expect(bad.status).toBe(400);
+  });
+
   it("gets one object by name from one cluster, and says why not across clusters", async () => {
     const pod = pods(small, "prod")[0]!;
     const got = YAML.parse(

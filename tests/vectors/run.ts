@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { type ClusterpediaReplay, clusterpediaReplay } from "./clusterpedia.js";
 import { KARMADA } from "./karmada.js";
 import { polarisHandler } from "./polaris.js";
 import { groupOf, type Handler, runVectors } from "./runner.js";
@@ -17,9 +18,17 @@ if (files.length === 0) {
 
 // npm runs workspace scripts in the workspace; paths are as the caller typed them.
 const base = process.env.INIT_CWD ?? process.cwd();
+// Clusterpedia's vectors replay against Postgres; the database is made only when one is met.
+let clusterpedia: ClusterpediaReplay | undefined;
 // biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
-const handlerFor = (vector: any): Handler | undefined =>
-  vector.check !== undefined ? polarisHandler : KARMADA[groupOf(String(vector.id))];
+const needsDatabase = (vectors: any[]) =>
+  vectors.some((v) => v.check === undefined && !KARMADA[groupOf(String(v.id))]);
+// biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
+const handlerFor = (vector: any): Handler | undefined => {
+  if (vector.check !== undefined) return polarisHandler;
+  const group = groupOf(String(vector.id));
+  return KARMADA[group] ?? clusterpedia?.handlers[group];
+};
 
 let passed = 0;
 let failed = 0;
@@ -37,10 +46,12 @@ for (const file of files) {
     failed += 1;
     continue;
   }
-  const result = runVectors(vectors, handlerFor);
+  if (!clusterpedia && needsDatabase(vectors)) clusterpedia = await clusterpediaReplay();
+  const result = await runVectors(vectors, handlerFor);
   for (const failure of result.failures) console.log(`FAIL ${failure}`);
   passed += result.passed;
   failed += result.failures.length;
 }
+await clusterpedia?.close();
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -1,7 +1,13 @@
 import { isDeepStrictEqual } from "node:util";
 
-// biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
-export type Handler = (input: any, expected: any, vector: any) => string | undefined;
+export type Handler = (
+  // biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
+  input: any,
+  // biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
+  expected: any,
+  // biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
+  vector: any,
+) => string | undefined | Promise<string | undefined>;
 
 /** undefined when equal, else what differs, for the failure line. */
 export function same(actual: unknown, expected: unknown): string | undefined {
@@ -19,8 +25,12 @@ export interface RunResult {
 }
 
 /** Runs every vector through the handler of its group; an unknown group is a failure. */
-// biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
-export function runVectors(vectors: any[], handlersFor: (vector: any) => Handler | undefined): RunResult {
+export async function runVectors(
+  // biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
+  vectors: any[],
+  // biome-ignore lint/suspicious/noExplicitAny: vectors are loose JSON
+  handlersFor: (vector: any) => Handler | undefined,
+): Promise<RunResult> {
   const failures: string[] = [];
   let passed = 0;
   for (const vector of vectors) {
@@ -32,7 +42,7 @@ export function runVectors(vectors: any[], handlersFor: (vector: any) => Handler
     }
     let failure: string | undefined;
     try {
-      failure = handler(vector.input ?? vector, vector.expected, vector);
+      failure = await handler(vector.input ?? vector, vector.expected, vector);
     } catch (error) {
       failure = `threw ${(error as Error).stack ?? error}`;
     }

@@ -225,6 +225,11 @@ class Translation {
       }
       case "status":
         return { term: { statusReasons: c.value } };
+      case "owner":
+        throw new QueryError(
+          "UNSUPPORTED_ON_OPENSEARCH",
+          "owner filters run on the Postgres index only; use the kube API (/k8s/...) for them",
+        );
       case "age":
         return { range: { createdAt: { [c.op === "<" ? "gt" : "lt"]: `now-${c.seconds}s` } } };
       case "text": {

@@ -42,7 +42,21 @@ export type Condition =
   /** Created within (newer) or before (older) a duration in seconds. */
   | { type: "age"; op: "<" | ">"; seconds: number }
   /** Free words, each matched by prefix against names, labels, annotations and object text. */
-  | { type: "text"; words: string[] };
+  | { type: "text"; words: string[] }
+  /**
+   * Owned, in the same cluster, by an owner named by uid, or by name (and optionally group and
+   * resource) within the given namespaces; seniority 0 means direct children, 1 grandchildren.
+   */
+  | { type: "owner"; owner: OwnerRef; seniority: number };
+
+export interface OwnerRef {
+  uid?: string;
+  name?: string;
+  group?: string;
+  resource?: string;
+  /** Where an owner found by name may live; cluster-scoped owners are always included. */
+  namespaces?: string[];
+}
 
 export interface OrderBy {
   field: Field;

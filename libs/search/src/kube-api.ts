@@ -7,7 +7,7 @@ import {
   type ResourceType,
 } from "@atoll/kube";
 import { sql } from "drizzle-orm";
-import { type Condition, column, type Field } from "./ir.js";
+import { type Condition, column, type Field, QueryError } from "./ir.js";
 import type { Database } from "./postgres.js";
 
 function fieldOfSelector(path: string): Field {
@@ -20,10 +20,45 @@ function fieldCondition({ path, operator, value }: FieldRequirement): Condition 
   return { type: "compare", field: fieldOfSelector(path), op: operator, value };
 }
 
+/**
+ * Clusterpedia's owner list options: `ownerUID`, or `ownerName` with `ownerGR` (resource.group,
+ * e.g. deployments.apps), and `ownerSeniority` (0 children, 1 grandchildren, ...).
+ */
+export interface OwnerOptions {
+  ownerUID?: string;
+  ownerName?: string;
+  ownerGR?: string;
+  ownerSeniority?: string;
+}
+
+const MAX_SENIORITY = 5;
+
+/** The owner condition of a list, or none when the options name no owner. */
+export function ownerCondition(options: OwnerOptions, namespaces: string[] = []): Condition | undefined {
+  if (!options.ownerUID && !options.ownerName) return undefined;
+  const seniority = Number(options.ownerSeniority ?? 0);
+  if (!Number.isInteger(seniority) || seniority < 0 || seniority > MAX_SENIORITY)
+    throw new QueryError(
+      "INVALID_OWNER",
+      `ownerSeniority must be a whole number from 0 to ${MAX_SENIORITY}, got "${options.ownerSeniority}"`,
+    );
+  if (options.ownerUID) return { type: "owner", owner: { uid: options.ownerUID }, seniority };
+  const [resource, ...group] = (options.ownerGR ?? "").split(".");
+  return {
+    type: "owner",
+    owner: {
+      name: options.ownerName!,
+      ...(options.ownerGR ? { resource: resource!, group: group.join(".") } : {}),
+      ...(namespaces.length ? { namespaces } : {}),
+    },
+    seniority,
+  };
+}
+
 /** The IR conditions of a Kubernetes list: scope, label selector, and field selectors on any path. */
 export function kubeListConditions(
   route: Pick<ResourceRoute, "type" | "namespace" | "name">,
-  options: { cluster?: string; labelSelector?: string; fieldSelector?: string },
+  options: { cluster?: string; labelSelector?: string; fieldSelector?: string } & OwnerOptions,
 ): Condition[] {
   const conditions: Condition[] = [
     { type: "compare", field: column("group"), op: "=", value: route.type.group },
@@ -38,6 +73,8 @@ export function kubeListConditions(
     conditions.push({ type: "label", requirement });
   for (const requirement of parseFieldSelector(options.fieldSelector ?? ""))
     conditions.push(fieldCondition(requirement));
+  const owner = ownerCondition(options, route.namespace ? [route.namespace] : []);
+  if (owner) conditions.push(owner);
   return conditions;
 }
 

@@ -174,17 +174,26 @@ describe("search on Postgres", () => {
     expect(await names(phase)).toEqual(["evicted"]);
   });
 
-  it("refuses a path segment that is not a field name", async () => {
-    const hostile: Query = {
+  it("reads any key as a key, quotes and all, and refuses control characters", async () => {
+    const hostile = (segments: string[]): Query => ({
+      where: { type: "compare", field: { kind: "path", segments }, op: "=", value: 1 },
+      orderBy: [],
+    });
+    for (const key of [`x'); drop table resources; --`, `a"b\\c`, "{a,b}", "example.com/tier"])
+      expect(await names(hostile(["status", key]))).toEqual([]);
+    const wildcard: Query = {
       where: {
-        type: "compare",
-        field: { kind: "path", segments: ["status", "x'); drop"] },
-        op: "=",
-        value: 1,
+        type: "like",
+        field: { kind: "path", segments: ["spec", "*", `x") || ("`] },
+        pattern: "%",
+        negated: false,
+        caseInsensitive: false,
       },
       orderBy: [],
     };
-    await expect(names(hostile)).rejects.toThrow(/not a field name/);
+    expect(await names(wildcard)).toEqual([]);
+    expect((await names({ orderBy: [] })).length).toBeGreaterThan(0);
+    await expect(names(hostile(["status", "a\nb"]))).rejects.toThrow(/not a field name/);
   });
 
   it("pages by keyset without gaps or repeats, with an exact total", async () => {

@@ -3,7 +3,15 @@ import { type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type postgres from "postgres";
-import { type Column, type Condition, type Field, type Query, QueryError, type Scalar } from "./ir.js";
+import {
+  type Column,
+  type Condition,
+  type Field,
+  type OwnerRef,
+  type Query,
+  QueryError,
+  type Scalar,
+} from "./ir.js";
 import { fieldText } from "./render.js";
 
 /** A drizzle database over postgres.js, with its client (which runs the statements). */
@@ -23,7 +31,8 @@ const COLUMN_SQL: Record<Column, SQL> = {
   resourceVersion: sql`resource_version`,
 };
 
-const SEGMENT = /^[A-Za-z_][A-Za-z0-9_-]*$|^\d+$|^\*$/;
+/** Any key an object may hold, such as an annotation-like "example.com/tier"; never a control character. */
+const SEGMENT = /^[^\p{Cc}]+$/u;
 
 function checkPath(segments: string[]): void {
   for (const segment of segments) {
@@ -35,10 +44,13 @@ function checkPath(segments: string[]): void {
   }
 }
 
-/** A jsonpath literal built only from checked segments; values always go in as variables. */
+/** A key written inside double quotes, for a jsonpath or a Postgres array literal. */
+const quoted = (segment: string) => `"${segment.replace(/["\\]/g, "\\$&")}"`;
+
+/** A jsonpath literal built only from checked, quoted segments; values always go in as variables. */
 function jsonPath(segments: string[]): string {
   checkPath(segments);
-  return `$${segments.map((s) => (s === "*" ? "[*]" : /^\d+$/.test(s) ? `[${s}]` : `."${s}"`)).join("")}`;
+  return `$${segments.map((s) => (s === "*" ? "[*]" : /^\d+$/.test(s) ? `[${s}]` : `.${quoted(s)}`)).join("")}`;
 }
 
 function textOf(field: Field): SQL {
@@ -51,7 +63,7 @@ function textOf(field: Field): SQL {
       return sql`(annotations ->> ${field.key})`;
     case "path":
       checkPath(field.segments);
-      return sql`(object #>> ${`{${field.segments.join(",")}}`}::text[])`;
+      return sql`(object #>> ${`{${field.segments.map(quoted).join(",")}}`}::text[])`;
   }
 }
 
@@ -63,7 +75,7 @@ function numericOf(field: Field): SQL {
   if (field.kind === "path") {
     // Measured fastest of the safe forms: about 10% over an unguarded cast, a jsonpath filter 33%.
     checkPath(field.segments);
-    const value = sql`(object #> ${`{${field.segments.join(",")}}`}::text[])`;
+    const value = sql`(object #> ${`{${field.segments.map(quoted).join(",")}}`}::text[])`;
     return sql`(case when jsonb_typeof(${value}) = 'number' then (${value})::numeric end)`;
   }
   const text = textOf(field);
@@ -229,7 +241,38 @@ export function conditionSql(c: Condition): SQL {
       const query = textQuery(c.words);
       return query ? sql`search @@ to_tsquery('simple', ${query})` : sql`true`;
     }
+    case "owner":
+      return ownerSql(c.owner, c.seniority);
   }
+}
+
+/** Rows whose owner references name an owner matched at the given depth, within one cluster. */
+function ownerSql(owner: OwnerRef, seniority: number): SQL {
+  const references = (row: SQL, uid: SQL) =>
+    sql`${row}.owner_refs @> jsonb_build_array(jsonb_build_object('uid', ${uid}))`;
+  // The owners at depth 0: by uid, or the objects matching the name (and group and resource).
+  const levels: SQL[] = [];
+  const found = owner.uid
+    ? sql`select ${owner.uid}::text as uid`
+    : sql`select o0.uid from resources o0 where o0.cluster = resources.cluster and o0.name = ${owner.name ?? ""}
+        ${owner.group !== undefined ? sql`and o0.api_group = ${owner.group}` : sql``}
+        ${owner.resource !== undefined ? sql`and o0.resource = ${owner.resource}` : sql``}
+        ${
+          owner.namespaces?.length
+            ? sql`and o0.namespace in (${sql.join(
+                [...owner.namespaces, ""].map((n) => sql`${n}`),
+                sql`, `,
+              )})`
+            : sql``
+        }`;
+  levels.push(found);
+  for (let depth = 1; depth <= seniority; depth++)
+    levels.push(
+      sql`select o${sql.raw(String(depth))}.uid from resources o${sql.raw(String(depth))}
+        where o${sql.raw(String(depth))}.cluster = resources.cluster and exists (select 1 from (${levels[depth - 1]!}) up
+        where ${references(sql`o${sql.raw(String(depth))}`, sql`up.uid`)})`,
+    );
+  return sql`exists (select 1 from (${levels[seniority]!}) owners where ${references(sql`resources`, sql`owners.uid`)})`;
 }
 
 /** Position after the last row of a page, in the default listing order. */

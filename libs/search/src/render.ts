@@ -78,6 +78,14 @@ function conditionText(c: Condition, nested: boolean): string {
       return `age ${c.op} ${quote(durationText(c.seconds))}`;
     case "text":
       return `search(${quote(c.words.join(" "))})`;
+    case "owner": {
+      // Not part of the SQL dialect: owner filters come from the kube API's list options.
+      const { uid, name, group, resource } = c.owner;
+      const who = uid
+        ? `uid ${quote(uid)}`
+        : `${group || resource ? `${group ?? ""}/${resource ?? ""} ` : ""}${quote(name ?? "")}`;
+      return `/* owned by ${who}${c.seniority ? `, seniority ${c.seniority}` : ""} */ TRUE`;
+    }
   }
 }
 

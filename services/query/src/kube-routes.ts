@@ -135,6 +135,11 @@ export function kubeRoutes(
           ...(cluster ? { cluster } : {}),
           ...(params.labelSelector ? { labelSelector: params.labelSelector } : {}),
           ...(params.fieldSelector ? { fieldSelector: params.fieldSelector } : {}),
+          ...Object.fromEntries(
+            (["ownerUID", "ownerName", "ownerGR", "ownerSeniority"] as const)
+              .filter((k) => params[k] !== undefined)
+              .map((k) => [k, params[k]]),
+          ),
         }),
         ...within(request),
       ]);
