@@ -156,6 +156,39 @@ describe("the gateway over the bus", () => {
     expect((error as Error).message).toMatch(/no agent of cluster "gw-offline" is connected/);
   });
 
+  it("refuses more replies than it may serve at once, and serves again once one ends", async () => {
+    const busy = new ProxyResponder({
+      bus: agentBus,
+      cluster: "gw-busy",
+      client: direct,
+      logger: silentLogger(),
+      tuning,
+      maxConcurrent: 1,
+    }).start();
+    try {
+      await agentBus.nc.flush();
+      const call = () =>
+        client.call("gw-busy", {
+          method: "GET",
+          path: "/api/v1/namespaces/default/configmaps?watch=true",
+          headers: [],
+          body: new Uint8Array(),
+          timeoutMs: 0,
+        });
+      const first = await call();
+      const second = await call();
+      expect(second.status).toBe(503);
+      expect(JSON.parse(await collect(second.body)).message).toMatch(/already serving 1 gateway requests/);
+      first.cancel();
+      await until(() => busy.active === 0, "the first watch to end");
+      const third = await call();
+      expect(third.status).toBe(200);
+      third.cancel();
+    } finally {
+      await busy.stop();
+    }
+  });
+
   it("answers a malformed path and an exec with a Status, without touching the API server", async () => {
     const before = sim.requests.length;
     const malformed = await get("/api/v1/namespaces/../secrets");

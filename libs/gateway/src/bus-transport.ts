@@ -345,6 +345,8 @@ export interface ProxyResponderOptions {
   client: KubeClient;
   logger: Logger;
   tuning?: Partial<StreamTuning>;
+  /** Replies served at once; more are refused with 503 until one ends. */
+  maxConcurrent?: number;
 }
 
 /**
@@ -488,6 +490,13 @@ export class ProxyResponder {
         501,
         "NotImplemented",
         "exec, attach and port-forward cannot be carried over the bus to a pull-mode cluster",
+      );
+    const limit = this.options.maxConcurrent ?? 256;
+    if (this.running.size >= limit)
+      return fail(
+        503,
+        "ServiceUnavailable",
+        `the agent of cluster "${cluster}" is already serving ${limit} gateway requests (watches count until they end); retry shortly`,
       );
 
     this.running.set(request.requestId, reply);

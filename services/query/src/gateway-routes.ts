@@ -95,6 +95,8 @@ export function gatewayRoutes(
 
   // exec, attach and port-forward arrive as upgrades, which never reach Fastify's routes.
   app.server.on("upgrade", (req, socket, head) => {
+    // Nothing else listens on an upgraded socket; a reset must not take the service down.
+    socket.on("error", () => socket.destroy());
     const refuse = (code: number, message: string) => {
       const body = JSON.stringify(statusObject(code, STATUS_CODES[code] ?? "Error", message));
       socket.end(
