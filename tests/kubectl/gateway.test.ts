@@ -222,6 +222,30 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
     ).rejects.toThrow(/needs proxy-write/);
   });
 
+  it("atoll kubeconfig gives a context per cluster through the gateway, and one over the index", async () => {
+    const out = join(hub.dir, "generated.kubeconfig");
+    await run(process.execPath, [
+      serviceEntry("@atoll/cli"),
+      "kubeconfig",
+      "--out",
+      out,
+      "--hub",
+      hub.baseUrl,
+      "--token",
+      tokens.reader!,
+      "--ca-file",
+      join(hub.dir, "query.crt"),
+    ]);
+    const contexts = (await kubectl(out, ["config", "get-contexts", "-o", "name"])).trim().split("\n").sort();
+    expect(contexts).toEqual(expect.arrayContaining(["atoll-gw-pull", "atoll-gw-push", "atoll-index"]));
+    expect(
+      await kubectl(out, ["--context", "atoll-gw-push", "get", "pods", "-n", "default", "-o", "name"]),
+    ).toBe("pod/web\n");
+    expect(
+      await kubectl(out, ["--context", "atoll-gw-pull", "get", "pods", "-n", "default", "-o", "name"]),
+    ).toBe("pod/web\n");
+  });
+
   it("exec is refused plainly for a pull-mode cluster", async () => {
     await expect(
       kubectl(kubeconfigFor("gw-pull", "admin"), ["exec", "web", "-n", "default", "--", "true"]),

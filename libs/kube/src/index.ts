@@ -9,7 +9,7 @@ export {
   statusObject,
 } from "./discovery-docs.js";
 export { cellText, customColumns, evaluateJsonPath, JsonPathError, parseJsonPath } from "./jsonpath.js";
-export { tokenKubeconfig } from "./kubeconfig.js";
+export { serversKubeconfig, tokenKubeconfig } from "./kubeconfig.js";
 export { cpuMillis, parseQuantity } from "./quantity.js";
 export { type RedactedSecretValue, redactObject } from "./redact.js";
 export {

@@ -5,6 +5,7 @@ import { AUDIT_USAGE, runAudit } from "./audit.js";
 import { CLUSTER_USAGE, runCluster } from "./cluster.js";
 import { runDemo } from "./demo.js";
 import { SetupError } from "./infra.js";
+import { KUBECONFIG_USAGE, runKubeconfig } from "./kubeconfig.js";
 import { PLACEMENT_USAGE, runPlacement } from "./placement.js";
 
 const USAGE = `usage: atoll <command> [flags]
@@ -21,6 +22,8 @@ commands:
       Manage API tokens and the roles they hold (see: atoll help token).
   audit [filters]
       Writes through the live gateway, and refused ones (see: atoll help audit).
+  kubeconfig [--out FILE]
+      A kubeconfig with a context per cluster through the gateway, and one over the index.
 
 environment:
   NATS_URL       NATS server to use (default nats://127.0.0.1:4222; started if absent)
@@ -65,6 +68,10 @@ async function main(argv: string[]): Promise<void> {
     await runPlacement(command, rest, (text) => console.log(text));
     return;
   }
+  if (command === "kubeconfig") {
+    await runKubeconfig(rest, (text) => console.log(text));
+    return;
+  }
   if (command === "audit") {
     await runAudit(rest, (text) => console.log(text));
     return;
@@ -82,7 +89,9 @@ async function main(argv: string[]): Promise<void> {
           ? TOKEN_USAGE
           : command === "help" && rest[0] === "audit"
             ? AUDIT_USAGE
-            : USAGE,
+            : command === "help" && rest[0] === "kubeconfig"
+              ? KUBECONFIG_USAGE
+              : USAGE,
   );
   process.exitCode = command === undefined || command === "help" || command === "--help" ? 0 : 2;
 }

@@ -307,8 +307,13 @@ describe("access control", () => {
       expect(resources.items.map((i: { name: string }) => i.name).sort()).toEqual(names(seen()));
 
       const clusters = (await get("/api/v1/clusters")).json();
+      // Listed: clusters the role may read rows of, or reach through the gateway.
       const grantedClusters = CLUSTERS.filter((c) =>
-        grants.some((g) => g.verbs.includes("read") && (!g.clusters || g.clusters.includes(c))),
+        grants.some(
+          (g) =>
+            g.verbs.some((v) => ["read", "proxy-read", "proxy-write", "*"].includes(v)) &&
+            (!g.clusters || g.clusters.includes(c)),
+        ),
       );
       expect(clusters.items.map((c: { name: string }) => c.name)).toEqual(grantedClusters);
       for (const cluster of clusters.items)

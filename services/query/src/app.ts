@@ -1,4 +1,4 @@
-import { seesWholeCluster, visibleClusters, visibleRows } from "@atoll/access";
+import { reachesCluster, seesWholeCluster, visibleClusters, visibleRows } from "@atoll/access";
 import type { Bus } from "@atoll/bus";
 import type { CustomRelation } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
@@ -145,9 +145,12 @@ export function buildQueryApp(options: QueryAppOptions) {
       ).map((r) => [r.cluster, r.n]),
     );
     const clusters = visibleClusters(request.principal);
+    // A cluster reachable through the gateway is listed too, though none of its rows may be read.
     return {
       items: all
-        .filter((c) => clusters === "all" || clusters.includes(c.name))
+        .filter(
+          (c) => clusters === "all" || clusters.includes(c.name) || reachesCluster(request.principal, c.name),
+        )
         .map((c) =>
           seesWholeCluster(request.principal, c.name)
             ? c
