@@ -26,7 +26,7 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
     generateCluster(big, {
       seed: 91,
       namespaces: ["default", "a", "b", "c", "d", "e", "f", "g", "h", "prod"],
-      deploymentsPerNamespace: 50,
+      deploymentsPerNamespace: 60,
       failures: { CrashLoopBackOff: 3 },
     });
     generateCluster(small, { seed: 92, namespaces: ["default", "prod"], deploymentsPerNamespace: 3 });
