@@ -46,7 +46,7 @@ export interface StreamTuning {
 }
 
 export const DEFAULT_TUNING: StreamTuning = {
-  window: 16,
+  window: 32,
   chunkBytes: 64 * 1024,
   keepaliveMs: 10_000,
   idleTimeoutMs: 30_000,
