@@ -121,6 +121,17 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
         });
     });
 
+    it("kubectl auth whoami shows the Atoll user, and kubectl's own --as cannot override it", async () => {
+      const reader = kubeconfigFor(cluster, "reader");
+      const whoami = await kubectl(reader, ["auth", "whoami"]);
+      expect(whoami).toMatch(/Username\s+atoll:reader-token/);
+      expect(whoami).toMatch(/Groups\s+\[atoll:authenticated atoll:role:reader\]/);
+      // A caller's own impersonation headers are dropped, so they cannot become someone else.
+      expect(await kubectl(reader, ["auth", "whoami", "--as", "system:admin"])).toMatch(
+        /Username\s+atoll:reader-token/,
+      );
+    });
+
     it("apply (client-side and server-side) and delete", async () => {
       const admin = kubeconfigFor(cluster, "admin");
       await kubectl(admin, ["apply", "-f", "-"], configMap(`client-${mode}`, "one"));

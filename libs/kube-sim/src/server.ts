@@ -236,6 +236,16 @@ export class KubeSim {
     }
     const denied = this.authorise(req, url);
     if (denied) return this.send(res, 403, status(403, "Forbidden", denied));
+    // kubectl auth whoami: who the request acts as, impersonation applied.
+    if (req.method === "POST" && url.pathname === "/apis/authentication.k8s.io/v1/selfsubjectreviews") {
+      const { user, groups } = this.requests.at(-1)!;
+      return this.send(res, 201, {
+        kind: "SelfSubjectReview",
+        apiVersion: "authentication.k8s.io/v1",
+        metadata: { creationTimestamp: null },
+        status: { userInfo: { username: user, groups } },
+      });
+    }
     const discovery = this.discovery(parts);
     if (discovery) return this.send(res, 200, discovery);
     const route = this.route(parts);

@@ -30,6 +30,16 @@ export const UPGRADE_SUBRESOURCES = new Set(["exec", "attach", "portforward"]);
 const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
 
 /**
+ * Created but never stored: questions about the caller (kubectl auth whoami, auth can-i). They
+ * change nothing, so reading a cluster includes asking them.
+ */
+const REVIEWS = new Set([
+  "authentication.k8s.io/selfsubjectreviews",
+  "authorization.k8s.io/selfsubjectaccessreviews",
+  "authorization.k8s.io/selfsubjectrulesreviews",
+]);
+
+/**
  * Splits an API path into decoded segments and refuses what could escape the API: empty, dot
  * and dot-dot segments, encoded slashes or backslashes, control characters, and unknown roots.
  */
@@ -118,6 +128,7 @@ export function requestInfo(method: string, segments: string[], query: URLSearch
 /** Whether the request changes the cluster: writes, and any interactive stream into a pod. */
 export function isWrite(info: RequestInfo, method: string): boolean {
   if (!info.isResourceRequest) return !["GET", "HEAD", "OPTIONS"].includes(method.toUpperCase());
+  if (info.verb === "create" && REVIEWS.has(`${info.group}/${info.resource}`)) return false;
   return WRITE_VERBS.has(info.verb) || UPGRADE_SUBRESOURCES.has(info.subresource);
 }
 
