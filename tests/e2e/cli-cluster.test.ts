@@ -12,17 +12,7 @@ const run = promisify(execFile);
 
 describe("atoll cluster", () => {
   const hub = new TestHub();
-  const atoll = async (...args: string[]) =>
-    (await run(process.execPath, [serviceEntry("@atoll/cli"), "cluster", ...args, ...hubFlags()])).stdout;
-
-  const hubFlags = () => [
-    "--hub",
-    hub.baseUrl,
-    "--token",
-    hub.adminToken,
-    "--ca-file",
-    join(hub.dir, "query.crt"),
-  ];
+  const atoll = (...args: string[]) => hub.cli(["cluster", ...args]);
 
   beforeAll(() => hub.start());
   afterAll(() => hub.stop());
@@ -133,19 +123,7 @@ describe("atoll cluster", () => {
   });
 
   it("makes roles and tokens; a viewer token reads but cannot change the registry", async () => {
-    const cli = async (token: string, ...args: string[]) =>
-      (
-        await run(process.execPath, [
-          serviceEntry("@atoll/cli"),
-          ...args,
-          "--hub",
-          hub.baseUrl,
-          "--token",
-          token,
-          "--ca-file",
-          join(hub.dir, "query.crt"),
-        ])
-      ).stdout;
+    const cli = (token: string, ...args: string[]) => hub.cli(args, token);
     expect(
       await cli(hub.adminToken, "role", "put", "edge-reader", "--verbs", "read", "--clusters", "edge-9"),
     ).toMatch(/role edge-reader/);

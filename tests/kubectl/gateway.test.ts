@@ -1,17 +1,15 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import https from "node:https";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { serviceEntry, until } from "@atoll/devkit";
+import { until } from "@atoll/devkit";
 import { KubeSim, type SimAccess } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { TestHub } from "../support/hub.js";
 import { kubectl, kubectlStream } from "../support/kubectl.js";
 
-const run = promisify(execFile);
+const _run = promisify(execFile);
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are read as loose JSON
 type Any = any;
@@ -235,18 +233,7 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
 
   it("atoll kubeconfig gives a context per cluster through the gateway, and one over the index", async () => {
     const out = join(hub.dir, "generated.kubeconfig");
-    await run(process.execPath, [
-      serviceEntry("@atoll/cli"),
-      "kubeconfig",
-      "--out",
-      out,
-      "--hub",
-      hub.baseUrl,
-      "--token",
-      tokens.reader!,
-      "--ca-file",
-      join(hub.dir, "query.crt"),
-    ]);
+    await hub.cli(["kubeconfig", "--out", out], tokens.reader!);
     const contexts = (await kubectl(out, ["config", "get-contexts", "-o", "name"])).trim().split("\n").sort();
     expect(contexts).toEqual(expect.arrayContaining(["atoll-gw-pull", "atoll-gw-push", "atoll-index"]));
     expect(
@@ -274,26 +261,11 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
         path: "/api/v1/namespaces/default/configmaps/client-push",
       }),
     );
-    const printed = await run(process.execPath, [
-      serviceEntry("@atoll/cli"),
-      "audit",
-      "--cluster",
-      "gw-push",
-      "--verb",
-      "delete",
-      "--hub",
-      hub.baseUrl,
-      "--token",
-      hub.adminToken,
-      "--ca-file",
-      join(hub.dir, "query.crt"),
-    ]);
-    expect(printed.stdout.split("\n")[0]).toMatch(
+    const printed = await hub.cli(["audit", "--cluster", "gw-push", "--verb", "delete"]);
+    expect(printed.split("\n")[0]).toMatch(
       /^TIME\s+USER\s+CLUSTER\s+VERB\s+RESOURCE\s+NAMESPACE\s+NAME\s+CODE$/,
     );
-    expect(printed.stdout).toMatch(
-      /bootstrap-admin\s+gw-push\s+delete\s+configmaps\s+default\s+client-push\s+200/,
-    );
+    expect(printed).toMatch(/bootstrap-admin\s+gw-push\s+delete\s+configmaps\s+default\s+client-push\s+200/);
     const page = await hub.get("/api/v1/gateway/audit?limit=1");
     expect(page.items).toHaveLength(1);
     const next = await hub.get(`/api/v1/gateway/audit?limit=1&continue=${page.continue}`);

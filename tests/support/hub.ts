@@ -1,14 +1,18 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { Bus } from "@atoll/bus";
-import { freePort, type ServiceProcess, spawnService, until } from "@atoll/devkit";
+import { freePort, type ServiceProcess, serviceEntry, spawnService, until } from "@atoll/devkit";
 import { tokenKubeconfig } from "@atoll/kube";
 import { type KubeSim, selfSignedTls, type TlsMaterial } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
 import { temporaryDatabase } from "@atoll/store";
 import { Agent, fetch } from "undici";
+
+const run = promisify(execFile);
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
@@ -146,6 +150,12 @@ export class TestHub {
       },
       dispatcher: this.dispatcher,
     } as never) as unknown as Promise<Response>;
+  }
+
+  /** Runs the atoll CLI against this hub, as the admin unless another token is given; its stdout. */
+  async cli(args: string[], token: string = this.adminToken): Promise<string> {
+    const hubFlags = ["--hub", this.baseUrl, "--token", token, "--ca-file", join(this.dir, "query.crt")];
+    return (await run(process.execPath, [serviceEntry("@atoll/cli"), ...args, ...hubFlags])).stdout;
   }
 
   /** A kubeconfig for kubectl against a path of the query service, trusting its certificate. */
