@@ -9,8 +9,6 @@ import YAML from "yaml";
 import { TestHub } from "../support/hub.js";
 import { kubectl, kubectlStream } from "../support/kubectl.js";
 
-const _run = promisify(execFile);
-
 // biome-ignore lint/suspicious/noExplicitAny: API answers are read as loose JSON
 type Any = any;
 
