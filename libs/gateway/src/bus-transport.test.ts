@@ -142,6 +142,24 @@ describe("the gateway over the bus", () => {
     });
   });
 
+  it("carries a request body larger than one bus message in chunks after the request", async () => {
+    const big = "b".repeat(client.maxInlineBodyBytes + 300_000);
+    const body = new TextEncoder().encode(
+      JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "big" }, data: { big } }),
+    );
+    const reply = await client.call("gw-a", {
+      method: "POST",
+      path: "/api/v1/namespaces/default/configmaps",
+      headers: [{ name: "content-type", values: ["application/json"] }],
+      body,
+      timeoutMs: 10_000,
+    });
+    await collect(reply.body);
+    expect(reply.status).toBe(201);
+    const stored = sim.store.get(sim.store.findType("", "v1", "configmaps")!, "default", "big");
+    expect(stored.data.big).toHaveLength(big.length);
+  });
+
   it("says plainly when no agent of the cluster is connected", async () => {
     const error = await client
       .call("gw-offline", {

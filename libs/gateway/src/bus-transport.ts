@@ -45,6 +45,9 @@ export interface StreamTuning {
   idleTimeoutMs: number;
 }
 
+/** Far above the hub's own request limit (3 MiB by default): only a misbehaving sender reaches it. */
+const MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
+
 export const DEFAULT_TUNING: StreamTuning = {
   window: 32,
   chunkBytes: 64 * 1024,
@@ -153,8 +156,8 @@ export class BusProxyClient {
     this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
   }
 
-  /** The largest request body one bus message carries, with room for the envelope. */
-  get maxBodyBytes(): number {
+  /** The largest request body that travels inside the request; larger ones follow in chunks. */
+  get maxInlineBodyBytes(): number {
     return (this.bus.nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024;
   }
 
@@ -204,6 +207,11 @@ export class BusProxyClient {
     };
 
     const acceptMs = this.options.acceptTimeoutMs ?? 5000;
+    const inline = call.body.length <= this.maxInlineBodyBytes;
+    const pieces: Uint8Array[] = [];
+    if (!inline)
+      for (let at = 0; at < call.body.length; at += this.tuning.chunkBytes)
+        pieces.push(call.body.subarray(at, at + this.tuning.chunkBytes));
     try {
       await nc.request(
         names.proxy(cluster),
@@ -214,7 +222,8 @@ export class BusProxyClient {
             method: call.method,
             path: call.path,
             headers: call.headers,
-            body: call.body,
+            body: inline ? call.body : new Uint8Array(),
+            bodyChunks: pieces.length,
             impersonateUser: call.identity?.user ?? "",
             impersonateGroups: call.identity?.groups ?? [],
             replySubject,
@@ -233,6 +242,10 @@ export class BusProxyClient {
           : `the agent of cluster "${cluster}" did not take the request within ${acceptMs / 1000} s; it may be overloaded or cut off from NATS`,
       );
     }
+
+    // A large body follows the accepted request, in order, on the cluster's control subject.
+    for (const bodyChunk of pieces)
+      nc.publish(controlSubject, controlCodec.encode(create(ProxyControlSchema, { requestId, bodyChunk })));
 
     const firstWait = call.timeoutMs > 0 ? call.timeoutMs : this.tuning.idleTimeoutMs;
     let first: ProxyResponse;
@@ -357,6 +370,11 @@ export interface ProxyResponderOptions {
 export class ProxyResponder {
   private readonly tuning: StreamTuning;
   private readonly running = new Map<string, RunningReply>();
+  /** Request bodies arriving in chunks, by request id. */
+  private readonly bodies = new Map<
+    string,
+    { parts: Uint8Array[]; bytes: number; expected: number; done: (body: Uint8Array | undefined) => void }
+  >();
   private subscriptions: Subscription[] = [];
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -402,6 +420,16 @@ export class ProxyResponder {
     } catch {
       return;
     }
+    const body = this.bodies.get(message.requestId);
+    if (body && message.bodyChunk.length > 0) {
+      body.parts.push(message.bodyChunk);
+      body.bytes += message.bodyChunk.length;
+      if (body.parts.length === body.expected || body.bytes > MAX_REQUEST_BODY_BYTES) {
+        this.bodies.delete(message.requestId);
+        body.done(body.bytes > MAX_REQUEST_BODY_BYTES ? undefined : Buffer.concat(body.parts));
+      }
+      return;
+    }
     // Every replica hears control messages; only the one running the reply acts.
     const reply = this.running.get(message.requestId);
     if (!reply) return;
@@ -445,6 +473,25 @@ export class ProxyResponder {
       log.warn({ for: request.cluster }, "dropped a gateway request meant for another cluster");
       return;
     }
+    // Registered before the accept goes out, since the chunks follow it at once.
+    const body =
+      request.bodyChunks > 0
+        ? new Promise<Uint8Array | undefined>((resolve) => {
+            const timer = setTimeout(() => {
+              this.bodies.delete(request.requestId);
+              resolve(undefined);
+            }, this.tuning.idleTimeoutMs);
+            this.bodies.set(request.requestId, {
+              parts: [],
+              bytes: 0,
+              expected: request.bodyChunks,
+              done: (whole) => {
+                clearTimeout(timer);
+                resolve(whole);
+              },
+            });
+          })
+        : Promise.resolve(request.body);
     accept(new Uint8Array());
 
     let index = 0n;
@@ -499,6 +546,14 @@ export class ProxyResponder {
         `the agent of cluster "${cluster}" is already serving ${limit} gateway requests (watches count until they end); retry shortly`,
       );
 
+    const requestBody = await body;
+    if (!requestBody)
+      return fail(
+        408,
+        "Timeout",
+        `the request body did not arrive in full within ${this.tuning.idleTimeoutMs / 1000} s, or passed ${MAX_REQUEST_BODY_BYTES} bytes; send it again`,
+      );
+
     this.running.set(request.requestId, reply);
     // A reply waiting for credit must notice the cancel too.
     abort.signal.addEventListener("abort", () => reply.wake?.());
@@ -527,7 +582,7 @@ export class ProxyResponder {
         method: request.method,
         path: pathname + search,
         headers: toOutgoing(headers),
-        ...(request.body.length > 0 ? { body: request.body } : {}),
+        ...(requestBody.length > 0 ? { body: requestBody } : {}),
         signal: abort.signal,
       });
       started = true;

@@ -51,7 +51,7 @@ export interface GatewayOptions {
   bus?: BusProxyClient;
   audit: (entry: GatewayAuditEntry) => Promise<void>;
   logger: Logger;
-  /** Largest request body; Kubernetes' own limit is 3 MiB. Pull mode is also held to one bus message. */
+  /** Largest request body; Kubernetes' own limit is 3 MiB. */
   bodyLimitBytes?: number;
   /** How long a request that is not a watch, a followed log or an exec may take. */
   timeoutMs?: number;
@@ -134,7 +134,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     new GatewayError(
       413,
       "RequestEntityTooLarge",
-      `the request body is larger than the gateway's limit of ${limit} bytes for this cluster; split the change into smaller objects`,
+      `the request body is larger than the gateway's limit of ${limit} bytes; split the change into smaller objects`,
     );
   if (Number(req.headers["content-length"] ?? 0) > limit) throw tooLarge();
   const chunks: Buffer[] = [];
@@ -250,10 +250,7 @@ export class Gateway {
           "BadRequest",
           `${target.info.subresource} needs a connection upgrade (kubectl sends one); this request asked for none`,
         );
-      const limit = cluster.client
-        ? this.bodyLimit
-        : Math.min(this.bodyLimit, this.options.bus?.maxBodyBytes ?? 0);
-      const body = await readBody(req, limit);
+      const body = await readBody(req, this.bodyLimit);
       const headers = [
         ...requestHeadersToForward(req.headers),
         ...(cluster.impersonate ? impersonationHeaders(clusterIdentity(principal)) : []),

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file atoll/v1/proxy.proto.
  */
 export const file_atoll_v1_proxy: GenFile = /*@__PURE__*/
-  fileDesc("ChRhdG9sbC92MS9wcm94eS5wcm90bxIIYXRvbGwudjEiKgoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg4KBnZhbHVlcxgCIAMoCSL/AQoMUHJveHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDwoHY2x1c3RlchgCIAEoCRIOCgZtZXRob2QYAyABKAkSDAoEcGF0aBgEIAEoCRIlCgdoZWFkZXJzGAUgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAYgASgMEhgKEGltcGVyc29uYXRlX3VzZXIYByABKAkSGgoSaW1wZXJzb25hdGVfZ3JvdXBzGAggAygJEhUKDXJlcGx5X3N1YmplY3QYCSABKAkSEgoKdGltZW91dF9tcxgKIAEoDRIWCg5pbml0aWFsX2NyZWRpdBgLIAEoDSJCCgxQcm94eUNvbnRyb2wSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZjcmVkaXQYAiABKA0SDgoGY2FuY2VsGAMgASgIIpsBCg1Qcm94eVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSEwoLY2h1bmtfaW5kZXgYAiABKAQSDgoGc3RhdHVzGAMgASgNEiUKB2hlYWRlcnMYBCADKAsyFC5hdG9sbC52MS5IdHRwSGVhZGVyEgwKBGJvZHkYBSABKAwSDQoFZmluYWwYBiABKAgSDQoFZXJyb3IYByABKAliBnByb3RvMw");
+  fileDesc("ChRhdG9sbC92MS9wcm94eS5wcm90bxIIYXRvbGwudjEiKgoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg4KBnZhbHVlcxgCIAMoCSKUAgoMUHJveHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDwoHY2x1c3RlchgCIAEoCRIOCgZtZXRob2QYAyABKAkSDAoEcGF0aBgEIAEoCRIlCgdoZWFkZXJzGAUgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAYgASgMEhgKEGltcGVyc29uYXRlX3VzZXIYByABKAkSGgoSaW1wZXJzb25hdGVfZ3JvdXBzGAggAygJEhUKDXJlcGx5X3N1YmplY3QYCSABKAkSEgoKdGltZW91dF9tcxgKIAEoDRIWCg5pbml0aWFsX2NyZWRpdBgLIAEoDRITCgtib2R5X2NodW5rcxgMIAEoDSJWCgxQcm94eUNvbnRyb2wSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZjcmVkaXQYAiABKA0SDgoGY2FuY2VsGAMgASgIEhIKCmJvZHlfY2h1bmsYBCABKAwimwEKDVByb3h5UmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjaHVua19pbmRleBgCIAEoBBIOCgZzdGF0dXMYAyABKA0SJQoHaGVhZGVycxgEIAMoCzIULmF0b2xsLnYxLkh0dHBIZWFkZXISDAoEYm9keRgFIAEoDBINCgVmaW5hbBgGIAEoCBINCgVlcnJvchgHIAEoCWIGcHJvdG8z");
 
 /**
  * @generated from message atoll.v1.HttpHeader
@@ -102,6 +102,13 @@ export type ProxyRequest = Message<"atoll.v1.ProxyRequest"> & {
    * @generated from field: uint32 initial_credit = 11;
    */
   initialCredit: number;
+
+  /**
+   * A body too large for one message follows in this many ProxyControl body chunks; body is empty.
+   *
+   * @generated from field: uint32 body_chunks = 12;
+   */
+  bodyChunks: number;
 };
 
 /**
@@ -135,6 +142,13 @@ export type ProxyControl = Message<"atoll.v1.ProxyControl"> & {
    * @generated from field: bool cancel = 3;
    */
   cancel: boolean;
+
+  /**
+   * One piece of a request body announced by body_chunks, in order.
+   *
+   * @generated from field: bytes body_chunk = 4;
+   */
+  bodyChunk: Uint8Array;
 };
 
 /**
