@@ -251,14 +251,38 @@ export class Gateway {
           `${target.info.subresource} needs a connection upgrade (kubectl sends one); this request asked for none`,
         );
       const body = await readBody(req, this.bodyLimit);
-      const headers = [
-        ...requestHeadersToForward(req.headers),
-        ...(cluster.impersonate ? impersonationHeaders(clusterIdentity(principal)) : []),
-      ];
       const streaming = isStreaming(target.info, target.query);
-      const log = this.options.logger.child({ cluster: cluster.name, requestId });
-      if (cluster.client) await this.direct(cluster.client, req, res, { target, headers, body, streaming });
-      else await this.overBus(cluster, principal, res, { target, headers, body, streaming }, log);
+      const hangUp = new AbortController();
+      res.on("close", () => hangUp.abort());
+      const upstream = await this.open(
+        cluster,
+        principal,
+        {
+          method,
+          path: target.pathname + target.search,
+          headers: requestHeadersToForward(req.headers),
+          body,
+          timeoutMs: streaming ? 0 : this.timeoutMs,
+        },
+        hangUp.signal,
+      );
+      res.writeHead(upstream.status, toOutgoing(responseHeadersToForward(upstream.headers)));
+      if (streaming) res.flushHeaders();
+      try {
+        for await (const chunk of upstream.body) {
+          if (res.destroyed) break;
+          await writeWithBackpressure(res, chunk);
+        }
+        res.end();
+      } catch (error) {
+        this.options.logger.warn(
+          { cluster: cluster.name, requestId, err: (error as Error).message },
+          "gateway reply broke off",
+        );
+        res.destroy();
+      } finally {
+        upstream.close();
+      }
     } catch (error) {
       if (error instanceof GatewayError) {
         if (!admitted && error.status === 403 && isWriteAttempt(method, req.url ?? ""))
@@ -282,98 +306,81 @@ export class Gateway {
     }
   }
 
-  private async direct(
-    client: KubeClient,
-    req: IncomingMessage,
-    res: ServerResponse,
-    call: { target: GatewayTarget; headers: HeaderList; body: Buffer; streaming: boolean },
-  ): Promise<void> {
-    const { target, streaming } = call;
-    const abort = new AbortController();
-    res.on("close", () => abort.abort());
-    let timedOut = false;
-    const timer = streaming
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          abort.abort();
-        }, this.timeoutMs);
-    try {
-      let upstream: IncomingMessage;
+  /**
+   * Sends a request to a cluster as the caller, by whichever way reaches it: dialled directly
+   * with the stored credential, or through its agent over the bus. Resolves once the status and
+   * headers are in; close() ends the reply early. A timeout of 0 lets the reply run until the
+   * caller hangs up (signal); otherwise it bounds the whole reply.
+   */
+  private async open(
+    cluster: GatewayCluster,
+    principal: Principal,
+    call: { method: string; path: string; headers: HeaderList; body: Uint8Array; timeoutMs: number },
+    signal: AbortSignal,
+  ): Promise<{ status: number; headers: HeaderList; body: AsyncIterable<Uint8Array>; close(): void }> {
+    const identity = cluster.impersonate ? clusterIdentity(principal) : undefined;
+    if (cluster.client) {
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      signal.addEventListener("abort", stop);
+      let timedOut = false;
+      const timer =
+        call.timeoutMs > 0
+          ? setTimeout(() => {
+              timedOut = true;
+              abort.abort();
+            }, call.timeoutMs)
+          : undefined;
+      const close = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", stop);
+        abort.abort();
+      };
       try {
-        upstream = await client.stream({
-          method: req.method ?? "GET",
-          path: target.pathname + target.search,
-          headers: toOutgoing(call.headers),
+        const response = await cluster.client.stream({
+          method: call.method,
+          path: call.path,
+          headers: toOutgoing([...call.headers, ...impersonationHeaders(identity)]),
           ...(call.body.length > 0 ? { body: call.body } : {}),
           signal: abort.signal,
         });
+        return {
+          status: response.statusCode ?? 502,
+          headers: responseHeadersToForward(response.headers),
+          body: response,
+          close,
+        };
       } catch (error) {
-        if (timedOut) throw this.timeout(target.cluster);
-        if (abort.signal.aborted) return;
+        close();
+        if (timedOut) throw new GatewayError(504, "Timeout", timeoutMessage(cluster.name, call.timeoutMs));
         throw new GatewayError(
           503,
           "ServiceUnavailable",
-          `cannot reach the API server of cluster "${target.cluster}": ${(error as Error).message}`,
+          `cannot reach the API server of cluster "${cluster.name}": ${(error as Error).message}`,
         );
       }
-      res.writeHead(upstream.statusCode ?? 502, toOutgoing(responseHeadersToForward(upstream.headers)));
-      if (streaming) res.flushHeaders();
-      await pipeline(upstream, res).catch(() => res.destroy());
-    } finally {
-      clearTimeout(timer);
     }
-  }
-
-  private timeout(cluster: string): GatewayError {
-    return new GatewayError(504, "Timeout", timeoutMessage(cluster, this.timeoutMs));
-  }
-
-  private async overBus(
-    cluster: GatewayCluster,
-    principal: Principal,
-    res: ServerResponse,
-    call: { target: GatewayTarget; headers: HeaderList; body: Buffer; streaming: boolean },
-    log: Logger,
-  ): Promise<void> {
-    const { target, streaming } = call;
     if (!this.options.bus)
       throw new GatewayError(
         503,
         "ServiceUnavailable",
         `cluster "${cluster.name}" has no stored credential and this hub has no bus to reach its agent`,
       );
-    let reply: Awaited<ReturnType<BusProxyClient["call"]>>;
     try {
-      reply = await this.options.bus.call(cluster.name, {
-        method: res.req.method ?? "GET",
-        path: target.pathname + target.search,
-        headers: call.headers,
-        body: call.body,
-        ...(cluster.impersonate ? { identity: clusterIdentity(principal) } : {}),
-        timeoutMs: streaming ? 0 : this.timeoutMs,
-      });
+      const reply = await this.options.bus.call(cluster.name, { ...call, ...(identity ? { identity } : {}) });
+      signal.addEventListener("abort", () => reply.cancel());
+      return { status: reply.status, headers: reply.headers, body: reply.body, close: () => reply.cancel() };
     } catch (error) {
       if (error instanceof AgentUnavailableError)
         throw new GatewayError(503, "ServiceUnavailable", error.message);
       if (error instanceof ProxyReplyError)
-        throw error.timedOut
-          ? this.timeout(cluster.name)
-          : new GatewayError(502, "InternalError", error.message);
+        // A timed-out reply's message already says how long was waited.
+        throw new GatewayError(
+          error.timedOut ? 504 : 502,
+          error.timedOut ? "Timeout" : "InternalError",
+          error.message,
+        );
       throw error;
-    }
-    res.on("close", () => reply.cancel());
-    res.writeHead(reply.status, toOutgoing(responseHeadersToForward(reply.headers)));
-    if (streaming) res.flushHeaders();
-    try {
-      for await (const chunk of reply.body) {
-        if (res.destroyed) break;
-        await writeWithBackpressure(res, chunk);
-      }
-      res.end();
-    } catch (error) {
-      log.warn({ err: (error as Error).message }, "gateway reply broke off");
-      res.destroy();
     }
   }
 
@@ -397,48 +404,34 @@ export class Gateway {
       throw error;
     }
     const { target, cluster: reached } = admitted;
-    const identity = reached.impersonate ? clusterIdentity(principal) : undefined;
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), options.timeoutMs);
     const chunks: Buffer[] = [];
     let size = 0;
-    const keep = (chunk: Uint8Array) => {
-      if (size >= options.maxBytes) return false;
-      chunks.push(Buffer.from(chunk).subarray(0, options.maxBytes - size));
-      size += chunk.length;
-      return size < options.maxBytes;
-    };
     try {
-      if (reached.client) {
-        const response = await reached.client.stream({
-          path: target.pathname + target.search,
-          headers: toOutgoing(impersonationHeaders(identity)),
-          signal: abort.signal,
-        });
-        if (response.statusCode !== 200) return undefined;
-        for await (const chunk of response as AsyncIterable<Buffer>) if (!keep(chunk)) break;
-        response.destroy();
-      } else if (this.options.bus) {
-        const reply = await this.options.bus.call(reached.name, {
+      const upstream = await this.open(
+        reached,
+        principal,
+        {
           method: "GET",
           path: target.pathname + target.search,
           headers: [],
           body: new Uint8Array(),
-          ...(identity ? { identity } : {}),
           timeoutMs: options.timeoutMs,
-        });
-        if (reply.status !== 200) {
-          reply.cancel();
-          return undefined;
+        },
+        new AbortController().signal,
+      );
+      try {
+        if (upstream.status !== 200) return undefined;
+        for await (const chunk of upstream.body) {
+          chunks.push(Buffer.from(chunk).subarray(0, options.maxBytes - size));
+          size += chunk.length;
+          if (size >= options.maxBytes) break;
         }
-        for await (const chunk of reply.body) if (!keep(chunk)) break;
-        reply.cancel();
-      } else return undefined;
+      } finally {
+        upstream.close();
+      }
       return Buffer.concat(chunks).toString("utf8");
     } catch {
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
