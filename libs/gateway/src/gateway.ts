@@ -12,6 +12,7 @@ import {
   RequestPathError,
   requestInfo,
   statusObject,
+  statusResponseText,
   UPGRADE_SUBRESOURCES,
 } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
@@ -119,14 +120,6 @@ function sendStatus(res: ServerResponse, error: GatewayError): void {
     "content-length": Buffer.byteLength(body),
   });
   res.end(body);
-}
-
-/** Writes a whole HTTP response on a socket that was never handed to an HTTP response object. */
-function refuseUpgrade(socket: Duplex, error: GatewayError): void {
-  const body = statusBody(error.status, error.reason, error.message);
-  socket.end(
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ""}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -486,7 +479,7 @@ export class Gateway {
               "ServiceUnavailable",
               `cannot open the stream: ${(error as Error).message}`,
             );
-      refuseUpgrade(socket, refusal);
+      socket.end(statusResponseText(refusal.status, refusal.reason, refusal.message));
     }
   }
 }

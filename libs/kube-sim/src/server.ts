@@ -21,6 +21,7 @@ import {
   SelectorError,
   STANDARD_VERBS,
   statusObject,
+  statusResponseText,
   tokenKubeconfig,
   toTable,
   wantsTable,
@@ -135,13 +136,9 @@ export class KubeSim {
       try {
         this.upgrade(req, socket, head);
       } catch (error) {
-        const code = error instanceof SimError ? error.status : 500;
-        const body = JSON.stringify(
-          status(code, error instanceof SimError ? error.reason : "InternalError", (error as Error).message),
-        );
-        socket.end(
-          `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-        );
+        const [code, reason] =
+          error instanceof SimError ? [error.status, error.reason] : [500, "InternalError"];
+        socket.end(statusResponseText(code, reason, (error as Error).message));
       }
     });
     this.server.keepAliveTimeout = 30_000;

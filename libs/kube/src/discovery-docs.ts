@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import { apiVersionOf, type ResourceType } from "./catalog.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: discovery documents are plain JSON
@@ -105,6 +106,15 @@ export function discoveryDocument(
 /** A Kubernetes Status object, the error body kubectl understands. */
 export function statusObject(code: number, reason: string, message: string): Obj {
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+}
+
+/**
+ * A refused upgrade as the raw bytes of a whole HTTP response, for a socket that no HTTP
+ * response object owns (exec and port-forward arrive on the server's upgrade event).
+ */
+export function statusResponseText(code: number, reason: string, message: string): string {
+  const body = JSON.stringify(statusObject(code, reason, message));
+  return `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ""}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
 export interface ResourceRoute {

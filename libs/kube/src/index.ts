@@ -7,6 +7,7 @@ export {
   type ResourceRoute,
   resourceRoute,
   statusObject,
+  statusResponseText,
 } from "./discovery-docs.js";
 export { cellText, customColumns, evaluateJsonPath, JsonPathError, parseJsonPath } from "./jsonpath.js";
 export { serversKubeconfig, tokenKubeconfig } from "./kubeconfig.js";

@@ -3,7 +3,7 @@ import { STATUS_CODES } from "node:http";
 import type { Bus } from "@atoll/bus";
 import { openSecret, z } from "@atoll/config";
 import { BusProxyClient, Gateway, type GatewayCluster } from "@atoll/gateway";
-import { KubeClient, statusObject } from "@atoll/kube";
+import { KubeClient, statusResponseText } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
 import { gatewayCluster, recordGatewayWrite, searchGatewayAudit } from "@atoll/store";
 import type { FastifyInstance } from "fastify";
@@ -97,12 +97,8 @@ export function gatewayRoutes(
   app.server.on("upgrade", (req, socket, head) => {
     // Nothing else listens on an upgraded socket; a reset must not take the service down.
     socket.on("error", () => socket.destroy());
-    const refuse = (code: number, message: string) => {
-      const body = JSON.stringify(statusObject(code, STATUS_CODES[code] ?? "Error", message));
-      socket.end(
-        `HTTP/1.1 ${code} ${STATUS_CODES[code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
-    };
+    const refuse = (code: number, message: string) =>
+      socket.end(statusResponseText(code, STATUS_CODES[code] ?? "Error", message));
     if (!req.url?.startsWith("/proxy/clusters/")) return refuse(404, `no upgrade is served at ${req.url}`);
     const requestId = String(req.headers["x-request-id"] ?? randomUUID());
     options
