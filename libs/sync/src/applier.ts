@@ -23,6 +23,14 @@ type Manifest = Record<string, any>;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** How a status report names a manifest. */
+const identityOf = (manifest: Manifest) => ({
+  apiVersion: manifest.apiVersion,
+  kind: manifest.kind,
+  namespace: manifest.metadata?.namespace ?? "",
+  name: manifest.metadata?.name ?? "",
+});
+
 /** Whether a workload is up: its ready replicas reach the desired count; other kinds once applied. */
 export function isHealthy(object: Manifest): boolean {
   const status = object.status ?? {};
@@ -104,20 +112,20 @@ export class WorkApplier {
     return `${root}${namespace}/${type.resource}/${encodeURIComponent(manifest.metadata.name)}`;
   }
 
+  /** The object at a path as the member cluster has it, or undefined when there is none. */
+  private async current(path: string): Promise<Manifest | undefined> {
+    return await this.options.client.json<Manifest>({ path }).catch((error) => {
+      if (error instanceof KubeApiError && error.status === 404) return undefined;
+      throw error;
+    });
+  }
+
   private async applyOne(manifest: Manifest, conflict: ConflictResolution) {
-    const base = {
-      apiVersion: manifest.apiVersion,
-      kind: manifest.kind,
-      namespace: manifest.metadata?.namespace ?? "",
-      name: manifest.metadata?.name ?? "",
-    };
+    const base = identityOf(manifest);
     try {
       const path = await this.pathOf(manifest);
       if (conflict !== ConflictResolution.OVERWRITE) {
-        const existing = await this.options.client.json<Manifest>({ path }).catch((error) => {
-          if (error instanceof KubeApiError && error.status === 404) return undefined;
-          throw error;
-        });
+        const existing = await this.current(path);
         if (existing && existing.metadata?.labels?.[MANAGED_BY] !== "atoll")
           return create(ManifestStatusSchema, {
             ...base,
@@ -147,18 +155,10 @@ export class WorkApplier {
   }
 
   private async deleteOne(manifest: Manifest) {
-    const base = {
-      apiVersion: manifest.apiVersion,
-      kind: manifest.kind,
-      namespace: manifest.metadata?.namespace ?? "",
-      name: manifest.metadata?.name ?? "",
-    };
+    const base = identityOf(manifest);
     try {
       const path = await this.pathOf(manifest);
-      const existing = await this.options.client.json<Manifest>({ path }).catch((error) => {
-        if (error instanceof KubeApiError && error.status === 404) return undefined;
-        throw error;
-      });
+      const existing = await this.current(path);
       // Only what Atoll placed is withdrawn; an object someone else owns stays.
       if (existing?.metadata?.labels?.[MANAGED_BY] === "atoll")
         await this.options.client.json({ method: "DELETE", path });
