@@ -11,10 +11,10 @@ import {
   ProxyResponseSchema,
 } from "@atoll/contracts";
 import {
-  apiPathSegments,
   type KubeClient,
   RequestPathError,
-  requestInfo,
+  type RequestTarget,
+  readRequestTarget,
   statusObject,
   UPGRADE_SUBRESOURCES,
 } from "@atoll/kube";
@@ -520,19 +520,14 @@ export class ProxyResponder {
         final: true,
       });
 
-    // Not new URL(): it would quietly resolve ".." segments instead of refusing them.
-    const queryAt = request.path.indexOf("?");
-    const pathname = queryAt < 0 ? request.path : request.path.slice(0, queryAt);
-    const search = queryAt < 0 ? "" : request.path.slice(queryAt);
-    let upgrade = false;
+    let target: RequestTarget;
     try {
-      const info = requestInfo(request.method, apiPathSegments(pathname), new URLSearchParams(search));
-      upgrade = UPGRADE_SUBRESOURCES.has(info.subresource);
+      target = readRequestTarget(request.method, request.path);
     } catch (error) {
       if (error instanceof RequestPathError) return fail(400, "BadRequest", error.message);
       throw error;
     }
-    if (upgrade)
+    if (UPGRADE_SUBRESOURCES.has(target.info.subresource))
       return fail(
         501,
         "NotImplemented",
@@ -580,7 +575,7 @@ export class ProxyResponder {
       ];
       const response = await this.options.client.stream({
         method: request.method,
-        path: pathname + search,
+        path: target.pathname + target.search,
         headers: toOutgoing(headers),
         ...(requestBody.length > 0 ? { body: requestBody } : {}),
         signal: abort.signal,

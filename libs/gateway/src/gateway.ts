@@ -4,13 +4,12 @@ import type { Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { canProxy, type Principal, reachesCluster } from "@atoll/access";
 import {
-  apiPathSegments,
   isStreaming,
   isWrite,
   type KubeClient,
-  type RequestInfo,
   RequestPathError,
-  requestInfo,
+  type RequestTarget,
+  readRequestTarget,
   statusObject,
   statusResponseText,
   UPGRADE_SUBRESOURCES,
@@ -71,12 +70,8 @@ export class GatewayError extends Error {
 }
 
 /** A gateway request: the cluster, and the API path and query it asks of that cluster. */
-export interface GatewayTarget {
+export interface GatewayTarget extends RequestTarget {
   cluster: string;
-  pathname: string;
-  search: string;
-  info: RequestInfo;
-  query: URLSearchParams;
 }
 
 /** Reads /proxy/clusters/<name>/<API path>; a malformed path never gets further. */
@@ -84,21 +79,18 @@ export function gatewayTarget(method: string, url: string): GatewayTarget {
   if (!url.startsWith(ROOT))
     throw new GatewayError(404, "NotFound", `gateway paths start with ${ROOT}<cluster>/`);
   const rest = url.slice(ROOT.length);
-  const queryAt = rest.indexOf("?");
-  const path = queryAt < 0 ? rest : rest.slice(0, queryAt);
-  const search = queryAt < 0 ? "" : rest.slice(queryAt);
-  const slash = path.indexOf("/");
-  const cluster = decodeURIComponent(slash < 0 ? path : path.slice(0, slash));
+  const end = rest.search(/[/?]/);
+  const segment = end < 0 ? rest : rest.slice(0, end);
+  const cluster = decodeURIComponent(segment);
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(cluster))
     throw new GatewayError(
       400,
       "BadRequest",
       `"${cluster}" is not a cluster name; use ${ROOT}<cluster>/api/...`,
     );
-  const pathname = slash < 0 ? "/" : path.slice(slash);
-  const query = new URLSearchParams(search);
+  const target = rest.slice(segment.length);
   try {
-    return { cluster, pathname, search, query, info: requestInfo(method, apiPathSegments(pathname), query) };
+    return { cluster, ...readRequestTarget(method, target.startsWith("/") ? target : `/${target}`) };
   } catch (error) {
     if (error instanceof RequestPathError) throw new GatewayError(400, "BadRequest", error.message);
     throw error;

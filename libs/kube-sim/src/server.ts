@@ -4,7 +4,6 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import {
-  apiPathSegments,
   apiVersionOf,
   discoveryDocument,
   type FieldRequirement,
@@ -13,10 +12,11 @@ import {
   matchesLabels,
   parseFieldSelector,
   parseLabelSelector,
+  type RequestInfo,
   RequestPathError,
   type ResourceRoute,
   type ResourceType,
-  requestInfo,
+  readRequestTarget,
   resourceRoute,
   SelectorError,
   STANDARD_VERBS,
@@ -384,14 +384,13 @@ export class KubeSim {
 
   /** Records who the request acts as and returns why it is refused, if it is. */
   private authorise(req: http.IncomingMessage, url: URL): string | undefined {
-    let segments: string[];
+    let info: RequestInfo;
     try {
-      segments = apiPathSegments(url.pathname);
+      ({ info } = readRequestTarget(req.method ?? "GET", url.pathname + url.search));
     } catch (error) {
       if (error instanceof RequestPathError) return undefined;
       throw error;
     }
-    const info = requestInfo(req.method ?? "GET", segments, url.searchParams);
     const impersonatedUser = req.headersDistinct["impersonate-user"]?.[0];
     const access: SimAccess = {
       user: impersonatedUser ?? "system:admin",

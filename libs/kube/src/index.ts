@@ -26,6 +26,8 @@ export {
   isWrite,
   type RequestInfo,
   RequestPathError,
+  type RequestTarget,
+  readRequestTarget,
   requestInfo,
   UPGRADE_SUBRESOURCES,
 } from "./request-info.js";

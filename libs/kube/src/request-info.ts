@@ -125,6 +125,27 @@ export function requestInfo(method: string, segments: string[], query: URLSearch
   return info;
 }
 
+/** A request target read for requestInfo: its path, its query, and what the request does. */
+export interface RequestTarget {
+  pathname: string;
+  /** The query as sent, with its leading "?"; empty when there is none. */
+  search: string;
+  query: URLSearchParams;
+  info: RequestInfo;
+}
+
+/**
+ * Reads a raw request target ("/api/v1/pods?watch=1"). Not new URL(), which would quietly
+ * resolve ".." segments instead of refusing them. Throws RequestPathError.
+ */
+export function readRequestTarget(method: string, target: string): RequestTarget {
+  const queryAt = target.indexOf("?");
+  const pathname = queryAt < 0 ? target : target.slice(0, queryAt);
+  const search = queryAt < 0 ? "" : target.slice(queryAt);
+  const query = new URLSearchParams(search);
+  return { pathname, search, query, info: requestInfo(method, apiPathSegments(pathname), query) };
+}
+
 /** Whether the request changes the cluster: writes, and any interactive stream into a pod. */
 export function isWrite(info: RequestInfo, method: string): boolean {
   if (!info.isResourceRequest) return !["GET", "HEAD", "OPTIONS"].includes(method.toUpperCase());
