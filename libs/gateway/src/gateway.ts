@@ -270,8 +270,7 @@ export class Gateway {
       }
     } catch (error) {
       if (error instanceof GatewayError) {
-        if (!admitted && error.status === 403 && isWriteAttempt(method, req.url ?? ""))
-          this.auditRefusal(principal, method, req.url ?? "", requestId);
+        if (!admitted && error.status === 403) this.auditRefusal(principal, method, req.url ?? "", requestId);
         return sendStatus(res, error);
       }
       this.options.logger.error({ err: error, requestId }, "gateway request failed");
@@ -284,11 +283,14 @@ export class Gateway {
 
   /** A write refused before admission is audited as well, with the code it got. */
   private auditRefusal(principal: Principal, method: string, url: string, requestId: string): void {
+    let target: GatewayTarget;
     try {
-      this.audit(principal, method, gatewayTarget(method, url), 403, requestId);
+      target = gatewayTarget(method, url);
     } catch {
       // A path too malformed to read is refused with 400, not 403, and so never gets here.
+      return;
     }
+    if (isWrite(target.info, method)) this.audit(principal, method, target, 403, requestId);
   }
 
   /**
@@ -473,13 +475,5 @@ export class Gateway {
             );
       socket.end(statusResponseText(refusal.status, refusal.reason, refusal.message));
     }
-  }
-}
-
-function isWriteAttempt(method: string, url: string): boolean {
-  try {
-    return isWrite(gatewayTarget(method, url).info, method);
-  } catch {
-    return false;
   }
 }
