@@ -411,6 +411,9 @@ export class ProxyResponder {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     for (const reply of this.running.values()) reply.abort.abort();
     this.running.clear();
+    // Bodies still arriving will not be served; their timers must not hold the process open.
+    for (const body of this.bodies.values()) body.done(undefined);
+    this.bodies.clear();
   }
 
   private control(data: Uint8Array): void {
