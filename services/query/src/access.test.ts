@@ -1,7 +1,5 @@
-import { silentLogger } from "@atoll/log";
 import {
   applyIndexOps,
-  ChangeFeed,
   type DatabaseHandle,
   type ObjectRow,
   openDatabase,
@@ -10,7 +8,7 @@ import {
   temporaryDatabase,
 } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildQueryApp } from "./app.js";
+import { testQueryApp } from "./test-app.js";
 
 const ADMIN = "bootstrap-admin-token-for-tests";
 const CLUSTERS = ["c1", "c2", "c3"];
@@ -109,15 +107,7 @@ describe("access control", () => {
   let database: { url: string; drop(): Promise<void> };
   let handle: DatabaseHandle;
   const tokens: Record<string, string> = {};
-  const app = () =>
-    buildQueryApp({
-      db: handle.db,
-      sql: handle.sql,
-      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
-      logger: silentLogger(),
-      checkBus: async () => {},
-      auth: { adminToken: ADMIN },
-    });
+  const app = () => testQueryApp(handle, { auth: { adminToken: ADMIN } });
   const as = (token: string | undefined) => ({ ...(token ? { authorization: `Bearer ${token}` } : {}) });
 
   beforeAll(async () => {

@@ -1,16 +1,9 @@
-import { silentLogger } from "@atoll/log";
 import { resolveKind } from "@atoll/search";
-import {
-  applyIndexOps,
-  ChangeFeed,
-  type DatabaseHandle,
-  openDatabase,
-  temporaryDatabase,
-} from "@atoll/store";
+import { applyIndexOps, type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { buildQueryApp } from "./app.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { testQueryApp } from "./test-app.js";
 
 describe("resolveKind", () => {
   it.each([
@@ -48,11 +41,7 @@ describe("query HTTP", () => {
   });
 
   const app = () =>
-    buildQueryApp({
-      db: handle.db,
-      sql: handle.sql,
-      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
-      logger: silentLogger(),
+    testQueryApp(handle, {
       // These tests are about other behaviour; access control has its own.
       auth: { anonymousRole: "viewer" },
       checkBus: async () => {
@@ -124,14 +113,9 @@ describe("search output formats", () => {
   });
 
   const search = (format: string, extra = "") =>
-    buildQueryApp({
-      db: handle.db,
-      sql: handle.sql,
-      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
-      logger: silentLogger(),
-      checkBus: async () => {},
-      auth: { anonymousRole: "viewer" },
-    }).inject({ url: `/api/v1/search?q=kind:Pod&format=${encodeURIComponent(format)}${extra}` });
+    testQueryApp(handle, { auth: { anonymousRole: "viewer" } }).inject({
+      url: `/api/v1/search?q=kind:Pod&format=${encodeURIComponent(format)}${extra}`,
+    });
 
   it("answers format=yaml and format=json with a v1 List that names each object's cluster", async () => {
     const yaml = await search("yaml", "&limit=1");

@@ -1,8 +1,7 @@
 import { seededRandom } from "@atoll/kube-sim";
-import { silentLogger } from "@atoll/log";
-import { ChangeFeed, type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
+import { type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildQueryApp } from "./app.js";
+import { testQueryApp } from "./test-app.js";
 
 const HOSTILE = [
   "'; DROP TABLE resources; --",
@@ -87,15 +86,8 @@ describe("fuzzing the search endpoints", () => {
   }
 
   it("never answers 5xx and never sends user text to Postgres outside a parameter", async () => {
-    const app = buildQueryApp({
-      db: handle.db,
-      sql: handle.sql,
-      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
-      logger: silentLogger(),
-      // These tests are about other behaviour; access control has its own.
-      auth: { anonymousRole: "viewer" },
-      checkBus: async () => {},
-    });
+    // These tests are about other behaviour; access control has its own.
+    const app = testQueryApp(handle, { auth: { anonymousRole: "viewer" } });
     const inputs = [...HOSTILE, ...randomInputs(400)];
     const statuses = new Map<number, number>();
     for (const input of inputs) {

@@ -1,9 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { silentLogger } from "@atoll/log";
 import {
   applyIndexOps,
-  ChangeFeed,
   type DatabaseHandle,
   type ObjectRow,
   openDatabase,
@@ -11,7 +9,8 @@ import {
   temporaryDatabase,
 } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildQueryApp } from "./app.js";
+import type { buildQueryApp } from "./app.js";
+import { testQueryApp } from "./test-app.js";
 
 type Obj = Record<string, unknown> & { kind: string; metadata: Record<string, unknown> & { name: string } };
 
@@ -136,12 +135,7 @@ describe("insight endpoints", () => {
   let handle: DatabaseHandle;
   let server: ReturnType<typeof buildQueryApp>;
   const app = (extra: Partial<Parameters<typeof buildQueryApp>[0]> = {}) =>
-    buildQueryApp({
-      db: handle.db,
-      sql: handle.sql,
-      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
-      logger: silentLogger(),
-      checkBus: async () => {},
+    testQueryApp(handle, {
       auth: { adminToken: "insight-test-admin-token" },
       relations: [
         { kind: "Certificate", path: "spec.secretName", targetKind: "Secret", relation: "stores-in" },

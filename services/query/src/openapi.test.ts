@@ -1,8 +1,7 @@
-import { silentLogger } from "@atoll/log";
-import { ChangeFeed, type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
+import { type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildQueryApp } from "./app.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
+import { testQueryApp } from "./test-app.js";
 
 describe("the OpenAPI description", () => {
   let database: { url: string; drop(): Promise<void> };
@@ -17,12 +16,7 @@ describe("the OpenAPI description", () => {
   });
 
   const app = () =>
-    buildQueryApp({
-      db: handle.db,
-      sql: handle.sql,
-      changes: new ChangeFeed(handle.sql, { logger: silentLogger() }),
-      logger: silentLogger(),
-      checkBus: async () => {},
+    testQueryApp(handle, {
       auth: { adminToken: "openapi-test-admin-token" },
       registry: {} as never,
       bus: {} as never,
