@@ -55,6 +55,10 @@ export const DEFAULT_TUNING: StreamTuning = {
   idleTimeoutMs: 30_000,
 };
 
+/** Whether a signal fired because an AbortSignal.timeout among its sources ran out. */
+export const firedByTimeout = (signal: AbortSignal) =>
+  signal.aborted && (signal.reason as Error | undefined)?.name === "TimeoutError";
+
 /** What a caller reads when a cluster is too slow, whichever end noticed first. */
 export function timeoutMessage(cluster: string, timeoutMs: number): string {
   return `cluster "${cluster}" did not answer within ${Math.round(timeoutMs / 1000)} s; its API server may be slow or the request too large — narrow it with a label selector or limit`;
@@ -553,16 +557,13 @@ export class ProxyResponder {
       );
 
     this.running.set(request.requestId, reply);
-    // A reply waiting for credit must notice the cancel too.
-    abort.signal.addEventListener("abort", () => reply.wake?.());
-    let timedOut = false;
-    const timer =
+    // Cancelled by the hub, or out of time.
+    const signal =
       request.timeoutMs > 0
-        ? setTimeout(() => {
-            timedOut = true;
-            abort.abort();
-          }, request.timeoutMs)
-        : undefined;
+        ? AbortSignal.any([abort.signal, AbortSignal.timeout(request.timeoutMs)])
+        : abort.signal;
+    // A reply waiting for credit must notice the cancel too.
+    signal.addEventListener("abort", () => reply.wake?.());
     const timeoutText = `the API server did not finish within ${request.timeoutMs / 1000} s`;
     let started = false;
     try {
@@ -581,17 +582,17 @@ export class ProxyResponder {
         path: target.pathname + target.search,
         headers: toOutgoing(headers),
         ...(requestBody.length > 0 ? { body: requestBody } : {}),
-        signal: abort.signal,
+        signal,
       });
       started = true;
       reply.send({ status: response.statusCode ?? 502, headers: responseHeadersToForward(response.headers) });
       for await (const piece of coalesced(response, this.tuning.chunkBytes)) {
-        while (reply.credit <= 0 && !abort.signal.aborted)
+        while (reply.credit <= 0 && !signal.aborted)
           await new Promise<void>((resolve) => {
             reply.wake = resolve;
           });
-        if (abort.signal.aborted) {
-          if (timedOut) reply.send({ final: true, error: timeoutText });
+        if (signal.aborted) {
+          if (firedByTimeout(signal)) reply.send({ final: true, error: timeoutText });
           return;
         }
         reply.credit--;
@@ -600,14 +601,14 @@ export class ProxyResponder {
       reply.send({ final: true });
     } catch (error) {
       // The hub cancelled: nobody is listening any more.
-      if (abort.signal.aborted && !timedOut) return;
+      const timedOut = firedByTimeout(signal);
+      if (signal.aborted && !timedOut) return;
       const message = timedOut ? timeoutText : (error as Error).message;
       if (started) reply.send({ final: true, error: message });
       else if (timedOut) fail(504, "Timeout", timeoutMessage(cluster, request.timeoutMs));
       else reply.send({ final: true, error: `cannot reach the API server: ${message}` });
       log.info({ err: message }, "gateway request failed");
     } finally {
-      clearTimeout(timer);
       this.running.delete(request.requestId);
     }
   }

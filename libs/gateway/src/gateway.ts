@@ -19,6 +19,7 @@ import type { GatewayAuditRecord } from "@atoll/store";
 import {
   AgentUnavailableError,
   type BusProxyClient,
+  firedByTimeout,
   ProxyReplyError,
   timeoutMessage,
 } from "./bus-transport.js";
@@ -307,29 +308,21 @@ export class Gateway {
   ): Promise<{ status: number; headers: HeaderList; body: AsyncIterable<Uint8Array>; close(): void }> {
     const identity = cluster.impersonate ? clusterIdentity(principal) : undefined;
     if (cluster.client) {
+      // Ended by close(), by the caller hanging up, or by running out of time.
       const abort = new AbortController();
-      const stop = () => abort.abort();
-      signal.addEventListener("abort", stop);
-      let timedOut = false;
-      const timer =
-        call.timeoutMs > 0
-          ? setTimeout(() => {
-              timedOut = true;
-              abort.abort();
-            }, call.timeoutMs)
-          : undefined;
-      const close = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", stop);
-        abort.abort();
-      };
+      const ended = AbortSignal.any([
+        abort.signal,
+        signal,
+        ...(call.timeoutMs > 0 ? [AbortSignal.timeout(call.timeoutMs)] : []),
+      ]);
+      const close = () => abort.abort();
       try {
         const response = await cluster.client.stream({
           method: call.method,
           path: call.path,
           headers: toOutgoing([...call.headers, ...impersonationHeaders(identity)]),
           ...(call.body.length > 0 ? { body: call.body } : {}),
-          signal: abort.signal,
+          signal: ended,
         });
         return {
           status: response.statusCode ?? 502,
@@ -339,7 +332,8 @@ export class Gateway {
         };
       } catch (error) {
         close();
-        if (timedOut) throw new GatewayError(504, "Timeout", timeoutMessage(cluster.name, call.timeoutMs));
+        if (firedByTimeout(ended))
+          throw new GatewayError(504, "Timeout", timeoutMessage(cluster.name, call.timeoutMs));
         throw new GatewayError(
           503,
           "ServiceUnavailable",
