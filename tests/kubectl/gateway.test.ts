@@ -1,13 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import https from "node:https";
+import { type AddressInfo, connect } from "node:net";
 import { join } from "node:path";
 import { until } from "@atoll/devkit";
 import { KubeSim, type SimAccess } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { TestHub } from "../support/hub.js";
-import { kubectl, kubectlStream } from "../support/kubectl.js";
+import { kubectl, kubectlPortForward, kubectlStream } from "../support/kubectl.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are read as loose JSON
 type Any = any;
@@ -26,7 +28,17 @@ const configMap = (name: string, value: string) =>
 
 describe("the real kubectl through the gateway (/proxy/clusters/<name>), push and pull", () => {
   const hub = new TestHub({ env: { ATOLL_SECRET_KEY: randomBytes(32).toString("base64") } });
-  const pushSim = new KubeSim({ name: "gw-push", token: "push-token", authorize: memberRbac });
+  /** What listens on the push sim's pods: a real HTTP server, reached through port-forward. */
+  const podServer = createServer((req, res) => res.end(`pod port 8080 answered ${req.url}`));
+  const pushSim = new KubeSim({
+    name: "gw-push",
+    token: "push-token",
+    authorize: memberRbac,
+    portForward: async ({ port }) => {
+      if (port !== 8080) throw new Error(`nothing listens on ${port}`);
+      return connect((podServer.address() as AddressInfo).port, "127.0.0.1");
+    },
+  });
   const pullSim = new KubeSim({ name: "gw-pull", token: "pull-token", authorize: memberRbac });
   const sims = { push: pushSim, pull: pullSim };
   const tokens: Record<string, string> = {};
@@ -49,6 +61,7 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
 
   beforeAll(async () => {
     await Promise.all([pushSim.start(), pullSim.start()]);
+    await new Promise<void>((resolve) => podServer.listen(0, "127.0.0.1", resolve));
     for (const sim of [pushSim, pullSim]) {
       sim.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } });
       sim.apply({
@@ -94,6 +107,8 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
   afterAll(async () => {
     await hub.stop();
     await Promise.all([pushSim.stop(), pullSim.stop()]);
+    podServer.closeAllConnections();
+    podServer.close();
   });
 
   describe.each(["push", "pull"] as const)("%s mode", (mode) => {
@@ -227,6 +242,38 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
     await expect(
       kubectl(kubeconfigFor("gw-push", "reader"), ["exec", "web", "-n", "default", "--", "whoami"]),
     ).rejects.toThrow(/needs proxy-write/);
+  });
+
+  it.each([
+    ["SPDY tunnelled in WebSocket", true],
+    ["plain SPDY", false],
+  ])("port-forward over %s reaches a pod in a push-mode cluster as the caller", async (_, websockets) => {
+    const seen = pushSim.requests.length;
+    const forward = await kubectlPortForward(
+      kubeconfigFor("gw-push", "admin"),
+      ["-n", "default", "pod/web", ":8080"],
+      websockets,
+    );
+    try {
+      for (const path of ["/first", "/second"]) {
+        const response = await fetch(`http://127.0.0.1:${forward.port}${path}`);
+        expect(await response.text()).toBe(`pod port 8080 answered ${path}`);
+      }
+    } finally {
+      forward.stop();
+    }
+    const forwarded = pushSim.requests.slice(seen).filter((r) => r.subresource === "portforward");
+    expect(forwarded.length).toBeGreaterThan(0);
+    expect(forwarded[0]).toMatchObject({ user: "atoll:bootstrap-admin", impersonated: true });
+  });
+
+  it.each([
+    ["a reader, who lacks proxy-write", "gw-push", "reader", /needs proxy-write/],
+    ["a pull-mode cluster, plainly", "gw-pull", "admin", /push-mode clusters/],
+  ])("port-forward is refused to %s", async (_, cluster, who, reason) => {
+    await expect(
+      kubectlPortForward(kubeconfigFor(cluster, who), ["-n", "default", "pod/web", ":8080"]),
+    ).rejects.toThrow(reason);
   });
 
   it("atoll kubeconfig gives a context per cluster through the gateway, and one over the index", async () => {

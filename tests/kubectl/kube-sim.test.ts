@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,7 +6,7 @@ import { until } from "@atoll/devkit";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { kubectl, kubectlStream } from "../support/kubectl.js";
+import { exchange, kubectl, kubectlPortForward, kubectlStream } from "../support/kubectl.js";
 
 describe("the real kubectl against kube-sim", () => {
   const sim = new KubeSim({ name: "kubectl-sim", token: "kubectl-token" });
@@ -86,6 +87,48 @@ describe("the real kubectl against kube-sim", () => {
     expect(await kubectl(kubeconfig, ["logs", "--tail=1", ...args])).toBe("line 3\n");
     expect(await kubectl(kubeconfig, ["exec", ...args, "--", "hostname"])).toBe(`${pod.metadata.name}\n`);
     await expect(kubectl(kubeconfig, ["exec", ...args, "--", "reboot"])).rejects.toThrow(/exit code 127/);
+  });
+
+  it.each([
+    ["SPDY tunnelled in WebSocket (kubectl's default)", true],
+    ["plain SPDY", false],
+  ])("port-forward over %s carries bytes both ways, connection after connection", async (_, websockets) => {
+    sim.apply({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "echo", namespace: "default" },
+      spec: { containers: [{ name: "echo", image: "echo", ports: [{ containerPort: 7 }] }] },
+      status: { phase: "Running" },
+    });
+    const forward = await kubectlPortForward(kubeconfig, ["-n", "default", "pod/echo", ":7"], websockets);
+    try {
+      expect((await exchange(forward.port, "first")).toString()).toBe("first");
+      // Large enough to span many frames, and random so that reordering or loss would show.
+      const large = randomBytes(3 * 1024 * 1024 + 17);
+      expect((await exchange(forward.port, large)).equals(large)).toBe(true);
+      expect((await exchange(forward.port, "third")).toString()).toBe("third");
+      expect(forward.process.exitCode).toBeNull();
+      // A WebSocket opens with GET; SPDY's upgrade is a POST.
+      expect(sim.requests.filter((r) => r.subresource === "portforward").at(-1)?.method).toBe(
+        websockets ? "GET" : "POST",
+      );
+    } finally {
+      forward.stop();
+    }
+  });
+
+  it("port-forward to a port nothing listens on fails as a kubelet reports it", async () => {
+    const forward = await kubectlPortForward(kubeconfig, ["-n", "default", "pod/echo", ":8081"]);
+    try {
+      expect((await exchange(forward.port, "anyone?")).length).toBe(0);
+      await until(() => forward.process.exitCode !== null, "kubectl to give up on the forward");
+      expect(forward.output()).toMatch(
+        /error forwarding port 8081 to pod default\/echo: .*connection refused/,
+      );
+      expect(forward.output()).toMatch(/lost connection to pod/);
+    } finally {
+      forward.stop();
+    }
   });
 
   it("get pods -w prints a pod created while it watches", async () => {

@@ -9,6 +9,7 @@ export {
   startChurn,
 } from "./generator.js";
 export { jsonPatch, mergePatch } from "./patch.js";
+export type { PortDialer, PortForwardTarget } from "./port-forward.js";
 export { KubeSim, type KubeSimOptions, type SimAccess, type SimRequestRecord } from "./server.js";
 export { type Obj, SimError, type SimEvent, SimStore } from "./store.js";
 export { selfSignedTls, type TlsMaterial } from "./tls.js";

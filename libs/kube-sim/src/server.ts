@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import type { Duplex } from "node:stream";
+import { type Duplex, PassThrough } from "node:stream";
 import {
   apiVersionOf,
   discoveryDocument,
@@ -26,9 +26,16 @@ import {
   toTable,
   wantsTable,
 } from "@atoll/kube";
-import { type WebSocket, WebSocketServer } from "ws";
+import { createWebSocketStream, type WebSocket, WebSocketServer } from "ws";
 import YAML from "yaml";
 import { jsonPatch, mergePatch, PatchError, stripDirectives } from "./patch.js";
+import {
+  PORT_FORWARD_PROTOCOL,
+  PORT_FORWARD_TUNNEL_PROTOCOL,
+  type PortDialer,
+  type PortForwardTarget,
+  servePortForward,
+} from "./port-forward.js";
 import { type Obj, SimError, type SimEvent, SimStore, type StoreOptions, typeKeyOf } from "./store.js";
 import { selfSignedTls, type TlsMaterial } from "./tls.js";
 
@@ -45,6 +52,11 @@ export interface KubeSimOptions extends StoreOptions {
   kubernetesVersion?: string;
   /** Decides each request by the identity it acts as; everything is allowed when unset. */
   authorize?: (access: SimAccess) => boolean;
+  /**
+   * Where port-forward connects. By default a port a container declares echoes what it is sent,
+   * and any other port refuses the connection, as an empty port in a real pod would.
+   */
+  portForward?: PortDialer;
 }
 
 /** Who a request acts as and what it does, as an authorizer sees it. */
@@ -67,6 +79,11 @@ export interface SimRequestRecord extends SimAccess {
 }
 
 const REQUEST_LOG_SIZE = 1000;
+
+interface SimContainer {
+  name: string;
+  ports?: { containerPort: number }[];
+}
 
 type Route = ResourceRoute;
 
@@ -111,6 +128,13 @@ export class KubeSim {
     handleProtocols: (offered) =>
       ["v5.channel.k8s.io", "v4.channel.k8s.io"].find((p) => offered.has(p)) ?? false,
   });
+  /**
+   * kubectl 1.30+ tunnels port-forward's SPDY inside WebSocket binary messages. Its subprotocol
+   * name holds a "/", which ws will not accept as a token, so the sim negotiates it itself.
+   */
+  private readonly portForwardSockets = new WebSocketServer({ noServer: true }).on("headers", (headers) =>
+    headers.push(`Sec-WebSocket-Protocol: ${PORT_FORWARD_TUNNEL_PROTOCOL}`),
+  );
 
   constructor(readonly options: KubeSimOptions) {
     this.store = new SimStore(options);
@@ -172,7 +196,7 @@ export class KubeSim {
 
   /** Appends a line to a container's log; followers see it at once. */
   writeLog(namespace: string, pod: string, line: string, container?: string): void {
-    const key = this.logKey(namespace, pod, container ?? this.containersOf(namespace, pod)[0] ?? "");
+    const key = this.logKey(namespace, pod, container ?? this.containersOf(namespace, pod)[0]?.name ?? "");
     const lines = this.logs.get(key) ?? [];
     lines.push(line);
     this.logs.set(key, lines);
@@ -183,10 +207,10 @@ export class KubeSim {
     return `${namespace}/${pod}/${container}`;
   }
 
-  private containersOf(namespace: string, pod: string): string[] {
+  private containersOf(namespace: string, pod: string): SimContainer[] {
     const type = this.store.findType("", "v1", "pods")!;
     const object = this.store.tryGet(type, namespace, pod);
-    return ((object?.spec?.containers ?? []) as { name: string }[]).map((c) => c.name);
+    return (object?.spec?.containers ?? []) as SimContainer[];
   }
 
   /** Creates or replaces an object through the same path the API uses. */
@@ -305,8 +329,9 @@ export class KubeSim {
   }
 
   /**
-   * exec over WebSocket (the channel protocol kubectl speaks first): a few commands answer from
-   * the sim's state, the rest exit 127 as a shell would. Port-forward and SPDY are not served.
+   * Pod exec and port-forward, the upgrades kubectl makes. exec speaks the WebSocket channel
+   * protocol (kubectl's first choice), and a few commands answer from the sim's state while the
+   * rest exit 127 as a shell would. port-forward speaks SPDY, directly or tunnelled in WebSocket.
    */
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? "/", "http://sim");
@@ -315,21 +340,74 @@ export class KubeSim {
     const denied = this.authorise(req, url);
     if (denied) throw new SimError(403, "Forbidden", denied);
     const route = this.route(url.pathname.split("/").filter(Boolean).map(decodeURIComponent));
-    if (route?.type.resource !== "pods" || !route.name || route.subresource !== "exec")
+    const subresource = route?.type.resource === "pods" && route.name ? route.subresource : undefined;
+    if (subresource === "portforward") {
+      this.portForward(req, socket, head, { namespace: route!.namespace ?? "", pod: route!.name! });
+      return;
+    }
+    if (subresource !== "exec")
       throw new SimError(
         400,
         "BadRequest",
-        `kube-sim serves only pod exec as an upgrade, not ${url.pathname}`,
+        `kube-sim serves only pod exec and port-forward as upgrades, not ${url.pathname}`,
       );
     if (req.headers.upgrade?.toLowerCase() !== "websocket")
       throw new SimError(400, "BadRequest", "kube-sim speaks exec over WebSocket only");
-    const namespace = route.namespace ?? "";
-    const container = this.containerFor(namespace, route.name, url.searchParams);
+    const namespace = route!.namespace ?? "";
+    const container = this.containerFor(namespace, route!.name!, url.searchParams);
     const command = url.searchParams.getAll("command");
     const user = this.requests.at(-1)?.user ?? "system:admin";
     this.execSockets.handleUpgrade(req, socket, head, (ws) =>
-      this.runCommand(ws, command, { pod: route.name!, namespace, container, user }),
+      this.runCommand(ws, command, { pod: route!.name!, namespace, container, user }),
     );
+  }
+
+  private portForward(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    pod: { namespace: string; pod: string },
+  ): void {
+    this.store.get(this.store.findType("", "v1", "pods")!, pod.namespace, pod.pod);
+    const dial = (target: PortForwardTarget) => this.dialPod(target);
+    const upgrade = req.headers.upgrade?.toLowerCase();
+    if (upgrade === "websocket") {
+      const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+      if (!offered.includes(PORT_FORWARD_TUNNEL_PROTOCOL))
+        throw new SimError(
+          400,
+          "BadRequest",
+          `port-forward over WebSocket needs the ${PORT_FORWARD_TUNNEL_PROTOCOL} subprotocol`,
+        );
+      delete req.headers["sec-websocket-protocol"];
+      this.portForwardSockets.handleUpgrade(req, socket, head, (ws) =>
+        servePortForward(createWebSocketStream(ws), pod, dial),
+      );
+      return;
+    }
+    const offered = (req.headersDistinct["x-stream-protocol-version"] ?? []).flatMap((v) => v.split(","));
+    if (upgrade !== "spdy/3.1" || !offered.map((p) => p.trim()).includes(PORT_FORWARD_PROTOCOL))
+      throw new SimError(
+        400,
+        "BadRequest",
+        `port-forward needs Upgrade: SPDY/3.1 with X-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}, or a WebSocket with the ${PORT_FORWARD_TUNNEL_PROTOCOL} subprotocol`,
+      );
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n" +
+        `X-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}\r\n\r\n`,
+    );
+    if (head.length) socket.unshift(head);
+    servePortForward(socket, pod, dial);
+  }
+
+  private async dialPod(target: PortForwardTarget): Promise<Duplex> {
+    if (this.options.portForward) return this.options.portForward(target);
+    const declared = this.containersOf(target.namespace, target.pod).some((c) =>
+      (c.ports ?? []).some((p) => p.containerPort === target.port),
+    );
+    if (!declared)
+      throw new Error(`failed to connect to localhost:${target.port} inside the pod: connection refused`);
+    return new PassThrough();
   }
 
   private runCommand(
@@ -369,7 +447,7 @@ export class KubeSim {
   /** The container a log or exec request means: the one named, or the pod's only one. */
   private containerFor(namespace: string, pod: string, params: URLSearchParams): string {
     this.store.get(this.store.findType("", "v1", "pods")!, namespace, pod);
-    const containers = this.containersOf(namespace, pod);
+    const containers = this.containersOf(namespace, pod).map((c) => c.name);
     const container = params.get("container") ?? (containers.length === 1 ? containers[0] : undefined);
     if (container === undefined)
       throw new SimError(
