@@ -124,6 +124,11 @@ export class ChangeFeed {
     this.schedule(this.options.pollMs ?? 2000);
   }
 
+  /** How many listeners are subscribed, which is how many watches are open. */
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

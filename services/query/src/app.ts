@@ -82,7 +82,6 @@ export function buildQueryApp(options: QueryAppOptions) {
   const app = Fastify({
     ...(options.tls ? { https: options.tls } : {}),
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: false,
     requestIdHeader: "x-request-id",
   });
 

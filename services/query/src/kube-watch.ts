@@ -109,7 +109,8 @@ export async function serveWatch(
     clearInterval(bookmarks);
     if (!raw.writableEnded) raw.end();
   };
-  request.raw.on("close", close);
+  // The response, not the request: a request without a body may have closed before this runs.
+  raw.on("close", close);
   const timeoutSeconds = Number(params.timeoutSeconds ?? "0");
   const timeout = timeoutSeconds > 0 ? setTimeout(close, timeoutSeconds * 1000) : undefined;
   const bookmarks =

@@ -49,6 +49,8 @@ const config = loadConfig({
   ATOLL_GATEWAY_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
 });
 const logger = createLogger({ service: "query", level: config.LOG_LEVEL });
+/** How long shutdown lets requests in flight finish before it cuts long-lived streams. */
+const STREAM_GRACE_MS = 1_000;
 
 // 2. Clients.
 const database = await openDatabase(config.DATABASE_URL, { logger, sessionSettings: SEARCH_SESSION });
@@ -139,7 +141,11 @@ onShutdown(logger, async () => {
   rulesResponder.stop();
   indexed.unsubscribe();
   changes.stop();
+  // Watches and followed streams never finish by themselves; after a moment for requests in
+  // flight, they are cut, and their clients re-establish them against another replica.
+  const cutStreams = setTimeout(() => app.server.closeAllConnections(), STREAM_GRACE_MS);
   await app.close();
+  clearTimeout(cutStreams);
   await bus.close();
   await database.close();
 });

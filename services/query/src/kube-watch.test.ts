@@ -1,0 +1,75 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { until } from "@atoll/devkit";
+import { silentLogger } from "@atoll/log";
+import {
+  applyIndexOps,
+  ChangeFeed,
+  type DatabaseHandle,
+  openDatabase,
+  temporaryDatabase,
+} from "@atoll/store";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testQueryApp } from "./test-app.js";
+
+describe("watch over the index", () => {
+  let database: { url: string; drop(): Promise<void> };
+  let handle: DatabaseHandle;
+
+  beforeAll(async () => {
+    database = await temporaryDatabase("query_watch");
+    handle = await openDatabase(database.url);
+    // Discovery serves what is indexed, so the index needs a pod before pods can be watched.
+    await applyIndexOps(handle.sql, [
+      {
+        op: "upsert",
+        row: {
+          cluster: "eu",
+          uid: "uid-web",
+          apiGroup: "",
+          apiVersion: "v1",
+          kind: "Pod",
+          resource: "pods",
+          namespace: "shop",
+          name: "web",
+          resourceVersion: 1n,
+          syncId: "s",
+          objectJson: JSON.stringify({
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: "web", namespace: "shop", uid: "uid-web" },
+          }),
+        },
+      },
+    ]);
+  });
+  afterAll(async () => {
+    await handle.close();
+    await database.drop();
+  });
+
+  it("lets go of the change feed and the connection when the client hangs up", async () => {
+    const changes = new ChangeFeed(handle.sql, { logger: silentLogger() });
+    const app = testQueryApp(handle, { changes, auth: { anonymousRole: "viewer" } });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const port = (app.server.address() as AddressInfo).port;
+      const watch = http.get(`http://127.0.0.1:${port}/k8s/all/api/v1/pods?watch=true`);
+      const response = await new Promise<http.IncomingMessage>((resolve) => watch.once("response", resolve));
+      expect(response.statusCode).toBe(200);
+      // The pod already indexed arrives first, so the watch is past its catch-up and live.
+      const first = await new Promise<string>((resolve) =>
+        response.once("data", (chunk) => resolve(String(chunk))),
+      );
+      expect(JSON.parse(first)).toMatchObject({ type: "ADDED", object: { metadata: { name: "web" } } });
+      expect(changes.subscribers).toBe(1);
+      watch.destroy();
+      await until(() => changes.subscribers === 0, "the watch to unsubscribe from the feed");
+      const open = () => new Promise<number>((resolve) => app.server.getConnections((_, n) => resolve(n)));
+      await until(async () => (await open()) === 0, "the server to drop the watch's connection");
+    } finally {
+      changes.stop();
+      await app.close();
+    }
+  });
+});
