@@ -46,10 +46,25 @@ function row(
   };
 }
 
+/** web-1 and web-2 belong to the ReplicaSet text-replicas, which belongs to the Deployment healthy. */
+const ownedBy = (name: string, kind: string) => [
+  { apiVersion: "apps/v1", kind, name, uid: `uid-${name}`, controller: true },
+];
+
 const ROWS: ObjectRow[] = [
-  row("web-1", "Pod", { metadata: { labels: { app: "web", team: "pay" } }, status: { phase: "Running" } }),
+  row("web-1", "Pod", {
+    metadata: {
+      labels: { app: "web", team: "pay" },
+      ownerReferences: ownedBy("text-replicas", "ReplicaSet"),
+    },
+    status: { phase: "Running" },
+  }),
   row("web-2", "Pod", {
-    metadata: { labels: { app: "web" }, creationTimestamp: hoursAgo(0.2) },
+    metadata: {
+      labels: { app: "web" },
+      creationTimestamp: hoursAgo(0.2),
+      ownerReferences: ownedBy("text-replicas", "ReplicaSet"),
+    },
     status: { phase: "Pending" },
   }),
   row("api-1", "Pod", {
@@ -69,7 +84,10 @@ const ROWS: ObjectRow[] = [
   row("short", "Deployment", { spec: { replicas: 3 }, status: { readyReplicas: 1 } }),
   row("healthy", "Deployment", { spec: { replicas: 2 }, status: { readyReplicas: 2 } }),
   row("none-ready", "Deployment", { spec: { replicas: 2 }, status: {} }),
-  row("text-replicas", "ReplicaSet", { spec: { replicas: "many" } }),
+  row("text-replicas", "ReplicaSet", {
+    metadata: { ownerReferences: ownedBy("healthy", "Deployment") },
+    spec: { replicas: "many" },
+  }),
   row(
     "other",
     "Pod",
@@ -121,6 +139,31 @@ const CASES: [string, () => Query, string[]][] = [
     "sql NOT and OR",
     () => parseSqlQuery("SELECT * FROM resources WHERE NOT (kind = 'Pod') OR cluster = 'c2'"),
     ["healthy", "none-ready", "other", "short", "text-replicas"],
+  ],
+  [
+    "owner by uid",
+    () => ({ where: { type: "owner", owner: { uid: "uid-text-replicas" }, seniority: 0 }, orderBy: [] }),
+    ["web-1", "web-2"],
+  ],
+  [
+    "owner by name, two generations down",
+    () => ({
+      where: {
+        type: "owner",
+        owner: { name: "healthy", group: "apps", resource: "deployments", namespaces: ["prod"] },
+        seniority: 1,
+      },
+      orderBy: [],
+    }),
+    ["web-1", "web-2"],
+  ],
+  [
+    "owner by name in another namespace",
+    () => ({
+      where: { type: "owner", owner: { name: "healthy", namespaces: ["batch"] }, seniority: 1 },
+      orderBy: [],
+    }),
+    [],
   ],
   [
     "nl fewer ready than desired",

@@ -54,6 +54,10 @@ const QUERIES: [string, () => Query][] = [
     () => parseNaturalQuery("deployments in payments with fewer ready replicas than desired").query,
   ],
   [
+    "kube API: children of an owner uid",
+    () => ({ where: { type: "owner", owner: { uid: "uid-rs" }, seniority: 0 }, orderBy: [] }),
+  ],
+  [
     "nl: restarted in the last hour (zh)",
     () => parseNaturalQuery("过去一小时重启过的 Pod", { now: NOW }).query,
   ],
@@ -97,6 +101,104 @@ describe("OpenSearch query translation", () => {
   ])("says plainly what it cannot do: %s", (sql, message) => {
     expect(() => searchRequest(parseSqlQuery(sql), { limit: 10 })).toThrow(QueryError);
     expect(() => searchRequest(parseSqlQuery(sql), { limit: 10 })).toThrow(message);
+  });
+
+  describe("owner filters, which OpenSearch resolves generation by generation", () => {
+    /** A client whose every _search answers with the next of the given hit lists. */
+    const scripted = (answers: { cluster: string; uid: string }[][]) => {
+      const requests: Record<string, unknown>[] = [];
+      const client = new OpenSearchClient({
+        url: "http://search.invalid:9200",
+        fetch: (async (_url: string, init: RequestInit) => {
+          requests.push(JSON.parse(String(init.body)));
+          const hits = (answers[requests.length - 1] ?? []).map((source) => ({
+            _source: {
+              ...source,
+              apiGroup: "",
+              apiVersion: "v1",
+              kind: "Pod",
+              namespace: "n",
+              name: source.uid,
+            },
+          }));
+          return new Response(JSON.stringify({ hits: { hits } }), { status: 200 });
+        }) as typeof fetch,
+      });
+      return { client, requests };
+    };
+
+    it("finds the owner by name, then its children, then filters on the grandchildren's owners", async () => {
+      const { client, requests } = scripted([
+        [{ cluster: "c1", uid: "uid-deploy" }],
+        [
+          { cluster: "c1", uid: "uid-rs-1" },
+          { cluster: "c1", uid: "uid-rs-2" },
+        ],
+        [{ cluster: "c1", uid: "uid-rs-1" }],
+      ]);
+      await searchOpenSearch(
+        client,
+        {
+          where: {
+            type: "owner",
+            owner: { name: "web", group: "apps", resource: "deployments", namespaces: ["prod"] },
+            seniority: 1,
+          },
+          orderBy: [],
+        },
+        { limit: 10 },
+      );
+      expect(requests).toHaveLength(3);
+      expect(requests[0]!.query).toEqual({
+        bool: {
+          filter: [
+            { term: { name: "web" } },
+            { term: { apiGroup: "apps" } },
+            { term: { resource: "deployments" } },
+            { terms: { namespace: ["prod", ""] } },
+          ],
+        },
+      });
+      expect(requests[1]!.query).toEqual({
+        bool: {
+          should: [
+            { bool: { filter: [{ term: { cluster: "c1" } }, { terms: { ownerUids: ["uid-deploy"] } }] } },
+          ],
+          minimum_should_match: 1,
+        },
+      });
+      const final = JSON.stringify(requests[2]!.query);
+      for (const uid of ["uid-rs-1", "uid-rs-2"]) expect(final).toContain(`{"term":{"ownerUids":"${uid}"}}`);
+      expect(final).toContain(`{"term":{"cluster":"c1"}}`);
+    });
+
+    it("matches nothing, without looking for children, when no owner has the name", async () => {
+      const { client, requests } = scripted([[]]);
+      const page = await searchOpenSearch(
+        client,
+        { where: { type: "owner", owner: { name: "gone" }, seniority: 2 }, orderBy: [] },
+        { limit: 10 },
+      );
+      expect(page.items).toEqual([]);
+      expect(requests).toHaveLength(2);
+      expect(requests[1]!.query).toEqual({
+        bool: { filter: [{ bool: { should: [], minimum_should_match: 1 } }] },
+      });
+    });
+
+    it("refuses an owner with more descendants in one generation than it will look up", async () => {
+      const many = Array.from({ length: 10_001 }, (_, i) => ({ cluster: "c1", uid: `u-${i}` }));
+      const { client } = scripted([many]);
+      await expect(
+        searchOpenSearch(
+          client,
+          { where: { type: "owner", owner: { name: "x" }, seniority: 0 }, orderBy: [] },
+          {
+            limit: 10,
+          },
+        ),
+      ).rejects.toThrow(/more than 10000 objects/);
+    });
   });
 
   it("shapes hits, cursors, totals and groups as the Postgres back end does", async () => {

@@ -226,9 +226,11 @@ class Translation {
       case "status":
         return { term: { statusReasons: c.value } };
       case "owner":
+        if (c.owner.uid !== undefined && c.seniority === 0) return { term: { ownerUids: c.owner.uid } };
+        // searchOpenSearch looks these owners up first (resolveOwners) and leaves only uids.
         throw new QueryError(
-          "UNSUPPORTED_ON_OPENSEARCH",
-          "owner filters run on the Postgres index only; use the kube API (/k8s/...) for them",
+          "OWNER_UNRESOLVED",
+          "an owner named by name, or more than one generation up, must be resolved to uids against the index before translation",
         );
       case "age":
         return { range: { createdAt: { [c.op === "<" ? "gt" : "lt"]: `now-${c.seconds}s` } } };

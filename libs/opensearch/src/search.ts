@@ -1,4 +1,13 @@
-import { type Cursor, fieldText, type Query, type SearchItem, type SearchPage } from "@atoll/search";
+import {
+  type Condition,
+  type Cursor,
+  fieldText,
+  type OwnerRef,
+  type Query,
+  QueryError,
+  type SearchItem,
+  type SearchPage,
+} from "@atoll/search";
 import type { OpenSearchClient } from "./client.js";
 import { searchRequest } from "./query.js";
 
@@ -27,7 +36,8 @@ export async function searchOpenSearch(
   query: Query,
   page: { limit: number; after?: Cursor | { offset: number }; withTotal?: boolean },
 ): Promise<SearchPage> {
-  const request = searchRequest(query, page);
+  const where = await resolveOwners(client, query.where);
+  const request = searchRequest({ ...query, ...(where ? { where } : {}) }, page);
   const answer = (await client.request(
     "POST",
     `/${client.index}/_search`,
@@ -88,4 +98,111 @@ export async function searchOpenSearch(
     }
   }
   return { items, ...(next ? { next } : {}), ...total };
+}
+
+/** The most owners (or children) one generation of an owner filter may hold. */
+const OWNER_LOOKUP_LIMIT = 10_000;
+
+/** An object an owner filter passes through: its uid, and the cluster it lives in when known. */
+interface OwnerUid {
+  cluster?: string;
+  uid: string;
+}
+
+/**
+ * Postgres follows an owner filter inside one SQL statement; OpenSearch has no joins, so the
+ * owners are looked up here, generation by generation, until only the uids whose direct children
+ * are wanted remain. Each generation stays in its parent's cluster, as in Postgres.
+ */
+export async function resolveOwners(
+  client: OpenSearchClient,
+  condition: Condition | undefined,
+): Promise<Condition | undefined> {
+  if (!condition) return undefined;
+  switch (condition.type) {
+    case "and":
+    case "or":
+      return {
+        type: condition.type,
+        of: await Promise.all(condition.of.map(async (c) => (await resolveOwners(client, c))!)),
+      };
+    case "not":
+      return { type: "not", of: (await resolveOwners(client, condition.of))! };
+    case "owner": {
+      if (condition.owner.uid !== undefined && condition.seniority === 0) return condition;
+      let generation = condition.owner.uid
+        ? [{ uid: condition.owner.uid }]
+        : await lookUpUids(client, ownersByName(condition.owner));
+      for (let depth = 1; depth <= condition.seniority && generation.length > 0; depth++)
+        generation = await lookUpUids(client, childrenOf(generation));
+      return {
+        type: "or",
+        of: generation.map(({ cluster, uid }): Condition => {
+          const owned: Condition = { type: "owner", owner: { uid }, seniority: 0 };
+          return cluster === undefined
+            ? owned
+            : {
+                type: "and",
+                of: [
+                  { type: "compare", field: { kind: "column", name: "cluster" }, op: "=", value: cluster },
+                  owned,
+                ],
+              };
+        }),
+      };
+    }
+    default:
+      return condition;
+  }
+}
+
+function ownersByName(owner: OwnerRef): Record<string, unknown> {
+  return {
+    bool: {
+      filter: [
+        { term: { name: owner.name ?? "" } },
+        ...(owner.group !== undefined ? [{ term: { apiGroup: owner.group } }] : []),
+        ...(owner.resource !== undefined ? [{ term: { resource: owner.resource } }] : []),
+        // Cluster-scoped owners (namespace "") are always candidates.
+        ...(owner.namespaces?.length ? [{ terms: { namespace: [...owner.namespaces, ""] } }] : []),
+      ],
+    },
+  };
+}
+
+function childrenOf(parents: OwnerUid[]): Record<string, unknown> {
+  const byCluster = new Map<string | undefined, OwnerUid[]>();
+  for (const parent of parents) {
+    const members = byCluster.get(parent.cluster) ?? [];
+    members.push(parent);
+    byCluster.set(parent.cluster, members);
+  }
+  return {
+    bool: {
+      should: [...byCluster].map(([cluster, members]) => ({
+        bool: {
+          filter: [
+            ...(cluster === undefined ? [] : [{ term: { cluster } }]),
+            { terms: { ownerUids: members.map((m) => m.uid) } },
+          ],
+        },
+      })),
+      minimum_should_match: 1,
+    },
+  };
+}
+
+async function lookUpUids(client: OpenSearchClient, query: Record<string, unknown>): Promise<OwnerUid[]> {
+  const answer = (await client.request(
+    "POST",
+    `/${client.index}/_search`,
+    JSON.stringify({ size: OWNER_LOOKUP_LIMIT + 1, _source: ["cluster", "uid"], query }),
+  )) as unknown as { hits: { hits: { _source: { cluster: string; uid: string } }[] } };
+  const hits = answer.hits.hits;
+  if (hits.length > OWNER_LOOKUP_LIMIT)
+    throw new QueryError(
+      "OWNER_TOO_BROAD",
+      `an owner filter reaches more than ${OWNER_LOOKUP_LIMIT} objects in one generation; name the owner by uid or narrow it by namespace`,
+    );
+  return hits.map(({ _source }) => ({ cluster: _source.cluster, uid: _source.uid }));
 }

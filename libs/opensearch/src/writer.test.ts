@@ -36,6 +36,9 @@ function row(uid: string, rv: number, extra: Partial<ObjectRow> = {}): ObjectRow
         labels: { app: "web", "app.kubernetes.io/part-of": "shop" },
         annotations: { note: "x" },
         creationTimestamp: "2026-01-02T03:04:05Z",
+        ownerReferences: [
+          { apiVersion: "example.com/v1", kind: "App", name: "shop", uid: `owner-of-${uid}` },
+        ],
       },
       spec: { replicas: 3 },
       status: { readyReplicas: 2 },
@@ -109,13 +112,16 @@ describe("OpenSearch writer against a capturing server", () => {
   const writer = () => new OpenSearchWriter({ url, prefix: "golden-" });
   const now = new Date("2026-11-21T00:00:00Z");
 
-  it("installs the exact template and creates the index", async () => {
+  it("installs the exact template, creates the index, and brings an older index's mapping up to date", async () => {
     await writer().ensureIndex();
     expect(captured.map((c) => `${c.method} ${c.path}`)).toEqual([
       "PUT /_index_template/golden-atoll-resources",
       "PUT /golden-atoll-resources",
+      "PUT /golden-atoll-resources/_mapping",
     ]);
-    expectGolden("template.json", `${JSON.stringify(JSON.parse(captured[0]!.body), null, 2)}\n`);
+    const template = JSON.parse(captured[0]!.body);
+    expectGolden("template.json", `${JSON.stringify(template, null, 2)}\n`);
+    expect(JSON.parse(captured[2]!.body)).toEqual({ properties: template.template.mappings.properties });
   });
 
   it("sends versioned bulk writes and deletes, and sweeps after the writes before them", async () => {

@@ -34,6 +34,9 @@ export function resourceDocument(row: ObjectRow, indexedAt: string): string {
         (object.status?.containerStatuses ?? []) as Record<string, Record<string, { reason?: string }>>[]
       ).flatMap((c) => Object.values(c.state ?? {}).map((state) => state?.reason)),
     ].filter((reason): reason is string => typeof reason === "string"),
+    ownerUids: ((metadata.ownerReferences ?? []) as { uid?: unknown }[])
+      .map((owner) => owner.uid)
+      .filter((uid): uid is string => typeof uid === "string"),
     searchText: [
       row.name,
       row.namespace,
@@ -105,14 +108,17 @@ export class OpenSearchWriter {
     return this.client.request(method, path, body, contentType);
   }
 
-  /** Installs the index template and creates the index; safe to run at every start. */
+  /**
+   * Installs the index template and creates the index; safe to run at every start. An index made
+   * by an earlier version gains the fields added since, which its strict mapping would otherwise
+   * refuse in every document.
+   */
   async ensureIndex(): Promise<void> {
-    await this.request(
-      "PUT",
-      `/_index_template/${this.index}`,
-      JSON.stringify(resourceIndexTemplate(this.options.prefix ?? "")),
-    );
+    const template = resourceIndexTemplate(this.options.prefix ?? "");
+    await this.request("PUT", `/_index_template/${this.index}`, JSON.stringify(template));
     await this.request("PUT", `/${this.index}`, "{}");
+    const { mappings } = template.template as { mappings: { properties: Record<string, unknown> } };
+    await this.request("PUT", `/${this.index}/_mapping`, JSON.stringify({ properties: mappings.properties }));
   }
 
   /** Applies ops in order: bulk writes between sweeps, each sweep after the writes before it. */
