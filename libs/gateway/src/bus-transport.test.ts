@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Duplex } from "node:stream";
 import { Bus } from "@atoll/bus";
 import { until } from "@atoll/devkit";
 import { KubeClient, readBody } from "@atoll/kube";
@@ -213,8 +214,93 @@ describe("the gateway over the bus", () => {
     expect(malformed.status).toBe(400);
     expect(JSON.parse(await collect(malformed.body)).message).toMatch(/"\.\." segment/);
     const exec = await get("/api/v1/namespaces/default/pods/web/exec?command=sh");
-    expect(exec.status).toBe(501);
-    await collect(exec.body);
+    expect(exec.status).toBe(400);
+    expect(JSON.parse(await collect(exec.body)).message).toMatch(/needs a connection upgrade/);
     expect(sim.requests.length).toBe(before);
   });
+
+  it("carries an upgraded connection both ways, the caller's bytes held to the agent's credit", async () => {
+    const upstream = new HeldEcho();
+    const upgrading = new ProxyResponder({
+      bus: agentBus,
+      cluster: "gw-up",
+      // Only upgrade is called on an upgrade request; the API server's side is the held echo.
+      client: {
+        upgrade: async () => ({
+          switched: true,
+          response: {
+            statusCode: 101,
+            rawHeaders: ["Connection", "Upgrade", "Upgrade", "SPDY/3.1"],
+            headers: {},
+          },
+          socket: upstream,
+          head: Buffer.alloc(0),
+        }),
+      } as unknown as KubeClient,
+      logger: silentLogger(),
+      tuning,
+    }).start();
+    const pieces: number[] = [];
+    const counter = hub.nc.subscribe(hub.names.proxyControl("gw-up"), {
+      callback: (_error, message) => {
+        if (message.data.length >= tuning.chunkBytes) pieces.push(message.data.length);
+      },
+    });
+    try {
+      await agentBus.nc.flush();
+      const reply = await client.call("gw-up", {
+        method: "POST",
+        path: "/api/v1/namespaces/default/pods/web/portforward",
+        headers: [],
+        body: new Uint8Array(),
+        timeoutMs: 0,
+        upgrade: true,
+      });
+      expect(reply.status).toBe(101);
+      expect(reply.headers).toContainEqual({ name: "Upgrade", values: ["SPDY/3.1"] });
+      const sent = randomBytes(tuning.chunkBytes * 10);
+      const writing = reply.upstream!.write(sent);
+      // The API server takes nothing yet: only a window of pieces may be on their way.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(pieces.length).toBe(tuning.window);
+      upstream.release();
+      await writing;
+      reply.upstream!.end();
+      const echoed: Uint8Array[] = [];
+      for await (const chunk of reply.body) echoed.push(chunk);
+      expect(Buffer.concat(echoed).equals(sent)).toBe(true);
+      expect(pieces.length).toBe(10);
+      await until(() => upgrading.active === 0, "the agent to end the finished connection");
+    } finally {
+      counter.unsubscribe();
+      await upgrading.stop();
+    }
+  });
 });
+
+/** An API server's end of an upgraded connection that echoes, but takes nothing until released. */
+class HeldEcho extends Duplex {
+  private held: (() => void)[] = [];
+  private holding = true;
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    const take = () => {
+      this.push(chunk);
+      done();
+    };
+    if (this.holding) this.held.push(take);
+    else take();
+  }
+
+  override _final(done: () => void): void {
+    this.push(null);
+    done();
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const take of this.held.splice(0)) take();
+  }
+}

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import type { Bus } from "@atoll/bus";
 import {
   codecFor,
@@ -75,13 +75,25 @@ export interface ProxyCall {
   identity?: ClusterIdentity;
   /** Ends a reply that takes longer; 0 for watches and followed logs. */
   timeoutMs: number;
+  /** exec, attach or port-forward: ask the agent to upgrade the connection. */
+  upgrade?: boolean;
+}
+
+/** The caller's half of an upgraded connection, carried to the agent in credited pieces. */
+export interface UpstreamWriter {
+  /** Resolves once the agent may take more; rejects if the connection has ended. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** The caller will send nothing more. */
+  end(): void;
 }
 
 export interface ProxyReply {
   status: number;
   headers: HeaderList;
-  /** The body in order; it throws if the agent goes silent or a chunk goes missing. */
+  /** The body in order (after a 101, the cluster's bytes); it throws if the agent goes silent or a chunk goes missing. */
   body: AsyncIterable<Uint8Array>;
+  /** After a 101 to an upgrade: the way back to the cluster. */
+  upstream?: UpstreamWriter;
   /** Tells the agent to stop: the caller hung up. */
   cancel(): void;
 }
@@ -190,10 +202,21 @@ export class BusProxyClient {
             ),
           );
         expected++;
+        // Credit for the caller's bytes is taken at once, not in turn behind the cluster's, so the
+        // two directions of an upgraded connection never wait on each other.
+        if (reply.credit > 0) grantSendCredit(reply.credit);
         queue.push(reply);
       },
     });
     let open = true;
+    let sendCredit = this.tuning.window;
+    let creditWaiter: (() => void) | undefined;
+    const grantSendCredit = (credit: number) => {
+      sendCredit += credit;
+      const waiter = creditWaiter;
+      creditWaiter = undefined;
+      waiter?.();
+    };
     const control = (credit: number, cancel = false) => {
       if ((!open && !cancel) || nc.isClosed()) return;
       nc.publish(
@@ -208,6 +231,7 @@ export class BusProxyClient {
       open = false;
       clearInterval(keepalive);
       subscription.unsubscribe();
+      grantSendCredit(0);
     };
 
     const acceptMs = this.options.acceptTimeoutMs ?? 5000;
@@ -233,6 +257,7 @@ export class BusProxyClient {
             replySubject,
             timeoutMs: call.timeoutMs,
             initialCredit: this.tuning.window,
+            upgrade: call.upgrade ?? false,
           }),
         ),
         { timeout: acceptMs },
@@ -301,10 +326,36 @@ export class BusProxyClient {
         close(!reply.final);
       }
     }
+    const { chunkBytes } = this.tuning;
+    let streamIndex = 0n;
+    const upstream: UpstreamWriter = {
+      async write(chunk) {
+        for (let at = 0; at < chunk.length; at += chunkBytes) {
+          while (sendCredit <= 0 && open) await new Promise<void>((resolve) => (creditWaiter = resolve));
+          if (!open) throw new ProxyReplyError(`the connection to cluster "${cluster}" has ended`);
+          sendCredit--;
+          const streamData = chunk.subarray(at, at + chunkBytes);
+          nc.publish(
+            controlSubject,
+            controlCodec.encode(
+              create(ProxyControlSchema, { requestId, streamData, streamIndex: streamIndex++ }),
+            ),
+          );
+        }
+      },
+      end() {
+        if (open)
+          nc.publish(
+            controlSubject,
+            controlCodec.encode(create(ProxyControlSchema, { requestId, streamEnd: true })),
+          );
+      },
+    };
     return {
       status: first.status,
       headers: first.headers.map((h) => ({ name: h.name, values: [...h.values] })),
       body: body(),
+      ...(call.upgrade && first.status === 101 ? { upstream } : {}),
       cancel: () => close(true),
     };
   }
@@ -342,7 +393,10 @@ async function* coalesced(stream: Readable, max: number): AsyncGenerator<Buffer>
   }
 }
 
-type ReplyPart = Pick<MessageInitShape<typeof ProxyResponseSchema>, "status" | "body" | "final" | "error"> & {
+type ReplyPart = Pick<
+  MessageInitShape<typeof ProxyResponseSchema>,
+  "status" | "body" | "final" | "error" | "credit"
+> & {
   headers?: HeaderList;
 };
 
@@ -353,6 +407,8 @@ interface RunningReply {
   lastSent: number;
   abort: AbortController;
   send(part: ReplyPart): void;
+  /** An upgraded connection to the API server, and where the caller's bytes for it stand. */
+  upgraded?: { socket: Duplex; nextIndex: bigint; written: number };
 }
 
 export interface ProxyResponderOptions {
@@ -442,10 +498,40 @@ export class ProxyResponder {
     if (!reply) return;
     reply.lastHeard = Date.now();
     if (message.cancel) reply.abort.abort();
+    if (reply.upgraded) this.forwardCallerBytes(reply, reply.upgraded, message);
     reply.credit += message.credit;
     const wake = reply.wake;
     reply.wake = undefined;
     wake?.();
+  }
+
+  /**
+   * The caller's bytes on an upgraded connection go to the API server in order; credit for more
+   * goes back once half a window of them has been written, so a slow API server slows the caller.
+   */
+  private forwardCallerBytes(
+    reply: RunningReply,
+    upgraded: NonNullable<RunningReply["upgraded"]>,
+    message: ReturnType<typeof controlCodec.decode>,
+  ): void {
+    if (message.streamData.length > 0) {
+      if (message.streamIndex !== upgraded.nextIndex) {
+        this.options.logger.warn(
+          { requestId: message.requestId, expected: String(upgraded.nextIndex) },
+          "a piece of an upgraded connection was lost; closing it",
+        );
+        reply.abort.abort();
+        return;
+      }
+      upgraded.nextIndex++;
+      upgraded.socket.write(message.streamData, () => {
+        const half = Math.max(1, Math.floor(this.tuning.window / 2));
+        if (++upgraded.written < half) return;
+        reply.send({ credit: upgraded.written });
+        upgraded.written = 0;
+      });
+    }
+    if (message.streamEnd) upgraded.socket.end();
   }
 
   /** Keeps idle streams alive and drops those whose caller went away without a word. */
@@ -534,11 +620,13 @@ export class ProxyResponder {
       if (error instanceof RequestPathError) return fail(400, "BadRequest", error.message);
       throw error;
     }
-    if (UPGRADE_SUBRESOURCES.has(target.info.subresource))
+    if (UPGRADE_SUBRESOURCES.has(target.info.subresource) !== request.upgrade)
       return fail(
-        501,
-        "NotImplemented",
-        "exec, attach and port-forward cannot be carried over the bus to a pull-mode cluster",
+        400,
+        "BadRequest",
+        request.upgrade
+          ? "only exec, attach and port-forward are served as connection upgrades"
+          : `${target.info.subresource} needs a connection upgrade (kubectl sends one); this request asked for none`,
       );
     const limit = this.options.maxConcurrent ?? 256;
     if (this.running.size >= limit)
@@ -570,6 +658,7 @@ export class ProxyResponder {
       const headers = [
         ...requestHeadersToForward(
           Object.fromEntries(request.headers.map((h) => [h.name.toLowerCase(), h.values])),
+          request.upgrade,
         ),
         ...impersonationHeaders(
           request.impersonateUser
@@ -577,16 +666,46 @@ export class ProxyResponder {
             : undefined,
         ),
       ];
-      const response = await this.options.client.stream({
+      const upstreamRequest = {
         method: request.method,
         path: target.pathname + target.search,
         headers: toOutgoing(headers),
         ...(requestBody.length > 0 ? { body: requestBody } : {}),
         signal,
-      });
-      started = true;
-      reply.send({ status: response.statusCode ?? 502, headers: responseHeadersToForward(response.headers) });
-      for await (const piece of coalesced(response, this.tuning.chunkBytes)) {
+      };
+      let source: Readable;
+      if (request.upgrade) {
+        const result = await this.options.client.upgrade(upstreamRequest);
+        started = true;
+        const raw = result.response.rawHeaders;
+        // A 101 keeps its handshake headers (Upgrade, Sec-WebSocket-Accept, the stream protocol).
+        reply.send({
+          status: result.response.statusCode ?? 502,
+          headers: result.switched
+            ? Array.from({ length: raw.length / 2 }, (_, i) => ({
+                name: raw[2 * i]!,
+                values: [raw[2 * i + 1]!],
+              }))
+            : responseHeadersToForward(result.response.headers),
+        });
+        if (result.switched) {
+          const { socket, head } = result;
+          reply.upgraded = { socket, nextIndex: 0n, written: 0 };
+          signal.addEventListener("abort", () => socket.destroy());
+          socket.on("error", () => abort.abort());
+          if (head.length) socket.unshift(head);
+        }
+        source = result.switched ? result.socket : result.response;
+      } else {
+        const response = await this.options.client.stream(upstreamRequest);
+        started = true;
+        reply.send({
+          status: response.statusCode ?? 502,
+          headers: responseHeadersToForward(response.headers),
+        });
+        source = response;
+      }
+      for await (const piece of coalesced(source, this.tuning.chunkBytes)) {
         while (reply.credit <= 0 && !signal.aborted)
           await new Promise<void>((resolve) => {
             reply.wake = resolve;
@@ -610,6 +729,7 @@ export class ProxyResponder {
       log.info({ err: message }, "gateway request failed");
     } finally {
       this.running.delete(request.requestId);
+      reply.upgraded?.socket.destroy();
     }
   }
 }

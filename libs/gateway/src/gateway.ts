@@ -22,6 +22,7 @@ import {
   firedByTimeout,
   ProxyReplyError,
   timeoutMessage,
+  type UpstreamWriter,
 } from "./bus-transport.js";
 import {
   clusterIdentity,
@@ -303,9 +304,22 @@ export class Gateway {
   private async open(
     cluster: GatewayCluster,
     principal: Principal,
-    call: { method: string; path: string; headers: HeaderList; body: Uint8Array; timeoutMs: number },
+    call: {
+      method: string;
+      path: string;
+      headers: HeaderList;
+      body: Uint8Array;
+      timeoutMs: number;
+      upgrade?: boolean;
+    },
     signal: AbortSignal,
-  ): Promise<{ status: number; headers: HeaderList; body: AsyncIterable<Uint8Array>; close(): void }> {
+  ): Promise<{
+    status: number;
+    headers: HeaderList;
+    body: AsyncIterable<Uint8Array>;
+    upstream?: UpstreamWriter;
+    close(): void;
+  }> {
     const identity = cluster.impersonate ? clusterIdentity(principal) : undefined;
     if (cluster.client) {
       // Ended by close(), by the caller hanging up, or by running out of time.
@@ -350,7 +364,13 @@ export class Gateway {
     try {
       const reply = await this.options.bus.call(cluster.name, { ...call, ...(identity ? { identity } : {}) });
       signal.addEventListener("abort", () => reply.cancel());
-      return { status: reply.status, headers: reply.headers, body: reply.body, close: () => reply.cancel() };
+      return {
+        status: reply.status,
+        headers: reply.headers,
+        body: reply.body,
+        ...(reply.upstream ? { upstream: reply.upstream } : {}),
+        close: () => reply.cancel(),
+      };
     } catch (error) {
       if (error instanceof AgentUnavailableError)
         throw new GatewayError(503, "ServiceUnavailable", error.message);
@@ -416,7 +436,10 @@ export class Gateway {
     }
   }
 
-  /** Serves an upgrade (exec, attach, port-forward) by splicing the two connections, push mode only. */
+  /**
+   * Serves an upgrade (exec, attach, port-forward): a push cluster's connection is spliced to the
+   * caller's; a pull cluster's is carried over the bus by its agent, credited in both directions.
+   */
   async upgrade(
     req: IncomingMessage,
     socket: Duplex,
@@ -427,12 +450,11 @@ export class Gateway {
     const method = req.method ?? "GET";
     try {
       const { target, cluster, write } = await this.admit(method, req.url ?? "", principal);
-      if (!cluster.client)
-        throw new GatewayError(
-          501,
-          "NotImplemented",
-          `exec, attach and port-forward reach only push-mode clusters; "${cluster.name}" is reached through its agent over NATS, which carries requests and streams but not interactive connections. Run kubectl inside that cluster, or register it in push mode`,
-        );
+      if (!cluster.client) {
+        const code = await this.upgradeThroughAgent(req, socket, head, principal, target, cluster);
+        if (write) this.audit(principal, method, target, code, requestId);
+        return;
+      }
       const result = await cluster.client.upgrade({
         method,
         path: target.pathname + target.search,
@@ -469,5 +491,71 @@ export class Gateway {
             );
       socket.end(statusResponseText(refusal.status, refusal.reason, refusal.message));
     }
+  }
+
+  /** An upgrade to a pull cluster, through its agent; resolves with the status the cluster gave. */
+  private async upgradeThroughAgent(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    principal: Principal,
+    target: GatewayTarget,
+    cluster: GatewayCluster,
+  ): Promise<number> {
+    const reply = await this.open(
+      cluster,
+      principal,
+      {
+        method: req.method ?? "GET",
+        path: target.pathname + target.search,
+        headers: requestHeadersToForward(req.headers, true),
+        body: new Uint8Array(),
+        timeoutMs: 0,
+        upgrade: true,
+      },
+      new AbortController().signal,
+    );
+    const lines = [`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ""}`];
+    for (const { name, values } of reply.headers) for (const value of values) lines.push(`${name}: ${value}`);
+    socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+    socket.on("error", () => reply.close());
+    socket.on("close", () => reply.close());
+    const upstream = reply.upstream;
+    if (upstream) {
+      // The caller's bytes go up one piece at a time, each after the agent has room for it.
+      const sendUp = async (chunk: Buffer) => {
+        socket.pause();
+        await upstream.write(chunk);
+        socket.resume();
+      };
+      const broken = () => {
+        socket.destroy();
+      };
+      let queue = head.length ? sendUp(head).catch(broken) : Promise.resolve();
+      socket.on("data", (chunk: Buffer) => {
+        queue = queue.then(() => sendUp(chunk)).catch(broken);
+      });
+      socket.on("end", () => {
+        queue = queue.then(() => upstream.end()).catch(broken);
+      });
+    }
+    void (async () => {
+      try {
+        for await (const chunk of reply.body) {
+          if (!socket.write(chunk)) await Promise.race([once(socket, "drain"), once(socket, "close")]);
+          if (socket.destroyed) break;
+        }
+        socket.end();
+      } catch (error) {
+        this.options.logger.warn(
+          { cluster: cluster.name, err: (error as Error).message },
+          "an upgraded connection through the bus broke off",
+        );
+        socket.destroy();
+      } finally {
+        reply.close();
+      }
+    })();
+    return reply.status;
   }
 }

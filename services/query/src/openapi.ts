@@ -57,7 +57,7 @@ const kubePath = (description: string) => ({
 const gatewayOperation = (method: string) => ({
   summary: `${method} through the live gateway to one member cluster`,
   description:
-    "Any Kubernetes API path of the cluster, as the caller (impersonated), within the caller's proxy-read / proxy-write grants. Push clusters are dialled directly; pull clusters are reached through their agent over NATS. exec, attach and port-forward arrive as connection upgrades (push clusters only). Errors are Kubernetes Status objects: 400 malformed path, 403 refused, 404 unknown cluster, 413 body too large, 501 upgrade to a pull cluster, 503 cluster or agent unreachable, 504 timeout.",
+    "Any Kubernetes API path of the cluster, as the caller (impersonated), within the caller's proxy-read / proxy-write grants. Push clusters are dialled directly; pull clusters are reached through their agent over NATS. exec, attach and port-forward arrive as connection upgrades, spliced for push clusters and relayed by the agent over NATS for pull clusters. Errors are Kubernetes Status objects: 400 malformed path, 403 refused, 404 unknown cluster, 413 body too large, 503 cluster or agent unreachable, 504 timeout.",
   parameters: [
     pathParam("cluster", "registered cluster name"),
     pathParam("path", "Kubernetes API path, e.g. api/v1/pods"),

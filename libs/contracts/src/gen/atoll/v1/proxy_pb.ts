@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file atoll/v1/proxy.proto.
  */
 export const file_atoll_v1_proxy: GenFile = /*@__PURE__*/
-  fileDesc("ChRhdG9sbC92MS9wcm94eS5wcm90bxIIYXRvbGwudjEiKgoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg4KBnZhbHVlcxgCIAMoCSKUAgoMUHJveHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDwoHY2x1c3RlchgCIAEoCRIOCgZtZXRob2QYAyABKAkSDAoEcGF0aBgEIAEoCRIlCgdoZWFkZXJzGAUgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAYgASgMEhgKEGltcGVyc29uYXRlX3VzZXIYByABKAkSGgoSaW1wZXJzb25hdGVfZ3JvdXBzGAggAygJEhUKDXJlcGx5X3N1YmplY3QYCSABKAkSEgoKdGltZW91dF9tcxgKIAEoDRIWCg5pbml0aWFsX2NyZWRpdBgLIAEoDRITCgtib2R5X2NodW5rcxgMIAEoDSJWCgxQcm94eUNvbnRyb2wSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZjcmVkaXQYAiABKA0SDgoGY2FuY2VsGAMgASgIEhIKCmJvZHlfY2h1bmsYBCABKAwimwEKDVByb3h5UmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjaHVua19pbmRleBgCIAEoBBIOCgZzdGF0dXMYAyABKA0SJQoHaGVhZGVycxgEIAMoCzIULmF0b2xsLnYxLkh0dHBIZWFkZXISDAoEYm9keRgFIAEoDBINCgVmaW5hbBgGIAEoCBINCgVlcnJvchgHIAEoCWIGcHJvdG8z");
+  fileDesc("ChRhdG9sbC92MS9wcm94eS5wcm90bxIIYXRvbGwudjEiKgoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg4KBnZhbHVlcxgCIAMoCSKlAgoMUHJveHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDwoHY2x1c3RlchgCIAEoCRIOCgZtZXRob2QYAyABKAkSDAoEcGF0aBgEIAEoCRIlCgdoZWFkZXJzGAUgAygLMhQuYXRvbGwudjEuSHR0cEhlYWRlchIMCgRib2R5GAYgASgMEhgKEGltcGVyc29uYXRlX3VzZXIYByABKAkSGgoSaW1wZXJzb25hdGVfZ3JvdXBzGAggAygJEhUKDXJlcGx5X3N1YmplY3QYCSABKAkSEgoKdGltZW91dF9tcxgKIAEoDRIWCg5pbml0aWFsX2NyZWRpdBgLIAEoDRITCgtib2R5X2NodW5rcxgMIAEoDRIPCgd1cGdyYWRlGA0gASgIIpUBCgxQcm94eUNvbnRyb2wSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZjcmVkaXQYAiABKA0SDgoGY2FuY2VsGAMgASgIEhIKCmJvZHlfY2h1bmsYBCABKAwSEwoLc3RyZWFtX2RhdGEYBSABKAwSFAoMc3RyZWFtX2luZGV4GAYgASgEEhIKCnN0cmVhbV9lbmQYByABKAgiqwEKDVByb3h5UmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtjaHVua19pbmRleBgCIAEoBBIOCgZzdGF0dXMYAyABKA0SJQoHaGVhZGVycxgEIAMoCzIULmF0b2xsLnYxLkh0dHBIZWFkZXISDAoEYm9keRgFIAEoDBINCgVmaW5hbBgGIAEoCBINCgVlcnJvchgHIAEoCRIOCgZjcmVkaXQYCCABKA1iBnByb3RvMw");
 
 /**
  * @generated from message atoll.v1.HttpHeader
@@ -109,6 +109,14 @@ export type ProxyRequest = Message<"atoll.v1.ProxyRequest"> & {
    * @generated from field: uint32 body_chunks = 12;
    */
   bodyChunks: number;
+
+  /**
+   * exec, attach or port-forward: the agent upgrades the connection, and after a 101 both ends
+   * stream bytes, the caller's as ProxyControl stream_data and the cluster's as response bodies.
+   *
+   * @generated from field: bool upgrade = 13;
+   */
+  upgrade: boolean;
 };
 
 /**
@@ -149,6 +157,27 @@ export type ProxyControl = Message<"atoll.v1.ProxyControl"> & {
    * @generated from field: bytes body_chunk = 4;
    */
   bodyChunk: Uint8Array;
+
+  /**
+   * The caller's bytes on an upgraded connection; each spends one unit of the agent's credit.
+   *
+   * @generated from field: bytes stream_data = 5;
+   */
+  streamData: Uint8Array;
+
+  /**
+   * Position of stream_data among the caller's, from 0; a gap means one was lost.
+   *
+   * @generated from field: uint64 stream_index = 6;
+   */
+  streamIndex: bigint;
+
+  /**
+   * The caller will send nothing more on the upgraded connection.
+   *
+   * @generated from field: bool stream_end = 7;
+   */
+  streamEnd: boolean;
 };
 
 /**
@@ -201,6 +230,13 @@ export type ProxyResponse = Message<"atoll.v1.ProxyResponse"> & {
    * @generated from field: string error = 7;
    */
   error: string;
+
+  /**
+   * Further stream_data messages the hub may send on an upgraded connection.
+   *
+   * @generated from field: uint32 credit = 8;
+   */
+  credit: number;
 };
 
 /**
