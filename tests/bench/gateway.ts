@@ -6,17 +6,53 @@
  * /proxy/clusters/<name>, BENCH_RUNS times over one keep-alive client, and the p50 and p99 of each
  * are printed with the added latency and the ratio. Then a watch through the pull gateway and one
  * straight to the sim each receive BENCH_WATCH_EVENTS changes made as fast as the sim can, and
- * the events per second are printed.
+ * the events per second are printed. Last, kubectl port-forward carries BENCH_FORWARD_MIB MiB to an
+ * echo behind a pod and back: straight to the sim, through the gateway to the push cluster, and
+ * through the gateway and the agent to the pull cluster.
  */
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { writeFileSync } from "node:fs";
+import { type AddressInfo, connect, createServer } from "node:net";
+import { join } from "node:path";
+import type { Duplex } from "node:stream";
 import { KubeSim, selfSignedTls } from "@atoll/kube-sim";
 import { Agent, fetch } from "undici";
 import { TestHub } from "../support/hub.js";
+import { kubectlPortForward } from "../support/kubectl.js";
 import { percentile } from "./stats.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 const WATCH_EVENTS = Number(process.env.BENCH_WATCH_EVENTS ?? 5000);
 const LIST_SIZE = 500;
+const FORWARD_MIB = Number(process.env.BENCH_FORWARD_MIB ?? 32);
+
+/** What the sims' pods forward to: an echo server, so every byte makes the round trip. */
+const echo = createServer((socket) => socket.pipe(socket));
+const toEcho = async (): Promise<Duplex> => connect((echo.address() as AddressInfo).port, "127.0.0.1");
+
+/** Sends `bytes` through a local port and waits for all of them to come back; MiB/s. */
+async function echoRate(port: number, bytes: number): Promise<number> {
+  const payload = randomBytes(1024 * 1024);
+  const begin = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    let received = 0;
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (received >= bytes) {
+        socket.destroy();
+        resolve();
+      }
+    });
+    socket.on("error", reject);
+    socket.on("connect", async () => {
+      for (let sent = 0; sent < bytes; sent += payload.length)
+        if (!socket.write(payload)) await once(socket, "drain");
+    });
+  });
+  return bytes / (1024 * 1024) / ((performance.now() - begin) / 1000);
+}
 
 function fill(sim: KubeSim): void {
   sim.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } });
@@ -33,9 +69,10 @@ async function main(): Promise<void> {
   const hub = new TestHub({
     env: { ATOLL_SECRET_KEY: randomBytes(32).toString("base64"), LOG_LEVEL: "warn" },
   });
-  const push = new KubeSim({ name: "bench-push", token: "p" });
-  const pull = new KubeSim({ name: "bench-pull", token: "q" });
+  const push = new KubeSim({ name: "bench-push", token: "p", portForward: toEcho });
+  const pull = new KubeSim({ name: "bench-pull", token: "q", portForward: toEcho });
   await Promise.all([push.start(), pull.start()]);
+  await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
   fill(push);
   fill(pull);
   await hub.start();
@@ -153,9 +190,40 @@ async function main(): Promise<void> {
     console.log(
       `watch, ${WATCH_EVENTS} events of ~0.5 KB: direct ${direct.toFixed(0)} events/s, pull gateway ${gateway.toFixed(0)} events/s (ratio ${(gateway / direct).toFixed(2)})`,
     );
+
+    for (const sim of [push, pull])
+      sim.apply({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "echo", namespace: "bench" },
+        spec: { containers: [{ name: "echo", image: "echo", ports: [{ containerPort: 7 }] }] },
+        status: { phase: "Running" },
+      });
+    const kubeconfigs = {
+      direct: join(hub.dir, "bench-direct.kubeconfig"),
+      push: join(hub.dir, "bench-push.kubeconfig"),
+      pull: join(hub.dir, "bench-pull.kubeconfig"),
+    };
+    writeFileSync(kubeconfigs.direct, push.kubeconfig());
+    writeFileSync(kubeconfigs.push, hub.kubeconfig("/proxy/clusters/bench-push"));
+    writeFileSync(kubeconfigs.pull, hub.kubeconfig("/proxy/clusters/bench-pull"));
+    const rates: Record<string, number> = {};
+    for (const [path, kubeconfig] of Object.entries(kubeconfigs)) {
+      const forward = await kubectlPortForward(kubeconfig, ["-n", "bench", "pod/echo", ":7"]);
+      try {
+        await echoRate(forward.port, 1024 * 1024);
+        rates[path] = await echoRate(forward.port, FORWARD_MIB * 1024 * 1024);
+      } finally {
+        forward.stop();
+      }
+    }
+    console.log(
+      `port-forward, ${FORWARD_MIB} MiB to an echo and back: direct ${rates.direct!.toFixed(1)} MiB/s, push gateway ${rates.push!.toFixed(1)} MiB/s (ratio ${(rates.push! / rates.direct!).toFixed(2)}), pull gateway ${rates.pull!.toFixed(1)} MiB/s (ratio ${(rates.pull! / rates.direct!).toFixed(2)})`,
+    );
   } finally {
     await hub.stop();
     await Promise.all([push.stop(), pull.stop()]);
+    echo.close();
   }
 }
 await main();
