@@ -366,7 +366,7 @@ export class BusProxyClient {
  * read in 16 KiB TLS records travels as a few large messages, while a watch event that arrives
  * alone is sent at once.
  */
-async function* coalesced(stream: Readable, max: number): AsyncGenerator<Buffer> {
+export async function* coalesced(stream: Readable, max: number): AsyncGenerator<Buffer> {
   for (;;) {
     const parts: Buffer[] = [];
     let size = 0;

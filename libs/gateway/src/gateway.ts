@@ -19,6 +19,7 @@ import type { GatewayAuditRecord } from "@atoll/store";
 import {
   AgentUnavailableError,
   type BusProxyClient,
+  coalesced,
   firedByTimeout,
   ProxyReplyError,
   timeoutMessage,
@@ -60,6 +61,9 @@ export interface GatewayOptions {
 }
 
 const ROOT = "/proxy/clusters/";
+
+/** How much of a caller's upgraded connection is gathered into one piece for the bus. */
+const UPSTREAM_PIECE_BYTES = 64 * 1024;
 
 export class GatewayError extends Error {
   constructor(
@@ -521,24 +525,17 @@ export class Gateway {
     socket.on("error", () => reply.close());
     socket.on("close", () => reply.close());
     const upstream = reply.upstream;
-    if (upstream) {
-      // The caller's bytes go up one piece at a time, each after the agent has room for it.
-      const sendUp = async (chunk: Buffer) => {
-        socket.pause();
-        await upstream.write(chunk);
-        socket.resume();
-      };
-      const broken = () => {
-        socket.destroy();
-      };
-      let queue = head.length ? sendUp(head).catch(broken) : Promise.resolve();
-      socket.on("data", (chunk: Buffer) => {
-        queue = queue.then(() => sendUp(chunk)).catch(broken);
-      });
-      socket.on("end", () => {
-        queue = queue.then(() => upstream.end()).catch(broken);
-      });
-    }
+    if (upstream)
+      // The caller's bytes go up as they gather, each piece once the agent has room for it.
+      void (async () => {
+        try {
+          if (head.length) await upstream.write(head);
+          for await (const piece of coalesced(socket, UPSTREAM_PIECE_BYTES)) await upstream.write(piece);
+          upstream.end();
+        } catch {
+          socket.destroy();
+        }
+      })();
     void (async () => {
       try {
         for await (const chunk of reply.body) {
