@@ -202,4 +202,18 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
     expect(BigInt(deleted.object.metadata.resourceVersion)).toBeGreaterThan(BigInt(from));
     expect(events.every((e) => e.object.metadata.namespace === "prod")).toBe(true);
   });
+  // Last: it stops the query service.
+  it("stops on SIGTERM with a watch still open, ending the watch instead of waiting to be killed", async () => {
+    const watch = kubectlStream(onlySmall, ["get", "pods", "-n", "prod", "-w"]);
+    try {
+      await until(() => watch.output().includes("NAME"), "the watch to start");
+      // The grace a stop allows before SIGKILL is far longer than a clean shutdown needs.
+      await hub.query.stop(60_000);
+      expect(hub.query.process.signalCode).toBeNull();
+      expect(hub.query.process.exitCode).toBe(0);
+      await until(() => watch.process.exitCode !== null, "kubectl to see its watch end");
+    } finally {
+      watch.stop();
+    }
+  });
 });
