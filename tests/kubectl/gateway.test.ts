@@ -362,6 +362,34 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
     const offline = await status("/proxy/clusters/gw-offline/api/v1/pods");
     expect(offline.code).toBe(503);
     expect(offline.body.message).toMatch(/no agent of cluster "gw-offline" is connected/);
+    // kubectl would stop at discovery, so the exec upgrade itself goes out by hand.
+    const offlineExec = await new Promise<{ code: number; text: string }>((resolve, reject) =>
+      https
+        .request(
+          `${hub.baseUrl}/proxy/clusters/gw-offline/api/v1/namespaces/default/pods/web/exec?command=id`,
+          {
+            ca: hub.tls.cert,
+            headers: {
+              authorization: `Bearer ${hub.adminToken}`,
+              connection: "Upgrade",
+              upgrade: "websocket",
+              "sec-websocket-version": "13",
+              "sec-websocket-key": randomBytes(16).toString("base64"),
+              "sec-websocket-protocol": "v5.channel.k8s.io",
+            },
+          },
+        )
+        .on("response", (response) => {
+          let text = "";
+          response.on("data", (chunk) => (text += chunk));
+          response.on("end", () => resolve({ code: response.statusCode ?? 0, text }));
+        })
+        .on("upgrade", () => reject(new Error("an offline cluster's exec was upgraded")))
+        .on("error", reject)
+        .end(),
+    );
+    expect(offlineExec.code).toBe(503);
+    expect(JSON.parse(offlineExec.text).message).toMatch(/no agent of cluster "gw-offline" is connected/);
     const seen = pushSim.requests.length;
     const slash = await status("/proxy/clusters/gw-push/api/v1/namespaces/a%2Fb/secrets");
     expect(slash).toMatchObject({ code: 400, body: { reason: "BadRequest" } });
