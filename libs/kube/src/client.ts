@@ -83,7 +83,10 @@ export class KubeClient {
     };
     await this.config.applyToHTTPSOptions(options);
     const transport = url.protocol === "https:" ? https : http;
-    return transport.request(url, { ...options, agent: this.agentFor(options), signal: request.signal });
+    const req = transport.request(url, { ...options, agent: this.agentFor(options), signal: request.signal });
+    // Marks the error before the caller sees it: see sentAgainIfClosedWhileIdle.
+    req.on("error", (error) => Object.assign(error, { reusedSocket: req.reusedSocket }));
+    return req;
   }
 
   /**
@@ -103,12 +106,14 @@ export class KubeClient {
 
   /** Sends a request and resolves with the response stream once headers arrive. */
   async stream(request: KubeRequest): Promise<http.IncomingMessage> {
-    const req = await this.open(request);
-    return await new Promise((resolve, reject) => {
-      req.on("response", resolve);
-      req.on("error", reject);
-      if (request.body !== undefined) req.write(request.body);
-      req.end();
+    return await sentAgainIfClosedWhileIdle(async () => {
+      const req = await this.open(request);
+      return await new Promise<http.IncomingMessage>((resolve, reject) => {
+        req.on("response", resolve);
+        req.on("error", reject);
+        if (request.body !== undefined) req.write(request.body);
+        req.end();
+      });
     });
   }
 
@@ -122,12 +127,14 @@ export class KubeClient {
     | { switched: true; response: http.IncomingMessage; socket: Duplex; head: Buffer }
     | { switched: false; response: http.IncomingMessage }
   > {
-    const req = await this.open(request);
-    return await new Promise((resolve, reject) => {
-      req.on("upgrade", (response, socket, head) => resolve({ switched: true, response, socket, head }));
-      req.on("response", (response) => resolve({ switched: false, response }));
-      req.on("error", reject);
-      req.end();
+    return await sentAgainIfClosedWhileIdle(async () => {
+      const req = await this.open(request);
+      return await new Promise<Awaited<ReturnType<KubeClient["upgrade"]>>>((resolve, reject) => {
+        req.on("upgrade", (response, socket, head) => resolve({ switched: true, response, socket, head }));
+        req.on("response", (response) => resolve({ switched: false, response }));
+        req.on("error", reject);
+        req.end();
+      });
     });
   }
 
@@ -139,6 +146,18 @@ export class KubeClient {
     if (status < 200 || status >= 300) throw toApiError(status, text, request.path);
     return JSON.parse(text) as T;
   }
+}
+
+/**
+ * Sends again, once, a request that went out on a pooled connection just as the server closed it
+ * for idleness: the server never read it, so Node's guidance is to resend it on a fresh connection.
+ */
+async function sentAgainIfClosedWhileIdle<T>(send: () => Promise<T>): Promise<T> {
+  return await send().catch((error: unknown) => {
+    const e = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
+    if (e.reusedSocket !== true || e.code !== "ECONNRESET") throw error;
+    return send();
+  });
 }
 
 export async function readBody(response: http.IncomingMessage): Promise<string> {
