@@ -455,7 +455,7 @@ export class Gateway {
     try {
       const { target, cluster, write } = await this.admit(method, req.url ?? "", principal);
       if (!cluster.client) {
-        const code = await this.upgradeThroughAgent(req, socket, head, principal, target, cluster);
+        const code = await this.upgradeThroughAgent(req, socket, head, principal, target, cluster, requestId);
         if (write) this.audit(principal, method, target, code, requestId);
         return;
       }
@@ -505,6 +505,7 @@ export class Gateway {
     principal: Principal,
     target: GatewayTarget,
     cluster: GatewayCluster,
+    requestId: string,
   ): Promise<number> {
     const reply = await this.open(
       cluster,
@@ -545,7 +546,7 @@ export class Gateway {
         socket.end();
       } catch (error) {
         this.options.logger.warn(
-          { cluster: cluster.name, err: (error as Error).message },
+          { cluster: cluster.name, requestId, err: (error as Error).message },
           "an upgraded connection through the bus broke off",
         );
         socket.destroy();
