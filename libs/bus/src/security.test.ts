@@ -165,6 +165,30 @@ describe("per-cluster NATS identities", () => {
     for (const subscription of [theirs, mine, listening]) subscription.unsubscribe();
   });
 
+  it("keeps an agent from speaking for the hub: no control messages, so no input into an exec", async () => {
+    // An exec or port-forward to a pull cluster carries the caller's keystrokes on proxyctl.
+    const heard: string[] = [];
+    const listening = ["sim-a", "sim-b"].map((cluster) =>
+      hub.nc.subscribe(names.proxyControl(cluster), {
+        callback: (_error, message) => {
+          heard.push(message.subject);
+        },
+      }),
+    );
+    await hub.nc.flush();
+    agentA.nc.publish(names.proxyControl("sim-b"), new Uint8Array([1]));
+    agentA.nc.publish(names.proxyControl("sim-a"), new Uint8Array([2]));
+    await agentA.nc.flush();
+    hub.nc.publish(names.proxyControl("sim-a"), new Uint8Array([3]));
+    await until(() => heard.length > 0, "the hub's own control message");
+    await until(
+      () => errors.some((e) => /Publish to "atoll\.v1\.proxyctl\.sim-a"/.test(e)),
+      "the server's publish error",
+    );
+    expect(heard).toEqual([names.proxyControl("sim-a")]);
+    for (const subscription of listening) subscription.unsubscribe();
+  });
+
   it("refuses a wrong credential with an error that says what to do", async () => {
     const error = await agent("sim-a", seedOf(createUser())).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BusAuthError);
