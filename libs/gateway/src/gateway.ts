@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
-import type { Duplex } from "node:stream";
+import type { Duplex, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { canProxy, type Principal, reachesCluster } from "@atoll/access";
 import {
@@ -138,10 +138,23 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Writes to a response and waits while it is full, so a slow caller slows the source. */
-async function writeWithBackpressure(res: ServerResponse, chunk: Uint8Array): Promise<void> {
-  if (res.write(chunk)) return;
-  await Promise.race([once(res, "drain"), once(res, "close")]);
+/**
+ * Copies a cluster's answer to the caller, waiting whenever the caller's side is full so a slow
+ * caller slows the source. Resolves with the error that broke the copy, if one did; the caller's
+ * side is then destroyed rather than ended, so the caller knows the answer is incomplete.
+ */
+async function relay(body: AsyncIterable<Uint8Array>, out: Writable): Promise<Error | undefined> {
+  try {
+    for await (const chunk of body) {
+      if (out.destroyed) break;
+      if (!out.write(chunk)) await Promise.race([once(out, "drain"), once(out, "close")]);
+    }
+    out.end();
+    return undefined;
+  } catch (error) {
+    out.destroy();
+    return error as Error;
+  }
 }
 
 /**
@@ -259,21 +272,13 @@ export class Gateway {
       );
       res.writeHead(upstream.status, toOutgoing(responseHeadersToForward(upstream.headers)));
       if (streaming) res.flushHeaders();
-      try {
-        for await (const chunk of upstream.body) {
-          if (res.destroyed) break;
-          await writeWithBackpressure(res, chunk);
-        }
-        res.end();
-      } catch (error) {
+      const broken = await relay(upstream.body, res);
+      upstream.close();
+      if (broken)
         this.options.logger.warn(
-          { cluster: cluster.name, requestId, err: (error as Error).message },
+          { cluster: cluster.name, requestId, err: broken.message },
           "gateway reply broke off",
         );
-        res.destroy();
-      } finally {
-        upstream.close();
-      }
     } catch (error) {
       if (error instanceof GatewayError) {
         if (!admitted && error.status === 403) this.auditRefusal(principal, method, req.url ?? "", requestId);
@@ -537,23 +542,14 @@ export class Gateway {
           socket.destroy();
         }
       })();
-    void (async () => {
-      try {
-        for await (const chunk of reply.body) {
-          if (!socket.write(chunk)) await Promise.race([once(socket, "drain"), once(socket, "close")]);
-          if (socket.destroyed) break;
-        }
-        socket.end();
-      } catch (error) {
+    void relay(reply.body, socket).then((broken) => {
+      reply.close();
+      if (broken)
         this.options.logger.warn(
-          { cluster: cluster.name, requestId, err: (error as Error).message },
+          { cluster: cluster.name, requestId, err: broken.message },
           "an upgraded connection through the bus broke off",
         );
-        socket.destroy();
-      } finally {
-        reply.close();
-      }
-    })();
+    });
     return reply.status;
   }
 }
