@@ -179,7 +179,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   say(`  ${curl} '${base}/api/v1/search?q=kind:Pod+status:CrashLoopBackOff'`);
   say(`  ${curl} '${base}/api/v1/clusters'`);
   say(`  kubectl --kubeconfig ${hubKubeconfig} get pods -A   (every cluster, from the index)`);
-  say(`  kubectl --kubeconfig ${gatewayKubeconfig} get pods -A   (${live} itself, live through the gateway)`);
+  say(
+    `  kubectl --kubeconfig ${gatewayKubeconfig} get pods -A   (${live} itself, live through the gateway; logs, exec and port-forward too)`,
+  );
   say(
     `  ATOLL_URL=${base} ATOLL_TOKEN=${adminToken} ATOLL_CA_FILE=${caFile} atoll apply -f <karmada-policies-and-templates.yaml>`,
   );
