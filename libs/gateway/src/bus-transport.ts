@@ -24,6 +24,7 @@ import {
   type ClusterIdentity,
   type HeaderList,
   impersonationHeaders,
+  rawHeaderList,
   requestHeadersToForward,
   responseHeadersToForward,
   toOutgoing,
@@ -677,15 +678,11 @@ export class ProxyResponder {
       if (request.upgrade) {
         const result = await this.options.client.upgrade(upstreamRequest);
         started = true;
-        const raw = result.response.rawHeaders;
         // A 101 keeps its handshake headers (Upgrade, Sec-WebSocket-Accept, the stream protocol).
         reply.send({
           status: result.response.statusCode ?? 502,
           headers: result.switched
-            ? Array.from({ length: raw.length / 2 }, (_, i) => ({
-                name: raw[2 * i]!,
-                values: [raw[2 * i + 1]!],
-              }))
+            ? rawHeaderList(result.response.rawHeaders)
             : responseHeadersToForward(result.response.headers),
         });
         if (result.switched) {

@@ -1,7 +1,6 @@
 import { once } from "node:events";
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { canProxy, type Principal, reachesCluster } from "@atoll/access";
 import {
   isStreaming,
@@ -29,6 +28,7 @@ import {
   clusterIdentity,
   type HeaderList,
   impersonationHeaders,
+  rawHeaderList,
   requestHeadersToForward,
   responseHeadersToForward,
   toOutgoing,
@@ -138,20 +138,54 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** Writes and waits while the other side is full; rejects once that side has gone. */
+async function writeWithBackpressure(out: Writable, chunk: Uint8Array): Promise<void> {
+  if (out.destroyed) throw new Error("the connection has ended");
+  if (!out.write(chunk)) await Promise.race([once(out, "drain"), once(out, "close")]);
+}
+
+/**
+ * A push cluster's answer to an upgrade, shaped as the bus shapes a pull cluster's: after a 101
+ * the body is what the API server sends and upstream is the way back to it.
+ */
+function upgradeAnswer(result: Awaited<ReturnType<KubeClient["upgrade"]>>) {
+  const { response } = result;
+  if (!result.switched)
+    return {
+      status: response.statusCode ?? 502,
+      headers: responseHeadersToForward(response.headers),
+      body: response,
+      close: () => response.destroy(),
+    };
+  const { socket, head } = result;
+  if (head.length) socket.unshift(head);
+  return {
+    status: response.statusCode ?? 101,
+    // A 101 keeps its handshake headers (Upgrade, Sec-WebSocket-Accept, the stream protocol).
+    headers: rawHeaderList(response.rawHeaders),
+    body: socket,
+    upstream: { write: (chunk: Uint8Array) => writeWithBackpressure(socket, chunk), end: () => socket.end() },
+    close: () => socket.destroy(),
+  };
+}
+
 /**
  * Copies a cluster's answer to the caller, waiting whenever the caller's side is full so a slow
- * caller slows the source. Resolves with the error that broke the copy, if one did; the caller's
- * side is then destroyed rather than ended, so the caller knows the answer is incomplete.
+ * caller slows the source. Resolves with the error that broke the copy while the caller was still
+ * there, if one did; the caller's side is then destroyed rather than ended, so the caller knows the
+ * answer is incomplete.
  */
 async function relay(body: AsyncIterable<Uint8Array>, out: Writable): Promise<Error | undefined> {
   try {
     for await (const chunk of body) {
       if (out.destroyed) break;
-      if (!out.write(chunk)) await Promise.race([once(out, "drain"), once(out, "close")]);
+      await writeWithBackpressure(out, chunk);
     }
     out.end();
     return undefined;
   } catch (error) {
+    // A source cut because the caller left first is no news to report.
+    if (out.destroyed) return undefined;
     out.destroy();
     return error as Error;
   }
@@ -339,14 +373,16 @@ export class Gateway {
         ...(call.timeoutMs > 0 ? [AbortSignal.timeout(call.timeoutMs)] : []),
       ]);
       const close = () => abort.abort();
+      const request = {
+        method: call.method,
+        path: call.path,
+        headers: toOutgoing([...call.headers, ...impersonationHeaders(identity)]),
+        ...(call.body.length > 0 ? { body: call.body } : {}),
+      };
       try {
-        const response = await cluster.client.stream({
-          method: call.method,
-          path: call.path,
-          headers: toOutgoing([...call.headers, ...impersonationHeaders(identity)]),
-          ...(call.body.length > 0 ? { body: call.body } : {}),
-          signal: ended,
-        });
+        // An upgraded connection outlives its request, so it is ended by destroying it, not by a signal.
+        if (call.upgrade) return upgradeAnswer(await cluster.client.upgrade(request));
+        const response = await cluster.client.stream({ ...request, signal: ended });
         return {
           status: response.statusCode ?? 502,
           headers: responseHeadersToForward(response.headers),
@@ -446,8 +482,9 @@ export class Gateway {
   }
 
   /**
-   * Serves an upgrade (exec, attach, port-forward): a push cluster's connection is spliced to the
-   * caller's; a pull cluster's is carried over the bus by its agent, credited in both directions.
+   * Serves an upgrade (exec, attach, port-forward) by whichever way reaches the cluster: a push
+   * cluster's connection is dialled directly, a pull cluster's is carried over the bus by its
+   * agent. Either way the bytes are pumped both ways, each direction at the pace of its reader.
    */
   async upgrade(
     req: IncomingMessage,
@@ -459,36 +496,46 @@ export class Gateway {
     const method = req.method ?? "GET";
     try {
       const { target, cluster, write } = await this.admit(method, req.url ?? "", principal);
-      if (!cluster.client) {
-        const code = await this.upgradeThroughAgent(req, socket, head, principal, target, cluster, requestId);
-        if (write) this.audit(principal, method, target, code, requestId);
-        return;
-      }
-      const result = await cluster.client.upgrade({
-        method,
-        path: target.pathname + target.search,
-        headers: toOutgoing([
-          ...requestHeadersToForward(req.headers, true),
-          ...(cluster.impersonate ? impersonationHeaders(clusterIdentity(principal)) : []),
-        ]),
-      });
-      const code = result.response.statusCode ?? 502;
-      if (write) this.audit(principal, method, target, code, requestId);
-      const lines = [`HTTP/1.1 ${code} ${result.response.statusMessage ?? STATUS_CODES[code] ?? ""}`];
-      for (let i = 0; i < result.response.rawHeaders.length; i += 2)
-        lines.push(`${result.response.rawHeaders[i]}: ${result.response.rawHeaders[i + 1]}`);
+      const reply = await this.open(
+        cluster,
+        principal,
+        {
+          method,
+          path: target.pathname + target.search,
+          headers: requestHeadersToForward(req.headers, true),
+          body: new Uint8Array(),
+          timeoutMs: 0,
+          upgrade: true,
+        },
+        new AbortController().signal,
+      );
+      if (write) this.audit(principal, method, target, reply.status, requestId);
+      const lines = [`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ""}`];
+      for (const { name, values } of reply.headers)
+        for (const value of values) lines.push(`${name}: ${value}`);
       socket.write(`${lines.join("\r\n")}\r\n\r\n`);
-      if (!result.switched) {
-        await pipeline(result.response, socket).catch(() => socket.destroy());
-        return;
-      }
-      const upstream = result.socket;
-      if (result.head.length) socket.write(result.head);
-      if (head.length) upstream.write(head);
-      upstream.on("error", () => socket.destroy());
-      socket.on("error", () => upstream.destroy());
-      upstream.pipe(socket);
-      socket.pipe(upstream);
+      socket.on("error", () => reply.close());
+      socket.on("close", () => reply.close());
+      const upstream = reply.upstream;
+      if (upstream)
+        // The caller's bytes go up as they gather, each piece once the cluster's side has room.
+        void (async () => {
+          try {
+            if (head.length) await upstream.write(head);
+            for await (const piece of coalesced(socket, UPSTREAM_PIECE_BYTES)) await upstream.write(piece);
+            upstream.end();
+          } catch {
+            socket.destroy();
+          }
+        })();
+      void relay(reply.body, socket).then((broken) => {
+        reply.close();
+        if (broken)
+          this.options.logger.warn(
+            { cluster: cluster.name, requestId, err: broken.message },
+            "an upgraded connection broke off",
+          );
+      });
     } catch (error) {
       const refusal =
         error instanceof GatewayError
@@ -500,56 +547,5 @@ export class Gateway {
             );
       socket.end(statusResponseText(refusal.status, refusal.reason, refusal.message));
     }
-  }
-
-  /** An upgrade to a pull cluster, through its agent; resolves with the status the cluster gave. */
-  private async upgradeThroughAgent(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    principal: Principal,
-    target: GatewayTarget,
-    cluster: GatewayCluster,
-    requestId: string,
-  ): Promise<number> {
-    const reply = await this.open(
-      cluster,
-      principal,
-      {
-        method: req.method ?? "GET",
-        path: target.pathname + target.search,
-        headers: requestHeadersToForward(req.headers, true),
-        body: new Uint8Array(),
-        timeoutMs: 0,
-        upgrade: true,
-      },
-      new AbortController().signal,
-    );
-    const lines = [`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ""}`];
-    for (const { name, values } of reply.headers) for (const value of values) lines.push(`${name}: ${value}`);
-    socket.write(`${lines.join("\r\n")}\r\n\r\n`);
-    socket.on("error", () => reply.close());
-    socket.on("close", () => reply.close());
-    const upstream = reply.upstream;
-    if (upstream)
-      // The caller's bytes go up as they gather, each piece once the agent has room for it.
-      void (async () => {
-        try {
-          if (head.length) await upstream.write(head);
-          for await (const piece of coalesced(socket, UPSTREAM_PIECE_BYTES)) await upstream.write(piece);
-          upstream.end();
-        } catch {
-          socket.destroy();
-        }
-      })();
-    void relay(reply.body, socket).then((broken) => {
-      reply.close();
-      if (broken)
-        this.options.logger.warn(
-          { cluster: cluster.name, requestId, err: broken.message },
-          "an upgraded connection through the bus broke off",
-        );
-    });
-    return reply.status;
   }
 }

@@ -51,6 +51,11 @@ export function responseHeadersToForward(headers: IncomingHttpHeaders | HeaderLi
     .map(([name, values]) => ({ name, values: [...values] }));
 }
 
+/** Node's rawHeaders (name, value, name, value, …) as a header list, every header kept. */
+export function rawHeaderList(raw: string[]): HeaderList {
+  return Array.from({ length: raw.length / 2 }, (_, i) => ({ name: raw[2 * i]!, values: [raw[2 * i + 1]!] }));
+}
+
 export function toOutgoing(list: HeaderList): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const { name, values } of list) out[name] = values.length === 1 ? values[0] : values;
