@@ -233,6 +233,8 @@ export class BusProxyClient {
       clearInterval(keepalive);
       subscription.unsubscribe();
       grantSendCredit(0);
+      // Nothing more will arrive; a reader still waiting hears so now, not after the idle timeout.
+      queue.fail(new ProxyReplyError(`the reply from cluster "${cluster}" was closed`));
     };
 
     const acceptMs = this.options.acceptTimeoutMs ?? 5000;
