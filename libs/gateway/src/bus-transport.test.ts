@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { Duplex } from "node:stream";
+import { Duplex, Readable } from "node:stream";
 import { Bus } from "@atoll/bus";
 import { until } from "@atoll/devkit";
 import { KubeClient, readBody } from "@atoll/kube";
@@ -143,6 +143,39 @@ describe("the gateway over the bus", () => {
       groups: ["atoll:authenticated", "atoll:role:dev"],
       impersonated: true,
     });
+  });
+
+  it("waits past the agent's keepalives for the head when the API server is slow to answer", async () => {
+    const slow = new ProxyResponder({
+      bus: agentBus,
+      cluster: "gw-slow",
+      // Only stream is called for a plain request; it answers after several keepalive periods.
+      client: {
+        stream: async () => {
+          await new Promise((resolve) => setTimeout(resolve, tuning.keepaliveMs * 4));
+          return Object.assign(Readable.from([Buffer.from("late but whole")]), {
+            statusCode: 200,
+            headers: { "content-type": "text/plain" },
+          });
+        },
+      } as unknown as KubeClient,
+      logger: silentLogger(),
+      tuning,
+    }).start();
+    try {
+      await agentBus.nc.flush();
+      const reply = await client.call("gw-slow", {
+        method: "GET",
+        path: "/api/v1/namespaces/default/configmaps",
+        headers: [],
+        body: new Uint8Array(),
+        timeoutMs: 5000,
+      });
+      expect(reply.status).toBe(200);
+      expect(await collect(reply.body)).toBe("late but whole");
+    } finally {
+      await slow.stop();
+    }
   });
 
   it("carries a request body larger than one bus message in chunks after the request", async () => {

@@ -280,12 +280,17 @@ export class BusProxyClient {
       nc.publish(controlSubject, controlCodec.encode(create(ProxyControlSchema, { requestId, bodyChunk })));
 
     const firstWait = call.timeoutMs > 0 ? call.timeoutMs : this.tuning.idleTimeoutMs;
+    // A bounded request must have its head by then; an unbounded one while the agent keeps in touch.
+    const deadline = call.timeoutMs > 0 ? Date.now() + call.timeoutMs : undefined;
     let first: ProxyResponse;
     try {
-      first = await queue.next(
-        firstWait,
-        () => new ProxyReplyError(timeoutMessage(cluster, firstWait), true),
-      );
+      // While the API server is slow to answer, the agent's keepalives come first; they carry no status.
+      do
+        first = await queue.next(
+          deadline === undefined ? firstWait : Math.max(0, deadline - Date.now()),
+          () => new ProxyReplyError(timeoutMessage(cluster, firstWait), true),
+        );
+      while (first.status === 0 && !first.final);
     } catch (error) {
       close(true);
       throw error;
