@@ -56,9 +56,25 @@ export const DEFAULT_TUNING: StreamTuning = {
   idleTimeoutMs: 30_000,
 };
 
-/** Whether a signal fired because an AbortSignal.timeout among its sources ran out. */
+/** Whether a signal fired because a deadline among its sources ran out. */
 export const firedByTimeout = (signal: AbortSignal) =>
   signal.aborted && (signal.reason as Error | undefined)?.name === "TimeoutError";
+
+/**
+ * A signal that aborts with a TimeoutError once ms pass; clear() when the work ends first.
+ * AbortSignal.timeout cannot stand in when the signal feeds AbortSignal.any: Node holds it only
+ * weakly, a garbage collection can take it before it fires, and the combined signal then never
+ * aborts (nodejs/node#57736), which left slow requests hanging instead of timing out.
+ */
+export function deadline(ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError")),
+    ms,
+  );
+  timer.unref();
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
 
 /** What a caller reads when a cluster is too slow, whichever end noticed first. */
 export function timeoutMessage(cluster: string, timeoutMs: number): string {
@@ -654,10 +670,8 @@ export class ProxyResponder {
 
     this.running.set(request.requestId, reply);
     // Cancelled by the hub, or out of time.
-    const signal =
-      request.timeoutMs > 0
-        ? AbortSignal.any([abort.signal, AbortSignal.timeout(request.timeoutMs)])
-        : abort.signal;
+    const timeLimit = request.timeoutMs > 0 ? deadline(request.timeoutMs) : undefined;
+    const signal = timeLimit ? AbortSignal.any([abort.signal, timeLimit.signal]) : abort.signal;
     // A reply waiting for credit must notice the cancel too.
     signal.addEventListener("abort", () => reply.wake?.());
     const timeoutText = `the API server did not finish within ${request.timeoutMs / 1000} s`;
@@ -732,6 +746,7 @@ export class ProxyResponder {
       else reply.send({ final: true, error: `cannot reach the API server: ${message}` });
       log.info({ err: message }, "gateway request failed");
     } finally {
+      timeLimit?.clear();
       this.running.delete(request.requestId);
       reply.upgraded?.socket.destroy();
     }

@@ -19,6 +19,7 @@ import {
   AgentUnavailableError,
   type BusProxyClient,
   coalesced,
+  deadline,
   firedByTimeout,
   ProxyReplyError,
   timeoutMessage,
@@ -367,12 +368,12 @@ export class Gateway {
     if (cluster.client) {
       // Ended by close(), by the caller hanging up, or by running out of time.
       const abort = new AbortController();
-      const ended = AbortSignal.any([
-        abort.signal,
-        signal,
-        ...(call.timeoutMs > 0 ? [AbortSignal.timeout(call.timeoutMs)] : []),
-      ]);
-      const close = () => abort.abort();
+      const timeLimit = call.timeoutMs > 0 ? deadline(call.timeoutMs) : undefined;
+      const ended = AbortSignal.any([abort.signal, signal, ...(timeLimit ? [timeLimit.signal] : [])]);
+      const close = () => {
+        timeLimit?.clear();
+        abort.abort();
+      };
       const request = {
         method: call.method,
         path: call.path,
