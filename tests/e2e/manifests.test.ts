@@ -1,5 +1,9 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
+import { serviceEntry } from "@atoll/devkit";
 import { AUDIT_RULES, audit } from "@atoll/insight";
 import { AGENT_APPLY_RULES, AGENT_GATEWAY_RULES, AGENT_READ_RULES, agentManifest } from "@atoll/sync";
 import { describe, expect, it } from "vitest";
@@ -60,17 +64,31 @@ describe("deployment manifests", () => {
   );
 
   it.each(["hub", "agent"])(
-    "%s: passes the project's own audit with no high or critical finding",
+    "%s: passes the project's own audit (atoll check --fail-on high) with no high or critical finding",
     async (base) => {
-      const objects = await render(base);
-      const findings = audit(objects, AUDIT_RULES);
-      expect(findings.length).toBeGreaterThan(20);
-      const serious = findings.filter(
-        (f) => !f.passed && (f.severity === "high" || f.severity === "critical"),
-      );
-      expect(
-        serious.map((f) => `${f.kind}/${f.name}${f.container ? `/${f.container}` : ""}: ${f.rule}`),
-      ).toEqual([]);
+      const dir = mkdtempSync(join(tmpdir(), "atoll-manifests-"));
+      try {
+        const file = join(dir, `${base}.yaml`);
+        writeFileSync(file, (await run(KUBECTL, ["kustomize", `${ROOT}infra/k8s/${base}`])).stdout);
+        const checked = await run(process.execPath, [
+          serviceEntry("@atoll/cli"),
+          "check",
+          "-f",
+          file,
+          "-o",
+          "json",
+        ]).catch((error: { code: number; stdout: string }) => error);
+        const report = JSON.parse(checked.stdout);
+        expect(report.objects).toBe((await render(base)).length);
+        expect(
+          report.findings
+            .filter((f: Any) => f.severity === "high" || f.severity === "critical")
+            .map((f: Any) => `${f.kind}/${f.name}${f.container ? `/${f.container}` : ""}: ${f.rule}`),
+        ).toEqual([]);
+        expect("code" in checked ? checked.code : 0).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 

@@ -1,3 +1,4 @@
+import type { CustomRuleDefinition } from "./custom.js";
 import {
   containerSecurityContext,
   namespaceOf,
@@ -9,7 +10,8 @@ import {
 
 export const SEVERITIES = ["info", "low", "medium", "high", "critical"] as const;
 export type Severity = (typeof SEVERITIES)[number];
-export type Category = "Security" | "Reliability" | "Efficiency";
+export const CATEGORIES = ["Security", "Reliability", "Efficiency"] as const;
+export type Category = (typeof CATEGORIES)[number];
 
 /** What a rule looks at: a workload, its pod spec or template, each container, or objects of a kind. */
 export type Target = "Controller" | "PodSpec" | "PodTemplate" | "Container" | { kind: string };
@@ -769,11 +771,13 @@ export interface Exemption {
   rules?: string[];
 }
 
-/** How a fleet tunes the rules: turn some off, change severities, exempt objects. */
+/** How a fleet tunes the rules: turn some off, change severities, exempt objects, add its own. */
 export interface InsightConfig {
   disabled?: string[];
   severity?: Record<string, Severity>;
   exemptions?: Exemption[];
+  /** Rules written as JSON Schema, keyed by rule id; they run beside the built-in ones. */
+  customRules?: Record<string, CustomRuleDefinition>;
 }
 
 export const EXEMPT_ANNOTATION = "atoll.dev/exempt";

@@ -1,5 +1,14 @@
 import { parseQuantity } from "@atoll/kube";
-import type { AuditRule, Category, Severity, Subject, Target } from "./audit.js";
+import {
+  AUDIT_RULES,
+  type AuditRule,
+  CATEGORIES,
+  type Category,
+  type InsightConfig,
+  type Severity,
+  type Subject,
+  type Target,
+} from "./audit.js";
 import type { Obj } from "./objects.js";
 
 /** A rule written as a JSON Schema over its target, as Polaris custom checks are. */
@@ -11,6 +20,10 @@ export interface CustomRuleDefinition {
   successMessage?: string;
   failureMessage?: string;
   containers?: { exclude?: string[] };
+  /** What the rule checks, why it matters and how to fix it; Polaris's messages stand in when absent. */
+  description?: string;
+  why?: string;
+  fix?: string;
 }
 
 export class SchemaError extends Error {
@@ -109,15 +122,28 @@ export function customRule(id: string, definition: CustomRuleDefinition): AuditR
           : s.object;
   return {
     id,
-    category: (["Security", "Reliability", "Efficiency"].includes(definition.category ?? "")
+    category: (CATEGORIES.includes(definition.category as never)
       ? definition.category
       : "Reliability") as Category,
     severity: definition.severity ?? "medium",
     target,
     includeInit,
-    description: definition.failureMessage ?? id,
-    why: definition.failureMessage ?? "",
-    fix: definition.successMessage ?? "",
+    description: definition.description ?? definition.failureMessage ?? id,
+    why: definition.why ?? definition.failureMessage ?? "",
+    fix: definition.fix ?? definition.successMessage ?? "",
     passes: (s) => validateSchema(definition.schema, subjectValue(s), s.object),
   };
+}
+
+const compiledCustomRules = new WeakMap<Record<string, CustomRuleDefinition>, AuditRule[]>();
+
+/** The built-in audit rules and the configuration's custom ones (compiled once per configuration). */
+export function auditRules(config: InsightConfig = {}): AuditRule[] {
+  if (!config.customRules) return AUDIT_RULES;
+  let custom = compiledCustomRules.get(config.customRules);
+  if (!custom) {
+    custom = Object.entries(config.customRules).map(([id, definition]) => customRule(id, definition));
+    compiledCustomRules.set(config.customRules, custom);
+  }
+  return [...AUDIT_RULES, ...custom];
 }

@@ -1,4 +1,5 @@
 import { AUDIT_RULES, audit, type InsightConfig, isExempt, type Severity } from "./audit.js";
+import { auditRules } from "./custom.js";
 import { namespaceOf, type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
 import { references } from "./topology.js";
 
@@ -568,17 +569,14 @@ export function objectIssues(
   object: Obj,
   config: InsightConfig = {},
 ): { rule: string; severity: Severity; category: string; message: string; container?: string }[] {
-  const audited = audit(
-    [object],
-    AUDIT_RULES.filter((r) => !r.crossObject),
-    config,
-  )
+  const singleObjectRules = auditRules(config).filter((r) => !r.crossObject);
+  const audited = audit([object], singleObjectRules, config)
     .filter((f) => !f.passed)
     .map((f) => ({
       rule: f.rule,
       severity: f.severity,
       category: f.category,
-      message: AUDIT_RULES.find((r) => r.id === f.rule)!.description,
+      message: singleObjectRules.find((r) => r.id === f.rule)!.description,
       ...(f.container ? { container: f.container } : {}),
     }));
   type Issue = { rule: string; severity: Severity; category: string; message: string; container?: string };

@@ -17,7 +17,13 @@ export {
   type Target,
 } from "./audit.js";
 export { InsightConfigError, type InsightFile, insightConfigProblems, readInsightConfig } from "./config.js";
-export { type CustomRuleDefinition, customRule, SchemaError, validateSchema } from "./custom.js";
+export {
+  auditRules,
+  type CustomRuleDefinition,
+  customRule,
+  SchemaError,
+  validateSchema,
+} from "./custom.js";
 export {
   CROSS_OBJECT_DIAGNOSES,
   CROSS_OBJECT_KINDS,
@@ -30,6 +36,18 @@ export {
   validCron,
 } from "./diagnosis.js";
 export { type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
+export {
+  type AuditReport,
+  auditManifests,
+  healthScore,
+  ManifestError,
+  type ManifestObject,
+  type ReportFinding,
+  readManifest,
+  reportSarif,
+  reportText,
+  SEVERITY_WEIGHT,
+} from "./report.js";
 export {
   buildTopology,
   type CustomRelation,

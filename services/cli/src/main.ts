@@ -2,8 +2,8 @@
 import { parseArgs } from "node:util";
 import { runRole, runToken, TOKEN_USAGE } from "./access.js";
 import { AUDIT_USAGE, runAudit } from "./audit.js";
+import { CHECK_USAGE, runCheck } from "./check.js";
 import { CLUSTER_USAGE, runCluster } from "./cluster.js";
-import { runDemo } from "./demo.js";
 import { SetupError } from "./infra.js";
 import { KUBECONFIG_USAGE, runKubeconfig } from "./kubeconfig.js";
 import { PLACEMENT_USAGE, runPlacement } from "./placement.js";
@@ -22,6 +22,8 @@ commands:
       Manage API tokens and the roles they hold (see: atoll help token).
   audit [filters]
       Writes through the live gateway, and refused ones (see: atoll help audit).
+  check -f FILE|DIR [-o text|json|sarif] [--fail-on SEVERITY] [--min-score N]
+      Audit manifests offline with Atoll's rules, for CI (see: atoll help check).
   kubeconfig [--out FILE]
       A kubeconfig with a context per cluster through the gateway, and one over the index.
 
@@ -29,6 +31,17 @@ environment:
   NATS_URL       NATS server to use (default nats://127.0.0.1:4222; started if absent)
   DATABASE_URL   PostgreSQL server to use (default postgres://postgres@127.0.0.1:5432/postgres)
 `;
+
+/** \`atoll help <topic>\` answers these. */
+const HELP: Record<string, string> = {
+  cluster: CLUSTER_USAGE,
+  placement: PLACEMENT_USAGE,
+  token: TOKEN_USAGE,
+  role: TOKEN_USAGE,
+  audit: AUDIT_USAGE,
+  check: CHECK_USAGE,
+  kubeconfig: KUBECONFIG_USAGE,
+};
 
 function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
@@ -50,6 +63,8 @@ async function main(argv: string[]): Promise<void> {
         dir: { type: "string" },
       },
     });
+    // Loaded only here: the demo brings every service with it, which other commands need not wait for.
+    const { runDemo } = await import("./demo.js");
     await runDemo({
       port: positiveInt("port", values.port, 8080),
       clusters: positiveInt("clusters", values.clusters, 3),
@@ -76,27 +91,25 @@ async function main(argv: string[]): Promise<void> {
     await runAudit(rest, (text) => console.log(text));
     return;
   }
+  if (command === "check") {
+    process.exitCode = runCheck(rest, (text) => console.log(text));
+    return;
+  }
   if (command === "token" || command === "role") {
     await (command === "token" ? runToken : runRole)(rest, (text) => console.log(text));
     return;
   }
-  console.log(
-    command === "help" && rest[0] === "cluster"
-      ? CLUSTER_USAGE
-      : command === "help" && rest[0] === "placement"
-        ? PLACEMENT_USAGE
-        : command === "help" && (rest[0] === "token" || rest[0] === "role")
-          ? TOKEN_USAGE
-          : command === "help" && rest[0] === "audit"
-            ? AUDIT_USAGE
-            : command === "help" && rest[0] === "kubeconfig"
-              ? KUBECONFIG_USAGE
-              : USAGE,
-  );
+  const topic = command === "help" ? HELP[rest[0] ?? ""] : undefined;
+  console.log(topic ?? USAGE);
   process.exitCode = command === undefined || command === "help" || command === "--help" ? 0 : 2;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  // Unknown flags and missing flag values are usage mistakes, not crashes: no stack trace.
+  if (String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS")) {
+    console.error(`error: ${(error as Error).message}; see: atoll help ${process.argv[2] ?? ""}`.trimEnd());
+    process.exit(2);
+  }
   console.error(`error: ${error instanceof SetupError ? error.message : (error as Error).stack}`);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { manifestFiles } from "./files.js";
 import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf, table } from "./hub.js";
 import { SetupError } from "./infra.js";
 
@@ -10,21 +10,11 @@ atoll get bindings                         where each template went
 atoll describe binding NAMESPACE/NAME      the decision, why other clusters were not chosen, status per cluster
 ${HUB_USAGE}`;
 
-/** The YAML of a file, or of every .yaml, .yml and .json file in a directory, as one stream. */
-function readDocuments(path: string): string {
-  let stat: ReturnType<typeof statSync>;
-  try {
-    stat = statSync(path);
-  } catch {
-    throw new SetupError(`-f ${path}: no such file or directory`);
-  }
-  if (!stat.isDirectory()) return readFileSync(path, "utf8");
-  return readdirSync(path)
-    .filter((f) => /\.(ya?ml|json)$/.test(f))
-    .sort()
-    .map((f) => readFileSync(join(path, f), "utf8"))
+/** The YAML of a file, or of every manifest file in a directory, as one stream. */
+const readDocuments = (path: string): string =>
+  manifestFiles(path)
+    .map((file) => readFileSync(file, "utf8"))
     .join("\n---\n");
-}
 
 export async function runPlacement(
   command: string,

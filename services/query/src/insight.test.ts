@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { healthScore, type Severity } from "@atoll/insight";
 import {
   applyIndexOps,
   type DatabaseHandle,
@@ -229,6 +230,12 @@ describe("insight endpoints", () => {
     const worst = (await get("/api/v1/insight/score?by=object&namespace=shop&kind=Pod")).body.items[0];
     expect(worst).toMatchObject({ name: "pay-1-a", openIssues: 2 });
     expect(worst.score).toBeLessThan(100);
+    // The SQL view and the library's formula (used by `atoll check`) agree.
+    const open = (
+      await get(`/api/v1/insight/issues?cluster=${worst.cluster}&namespace=shop&kind=Pod&name=pay-1-a`)
+    ).body.items.map((i: { severity: Severity }) => i.severity);
+    expect(open).toHaveLength(2);
+    expect(worst.score).toBeCloseTo(healthScore(open), 2);
 
     const teams = (await get("/api/v1/insight/groups?by=label:team")).body.items;
     expect(teams.map((t: { group: string }) => t.group)).toEqual(["payments", "storefront"]);
