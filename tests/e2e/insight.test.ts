@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { until } from "@atoll/devkit";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,8 +9,22 @@ import { TestHub } from "../support/hub.js";
 // biome-ignore lint/suspicious/noExplicitAny: API answers are loose JSON
 type Any = any;
 
+/** A custom rule from the configuration file: images must come from the company registry. */
+const configDir = mkdtempSync(join(tmpdir(), "atoll-insight-e2e-"));
+const insightConfig = join(configDir, "insight.yaml");
+writeFileSync(
+  insightConfig,
+  `customRules:
+  approvedRegistry:
+    target: Container
+    severity: high
+    description: Images come from registry.example
+    schema: { properties: { image: { pattern: "^registry\\\\.example/" } } }
+`,
+);
+
 describe("issues found by the indexer on every change", () => {
-  const hub = new TestHub();
+  const hub = new TestHub({ env: { ATOLL_INSIGHT_CONFIG: insightConfig } });
   const sim = new KubeSim({ name: "ailing", token: "t" });
 
   beforeAll(async () => {
@@ -25,6 +42,7 @@ describe("issues found by the indexer on every change", () => {
   afterAll(async () => {
     await hub.stop();
     await sim.stop();
+    rmSync(configDir, { recursive: true, force: true });
   });
 
   const broken = (reason: string) =>
@@ -54,6 +72,41 @@ describe("issues found by the indexer on every change", () => {
     expect(audit.some((i) => i.category !== "Runtime")).toBe(true);
     const issue = (await hub.get(`/api/v1/issues?cluster=ailing&rule=ContainerCrashLooping`)).items[0];
     expect(issue.message).toMatch(/the last termination reason is Error \(exit code 1\) container=main/);
+  });
+
+  it("runs the configuration's custom rules on every change, and resolves them when fixed", async () => {
+    const deployments = sim.store
+      .list(sim.store.findType("apps", "v1", "deployments")!)
+      .map(({ object }) => object as Any);
+    const flagged = async () =>
+      ((await hub.get("/api/v1/issues?cluster=ailing&rule=approvedRegistry&kind=Deployment")).items as Any[])
+        .map((i) => `${i.namespace}/${i.name}:${i.severity}`)
+        .sort();
+    expect(await flagged()).toEqual(
+      deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}:high`).sort(),
+    );
+    const [first] = deployments;
+    sim.apply({
+      ...first,
+      spec: {
+        ...first.spec,
+        template: {
+          ...first.spec.template,
+          spec: {
+            ...first.spec.template.spec,
+            containers: first.spec.template.spec.containers.map((c: Any) => ({
+              ...c,
+              image: "registry.example/web:2",
+            })),
+          },
+        },
+      },
+    });
+    await until(
+      async () =>
+        !(await flagged()).some((f) => f.startsWith(`${first.metadata.namespace}/${first.metadata.name}:`)),
+      "the fixed deployment's custom-rule issue to resolve",
+    );
   });
 
   it("resolves an issue when the object recovers, and keeps when it first and last saw it", async () => {
