@@ -182,6 +182,32 @@ export function diagnoseTask(workload: Obj, events: Obj[], related: Obj[], logs?
   };
 }
 
+/** The messages a model is sent for a task, with every sensitive value already masked. */
+function maskedPrompt(task: Task, language: Language): { messages: ChatMessage[]; masker: Masker } {
+  const masker = new Masker();
+  for (const object of task.objects) masker.learn(object);
+  return {
+    messages: [
+      { role: "system", content: `${SYSTEM}\n${INSTRUCTIONS[language]}` },
+      { role: "user", content: masker.mask(task.question) },
+    ],
+    masker,
+  };
+}
+
+/**
+ * Exactly what would be sent to a model for a task, without sending it: to review what leaves
+ * the hub, or to put the question to a model of one's own. The placeholders map each masked
+ * token back to its value, for unmasking that model's answer.
+ */
+export function promptPreview(
+  task: Task,
+  language: Language = "en",
+): { messages: ChatMessage[]; placeholders: Record<string, string>; masked: ReturnType<Masker["summary"]> } {
+  const { messages, masker } = maskedPrompt(task, language);
+  return { messages, placeholders: masker.placeholders(), masked: masker.summary() };
+}
+
 /**
  * Answers a task as a stream of events. With a model, the question leaves masked and the answer
  * comes back unmasked as it is written; without one, or when the model fails, the rules' own
@@ -198,12 +224,7 @@ export async function* answer(
     yield { type: "done", source: "rules", warning: "no language model is configured (ATOLL_LLM_BASE_URL)" };
     return;
   }
-  const masker = new Masker();
-  for (const object of task.objects) masker.learn(object);
-  const messages: ChatMessage[] = [
-    { role: "system", content: `${SYSTEM}\n${INSTRUCTIONS[language]}` },
-    { role: "user", content: masker.mask(task.question) },
-  ];
+  const { messages, masker } = maskedPrompt(task, language);
   let wrote = false;
   try {
     for await (const text of masker.unmaskStream(stream(messages, options.model, options.fetchImpl))) {

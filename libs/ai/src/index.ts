@@ -6,6 +6,7 @@ export {
   type IssueLike,
   interpretTask,
   type Language,
+  promptPreview,
   type Task,
 } from "./features.js";
 export { imageRepository, Masker } from "./mask.js";

@@ -116,6 +116,11 @@ export class Masker {
     if (held) yield this.unmask(held);
   }
 
+  /** Each placeholder and the value it stands for. */
+  placeholders(): Record<string, string> {
+    return Object.fromEntries(this.byToken);
+  }
+
   /** How many values of each kind are masked, for the response's record of what was hidden. */
   summary(): Record<Category, number> {
     return { ...this.counters };

@@ -8,6 +8,7 @@ import {
   type IssueLike,
   interpretTask,
   type Language,
+  promptPreview,
   type Task,
 } from "@atoll/ai";
 import type { Gateway } from "@atoll/gateway";
@@ -382,6 +383,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
    * POST /api/v1/insight/ai/{explain,interpret,diagnose}?lang=en|zh: answers stream as server-sent
    * events (text, then done) when the client accepts text/event-stream, and come whole as JSON
    * otherwise. A missing or failing model never fails the request: the rules answer instead.
+   * With prompt=only nothing is sent: the answer is the masked prompt a model would get.
    */
   app.post("/api/v1/insight/ai/:feature", async (request, reply) => {
     const { feature } = request.params as { feature: string };
@@ -397,7 +399,10 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
     const language = (q.lang ?? (request.body as { lang?: string } | undefined)?.lang ?? "en") as Language;
     if (!LANGUAGES.includes(language))
       throw badRequest("INVALID_LANGUAGE", `lang must be one of ${LANGUAGES.join(", ")}, got "${language}"`);
+    if (q.prompt !== undefined && q.prompt !== "only")
+      throw badRequest("INVALID_PROMPT", `prompt takes one value, "only", got "${q.prompt}"`);
     const task = await makeTask(request);
+    if (q.prompt === "only") return { feature, ...promptPreview(task, language) };
     const events = answer(task, {
       ...(options.languageModel ? { model: options.languageModel } : {}),
       language,

@@ -332,6 +332,32 @@ describe("insight endpoints", () => {
       for (const secret of ["pay-1-a", "payments", "node-1"]) expect(sent).not.toContain(secret);
     });
 
+    it("shows the masked prompt without sending it, with the placeholders to unmask an answer", async () => {
+      const app = withModel(modelUrl);
+      const sentBefore = requests.length;
+      const response = await post(app, `${DIAGNOSE}&prompt=only`);
+      await app.close();
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      expect(requests.length).toBe(sentBefore);
+      expect(body.messages.map((m: { role: string }) => m.role)).toEqual(["system", "user"]);
+      const question = body.messages[1].content as string;
+      for (const secret of ["pay-1-a", "payments", "node-1"]) expect(question).not.toContain(secret);
+      const tokens = [...new Set(question.match(/\b(?:NAME|NS|LABEL|IP|REPO)_\d+\b/g))];
+      expect(tokens.length).toBeGreaterThan(0);
+      for (const token of tokens) expect(body.placeholders[token], token).toBeTypeOf("string");
+      expect(Object.values(body.placeholders)).toContain("pay-1-a");
+      expect(body.masked.NAME).toBeGreaterThan(0);
+      // Unmasking with the placeholders gives back the question about the real object.
+      const unmasked = question.replace(
+        /\b(?:NAME|NS|LABEL|IP|REPO)_\d+\b/g,
+        (t) => body.placeholders[t] ?? t,
+      );
+      expect(unmasked).toContain("pay-1-a");
+      // Without a model configured, the preview is the same.
+      expect((await post(server, `${DIAGNOSE}&prompt=only`)).json().messages).toEqual(body.messages);
+    });
+
     it("answers from the rules, never 5xx, when the model cannot be reached", async () => {
       const app = withModel("http://127.0.0.1:9/v1");
       const response = await post(app, "/api/v1/insight/ai/explain?cluster=c2&kind=Pod&name=pay-1-a&lang=zh");
@@ -355,6 +381,7 @@ describe("insight endpoints", () => {
     it.each([
       ["/api/v1/insight/ai/poem", {}, 404, "NOT_FOUND"],
       ["/api/v1/insight/ai/explain?lang=fr", {}, 400, "INVALID_LANGUAGE"],
+      ["/api/v1/insight/ai/explain?prompt=yes", {}, 400, "INVALID_PROMPT"],
       ["/api/v1/insight/ai/interpret", { yaml: "a: [" }, 400, "INVALID_YAML"],
       ["/api/v1/insight/ai/diagnose?cluster=c1", {}, 400, "OBJECT_REQUIRED"],
       ["/api/v1/insight/ai/diagnose?cluster=c1&kind=Pod&namespace=shop&name=ghost", {}, 404, "NOT_FOUND"],

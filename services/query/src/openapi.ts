@@ -308,6 +308,10 @@ export const OPENAPI_DOCUMENT = {
           pathParam("feature", "explain, interpret or diagnose"),
           ...address,
           query("lang", "en (default) or zh"),
+          query(
+            "prompt",
+            "only: send nothing, answer with the masked messages a model would get and the placeholders that unmask them",
+          ),
         ],
         requestBody: {
           required: false,
@@ -326,7 +330,8 @@ export const OPENAPI_DOCUMENT = {
         },
         responses: {
           "200": {
-            description: "The answer, whole as JSON or as server-sent events (text, then done)",
+            description:
+              "The answer, whole as JSON or as server-sent events (text, then done); with prompt=only, {feature, messages, placeholders, masked}",
             content: {
               "application/json": { schema: { type: "object" } },
               "text/event-stream": { schema: { type: "string" } },
