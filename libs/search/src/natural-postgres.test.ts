@@ -79,6 +79,30 @@ describe("natural-language questions over real rows", () => {
       row("Pod", "prod", "on-other-cluster", { status: { phase: "Failed" } }, "prod"),
       restartedPod("restarted-recently", 20),
       restartedPod("restarted-long-ago", 180),
+      row("Pod", "shop", "crashing", {
+        spec: { nodeName: "n1" },
+        status: {
+          phase: "Running",
+          containerStatuses: [
+            { name: "main", restartCount: 7, state: { waiting: { reason: "CrashLoopBackOff" } } },
+          ],
+        },
+      }),
+      row("Pod", "shop", "oom", {
+        spec: { nodeName: "n2" },
+        status: {
+          phase: "Running",
+          containerStatuses: [
+            { name: "main", restartCount: 2, state: { terminated: { reason: "OOMKilled" } } },
+          ],
+        },
+      }),
+      row("Pod", "shop", "fine-on-n1", { spec: { nodeName: "n1" }, status: { phase: "Running" } }),
+      row("Service", "shop", "public", { spec: { type: "LoadBalancer" } }),
+      row("Service", "shop", "internal", { spec: { type: "ClusterIP" } }),
+      row("Deployment", "shop", "scaled-to-zero", { spec: { replicas: 0 }, status: {} }),
+      row("Deployment", "shop", "nothing-available", { spec: { replicas: 2 }, status: { replicas: 2 } }),
+      row("Deployment", "shop", "available", { spec: { replicas: 2 }, status: { availableReplicas: 2 } }),
     ];
     await applyIndexOps(
       handle.sql,
@@ -106,6 +130,11 @@ describe("natural-language questions over real rows", () => {
     ["过去一小时重启过的 Pod", ["c1/restarted-recently"]],
     ["pods restarted in the last 4 hours", ["c1/restarted-long-ago", "c1/restarted-recently"]],
     ["kube-system 下所有的 DaemonSet", ["c1/kube-proxy"]],
+    ["which pods are in error state in shop", ["c1/crashing", "c1/oom"]],
+    ["pods on node n1", ["c1/crashing", "c1/fine-on-n1"]],
+    ["pods with more than 5 restarts", ["c1/crashing"]],
+    ["services of type LoadBalancer", ["c1/public"]],
+    ["deployments in shop with 0 available replicas", ["c1/nothing-available"]],
   ])("%s", async (question, expected) => {
     expect(await ask(question)).toEqual(expected);
   });

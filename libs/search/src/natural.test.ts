@@ -58,7 +58,7 @@ describe("natural-language questions", () => {
     ],
     [
       "镜像拉取失败的 Pod",
-      "SELECT * FROM resources WHERE kind = 'Pod' AND (status = 'ImagePullBackOff' OR status = 'ErrImagePull')",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status IN ('ImagePullBackOff', 'ErrImagePull')",
     ],
     ["services named api-*", "SELECT * FROM resources WHERE kind = 'Service' AND name LIKE 'api-%'"],
     [
@@ -76,6 +76,74 @@ describe("natural-language questions", () => {
     expect(toSqlText(query)).toBe(sql);
     // The SQL shown to the user is editable: the SQL front end reads it back unchanged.
     expect(toSqlText(parseSqlQuery(sql))).toBe(sql);
+  });
+
+  const ERRORS =
+    "status IN ('Failed', 'Error', 'CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'OOMKilled', 'Evicted', 'ContainerStatusUnknown')";
+  it.each([
+    ["which pods are in error state", `SELECT * FROM resources WHERE kind = 'Pod' AND ${ERRORS}`],
+    [
+      "unhealthy pods in shop",
+      `SELECT * FROM resources WHERE namespace = 'shop' AND kind = 'Pod' AND ${ERRORS}`,
+    ],
+    ["异常的 Pod", `SELECT * FROM resources WHERE kind = 'Pod' AND ${ERRORS}`],
+    ["pods on node node-1", "SELECT * FROM resources WHERE kind = 'Pod' AND spec.nodeName = 'node-1'"],
+    ["节点 node-1 上的 Pod", "SELECT * FROM resources WHERE kind = 'Pod' AND spec.nodeName = 'node-1'"],
+    ["everything on node n1", "SELECT * FROM resources WHERE kind = 'Pod' AND spec.nodeName = 'n1'"],
+    ["jobs on node n1", "SELECT * FROM resources WHERE kind = 'Job' AND spec.nodeName = 'n1'"],
+    [
+      "services of type LoadBalancer",
+      "SELECT * FROM resources WHERE kind = 'Service' AND spec.type = 'LoadBalancer'",
+    ],
+    ["类型为 NodePort 的服务", "SELECT * FROM resources WHERE kind = 'Service' AND spec.type = 'NodePort'"],
+    [
+      "pods with more than 5 restarts",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status.containerStatuses[*].restartCount > 5",
+    ],
+    [
+      "pods restarted more than three times in shop",
+      "SELECT * FROM resources WHERE namespace = 'shop' AND kind = 'Pod' AND status.containerStatuses[*].restartCount > 3",
+    ],
+    [
+      "pods with at least 2 restarts",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status.containerStatuses[*].restartCount >= 2",
+    ],
+    [
+      "重启次数超过 3 次的 Pod",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status.containerStatuses[*].restartCount > 3",
+    ],
+    [
+      "deployments with 0 available replicas",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND spec.replicas > 0 AND (status.availableReplicas IS NULL OR status.availableReplicas = 0)",
+    ],
+    [
+      "prod-eu 集群中处于 Pending 状态的 pod",
+      "SELECT * FROM resources WHERE cluster = 'prod-eu' AND kind = 'Pod' AND status.phase = 'Pending'",
+    ],
+    // Known namespaces decide what "in X" means: an unknown X is searched for, not taken as a namespace.
+    ["pods in shop", "SELECT * FROM resources WHERE namespace = 'shop' AND kind = 'Pod'"],
+    ["pods in prod-eu", "SELECT * FROM resources WHERE cluster = 'prod-eu' AND kind = 'Pod'"],
+  ])("%s (namespaces known)", (question, sql) => {
+    const { query, unmatched } = parseNaturalQuery(question, {
+      ...context,
+      namespaces: ["shop", "kube-system"],
+    });
+    expect(unmatched).toEqual([]);
+    expect(toSqlText(query)).toBe(sql);
+    expect(toSqlText(parseSqlQuery(sql))).toBe(sql);
+  });
+
+  it("searches for an unknown name after in, and says so, when the namespaces are known", () => {
+    const known = { ...context, namespaces: ["shop"] };
+    const { query, unmatched } = parseNaturalQuery("pods not running in staging", known);
+    expect(unmatched).toEqual(["staging"]);
+    expect(toSqlText(query)).toBe(
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status.phase != 'Running' AND search('staging')",
+    );
+    // Without that knowledge the name is taken as a namespace, as before.
+    expect(toSqlText(parseNaturalQuery("pods not running in staging", context).query)).toBe(
+      "SELECT * FROM resources WHERE namespace = 'staging' AND kind = 'Pod' AND status.phase != 'Running'",
+    );
   });
 
   it("keeps words it does not understand as free text, and says which", () => {

@@ -5,6 +5,11 @@ import { nameCondition } from "./keyword.js";
 /** What the rule parser knows about the fleet, so "in prod" can mean a cluster or a namespace. */
 export interface NaturalContext {
   clusters?: readonly string[];
+  /**
+   * The namespaces the asker can see. When given, "in X" names a namespace only if X is one of
+   * them; otherwise X stays a search word, so "pods in error" does not look for a namespace "error".
+   */
+  namespaces?: readonly string[];
   now?: Date;
 }
 
@@ -23,6 +28,8 @@ interface State {
   window?: number;
   olderThan?: number;
   restarted: boolean;
+  /** The kind a phrase implies ("on node n1": pods) when the question names none. */
+  defaultKind?: string;
   count: boolean;
   groupBy: Field[];
 }
@@ -153,13 +160,19 @@ const GROUPS: Record<string, Field> = {
   种类: column("kind"),
 };
 
-function inScope(state: State, name: string): void {
+/** "in X": a kind, a cluster or a namespace; false leaves X in the text when it is none of them. */
+function inScope(state: State, name: string): boolean {
   if (kindOfWord(name) !== undefined) {
     state.kinds.push(kindOfWord(name)!);
-    return;
+    return true;
   }
-  const isCluster = state.context.clusters?.includes(name) ?? false;
-  state.scope.push(equals(column(isCluster ? "cluster" : "namespace"), name));
+  if (state.context.clusters?.includes(name)) {
+    state.scope.push(equals(column("cluster"), name));
+    return true;
+  }
+  if (state.context.namespaces && !state.context.namespaces.includes(name)) return false;
+  state.scope.push(equals(column("namespace"), name));
+  return true;
 }
 
 function imageCondition(image: string): Condition {
@@ -191,7 +204,48 @@ const fewerReadyThanDesired: Condition = {
   right: path("spec.replicas"),
 };
 
-type Rule = [RegExp, (state: State, ...groups: (string | undefined)[]) => void];
+/** Every reason kubectl's STATUS column shows for a pod that is failing, rather than starting or done. */
+const ERROR_REASONS = [
+  "Failed",
+  "Error",
+  "CrashLoopBackOff",
+  "ImagePullBackOff",
+  "ErrImagePull",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+  "RunContainerError",
+  "OOMKilled",
+  "Evicted",
+  "ContainerStatusUnknown",
+];
+
+const SERVICE_TYPES = ["LoadBalancer", "NodePort", "ClusterIP", "ExternalName"];
+
+const restartCount = (op: ">" | ">=", count: string | undefined): Condition => ({
+  type: "compare",
+  field: path("status.containerStatuses.*.restartCount"),
+  op,
+  value: amount(count),
+});
+
+/** A workload that wants replicas and has none available: the field is absent until one is. */
+const noneAvailable: Condition = {
+  type: "and",
+  of: [
+    { type: "compare", field: path("spec.replicas"), op: ">", value: 0 },
+    {
+      type: "or",
+      of: [
+        { type: "null", field: path("status.availableReplicas"), negated: false },
+        { type: "compare", field: path("status.availableReplicas"), op: "=", value: 0 },
+      ],
+    },
+  ],
+};
+
+/** A rule records what its phrase means; returning false leaves the phrase in the text, unexplained. */
+type Rule = [RegExp, (state: State, ...groups: (string | undefined)[]) => unknown];
 
 /**
  * Each rule recognises a phrase, English or Chinese, and records what it means; the phrase is then
@@ -223,6 +277,26 @@ const RULES: Rule[] = [
     (s, n, unit) => (s.olderThan = duration(n, unit!)),
   ],
   [
+    new RegExp(
+      `\\b(?:with\\s+)?(?:more\\s+than|over)\\s+${EN_AMOUNT}\\s+restarts?\\b|\\brestart(?:ed|s)?\\s+(?:more\\s+than|over)\\s+${EN_AMOUNT}\\s+times?\\b|重启(?:次数)?\\s*(?:超过|大于|多于)\\s*${ZH_AMOUNT}\\s*次?`,
+      "gi",
+    ),
+    (s, a, b, c) => {
+      s.defaultKind ??= "Pod";
+      s.filters.push(restartCount(">", a ?? b ?? c));
+    },
+  ],
+  [
+    new RegExp(
+      `\\b(?:with\\s+)?at\\s+least\\s+${EN_AMOUNT}\\s+restarts?\\b|重启(?:次数)?\\s*(?:至少|不少于)\\s*${ZH_AMOUNT}\\s*次?`,
+      "gi",
+    ),
+    (s, a, b) => {
+      s.defaultKind ??= "Pod";
+      s.filters.push(restartCount(">=", a ?? b));
+    },
+  ],
+  [
     /\b(?:that\s+)?(?:have|has)?\s*(?:been\s+)?restart(?:ed|ing|s)?\b|重启(?:过|了)?/gi,
     (s) => (s.restarted = true),
   ],
@@ -246,6 +320,35 @@ const RULES: Rule[] = [
   [
     /(?:未|没有?|不在|不是|非)\s*(?:在)?\s*运行(?:中|状态)?(?:的)?/g,
     (s) => s.filters.push({ type: "compare", field: path("status.phase"), op: "!=", value: "Running" }),
+  ],
+  [
+    /\b(?:(?:that\s+are\s+)?in\s+(?:an?\s+)?)?(?:error|errors|erroring|errored)(?:\s+(?:state|status))?\b|\bwith\s+errors?\b|\bunhealthy\b|(?:处于\s*)?(?:异常|出错|错误)(?:状态)?(?:的)?/gi,
+    (s) => s.filters.push({ type: "or", of: ERROR_REASONS.map(status) }),
+  ],
+  [
+    /\b(?:with\s+)?(?:0|zero|no)\s+available\s+(?:replicas?|pods?)\b|没有可用(?:的)?副本|可用副本(?:数)?(?:为)?\s*(?:0|零)/gi,
+    (s) => s.filters.push(noneAvailable),
+  ],
+  [
+    new RegExp(
+      `\\b(?:of\\s+)?(?:type\\s+)?(${SERVICE_TYPES.join("|")})\\b|类型\\s*(?:为|是)?\\s*(${SERVICE_TYPES.join("|")})`,
+      "gi",
+    ),
+    (s, a, b) => {
+      const value = SERVICE_TYPES.find((t) => t.toLowerCase() === (a ?? b)!.toLowerCase())!;
+      s.filters.push(equals(path("spec.type"), value));
+      s.defaultKind ??= "Service";
+    },
+  ],
+  [
+    new RegExp(
+      `\\b(?:on|in|from)\\s+(?:the\\s+)?node\\s+${NAME}|\\bnode(?:name)?[:=]\\s*${NAME}|(?:在\\s*)?节点\\s*${NAME}\\s*(?:上|中)?`,
+      "gi",
+    ),
+    (s, a, b, c) => {
+      s.filters.push(equals(path("spec.nodeName"), (a ?? b ?? c)!));
+      s.defaultKind ??= "Pod";
+    },
   ],
   [
     /\bcrash\s*loop(?:ing|backoff)?\b|\bcrash(?:ing|ed|es)?\b|崩溃|循环重启/gi,
@@ -340,7 +443,7 @@ const EN_STOPWORDS = new Set(
   ),
 );
 const ZH_STOPWORDS =
-  /所有的|所有|全部|列出|显示|查找|查询|找出|找到|哪些|有哪些|帮我|给我|看看|查看|一下|当前|目前|现在|资源|对象|创建的|创建|里面|下面|请|的|有|下|中|里|在|我|是|了|过|都|一些|哪个|吗|呢|？|\?/g;
+  /处于|处在|状态为|状态是|状态|所有的|所有|全部|列出|显示|查找|查询|找出|找到|哪些|有哪些|帮我|给我|看看|查看|一下|当前|目前|现在|资源|对象|创建的|创建|里面|下面|请|的|有|下|中|里|在|我|是|了|过|都|一些|哪个|吗|呢|？|\?/g;
 
 /**
  * Questions in English or Chinese, turned into the IR by a fixed table of phrases: offline and
@@ -363,7 +466,7 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
     rest = rest.replace(pattern, (...args) => {
       const groups = args.slice(1, -2) as (string | undefined)[];
       try {
-        apply(state, ...groups);
+        if (apply(state, ...groups) === false) return args[0] as string;
       } catch (error) {
         // A phrase that looked like a label selector but is not one stays as text.
         if (error instanceof SelectorError) return args[0] as string;
@@ -402,6 +505,7 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
   }
   if (state.olderThan) filters.push({ type: "age", op: ">", seconds: state.olderThan });
   if (unmatched.length) filters.push({ type: "text", words: unmatched });
+  if (state.kinds.length === 0 && state.defaultKind) state.kinds.push(state.defaultKind);
   const kinds = [...new Set(state.kinds)];
   const kindCondition: Condition[] =
     kinds.length === 0

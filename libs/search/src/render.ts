@@ -32,6 +32,8 @@ function conditionText(c: Condition, nested: boolean): string {
   switch (c.type) {
     case "and":
     case "or": {
+      if (c.type === "or" && c.of.length > 1 && c.of.every((x) => x.type === "status"))
+        return `status IN (${c.of.map((x) => quote((x as { value: string }).value)).join(", ")})`;
       const text = c.of.map((x) => conditionText(x, true)).join(` ${c.type.toUpperCase()} `);
       return nested ? `(${text})` : text;
     }

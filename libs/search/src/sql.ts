@@ -180,11 +180,17 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
   if (virtual && VIRTUAL.has(virtual.toLowerCase()) && !fields.has(virtual)) {
     if (virtual.toLowerCase() === "status" && operator === "=")
       return { type: "status", value: String(literalOf(node.right)) };
+    // status IN ('A', 'B') is any of them: one object shows several reasons at once.
+    if (virtual.toLowerCase() === "status" && operator === "IN")
+      return {
+        type: "or",
+        of: (node.right?.value ?? []).map((v: Node) => ({ type: "status", value: String(literalOf(v)) })),
+      };
     if (virtual.toLowerCase() === "age" && (operator === "<" || operator === ">"))
       return { type: "age", op: operator, seconds: parseDuration(String(literalOf(node.right))) };
     throw new QueryError(
       "UNSUPPORTED_EXPRESSION",
-      `${virtual} supports ${virtual === "status" ? "= 'Reason'" : "< '1h' and > '7d'"} only`,
+      `${virtual} supports ${virtual === "status" ? "= 'Reason' and IN ('Reason', ...)" : "< '1h' and > '7d'"} only`,
     );
   }
   const field = fieldOf(node.left, fields);

@@ -1,4 +1,11 @@
-import { reachesCluster, seesWholeCluster, visibleClusters, visibleRows } from "@atoll/access";
+import {
+  can,
+  type Principal,
+  reachesCluster,
+  seesWholeCluster,
+  visibleClusters,
+  visibleRows,
+} from "@atoll/access";
 import type { Bus } from "@atoll/bus";
 import type { CustomRelation } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
@@ -7,6 +14,7 @@ import {
   answerNaturalQuestion,
   conditionSql,
   type LanguageModelConfig,
+  type NaturalContext,
   parseKeywordQuery,
   parseSqlQuery,
   type SearchPage,
@@ -190,14 +198,37 @@ export function buildQueryApp(options: QueryAppOptions) {
   const clusterNames = cachedFor(10_000, async () =>
     (await listClusters(options.sql, options.staleAfterSeconds ?? 30)).map((c) => c.name),
   );
+  const indexedNamespaces = cachedFor(10_000, async () =>
+    options.sql<{ cluster: string; name: string }[]>`
+      select distinct cluster, name from resources where kind = 'Namespace'`.then((rows) => [...rows]),
+  );
+
+  /**
+   * The clusters and namespaces a question may name, as far as the asker can see them: how "in X"
+   * was read shows in the answer's SQL, so it must not tell of clusters or namespaces out of sight.
+   */
+  async function namesFor(principal: Principal): Promise<NaturalContext> {
+    const namespaces = new Set(
+      (await indexedNamespaces())
+        .filter((n) => can(principal, "read", { cluster: n.cluster, namespace: n.name }))
+        .map((n) => n.name),
+    );
+    for (const grant of principal.grants)
+      for (const namespace of grant.namespaces) if (namespace !== "*") namespaces.add(namespace);
+    return {
+      clusters: (await clusterNames()).filter((cluster) => can(principal, "read", { cluster })),
+      // With no Namespace objects indexed (sync rules may leave them out), any name may be one.
+      ...(namespaces.size > 0 ? { namespaces: [...namespaces] } : {}),
+    };
+  }
 
   /** The query a search request asks for, and how a natural-language question was understood. */
-  async function understand(mode: string, text: string) {
+  async function understand(mode: string, text: string, principal: Principal) {
     if (mode === "keyword") return { parsed: parseKeywordQuery(text) };
     if (mode === "sql") return { parsed: parseSqlQuery(text) };
     if (mode !== "nl") throw badRequest("INVALID_MODE", `mode must be keyword, sql or nl, got "${mode}"`);
     const answer = await answerNaturalQuestion(text, {
-      context: { clusters: await clusterNames() },
+      context: await namesFor(principal),
       ...(options.languageModel ? { model: options.languageModel } : {}),
     });
     if (answer.warning) options.logger.warn({ warning: answer.warning }, "language model fallback");
@@ -213,7 +244,11 @@ export function buildQueryApp(options: QueryAppOptions) {
 
   app.get("/api/v1/search", async (request, reply) => {
     const query = request.query as Query;
-    const { parsed, interpretation } = await understand(query.mode ?? "keyword", query.q ?? "");
+    const { parsed, interpretation } = await understand(
+      query.mode ?? "keyword",
+      query.q ?? "",
+      request.principal,
+    );
     const where = and([...(parsed.where ? [parsed.where] : []), ...within(request)]);
     const page = await search(
       { ...parsed, ...(where ? { where } : {}) },
