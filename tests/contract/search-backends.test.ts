@@ -57,7 +57,7 @@ const ROWS: ObjectRow[] = [
       labels: { app: "web", team: "pay" },
       ownerReferences: ownedBy("text-replicas", "ReplicaSet"),
     },
-    status: { phase: "Running" },
+    status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
   }),
   row("web-2", "Pod", {
     metadata: {
@@ -65,7 +65,7 @@ const ROWS: ObjectRow[] = [
       creationTimestamp: hoursAgo(0.2),
       ownerReferences: ownedBy("text-replicas", "ReplicaSet"),
     },
-    status: { phase: "Pending" },
+    status: { phase: "Pending", conditions: [{ type: "Ready", status: "False" }] },
   }),
   row("api-1", "Pod", {
     metadata: { labels: { app: "api" } },
@@ -164,6 +164,16 @@ const CASES: [string, () => Query, string[]][] = [
       orderBy: [],
     }),
     [],
+  ],
+  [
+    "sql condition",
+    () => parseSqlQuery("SELECT * FROM resources WHERE condition('Ready') = 'True'"),
+    ["web-1"],
+  ],
+  [
+    "nl not ready: a missing condition counts",
+    () => parseNaturalQuery("pods not ready").query,
+    ["api-1", "batch-1", "other", "web-2"],
   ],
   [
     "nl fewer ready than desired",

@@ -45,6 +45,8 @@ export function resourceIndexTemplate(prefix: string): Record<string, unknown> {
           object: { type: "flat_object" },
           /** Phase, pod reason and container state reasons: what status:X and kubectl's STATUS match. */
           statusReasons: { type: "keyword" },
+          /** status.conditions as "Type=Status" (Ready=True), for condition('Type') filters. */
+          conditions: { type: "keyword" },
           /** metadata.ownerReferences[*].uid, for owner filters (kubectl's and Clusterpedia's). */
           ownerUids: { type: "keyword" },
           /** Name, namespace, kind, labels and annotations, for free-word search by prefix. */

@@ -58,6 +58,10 @@ const QUERIES: [string, () => Query][] = [
     () => ({ where: { type: "owner", owner: { uid: "uid-rs" }, seniority: 0 }, orderBy: [] }),
   ],
   [
+    "nl: nodes not ready, under memory pressure",
+    () => parseNaturalQuery("nodes not ready under memory pressure").query,
+  ],
+  [
     "nl: restarted in the last hour (zh)",
     () => parseNaturalQuery("过去一小时重启过的 Pod", { now: NOW }).query,
   ],

@@ -225,6 +225,10 @@ class Translation {
       }
       case "status":
         return { term: { statusReasons: c.value } };
+      case "condition": {
+        const reported = { term: { conditions: `${c.name}=${c.status}` } };
+        return c.negated ? { bool: { must_not: [reported] } } : reported;
+      }
       case "owner":
         if (c.owner.uid !== undefined && c.seniority === 0) return { term: { ownerUids: c.owner.uid } };
         // searchOpenSearch looks these owners up first (resolveOwners) and leaves only uids.

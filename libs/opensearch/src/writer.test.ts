@@ -41,7 +41,13 @@ function row(uid: string, rv: number, extra: Partial<ObjectRow> = {}): ObjectRow
         ],
       },
       spec: { replicas: 3 },
-      status: { readyReplicas: 2 },
+      status: {
+        readyReplicas: 2,
+        conditions: [
+          { type: "Available", status: "True" },
+          { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable" },
+        ],
+      },
     }),
     ...extra,
   };

@@ -34,6 +34,9 @@ export function resourceDocument(row: ObjectRow, indexedAt: string): string {
         (object.status?.containerStatuses ?? []) as Record<string, Record<string, { reason?: string }>>[]
       ).flatMap((c) => Object.values(c.state ?? {}).map((state) => state?.reason)),
     ].filter((reason): reason is string => typeof reason === "string"),
+    conditions: ((object.status?.conditions ?? []) as { type?: unknown; status?: unknown }[])
+      .filter((c) => typeof c?.type === "string" && typeof c.status === "string")
+      .map((c) => `${c.type}=${c.status}`),
     ownerUids: ((metadata.ownerReferences ?? []) as { uid?: unknown }[])
       .map((owner) => owner.uid)
       .filter((uid): uid is string => typeof uid === "string"),

@@ -39,6 +39,12 @@ export type Condition =
   | { type: "label"; requirement: LabelRequirement }
   /** Kubectl's STATUS: a phase, a pod reason, or a container's waiting or terminated reason. */
   | { type: "status"; value: string }
+  /**
+   * A status condition (an entry of status.conditions) of that type has that status: Ready=True
+   * on a pod or node, Available=True on a deployment. Negated, it also matches objects that do
+   * not report the condition at all, as a node that stopped reporting is not Ready.
+   */
+  | { type: "condition"; name: string; status: string; negated: boolean }
   /** Created within (newer) or before (older) a duration in seconds. */
   | { type: "age"; op: "<" | ">"; seconds: number }
   /** Free words, each matched by prefix against names, labels, annotations and object text. */

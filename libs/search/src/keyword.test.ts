@@ -20,6 +20,11 @@ describe("keyword queries", () => {
     ],
     ["age>7d", "SELECT * FROM resources WHERE age > '1w'"],
     [
+      "kind:Node condition:Ready!=True",
+      "SELECT * FROM resources WHERE kind = 'Node' AND condition('Ready') != 'True'",
+    ],
+    ["condition:MemoryPressure=True", "SELECT * FROM resources WHERE condition('MemoryPressure') = 'True'"],
+    [
       "checkout payments kind:Deployment",
       "SELECT * FROM resources WHERE kind = 'Deployment' AND search('checkout payments')",
     ],
@@ -33,6 +38,7 @@ describe("keyword queries", () => {
     ["colour:red", /unknown filter "colour:"/],
     ["age<soon", /not a duration/],
     ["app in (a,", /parenthesis is not closed/],
+    ["condition:Ready", /write condition:Ready=True/],
   ])("rejects %j with a clear error", (input, message) => {
     expect(() => parseKeywordQuery(input)).toThrow(QueryError);
     expect(() => parseKeywordQuery(input)).toThrow(message);

@@ -36,11 +36,20 @@ const FILTERS: Record<string, (value: string) => Condition> = {
   namespace: (v) => ({ type: "compare", field: column("namespace"), op: "=", value: v }),
   name: (v) => nameCondition(v),
   status: (v) => ({ type: "status", value: v }),
+  condition: (v) => {
+    const match = /^([\w.-]+)(!?=)([\w.-]+)$/.exec(v);
+    if (!match)
+      throw new QueryError(
+        "INVALID_FILTER",
+        `condition:${v} needs a condition type and a status: write condition:Ready=True or condition:Ready!=True`,
+      );
+    return { type: "condition", name: match[1]!, status: match[3]!, negated: match[2] === "!=" };
+  },
 };
 
 /**
  * The keyword language: free words, key:value filters (cluster, kind, ns, name with * wildcards,
- * status), label requirements (app=web, app!=web, app in (a,b), !app) and age<1h / age>7d.
+ * status, condition:Ready!=True), label requirements (app=web, app!=web, app in (a,b), !app) and age<1h / age>7d.
  * Everything is ANDed.
  */
 export function parseKeywordQuery(input: string): Query {

@@ -103,6 +103,24 @@ describe("natural-language questions over real rows", () => {
       row("Deployment", "shop", "scaled-to-zero", { spec: { replicas: 0 }, status: {} }),
       row("Deployment", "shop", "nothing-available", { spec: { replicas: 2 }, status: { replicas: 2 } }),
       row("Deployment", "shop", "available", { spec: { replicas: 2 }, status: { availableReplicas: 2 } }),
+      row("Node", "", "node-ok", {
+        status: {
+          conditions: [
+            { type: "MemoryPressure", status: "False" },
+            { type: "Ready", status: "True" },
+          ],
+        },
+      }),
+      row("Node", "", "node-pressed", {
+        status: {
+          conditions: [
+            { type: "MemoryPressure", status: "True" },
+            { type: "Ready", status: "False" },
+          ],
+        },
+      }),
+      row("Node", "", "node-silent", { status: { conditions: [{ type: "Ready", status: "Unknown" }] } }),
+      row("Node", "", "node-new", { status: {} }),
     ];
     await applyIndexOps(
       handle.sql,
@@ -135,6 +153,9 @@ describe("natural-language questions over real rows", () => {
     ["pods with more than 5 restarts", ["c1/crashing"]],
     ["services of type LoadBalancer", ["c1/public"]],
     ["deployments in shop with 0 available replicas", ["c1/nothing-available"]],
+    ["nodes not ready", ["c1/node-new", "c1/node-pressed", "c1/node-silent"]],
+    ["ready nodes", ["c1/node-ok"]],
+    ["nodes under memory pressure", ["c1/node-pressed"]],
   ])("%s", async (question, expected) => {
     expect(await ask(question)).toEqual(expected);
   });

@@ -120,6 +120,29 @@ describe("natural-language questions", () => {
       "prod-eu 集群中处于 Pending 状态的 pod",
       "SELECT * FROM resources WHERE cluster = 'prod-eu' AND kind = 'Pod' AND status.phase = 'Pending'",
     ],
+    ["nodes not ready", "SELECT * FROM resources WHERE kind = 'Node' AND condition('Ready') != 'True'"],
+    ["未就绪的节点", "SELECT * FROM resources WHERE kind = 'Node' AND condition('Ready') != 'True'"],
+    [
+      "ready pods in shop",
+      "SELECT * FROM resources WHERE namespace = 'shop' AND kind = 'Pod' AND condition('Ready') = 'True'",
+    ],
+    [
+      "deployments not ready",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND status.readyReplicas < spec.replicas",
+    ],
+    [
+      "daemonsets not ready",
+      "SELECT * FROM resources WHERE kind = 'DaemonSet' AND status.numberReady < status.desiredNumberScheduled",
+    ],
+    [
+      "nodes under memory pressure",
+      "SELECT * FROM resources WHERE kind = 'Node' AND condition('MemoryPressure') = 'True'",
+    ],
+    ["磁盘压力的节点", "SELECT * FROM resources WHERE kind = 'Node' AND condition('DiskPressure') = 'True'"],
+    [
+      "deployments not available",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND condition('Available') != 'True'",
+    ],
     // Known namespaces decide what "in X" means: an unknown X is searched for, not taken as a namespace.
     ["pods in shop", "SELECT * FROM resources WHERE namespace = 'shop' AND kind = 'Pod'"],
     ["pods in prod-eu", "SELECT * FROM resources WHERE cluster = 'prod-eu' AND kind = 'Pod'"],

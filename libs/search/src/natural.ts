@@ -28,6 +28,8 @@ interface State {
   window?: number;
   olderThan?: number;
   restarted: boolean;
+  /** "ready" or "not ready": what it means depends on the kinds, known only at the end. */
+  readiness?: "ready" | "notReady";
   /** The kind a phrase implies ("on node n1": pods) when the question names none. */
   defaultKind?: string;
   count: boolean;
@@ -244,6 +246,28 @@ const noneAvailable: Condition = {
   ],
 };
 
+/** Kinds whose readiness is a count of ready replicas against the desired number. */
+const REPLICATED_KINDS = ["Deployment", "StatefulSet", "ReplicaSet"];
+
+/**
+ * Readiness as each kind reports it: replicated workloads count ready replicas, daemon sets count
+ * ready nodes, and everything else (pods, nodes) has a Ready condition.
+ */
+function readinessOf(kinds: string[], ready: boolean): Condition {
+  const short = (left: string, right: string): Condition => ({
+    type: "compareFields",
+    left: path(left),
+    op: "<",
+    right: path(right),
+  });
+  let notReady: Condition | undefined;
+  if (kinds.length > 0 && kinds.every((k) => REPLICATED_KINDS.includes(k))) notReady = fewerReadyThanDesired;
+  else if (kinds.length === 1 && kinds[0] === "DaemonSet")
+    notReady = short("status.numberReady", "status.desiredNumberScheduled");
+  if (notReady) return ready ? { type: "not", of: notReady } : notReady;
+  return { type: "condition", name: "Ready", status: "True", negated: !ready };
+}
+
 /** A rule records what its phrase means; returning false leaves the phrase in the text, unexplained. */
 type Rule = [RegExp, (state: State, ...groups: (string | undefined)[]) => unknown];
 
@@ -307,6 +331,30 @@ const RULES: Rule[] = [
   [
     /(?:就绪)?副本(?:数)?(?:少于|小于|低于|不足)(?:期望|预期|设定|声明)?(?:值|数|的)?(?:副本(?:数)?)?|副本不足/g,
     (s) => s.filters.push(fewerReadyThanDesired),
+  ],
+  [
+    /\b(?:not|isn't|aren't|non-?|un)\s*-?ready\b|未就绪|不就绪|没有就绪|没就绪|非就绪/gi,
+    (s) => (s.readiness = "notReady"),
+  ],
+  [/\b(?:fully\s+)?ready\b|已就绪|就绪/gi, (s) => (s.readiness = "ready")],
+  [
+    /\b(?:not|isn't|aren't)\s+available\b|\bunavailable\b|不可用/gi,
+    (s) => s.filters.push({ type: "condition", name: "Available", status: "True", negated: true }),
+  ],
+  [
+    /\b(?:under\s+|with\s+|having\s+)?(memory|disk|pid)\s*pressure\b|(内存|磁盘|PID|进程数)\s*压力/gi,
+    (s, a, b) => {
+      const name = {
+        memory: "Memory",
+        disk: "Disk",
+        pid: "PID",
+        内存: "Memory",
+        磁盘: "Disk",
+        进程数: "PID",
+      }[(a ?? b)!.toLowerCase()];
+      s.filters.push({ type: "condition", name: `${name}Pressure`, status: "True", negated: false });
+      s.defaultKind ??= "Node";
+    },
   ],
   [
     /\b(?:not|isn't|aren't|non-?)\s*(running|pending|succeeded|completed)\b/gi,
@@ -507,6 +555,7 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
   if (unmatched.length) filters.push({ type: "text", words: unmatched });
   if (state.kinds.length === 0 && state.defaultKind) state.kinds.push(state.defaultKind);
   const kinds = [...new Set(state.kinds)];
+  if (state.readiness) filters.push(readinessOf(kinds, state.readiness === "ready"));
   const kindCondition: Condition[] =
     kinds.length === 0
       ? []

@@ -233,6 +233,10 @@ export function conditionSql(c: Condition): SQL {
     case "status":
       // status_reasons is generated from the object and GIN-indexed: phase, reason, container reasons.
       return sql`status_reasons @> jsonb_build_array(${c.value}::text)`;
+    case "condition": {
+      const reported = sql`jsonb_path_exists(object, '$.status.conditions[*] ? (@.type == $type && @.status == $status)', jsonb_build_object('type', ${c.name}::text, 'status', ${c.status}::text))`;
+      return c.negated ? sql`not ${reported}` : reported;
+    }
     case "age":
       return c.op === "<"
         ? sql`created_at > now() - make_interval(secs => ${c.seconds})`

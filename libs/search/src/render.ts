@@ -76,6 +76,8 @@ function conditionText(c: Condition, nested: boolean): string {
     }
     case "status":
       return `status = ${quote(c.value)}`;
+    case "condition":
+      return `condition(${quote(c.name)}) ${c.negated ? "!=" : "="} ${quote(c.status)}`;
     case "age":
       return `age ${c.op} ${quote(durationText(c.seconds))}`;
     case "text":
@@ -93,7 +95,8 @@ function conditionText(c: Condition, nested: boolean): string {
 
 /**
  * The query in Atoll's SQL dialect, for users to read and edit. Besides the columns it uses the
- * virtual columns status and age and the function search(words), which the SQL front end accepts.
+ * virtual columns status and age and the functions search(words) and condition(type), which the SQL
+ * front end accepts.
  */
 export function toSqlText(query: Query): string {
   let text = "SELECT * FROM resources";

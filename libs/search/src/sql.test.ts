@@ -45,6 +45,19 @@ describe("SQL front end", () => {
       "SELECT * FROM resources WHERE kind = 'Deployment' AND status.readyReplicas < spec.replicas",
       "SELECT * FROM resources WHERE kind = 'Deployment' AND status.readyReplicas < spec.replicas",
     ],
+    [
+      "SELECT * FROM resources WHERE kind = 'Node' AND condition('Ready') <> 'True'",
+      "SELECT * FROM resources WHERE kind = 'Node' AND condition('Ready') != 'True'",
+    ],
+    [
+      "SELECT * FROM resources WHERE status IN ('Evicted', 'OOMKilled') AND condition('MemoryPressure') = 'True'",
+      "SELECT * FROM resources WHERE status IN ('Evicted', 'OOMKilled') AND condition('MemoryPressure') = 'True'",
+    ],
+    [
+      // Inside a wider OR the statuses are alternatives like any other, and read back as such.
+      "SELECT * FROM resources WHERE status IN ('Evicted', 'OOMKilled') OR kind = 'Node'",
+      "SELECT * FROM resources WHERE status = 'Evicted' OR status = 'OOMKilled' OR kind = 'Node'",
+    ],
     ["select * from resources", "SELECT * FROM resources"],
   ])("%s", (input, canonical) => {
     const query = parseSqlQuery(input);
@@ -71,6 +84,17 @@ describe("SQL front end", () => {
     ["SELECT * FROM resources WHERE pg_sleep(10)", "UNSUPPORTED_FUNCTION", /pg_sleep/],
     ["SELECT * FROM resources; DROP TABLE resources", "SQL_SYNTAX|ONE_STATEMENT", /statement|syntax/],
     ["SELECT name FROM resources", "UNSUPPORTED_COLUMNS", /select \*/],
+    [
+      "SELECT * FROM resources WHERE condition('Ready') > 'True'",
+      "UNSUPPORTED_EXPRESSION",
+      /condition\('Type'\)/,
+    ],
+    [
+      "SELECT * FROM resources WHERE condition('Ready', 'x') = 'True'",
+      "UNSUPPORTED_EXPRESSION",
+      /one condition type/,
+    ],
+    ["SELECT * FROM resources WHERE status != 'Running'", "UNSUPPORTED_EXPRESSION", /IN \('Reason'/],
   ])("rejects %s", (input, code, message) => {
     let error: unknown;
     try {

@@ -112,7 +112,7 @@ function fieldOf(node: Node, fields: Map<string, string>): Field {
     "UNKNOWN_COLUMN",
     `unknown column "${name}"`,
     undefined,
-    `allowed: ${COLUMNS.join(", ")}, labels['k'], annotations['k'], status, age, search('words'), and paths such as status.phase or spec.template.spec.containers[*].image`,
+    `allowed: ${COLUMNS.join(", ")}, labels['k'], annotations['k'], status, age, search('words'), condition('Type'), and paths such as status.phase or spec.template.spec.containers[*].image`,
   );
 }
 
@@ -175,6 +175,22 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
     const type = operator === "AND" ? "and" : "or";
     const parts = [conditionOf(node.left, fields), conditionOf(node.right, fields)];
     return { type, of: parts.flatMap((part) => (part.type === type ? part.of : [part])) };
+  }
+  if (node.left?.type === "function" && node.left.name?.name?.[0]?.value?.toLowerCase() === "condition") {
+    const args = node.left.args?.value ?? [];
+    if (args.length !== 1 || !["=", "!=", "<>"].includes(operator))
+      throw new QueryError(
+        "UNSUPPORTED_EXPRESSION",
+        "condition('Type') takes one condition type and supports = 'Status' and != 'Status' only",
+        undefined,
+        "for example condition('Ready') != 'True' for nodes or pods that are not ready",
+      );
+    return {
+      type: "condition",
+      name: String(literalOf(args[0])),
+      status: String(literalOf(node.right)),
+      negated: operator !== "=",
+    };
   }
   const virtual = columnName(node.left);
   if (virtual && VIRTUAL.has(virtual.toLowerCase()) && !fields.has(virtual)) {
