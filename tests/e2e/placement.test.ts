@@ -60,7 +60,8 @@ spec:
 `;
 
 describe("placement across four clusters", () => {
-  const hub = new TestHub();
+  // The query service reads the same grace period as the scheduler, for the bindings' cluster health.
+  const hub = new TestHub({ env: { ATOLL_CLUSTER_GRACE_SECONDS: "4" } });
   const sims = new Map(CLUSTERS.map((c) => [c.name, new KubeSim({ name: c.name, token: `t-${c.name}` })]));
 
   /** The web Deployment in a sim, if any. */
@@ -170,6 +171,11 @@ describe("placement across four clusters", () => {
     const moved = await binding();
     expect(moved.clusters.reduce((s: number, c: Any) => s + c.replicas, 0)).toBe(12);
     expect(moved.clusters.map((c: Any) => c.name)).toEqual(["eu-1", "eu-2"]);
+    // The silent cluster's last report said healthy; the binding says Unknown, and why, instead.
+    const silent = moved.clusterStatus.find((c: Any) => c.cluster === "us-1");
+    expect(silent).toMatchObject({ placed: false, reachable: false, health: "Unknown" });
+    expect(silent.reason).toMatch(/^no heartbeat from cluster us-1 since /);
+    expect(moved.readiness.unknownClusters).toEqual(["us-1"]);
     // Grace 4 s, checks every 0.5 s: the move is well within a few grace periods.
     expect(Date.now() - stoppedAt).toBeLessThan(20_000);
     await until(

@@ -1,4 +1,5 @@
 export { type ApplyResult, applyDocuments, requestPlacement } from "./apply.js";
+export { type ClusterHealth, type ClusterStatus, clusterStatuses } from "./binding-status.js";
 export {
   clusterStates,
   type PlacementContext,

@@ -62,3 +62,29 @@ export async function listClusters(sql: postgres.Sql, staleAfterSeconds: number)
     lastHeartbeat: r.lastHeartbeat ? new Date(r.lastHeartbeat).toISOString() : null,
   }));
 }
+
+export interface ClusterReachability {
+  name: string;
+  /** Heard from within the staleness window. */
+  online: boolean;
+  /** The agent's last heartbeat said its API server answers. */
+  ready: boolean;
+  lastHeartbeat: string | null;
+}
+
+/** Whether each named cluster is heard from and ready; cheaper than listClusters, which counts objects. */
+export async function clusterReachability(
+  sql: postgres.Sql,
+  names: string[],
+  staleAfterSeconds: number,
+): Promise<ClusterReachability[]> {
+  if (names.length === 0) return [];
+  const rows = await sql<ClusterReachability[]>`
+    select name, ready, coalesce(last_heartbeat > now() - make_interval(secs => ${staleAfterSeconds}), false) as online,
+      last_heartbeat as "lastHeartbeat"
+    from clusters where name = any(${names}::text[])`;
+  return rows.map((r) => ({
+    ...r,
+    lastHeartbeat: r.lastHeartbeat ? new Date(r.lastHeartbeat).toISOString() : null,
+  }));
+}

@@ -11,7 +11,14 @@ export {
   type TokenRecord,
 } from "./access.js";
 export { type ChangeEvent, ChangeFeed, latestChangeId, oldestChangeId, readChanges } from "./changes.js";
-export { type ClusterHeartbeatRow, type ClusterView, listClusters, recordHeartbeat } from "./clusters.js";
+export {
+  type ClusterHeartbeatRow,
+  type ClusterReachability,
+  type ClusterView,
+  clusterReachability,
+  listClusters,
+  recordHeartbeat,
+} from "./clusters.js";
 export {
   type Database,
   type DatabaseHandle,

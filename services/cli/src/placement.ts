@@ -69,12 +69,16 @@ export async function runPlacement(
     print(`Policy:      ${b.policy}`);
     print(`Scheduled:   ${b.condition}: ${b.message}`);
     if (b.observedAffinity) print(`Affinity:    ${b.observedAffinity}`);
-    print(`Readiness:   ${b.readiness.readyReplicas}/${b.readiness.desiredReplicas} replicas ready`);
+    const unknown = b.readiness.unknownClusters as string[];
+    print(
+      `Readiness:   ${b.readiness.readyReplicas}/${b.readiness.desiredReplicas} replicas ready${unknown.length ? ` (not counting ${unknown.join(", ")}: not heard from)` : ""}`,
+    );
     print("Clusters:");
-    for (const c of b.clusters as Any[]) {
-      const status = b.aggregatedStatus[c.name];
+    const replicas = new Map((b.clusters as Any[]).map((c) => [c.name, c.replicas]));
+    for (const c of b.clusterStatus as Any[]) {
+      const share = replicas.get(c.cluster);
       print(
-        `  ${c.name}${c.replicas === undefined ? "" : ` (${c.replicas} replicas)`}: ${status ? `${status.applied ? "applied" : "not applied"}, ${status.healthy ? "healthy" : "unhealthy"}` : "waiting for the agent"}`,
+        `  ${c.cluster}${share === undefined ? "" : ` (${share} replicas)`}: ${c.placed ? "" : "being removed, "}${c.applied ? "applied" : "not applied"}, ${c.health}${c.reason ? ` (${c.reason})` : ""}`,
       );
     }
     const rejected = Object.entries(b.rejected as Record<string, string>);

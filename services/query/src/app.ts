@@ -174,7 +174,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     settings: options.gateway ?? {},
   });
   gatewayRoutes(app, gateway, { sql: options.sql, authenticate });
-  if (options.bus) placementRoutes(app, options.sql, options.bus);
+  if (options.bus) placementRoutes(app, options.sql, options.bus, options.staleAfterSeconds ?? 30);
   kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
   insightRoutes(app, options.db, {
     gateway,

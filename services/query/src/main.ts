@@ -39,6 +39,8 @@ const config = loadConfig({
   ATOLL_LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** The indexer's rule file; the query service reads its topology relations for custom resources. */
   ATOLL_INSIGHT_CONFIG: z.string().optional(),
+  /** As for the scheduler: a cluster silent this long is offline, and bindings show it as Unknown. */
+  ATOLL_CLUSTER_GRACE_SECONDS: z.coerce.number().int().positive().default(30),
   /** Largest request body the gateway passes on (pull mode is also held to one NATS message). */
   ATOLL_GATEWAY_BODY_LIMIT: z.coerce
     .number()
@@ -126,6 +128,7 @@ const app = buildQueryApp({
   },
   db: database.db,
   sql: database.sql,
+  staleAfterSeconds: config.ATOLL_CLUSTER_GRACE_SECONDS,
   logger,
   checkBus: async () => {
     await bus.nc.flush();

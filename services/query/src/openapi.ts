@@ -254,7 +254,7 @@ export const OPENAPI_DOCUMENT = {
     "/api/v1/bindings/{namespace}/{name}": {
       get: {
         summary:
-          "One binding: the decision, the reason for each rejected cluster, works and status per cluster, readiness",
+          "One binding: the decision, the reason for each rejected cluster, works, status per cluster (clusterStatus: placed, applied, reachable, health Healthy|Unhealthy|Unknown and why), readiness summed over the clusters the hub hears from (readiness.unknownClusters names the rest)",
         parameters: [pathParam("namespace", "binding namespace"), pathParam("name", "binding name")],
         responses: { "200": json({ type: "object" }), ...errors },
       },

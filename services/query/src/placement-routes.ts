@@ -1,8 +1,8 @@
 import { can } from "@atoll/access";
 import type { Bus } from "@atoll/bus";
-import { applyDocuments } from "@atoll/control";
+import { applyDocuments, clusterStatuses } from "@atoll/control";
 import { BINDING_LABEL, DocumentsError } from "@atoll/placement";
-import { getBinding, listBindings, listWorks } from "@atoll/store";
+import { clusterReachability, getBinding, listBindings, listWorks } from "@atoll/store";
 import type { FastifyInstance } from "fastify";
 import type postgres from "postgres";
 import { demand } from "./auth.js";
@@ -14,7 +14,12 @@ const MAX_DOCUMENTS_BYTES = 5 * 1024 * 1024;
  * POST /api/v1/apply and /api/v1/delete take multi-document YAML (Karmada policies and resource
  * templates); GET /api/v1/bindings shows where each template went and why.
  */
-export function placementRoutes(app: FastifyInstance, sql: postgres.Sql, bus: Bus): void {
+export function placementRoutes(
+  app: FastifyInstance,
+  sql: postgres.Sql,
+  bus: Bus,
+  staleAfterSeconds: number,
+): void {
   app.addContentTypeParser(
     ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"],
     { parseAs: "string", bodyLimit: MAX_DOCUMENTS_BYTES },
@@ -68,15 +73,31 @@ export function placementRoutes(app: FastifyInstance, sql: postgres.Sql, bus: Bu
         `no binding ${namespace}/${name}; list them with GET /api/v1/bindings`,
       );
     const works = await listWorks(sql, namespace, name);
+    const clusterStatus = clusterStatuses(
+      binding,
+      await clusterReachability(
+        sql,
+        [...new Set([...binding.clusters.map((c) => c.name), ...Object.keys(binding.aggregatedStatus)])],
+        staleAfterSeconds,
+      ),
+    );
+    // What the hub cannot hear from may have changed since it was indexed: it is left out, and named.
+    const unknownClusters = clusterStatus.filter((c) => !c.reachable).map((c) => c.cluster);
     // Readiness comes from the member clusters' objects as indexed, summed across clusters.
     const [ready] = await sql`
       select coalesce(sum((object #>> '{status,readyReplicas}')::int), 0)::int as ready,
         coalesce(sum((object #>> '{spec,replicas}')::int), 0)::int as desired
       from resources where kind = ${binding.kind} and namespace = ${namespace} and name = ${binding.templateName}
-        and labels @> ${JSON.stringify({ [BINDING_LABEL]: `${namespace}.${name}` })}::jsonb`;
+        and labels @> ${JSON.stringify({ [BINDING_LABEL]: `${namespace}.${name}` })}::jsonb
+        and not (cluster = any(${unknownClusters}::text[]))`;
     return {
       ...binding,
-      readiness: { readyReplicas: ready?.ready ?? 0, desiredReplicas: ready?.desired ?? 0 },
+      clusterStatus,
+      readiness: {
+        readyReplicas: ready?.ready ?? 0,
+        desiredReplicas: ready?.desired ?? 0,
+        unknownClusters,
+      },
       works: works.map((w) => ({
         cluster: w.cluster,
         generation: w.generation,

@@ -1,0 +1,69 @@
+import type { ClusterReachability } from "@atoll/store";
+
+export type ClusterHealth = "Healthy" | "Unhealthy" | "Unknown";
+
+export interface ClusterStatus {
+  cluster: string;
+  /** The binding places the template there now; false while a copy is still being removed. */
+  placed: boolean;
+  applied: boolean;
+  /** The hub hears from the cluster and its agent reaches the API server. */
+  reachable: boolean;
+  health: ClusterHealth;
+  /** Why the health is not Healthy. */
+  reason?: string;
+}
+
+interface AgentReport {
+  applied?: boolean;
+  healthy?: boolean;
+  manifests?: { kind?: string; name?: string; healthy?: boolean; message?: string }[];
+}
+
+/**
+ * Each cluster's part in a binding: applied and health, as Karmada's aggregatedStatus gives them,
+ * except that a cluster the hub no longer hears from, or whose agent cannot reach its API server,
+ * is Unknown rather than keeping its last report's Healthy (Karmada's #2989).
+ */
+export function clusterStatuses(
+  binding: { clusters: { name: string }[]; aggregatedStatus: Record<string, unknown> },
+  reachability: ClusterReachability[],
+): ClusterStatus[] {
+  const placed = new Set(binding.clusters.map((c) => c.name));
+  const names = [...new Set([...placed, ...Object.keys(binding.aggregatedStatus)])].sort();
+  const reach = new Map(reachability.map((r) => [r.name, r]));
+  return names.map((cluster) => {
+    const report = binding.aggregatedStatus[cluster] as AgentReport | undefined;
+    const seen = reach.get(cluster);
+    const base = {
+      cluster,
+      placed: placed.has(cluster),
+      applied: report?.applied === true,
+      reachable: seen?.online === true && seen.ready,
+    };
+    if (!seen?.online)
+      return {
+        ...base,
+        health: "Unknown",
+        reason: `no heartbeat from cluster ${cluster} ${seen?.lastHeartbeat ? `since ${seen.lastHeartbeat}` : "yet"}; its last report may be out of date`,
+      };
+    if (!seen.ready)
+      return {
+        ...base,
+        health: "Unknown",
+        reason: `the agent of cluster ${cluster} cannot reach its API server`,
+      };
+    if (!report) return { ...base, health: "Unknown", reason: "waiting for the agent's first report" };
+    if (report.healthy === false) {
+      const sick = report.manifests?.find((m) => m.healthy === false);
+      return {
+        ...base,
+        health: "Unhealthy",
+        reason: sick
+          ? `${sick.kind} ${sick.name}${sick.message ? `: ${sick.message}` : " is not healthy"}`
+          : "not healthy",
+      };
+    }
+    return { ...base, health: "Healthy" };
+  });
+}
