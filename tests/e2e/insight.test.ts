@@ -74,6 +74,33 @@ describe("issues found by the indexer on every change", () => {
     expect(issue.message).toMatch(/the last termination reason is Error \(exit code 1\) container=main/);
   });
 
+  it("answers atoll search from the command line, in plain language too", async () => {
+    const crashing = broken("CrashLoopBackOff").map(
+      (p: Any) => `ailing/Pod/${p.metadata.namespace}/${p.metadata.name}`,
+    );
+    const listed = await hub.cli(["search", "kind:Pod status:CrashLoopBackOff", "-o", "name"]);
+    expect(listed.trim().split("\n").sort()).toEqual(crashing.sort());
+
+    const failing = [...broken("CrashLoopBackOff"), ...broken("ImagePullBackOff")].map(
+      (p: Any) => p.metadata.name,
+    );
+    const answer = await hub.cli(["search", "--mode", "nl", "pods in error state"]);
+    const [readAs, header, ...rows] = answer.trim().split("\n");
+    expect(readAs).toMatch(
+      /^# read as: SELECT \* FROM resources WHERE kind = 'Pod' AND status IN \('Failed', /,
+    );
+    expect(header).toMatch(/^CLUSTER\s+KIND\s+NAMESPACE\s+NAME\s+AGE$/);
+    expect(rows.map((r) => r.split(/\s+/)[3]).sort()).toEqual(failing.sort());
+
+    const pods = sim.store.list(sim.store.findType("", "v1", "pods")!).length;
+    const counted = await hub.cli([
+      "search",
+      "SELECT kind, COUNT(*) FROM resources WHERE cluster = 'ailing' GROUP BY kind",
+    ]);
+    expect(counted.split("\n")[0]).toMatch(/^KIND\s+COUNT$/);
+    expect(counted).toMatch(new RegExp(`^Pod\\s+${pods}$`, "m"));
+  });
+
   it("runs the configuration's custom rules on every change, and resolves them when fixed", async () => {
     const deployments = sim.store
       .list(sim.store.findType("apps", "v1", "deployments")!)

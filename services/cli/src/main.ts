@@ -7,6 +7,7 @@ import { CLUSTER_USAGE, runCluster } from "./cluster.js";
 import { SetupError } from "./infra.js";
 import { KUBECONFIG_USAGE, runKubeconfig } from "./kubeconfig.js";
 import { PLACEMENT_USAGE, runPlacement } from "./placement.js";
+import { runSearch, SEARCH_USAGE } from "./search.js";
 
 const USAGE = `usage: atoll <command> [flags]
 
@@ -14,6 +15,8 @@ commands:
   demo [--port N] [--clusters N] [--churn N] [--dir PATH]
       Start N simulated clusters (default 3), an agent for each, the indexer and the query
       service on port N (default 8080); print "ready: <url>" once everything is indexed.
+  search QUERY [--mode keyword|sql|nl] [-o table|name|json] [--all]
+      Search every cluster's index (see: atoll help search).
   cluster ...
       Manage the cluster registry (see: atoll cluster help).
   apply -f / delete -f / get bindings / describe binding NS/NAME
@@ -40,6 +43,7 @@ const HELP: Record<string, string> = {
   role: TOKEN_USAGE,
   audit: AUDIT_USAGE,
   check: CHECK_USAGE,
+  search: SEARCH_USAGE,
   kubeconfig: KUBECONFIG_USAGE,
 };
 
@@ -89,6 +93,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "audit") {
     await runAudit(rest, (text) => console.log(text));
+    return;
+  }
+  if (command === "search") {
+    await runSearch(rest, (text) => console.log(text));
     return;
   }
   if (command === "check") {
