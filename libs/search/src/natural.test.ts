@@ -49,6 +49,15 @@ describe("natural-language questions", () => {
       "SELECT namespace, COUNT(*) FROM resources WHERE kind = 'Pod' GROUP BY namespace",
     ],
     [
+      "how many pods per cluster",
+      "SELECT cluster, COUNT(*) FROM resources WHERE kind = 'Pod' GROUP BY cluster",
+    ],
+    ["每个集群的 Pod 数量", "SELECT cluster, COUNT(*) FROM resources WHERE kind = 'Pod' GROUP BY cluster"],
+    [
+      "pods per namespace in cluster edge-1",
+      "SELECT namespace, COUNT(*) FROM resources WHERE cluster = 'edge-1' AND kind = 'Pod' GROUP BY namespace",
+    ],
+    [
       "按命名空间统计 Pod 数量",
       "SELECT namespace, COUNT(*) FROM resources WHERE kind = 'Pod' GROUP BY namespace",
     ],
@@ -143,6 +152,16 @@ describe("natural-language questions", () => {
       "deployments not available",
       "SELECT * FROM resources WHERE kind = 'Deployment' AND condition('Available') != 'True'",
     ],
+    [
+      "what is running on node-1",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status.phase = 'Running' AND spec.nodeName = 'node-1'",
+    ],
+    [
+      "pods on ip-10-0-1-5.ec2.internal",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND spec.nodeName = 'ip-10-0-1-5.ec2.internal'",
+    ],
+    ["pods on edge-1", "SELECT * FROM resources WHERE cluster = 'edge-1' AND kind = 'Pod'"],
+    ["services on shop", "SELECT * FROM resources WHERE namespace = 'shop' AND kind = 'Service'"],
     // Known namespaces decide what "in X" means: an unknown X is searched for, not taken as a namespace.
     ["pods in shop", "SELECT * FROM resources WHERE namespace = 'shop' AND kind = 'Pod'"],
     ["pods in prod-eu", "SELECT * FROM resources WHERE cluster = 'prod-eu' AND kind = 'Pod'"],
@@ -154,6 +173,12 @@ describe("natural-language questions", () => {
     expect(unmatched).toEqual([]);
     expect(toSqlText(query)).toBe(sql);
     expect(toSqlText(parseSqlQuery(sql))).toBe(sql);
+  });
+
+  it("keeps a hyphenated name whole instead of reading a kind inside it", () => {
+    const { query, unmatched } = parseNaturalQuery("pods in node-1", { ...context, namespaces: ["shop"] });
+    expect(unmatched).toEqual(["node-1"]);
+    expect(toSqlText(query)).toBe("SELECT * FROM resources WHERE kind = 'Pod' AND search('node-1')");
   });
 
   it("searches for an unknown name after in, and says so, when the namespaces are known", () => {

@@ -281,6 +281,14 @@ const RULES: Rule[] = [
     /\b(?:in|across|from)\s+(?:all|every|any)\s+(?:namespaces|clusters)\b|所有(?:的)?(?:命名空间|集群)/gi,
     () => {},
   ],
+  // Before the scope rules, which would read "per cluster" as a cluster named "per".
+  [
+    /\b(?:per|by|grouped\s+by|for\s+each|in\s+each)\s+(cluster|namespace|kind|type)s?\b|(?:按照?|每个)\s*(集群|命名空间|名字空间|类型|种类)(?:分组|统计)?/gi,
+    (s, a, b) => {
+      s.count = true;
+      s.groupBy.push(GROUPS[(a ?? b)!.toLowerCase()]!);
+    },
+  ],
   [
     new RegExp(
       `\\b(?:created\\s+)?(?:in|within|during|over)?\\s*(?:the\\s+)?(?:last|past)\\s+${EN_AMOUNT}\\s*${EN_UNIT}\\b`,
@@ -448,7 +456,23 @@ const RULES: Rule[] = [
     new RegExp(`(?:在\\s*)?${NAME}\\s*(?:命名空间|名字空间|名称空间)?\\s*(?:下面|下|中|里面|里|内)`, "gi"),
     (s, name) => inScope(s, name!),
   ],
-  [new RegExp(`\\b(?:in|from|within|on)\\s+(?:the\\s+)?${NAME}\\b`, "gi"), (s, name) => inScope(s, name!)],
+  [
+    // "on X" is how people name where a pod runs: X is a node unless it is a kind, cluster or namespace.
+    new RegExp(`\\bon\\s+(?:the\\s+)?${NAME}(?![\\w.-])`, "gi"),
+    (s, name) => {
+      const known =
+        kindOfWord(name!) !== undefined ||
+        s.context.clusters?.includes(name!) ||
+        s.context.namespaces?.includes(name!);
+      if (known) return inScope(s, name!);
+      s.filters.push(equals(path("spec.nodeName"), name!));
+      s.defaultKind ??= "Pod";
+    },
+  ],
+  [
+    new RegExp(`\\b(?:in|from|within)\\s+(?:the\\s+)?${NAME}(?![\\w.-])`, "gi"),
+    (s, name) => inScope(s, name!),
+  ],
   [
     /\b(?:with\s+)?labels?(?:led|ed)?\s+([^\s,]+)|标签\s*(?:为|是)?\s*([^\s，,]+)|(?<=\s)([a-z0-9][\w./-]*!?=[\w.-]+)(?=\s)/gi,
     (s, a, b, c) => {
@@ -469,13 +493,6 @@ const RULES: Rule[] = [
     (s, a, b) => s.filters.push(imageCondition((a ?? b)!)),
   ],
   [/\b(?:how\s+many|count(?:\s+of)?|number\s+of)\b|多少|几个|数量|总数|统计/gi, (s) => (s.count = true)],
-  [
-    /\b(?:per|by|grouped\s+by|for\s+each|in\s+each)\s+(cluster|namespace|kind|type)s?\b|(?:按照?|每个)\s*(集群|命名空间|名字空间|类型|种类)(?:分组|统计)?/gi,
-    (s, a, b) => {
-      s.count = true;
-      s.groupBy.push(GROUPS[(a ?? b)!.toLowerCase()]!);
-    },
-  ],
   [
     new RegExp(ZH_KINDS.map(([words]) => `(${words})`).join("|"), "g"),
     (s, ...groups) => {
@@ -523,7 +540,8 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
       return " ";
     });
   }
-  rest = rest.replace(/\b[A-Za-z]+\b/g, (word) => {
+  // Whole words only: "node-1" is a name to search for, not the kind Node and "-1".
+  rest = rest.replace(/(?<![\w.-])[A-Za-z]+(?![\w.-])/g, (word) => {
     const kind = kindOfWord(word);
     if (kind === undefined) return word;
     if (kind) state.kinds.push(kind);
