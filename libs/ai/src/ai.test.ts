@@ -1,8 +1,19 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AnswerEvent, answer, diagnoseTask, explainTask, interpretTask } from "./features.js";
+import {
+  type AnswerEvent,
+  answer,
+  diagnoseTask,
+  explainTask,
+  interpretTask,
+  promptPreview,
+} from "./features.js";
 import { imageRepository, Masker } from "./mask.js";
+import { PromptsError, readPrompts } from "./prompts.js";
 
 /** How the fake model behaves for one request, chosen by the model name the client sends. */
 type Mode = "stream" | "slow" | "fail" | "cut" | "empty";
@@ -120,6 +131,59 @@ describe("AI answers", () => {
     // The fake repeats every placeholder it got, split three characters at a time.
     for (const secret of ["checkout-7d9f-x2k", "payments-prod", "10.42.7.19"]) expect(text).toContain(secret);
     expect(text).not.toMatch(/\b(?:NAME|NS|LABEL|IP|REPO)_\d+\b/);
+  });
+
+  it("uses the operator's prompts, keeping the placeholder rule, the language and the masking", async () => {
+    const prompts = {
+      system: "You are terse. Answer in at most three bullet points.",
+      diagnose: "Say only which container of payments-prod fails, and the one command to confirm it.",
+    };
+    await collect(
+      answer(diagnoseTask(pod, [event], []), { model: model("stream"), language: "zh", prompts }),
+    );
+    const [system, user] = fake.requests.at(-1)!.messages;
+    expect(system!.content.split("\n")).toEqual([
+      prompts.system,
+      expect.stringContaining("keep them exactly as written"),
+      "请用简体中文回答。",
+    ]);
+    // The feature's instruction is replaced, the material stays, and the operator's words are masked too.
+    expect(user!.content).toMatch(
+      /^Say only which container of NS_\d+ fails, and the one command to confirm it\.\n\nWorkload:/,
+    );
+    expect(user!.content).not.toContain("Diagnose this Kubernetes workload");
+    for (const secret of SECRETS) expect(JSON.stringify(fake.requests.at(-1))).not.toContain(secret);
+    // A feature without its own prompt keeps the built-in instruction.
+    const preview = promptPreview(
+      explainTask([{ rule: "CrashLoopBackOff", severity: "critical", message: "x" }]),
+      "en",
+      prompts,
+    );
+    expect(preview.messages[1]!.content).toMatch(/^Explain these findings/);
+    expect(preview.messages[0]!.content).toMatch(/^You are terse\./);
+  });
+
+  it("reads the operator's prompts from YAML, and says what is wrong with a bad file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "atoll-prompts-"));
+    try {
+      const file = (text: string) => {
+        const path = join(dir, `${Math.random().toString(36).slice(2)}.yaml`);
+        writeFileSync(path, text);
+        return path;
+      };
+      expect(readPrompts(file("system: Be brief.\nexplain: List causes first.\n"))).toEqual({
+        system: "Be brief.",
+        explain: "List causes first.",
+      });
+      expect(() => readPrompts(file("sytem: typo\n"))).toThrow(
+        /unknown key "sytem"; the keys are system, explain, interpret, diagnose/,
+      );
+      expect(() => readPrompts(file("diagnose: 3\n"))).toThrow(/diagnose must be non-empty text/);
+      expect(() => readPrompts(file("- a\n"))).toThrow(PromptsError);
+      expect(() => readPrompts(join(dir, "missing.yaml"))).toThrow(/missing\.yaml/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("answers in the requested language", async () => {

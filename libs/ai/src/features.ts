@@ -4,6 +4,15 @@ import { Masker } from "./mask.js";
 import { type ChatMessage, type ChatModelConfig, stream } from "./provider.js";
 
 export type Language = "en" | "zh";
+export const FEATURES = ["explain", "interpret", "diagnose"] as const;
+export type Feature = (typeof FEATURES)[number];
+
+/**
+ * An operator's own prompts: a system prompt that replaces the built-in one, and per feature an
+ * instruction that replaces the built-in question's lead. The rule about keeping placeholders
+ * and the answer's language are always added, so masking and lang= keep working.
+ */
+export type Prompts = Partial<Record<"system" | Feature, string>>;
 
 /** A finding as the issues table holds it. */
 export interface IssueLike {
@@ -18,8 +27,11 @@ export interface IssueLike {
 
 /** What to ask: the question for a model, what identifies the user's systems in it, and what the rules alone can say. */
 export interface Task {
-  feature: "explain" | "interpret" | "diagnose";
-  question: string;
+  feature: Feature;
+  /** What the model is asked to do; an operator's prompt for the feature replaces it. */
+  instruction: string;
+  /** What it is asked about: the objects, events, logs and findings. */
+  material: string;
   /** Objects whose names, namespaces, labels, images and IPs are masked wherever they appear. */
   objects: Obj[];
   fallback: string;
@@ -73,8 +85,10 @@ const INSTRUCTIONS: Record<Language, string> = {
   zh: "请用简体中文回答。",
 };
 
-const SYSTEM = `You are a Kubernetes site reliability engineer helping an operator. Be specific and brief: say what is wrong, why, and the steps to fix it, with kubectl commands where they help.
-Identifiers such as NAME_1, NS_2, LABEL_3, IP_4 and REPO_5 stand for real names; keep them exactly as written.`;
+const SYSTEM =
+  "You are a Kubernetes site reliability engineer helping an operator. Be specific and brief: say what is wrong, why, and the steps to fix it, with kubectl commands where they help.";
+const KEEP_PLACEHOLDERS =
+  "Identifiers such as NAME_1, NS_2, LABEL_3, IP_4 and REPO_5 stand for real names; keep them exactly as written.";
 
 const FALLBACK_LABEL: Record<Language, string> = {
   en: "Built-in explanation (from Atoll's rules; no language model answered)",
@@ -98,12 +112,13 @@ export function explainTask(issues: IssueLike[], objects: Obj[] = []): Task {
   const listed = issues.map(explanation).join("\n");
   return {
     feature: "explain",
-    question: `Explain these findings about a Kubernetes cluster and give the steps to fix each:\n${issues
+    instruction: "Explain these findings about a Kubernetes cluster and give the steps to fix each:",
+    material: issues
       .map(
         (i) =>
           `- ${i.rule} [${i.severity}] ${i.kind ?? ""} ${i.namespace ?? ""}/${i.name ?? ""}: ${i.message}`,
       )
-      .join("\n")}`,
+      .join("\n"),
     objects: [...objects, ...issues.map((i) => ({ metadata: { name: i.name, namespace: i.namespace } }))],
     fallback: issues.length > 0 ? listed : "There are no findings to explain.",
   };
@@ -123,13 +138,14 @@ export function interpretTask(object: Obj): Task {
   ];
   return {
     feature: "interpret",
-    question: `Explain what this Kubernetes object does, point out risky or unusual settings, and suggest improvements:\n\n${YAML.stringify(object)}`,
+    instruction:
+      "Explain what this Kubernetes object does, point out risky or unusual settings, and suggest improvements:",
+    material: YAML.stringify(object),
     objects: [object],
     fallback: summary.join("\n"),
   };
 }
 
-/** Why a workload is unhealthy, from its status, events and the objects around it. */
 /** Each container's section of the logs ("--- pod / container" and its lines), cut to its last n lines. */
 function lastLines(logs: string, n: number): string[] {
   const sections: string[][] = [];
@@ -142,6 +158,7 @@ function lastLines(logs: string, n: number): string[] {
   );
 }
 
+/** Why a workload is unhealthy, from its status, events and the objects around it. */
 export function diagnoseTask(workload: Obj, events: Obj[], related: Obj[], logs?: string): Task {
   const findings = [workload, ...related].flatMap((o) =>
     objectIssues(o).map((f) => ({
@@ -162,8 +179,9 @@ export function diagnoseTask(workload: Obj, events: Obj[], related: Obj[], logs?
   });
   return {
     feature: "diagnose",
-    question: [
+    instruction:
       "Diagnose this Kubernetes workload: what is wrong, the most likely cause, and the steps to fix it.",
+    material: [
       `Workload:\n${YAML.stringify({ ...workload, metadata: { ...workload.metadata, managedFields: undefined } })}`,
       `Related objects (status only):\n${YAML.stringify(related.map(brief))}`,
       `Events, newest first:\n${eventLines.join("\n") || "(none)"}`,
@@ -183,13 +201,21 @@ export function diagnoseTask(workload: Obj, events: Obj[], related: Obj[], logs?
 }
 
 /** The messages a model is sent for a task, with every sensitive value already masked. */
-function maskedPrompt(task: Task, language: Language): { messages: ChatMessage[]; masker: Masker } {
+function maskedPrompt(
+  task: Task,
+  language: Language,
+  prompts: Prompts = {},
+): { messages: ChatMessage[]; masker: Masker } {
   const masker = new Masker();
   for (const object of task.objects) masker.learn(object);
+  const system = [prompts.system ?? SYSTEM, KEEP_PLACEHOLDERS, INSTRUCTIONS[language]].join("\n");
   return {
     messages: [
-      { role: "system", content: `${SYSTEM}\n${INSTRUCTIONS[language]}` },
-      { role: "user", content: masker.mask(task.question) },
+      { role: "system", content: system },
+      {
+        role: "user",
+        content: masker.mask(`${prompts[task.feature] ?? task.instruction}\n\n${task.material}`),
+      },
     ],
     masker,
   };
@@ -203,8 +229,9 @@ function maskedPrompt(task: Task, language: Language): { messages: ChatMessage[]
 export function promptPreview(
   task: Task,
   language: Language = "en",
+  prompts: Prompts = {},
 ): { messages: ChatMessage[]; placeholders: Record<string, string>; masked: ReturnType<Masker["summary"]> } {
-  const { messages, masker } = maskedPrompt(task, language);
+  const { messages, masker } = maskedPrompt(task, language, prompts);
   return { messages, placeholders: masker.placeholders(), masked: masker.summary() };
 }
 
@@ -215,7 +242,7 @@ export function promptPreview(
  */
 export async function* answer(
   task: Task,
-  options: { model?: ChatModelConfig; language?: Language; fetchImpl?: typeof fetch },
+  options: { model?: ChatModelConfig; language?: Language; prompts?: Prompts; fetchImpl?: typeof fetch },
 ): AsyncGenerator<AnswerEvent> {
   const language = options.language ?? "en";
   const fallback = `${FALLBACK_LABEL[language]}:\n${task.fallback}`;
@@ -224,7 +251,7 @@ export async function* answer(
     yield { type: "done", source: "rules", warning: "no language model is configured (ATOLL_LLM_BASE_URL)" };
     return;
   }
-  const { messages, masker } = maskedPrompt(task, language);
+  const { messages, masker } = maskedPrompt(task, language, options.prompts);
   let wrote = false;
   try {
     for await (const text of masker.unmaskStream(stream(messages, options.model, options.fetchImpl))) {

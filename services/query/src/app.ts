@@ -6,6 +6,7 @@ import {
   visibleClusters,
   visibleRows,
 } from "@atoll/access";
+import type { Prompts } from "@atoll/ai";
 import type { Bus } from "@atoll/bus";
 import type { CustomRelation } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
@@ -69,6 +70,8 @@ export interface QueryAppOptions {
   relations?: CustomRelation[];
   /** Translates natural-language questions the built-in rules cannot. */
   languageModel?: LanguageModelConfig;
+  /** The operator's own prompts for the AI answers. */
+  aiPrompts?: Prompts;
   /** How the live gateway reaches clusters; push clusters need the secret key. */
   gateway?: GatewaySettings;
 }
@@ -180,6 +183,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     gateway,
     ...(options.relations ? { relations: options.relations } : {}),
     ...(options.languageModel ? { languageModel: options.languageModel } : {}),
+    ...(options.aiPrompts ? { aiPrompts: options.aiPrompts } : {}),
   });
 
   app.get("/api/v1/resources", async (request) => {

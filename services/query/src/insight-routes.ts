@@ -8,6 +8,7 @@ import {
   type IssueLike,
   interpretTask,
   type Language,
+  type Prompts,
   promptPreview,
   type Task,
 } from "@atoll/ai";
@@ -45,6 +46,8 @@ export interface InsightRouteOptions {
   relations?: CustomRelation[];
   /** Writes the AI answers; without it the rules answer, labelled as such. */
   languageModel?: ChatModelConfig;
+  /** The operator's own prompts (ATOLL_AI_PROMPTS). */
+  aiPrompts?: Prompts;
   /** Reads recent logs for a diagnosis, as the caller could through the gateway. */
   gateway?: Gateway;
 }
@@ -402,8 +405,9 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
     if (q.prompt !== undefined && q.prompt !== "only")
       throw badRequest("INVALID_PROMPT", `prompt takes one value, "only", got "${q.prompt}"`);
     const task = await makeTask(request);
-    if (q.prompt === "only") return { feature, ...promptPreview(task, language) };
+    if (q.prompt === "only") return { feature, ...promptPreview(task, language, options.aiPrompts) };
     const events = answer(task, {
+      ...(options.aiPrompts ? { prompts: options.aiPrompts } : {}),
       ...(options.languageModel ? { model: options.languageModel } : {}),
       language,
     });

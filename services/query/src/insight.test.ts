@@ -358,6 +358,16 @@ describe("insight endpoints", () => {
       expect((await post(server, `${DIAGNOSE}&prompt=only`)).json().messages).toEqual(body.messages);
     });
 
+    it("puts the operator's prompts (ATOLL_AI_PROMPTS) in what a model gets", async () => {
+      const prompted = app({
+        aiPrompts: { system: "Answer like a pager alert.", diagnose: "One line: what broke?" },
+      });
+      const { messages } = (await post(prompted, `${DIAGNOSE}&prompt=only`)).json();
+      await prompted.close();
+      expect(messages[0].content).toMatch(/^Answer like a pager alert\.\n/);
+      expect(messages[1].content).toMatch(/^One line: what broke\?\n\nWorkload:/);
+    });
+
     it("answers from the rules, never 5xx, when the model cannot be reached", async () => {
       const app = withModel("http://127.0.0.1:9/v1");
       const response = await post(app, "/api/v1/insight/ai/explain?cluster=c2&kind=Pod&name=pay-1-a&lang=zh");

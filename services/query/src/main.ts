@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { readPrompts } from "@atoll/ai";
 import { Bus } from "@atoll/bus";
 import { ConfigError, commonConfig, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
 import { readInsightConfig } from "@atoll/insight";
@@ -39,6 +40,8 @@ const config = loadConfig({
   ATOLL_LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** The indexer's rule file; the query service reads its topology relations for custom resources. */
   ATOLL_INSIGHT_CONFIG: z.string().optional(),
+  /** A YAML file of the operator's own AI prompts: system, explain, interpret, diagnose. */
+  ATOLL_AI_PROMPTS: z.string().optional(),
   /** As for the scheduler: a cluster silent this long is offline, and bindings show it as Unknown. */
   ATOLL_CLUSTER_GRACE_SECONDS: z.coerce.number().int().positive().default(30),
   /** Largest request body the gateway passes on (pull mode is also held to one NATS message). */
@@ -108,6 +111,7 @@ const app = buildQueryApp({
   ...(config.TLS_CERT_FILE && config.TLS_KEY_FILE
     ? { tls: { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) } }
     : {}),
+  ...(config.ATOLL_AI_PROMPTS ? { aiPrompts: readPrompts(config.ATOLL_AI_PROMPTS) } : {}),
   ...(config.ATOLL_INSIGHT_CONFIG
     ? { relations: readInsightConfig(config.ATOLL_INSIGHT_CONFIG).relations ?? [] }
     : {}),
