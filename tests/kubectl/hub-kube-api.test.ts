@@ -61,6 +61,17 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
     expect(names).toHaveLength(pods(big).length + pods(small).length);
   });
 
+  it("pages cluster-scoped kinds too: get namespaces --chunk-size=2 (Clusterpedia's #139)", async () => {
+    const namespaces = (sim: KubeSim) => sim.store.list(sim.store.findType("", "v1", "namespaces")!).length;
+    const names = (await kubectl(all, ["get", "namespaces", "--chunk-size=2", "-o", "name"]))
+      .trim()
+      .split("\n");
+    expect(names).toHaveLength(namespaces(big) + namespaces(small));
+    expect(names.every((n) => n.startsWith("namespace/"))).toBe(true);
+    const table = (await kubectl(onlySmall, ["get", "namespaces", "--chunk-size=1"])).trim().split("\n");
+    expect(table).toHaveLength(namespaces(small) + 1);
+  });
+
   it("-n prod -o yaml returns one cluster's objects with the cluster annotated", async () => {
     const list = YAML.parse(await kubectl(onlySmall, ["get", "deploy", "-n", "prod", "-o", "yaml"]));
     const expected = small.store
