@@ -1,17 +1,27 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serviceEntry } from "@atoll/devkit";
 import { healthScore } from "@atoll/insight";
 import { afterAll, describe, expect, it } from "vitest";
 
-/** Runs `atoll check`; answers its exit code and output, whatever the code. */
+/** Runs `atoll check`, with input on stdin if given; answers its exit code and output, whatever the code. */
 function check(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return checkWithInput(undefined, ...args);
+}
+
+function checkWithInput(
+  input: string | undefined,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [serviceEntry("@atoll/cli"), "check", ...args], (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    const child = execFile(
+      process.execPath,
+      [serviceEntry("@atoll/cli"), "check", ...args],
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
     );
+    child.stdin?.end(input ?? "");
   });
 }
 
@@ -87,6 +97,17 @@ describe("atoll check", () => {
     expect(
       (await check("-f", mild, "--fail-on", "none", "--min-score", String(Math.floor(report.score)))).code,
     ).toBe(0);
+  });
+
+  it("reads manifests from standard input with -f -, as a renderer's output is piped in", async () => {
+    const { code, stdout } = await checkWithInput(readFileSync(risky, "utf8"), "-f", "-", "-o", "json");
+    expect(code).toBe(3);
+    const report = JSON.parse(stdout);
+    expect(report.objects).toBe(1);
+    expect(report.findings.find((f: { rule: string }) => f.rule === "runAsPrivileged")).toMatchObject({
+      file: "stdin",
+      line: 2,
+    });
   });
 
   it("writes SARIF for code scanning", async () => {

@@ -15,7 +15,8 @@ import {
 import { manifestFiles } from "./files.js";
 import { SetupError } from "./infra.js";
 
-export const CHECK_USAGE = `atoll check -f FILE|DIR [-f ...] [flags]: audit manifests before they reach a cluster
+export const CHECK_USAGE = `atoll check -f FILE|DIR|- [-f ...] [flags]: audit manifests before they reach a cluster
+  -f -                     read standard input: kubectl kustomize DIR | atoll check -f -
   -R, --recursive          read directories' subdirectories too
   --config FILE            rule configuration: disabled rules, severities, exemptions, custom rules
                            (default: ATOLL_INSIGHT_CONFIG)
@@ -66,9 +67,14 @@ export function runCheck(args: string[], print: (text: string) => void): number 
   let manifests: ReturnType<typeof readManifest>;
   try {
     if (configPath) config = readInsightConfig(configPath);
-    manifests = values.filename
-      .flatMap((path) => manifestFiles(path, values.recursive))
-      .flatMap((file) => readManifest(readFileSync(file, "utf8"), file));
+    // "-f -" reads standard input, as for: kubectl kustomize overlays/prod | atoll check -f -
+    manifests = values.filename.flatMap((path) =>
+      path === "-"
+        ? readManifest(readFileSync(0, "utf8"), "stdin")
+        : manifestFiles(path, values.recursive).flatMap((file) =>
+            readManifest(readFileSync(file, "utf8"), file),
+          ),
+    );
   } catch (error) {
     if (error instanceof ManifestError || error instanceof InsightConfigError)
       throw new SetupError(error.message);
