@@ -64,14 +64,20 @@ function aboutAddressed(request: FastifyRequest): SQL {
     : sql`true`;
 }
 
-/** Group keys: a column, or a label's or annotation's value (label:team). */
+/**
+ * Group keys: a column, an object's label or annotation value (label:team), or a property of the
+ * object's cluster from the registry (region, zone, provider, cluster-label:env), for views of the
+ * fleet by region or environment.
+ */
 function groupKey(by: string): SQL {
-  const match = /^(label|annotation):(.+)$/.exec(by);
+  const match = /^(label|annotation|cluster-label):(.+)$/.exec(by);
+  if (match?.[1] === "cluster-label") return sql`c.labels ->> ${match[2]}`;
   if (match) return sql`r.${sql.raw(match[1] === "label" ? "labels" : "annotations")} ->> ${match[2]}`;
   if (by === "cluster" || by === "namespace" || by === "kind") return sql`r.${sql.raw(by)}`;
+  if (by === "region" || by === "zone" || by === "provider") return sql`nullif(c.${sql.raw(by)}, '')`;
   throw badRequest(
     "INVALID_GROUPING",
-    `group by cluster, namespace, kind, label:<key> or annotation:<key>, got "${by}"`,
+    `group by cluster, namespace, kind, label:<key>, annotation:<key>, region, zone, provider or cluster-label:<key>, got "${by}"`,
   );
 }
 
@@ -273,7 +279,9 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
       with r as (select cluster, uid, kind, namespace, labels, annotations from resources
         where ${scope ? conditionSql(scope) : sql`true`}),
       grouped as (select ${key} as "group", h.score, h.open_issues, r.cluster, r.uid
-        from r join resource_health h on h.cluster = r.cluster and h.uid = r.uid where ${key} is not null),
+        from r join resource_health h on h.cluster = r.cluster and h.uid = r.uid
+        left join clusters c on c.name = r.cluster
+        where ${key} is not null),
       severities as (select x."group", i.severity, count(*)::int as n
         from issues i join grouped x on x.cluster = i.cluster and x.uid = i.uid
         where i.resolved_at is null group by 1, 2)

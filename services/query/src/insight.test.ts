@@ -7,6 +7,7 @@ import {
   type ObjectRow,
   openDatabase,
   recordIssues,
+  registerCluster,
   temporaryDatabase,
 } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,6 +45,16 @@ function row(cluster: string, object: Obj): ObjectRow {
     syncId: "s1",
     objectJson: JSON.stringify({ apiVersion, ...object, metadata: { ...object.metadata, uid } }),
   };
+}
+
+/** One resource group as /api/v1/insight/groups answers it. */
+interface Group {
+  group: string;
+  objects: number;
+  objectsWithIssues: number;
+  openIssues: number;
+  score: number;
+  issuesBySeverity: Record<string, number>;
 }
 
 const uidOf = (cluster: string, kind: string, namespace: string, name: string) =>
@@ -250,6 +261,38 @@ describe("insight endpoints", () => {
       { severity: "high", issues: 1 },
     ]);
     expect(summary.topRules[0]).toEqual({ rule: "CrashLoopBackOff", severity: "critical", objects: 1 });
+  });
+
+  it("groups the fleet by its clusters' region and labels, as the registry records them", async () => {
+    await registerCluster(handle.sql, {
+      name: "c1",
+      syncMode: "push",
+      region: "eu",
+      labels: { env: "prod" },
+    });
+    await registerCluster(handle.sql, {
+      name: "c2",
+      syncMode: "push",
+      region: "us",
+      labels: { env: "staging" },
+    });
+    const byCluster = (await get("/api/v1/insight/groups?by=cluster")).body.items as Group[];
+    const ofCluster = (name: string) => byCluster.find((g) => g.group === name)!;
+    const byRegion = (await get("/api/v1/insight/groups?by=region")).body.items as Group[];
+    expect(byRegion.map((g) => g.group).sort()).toEqual(["eu", "us"]);
+    for (const [region, cluster] of [
+      ["eu", "c1"],
+      ["us", "c2"],
+    ] as const)
+      expect(byRegion.find((g) => g.group === region)).toEqual({ ...ofCluster(cluster), group: region });
+    const byEnv = (await get("/api/v1/insight/groups?by=cluster-label:env")).body.items as Group[];
+    expect(byEnv.find((g) => g.group === "prod")).toEqual({ ...ofCluster("c1"), group: "prod" });
+    // Addressing narrows the groups as everywhere else.
+    const prodPods = (await get("/api/v1/insight/groups?by=cluster-label:env&kind=Pod")).body
+      .items as Group[];
+    expect(prodPods.find((g) => g.group === "prod")!.objects).toBeLessThan(ofCluster("c1").objects);
+    expect((await get("/api/v1/insight/groups?by=zone")).body.items).toEqual([]);
+    expect((await get("/api/v1/insight/groups?by=datacenter")).status).toBe(400);
   });
 
   it("lays out an object's events newest first, counting series", async () => {

@@ -295,7 +295,11 @@ export const OPENAPI_DOCUMENT = {
         summary: "Resource groups: objects, open issues by severity and a score per group",
         parameters: [
           ...address,
-          query("by", "cluster, namespace, kind, label:<key> or annotation:<key>", { default: "namespace" }),
+          query(
+            "by",
+            "cluster, namespace, kind, label:<key> or annotation:<key> of the objects, or region, zone, provider or cluster-label:<key> of their clusters",
+            { default: "namespace" },
+          ),
         ],
         responses: { "200": json({ type: "object" }), ...errors },
       },
