@@ -246,9 +246,9 @@ export class Gateway {
     target: GatewayTarget,
     code: number,
     requestId: string,
-  ): void {
+  ): Promise<void> {
     const { info } = target;
-    this.options
+    return this.options
       .audit({
         user: principal.name,
         role: principal.role,
@@ -279,10 +279,16 @@ export class Gateway {
   ): Promise<void> {
     const method = req.method ?? "GET";
     let admitted: Awaited<ReturnType<Gateway["admit"]>> | undefined;
+    // A write's audit row is in before the caller sees the answer, so it is there once a write returns.
+    let audited = false;
+    const auditWrite = async (code: number) => {
+      if (!admitted?.write || audited) return;
+      audited = true;
+      await this.audit(principal, method, admitted.target, code, requestId);
+    };
     try {
       admitted = await this.admit(method, req.url ?? "", principal);
-      const { target, cluster, write } = admitted;
-      if (write) res.on("close", () => this.audit(principal, method, target, res.statusCode, requestId));
+      const { target, cluster } = admitted;
       if (UPGRADE_SUBRESOURCES.has(target.info.subresource))
         throw new GatewayError(
           400,
@@ -305,6 +311,7 @@ export class Gateway {
         },
         hangUp.signal,
       );
+      await auditWrite(upstream.status);
       res.writeHead(upstream.status, toOutgoing(responseHeadersToForward(upstream.headers)));
       if (streaming) res.flushHeaders();
       const broken = await relay(upstream.body, res);
@@ -316,10 +323,13 @@ export class Gateway {
         );
     } catch (error) {
       if (error instanceof GatewayError) {
-        if (!admitted && error.status === 403) this.auditRefusal(principal, method, req.url ?? "", requestId);
+        if (!admitted && error.status === 403)
+          await this.auditRefusal(principal, method, req.url ?? "", requestId);
+        else await auditWrite(error.status);
         return sendStatus(res, error);
       }
       this.options.logger.error({ err: error, requestId }, "gateway request failed");
+      await auditWrite(500);
       sendStatus(
         res,
         new GatewayError(500, "InternalError", `the gateway failed: ${(error as Error).message}`),
@@ -328,7 +338,12 @@ export class Gateway {
   }
 
   /** A write refused before admission is audited as well, with the code it got. */
-  private auditRefusal(principal: Principal, method: string, url: string, requestId: string): void {
+  private async auditRefusal(
+    principal: Principal,
+    method: string,
+    url: string,
+    requestId: string,
+  ): Promise<void> {
     let target: GatewayTarget;
     try {
       target = gatewayTarget(method, url);
@@ -336,7 +351,7 @@ export class Gateway {
       // A path too malformed to read is refused with 400, not 403, and so never gets here.
       return;
     }
-    if (isWrite(target.info, method)) this.audit(principal, method, target, 403, requestId);
+    if (isWrite(target.info, method)) await this.audit(principal, method, target, 403, requestId);
   }
 
   /**
@@ -510,7 +525,7 @@ export class Gateway {
         },
         new AbortController().signal,
       );
-      if (write) this.audit(principal, method, target, reply.status, requestId);
+      if (write) await this.audit(principal, method, target, reply.status, requestId);
       const lines = [`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ""}`];
       for (const { name, values } of reply.headers)
         for (const value of values) lines.push(`${name}: ${value}`);
