@@ -390,6 +390,9 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
     );
     expect(offlineExec.code).toBe(503);
     expect(JSON.parse(offlineExec.text).message).toMatch(/no agent of cluster "gw-offline" is connected/);
+    // An exec is a write: refused, it is audited with the code the caller got.
+    const execAudit = await hub.get("/api/v1/gateway/audit?cluster=gw-offline&resource=pods%2Fexec");
+    expect(execAudit.items.map((e: Any) => [e.resource, e.code])).toContainEqual(["pods/exec", 503]);
     const seen = pushSim.requests.length;
     const slash = await status("/proxy/clusters/gw-push/api/v1/namespaces/a%2Fb/secrets");
     expect(slash).toMatchObject({ code: 400, body: { reason: "BadRequest" } });

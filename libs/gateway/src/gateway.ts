@@ -510,8 +510,10 @@ export class Gateway {
     requestId: string,
   ): Promise<void> {
     const method = req.method ?? "GET";
+    let admitted: Awaited<ReturnType<Gateway["admit"]>> | undefined;
     try {
-      const { target, cluster, write } = await this.admit(method, req.url ?? "", principal);
+      admitted = await this.admit(method, req.url ?? "", principal);
+      const { target, cluster, write } = admitted;
       const reply = await this.open(
         cluster,
         principal,
@@ -561,6 +563,10 @@ export class Gateway {
               "ServiceUnavailable",
               `cannot open the stream: ${(error as Error).message}`,
             );
+      // exec and port-forward are writes: refused ones are audited like any other.
+      if (admitted?.write) await this.audit(principal, method, admitted.target, refusal.status, requestId);
+      else if (!admitted && refusal.status === 403)
+        await this.auditRefusal(principal, method, req.url ?? "", requestId);
       socket.end(statusResponseText(refusal.status, refusal.reason, refusal.message));
     }
   }
