@@ -254,7 +254,7 @@ const REPLICATED_KINDS = ["Deployment", "StatefulSet", "ReplicaSet"];
  * ready nodes, and everything else (pods, nodes) has a Ready condition.
  */
 function readinessOf(kinds: string[], ready: boolean): Condition {
-  const short = (left: string, right: string): Condition => ({
+  const fewer = (left: string, right: string): Condition => ({
     type: "compareFields",
     left: path(left),
     op: "<",
@@ -263,7 +263,7 @@ function readinessOf(kinds: string[], ready: boolean): Condition {
   let notReady: Condition | undefined;
   if (kinds.length > 0 && kinds.every((k) => REPLICATED_KINDS.includes(k))) notReady = fewerReadyThanDesired;
   else if (kinds.length === 1 && kinds[0] === "DaemonSet")
-    notReady = short("status.numberReady", "status.desiredNumberScheduled");
+    notReady = fewer("status.numberReady", "status.desiredNumberScheduled");
   if (notReady) return ready ? { type: "not", of: notReady } : notReady;
   return { type: "condition", name: "Ready", status: "True", negated: !ready };
 }
