@@ -167,7 +167,7 @@ const where = (f: ReportFinding) =>
 export function reportText(report: AuditReport): string {
   const lines = report.findings.map(
     (f) =>
-      `${f.file}:${f.line}  ${f.severity.padEnd(8)} ${f.rule}  ${where(f)}: ${f.description}\n    fix: ${f.fix}`,
+      `${f.file}:${f.line}  ${f.severity.padEnd(8)} ${f.rule}  ${where(f)}: ${f.description}${f.fix ? `\n    fix: ${f.fix}` : ""}`,
   );
   const counts = SEVERITIES.filter((s) => report.bySeverity[s] > 0)
     .reverse()
