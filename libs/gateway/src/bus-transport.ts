@@ -24,10 +24,10 @@ import {
   type ClusterIdentity,
   type HeaderList,
   impersonationHeaders,
-  rawHeaderList,
   requestHeadersToForward,
   responseHeadersToForward,
   toOutgoing,
+  upgradeHead,
 } from "./headers.js";
 
 const requestCodec = codecFor(ProxyRequestSchema);
@@ -297,13 +297,13 @@ export class BusProxyClient {
 
     const firstWait = call.timeoutMs > 0 ? call.timeoutMs : this.tuning.idleTimeoutMs;
     // A bounded request must have its head by then; an unbounded one while the agent keeps in touch.
-    const deadline = call.timeoutMs > 0 ? Date.now() + call.timeoutMs : undefined;
+    const headDueAt = call.timeoutMs > 0 ? Date.now() + call.timeoutMs : undefined;
     let first: ProxyResponse;
     try {
       // While the API server is slow to answer, the agent's keepalives come first; they carry no status.
       do
         first = await queue.next(
-          deadline === undefined ? firstWait : Math.max(0, deadline - Date.now()),
+          headDueAt === undefined ? firstWait : Math.max(0, headDueAt - Date.now()),
           () => new ProxyReplyError(timeoutMessage(cluster, firstWait), true),
         );
       while (first.status === 0 && !first.final);
@@ -699,13 +699,7 @@ export class ProxyResponder {
       if (request.upgrade) {
         const result = await this.options.client.upgrade(upstreamRequest);
         started = true;
-        // A 101 keeps its handshake headers (Upgrade, Sec-WebSocket-Accept, the stream protocol).
-        reply.send({
-          status: result.response.statusCode ?? 502,
-          headers: result.switched
-            ? rawHeaderList(result.response.rawHeaders)
-            : responseHeadersToForward(result.response.headers),
-        });
+        reply.send(upgradeHead(result.response, result.switched));
         if (result.switched) {
           const { socket, head } = result;
           reply.upgraded = { socket, nextIndex: 0n, written: 0 };

@@ -29,10 +29,10 @@ import {
   clusterIdentity,
   type HeaderList,
   impersonationHeaders,
-  rawHeaderList,
   requestHeadersToForward,
   responseHeadersToForward,
   toOutgoing,
+  upgradeHead,
 } from "./headers.js";
 
 /** A cluster as the gateway sees it: how to reach it and what it allows. */
@@ -79,6 +79,13 @@ export class GatewayError extends Error {
 /** A gateway request: the cluster, and the API path and query it asks of that cluster. */
 export interface GatewayTarget extends RequestTarget {
   cluster: string;
+}
+
+/** A request that passed admission: where it goes, and whether it changes the cluster. */
+interface Admitted {
+  target: GatewayTarget;
+  cluster: GatewayCluster;
+  write: boolean;
 }
 
 /** Reads /proxy/clusters/<name>/<API path>; a malformed path never gets further. */
@@ -151,19 +158,12 @@ async function writeWithBackpressure(out: Writable, chunk: Uint8Array): Promise<
  */
 function upgradeAnswer(result: Awaited<ReturnType<KubeClient["upgrade"]>>) {
   const { response } = result;
-  if (!result.switched)
-    return {
-      status: response.statusCode ?? 502,
-      headers: responseHeadersToForward(response.headers),
-      body: response,
-      close: () => response.destroy(),
-    };
-  const { socket, head } = result;
-  if (head.length) socket.unshift(head);
+  const head = upgradeHead(response, result.switched);
+  if (!result.switched) return { ...head, body: response, close: () => response.destroy() };
+  const { socket } = result;
+  if (result.head.length) socket.unshift(result.head);
   return {
-    status: response.statusCode ?? 101,
-    // A 101 keeps its handshake headers (Upgrade, Sec-WebSocket-Accept, the stream protocol).
-    headers: rawHeaderList(response.rawHeaders),
+    ...head,
     body: socket,
     upstream: { write: (chunk: Uint8Array) => writeWithBackpressure(socket, chunk), end: () => socket.end() },
     close: () => socket.destroy(),
@@ -206,11 +206,7 @@ export class Gateway {
   }
 
   /** Checks the path, the cluster and the grants; throws GatewayError when the request may not pass. */
-  private async admit(
-    method: string,
-    url: string,
-    principal: Principal,
-  ): Promise<{ target: GatewayTarget; cluster: GatewayCluster; write: boolean }> {
+  private async admit(method: string, url: string, principal: Principal): Promise<Admitted> {
     const target = gatewayTarget(method, url);
     const unknown = new GatewayError(
       404,
@@ -278,14 +274,8 @@ export class Gateway {
     requestId: string,
   ): Promise<void> {
     const method = req.method ?? "GET";
-    let admitted: Awaited<ReturnType<Gateway["admit"]>> | undefined;
-    // A write's audit row is in before the caller sees the answer, so it is there once a write returns.
-    let audited = false;
-    const auditWrite = async (code: number) => {
-      if (!admitted?.write || audited) return;
-      audited = true;
-      await this.audit(principal, method, admitted.target, code, requestId);
-    };
+    let admitted: Admitted | undefined;
+    const outcome = this.writeAuditor(principal, method, req.url ?? "", requestId);
     try {
       admitted = await this.admit(method, req.url ?? "", principal);
       const { target, cluster } = admitted;
@@ -311,7 +301,7 @@ export class Gateway {
         },
         hangUp.signal,
       );
-      await auditWrite(upstream.status);
+      await outcome(upstream.status, admitted);
       res.writeHead(upstream.status, toOutgoing(responseHeadersToForward(upstream.headers)));
       if (streaming) res.flushHeaders();
       const broken = await relay(upstream.body, res);
@@ -323,13 +313,11 @@ export class Gateway {
         );
     } catch (error) {
       if (error instanceof GatewayError) {
-        if (!admitted && error.status === 403)
-          await this.auditRefusal(principal, method, req.url ?? "", requestId);
-        else await auditWrite(error.status);
+        await outcome(error.status, admitted);
         return sendStatus(res, error);
       }
       this.options.logger.error({ err: error, requestId }, "gateway request failed");
-      await auditWrite(500);
+      await outcome(500, admitted);
       sendStatus(
         res,
         new GatewayError(500, "InternalError", `the gateway failed: ${(error as Error).message}`),
@@ -337,21 +325,31 @@ export class Gateway {
     }
   }
 
-  /** A write refused before admission is audited as well, with the code it got. */
-  private async auditRefusal(
+  /**
+   * Records a request's outcome once, if it is a write: with the code the caller got, written
+   * before the caller sees the answer, so a write that has returned is always in the log. A write
+   * refused before admission (no grant, a read-only cluster) is recorded as well.
+   */
+  private writeAuditor(
     principal: Principal,
     method: string,
     url: string,
     requestId: string,
-  ): Promise<void> {
-    let target: GatewayTarget;
-    try {
-      target = gatewayTarget(method, url);
-    } catch {
-      // A path too malformed to read is refused with 400, not 403, and so never gets here.
-      return;
-    }
-    if (isWrite(target.info, method)) await this.audit(principal, method, target, 403, requestId);
+  ): (code: number, admitted: Admitted | undefined) => Promise<void> {
+    let recorded = false;
+    return async (code, admitted) => {
+      if (recorded) return;
+      recorded = true;
+      let target = admitted?.write ? admitted.target : undefined;
+      if (!admitted && code === 403)
+        try {
+          const refused = gatewayTarget(method, url);
+          if (isWrite(refused.info, method)) target = refused;
+        } catch {
+          // A path too malformed to read is refused with 400, not 403, and so never gets here.
+        }
+      if (target) await this.audit(principal, method, target, code, requestId);
+    };
   }
 
   /**
@@ -458,7 +456,7 @@ export class Gateway {
     path: string,
     options: { maxBytes: number; timeoutMs: number },
   ): Promise<string | undefined> {
-    let admitted: Awaited<ReturnType<Gateway["admit"]>>;
+    let admitted: Admitted;
     try {
       admitted = await this.admit("GET", `${ROOT}${cluster}${path}`, principal);
     } catch (error) {
@@ -510,10 +508,12 @@ export class Gateway {
     requestId: string,
   ): Promise<void> {
     const method = req.method ?? "GET";
-    let admitted: Awaited<ReturnType<Gateway["admit"]>> | undefined;
+    let admitted: Admitted | undefined;
+    // exec and port-forward are writes: audited, refused or not, like any other.
+    const outcome = this.writeAuditor(principal, method, req.url ?? "", requestId);
     try {
       admitted = await this.admit(method, req.url ?? "", principal);
-      const { target, cluster, write } = admitted;
+      const { target, cluster } = admitted;
       const reply = await this.open(
         cluster,
         principal,
@@ -527,7 +527,7 @@ export class Gateway {
         },
         new AbortController().signal,
       );
-      if (write) await this.audit(principal, method, target, reply.status, requestId);
+      await outcome(reply.status, admitted);
       const lines = [`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ""}`];
       for (const { name, values } of reply.headers)
         for (const value of values) lines.push(`${name}: ${value}`);
@@ -563,10 +563,7 @@ export class Gateway {
               "ServiceUnavailable",
               `cannot open the stream: ${(error as Error).message}`,
             );
-      // exec and port-forward are writes: refused ones are audited like any other.
-      if (admitted?.write) await this.audit(principal, method, admitted.target, refusal.status, requestId);
-      else if (!admitted && refusal.status === 403)
-        await this.auditRefusal(principal, method, req.url ?? "", requestId);
+      await outcome(refusal.status, admitted);
       socket.end(statusResponseText(refusal.status, refusal.reason, refusal.message));
     }
   }

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import type { Principal } from "@atoll/access";
 
 /** Headers that describe one hop, not the message; a proxy never passes them on. */
@@ -52,8 +52,22 @@ export function responseHeadersToForward(headers: IncomingHttpHeaders | HeaderLi
 }
 
 /** Node's rawHeaders (name, value, name, value, …) as a header list, every header kept. */
-export function rawHeaderList(raw: string[]): HeaderList {
+function rawHeaderList(raw: string[]): HeaderList {
   return Array.from({ length: raw.length / 2 }, (_, i) => ({ name: raw[2 * i]!, values: [raw[2 * i + 1]!] }));
+}
+
+/**
+ * The status and headers to pass on of an API server's answer to an upgrade: a 101 keeps its
+ * handshake headers (Upgrade, Sec-WebSocket-Accept, the stream protocol); any other answer is
+ * forwarded as usual.
+ */
+export function upgradeHead(
+  response: IncomingMessage,
+  switched: boolean,
+): { status: number; headers: HeaderList } {
+  return switched
+    ? { status: response.statusCode ?? 101, headers: rawHeaderList(response.rawHeaders) }
+    : { status: response.statusCode ?? 502, headers: responseHeadersToForward(response.headers) };
 }
 
 export function toOutgoing(list: HeaderList): OutgoingHttpHeaders {
