@@ -20,17 +20,26 @@ interface AgentReport {
   manifests?: { kind?: string; name?: string; healthy?: boolean; message?: string }[];
 }
 
+type BindingClusters = { clusters: { name: string }[]; aggregatedStatus: Record<string, unknown> };
+
+/** The clusters a binding involves: those it places on, and those still reporting a copy being removed. */
+export function bindingClusterNames(binding: BindingClusters): string[] {
+  return [
+    ...new Set([...binding.clusters.map((c) => c.name), ...Object.keys(binding.aggregatedStatus)]),
+  ].sort();
+}
+
 /**
  * Each cluster's part in a binding: applied and health, as Karmada's aggregatedStatus gives them,
  * except that a cluster the hub no longer hears from, or whose agent cannot reach its API server,
  * is Unknown rather than keeping its last report's Healthy (Karmada's #2989).
  */
 export function clusterStatuses(
-  binding: { clusters: { name: string }[]; aggregatedStatus: Record<string, unknown> },
+  binding: BindingClusters,
   reachability: ClusterReachability[],
 ): ClusterStatus[] {
   const placed = new Set(binding.clusters.map((c) => c.name));
-  const names = [...new Set([...placed, ...Object.keys(binding.aggregatedStatus)])].sort();
+  const names = bindingClusterNames(binding);
   const reach = new Map(reachability.map((r) => [r.name, r]));
   return names.map((cluster) => {
     const report = binding.aggregatedStatus[cluster] as AgentReport | undefined;

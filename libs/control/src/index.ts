@@ -1,5 +1,10 @@
 export { type ApplyResult, applyDocuments, requestPlacement } from "./apply.js";
-export { type ClusterHealth, type ClusterStatus, clusterStatuses } from "./binding-status.js";
+export {
+  bindingClusterNames,
+  type ClusterHealth,
+  type ClusterStatus,
+  clusterStatuses,
+} from "./binding-status.js";
 export {
   clusterStates,
   type PlacementContext,

@@ -49,18 +49,25 @@ export interface ClusterView {
   gatewayImpersonate: boolean;
 }
 
+/** Whether a cluster was heard from within the staleness window, as a select-list column. */
+const onlineColumn = (sql: postgres.Sql, staleAfterSeconds: number) =>
+  sql`coalesce(last_heartbeat > now() - make_interval(secs => ${staleAfterSeconds}), false) as online`;
+
+/** A heartbeat time as JSON carries it. */
+const withIsoHeartbeat = <Row extends { lastHeartbeat: string | null }>(row: Row): Row => ({
+  ...row,
+  lastHeartbeat: row.lastHeartbeat ? new Date(row.lastHeartbeat).toISOString() : null,
+});
+
 export async function listClusters(sql: postgres.Sql, staleAfterSeconds: number): Promise<ClusterView[]> {
   const rows = await sql<ClusterView[]>`
     select c.name, c.labels, c.provider, c.region, c.zone, c.sync_mode as "syncMode", c.registered, c.taints, c.nkey, c.ready,
-      coalesce(c.last_heartbeat > now() - make_interval(secs => ${staleAfterSeconds}), false) as online,
+      ${onlineColumn(sql, staleAfterSeconds)},
       c.kubernetes_version as "kubernetesVersion", c.last_heartbeat as "lastHeartbeat", c.status,
       c.gateway_read_only as "gatewayReadOnly", c.gateway_impersonate as "gatewayImpersonate",
       (select count(*) from resources r where r.cluster = c.name)::int as objects
     from clusters c order by c.name`;
-  return rows.map((r) => ({
-    ...r,
-    lastHeartbeat: r.lastHeartbeat ? new Date(r.lastHeartbeat).toISOString() : null,
-  }));
+  return rows.map(withIsoHeartbeat);
 }
 
 export interface ClusterReachability {
@@ -80,11 +87,7 @@ export async function clusterReachability(
 ): Promise<ClusterReachability[]> {
   if (names.length === 0) return [];
   const rows = await sql<ClusterReachability[]>`
-    select name, ready, coalesce(last_heartbeat > now() - make_interval(secs => ${staleAfterSeconds}), false) as online,
-      last_heartbeat as "lastHeartbeat"
+    select name, ready, ${onlineColumn(sql, staleAfterSeconds)}, last_heartbeat as "lastHeartbeat"
     from clusters where name = any(${names}::text[])`;
-  return rows.map((r) => ({
-    ...r,
-    lastHeartbeat: r.lastHeartbeat ? new Date(r.lastHeartbeat).toISOString() : null,
-  }));
+  return rows.map(withIsoHeartbeat);
 }

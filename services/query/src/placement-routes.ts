@@ -1,6 +1,6 @@
 import { can } from "@atoll/access";
 import type { Bus } from "@atoll/bus";
-import { applyDocuments, clusterStatuses } from "@atoll/control";
+import { applyDocuments, bindingClusterNames, clusterStatuses } from "@atoll/control";
 import { BINDING_LABEL, DocumentsError } from "@atoll/placement";
 import { clusterReachability, getBinding, listBindings, listWorks } from "@atoll/store";
 import type { FastifyInstance } from "fastify";
@@ -75,11 +75,7 @@ export function placementRoutes(
     const works = await listWorks(sql, namespace, name);
     const clusterStatus = clusterStatuses(
       binding,
-      await clusterReachability(
-        sql,
-        [...new Set([...binding.clusters.map((c) => c.name), ...Object.keys(binding.aggregatedStatus)])],
-        staleAfterSeconds,
-      ),
+      await clusterReachability(sql, bindingClusterNames(binding), staleAfterSeconds),
     );
     // What the hub cannot hear from may have changed since it was indexed: it is left out, and named.
     const unknownClusters = clusterStatus.filter((c) => !c.reachable).map((c) => c.cluster);
