@@ -135,15 +135,19 @@ export function customRule(id: string, definition: CustomRuleDefinition): AuditR
   };
 }
 
+/** Per configuration's custom rules, the whole rule set they make with the built-in ones. */
 const compiledCustomRules = new WeakMap<Record<string, CustomRuleDefinition>, AuditRule[]>();
 
 /** The built-in audit rules and the configuration's custom ones (compiled once per configuration). */
 export function auditRules(config: InsightConfig = {}): AuditRule[] {
   if (!config.customRules) return AUDIT_RULES;
-  let custom = compiledCustomRules.get(config.customRules);
-  if (!custom) {
-    custom = Object.entries(config.customRules).map(([id, definition]) => customRule(id, definition));
-    compiledCustomRules.set(config.customRules, custom);
+  let rules = compiledCustomRules.get(config.customRules);
+  if (!rules) {
+    rules = [
+      ...AUDIT_RULES,
+      ...Object.entries(config.customRules).map(([id, definition]) => customRule(id, definition)),
+    ];
+    compiledCustomRules.set(config.customRules, rules);
   }
-  return [...AUDIT_RULES, ...custom];
+  return rules;
 }

@@ -153,9 +153,13 @@ function columnName(node: Node): string | undefined {
     : undefined;
 }
 
+/** The lower-cased name of a function call node, such as "search" or "condition". */
+const functionName = (node: Node): string | undefined =>
+  node?.type === "function" ? node.name?.name?.[0]?.value?.toLowerCase() : undefined;
+
 function conditionOf(node: Node, fields: Map<string, string>): Condition {
   if (node?.type === "function") {
-    const name = node.name?.name?.[0]?.value?.toLowerCase();
+    const name = functionName(node);
     const args = node.args?.value ?? [];
     if (name === "search" && args.length === 1) return { type: "text", words: [String(literalOf(args[0]))] };
     if (name === "not" && args.length === 1) return { type: "not", of: conditionOf(args[0], fields) };
@@ -176,7 +180,7 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
     const parts = [conditionOf(node.left, fields), conditionOf(node.right, fields)];
     return { type, of: parts.flatMap((part) => (part.type === type ? part.of : [part])) };
   }
-  if (node.left?.type === "function" && node.left.name?.name?.[0]?.value?.toLowerCase() === "condition") {
+  if (functionName(node.left) === "condition") {
     const args = node.left.args?.value ?? [];
     if (args.length !== 1 || !["=", "!=", "<>"].includes(operator))
       throw new QueryError(
