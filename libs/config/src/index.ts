@@ -58,5 +58,6 @@ export function onShutdown(logger: ShutdownLogger, stop: () => Promise<void>): v
   process.on("SIGINT", () => handler("SIGINT"));
   process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
 }
+export { readYamlMapping } from "./file.js";
 export { serveHealth } from "./health.js";
 export { openSecret, parseSecretKey, SecretKeyError, sealSecret } from "./secrets.js";

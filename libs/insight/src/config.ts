@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readYamlMapping } from "@atoll/config";
 import { parseJsonPath } from "@atoll/kube";
-import YAML from "yaml";
 import { AUDIT_RULES, CATEGORIES, type InsightConfig, SEVERITIES } from "./audit.js";
 import type { CustomRelation } from "./topology.js";
 
@@ -88,17 +87,9 @@ function customRuleProblems(customRules: unknown, builtIn: Set<string>): string[
 
 /** Reads the file; a mistake in it stops the service with what to fix. */
 export function readInsightConfig(path: string): InsightFile {
-  let parsed: unknown;
-  try {
-    parsed = YAML.parse(readFileSync(path, "utf8")) ?? {};
-  } catch (error) {
-    throw new InsightConfigError(`${path}: ${(error as Error).message}`);
-  }
-  if (typeof parsed !== "object" || Array.isArray(parsed))
-    throw new InsightConfigError(
-      `${path}: expected a mapping with disabled, severity, exemptions, customRules or relations`,
-    );
-  const problems = insightConfigProblems(parsed as Record<string, unknown>);
-  if (problems.length > 0) throw new InsightConfigError(`${path}: ${problems.join("; ")}`);
-  return parsed as InsightFile;
+  return readYamlMapping<InsightFile>(path, {
+    expected: "a mapping with disabled, severity, exemptions, customRules or relations",
+    problemsOf: insightConfigProblems,
+    fail: (message) => new InsightConfigError(message),
+  });
 }
