@@ -104,6 +104,43 @@ describe("Bus", () => {
     expect(reasons[1]).toBe("name is not allowed");
   });
 
+  it("isolates a message the handler faults, dead-letters it alone and handles its batch-mates in order", async () => {
+    const subject = bus.names.work("fault-cluster");
+    const names = ["f1", "f2", "poison", "f3", "f4"];
+    for (const name of names) await bus.publish(subject, codec, request(name), `fault-${name}`);
+    const deadBefore = (await bus.jsm.streams.info(bus.names.streams.deadLetter)).state.messages;
+    const handled: string[] = [];
+    let transient = 1;
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "fault-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 10,
+      messageFault: (error) => (error instanceof RangeError ? error.message : undefined),
+      handler: async (batch) => {
+        // A transient failure first: it must be retried, not blamed on a message.
+        if (transient-- > 0) throw new Error("connection reset");
+        if (batch.some((d) => d.data.name === "poison")) throw new RangeError("value out of range");
+        handled.push(...batch.map((d) => d.data.name));
+      },
+    });
+    await until(
+      async () =>
+        (await bus.jsm.consumers.info(bus.names.streams.work, "fault-test")).num_pending === 0 &&
+        (await bus.jsm.consumers.info(bus.names.streams.work, "fault-test")).num_ack_pending === 0,
+    );
+    await consumption.stop();
+    expect(handled).toEqual(["f1", "f2", "f3", "f4"]);
+    const dead = await bus.jsm.streams.info(bus.names.streams.deadLetter);
+    expect(dead.state.messages).toBe(deadBefore + 1);
+    const message = await bus.jsm.streams.getMessage(bus.names.streams.deadLetter, {
+      seq: dead.state.last_seq,
+    });
+    expect(message?.header.get("Atoll-Reason")).toBe("the handler rejected it: value out of range");
+    expect(codec.decode(message!.data).name).toBe("poison");
+  });
+
   it("rejects cluster names that are not DNS labels before they become subjects", () => {
     expect(() => bus.names.resources("a.b")).toThrow(/DNS label/);
     expect(() => bus.names.resources("*")).toThrow(/DNS label/);

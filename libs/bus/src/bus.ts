@@ -60,6 +60,13 @@ export interface ConsumeOptions<Desc extends DescMessage> {
   existingConsumer?: boolean;
   /** Processes a batch; resolves only once its effects are durable. Throwing retries the same batch. */
   handler: (batch: Delivery<MessageShape<Desc>>[]) => Promise<void>;
+  /**
+   * Says when a handler's error is the message's own fault, bad data no retry can mend (a value
+   * the database refuses, say), by returning the reason. The batch is then retried one message
+   * at a time and the message that still fails is dead-lettered, so one bad message cannot stall
+   * its stream. Any other error retries the whole batch until it succeeds.
+   */
+  messageFault?: (error: unknown) => string | undefined;
 }
 
 export interface Consumption {
@@ -337,8 +344,54 @@ export class Bus {
       return batch;
     };
 
+    let failures = 0;
+    /** Runs one batch until it is done: true, or false if a stop cut its retries short. Never throws. */
+    const runBatch = async (raw: JsMsg[]): Promise<boolean> => {
+      let fault: string | undefined;
+      for (;;) {
+        try {
+          if (fault !== undefined) {
+            const [msg] = raw as [JsMsg];
+            log.warn({ subject: msg.subject, seq: msg.seq, reason: fault }, "dead-lettering a message");
+            await this.deadLetter(msg, options.durable, fault);
+            msg.ack();
+            deadLettered.add(msg);
+            return true;
+          }
+          const batch = await decodeBatch(raw);
+          if (batch.length > 0) await options.handler(batch);
+          for (const { msg } of batch) msg.ack();
+          failures = 0;
+          return true;
+        } catch (error) {
+          const reason = fault === undefined ? options.messageFault?.(error) : undefined;
+          if (reason !== undefined && raw.length > 1) {
+            log.warn(
+              { err: error, batch: raw.length },
+              "a message in the batch cannot be processed; retrying one message at a time",
+            );
+            for (const msg of raw) if (!deadLettered.has(msg)) msg.working();
+            for (const msg of raw) if (!deadLettered.has(msg) && !(await runBatch([msg]))) return false;
+            return true;
+          }
+          if (reason !== undefined) {
+            fault = `the handler rejected it: ${reason}`;
+            continue;
+          }
+          failures += 1;
+          const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 10));
+          log.error(
+            { err: error, attempt: failures, retryInMs: delay, batch: raw.length },
+            "batch failed; retrying it without acking",
+          );
+          if (stopping) return false;
+          for (const msg of raw) if (!deadLettered.has(msg)) msg.working();
+          await sleep(delay * (0.5 + Math.random() / 2));
+        }
+      }
+    };
+
     const loop = (async () => {
-      let failures = 0;
       while (!stopping || queue.length > 0) {
         if (queue.length === 0) {
           await new Promise<void>((resolve) => {
@@ -347,26 +400,7 @@ export class Bus {
           wake = undefined;
           continue;
         }
-        const raw = queue.splice(0, maxBatch);
-        for (;;) {
-          try {
-            const batch = await decodeBatch(raw);
-            if (batch.length > 0) await options.handler(batch);
-            for (const { msg } of batch) msg.ack();
-            failures = 0;
-            break;
-          } catch (error) {
-            failures += 1;
-            const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 10));
-            log.error(
-              { err: error, attempt: failures, retryInMs: delay, batch: raw.length },
-              "batch failed; retrying it without acking",
-            );
-            if (stopping) return;
-            for (const msg of raw) if (!deadLettered.has(msg)) msg.working();
-            await sleep(delay * (0.5 + Math.random() / 2));
-          }
-        }
+        if (!(await runBatch(queue.splice(0, maxBatch)))) return;
       }
     })();
 
@@ -379,6 +413,11 @@ export class Bus {
         await loop;
       },
     };
+  }
+
+  /** The most bytes one message may carry, headers included: the server's max_payload. */
+  maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
   }
 
   /** Flushes pending publishes and acks, then closes the connection. */

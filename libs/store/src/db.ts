@@ -118,3 +118,29 @@ export async function temporaryDatabase(purpose: string): Promise<{ url: string;
   await migrateDatabase(url);
   return { url, drop: () => dropDatabase(url) };
 }
+
+/**
+ * SQLSTATE classes that mean the statement's data is wrong, so running it again fails again:
+ * data exceptions (22: a NUL character, a malformed timestamp, a number out of range),
+ * integrity violations other than a unique race (23) and limits such as an oversized index row (54).
+ */
+const DATA_FAULT = /^(22|23(?!505)|54)/;
+
+/**
+ * Why Postgres refused a statement's data, when no retry can change its mind; undefined for
+ * errors worth retrying (a lost connection, a timeout, a deadlock, a unique race).
+ */
+export function dataErrorReason(error: unknown): string | undefined {
+  if (!(error instanceof postgres.PostgresError) || !DATA_FAULT.test(error.code)) return undefined;
+  return `Postgres refused the data (${error.code}): ${error.message}`;
+}
+
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * JSON text that jsonb can hold. jsonb refuses the NUL character, which Kubernetes strings may
+ * contain, so each NUL becomes U+FFFD (an escaped backslash followed by "u0000" is left alone).
+ */
+export function storableJson(text: string): string {
+  return text.includes("\\u0000") ? text.replace(NUL_ESCAPE, "$1\\ufffd") : text;
+}

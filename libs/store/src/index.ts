@@ -22,12 +22,14 @@ export {
 export {
   type Database,
   type DatabaseHandle,
+  dataErrorReason,
   dropDatabase,
   ensureDatabase,
   migrateDatabase,
   openDatabase,
   ping,
   SEARCH_SESSION,
+  storableJson,
   temporaryDatabase,
 } from "./db.js";
 export {

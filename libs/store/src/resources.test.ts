@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "./db.js";
+import { type DatabaseHandle, dataErrorReason, openDatabase, storableJson, temporaryDatabase } from "./db.js";
 import { applyIndexOps, type ObjectRow } from "./resources.js";
 
 function row(
@@ -147,5 +147,38 @@ describe("index writes", () => {
     const history =
       await handle.sql`select change_type, resource_version::int as rv from resource_changes order by id`;
     expect(history.map((h) => `${h.change_type}@${h.rv}`)).toEqual(["ADDED@1", "MODIFIED@2", "DELETED@2"]);
+  });
+
+  it("stores a NUL character as U+FFFD once made storable, and leaves an escaped backslash alone", async () => {
+    const text = JSON.stringify({
+      metadata: { uid: "nul", name: "nul", annotations: { "k\u0000": "a\u0000\\u0000" } },
+    });
+    await expect(
+      applyIndexOps(handle.sql, [{ op: "upsert", row: row("nul", 1, { objectJson: text }) }]),
+    ).rejects.toThrow();
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("nul", 1, { objectJson: storableJson(text) }) },
+    ]);
+    const [stored] = await handle.sql<{ annotations: Record<string, string> }[]>`
+      select annotations from resources where uid = 'nul'`;
+    expect(stored?.annotations).toEqual({ "k\ufffd": "a\ufffd\\u0000" });
+  });
+
+  it("tells data Postgres refuses from failures worth retrying", async () => {
+    const refusal = await handle.sql`select ${'{"a":"\\u0000"}'}::jsonb`.catch((error: unknown) => error);
+    expect(dataErrorReason(refusal)).toMatch(
+      /^Postgres refused the data \(22P05\): unsupported Unicode escape/,
+    );
+    const badTime = await handle.sql`select ${"not a time"}::timestamptz`.catch((error: unknown) => error);
+    expect(dataErrorReason(badTime)).toMatch(/\(22007\)/);
+    const timeout = await handle.sql
+      .begin(async (tx) => {
+        await tx`set local statement_timeout = 10`;
+        await tx`select pg_sleep(1)`;
+      })
+      .catch((error: unknown) => error);
+    expect(timeout).toBeInstanceOf(Error);
+    expect(dataErrorReason(timeout)).toBeUndefined();
+    expect(dataErrorReason(new Error("connection reset"))).toBeUndefined();
   });
 });
