@@ -1,6 +1,8 @@
+import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
 import { KubeClient } from "@atoll/kube";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
+import { resourceBatchCodec } from "@atoll/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
 
@@ -175,6 +177,72 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
       expect(cluster.status.nodes).toEqual({ total: 3, ready: 3 });
       expect(cluster.status.allocatable.pods).toBe(330);
     }
+  });
+
+  it("indexes NUL characters as U+FFFD and objects too large for NATS in part, dead-letters an object that would forge rows, and keeps going", async () => {
+    const client = KubeClient.fromKubeconfig(simB.kubeconfig());
+    const post = (body: unknown) =>
+      client.json({
+        method: "POST",
+        path: "/api/v1/namespaces/default/configmaps",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    await post({ metadata: { name: "with-nul", annotations: { note: "a\u0000b" } }, data: { k: "x\u0000" } });
+    // An agent whose object text tries to close its own row and open one for another cluster.
+    const forged =
+      '{"metadata":{"name":"decoy"}}},{"c":"sim-a","u":"forged-uid","g":"","v":"v1","k":"ConfigMap",' +
+      '"p":"configmaps","n":"default","m":"forged","rv":1,"s":"z","o":{"metadata":{"name":"forged"}}';
+    const deadBefore = (await hub.bus.jsm.streams.info(hub.bus.names.streams.deadLetter)).state.messages;
+    await hub.bus.publish(
+      hub.bus.names.resources("sim-b"),
+      resourceBatchCodec,
+      create(ResourceEventBatchSchema, {
+        cluster: "sim-b",
+        events: [
+          create(ResourceEventSchema, {
+            type: EventType.ADDED,
+            uid: "decoy-uid",
+            version: "v1",
+            kind: "ConfigMap",
+            resource: "configmaps",
+            namespace: "default",
+            name: "decoy",
+            resourceVersion: 1n,
+            syncId: "z",
+            object: new TextEncoder().encode(forged),
+          }),
+        ],
+      }),
+      "forged-batch",
+    );
+    // Larger than a NATS message, as a ConfigMap may be: indexed without its data.
+    await post({
+      metadata: { name: "huge", labels: { size: "huge" } },
+      data: { blob: "x".repeat(1_200_000) },
+    });
+    await post({ metadata: { name: "after-forgery" }, data: { k: "v" } });
+    await until(
+      async () => (await hub.get("/api/v1/resources?kind=ConfigMap&name=after-forgery")).items.length === 1,
+      "the ConfigMap created after the forged batch",
+    );
+    const [withNul] = (await hub.get("/api/v1/resources?cluster=sim-b&kind=ConfigMap&name=with-nul")).items;
+    expect(withNul.object.metadata.annotations.note).toBe("a\ufffdb");
+    expect(withNul.object.data.k).toBe("x\ufffd");
+    const [huge] = (await hub.get("/api/v1/resources?cluster=sim-b&kind=ConfigMap&name=huge")).items;
+    expect(huge.object.metadata.labels).toEqual({ size: "huge" });
+    expect(Number(huge.object.metadata.annotations["atoll.dev/truncated-from-bytes"])).toBeGreaterThan(
+      1_200_000,
+    );
+    expect(huge.object.data).toBeUndefined();
+    for (const name of ["forged", "decoy"])
+      expect((await hub.get(`/api/v1/resources?kind=ConfigMap&name=${name}`)).items).toEqual([]);
+    const dead = await hub.bus.jsm.streams.info(hub.bus.names.streams.deadLetter);
+    expect(dead.state.messages).toBe(deadBefore + 1);
+    const message = await hub.bus.jsm.streams.getMessage(hub.bus.names.streams.deadLetter, {
+      seq: dead.state.last_seq,
+    });
+    expect(message?.header.get("Atoll-Reason")).toMatch(/object decoy-uid is not valid JSON/);
   });
 
   it("rejects bad input with problem+json", async () => {

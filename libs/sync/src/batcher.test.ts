@@ -22,6 +22,33 @@ function recorder(failFirst = 0) {
 }
 
 describe("ResourceBatcher", () => {
+  it("sends what is pending before an event that would carry the batch past its byte bound", async () => {
+    const r = recorder();
+    const batcher = new ResourceBatcher({
+      cluster: "c",
+      agentId: "a",
+      publish: r.publish,
+      logger: silentLogger(),
+      maxBytes: 1000,
+      lingerMs: 1000,
+    });
+    for (const [n, size] of [
+      [0, 300],
+      [1, 300],
+      [2, 600],
+      [3, 2000],
+      [4, 10],
+    ] as const)
+      await batcher.add(event(n, size));
+    await batcher.flush();
+    expect(r.sent.map((s) => s.batch.events.map((e) => e.uid))).toEqual([
+      ["u0", "u1"],
+      ["u2"],
+      ["u3"],
+      ["u4"],
+    ]);
+  });
+
   it("cuts batches at the event bound and keeps every event in order", async () => {
     const r = recorder();
     const batcher = new ResourceBatcher({
@@ -54,7 +81,7 @@ describe("ResourceBatcher", () => {
       agentId: "a",
       publish: r.publish,
       logger: silentLogger(),
-      maxBytes: 2000,
+      maxBytes: 2200,
       lingerMs: 1000,
     });
     for (let i = 0; i < 4; i++) await batcher.add(event(i, 900));

@@ -19,6 +19,8 @@ export interface BatcherOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const EVENT_OVERHEAD_BYTES = 160;
+/** A batch's default size bound, well inside NATS's default 1 MiB message. */
+export const DEFAULT_BATCH_BYTES = 512 * 1024;
 
 /**
  * Groups events into batches bounded in count, size and linger time. Batches go out one at a
@@ -37,12 +39,13 @@ export class ResourceBatcher {
   constructor(private readonly options: BatcherOptions) {}
 
   async add(event: ResourceEvent): Promise<void> {
+    const bytes = event.object.length + EVENT_OVERHEAD_BYTES;
+    const maxBytes = this.options.maxBytes ?? DEFAULT_BATCH_BYTES;
+    // A batch never grows past the bound by its last event, so it always fits a bus message.
+    if (this.pending.length > 0 && this.pendingBytes + bytes > maxBytes) await this.flush();
     this.pending.push(event);
-    this.pendingBytes += event.object.length + EVENT_OVERHEAD_BYTES;
-    if (
-      this.pending.length >= (this.options.maxEvents ?? 500) ||
-      this.pendingBytes >= (this.options.maxBytes ?? 512 * 1024)
-    ) {
+    this.pendingBytes += bytes;
+    if (this.pending.length >= (this.options.maxEvents ?? 500) || this.pendingBytes >= maxBytes) {
       await this.flush();
     } else {
       this.timer ??= setTimeout(() => void this.flush(), this.options.lingerMs ?? 20);

@@ -22,7 +22,7 @@ import {
   redactObject,
 } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
-import { ResourceBatcher } from "./batcher.js";
+import { DEFAULT_BATCH_BYTES, ResourceBatcher } from "./batcher.js";
 import { CapacityTracker } from "./capacity.js";
 import { defaultSyncRules, planReflectors, type ReflectorPlan, trimObject } from "./rules.js";
 
@@ -62,11 +62,78 @@ const encoder = new TextEncoder();
 
 const planKey = (plan: ReflectorPlan) => `${plan.type.group}/${plan.type.resource}@${plan.namespace ?? "*"}`;
 
+/** Room in a bus message for the batch envelope and an event's fields besides its object. */
+const EVENT_ENVELOPE_BYTES = 8 * 1024;
+
+/** Set on an object the index holds in part, to the size of the whole object in bytes. */
+export const TRUNCATED_ANNOTATION = "atoll.dev/truncated-from-bytes";
+
+/**
+ * An object's JSON, made to fit in one bus message. Kubernetes objects can reach 1.5 MiB and a
+ * NATS message is 1 MiB by default, so one that does not fit loses its bulk rather than its
+ * place in the index: a CRD its OpenAPI schemas (names and printer columns stay), anything
+ * else all but apiVersion, kind and metadata. The annotation says how large it really was.
+ */
+export function fitObject(
+  object: Record<string, unknown>,
+  maxBytes: number,
+  onTruncated?: (wholeBytes: number) => void,
+): Uint8Array {
+  const whole = encoder.encode(JSON.stringify(object));
+  if (whole.length <= maxBytes) return whole;
+  onTruncated?.(whole.length);
+  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+  const marked = {
+    ...metadata,
+    annotations: {
+      ...(metadata.annotations as Record<string, string> | undefined),
+      [TRUNCATED_ANNOTATION]: String(whole.length),
+    },
+  };
+  const shells: Record<string, unknown>[] = [];
+  if (object.kind === "CustomResourceDefinition") {
+    const spec = (object.spec ?? {}) as { versions?: Record<string, unknown>[] };
+    shells.push({
+      ...object,
+      metadata: marked,
+      spec: { ...spec, versions: spec.versions?.map(({ schema: _schema, ...version }) => version) },
+    });
+  }
+  shells.push({ apiVersion: object.apiVersion, kind: object.kind, metadata: marked });
+  for (const shell of shells) {
+    const bytes = encoder.encode(JSON.stringify(shell));
+    if (bytes.length <= maxBytes) return bytes;
+  }
+  // Even the metadata is too large (annotations can be): keep what identifies the object.
+  const { name, namespace, uid, resourceVersion, creationTimestamp, labels } = metadata;
+  return encoder.encode(
+    JSON.stringify({
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      metadata: {
+        name,
+        namespace,
+        uid,
+        resourceVersion,
+        creationTimestamp,
+        labels,
+        annotations: { [TRUNCATED_ANNOTATION]: String(whole.length) },
+      },
+    }),
+  );
+}
+
 /**
  * Turns a reflector event into its wire form: redacted and trimmed at source, objects as JSON
- * bytes. Sync markers carry the plan's namespace, the scope the indexer may sweep.
+ * bytes that fit in a bus message. Sync markers carry the plan's namespace, the scope the
+ * indexer may sweep.
  */
-export function toWireEvent(plan: ReflectorPlan, event: ReflectorEvent): ResourceEvent {
+export function toWireEvent(
+  plan: ReflectorPlan,
+  event: ReflectorEvent,
+  maxObjectBytes = Number.POSITIVE_INFINITY,
+  onTruncated?: (wholeBytes: number) => void,
+): ResourceEvent {
   const { type } = plan;
   const base = {
     type: EVENT_TYPE[event.type],
@@ -90,7 +157,7 @@ export function toWireEvent(plan: ReflectorPlan, event: ReflectorEvent): Resourc
     object:
       event.type === "DELETED"
         ? new Uint8Array()
-        : encoder.encode(JSON.stringify(trimObject(redactObject(event.object), plan.trimPaths))),
+        : fitObject(trimObject(redactObject(event.object), plan.trimPaths), maxObjectBytes, onTruncated),
   });
 }
 
@@ -108,14 +175,17 @@ export class ClusterSync {
   private discoveryTimer: NodeJS.Timeout | undefined;
   private servedApis: string[] = [];
   private kubernetesVersion = "";
+  private readonly maxObjectBytes: number;
 
   constructor(private readonly options: ClusterSyncOptions) {
     const subject = options.bus.names.resources(options.cluster);
+    this.maxObjectBytes = options.bus.maxPayload() - EVENT_ENVELOPE_BYTES;
     this.batcher = new ResourceBatcher({
       cluster: options.cluster,
       agentId: this.agentId,
       logger: options.logger,
       ...options.batch,
+      maxBytes: Math.min(options.batch?.maxBytes ?? DEFAULT_BATCH_BYTES, this.maxObjectBytes),
       publish: async (batch, msgId) => {
         await options.bus.publish(subject, resourceBatchCodec, batch, msgId);
       },
@@ -181,7 +251,22 @@ export class ClusterSync {
       logger: this.options.logger,
       sink: async (event) => {
         this.capacity.observe(plan.type.kind, event);
-        await this.batcher.add(toWireEvent(plan, event));
+        let truncatedFrom = 0;
+        const wire = toWireEvent(plan, event, this.maxObjectBytes, (bytes) => {
+          truncatedFrom = bytes;
+        });
+        if (truncatedFrom > 0)
+          this.options.logger.warn(
+            {
+              kind: wire.kind,
+              namespace: wire.namespace,
+              name: wire.name,
+              bytes: truncatedFrom,
+              limit: this.maxObjectBytes,
+            },
+            "object too large for one bus message; indexing it without its bulk",
+          );
+        await this.batcher.add(wire);
       },
     });
     this.reflectors.push({ plan, reflector });

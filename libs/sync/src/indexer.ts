@@ -9,6 +9,7 @@ import {
 import type { Logger } from "@atoll/log";
 import {
   applyIndexOps,
+  dataErrorReason,
   deletedClusters,
   type IndexOp,
   type ObjectIssues,
@@ -20,7 +21,7 @@ import type postgres from "postgres";
 import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
 import { heartbeatToRow } from "./heartbeat.js";
 import { ClusterLeases } from "./leases.js";
-import { batchToOps, invalidBatchReason } from "./ops.js";
+import { batchToOps, InvalidObjectError, invalidBatchReason, parseObjects } from "./ops.js";
 
 export interface ResourceIndexerOptions {
   bus: Bus;
@@ -138,6 +139,7 @@ export class ResourceIndexer {
       maxBatch: this.options.maxBatch ?? 32,
       ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
       validate: invalidBatchReason,
+      messageFault: (error) => (error instanceof InvalidObjectError ? error.message : dataErrorReason(error)),
       handler: async (deliveries) => {
         // The tombstone list is tiny; reading it per batch means a deletion takes effect at once.
         if ((await deletedClusters(sql)).has(cluster)) {
@@ -145,8 +147,9 @@ export class ResourceIndexer {
           return;
         }
         const ops = deliveries.flatMap(({ data }) => batchToOps(data));
+        const objects = parseObjects(ops);
         const result = await applyIndexOps(sql, ops);
-        await this.recordFindings(cluster, ops);
+        await this.recordFindings(cluster, ops, objects);
         this.dirty.add(cluster);
         await this.options.mirror?.apply(ops);
         // Watches over the index wake on this; a lost announcement only delays them to their next poll.
@@ -161,7 +164,11 @@ export class ResourceIndexer {
    * Single-object audit and diagnosis rules run on every change, so the issues table is always
    * current: new findings open, fixed ones resolve, deleted objects' findings resolve.
    */
-  private async recordFindings(cluster: string, ops: IndexOp[]): Promise<void> {
+  private async recordFindings(
+    cluster: string,
+    ops: IndexOp[],
+    objects: Map<IndexOp, Record<string, unknown>>,
+  ): Promise<void> {
     const { sql, logger } = this.options;
     const latest = new Map<string, ObjectIssues>();
     for (const op of ops) {
@@ -169,7 +176,7 @@ export class ResourceIndexer {
         const { row } = op;
         let issues: ObjectIssues["issues"] = [];
         try {
-          issues = objectIssues(JSON.parse(row.objectJson), this.options.insight);
+          issues = objectIssues(objects.get(op) ?? {}, this.options.insight);
         } catch (error) {
           logger.warn(
             { uid: row.uid, err: (error as Error).message },

@@ -1,6 +1,6 @@
 import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from "@atoll/contracts";
 import { describe, expect, it } from "vitest";
-import { batchToOps, invalidBatchReason } from "./ops.js";
+import { batchToOps, InvalidObjectError, invalidBatchReason, parseObjects } from "./ops.js";
 
 const object = (uid: string) => new TextEncoder().encode(JSON.stringify({ metadata: { uid, name: uid } }));
 const event = (type: EventType, extra: Record<string, unknown> = {}) =>
@@ -78,5 +78,30 @@ describe("invalidBatchReason", () => {
     const reason = invalidBatchReason(input, subject);
     if (expected === undefined) expect(reason).toBeUndefined();
     else expect(reason).toMatch(expected);
+  });
+});
+
+describe("parseObjects", () => {
+  const upsert = (text: string) =>
+    batchToOps(batch([event(EventType.ADDED, { uid: "u1", object: new TextEncoder().encode(text) })]));
+
+  it("parses each upserted object once, for the rules", () => {
+    const ops = upsert('{"metadata":{"name":"web"}}');
+    expect(parseObjects(ops).get(ops[0]!)).toEqual({ metadata: { name: "web" } });
+  });
+
+  it.each([
+    ["text that closes the object and forges a row for another cluster", '{}},{"c":"victim","u":"x","o":{}'],
+    ["text that adds keys after the object", '{},"c":"victim"'],
+    ["a truncated object", '{"metadata":{"name":"web"}'],
+    ["an array", "[1,2]"],
+    ["a string", '"{}"'],
+  ])("refuses %s", (_, text) => {
+    expect(() => parseObjects(upsert(text))).toThrow(InvalidObjectError);
+  });
+
+  it("hands the index NUL characters as U+FFFD, which jsonb can hold", () => {
+    const [op] = upsert(JSON.stringify({ data: { k: "a\u0000b" } }));
+    expect(op?.op === "upsert" && op.row.objectJson).toBe('{"data":{"k":"a\\ufffdb"}}');
   });
 });

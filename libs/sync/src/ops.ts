@@ -1,5 +1,5 @@
 import { EventType, type ResourceEventBatch } from "@atoll/contracts";
-import type { IndexOp } from "@atoll/store";
+import { type IndexOp, storableJson } from "@atoll/store";
 
 const decoder = new TextDecoder();
 
@@ -55,7 +55,7 @@ export function batchToOps(batch: ResourceEventBatch): IndexOp[] {
             name: event.name,
             resourceVersion: event.resourceVersion,
             syncId: event.syncId,
-            objectJson: decoder.decode(event.object),
+            objectJson: storableJson(decoder.decode(event.object)),
           },
         });
         break;
@@ -81,4 +81,30 @@ export function batchToOps(batch: ResourceEventBatch): IndexOp[] {
     }
   }
   return ops;
+}
+
+/** An event's object is not one JSON object; the message is at fault, and no retry will help. */
+export class InvalidObjectError extends Error {
+  override readonly name = "InvalidObjectError";
+}
+
+/**
+ * Parses every upserted object, so that the rules can read it and, before its text goes into a
+ * statement, to prove the text is exactly one JSON object and cannot reshape its neighbours.
+ */
+export function parseObjects(ops: readonly IndexOp[]): Map<IndexOp, Record<string, unknown>> {
+  const objects = new Map<IndexOp, Record<string, unknown>>();
+  for (const op of ops) {
+    if (op.op !== "upsert") continue;
+    let object: unknown;
+    try {
+      object = JSON.parse(op.row.objectJson);
+    } catch (error) {
+      throw new InvalidObjectError(`object ${op.row.uid} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof object !== "object" || object === null || Array.isArray(object))
+      throw new InvalidObjectError(`object ${op.row.uid} is not a JSON object`);
+    objects.set(op, object as Record<string, unknown>);
+  }
+  return objects;
 }
