@@ -159,7 +159,7 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
   });
 
   it("records agents' reports on the binding and ignores stale ones", async () => {
-    const report = (cluster: string, generation: number) =>
+    const report = (cluster: string, generation: number, status = "") =>
       bus.publish(
         bus.names.workStatus(cluster),
         workStatusCodec,
@@ -173,6 +173,7 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
               name: "web",
               state: ManifestState.APPLIED,
               healthy: true,
+              status: new TextEncoder().encode(status),
             }),
           ],
         }),
@@ -191,6 +192,21 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
     expect(
       (await listWorks(handle.sql, "shop", "web-deployment")).find((w) => w.cluster === "eu")!.applied,
     ).toBe(true);
+
+    // A report that cannot be read is set aside; one carrying a NUL character is stored.
+    const deadBefore = (await bus.jsm.streams.info(bus.names.streams.deadLetter)).state.messages;
+    await report("eu", Number(generation), '{"phase":"Run');
+    await report("eu", Number(generation), JSON.stringify({ message: "bad\u0000byte" }));
+    await until(async () => {
+      const eu = (await listWorks(handle.sql, "shop", "web-deployment")).find((w) => w.cluster === "eu");
+      return JSON.stringify(eu?.status ?? []).includes("bad\ufffdbyte");
+    }, "the report with a NUL character");
+    const dead = await bus.jsm.streams.info(bus.names.streams.deadLetter);
+    expect(dead.state.messages).toBe(deadBefore + 1);
+    const message = await bus.jsm.streams.getMessage(bus.names.streams.deadLetter, {
+      seq: dead.state.last_seq,
+    });
+    expect(message?.header.get("Atoll-Reason")).toMatch(/the status of Deployment \/web is not JSON/);
   });
 
   it("indexes each binding as a ResourceBinding of the hub, with its aggregated status", async () => {
@@ -208,6 +224,59 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
     expect(row?.object.status.aggregatedStatus.map((s: { clusterName: string }) => s.clusterName)).toEqual(
       Object.keys(binding!.aggregatedStatus).sort(),
     );
+  });
+
+  it("keeps what runs, and says why, when a cluster's work would not fit in one bus message", async () => {
+    const configMap = (name: string, bytes: number) => `
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: ${name}, namespace: shop }
+data: { blob: "${"x".repeat(bytes)}" }
+`;
+    await applyDocuments(
+      handle.sql,
+      bus,
+      `
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: blobs, namespace: shop }
+spec:
+  resourceSelectors: [{ apiVersion: v1, kind: ConfigMap, name: big }, { apiVersion: v1, kind: ConfigMap, name: huge }]
+  placement: { clusterAffinity: { clusterNames: [eu] } }
+---${configMap("big", 10)}`,
+    );
+    const place = (name: string) =>
+      controller().place({ apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name });
+    await place("big");
+    const placed = await listWorks(handle.sql, "shop", "big-configmap");
+    expect(placed.map((w) => w.cluster)).toEqual(["eu"]);
+    const sent = async () => (await bus.jsm.streams.info(bus.names.streams.work)).state.messages;
+    const published = await sent();
+
+    const tooBig = bus.maxPayload() + 1000;
+    await applyDocuments(handle.sql, bus, configMap("big", tooBig));
+    await place("big");
+    const big = await getBinding(handle.sql, "shop", "big-configmap");
+    expect(big).toMatchObject({ condition: "WorkTooLarge", clusters: [{ name: "eu" }] });
+    expect(big!.message).toMatch(
+      /work for cluster eu takes \d+ bytes, more than the \d+ one NATS message may carry/,
+    );
+    expect(await listWorks(handle.sql, "shop", "big-configmap")).toEqual(placed);
+
+    await applyDocuments(handle.sql, bus, configMap("huge", tooBig));
+    await place("huge");
+    expect(await getBinding(handle.sql, "shop", "huge-configmap")).toMatchObject({
+      condition: "WorkTooLarge",
+      clusters: [],
+    });
+    expect(await listWorks(handle.sql, "shop", "huge-configmap")).toEqual([]);
+    expect(await sent()).toBe(published);
+
+    // Back within the limit, the binding places again.
+    await applyDocuments(handle.sql, bus, configMap("big", 20));
+    await place("big");
+    expect(await getBinding(handle.sql, "shop", "big-configmap")).toMatchObject({ condition: "Success" });
+    expect(await sent()).toBe(published + 1);
   });
 
   it("re-splits on scale, and withdraws everywhere when the template is deleted", async () => {

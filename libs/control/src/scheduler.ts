@@ -23,12 +23,15 @@ import {
   workManifests,
 } from "@atoll/placement";
 import {
+  type BindingRow,
   claimTemplate,
+  dataErrorReason,
   deleteBinding,
   getBinding,
   getTemplate,
   listClusters,
   listPolicies,
+  listWorks,
   saveBinding,
   type TemplateKey,
   type WorkRow,
@@ -64,6 +67,14 @@ export async function clusterStates(sql: postgres.Sql, staleAfterSeconds: number
       ...(status.allocating ? { allocating: status.allocating } : {}),
     };
   });
+}
+
+/** Room left in a bus message for the work's name, cluster, generation and headers. */
+const WORK_ENVELOPE_BYTES = 4096;
+
+/** Bytes a cluster's manifests take in a work message. */
+function workBytes(manifests: Record<string, unknown>[]): number {
+  return manifests.reduce((sum, m) => sum + Buffer.byteLength(JSON.stringify(m)) + 8, 0);
 }
 
 /** Templates placed at once; each holds a database connection for a moment. */
@@ -180,8 +191,7 @@ export class PlacementController {
       // Too little capacity keeps what runs and waits for the next change.
       const keep = error.code === "UNSCHEDULABLE" && previous;
       logger.warn({ binding: `${bindingNamespace}/${name}`, reason: error.message }, "could not schedule");
-      const works = await saveBinding(
-        sql,
+      await this.commit(
         {
           ...base,
           clusters: keep ? previous.clusters : [],
@@ -191,13 +201,13 @@ export class PlacementController {
           message: error.message,
         },
         keep ? await this.renderAll(doc, previous.clusters, clusters, overrides, policy, name) : {},
+        policy,
+        previous,
       );
-      await this.publish(bindingNamespace, name, works, policy.spec.conflictResolution ?? "Abort");
       return;
     }
     const manifests = await this.renderAll(doc, decision.clusters, clusters, overrides, policy, name);
-    const works = await saveBinding(
-      sql,
+    await this.commit(
       {
         ...base,
         clusters: decision.clusters,
@@ -207,8 +217,49 @@ export class PlacementController {
         message: `placed on ${decision.clusters.map((c) => (c.replicas === undefined ? c.name : `${c.name} (${c.replicas})`)).join(", ")}`,
       },
       manifests,
+      policy,
+      previous,
     );
-    await this.publish(bindingNamespace, name, works, policy.spec.conflictResolution ?? "Abort");
+  }
+
+  /**
+   * Saves a decision and publishes the works it changes. A cluster's work that would not fit
+   * in one bus message is not sent at all: what runs stays as it is, and the binding says why.
+   */
+  private async commit(
+    binding: Omit<BindingRow, "aggregatedStatus" | "scheduledAt" | "generation">,
+    manifests: Record<string, Record<string, unknown>[]>,
+    policy: PropagationPolicyDoc,
+    previous: BindingRow | undefined,
+  ): Promise<void> {
+    const { sql, bus, logger } = this.options;
+    const limit = bus.maxPayload() - WORK_ENVELOPE_BYTES;
+    const oversized = Object.entries(manifests)
+      .map(([cluster, list]) => ({ cluster, bytes: workBytes(list) }))
+      .find(({ bytes }) => bytes > limit);
+    let decision = binding;
+    let works = manifests;
+    if (oversized) {
+      const message =
+        `the work for cluster ${oversized.cluster} takes ${oversized.bytes} bytes, more than the ${limit} one ` +
+        "NATS message may carry (the server's max_payload, less room for the envelope): make the template and " +
+        "its dependencies smaller, or raise max_payload in the NATS server configuration";
+      logger.warn({ binding: `${binding.namespace}/${binding.name}`, cluster: oversized.cluster }, message);
+      const running = previous ? await listWorks(sql, binding.namespace, binding.name) : [];
+      decision = {
+        ...binding,
+        clusters: previous?.clusters ?? [],
+        observedAffinity: previous?.observedAffinity ?? "",
+        rejected: previous?.rejected ?? {},
+        condition: "WorkTooLarge",
+        message,
+      };
+      works = Object.fromEntries(
+        running.filter((w) => w.action === "apply").map((w) => [w.cluster, w.manifests]),
+      );
+    }
+    const changed = await saveBinding(sql, decision, works);
+    await this.publish(binding.namespace, binding.name, changed, policy.spec.conflictResolution ?? "Abort");
   }
 
   private async renderAll(
@@ -282,6 +333,7 @@ export class PlacementController {
       filterSubject: bus.names.placement(),
       codec: placementCodec,
       maxBatch: 64,
+      messageFault: dataErrorReason,
       validate: (r) =>
         r.kind && r.name && r.apiVersion
           ? undefined

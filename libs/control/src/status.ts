@@ -1,7 +1,7 @@
 import type { Bus } from "@atoll/bus";
 import { ManifestState, type WorkStatus, workStatusCodec } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
-import { recordWorkStatus } from "@atoll/store";
+import { dataErrorReason, recordWorkStatus, storableJson } from "@atoll/store";
 import type postgres from "postgres";
 
 const decoder = new TextDecoder();
@@ -23,7 +23,8 @@ export async function recordWorkStatuses(
         ? "a work status names its work as <namespace>/<binding>"
         : subject !== bus.names.workStatus(s.cluster)
           ? `a status for cluster ${s.cluster} arrived on ${subject}`
-          : undefined,
+          : unreadableStatus(s),
+    messageFault: dataErrorReason,
     handler: async (deliveries) => {
       for (const { data } of deliveries) {
         const slash = data.workName.indexOf("/");
@@ -35,7 +36,7 @@ export async function recordWorkStatuses(
           state: ManifestState[m.state].toLowerCase(),
           message: m.message,
           healthy: m.healthy,
-          ...(m.status.length ? { status: JSON.parse(decoder.decode(m.status)) } : {}),
+          ...(m.status.length ? { status: memberStatus(m.status) } : {}),
         }));
         const applied = data.manifests.every(
           (m) => m.state === ManifestState.APPLIED || m.state === ManifestState.DELETED,
@@ -53,4 +54,21 @@ export async function recordWorkStatuses(
       }
     },
   });
+}
+
+/** A member object's status as the hub stores it: JSON that jsonb can hold. */
+function memberStatus(bytes: Uint8Array): unknown {
+  return JSON.parse(storableJson(decoder.decode(bytes)));
+}
+
+function unreadableStatus(status: WorkStatus): string | undefined {
+  for (const manifest of status.manifests) {
+    if (manifest.status.length === 0) continue;
+    try {
+      memberStatus(manifest.status);
+    } catch (error) {
+      return `the status of ${manifest.kind} ${manifest.namespace}/${manifest.name} is not JSON: ${(error as Error).message}`;
+    }
+  }
+  return undefined;
 }
