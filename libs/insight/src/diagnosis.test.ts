@@ -266,6 +266,23 @@ describe("runtime diagnosis", () => {
     ).toHaveLength(2);
   });
 
+  it("does not blame a recreated pod for events about its predecessor of the same name", () => {
+    const current = {
+      ...pod("web-0", { phase: "Running" }),
+      metadata: { name: "web-0", namespace: "shop", uid: "new" },
+    };
+    const oom = (uid: string | undefined, message: string) => ({
+      ...event("Pod", "web-0", "OOMKilling", message, { lastTimestamp: "2026-01-01T09:00:00Z" }),
+      involvedObject: { kind: "Pod", namespace: "shop", name: "web-0", ...(uid ? { uid } : {}) },
+    });
+    const events = [
+      oom("old", "about the pod before"),
+      oom("new", "about this pod"),
+      oom(undefined, "no uid"),
+    ];
+    expect(new EventIndex(events).of(current).map((e) => e.message)).toEqual(["about this pod", "no uid"]);
+  });
+
   it("finds nothing wrong with healthy objects", () => {
     expect(
       rulesOf([

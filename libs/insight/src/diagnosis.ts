@@ -40,11 +40,19 @@ export class EventIndex {
     );
   }
 
-  /** Events about an object, matched by kind, namespace and name, newest first. */
+  /**
+   * Events about an object, matched by kind, namespace and name, newest first. An event that
+   * names a uid must name this object's: a StatefulSet's pod comes back under the same name,
+   * and what happened to the one before is not this one's problem.
+   */
   of(object: Obj): Obj[] {
-    return [
-      ...(this.byObject.get(`${object.kind}/${namespaceOf(object)}/${object.metadata?.name}`) ?? []),
-    ].sort((a, b) => EventIndex.lastSeen(b) - EventIndex.lastSeen(a));
+    const uid = object.metadata?.uid;
+    return (this.byObject.get(`${object.kind}/${namespaceOf(object)}/${object.metadata?.name}`) ?? [])
+      .filter((event) => {
+        const about = (event.involvedObject ?? event.regarding)?.uid;
+        return !about || !uid || about === uid;
+      })
+      .sort((a, b) => EventIndex.lastSeen(b) - EventIndex.lastSeen(a));
   }
 
   latest(object: Obj, reasons?: string[]): Obj | undefined {

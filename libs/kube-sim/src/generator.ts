@@ -276,7 +276,7 @@ const FAULTS: Record<
     return { kind: "Node", namespace: "", name };
   },
   PendingVolumeClaim: (sim, namespace, name) => {
-    sim.apply({
+    const claim = sim.apply({
       apiVersion: "v1",
       kind: "PersistentVolumeClaim",
       metadata: { name, namespace },
@@ -291,7 +291,13 @@ const FAULTS: Record<
       apiVersion: "v1",
       kind: "Event",
       metadata: { name: `${name}.provisioning`, namespace },
-      involvedObject: { apiVersion: "v1", kind: "PersistentVolumeClaim", name, namespace },
+      involvedObject: {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        name,
+        namespace,
+        uid: claim.metadata.uid,
+      },
       reason: "ProvisioningFailed",
       message: 'storageclass.storage.k8s.io "fast" not found',
       type: "Warning",
@@ -509,7 +515,7 @@ export function generateCluster(sim: KubeSim, options: GenerateOptions): Generat
         const failure = failureQueue.shift();
         const nodeName = nodeNames[Math.floor(random() * nodeNames.length)]!;
         const { spec, status } = podStatus(failure, image, nodeName, random);
-        sim.apply({
+        const pod = sim.apply({
           apiVersion: "v1",
           kind: "Pod",
           metadata: {
@@ -537,7 +543,13 @@ export function generateCluster(sim: KubeSim, options: GenerateOptions): Generat
             apiVersion: "v1",
             kind: "Event",
             metadata: { name: `${podName}.${hash(random, 8)}`, namespace },
-            involvedObject: { apiVersion: "v1", kind: "Pod", name: podName, namespace },
+            involvedObject: {
+              apiVersion: "v1",
+              kind: "Pod",
+              name: podName,
+              namespace,
+              uid: pod.metadata.uid,
+            },
             reason,
             message,
             type: "Warning",
@@ -568,7 +580,13 @@ export function generateCluster(sim: KubeSim, options: GenerateOptions): Generat
         apiVersion: "v1",
         kind: "Event",
         metadata: { name: `${name}.${hash(random, 8)}`, namespace },
-        involvedObject: { apiVersion: "apps/v1", kind: "Deployment", name, namespace },
+        involvedObject: {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          name,
+          namespace,
+          uid: deployment.metadata.uid,
+        },
         reason: "ScalingReplicaSet",
         message: `Scaled up replica set ${replicaSet.metadata.name} to ${replicas}`,
         type: "Normal",

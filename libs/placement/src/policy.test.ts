@@ -19,6 +19,19 @@ function problemsOf(text: string): string[] {
 }
 
 describe("policy documents", () => {
+  it("refuses a NUL character, naming where it is, since it could not be stored or delivered as written", () => {
+    const configMap = (data: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c, namespace: shop }\ndata: ${data}\n`;
+    expect(problemsOf(configMap('{ k: "a\\0b" }'))).toEqual([
+      "document 1 (ConfigMap shop/c): data.k contains a NUL character (\\0), which cannot be stored; remove it",
+    ]);
+    expect(problemsOf(configMap('{ "k\\0": v }'))[0]).toMatch(
+      /^document 1 \(ConfigMap shop\/c\): data\.k\\0 contains/,
+    );
+    expect(problemsOf(`${configMap('{ list: [a, "\\0"] }')}`)[0]).toMatch(/data\.list\[1\] contains/);
+    expect(problemsOf(configMap('{ k: "a\\\\0b" }'))).toEqual([]);
+  });
+
   it("separates policies from templates and fills the webhook's defaults", () => {
     const parsed = parseDocuments(`${policy(`  resourceSelectors:
     - apiVersion: apps/v1

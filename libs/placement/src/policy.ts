@@ -319,6 +319,19 @@ const describeDoc = (
 ) =>
   `document ${index + 1} (${doc.kind ?? "no kind"} ${doc.metadata?.namespace ? `${doc.metadata.namespace}/` : ""}${doc.metadata?.name ?? "unnamed"})`;
 
+/** Where a NUL character sits in a document, as a dotted path; undefined if nowhere. */
+function nulCharacterPath(value: unknown, path: string): string | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const childPath = Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+    if (key.includes("\u0000")) return childPath;
+    const found = nulCharacterPath(child, childPath);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /**
  * Multi-document YAML as `kubectl apply -f` takes it: Karmada policies, and any other object as a
  * resource template. Every problem in every document is reported at once.
@@ -335,6 +348,13 @@ export function parseDocuments(text: string, defaultNamespace = "default"): Pars
     if (doc === null || doc === undefined) return;
     if (typeof doc !== "object" || !doc.apiVersion || !doc.kind || !doc.metadata?.name) {
       problems.push(`${describeDoc(doc ?? {}, index)}: apiVersion, kind and metadata.name are required`);
+      return;
+    }
+    const nul = nulCharacterPath(doc, "");
+    if (nul !== undefined) {
+      problems.push(
+        `${describeDoc(doc, index)}: ${nul.replaceAll("\u0000", "\\0")} contains a NUL character (\\0), which cannot be stored; remove it`,
+      );
       return;
     }
     const namespaced = !["ClusterPropagationPolicy", "ClusterOverridePolicy"].includes(doc.kind);

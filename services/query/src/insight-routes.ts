@@ -249,9 +249,10 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
     const scope = addressed(request);
     const grants = visibleRows(request.principal);
     // Events name what they are about by kind, namespace and name (involvedObject, or regarding in
-    // events.k8s.io/v1); a recurring event counts its series.
+    // events.k8s.io/v1), and usually by uid, which tells a recreated object from its predecessor;
+    // a recurring event counts its series.
     const items = await db.execute(sql`
-      with targets as (select cluster, kind, namespace, name from resources where ${scope ? conditionSql(scope) : sql`true`} and kind <> 'Event'),
+      with targets as (select cluster, uid, kind, namespace, name from resources where ${scope ? conditionSql(scope) : sql`true`} and kind <> 'Event'),
       events as (
         select e.cluster, e.object, coalesce(e.object->'involvedObject', e.object->'regarding') as about
         from resources e where e.kind = 'Event' and ${grants ? conditionSql(grants) : sql`true`})
@@ -262,6 +263,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
           e.object->'metadata'->>'creationTimestamp') as time
       from events e join targets t on t.cluster = e.cluster and t.kind = e.about->>'kind'
         and t.namespace = coalesce(e.about->>'namespace', '') and t.name = e.about->>'name'
+        and coalesce(e.about->>'uid', t.uid) = t.uid
       order by time desc nulls last limit ${limit}`);
     return items as unknown as Obj[];
   };

@@ -112,8 +112,23 @@ function shop(cluster: string): Obj[] {
     { kind: "Secret", metadata: { name: "web-tls", namespace: "shop" } },
     {
       kind: "Event",
+      metadata: { name: "pay-1-a.0", namespace: "shop" },
+      // About an earlier pod of the same name: not this one's history.
+      involvedObject: { kind: "Pod", namespace: "shop", name: "pay-1-a", uid: "an-earlier-pod" },
+      type: "Warning",
+      reason: "Killing",
+      message: "Stopping container pay",
+      lastTimestamp: "2026-11-20T11:00:00Z",
+    },
+    {
+      kind: "Event",
       metadata: { name: "pay-1-a.1", namespace: "shop" },
-      involvedObject: { kind: "Pod", namespace: "shop", name: "pay-1-a" },
+      involvedObject: {
+        kind: "Pod",
+        namespace: "shop",
+        name: "pay-1-a",
+        uid: uidOf(cluster, "Pod", "shop", "pay-1-a"),
+      },
       type: "Warning",
       reason: "BackOff",
       message: "Back-off restarting failed container pay",

@@ -56,9 +56,9 @@ export function problemOf(error: unknown): HttpProblem {
       "Query timed out",
       "the query ran longer than the statement timeout; narrow it with a kind, namespace or cluster filter",
     );
-  // Postgres class 22 is bad data in a value the user supplied (a malformed timestamp, say).
+  // Postgres class 22 is bad data in a value the user supplied (a malformed timestamp, a NUL character).
   if (typeof code === "string" && code.startsWith("22"))
-    return badRequest("INVALID_VALUE", `a value in the query is not valid for its field: ${message}`);
+    return badRequest("INVALID_VALUE", `a value in the request is not valid for its field: ${message}`);
   if (statusCode && statusCode < 500)
     return new HttpProblem(statusCode, "BAD_REQUEST", "Bad request", message ?? "");
   return new HttpProblem(
