@@ -149,6 +149,60 @@ describe("natural-language questions", () => {
     ],
     ["磁盘压力的节点", "SELECT * FROM resources WHERE kind = 'Node' AND condition('DiskPressure') = 'True'"],
     [
+      "deployments with more than 3 replicas",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND spec.replicas > 3",
+    ],
+    [
+      "statefulsets with a single replica",
+      "SELECT * FROM resources WHERE kind = 'StatefulSet' AND spec.replicas = 1",
+    ],
+    [
+      // Kubernetes leaves out a count of zero: a missing one is fewer than two.
+      "deployments with fewer than 2 ready replicas",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND (status.readyReplicas IS NULL OR status.readyReplicas < 2)",
+    ],
+    [
+      "deployments with at least two available replicas",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND status.availableReplicas >= 2",
+    ],
+    ["副本数超过 3 的 Deployment", "SELECT * FROM resources WHERE kind = 'Deployment' AND spec.replicas > 3"],
+    [
+      "少于 2 个可用副本的部署",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND (status.availableReplicas IS NULL OR status.availableReplicas < 2)",
+    ],
+    [
+      "privileged pods",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND (spec.containers[*].securityContext.privileged = true OR spec.template.spec.containers[*].securityContext.privileged = true)",
+    ],
+    [
+      "特权容器",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND (spec.containers[*].securityContext.privileged = true OR spec.template.spec.containers[*].securityContext.privileged = true)",
+    ],
+    [
+      "daemonsets using host network",
+      "SELECT * FROM resources WHERE kind = 'DaemonSet' AND (spec.hostNetwork = true OR spec.template.spec.hostNetwork = true)",
+    ],
+    [
+      "使用主机 PID 的 Pod",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND (spec.hostPID = true OR spec.template.spec.hostPID = true)",
+    ],
+    [
+      "top 5 namespaces by pod count",
+      "SELECT namespace, COUNT(*) FROM resources WHERE kind = 'Pod' GROUP BY namespace LIMIT 5",
+    ],
+    [
+      "which cluster has the most deployments",
+      "SELECT cluster, COUNT(*) FROM resources WHERE kind = 'Deployment' GROUP BY cluster LIMIT 1",
+    ],
+    [
+      "Pod 最多的 3 个命名空间",
+      "SELECT namespace, COUNT(*) FROM resources WHERE kind = 'Pod' GROUP BY namespace LIMIT 3",
+    ],
+    [
+      "Pod 数量前五的集群",
+      "SELECT cluster, COUNT(*) FROM resources WHERE kind = 'Pod' GROUP BY cluster LIMIT 5",
+    ],
+    [
       "deployments not available",
       "SELECT * FROM resources WHERE kind = 'Deployment' AND condition('Available') != 'True'",
     ],

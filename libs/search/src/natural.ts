@@ -1,5 +1,5 @@
 import { BUILTIN_RESOURCE_TYPES, parseLabelSelector, SelectorError } from "@atoll/kube";
-import { and, type Condition, column, type Field, type Query } from "./ir.js";
+import { and, type Comparison, type Condition, column, type Field, type Query, type Scalar } from "./ir.js";
 import { nameCondition } from "./keyword.js";
 
 /** What the rule parser knows about the fleet, so "in prod" can mean a cluster or a namespace. */
@@ -34,10 +34,12 @@ interface State {
   defaultKind?: string;
   count: boolean;
   groupBy: Field[];
+  /** "top 5 namespaces by pods": how many groups to return. */
+  limit?: number;
 }
 
 const path = (dotted: string): Field => ({ kind: "path", segments: dotted.split(".") });
-const equals = (field: Field, value: string): Condition => ({ type: "compare", field, op: "=", value });
+const equals = (field: Field, value: Scalar): Condition => ({ type: "compare", field, op: "=", value });
 const status = (value: string): Condition => ({ type: "status", value });
 const phase = (value: string): Condition => equals(path("status.phase"), value);
 const NAME = "([a-z0-9][a-z0-9.-]*)";
@@ -246,6 +248,66 @@ const noneAvailable: Condition = {
   ],
 };
 
+/** Comparison words, English and Chinese, as the operator they mean before a number. */
+const COMPARISONS: [RegExp, Comparison][] = [
+  [/^(?:more than|over|above|greater than|超过|大于|多于|高于)$/, ">"],
+  [/^(?:at least|no fewer than|不少于|至少|不低于)$/, ">="],
+  [/^(?:fewer than|less than|under|below|少于|小于|低于)$/, "<"],
+  [/^(?:at most|no more than|不超过|至多)$/, "<="],
+];
+const EN_COMPARISON =
+  "(more\\s+than|over|above|greater\\s+than|at\\s+least|no\\s+fewer\\s+than|fewer\\s+than|less\\s+than|under|below|at\\s+most|no\\s+more\\s+than|exactly)";
+const ZH_COMPARISON = "(超过|大于|多于|高于|不少于|至少|不低于|少于|小于|低于|不超过|至多|为|是|等于)";
+
+function comparisonOf(words: string | undefined): Comparison {
+  const normal = (words ?? "").toLowerCase().replace(/\s+/g, " ");
+  return COMPARISONS.find(([pattern]) => pattern.test(normal))?.[1] ?? "=";
+}
+
+/**
+ * "3 replicas" is what the workload asks for; "3 ready replicas" what it has, where Kubernetes
+ * leaves out a count of zero, so a comparison that zero satisfies also takes a missing count.
+ */
+function replicaCount(qualifier: string | undefined, op: Comparison, count: string | undefined): Condition {
+  const value = amount(count);
+  const compare = (field: string): Condition => ({ type: "compare", field: path(field), op, value });
+  const status = /ready|就绪/i.test(qualifier ?? "")
+    ? "status.readyReplicas"
+    : /available|可用/i.test(qualifier ?? "")
+      ? "status.availableReplicas"
+      : undefined;
+  if (!status) return compare("spec.replicas");
+  const zeroMatches = {
+    "=": value === 0,
+    "!=": value !== 0,
+    "<": value > 0,
+    "<=": value >= 0,
+    ">": false,
+    ">=": value <= 0,
+  }[op];
+  return zeroMatches
+    ? { type: "or", of: [{ type: "null", field: path(status), negated: false }, compare(status)] }
+    : compare(status);
+}
+
+/** Set in a pod's containers, or in a workload's pod template. */
+function inContainers(setting: string, value: Scalar): Condition {
+  return {
+    type: "or",
+    of: ["spec.containers.*", "spec.template.spec.containers.*"].map((prefix) =>
+      equals(path(`${prefix}.${setting}`), value),
+    ),
+  };
+}
+
+/** Set in a pod's spec, or in a workload's pod template. */
+function inPodSpec(setting: string, value: Scalar): Condition {
+  return {
+    type: "or",
+    of: ["spec", "spec.template.spec"].map((prefix) => equals(path(`${prefix}.${setting}`), value)),
+  };
+}
+
 /** Kinds whose readiness is a count of ready replicas against the desired number. */
 const REPLICATED_KINDS = ["Deployment", "StatefulSet", "ReplicaSet"];
 
@@ -280,6 +342,19 @@ const RULES: Rule[] = [
   [
     /\b(?:in|across|from)\s+(?:all|every|any)\s+(?:namespaces|clusters)\b|所有(?:的)?(?:命名空间|集群)/gi,
     () => {},
+  ],
+  // "top 5 namespaces by pods", "which cluster has the most pods", "Pod 最多的 3 个命名空间".
+  [
+    new RegExp(
+      `\\btop\\s+${EN_AMOUNT}\\s*(cluster|namespace|kind)s?\\s+(?:by|with\\s+the\\s+most)\\b|\\b(?:which|what)\\s+(cluster|namespace|kind)s?\\s+(?:has|have)\\s+the\\s+most\\b|最多的?\\s*(?:前)?\\s*${ZH_AMOUNT}\\s*个?\\s*(集群|命名空间|名字空间)|(?:数量)?(?:排名)?前\\s*${ZH_AMOUNT}\\s*(?:名|个)?的?\\s*(集群|命名空间|名字空间)`,
+      "gi",
+    ),
+    (s, n, group, which, zhN, zhGroup, topN, topGroup) => {
+      s.count = true;
+      s.groupBy.push(GROUPS[(group ?? which ?? zhGroup ?? topGroup)!.toLowerCase()]!);
+      const count = n ?? zhN ?? topN;
+      s.limit = count ? amount(count) : 1;
+    },
   ],
   // Before the scope rules, which would read "per cluster" as a cluster named "per".
   [
@@ -340,6 +415,27 @@ const RULES: Rule[] = [
     /(?:就绪)?副本(?:数)?(?:少于|小于|低于|不足)(?:期望|预期|设定|声明)?(?:值|数|的)?(?:副本(?:数)?)?|副本不足/g,
     (s) => s.filters.push(fewerReadyThanDesired),
   ],
+  // Counts of replicas before the readiness rules, which would take their "ready".
+  [
+    /\b(?:with\s+)?(?:0|zero|no)\s+available\s+(?:replicas?|pods?)\b|没有可用(?:的)?副本|可用副本(?:数)?(?:为)?\s*(?:0|零)/gi,
+    (s) => s.filters.push(noneAvailable),
+  ],
+  [
+    new RegExp(
+      `\\b(?:with\\s+)?(?:${EN_COMPARISON}\\s+)?(\\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a\\s+single|single)\\s+(ready\\s+|available\\s+)?replicas?\\b|${ZH_COMPARISON}\\s*(\\d+|[一二两三四五六七八九十]+)\\s*个?\\s*(就绪|可用)?(?:的)?副本|(就绪|可用)?副本(?:数)?\\s*${ZH_COMPARISON}?\\s*(\\d+|[一二两三四五六七八九十]+)\\s*个?`,
+      "gi",
+    ),
+    (s, enOp, enN, enQualifier, zhOp, zhN, zhQualifier, zhQualifier2, zhOp2, zhN2) => {
+      const single = /single/i.test(enN ?? "");
+      s.filters.push(
+        replicaCount(
+          enQualifier ?? zhQualifier ?? zhQualifier2,
+          comparisonOf(enOp ?? zhOp ?? zhOp2),
+          single ? "1" : (enN ?? zhN ?? zhN2),
+        ),
+      );
+    },
+  ],
   [
     /\b(?:not|isn't|aren't|non-?|un)\s*-?ready\b|未就绪|不就绪|没有就绪|没就绪|非就绪/gi,
     (s) => (s.readiness = "notReady"),
@@ -382,8 +478,25 @@ const RULES: Rule[] = [
     (s) => s.filters.push({ type: "or", of: ERROR_REASONS.map(status) }),
   ],
   [
-    /\b(?:with\s+)?(?:0|zero|no)\s+available\s+(?:replicas?|pods?)\b|没有可用(?:的)?副本|可用副本(?:数)?(?:为)?\s*(?:0|零)/gi,
-    (s) => s.filters.push(noneAvailable),
+    /\bprivileged\b|特权(?:模式|容器)?/gi,
+    (s) => {
+      s.filters.push(inContainers("securityContext.privileged", true));
+      s.defaultKind ??= "Pod";
+    },
+  ],
+  [
+    /\b(?:using|uses|with|on)?\s*(?:the\s+)?host\s*(network|pid|ipc)\b|(?:使用)?主机\s*(网络|进程|PID|IPC)(?:命名空间)?/gi,
+    (s, en, zh) => {
+      const setting = {
+        network: "hostNetwork",
+        网络: "hostNetwork",
+        pid: "hostPID",
+        进程: "hostPID",
+        ipc: "hostIPC",
+      }[(en ?? zh)!.toLowerCase()]!;
+      s.filters.push(inPodSpec(setting, true));
+      s.defaultKind ??= "Pod";
+    },
   ],
   [
     new RegExp(
@@ -586,6 +699,7 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
       ...(where ? { where } : {}),
       orderBy: [],
       ...(state.count ? { aggregate: { groupBy: state.groupBy } } : {}),
+      ...(state.limit !== undefined ? { limit: state.limit } : {}),
     },
     unmatched,
   };
