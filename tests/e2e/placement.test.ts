@@ -147,6 +147,47 @@ describe("placement across four clusters", () => {
     );
   });
 
+  it("keeps each cluster's status current after the apply, and applies a deleted copy again", async () => {
+    const binding = () => hub.get("/api/v1/bindings/shop/web-deployment");
+    const health = async () =>
+      Object.fromEntries((await binding()).clusterStatus.map((c: Any) => [c.cluster, c.health]));
+    // Applied moments ago: no replica is ready yet anywhere.
+    expect(Object.values(await health()).some((h) => h === "Healthy")).toBe(false);
+    // The member clusters finish their rollouts after the work was applied and reported.
+    for (const name of ["eu-1", "eu-2", "us-1"]) {
+      const sim = sims.get(name)!;
+      const current = deployment(name);
+      const replicas = current.spec.replicas;
+      sim.store.update(
+        sim.store.findType("apps", "v1", "deployments")!,
+        {
+          ...current,
+          status: { replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: 1 },
+        },
+        "shop",
+        "status",
+      );
+    }
+    await until(
+      async () => Object.values(await health()).every((h) => h === "Healthy"),
+      "every cluster to report the rollout finished",
+      30_000,
+    );
+    expect((await binding()).aggregatedStatus["eu-1"].manifests[0].status.readyReplicas).toBe(4);
+
+    // Someone deletes the copy in eu-2: the agent puts it back.
+    const eu2 = sims.get("eu-2")!;
+    const deleted = deployment("eu-2").metadata.uid;
+    eu2.store.delete(eu2.store.findType("apps", "v1", "deployments")!, "shop", "web");
+    await until(
+      () => deployment("eu-2") !== undefined && deployment("eu-2").metadata.uid !== deleted,
+      "eu-2's copy back",
+      30_000,
+    );
+    expect(deployment("eu-2").spec.replicas).toBe(2);
+    await until(async () => (await health())["eu-2"] === "Unhealthy", "eu-2 to report the new copy", 30_000);
+  });
+
   it("re-splits the replicas when the template scales", async () => {
     await apply(12);
     await until(
@@ -196,6 +237,40 @@ describe("placement across four clusters", () => {
       },
       "us-1 to match its binding",
       60_000,
+    );
+  });
+
+  it("keeps reporting a cluster's status after its agent restarts", async () => {
+    const binding = () => hub.get("/api/v1/bindings/shop/web-deployment");
+    const agentOfEu1 = async () =>
+      (await hub.get("/api/v1/clusters")).items.find((c: Any) => c.name === "eu-1")?.status?.agentId;
+    const oldAgent = await agentOfEu1();
+    await hub.agents.get("agent-eu-1")!.stop();
+    hub.startAgent(sims.get("eu-1")!);
+    // The scheduler sees a new agent in eu-1's heartbeat and sends it its works again.
+    await until(async () => ![undefined, oldAgent].includes(await agentOfEu1()), "eu-1's new agent");
+    const sim = sims.get("eu-1")!;
+    await until(
+      async () => {
+        // A rollout finishing after the restart is reported by the new agent.
+        const replicas = deployment("eu-1").spec.replicas;
+        sim.store.update(
+          sim.store.findType("apps", "v1", "deployments")!,
+          {
+            ...deployment("eu-1"),
+            status: { replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: 2 },
+          },
+          "shop",
+          "status",
+        );
+        const now = await binding();
+        return (
+          now.aggregatedStatus["eu-1"]?.manifests?.[0]?.status?.observedGeneration === 2 &&
+          now.clusterStatus.find((c: Any) => c.cluster === "eu-1").health === "Healthy"
+        );
+      },
+      "eu-1's status after the restart",
+      30_000,
     );
   });
 });

@@ -23,7 +23,7 @@ import {
 } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyDocuments } from "./apply.js";
-import { PlacementController } from "./scheduler.js";
+import { PlacementController, restartedAgents } from "./scheduler.js";
 import { recordWorkStatuses } from "./status.js";
 
 const DOCUMENTS = `
@@ -209,6 +209,22 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
     expect(message?.header.get("Atoll-Reason")).toMatch(/the status of Deployment \/web is not JSON/);
   });
 
+  it("sends a restarted agent every work its cluster should run, once per agent", async () => {
+    const euWorks = () => works.filter((w) => w.cluster === "eu");
+    const before = euWorks().length;
+    const current = (await listWorks(handle.sql, "shop", "web-deployment")).find((w) => w.cluster === "eu")!;
+    expect(await controller().resendWorks("eu", "agent-2")).toBe(1);
+    await until(() => euWorks().length === before + 1, "the resent work");
+    expect(euWorks().at(-1)).toMatchObject({
+      name: "shop/web-deployment",
+      generation: BigInt(current.generation),
+    });
+    // The same agent asking twice gets it once: the stream drops the repeat.
+    await controller().resendWorks("eu", "agent-2");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(euWorks().length).toBe(before + 1);
+  });
+
   it("indexes each binding as a ResourceBinding of the hub, with its aggregated status", async () => {
     const [row] = await handle.sql`
       select object from resources where cluster = 'atoll.hub' and kind = 'ResourceBinding'
@@ -330,5 +346,21 @@ data: {a: "1"}`,
     await applyDocuments(handle.sql, bus, propagation("PropagationPolicy", "takeover", "preemption: Always"));
     await controller().place(key);
     expect(await policyOf()).toBe("PropagationPolicy/team/takeover");
+  });
+});
+
+describe("restartedAgents", () => {
+  const cluster = (name: string, agentId?: string) => ({ name, status: agentId ? { agentId } : {} });
+
+  it("names a cluster whose heartbeat names another agent, and remembers the first sight of each", () => {
+    const known = new Map<string, string>();
+    expect(restartedAgents(known, [cluster("a", "1"), cluster("b", "1"), cluster("c")])).toEqual([]);
+    expect(restartedAgents(known, [cluster("a", "1"), cluster("b", "2")])).toEqual([
+      { cluster: "b", agentId: "2" },
+    ]);
+    // Until the caller records the new agent, it is still news.
+    expect(restartedAgents(known, [cluster("b", "2")])).toEqual([{ cluster: "b", agentId: "2" }]);
+    known.set("b", "2");
+    expect(restartedAgents(known, [cluster("b", "2"), cluster("c", "9")])).toEqual([]);
   });
 });

@@ -10,5 +10,6 @@ export {
   type PlacementContext,
   PlacementController,
   type PlacementControllerOptions,
+  restartedAgents,
 } from "./scheduler.js";
 export { recordWorkStatuses } from "./status.js";

@@ -25,6 +25,7 @@ import {
 import {
   type BindingRow,
   claimTemplate,
+  clusterWorks,
   dataErrorReason,
   deleteBinding,
   getBinding,
@@ -297,11 +298,36 @@ export class PlacementController {
     return out;
   }
 
+  /**
+   * Sends a cluster every work it should be running again. A restarted agent has forgotten what
+   * it applied, so without them it would not keep their status current until each one changed.
+   */
+  async resendWorks(cluster: string, agentId: string): Promise<number> {
+    const { policies } = await this.loadContext();
+    const conflicts = new Map(
+      policies.map((p) => {
+        const doc = p.document as unknown as PropagationPolicyDoc;
+        return [policyRef(doc), doc.spec?.conflictResolution ?? "Abort"] as const;
+      }),
+    );
+    const works = await clusterWorks(this.options.sql, cluster);
+    for (const work of works)
+      await this.publish(
+        work.namespace,
+        work.name,
+        [work],
+        conflicts.get(work.policy) ?? "Abort",
+        `resent-to-${agentId}`,
+      );
+    return works.length;
+  }
+
   private async publish(
     namespace: string,
     name: string,
     works: WorkRow[],
     conflict: "Abort" | "Overwrite",
+    occasion = "",
   ): Promise<void> {
     const { bus } = this.options;
     await Promise.all(
@@ -318,7 +344,7 @@ export class PlacementController {
             conflictResolution:
               conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
           }),
-          `${work.cluster}:${namespace}/${name}:${work.generation}`,
+          `${work.cluster}:${namespace}/${name}:${work.generation}${occasion ? `:${occasion}` : ""}`,
         ),
       ),
     );
@@ -360,4 +386,24 @@ export class PlacementController {
       },
     });
   }
+}
+
+/**
+ * Clusters whose agent has restarted since the last look: the heartbeat names a different agent.
+ * The first sight of a cluster is not a restart. `known` carries each cluster's agent between
+ * calls; a restarted one stays as it was until the caller records it, once it has acted.
+ */
+export function restartedAgents(
+  known: Map<string, string>,
+  clusters: { name: string; status: Record<string, unknown> }[],
+): { cluster: string; agentId: string }[] {
+  const restarted: { cluster: string; agentId: string }[] = [];
+  for (const cluster of clusters) {
+    const agentId = cluster.status.agentId;
+    if (typeof agentId !== "string" || !agentId) continue;
+    const before = known.get(cluster.name);
+    if (before === undefined) known.set(cluster.name, agentId);
+    else if (before !== agentId) restarted.push({ cluster: cluster.name, agentId });
+  }
+  return restarted;
 }

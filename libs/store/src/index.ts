@@ -45,6 +45,7 @@ export { recordMetricSnapshots } from "./metrics.js";
 export {
   type BindingRow,
   claimTemplate,
+  clusterWorks,
   deleteBinding,
   deletePolicy,
   deleteTemplate,

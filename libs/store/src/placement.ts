@@ -132,6 +132,19 @@ export async function listWorks(sql: postgres.Sql, namespace: string, name: stri
     where binding_namespace = ${namespace} and binding_name = ${name} order by cluster`) as never;
 }
 
+/** The apply works a cluster should be running, each with its binding's policy. */
+export async function clusterWorks(
+  sql: postgres.Sql,
+  cluster: string,
+): Promise<(WorkRow & { namespace: string; name: string; policy: string })[]> {
+  return (await sql`
+    select w.binding_namespace as namespace, w.binding_name as name, b.policy, w.cluster, w.generation::int,
+      w.manifests, w.action, w.applied, w.status
+    from works w join bindings b on b.namespace = w.binding_namespace and b.name = w.binding_name
+    where w.cluster = ${cluster} and w.action = 'apply'
+    order by w.binding_namespace, w.binding_name`) as never;
+}
+
 /**
  * Records a scheduling decision and the works it implies, in one transaction: the binding, one
  * work per target cluster, and a delete work for each cluster that no longer gets the template.

@@ -1,8 +1,10 @@
+import { randomUUID } from "node:crypto";
 import type { Bus } from "@atoll/bus";
 import {
   ConflictResolution,
   create,
   ManifestState,
+  type ManifestStatus,
   ManifestStatusSchema,
   type Work,
   WorkAction,
@@ -10,7 +12,16 @@ import {
   workCodec,
   workStatusCodec,
 } from "@atoll/contracts";
-import { discoverResourceTypes, KubeApiError, type KubeClient, type ResourceType } from "@atoll/kube";
+import {
+  apiVersionOf,
+  discoverResourceTypes,
+  gvrKey,
+  KubeApiError,
+  type KubeClient,
+  Reflector,
+  type ReflectorEvent,
+  type ResourceType,
+} from "@atoll/kube";
 import type { Logger } from "@atoll/log";
 
 /** The label every object Atoll places carries; objects without it are not ours to change. */
@@ -30,6 +41,30 @@ const identityOf = (manifest: Manifest) => ({
   namespace: manifest.metadata?.namespace ?? "",
   name: manifest.metadata?.name ?? "",
 });
+
+/** Where an object lives in the member cluster: the key watch events are matched by. */
+const objectKey = (apiVersion: string, kind: string, namespace: string, name: string) =>
+  `${apiVersion}/${kind}/${namespace}/${name}`;
+
+/** Member-object changes are gathered this long, so a rollout's burst of updates is one report. */
+const REPORT_DELAY_MS = 250;
+const REPORT_RETRY_MS = 2_000;
+
+/** An apply work the agent answers for: its manifests and their statuses as last reported. */
+interface PlacedWork {
+  generation: bigint;
+  conflict: ConflictResolution;
+  manifests: Manifest[];
+  statuses: ManifestStatus[];
+  /** Object keys of the manifests, in order; empty where the manifest was not applied. */
+  keys: string[];
+}
+
+const sameStatus = (a: ManifestStatus, b: ManifestStatus) =>
+  a.state === b.state &&
+  a.healthy === b.healthy &&
+  a.message === b.message &&
+  Buffer.compare(Buffer.from(a.status), Buffer.from(b.status)) === 0;
 
 /** Whether a workload is up: its ready replicas reach the desired count; other kinds once applied. */
 export function isHealthy(object: Manifest): boolean {
@@ -66,10 +101,41 @@ export class WorkApplier {
   private types: ResourceType[] = [];
   /** Latest generation handled per work, so a redelivered older work changes nothing. */
   private readonly generations = new Map<string, bigint>();
+  /** Apply works by name, kept current by watching what they placed. */
+  private readonly placed = new Map<string, PlacedWork>();
+  /** Which work placed the object at a key, and where in its manifests. */
+  private readonly placedObjects = new Map<string, { work: string; index: number }>();
+  /** Object keys by uid, for deletions that arrive with the uid alone. */
+  private readonly keysByUid = new Map<string, string>();
+  /** One watch per resource type the works use, on objects labelled as Atoll's. */
+  private readonly watches = new Map<string, Reflector>();
+  private readonly changedWorks = new Set<string>();
+  private reportTimer: NodeJS.Timeout | undefined;
+  /** Makes each follow-up report's message id unique, across restarts too. */
+  private readonly run = randomUUID().slice(0, 8);
+  private reports = 0;
+  private stopped = false;
 
   constructor(private readonly options: WorkApplierOptions) {}
 
+  /**
+   * Applies works as they come, then keeps their status current: a member object's status or
+   * health that changes later (a rollout finishing, pods failing) is reported again, and an
+   * object deleted behind Atoll's back is applied again, as Karmada's work controller does.
+   */
   async start(): Promise<{ stop(): Promise<void> }> {
+    const consumption = await this.consumeWorks();
+    return {
+      stop: async () => {
+        this.stopped = true;
+        await consumption.stop();
+        clearTimeout(this.reportTimer);
+        await Promise.all([...this.watches.values()].map((watch) => watch.stop()));
+      },
+    };
+  }
+
+  private async consumeWorks() {
     const { bus, cluster } = this.options;
     return await bus.consume({
       stream: bus.names.streams.work,
@@ -177,6 +243,8 @@ export class WorkApplier {
     const seen = this.generations.get(work.name);
     if (seen !== undefined && seen >= work.generation) return;
     const manifests = work.manifests.map((bytes) => JSON.parse(decoder.decode(bytes)) as Manifest);
+    // Forgotten first, so that deleting what the work placed is not taken for drift.
+    this.forget(work.name);
     const statuses = [];
     for (const manifest of work.action === WorkAction.DELETE ? [...manifests].reverse() : manifests)
       statuses.push(
@@ -185,6 +253,7 @@ export class WorkApplier {
           : await this.applyOne(manifest, work.conflictResolution),
       );
     this.generations.set(work.name, work.generation);
+    if (work.action === WorkAction.APPLY) await this.track(work, manifests, statuses);
     const failed = statuses.filter(
       (s) => s.state === ManifestState.FAILED || s.state === ManifestState.CONFLICT,
     );
@@ -207,7 +276,125 @@ export class WorkApplier {
         manifests: statuses,
         reportedAtMs: BigInt(Date.now()),
       }),
-      `${cluster}:${work.name}:${work.generation}:status`,
+      // Unique to this run: a restarted agent's first report is news, not a duplicate.
+      `${cluster}:${work.name}:${work.generation}:status:${this.run}`,
     );
+  }
+
+  private async track(work: Work, manifests: Manifest[], statuses: ManifestStatus[]): Promise<void> {
+    const keys: string[] = [];
+    for (const [index, manifest] of manifests.entries()) {
+      if (statuses[index]?.state !== ManifestState.APPLIED) {
+        keys.push("");
+        continue;
+      }
+      const type = await this.typeOf(manifest);
+      const namespace = type.namespaced ? (manifest.metadata?.namespace ?? "default") : "";
+      const key = objectKey(manifest.apiVersion, manifest.kind, namespace, manifest.metadata.name);
+      keys.push(key);
+      this.placedObjects.set(key, { work: work.name, index });
+      this.watch(type);
+    }
+    this.placed.set(work.name, {
+      generation: work.generation,
+      conflict: work.conflictResolution,
+      manifests,
+      statuses,
+      keys,
+    });
+  }
+
+  private forget(workName: string): void {
+    const placed = this.placed.get(workName);
+    if (!placed) return;
+    this.placed.delete(workName);
+    for (const key of placed.keys)
+      if (this.placedObjects.get(key)?.work === workName) this.placedObjects.delete(key);
+  }
+
+  private watch(type: ResourceType): void {
+    const typeKey = gvrKey(type);
+    if (this.watches.has(typeKey) || this.stopped) return;
+    const watch = new Reflector({
+      client: this.options.client,
+      type,
+      labelSelector: `${MANAGED_BY}=atoll`,
+      logger: this.options.logger.child({ watching: typeKey }),
+      sink: (event) => this.observe(type, event),
+    });
+    this.watches.set(typeKey, watch);
+    watch.start();
+  }
+
+  /** A change to an object Atoll placed: its status is reported again, its deletion undone. */
+  private async observe(type: ResourceType, event: ReflectorEvent): Promise<void> {
+    if (event.type === "SYNC_BEGIN" || event.type === "SYNC_END") return;
+    const object = event.object;
+    const uid = event.type === "DELETED" ? event.uid : event.object.metadata.uid;
+    const key = object
+      ? objectKey(apiVersionOf(type), type.kind, object.metadata.namespace ?? "", object.metadata.name)
+      : this.keysByUid.get(uid);
+    if (!key) return;
+    const placedObject = this.placedObjects.get(key);
+    const placed = placedObject && this.placed.get(placedObject.work);
+    if (event.type === "DELETED") this.keysByUid.delete(uid);
+    else this.keysByUid.set(uid, key);
+    if (!placedObject || !placed) return;
+    const { index } = placedObject;
+    const before = placed.statuses[index]!;
+    let after: ManifestStatus;
+    if (event.type === "DELETED") {
+      this.options.logger.info(
+        { work: placedObject.work, object: key },
+        "an object Atoll placed was deleted in the member cluster; applying it again",
+      );
+      after = await this.applyOne(placed.manifests[index]!, placed.conflict);
+    } else {
+      after = create(ManifestStatusSchema, {
+        ...identityOf(placed.manifests[index]!),
+        state: ManifestState.APPLIED,
+        healthy: isHealthy(object!),
+        ...(object!.status ? { status: encoder.encode(JSON.stringify(object!.status)) } : {}),
+      });
+    }
+    // The work may have moved on while the object was being applied again.
+    if (this.placed.get(placedObject.work) !== placed || sameStatus(before, after)) return;
+    placed.statuses[index] = after;
+    this.changedWorks.add(placedObject.work);
+    this.reportTimer ??= setTimeout(() => void this.reportChanges(), REPORT_DELAY_MS);
+  }
+
+  private async reportChanges(): Promise<void> {
+    const { bus, cluster, logger } = this.options;
+    this.reportTimer = undefined;
+    const names = [...this.changedWorks];
+    this.changedWorks.clear();
+    for (const name of names) {
+      const placed = this.placed.get(name);
+      if (!placed || this.stopped) continue;
+      this.reports += 1;
+      try {
+        await bus.publish(
+          bus.names.workStatus(cluster),
+          workStatusCodec,
+          create(WorkStatusSchema, {
+            cluster,
+            workName: name,
+            generation: placed.generation,
+            manifests: placed.statuses,
+            reportedAtMs: BigInt(Date.now()),
+          }),
+          `${cluster}:${name}:${placed.generation}:status:${this.run}-${this.reports}`,
+        );
+      } catch (error) {
+        logger.warn(
+          { work: name, err: (error as Error).message },
+          "could not report a work's status; retrying",
+        );
+        this.changedWorks.add(name);
+      }
+    }
+    if (this.changedWorks.size > 0 && !this.stopped)
+      this.reportTimer ??= setTimeout(() => void this.reportChanges(), REPORT_RETRY_MS);
   }
 }

@@ -2,7 +2,7 @@
 import { Bus } from "@atoll/bus";
 import { commonConfig, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
 import { PlacementReason } from "@atoll/contracts";
-import { PlacementController, recordWorkStatuses, requestPlacement } from "@atoll/control";
+import { PlacementController, recordWorkStatuses, requestPlacement, restartedAgents } from "@atoll/control";
 import { createLogger } from "@atoll/log";
 import { listClusters, listTemplateKeys, openDatabase, recordMetricSnapshots } from "@atoll/store";
 
@@ -49,9 +49,15 @@ const statuses = await recordWorkStatuses(database.sql, bus, logger);
 // When a cluster goes silent past the grace period, or comes back, or its properties change,
 // every template is placed again: workloads leave a lost cluster and return when it does.
 let known = "";
+const agents = new Map<string, string>();
 const watchClusters = setInterval(async () => {
   try {
     const clusters = await listClusters(database.sql, config.ATOLL_CLUSTER_GRACE_SECONDS);
+    for (const { cluster, agentId } of restartedAgents(agents, clusters)) {
+      const resent = await controller.resendWorks(cluster, agentId);
+      agents.set(cluster, agentId);
+      logger.info({ cluster, agentId, works: resent }, "agent restarted; sent it its works again");
+    }
     const fingerprint = JSON.stringify(
       clusters.map((c) => [c.name, c.online, c.labels, c.taints, c.region, c.zone, c.provider, c.registered]),
     );
