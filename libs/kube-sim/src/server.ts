@@ -38,6 +38,7 @@ import {
 } from "./port-forward.js";
 import { type Obj, SimError, type SimEvent, SimStore, type StoreOptions, typeKeyOf } from "./store.js";
 import { selfSignedTls, type TlsMaterial } from "./tls.js";
+import { WorkloadController } from "./workloads.js";
 
 export interface KubeSimOptions extends StoreOptions {
   /** Cluster name, used for the kubeconfig context. */
@@ -57,6 +58,11 @@ export interface KubeSimOptions extends StoreOptions {
    * and any other port refuses the connection, as an empty port in a real pod would.
    */
   portForward?: PortDialer;
+  /**
+   * Runs pods for Deployments, ReplicaSets, StatefulSets and DaemonSets and reports them ready,
+   * as the controllers and kubelets of a real cluster would (see WorkloadController).
+   */
+  workloads?: boolean;
 }
 
 /** Who a request acts as and what it does, as an authorizer sees it. */
@@ -136,8 +142,11 @@ export class KubeSim {
     headers.push(`Sec-WebSocket-Protocol: ${PORT_FORWARD_TUNNEL_PROTOCOL}`),
   );
 
+  private readonly workloads: WorkloadController | undefined;
+
   constructor(readonly options: KubeSimOptions) {
     this.store = new SimStore(options);
+    if (options.workloads) this.workloads = new WorkloadController(this.store);
   }
 
   get url(): string {
@@ -169,12 +178,14 @@ export class KubeSim {
     await new Promise<void>((resolve) =>
       this.server!.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", resolve),
     );
+    this.workloads?.start();
     const address = this.server.address() as AddressInfo;
     this.baseUrl = `${tls ? "https" : "http"}://${this.options.host ?? "127.0.0.1"}:${address.port}`;
     return this.baseUrl;
   }
 
   async stop(): Promise<void> {
+    this.workloads?.stop();
     for (const res of this.openWatches) res.end();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
