@@ -2,7 +2,7 @@ import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from
 import { until } from "@atoll/devkit";
 import { KubeClient } from "@atoll/kube";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
-import { resourceBatchCodec } from "@atoll/sync";
+import { heartbeatCodec, resourceBatchCodec } from "@atoll/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
 
@@ -243,6 +243,28 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
       seq: dead.state.last_seq,
     });
     expect(message?.header.get("Atoll-Reason")).toMatch(/object decoy-uid is not valid JSON/);
+  });
+
+  it("sends a new agent's first heartbeat only once it has counted the nodes", async () => {
+    const simC = new KubeSim({ name: "sim-c", token: "token-c" });
+    await simC.start();
+    try {
+      generateCluster(simC, { seed: 13, nodes: 3 });
+      const first: { ready: number; pods: bigint }[] = [];
+      const watch = hub.bus.watchClusters(async (entry) => {
+        if (entry.key !== "sim-c" || entry.operation !== "PUT") return;
+        const beat = heartbeatCodec.decode(entry.value);
+        first.push({ ready: beat.nodes?.ready ?? 0, pods: beat.allocatable?.pods ?? 0n });
+      });
+      hub.startAgent(simC);
+      await until(() => first.length > 0, "sim-c's first heartbeat");
+      watch.stop();
+      await hub.agents.get("agent-sim-c")!.stop();
+      expect(first[0]!.ready).toBe(3);
+      expect(first[0]!.pods).toBeGreaterThan(0n);
+    } finally {
+      await simC.stop();
+    }
   });
 
   it("rejects bad input with problem+json", async () => {

@@ -62,6 +62,9 @@ const encoder = new TextEncoder();
 
 const planKey = (plan: ReflectorPlan) => `${plan.type.group}/${plan.type.resource}@${plan.namespace ?? "*"}`;
 
+/** How long the first heartbeat waits for nodes and pods to be listed; a huge cluster sends it sooner. */
+const FIRST_HEARTBEAT_WAIT_MS = 10_000;
+
 /** Room in a bus message for the batch envelope and an event's fields besides its object. */
 const EVENT_ENVELOPE_BYTES = 8 * 1024;
 
@@ -209,6 +212,7 @@ export class ClusterSync {
       "starting cluster sync",
     );
     for (const plan of plans) this.startReflector(plan);
+    await this.capacityListed();
     await this.beat();
     this.heartbeatTimer = setInterval(() => {
       this.beat().catch((error: unknown) =>
@@ -271,6 +275,20 @@ export class ClusterSync {
     });
     this.reflectors.push({ plan, reflector });
     reflector.start();
+  }
+
+  /**
+   * Waits, for a while, until nodes and pods have been listed once. A heartbeat sent before then
+   * would say the cluster has no ready node and no capacity, and the scheduler would believe it.
+   */
+  private async capacityListed(): Promise<void> {
+    const capacityReflectors = this.reflectors.filter(
+      ({ plan }) =>
+        plan.type.group === "" && (plan.type.resource === "nodes" || plan.type.resource === "pods"),
+    );
+    const deadline = Date.now() + FIRST_HEARTBEAT_WAIT_MS;
+    while (capacityReflectors.some(({ reflector }) => reflector.lastListAt === 0) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
   private async beat(): Promise<void> {
