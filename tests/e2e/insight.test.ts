@@ -163,6 +163,8 @@ describe("issues found by the indexer on every change", () => {
     const mine = resolved.find((i) => i.name === pod.metadata.name);
     expect(mine.resolvedAt).toBeTruthy();
     expect(Date.parse(mine.firstSeen)).toBeLessThanOrEqual(Date.parse(mine.lastSeen));
+    for (const time of [mine.firstSeen, mine.lastSeen, mine.resolvedAt])
+      expect(time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const health = (await hub.get("/api/v1/health?by=namespace")).items as Any[];
     expect(health.every((h) => h.score > 0 && h.score <= 100)).toBe(true);
     expect(health.some((h) => h.objectsWithIssues > 0 && h.score < 100)).toBe(true);

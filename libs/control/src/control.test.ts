@@ -292,6 +292,9 @@ spec:
     await applyDocuments(handle.sql, bus, configMap("big", 20));
     await place("big");
     expect(await getBinding(handle.sql, "shop", "big-configmap")).toMatchObject({ condition: "Success" });
+    expect((await getBinding(handle.sql, "shop", "big-configmap"))!.scheduledAt).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+    );
     expect(await sent()).toBe(published + 1);
   });
 

@@ -1,4 +1,5 @@
 import type postgres from "postgres";
+import { isoTime } from "./db.js";
 import type { GrantRecord } from "./schema/access.js";
 
 export class AccessError extends Error {
@@ -88,8 +89,8 @@ export async function findLiveToken(
 
 export async function listTokens(sql: postgres.Sql): Promise<TokenRecord[]> {
   return (await sql`
-    select id, name, role, created_at::text as "createdAt", expires_at::text as "expiresAt",
-      revoked_at::text as "revokedAt"
+    select id, name, role, ${isoTime(sql, "created_at")} as "createdAt", ${isoTime(sql, "expires_at")} as "expiresAt",
+      ${isoTime(sql, "revoked_at")} as "revokedAt"
     from api_tokens order by created_at`) as unknown as TokenRecord[];
 }
 

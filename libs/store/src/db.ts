@@ -144,3 +144,10 @@ const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 export function storableJson(text: string): string {
   return text.includes("\\u0000") ? text.replace(NUL_ESCAPE, "$1\\ufffd") : text;
 }
+
+/** to_char's pattern for the API's times: ISO 8601 in UTC with milliseconds, as JavaScript writes them. */
+export const ISO_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"';
+
+/** A timestamp column as ISO 8601 text in UTC; null stays null. */
+export const isoTime = (sql: postgres.Sql, column: string) =>
+  sql`to_char(${sql(column)} at time zone 'UTC', ${ISO_TIME_FORMAT})`;

@@ -25,6 +25,8 @@ export {
   dataErrorReason,
   dropDatabase,
   ensureDatabase,
+  ISO_TIME_FORMAT,
+  isoTime,
   migrateDatabase,
   openDatabase,
   ping,

@@ -1,4 +1,5 @@
 import type postgres from "postgres";
+import { isoTime } from "./db.js";
 
 export interface TemplateKey {
   apiVersion: string;
@@ -110,7 +111,7 @@ export async function claimTemplate(sql: postgres.Sql, key: TemplateKey, policy:
 const BINDING_COLUMNS = (sql: postgres.Sql) => sql`
   namespace, name, api_version as "apiVersion", kind, template_name as "templateName", uid, policy, clusters,
   observed_affinity as "observedAffinity", rejected, condition, message, generation::int, aggregated_status as "aggregatedStatus",
-  scheduled_at::text as "scheduledAt"`;
+  ${isoTime(sql, "scheduled_at")} as "scheduledAt"`;
 
 export async function getBinding(
   sql: postgres.Sql,

@@ -187,6 +187,10 @@ describe("access control", () => {
     }
     const listed = await server.inject({ url: "/api/v1/tokens", headers: as(ADMIN) });
     expect(listed.json().items.map((t: { name: string }) => t.name)).toContain("narrow-user");
+    for (const token of listed.json().items as { createdAt: string; revokedAt: string | null }[]) {
+      expect(token.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(Date.parse(token.createdAt)).toBeGreaterThan(Date.now() - 3_600_000);
+    }
     // The secret is everything after the id; base64url secrets may hold "_" themselves.
     const secret = tokens.narrow!.split("_").slice(2).join("_");
     expect(secret.length).toBeGreaterThanOrEqual(43);

@@ -107,7 +107,7 @@ export function buildQueryApp(options: QueryAppOptions) {
       404,
       "NOT_FOUND",
       "Not found",
-      `no endpoint ${request.method} ${request.url.split("?")[0]}; see /api/v1/resources and /api/v1/clusters`,
+      `no endpoint ${request.method} ${request.url.split("?")[0]}; every endpoint is described at /openapi.json`,
     );
     void reply.status(404).type("application/problem+json").send(problem.toJSON(request.url));
   });

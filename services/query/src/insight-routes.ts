@@ -23,7 +23,7 @@ import {
   type TopologyInput,
 } from "@atoll/insight";
 import { conditionSql, resolveKind } from "@atoll/search";
-import type { Database } from "@atoll/store";
+import { type Database, ISO_TIME_FORMAT } from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import YAML from "yaml";
@@ -81,6 +81,9 @@ function groupKey(by: string): SQL {
   );
 }
 
+/** A timestamp column as the API writes times everywhere: ISO 8601 in UTC. */
+const isoTime = (column: string) => sql`to_char(${sql.raw(column)} at time zone 'UTC', ${ISO_TIME_FORMAT})`;
+
 /**
  * Insight over the index, always within the caller's grants and addressed by cluster, namespace,
  * kind, name and labelSelector: issues, health scores, topology, summaries, event timelines and
@@ -114,7 +117,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
     ];
     const items = await db.execute(sql`
       select cluster, kind, namespace, name, uid, container, rule, severity, category, message,
-        first_seen::text as "firstSeen", last_seen::text as "lastSeen", resolved_at::text as "resolvedAt"
+        ${isoTime("first_seen")} as "firstSeen", ${isoTime("last_seen")} as "lastSeen", ${isoTime("resolved_at")} as "resolvedAt"
       from issues where ${sql.join(filters, sql` and `)}
       order by ${WEIGHT} desc, last_seen desc limit ${limit}`);
     return { items };
