@@ -69,8 +69,86 @@ export function podStatusText(pod: Obj): string {
 
 interface KindPrinter {
   columns: TableColumn[];
-  cells: (o: Obj, age: string) => unknown[];
+  cells: (o: Obj, age: string, now: number) => unknown[];
 }
+
+/** A duration as kubectl prints one (a Job's DURATION): 45s, 3m20s, 2h5m, 4d3h, 1y20d. */
+export function humanDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const partsOf = (major: number, unit: string, minor: number, minorUnit: string) =>
+    `${major}${unit}${minor ? `${minor}${minorUnit}` : ""}`;
+  if (s < 120) return `${s}s`;
+  const minutes = Math.floor(s / 60);
+  if (minutes < 10) return partsOf(minutes, "m", s % 60, "s");
+  if (minutes < 180) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 8) return partsOf(hours, "h", minutes % 60, "m");
+  if (hours < 48) return `${hours}h`;
+  const days = Math.floor(hours / 24);
+  if (hours < 24 * 8) return partsOf(days, "d", hours % 24, "h");
+  if (days < 365 * 2) return `${days}d`;
+  if (days < 365 * 8) return partsOf(Math.floor(days / 365), "y", days % 365, "d");
+  return `${Math.floor(days / 365)}y`;
+}
+
+const none = (text: string | undefined) => (text ? text : "<none>");
+const containersOf = (podSpec: Obj | undefined) => (podSpec?.containers ?? []) as Obj[];
+const containerNames = (podSpec: Obj | undefined) =>
+  containersOf(podSpec)
+    .map((c) => c.name)
+    .join(",");
+const containerImages = (podSpec: Obj | undefined) =>
+  containersOf(podSpec)
+    .map((c) => c.image)
+    .join(",");
+/** A label selector as kubectl prints it: matchLabels as k=v, expressions as k in (a,b). */
+function selectorText(selector: Obj | undefined): string {
+  if (!selector) return "<none>";
+  const parts = Object.entries((selector.matchLabels ?? {}) as Record<string, string>).map(
+    ([k, v]) => `${k}=${v}`,
+  );
+  for (const e of (selector.matchExpressions ?? []) as Obj[]) {
+    const values = (e.values ?? []).join(",");
+    parts.push(
+      e.operator === "In"
+        ? `${e.key} in (${values})`
+        : e.operator === "NotIn"
+          ? `${e.key} notin (${values})`
+          : e.operator === "Exists"
+            ? e.key
+            : `!${e.key}`,
+    );
+  }
+  return parts.join(",") || "<none>";
+}
+const mapText = (map: Record<string, string> | undefined) =>
+  none(
+    Object.entries(map ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(","),
+  );
+const countOf = (map: Obj | undefined) => Object.keys(map ?? {}).length;
+/** The wide columns every pod-template workload prints. */
+const TEMPLATE_WIDE = [
+  col("Containers", "string", 1),
+  col("Images", "string", 1),
+  col("Selector", "string", 1),
+];
+const templateWide = (o: Obj) => [
+  containerNames(o.spec?.template?.spec),
+  containerImages(o.spec?.template?.spec),
+  selectorText(o.spec?.selector),
+];
+const accessModes = (modes: string[] | undefined) =>
+  (modes ?? [])
+    .map(
+      (m) =>
+        ({ ReadWriteOnce: "RWO", ReadOnlyMany: "ROX", ReadWriteMany: "RWX", ReadWriteOncePod: "RWOP" })[m] ??
+        m,
+    )
+    .join(",");
+const loadBalancerAddresses = (o: Obj) =>
+  ((o.status?.loadBalancer?.ingress ?? []) as Obj[]).map((i) => i.ip ?? i.hostname).join(",");
 
 const PRINTERS: Record<string, KindPrinter> = {
   Pod: {
@@ -106,6 +184,7 @@ const PRINTERS: Record<string, KindPrinter> = {
       col("Up-to-date", "integer"),
       col("Available", "integer"),
       col("Age"),
+      ...TEMPLATE_WIDE,
     ],
     cells: (o, age) => [
       o.metadata.name,
@@ -113,6 +192,7 @@ const PRINTERS: Record<string, KindPrinter> = {
       o.status?.updatedReplicas ?? 0,
       o.status?.availableReplicas ?? 0,
       age,
+      ...templateWide(o),
     ],
   },
   ReplicaSet: {
@@ -122,6 +202,7 @@ const PRINTERS: Record<string, KindPrinter> = {
       col("Current", "integer"),
       col("Ready", "integer"),
       col("Age"),
+      ...TEMPLATE_WIDE,
     ],
     cells: (o, age) => [
       o.metadata.name,
@@ -129,22 +210,326 @@ const PRINTERS: Record<string, KindPrinter> = {
       o.status?.replicas ?? 0,
       o.status?.readyReplicas ?? 0,
       age,
+      ...templateWide(o),
     ],
   },
+  StatefulSet: {
+    columns: [
+      col("Name"),
+      col("Ready"),
+      col("Age"),
+      col("Containers", "string", 1),
+      col("Images", "string", 1),
+    ],
+    cells: (o, age) => [
+      o.metadata.name,
+      `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 1}`,
+      age,
+      containerNames(o.spec?.template?.spec),
+      containerImages(o.spec?.template?.spec),
+    ],
+  },
+  DaemonSet: {
+    columns: [
+      col("Name"),
+      col("Desired", "integer"),
+      col("Current", "integer"),
+      col("Ready", "integer"),
+      col("Up-to-date", "integer"),
+      col("Available", "integer"),
+      col("Node Selector"),
+      col("Age"),
+      ...TEMPLATE_WIDE,
+    ],
+    cells: (o, age) => [
+      o.metadata.name,
+      o.status?.desiredNumberScheduled ?? 0,
+      o.status?.currentNumberScheduled ?? 0,
+      o.status?.numberReady ?? 0,
+      o.status?.updatedNumberScheduled ?? 0,
+      o.status?.numberAvailable ?? 0,
+      mapText(o.spec?.template?.spec?.nodeSelector),
+      age,
+      ...templateWide(o),
+    ],
+  },
+  Job: {
+    columns: [col("Name"), col("Status"), col("Completions"), col("Duration"), col("Age"), ...TEMPLATE_WIDE],
+    cells: (o, age, now) => {
+      const conditions = (o.status?.conditions ?? []) as Obj[];
+      const holds = (type: string) => conditions.some((c) => c.type === type && c.status === "True");
+      const status = holds("Complete")
+        ? "Complete"
+        : holds("Failed")
+          ? "Failed"
+          : holds("Suspended")
+            ? "Suspended"
+            : "Running";
+      const started = o.status?.startTime ? Date.parse(o.status.startTime) : undefined;
+      const finished = o.status?.completionTime ? Date.parse(o.status.completionTime) : now;
+      return [
+        o.metadata.name,
+        status,
+        `${o.status?.succeeded ?? 0}/${o.spec?.completions ?? 1}`,
+        started === undefined ? "" : humanDuration((finished - started) / 1000),
+        age,
+        ...templateWide({ spec: { template: o.spec?.template, selector: o.spec?.selector } }),
+      ];
+    },
+  },
+  CronJob: {
+    columns: [
+      col("Name"),
+      col("Schedule"),
+      col("Timezone"),
+      col("Suspend", "boolean"),
+      col("Active", "integer"),
+      col("Last Schedule"),
+      col("Age"),
+      col("Containers", "string", 1),
+      col("Images", "string", 1),
+    ],
+    cells: (o, age, now) => [
+      o.metadata.name,
+      o.spec?.schedule ?? "",
+      none(o.spec?.timeZone),
+      o.spec?.suspend === true,
+      (o.status?.active ?? []).length,
+      o.status?.lastScheduleTime ? humanAge(o.status.lastScheduleTime, now) : "<none>",
+      age,
+      containerNames(o.spec?.jobTemplate?.spec?.template?.spec),
+      containerImages(o.spec?.jobTemplate?.spec?.template?.spec),
+    ],
+  },
+  ConfigMap: {
+    columns: [col("Name"), col("Data", "integer"), col("Age")],
+    cells: (o, age) => [o.metadata.name, countOf(o.data) + countOf(o.binaryData), age],
+  },
+  Secret: {
+    columns: [col("Name"), col("Type"), col("Data", "integer"), col("Age")],
+    cells: (o, age) => [o.metadata.name, o.type ?? "Opaque", countOf(o.data), age],
+  },
+  ServiceAccount: {
+    columns: [col("Name"), col("Secrets", "integer"), col("Age")],
+    cells: (o, age) => [o.metadata.name, (o.secrets ?? []).length, age],
+  },
+  PersistentVolumeClaim: {
+    columns: [
+      col("Name"),
+      col("Status"),
+      col("Volume"),
+      col("Capacity"),
+      col("Access Modes"),
+      col("StorageClass"),
+      col("Age"),
+      col("VolumeMode", "string", 1),
+    ],
+    cells: (o, age) => [
+      o.metadata.name,
+      o.status?.phase ?? "Pending",
+      o.spec?.volumeName ?? "",
+      o.status?.capacity?.storage ?? "",
+      accessModes(o.status?.accessModes),
+      none(o.spec?.storageClassName),
+      age,
+      o.spec?.volumeMode ?? "Filesystem",
+    ],
+  },
+  PersistentVolume: {
+    columns: [
+      col("Name"),
+      col("Capacity"),
+      col("Access Modes"),
+      col("Reclaim Policy"),
+      col("Status"),
+      col("Claim"),
+      col("StorageClass"),
+      col("Reason"),
+      col("Age"),
+    ],
+    cells: (o, age) => [
+      o.metadata.name,
+      o.spec?.capacity?.storage ?? "",
+      accessModes(o.spec?.accessModes),
+      o.spec?.persistentVolumeReclaimPolicy ?? "",
+      o.status?.phase ?? "",
+      o.spec?.claimRef ? `${o.spec.claimRef.namespace}/${o.spec.claimRef.name}` : "",
+      o.spec?.storageClassName ?? "",
+      o.status?.reason ?? "",
+      age,
+    ],
+  },
+  Ingress: {
+    columns: [col("Name"), col("Class"), col("Hosts"), col("Address"), col("Ports"), col("Age")],
+    cells: (o, age) => {
+      const rules = (o.spec?.rules ?? []) as Obj[];
+      const hosts = rules.map((r) => r.host ?? "*").join(",");
+      return [
+        o.metadata.name,
+        none(o.spec?.ingressClassName),
+        hosts || "*",
+        loadBalancerAddresses(o),
+        (o.spec?.tls ?? []).length > 0 ? "80, 443" : "80",
+        age,
+      ];
+    },
+  },
+  HorizontalPodAutoscaler: {
+    columns: [
+      col("Name"),
+      col("Reference"),
+      col("Targets"),
+      col("MinPods", "integer"),
+      col("MaxPods", "integer"),
+      col("Replicas", "integer"),
+      col("Age"),
+    ],
+    cells: (o, age) => {
+      const ref = o.spec?.scaleTargetRef ?? {};
+      const current = new Map(
+        ((o.status?.currentMetrics ?? []) as Obj[]).map((m) => [m.resource?.name, m.resource?.current]),
+      );
+      const targets = ((o.spec?.metrics ?? []) as Obj[])
+        .filter((m) => m.type === "Resource")
+        .map((m) => {
+          const name = m.resource?.name;
+          const target = m.resource?.target ?? {};
+          const now = current.get(name);
+          if (target.type === "Utilization")
+            return `${name}: ${now?.averageUtilization ?? "<unknown>"}${now?.averageUtilization === undefined ? "" : "%"}/${target.averageUtilization}%`;
+          return `${name}: ${now?.averageValue ?? "<unknown>"}/${target.averageValue ?? target.value}`;
+        });
+      return [
+        o.metadata.name,
+        `${ref.kind ?? ""}/${ref.name ?? ""}`,
+        targets.join(", ") || "<none>",
+        o.spec?.minReplicas ?? 1,
+        o.spec?.maxReplicas ?? 0,
+        o.status?.currentReplicas ?? 0,
+        age,
+      ];
+    },
+  },
+  PodDisruptionBudget: {
+    columns: [
+      col("Name"),
+      col("Min Available"),
+      col("Max Unavailable"),
+      col("Allowed Disruptions", "integer"),
+      col("Age"),
+    ],
+    cells: (o, age) => [
+      o.metadata.name,
+      o.spec?.minAvailable === undefined ? "N/A" : String(o.spec.minAvailable),
+      o.spec?.maxUnavailable === undefined ? "N/A" : String(o.spec.maxUnavailable),
+      o.status?.disruptionsAllowed ?? 0,
+      age,
+    ],
+  },
+  NetworkPolicy: {
+    columns: [col("Name"), col("Pod-Selector"), col("Age")],
+    cells: (o, age) => {
+      const selector = selectorText(o.spec?.podSelector);
+      return [o.metadata.name, selector === "<none>" ? "<none>" : selector, age];
+    },
+  },
+  StorageClass: {
+    columns: [
+      col("Name"),
+      col("Provisioner"),
+      col("ReclaimPolicy"),
+      col("VolumeBindingMode"),
+      col("AllowVolumeExpansion", "boolean"),
+      col("Age"),
+    ],
+    cells: (o, age) => [
+      o.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true"
+        ? `${o.metadata.name} (default)`
+        : o.metadata.name,
+      o.provisioner ?? "",
+      o.reclaimPolicy ?? "Delete",
+      o.volumeBindingMode ?? "Immediate",
+      o.allowVolumeExpansion === true,
+      age,
+    ],
+  },
+  Endpoints: {
+    columns: [col("Name"), col("Endpoints"), col("Age")],
+    cells: (o, age) => {
+      const endpoints = ((o.subsets ?? []) as Obj[]).flatMap((subset) =>
+        ((subset.addresses ?? []) as Obj[]).flatMap((a) =>
+          ((subset.ports ?? [{}]) as Obj[]).map((p) => (p.port ? `${a.ip}:${p.port}` : a.ip)),
+        ),
+      );
+      const shown = endpoints.slice(0, 3).join(",");
+      return [
+        o.metadata.name,
+        endpoints.length > 3 ? `${shown} + ${endpoints.length - 3} more...` : none(shown),
+        age,
+      ];
+    },
+  },
+  RoleBinding: {
+    columns: [
+      col("Name"),
+      col("Role"),
+      col("Age"),
+      col("Users", "string", 1),
+      col("Groups", "string", 1),
+      col("ServiceAccounts", "string", 1),
+    ],
+    cells: (o, age) => bindingCells(o, age),
+  },
+  ClusterRoleBinding: {
+    columns: [
+      col("Name"),
+      col("Role"),
+      col("Age"),
+      col("Users", "string", 1),
+      col("Groups", "string", 1),
+      col("ServiceAccounts", "string", 1),
+    ],
+    cells: (o, age) => bindingCells(o, age),
+  },
   Service: {
-    columns: [col("Name"), col("Type"), col("Cluster-IP"), col("External-IP"), col("Port(s)"), col("Age")],
+    columns: [
+      col("Name"),
+      col("Type"),
+      col("Cluster-IP"),
+      col("External-IP"),
+      col("Port(s)"),
+      col("Age"),
+      col("Selector", "string", 1),
+    ],
     cells: (o, age) => [
       o.metadata.name,
       o.spec?.type ?? "ClusterIP",
       o.spec?.clusterIP ?? "<none>",
-      (o.status?.loadBalancer?.ingress ?? []).map((i: Obj) => i.ip ?? i.hostname).join(",") || "<none>",
-      ((o.spec?.ports ?? []) as Obj[]).map((p) => `${p.port}/${p.protocol ?? "TCP"}`).join(",") || "<none>",
+      none(loadBalancerAddresses(o) || (o.spec?.externalIPs ?? []).join(",")),
+      ((o.spec?.ports ?? []) as Obj[])
+        .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ""}/${p.protocol ?? "TCP"}`)
+        .join(",") || "<none>",
       age,
+      mapText(o.spec?.selector),
     ],
   },
   Node: {
-    columns: [col("Name"), col("Status"), col("Roles"), col("Age"), col("Version")],
+    columns: [
+      col("Name"),
+      col("Status"),
+      col("Roles"),
+      col("Age"),
+      col("Version"),
+      col("Internal-IP", "string", 1),
+      col("External-IP", "string", 1),
+      col("OS-Image", "string", 1),
+      col("Kernel-Version", "string", 1),
+      col("Container-Runtime", "string", 1),
+    ],
     cells: (o, age) => {
+      const address = (type: string) =>
+        ((o.status?.addresses ?? []) as Obj[]).find((a) => a.type === type)?.address ?? "<none>";
+      const info = o.status?.nodeInfo ?? {};
       const ready = ((o.status?.conditions ?? []) as Obj[]).find((c) => c.type === "Ready");
       const roles = Object.keys(o.metadata.labels ?? {})
         .filter((l) => l.startsWith("node-role.kubernetes.io/"))
@@ -154,7 +539,12 @@ const PRINTERS: Record<string, KindPrinter> = {
         ready?.status === "True" ? "Ready" : "NotReady",
         roles.join(",") || "<none>",
         age,
-        o.status?.nodeInfo?.kubeletVersion ?? "",
+        info.kubeletVersion ?? "",
+        address("InternalIP"),
+        address("ExternalIP"),
+        info.osImage ?? "<unknown>",
+        info.kernelVersion ?? "<unknown>",
+        info.containerRuntimeVersion ?? "<unknown>",
       ];
     },
   },
@@ -173,6 +563,23 @@ const PRINTERS: Record<string, KindPrinter> = {
     ],
   },
 };
+
+function bindingCells(o: Obj, age: string): unknown[] {
+  const subjects = (o.subjects ?? []) as Obj[];
+  const of = (kind: string) =>
+    subjects
+      .filter((s) => s.kind === kind)
+      .map((s) => (kind === "ServiceAccount" ? `${s.namespace ?? ""}/${s.name}` : s.name))
+      .join(", ");
+  return [
+    o.metadata.name,
+    `${o.roleRef?.kind ?? ""}/${o.roleRef?.name ?? ""}`,
+    age,
+    of("User"),
+    of("Group"),
+    of("ServiceAccount"),
+  ];
+}
 
 const DEFAULT_PRINTER: KindPrinter = {
   columns: [col("Name"), { ...col("Created At", "date"), format: "date-time" }],
@@ -243,7 +650,7 @@ export function toTable(
     rows: objects.map((o) => ({
       cells: [
         ...leading.map((l) => l.cell(o)),
-        ...printer.cells(o, humanAge(o.metadata?.creationTimestamp, now)),
+        ...printer.cells(o, humanAge(o.metadata?.creationTimestamp, now), now),
       ],
       object: rowObject(o, includeObject),
     })),
