@@ -10,14 +10,19 @@ import { kubectl } from "../support/kubectl.js";
 // biome-ignore lint/suspicious/noExplicitAny: API answers are loose JSON
 type Any = any;
 
-const crd = (plural: string, kind: string, scope: "Namespaced" | "Cluster") => ({
+const crd = (
+  plural: string,
+  kind: string,
+  scope: "Namespaced" | "Cluster",
+  names: { shortNames?: string[]; categories?: string[] } = {},
+) => ({
   apiVersion: "apiextensions.k8s.io/v1",
   kind: "CustomResourceDefinition",
   metadata: { name: `${plural}.example.com` },
   spec: {
     group: "example.com",
     scope,
-    names: { plural, singular: kind.toLowerCase(), kind },
+    names: { plural, singular: kind.toLowerCase(), kind, ...names },
     versions: [
       {
         name: "v1",
@@ -44,7 +49,9 @@ describe("sync rules: every resource of a group version (CRDs included), namespa
       namespaces: ["default", "kube-system", "prod"],
       deploymentsPerNamespace: 2,
     });
-    sim.apply(crd("widgets", "Widget", "Namespaced"));
+    sim.apply(crd("widgets", "Widget", "Namespaced", { shortNames: ["wd"], categories: ["all"] }));
+    // Synced, with nothing to sync yet.
+    sim.apply(crd("sprockets", "Sprocket", "Namespaced"));
     for (const name of ["w1", "w2"])
       sim.apply({
         apiVersion: "example.com/v1",
@@ -114,5 +121,25 @@ describe("sync rules: every resource of a group version (CRDs included), namespa
     expect(wide.split("\n")[0]).toMatch(/^CLUSTER\s+NAME\s+SIZE\s+COLOUR\s+AGE$/);
     // A value the path does not reach is null, which kubectl prints as blank, as for the API server.
     expect(wide).toMatch(/w1\s+1\s+\d+[smhd]\n/);
+  });
+
+  it("describes custom resources to kubectl as their CRD does, and serves synced types with no objects", async () => {
+    const kubeconfig = join(hub.dir, "index.kubeconfig");
+    writeFileSync(kubeconfig, hub.kubeconfig("/k8s/all"));
+    // The CRD's short name and its "all" category.
+    expect(
+      (await kubectl(kubeconfig, ["get", "wd", "-n", "prod", "-o", "name"])).trim().split("\n").sort(),
+    ).toEqual(["widget.example.com/w1", "widget.example.com/w2"]);
+    expect(await kubectl(kubeconfig, ["get", "all", "-n", "prod", "-o", "name"])).toContain(
+      "widget.example.com/w1",
+    );
+    const resources = await kubectl(kubeconfig, ["api-resources", "--api-group", "example.com"]);
+    expect(resources).toMatch(/^widgets\s+wd\s+example\.com\/v1\s+true\s+Widget$/m);
+    // Synced but empty: listed as nothing, not refused as unknown; never synced: refused.
+    expect(resources).toMatch(/^sprockets\s+example\.com\/v1\s+true\s+Sprocket$/m);
+    expect((await kubectl(kubeconfig, ["get", "sprockets", "-A"])).trim()).toBe("");
+    await expect(kubectl(kubeconfig, ["get", "cronjobs", "-A"])).rejects.toThrow(
+      /doesn't have a resource type "cronjobs"/,
+    );
   });
 });

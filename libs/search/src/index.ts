@@ -1,7 +1,13 @@
 export * from "./ir.js";
 export { nameCondition, parseDuration, parseKeywordQuery } from "./keyword.js";
 export { resolveKind } from "./kinds.js";
-export { indexedTypes, kubeListConditions, type OwnerOptions, ownerCondition } from "./kube-api.js";
+export {
+  describeTypes,
+  discoverableTypes,
+  kubeListConditions,
+  type OwnerOptions,
+  ownerCondition,
+} from "./kube-api.js";
 export {
   answerNaturalQuestion,
   askLanguageModel,

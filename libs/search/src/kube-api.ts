@@ -78,32 +78,90 @@ export function kubeListConditions(
   return conditions;
 }
 
+interface IndexedType {
+  group: string;
+  version: string;
+  kind: string;
+  resource: string;
+  namespaced: boolean;
+}
+
+/** A CRD's spec as indexed: enough to describe its served versions. */
+interface CrdSpec {
+  group?: string;
+  scope?: string;
+  names?: { kind?: string; plural?: string; shortNames?: string[]; categories?: string[] };
+  versions?: { name?: string; served?: boolean }[];
+}
+
+const typeKey = (t: { group: string; version: string; resource: string }) =>
+  `${t.group}/${t.version}/${t.resource}`;
+
 /**
- * Every resource type the index holds objects of, as discovery describes them: built-in types
- * from the catalog (short names, scope), others as indexed (namespaced if any object has one).
+ * The resource types kubectl should find: every type the index holds objects of, and every type
+ * an agent syncs even while it has none (so `kubectl get jobs` says "No resources found" rather
+ * than "the server doesn't have a resource type"). Built-in types are described by the catalog,
+ * custom resources by their CRD as indexed (short names and categories, so `kubectl get all`
+ * and short names work), and otherwise as indexed.
  */
-export async function indexedTypes(db: Database): Promise<ResourceType[]> {
-  const rows = (await db.execute(sql`
-    select api_group as "group", api_version as version, kind, resource, bool_or(namespace <> '') as namespaced
-    from resources group by 1, 2, 3, 4`)) as unknown as {
-    group: string;
-    version: string;
-    kind: string;
-    resource: string;
-    namespaced: boolean;
-  }[];
-  return rows.map((r) => {
-    const builtin = BUILTIN_RESOURCE_TYPES.find((t) => t.group === r.group && t.resource === r.resource);
-    return (
-      builtin ?? {
-        group: r.group,
-        version: r.version,
-        kind: r.kind,
-        resource: r.resource,
-        namespaced: r.namespaced,
-        shortNames: [],
-        categories: [],
-      }
-    );
-  });
+export function describeTypes(indexed: IndexedType[], synced: string[], crds: CrdSpec[]): ResourceType[] {
+  const fromCrds = new Map<string, ResourceType>();
+  for (const spec of crds) {
+    const { group, names } = spec;
+    if (!group || !names?.kind || !names.plural) continue;
+    for (const version of spec.versions ?? []) {
+      if (!version.name || version.served === false) continue;
+      const type: ResourceType = {
+        group,
+        version: version.name,
+        resource: names.plural,
+        kind: names.kind,
+        namespaced: spec.scope !== "Cluster",
+        shortNames: names.shortNames ?? [],
+        categories: names.categories ?? [],
+      };
+      fromCrds.set(typeKey(type), type);
+    }
+  }
+  const types = new Map<string, ResourceType>();
+  // The catalog's version stands for the type: the index keys objects by group and resource.
+  const builtin = (group: string, resource: string) =>
+    BUILTIN_RESOURCE_TYPES.find((t) => t.group === group && t.resource === resource);
+  for (const row of indexed) {
+    const type = builtin(row.group, row.resource) ??
+      fromCrds.get(typeKey(row)) ?? { ...row, shortNames: [], categories: [] };
+    types.set(typeKey(type), type);
+  }
+  for (const entry of synced) {
+    // Heartbeats name a synced resource as [group/]version/resource[@namespace].
+    const parts = entry.replace(/@.*$/, "").split("/");
+    const [group, version, resource] =
+      parts.length === 2 ? ["", parts[0]!, parts[1]!] : (parts as [string, string, string]);
+    const known = builtin(group, resource) ?? fromCrds.get(typeKey({ group, version, resource }));
+    if (known && ![...types.values()].some((t) => t.group === known.group && t.resource === known.resource))
+      types.set(typeKey(known), known);
+  }
+  return [...types.values()];
+}
+
+/** The resource types the index serves to kubectl (see describeTypes), read from the database. */
+export async function discoverableTypes(db: Database): Promise<ResourceType[]> {
+  const [indexed, synced, crds] = await Promise.all([
+    db.execute(sql`
+      select api_group as "group", api_version as version, kind, resource, bool_or(namespace <> '') as namespaced
+      from resources group by 1, 2, 3, 4`),
+    db.execute(sql`
+      select distinct s->>'resource' as resource
+      from clusters, jsonb_array_elements(coalesce(status->'sync', '[]'::jsonb)) s
+      where s->>'resource' is not null`),
+    db.execute(sql`
+      select distinct on (name) object->'spec' as spec from resources
+      where kind = 'CustomResourceDefinition' and api_group = 'apiextensions.k8s.io'
+      order by name, indexed_at desc`),
+  ]);
+  return describeTypes(
+    indexed as unknown as IndexedType[],
+    (synced as unknown as { resource: string }[]).map((r) => r.resource),
+    (crds as unknown as { spec: CrdSpec | null }[]).map((r) => r.spec ?? {}),
+  );
 }

@@ -18,7 +18,7 @@ import {
   type Condition,
   type Cursor,
   column,
-  indexedTypes,
+  discoverableTypes,
   kubeListConditions,
   QueryError,
   searchPostgres,
@@ -86,7 +86,7 @@ export function kubeRoutes(
   within: (request: FastifyRequest) => Condition[],
   watch: { sql: postgres.Sql; feed: ChangeFeed },
 ): void {
-  const servedTypes = cachedFor(TYPES_TTL_MS, () => indexedTypes(db));
+  const servedTypes = cachedFor(TYPES_TTL_MS, () => discoverableTypes(db));
   const handle = async (
     request: FastifyRequest,
     reply: FastifyReply,
