@@ -150,6 +150,34 @@ const accessModes = (modes: string[] | undefined) =>
 const loadBalancerAddresses = (o: Obj) =>
   ((o.status?.loadBalancer?.ingress ?? []) as Obj[]).map((i) => i.ip ?? i.hostname).join(",");
 
+/** RoleBindings and ClusterRoleBindings print alike: the role, and (wide) who it is bound to. */
+const ROLE_BINDING_PRINTER: KindPrinter = {
+  columns: [
+    col("Name"),
+    col("Role"),
+    col("Age"),
+    col("Users", "string", 1),
+    col("Groups", "string", 1),
+    col("ServiceAccounts", "string", 1),
+  ],
+  cells: (o, age) => {
+    const subjects = (o.subjects ?? []) as Obj[];
+    const of = (kind: string) =>
+      subjects
+        .filter((s) => s.kind === kind)
+        .map((s) => (kind === "ServiceAccount" ? `${s.namespace ?? ""}/${s.name}` : s.name))
+        .join(", ");
+    return [
+      o.metadata.name,
+      `${o.roleRef?.kind ?? ""}/${o.roleRef?.name ?? ""}`,
+      age,
+      of("User"),
+      of("Group"),
+      of("ServiceAccount"),
+    ];
+  },
+};
+
 const PRINTERS: Record<string, KindPrinter> = {
   Pod: {
     columns: [
@@ -469,28 +497,8 @@ const PRINTERS: Record<string, KindPrinter> = {
       ];
     },
   },
-  RoleBinding: {
-    columns: [
-      col("Name"),
-      col("Role"),
-      col("Age"),
-      col("Users", "string", 1),
-      col("Groups", "string", 1),
-      col("ServiceAccounts", "string", 1),
-    ],
-    cells: (o, age) => bindingCells(o, age),
-  },
-  ClusterRoleBinding: {
-    columns: [
-      col("Name"),
-      col("Role"),
-      col("Age"),
-      col("Users", "string", 1),
-      col("Groups", "string", 1),
-      col("ServiceAccounts", "string", 1),
-    ],
-    cells: (o, age) => bindingCells(o, age),
-  },
+  RoleBinding: ROLE_BINDING_PRINTER,
+  ClusterRoleBinding: ROLE_BINDING_PRINTER,
   Service: {
     columns: [
       col("Name"),
@@ -563,23 +571,6 @@ const PRINTERS: Record<string, KindPrinter> = {
     ],
   },
 };
-
-function bindingCells(o: Obj, age: string): unknown[] {
-  const subjects = (o.subjects ?? []) as Obj[];
-  const of = (kind: string) =>
-    subjects
-      .filter((s) => s.kind === kind)
-      .map((s) => (kind === "ServiceAccount" ? `${s.namespace ?? ""}/${s.name}` : s.name))
-      .join(", ");
-  return [
-    o.metadata.name,
-    `${o.roleRef?.kind ?? ""}/${o.roleRef?.name ?? ""}`,
-    age,
-    of("User"),
-    of("Group"),
-    of("ServiceAccount"),
-  ];
-}
 
 const DEFAULT_PRINTER: KindPrinter = {
   columns: [col("Name"), { ...col("Created At", "date"), format: "date-time" }],

@@ -1,7 +1,7 @@
 import { create, type ResourceEventBatch, ResourceEventSchema } from "@atoll/contracts";
 import { silentLogger } from "@atoll/log";
 import { describe, expect, it } from "vitest";
-import { ResourceBatcher } from "./batcher.js";
+import { type BatcherOptions, ResourceBatcher } from "./batcher.js";
 
 const event = (n: number, size = 10) =>
   create(ResourceEventSchema, { uid: `u${n}`, object: new Uint8Array(size) });
@@ -21,17 +21,13 @@ function recorder(failFirst = 0) {
   };
 }
 
+const batcherFor = (r: ReturnType<typeof recorder>, options: Partial<BatcherOptions>) =>
+  new ResourceBatcher({ cluster: "c", agentId: "a", publish: r.publish, logger: silentLogger(), ...options });
+
 describe("ResourceBatcher", () => {
   it("sends what is pending before an event that would carry the batch past its byte bound", async () => {
     const r = recorder();
-    const batcher = new ResourceBatcher({
-      cluster: "c",
-      agentId: "a",
-      publish: r.publish,
-      logger: silentLogger(),
-      maxBytes: 1000,
-      lingerMs: 1000,
-    });
+    const batcher = batcherFor(r, { maxBytes: 1000, lingerMs: 1000 });
     for (const [n, size] of [
       [0, 300],
       [1, 300],
@@ -51,14 +47,7 @@ describe("ResourceBatcher", () => {
 
   it("cuts batches at the event bound and keeps every event in order", async () => {
     const r = recorder();
-    const batcher = new ResourceBatcher({
-      cluster: "c",
-      agentId: "a",
-      publish: r.publish,
-      logger: silentLogger(),
-      maxEvents: 3,
-      lingerMs: 1000,
-    });
+    const batcher = batcherFor(r, { maxEvents: 3, lingerMs: 1000 });
     for (let i = 0; i < 7; i++) await batcher.add(event(i));
     await batcher.flush();
     expect(r.sent.map((s) => s.batch.events.length)).toEqual([3, 3, 1]);
@@ -76,14 +65,7 @@ describe("ResourceBatcher", () => {
 
   it("cuts batches at the byte bound", async () => {
     const r = recorder();
-    const batcher = new ResourceBatcher({
-      cluster: "c",
-      agentId: "a",
-      publish: r.publish,
-      logger: silentLogger(),
-      maxBytes: 2200,
-      lingerMs: 1000,
-    });
+    const batcher = batcherFor(r, { maxBytes: 2200, lingerMs: 1000 });
     for (let i = 0; i < 4; i++) await batcher.add(event(i, 900));
     await batcher.flush();
     expect(r.sent.map((s) => s.batch.events.length)).toEqual([2, 2]);
@@ -91,13 +73,7 @@ describe("ResourceBatcher", () => {
 
   it("sends a partial batch after the linger time without a flush", async () => {
     const r = recorder();
-    const batcher = new ResourceBatcher({
-      cluster: "c",
-      agentId: "a",
-      publish: r.publish,
-      logger: silentLogger(),
-      lingerMs: 10,
-    });
+    const batcher = batcherFor(r, { lingerMs: 10 });
     await batcher.add(event(1));
     expect(r.sent).toHaveLength(0);
     await new Promise((resolve) => setTimeout(resolve, 60));
@@ -106,13 +82,7 @@ describe("ResourceBatcher", () => {
 
   it("retries a failed publish with the same message id, so the stream dedupes it", async () => {
     const r = recorder(2);
-    const batcher = new ResourceBatcher({
-      cluster: "c",
-      agentId: "a",
-      publish: r.publish,
-      logger: silentLogger(),
-      maxEvents: 1,
-    });
+    const batcher = batcherFor(r, { maxEvents: 1 });
     await batcher.add(event(1));
     expect(r.attempts).toEqual(["c:a:1", "c:a:1", "c:a:1"]);
     expect(r.sent).toHaveLength(1);
