@@ -225,6 +225,49 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
     expect(euWorks().length).toBe(before + 1);
   });
 
+  it("counts replicas it just placed against the cluster, so the next decisions do not pile onto it", async () => {
+    const deployment = (name: string) => `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name}, namespace: batch }
+spec:
+  replicas: 6
+  template:
+    spec:
+      containers: [{ name: main, image: job:1, resources: { requests: { cpu: "1" } } }]
+`;
+    await applyDocuments(
+      handle.sql,
+      bus,
+      `
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: packed, namespace: batch }
+spec:
+  resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment }]
+  placement:
+    clusterAffinity: { clusterNames: [eu, us] }
+    replicaScheduling: { replicaSchedulingType: Divided, replicaDivisionPreference: Aggregated }
+---${["a", "b", "c"].map(deployment).join("---")}`,
+    );
+    const placedOn = async (name: string) =>
+      (await getBinding(handle.sql, "batch", `${name}-deployment`))!.clusters.map(
+        (c) => `${c.name}:${c.replicas}`,
+      );
+    const key = (name: string) => ({ apiVersion: "apps/v1", kind: "Deployment", namespace: "batch", name });
+    // Each cluster has 8 CPUs free by its heartbeat: six 1-CPU replicas fit once per cluster.
+    const scheduler = controller();
+    const batch = await scheduler.loadContext();
+    await scheduler.place(key("a"), batch);
+    await scheduler.place(key("b"), batch);
+    expect([...(await placedOn("a")), ...(await placedOn("b"))].sort()).toEqual(["eu:6", "us:6"]);
+    // The next batch, before any heartbeat counts those pods, knows the clusters are full.
+    await scheduler.place(key("c"));
+    expect(await getBinding(handle.sql, "batch", "c-deployment")).toMatchObject({
+      condition: "Unschedulable",
+    });
+  });
+
   it("indexes each binding as a ResourceBinding of the hub, with its aggregated status", async () => {
     const [row] = await handle.sql`
       select object from resources where cluster = 'atoll.hub' and kind = 'ResourceBinding'

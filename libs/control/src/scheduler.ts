@@ -10,6 +10,7 @@ import {
 } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
 import {
+  assumeReplicas,
   bindingName,
   type ClusterState,
   dependencies,
@@ -18,6 +19,8 @@ import {
   type OverridePolicyDoc,
   PlacementError,
   type PropagationPolicyDoc,
+  type Resources,
+  replicaRequests,
   scheduleBinding,
   type TemplateDoc,
   workManifests,
@@ -78,6 +81,12 @@ function workBytes(manifests: Record<string, unknown>[]): number {
   return manifests.reduce((sum, m) => sum + Buffer.byteLength(JSON.stringify(m)) + 8, 0);
 }
 
+/**
+ * How long replicas just placed count against a cluster's capacity. Agents report capacity every
+ * few seconds, and the pods must first be created; until then the scheduler assumes them.
+ */
+const ASSUMED_FOR_MS = 15_000;
+
 /** Templates placed at once; each holds a database connection for a moment. */
 const PARALLEL_PLACEMENTS = 6;
 
@@ -99,6 +108,9 @@ export interface PlacementControllerOptions {
  * cluster's manifests with overrides and dependencies, stores it all, then publishes the works.
  */
 export class PlacementController {
+  /** Replicas placed lately on each cluster, which its heartbeats may not count yet. */
+  private readonly assumed = new Map<string, { requests: Resources; replicas: number; until: number }[]>();
+
   constructor(private readonly options: PlacementControllerOptions) {}
 
   /** Policies and cluster states, read once for a batch of requests rather than per template. */
@@ -108,12 +120,45 @@ export class PlacementController {
       listPolicies(sql),
       clusterStates(sql, this.options.graceSeconds ?? 30),
     ]);
-    return { policies, clusters };
+    const now = Date.now();
+    for (const [cluster, entries] of this.assumed) {
+      const current = entries.filter((a) => a.until > now);
+      if (current.length > 0) this.assumed.set(cluster, current);
+      else this.assumed.delete(cluster);
+    }
+    const assumedClusters = clusters.map((cluster) =>
+      (this.assumed.get(cluster.name) ?? []).reduce(
+        (state, a) => assumeReplicas(state, a.requests, a.replicas),
+        cluster,
+      ),
+    );
+    return { policies, clusters: assumedClusters };
   }
 
-  async place(key: TemplateKey, context?: PlacementContext): Promise<void> {
+  /** Counts replicas a decision adds to a cluster against it, in this batch and the next ones. */
+  private assume(
+    context: PlacementContext,
+    template: TemplateDoc,
+    placed: { name: string; replicas?: number }[],
+    before: { name: string; replicas?: number }[],
+  ): void {
+    const requests = replicaRequests(template);
+    if (!requests) return;
+    for (const target of placed) {
+      const added = (target.replicas ?? 0) - (before.find((b) => b.name === target.name)?.replicas ?? 0);
+      const index = context.clusters.findIndex((c) => c.name === target.name);
+      if (added <= 0 || index < 0) continue;
+      context.clusters[index] = assumeReplicas(context.clusters[index]!, requests, added);
+      const entries = this.assumed.get(target.name) ?? [];
+      entries.push({ requests, replicas: added, until: Date.now() + ASSUMED_FOR_MS });
+      this.assumed.set(target.name, entries);
+    }
+  }
+
+  async place(key: TemplateKey, batchContext?: PlacementContext): Promise<void> {
     const { sql, logger } = this.options;
-    const { policies, clusters } = context ?? (await this.loadContext());
+    const context = batchContext ?? (await this.loadContext());
+    const { policies, clusters } = context;
     const template = await getTemplate(sql, key);
     const bindingNamespace = key.namespace;
     const name = bindingName({ kind: key.kind, metadata: { name: key.name } });
@@ -207,6 +252,7 @@ export class PlacementController {
       );
       return;
     }
+    this.assume(context, doc, decision.clusters, previous?.clusters ?? []);
     const manifests = await this.renderAll(doc, decision.clusters, clusters, overrides, policy, name);
     await this.commit(
       {

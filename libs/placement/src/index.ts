@@ -67,6 +67,7 @@ export {
   withDefaults,
 } from "./policy.js";
 export {
+  assumeReplicas,
   type ClusterState,
   estimateReplicas,
   type Resources,

@@ -100,6 +100,24 @@ export function estimateReplicas(cluster: ClusterState, requests: Resources | un
   return replicas;
 }
 
+/**
+ * A cluster as it will be once replicas just placed there start: their requests count as
+ * allocating. Scheduling decisions made before the next heartbeat see the capacity already
+ * taken, instead of all piling onto the cluster that looked emptiest (Karmada's #6518, #4708).
+ */
+export function assumeReplicas(cluster: ClusterState, requests: Resources, replicas: number): ClusterState {
+  if (replicas <= 0 || !cluster.allocatable) return cluster;
+  const allocating = cluster.allocating ?? { cpuMillis: 0, memoryBytes: 0, pods: 0 };
+  return {
+    ...cluster,
+    allocating: {
+      cpuMillis: allocating.cpuMillis + requests.cpuMillis * replicas,
+      memoryBytes: allocating.memoryBytes + requests.memoryBytes * replicas,
+      pods: allocating.pods + requests.pods * replicas,
+    },
+  };
+}
+
 function resourceOf(template: TemplateDoc): string {
   const [group, version] = template.apiVersion.includes("/")
     ? template.apiVersion.split("/")
