@@ -62,7 +62,12 @@ spec:
 describe("placement across four clusters", () => {
   // The query service reads the same grace period as the scheduler, for the bindings' cluster health.
   const hub = new TestHub({ env: { ATOLL_CLUSTER_GRACE_SECONDS: "4" } });
-  const sims = new Map(CLUSTERS.map((c) => [c.name, new KubeSim({ name: c.name, token: `t-${c.name}` })]));
+  const sims = new Map(
+    CLUSTERS.map((c) => [
+      c.name,
+      new KubeSim({ name: c.name, token: `t-${c.name}`, namespacesMustExist: true }),
+    ]),
+  );
 
   /** The web Deployment in a sim, if any. */
   const deployment = (name: string): Any =>
@@ -237,6 +242,40 @@ describe("placement across four clusters", () => {
       },
       "us-1 to match its binding",
       60_000,
+    );
+  });
+
+  it("creates a template's namespace in a member cluster that lacks it, as Karmada does", async () => {
+    const { status, body } = await hub.send("POST", "/api/v1/apply", {
+      documents: `
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: settings, namespace: fresh }
+spec:
+  resourceSelectors: [{ apiVersion: v1, kind: ConfigMap, name: settings }]
+  placement: { clusterAffinity: { clusterNames: [eu-2] } }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: settings, namespace: fresh }
+data: { mode: calm }
+`,
+    });
+    expect(status, JSON.stringify(body)).toBe(200);
+    const sim = sims.get("eu-2")!;
+    await until(
+      () => sim.store.tryGet(sim.store.findType("", "v1", "configmaps")!, "fresh", "settings") !== undefined,
+      "the ConfigMap in eu-2",
+      30_000,
+    );
+    const namespace = sim.store.get(sim.store.findType("", "v1", "namespaces")!, undefined, "fresh");
+    expect(namespace.metadata.labels).toEqual({ "atoll.dev/created-by": "atoll" });
+    await until(
+      async () =>
+        (await hub.get("/api/v1/bindings/fresh/settings-configmap")).aggregatedStatus["eu-2"]?.applied ===
+        true,
+      "eu-2 to report it applied",
+      30_000,
     );
   });
 

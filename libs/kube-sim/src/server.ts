@@ -63,6 +63,11 @@ export interface KubeSimOptions extends StoreOptions {
    * as the controllers and kubelets of a real cluster would (see WorkloadController).
    */
   workloads?: boolean;
+  /**
+   * Refuses, as kube-apiserver does, to create an object through the API in a namespace that does
+   * not exist. Off by default, so tests may seed objects anywhere.
+   */
+  namespacesMustExist?: boolean;
 }
 
 /** Who a request acts as and what it does, as an authorizer sees it. */
@@ -305,7 +310,7 @@ export class KubeSim {
     }
     if (method === "GET") return this.send(res, 200, this.store.get(type, namespace, name!));
     if (method === "POST" && !name)
-      return this.send(res, 201, this.store.create(type, await this.body(req), namespace));
+      return this.send(res, 201, this.createThroughApi(type, await this.body(req), namespace));
     if (method === "PUT" && name) {
       const body = await this.body(req);
       if (body.metadata?.name !== undefined && body.metadata.name !== name) {
@@ -555,6 +560,17 @@ export class KubeSim {
     }
   }
 
+  private createThroughApi(type: ResourceType, body: Obj, namespace: string | undefined): Obj {
+    const target = namespace ?? body.metadata?.namespace ?? "default";
+    if (
+      this.options.namespacesMustExist &&
+      type.namespaced &&
+      !this.store.tryGet(this.store.findType("", "v1", "namespaces")!, undefined, target)
+    )
+      throw new SimError(404, "NotFound", `namespaces "${target}" not found`);
+    return this.store.create(type, body, namespace);
+  }
+
   private async patch(req: http.IncomingMessage, res: http.ServerResponse, route: Route): Promise<void> {
     const { type, namespace, name, subresource } = route;
     const contentType = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
@@ -565,7 +581,7 @@ export class KubeSim {
         return this.send(
           res,
           201,
-          this.store.create(type, { ...body, metadata: { ...body.metadata, name } }, namespace),
+          this.createThroughApi(type, { ...body, metadata: { ...body.metadata, name } }, namespace),
         );
       }
       const applied = mergePatch(existing, stripDirectives(body));

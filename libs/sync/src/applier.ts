@@ -27,6 +27,14 @@ import type { Logger } from "@atoll/log";
 /** The label every object Atoll places carries; objects without it are not ours to change. */
 const MANAGED_BY = "atoll.dev/managed-by";
 const FIELD_MANAGER = "atoll";
+/** On a namespace the agent created for a work; Atoll never deletes namespaces. */
+const CREATED_BY = "atoll.dev/created-by";
+
+/** The namespace an API error says is missing, if that is what it says. */
+function missingNamespace(error: unknown): string | undefined {
+  if (!(error instanceof KubeApiError) || error.status !== 404) return undefined;
+  return /namespaces "([^"]+)" not found/.exec(error.message)?.[1];
+}
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are any Kubernetes object
 type Manifest = Record<string, any>;
@@ -199,11 +207,19 @@ export class WorkApplier {
             message: `${manifest.kind} ${base.name} already exists and is not managed by Atoll; set conflictResolution: Overwrite to take it over`,
           });
       }
-      const applied = await this.options.client.json<Manifest>({
-        method: "PATCH",
-        path: `${path}?fieldManager=${FIELD_MANAGER}&force=true`,
-        headers: { "content-type": "application/apply-patch+yaml" },
-        body: JSON.stringify(manifest),
+      const apply = () =>
+        this.options.client.json<Manifest>({
+          method: "PATCH",
+          path: `${path}?fieldManager=${FIELD_MANAGER}&force=true`,
+          headers: { "content-type": "application/apply-patch+yaml" },
+          body: JSON.stringify(manifest),
+        });
+      const applied = await apply().catch(async (error: unknown) => {
+        // Karmada creates a template's namespace in every member cluster; so does the agent, on demand.
+        const missing = missingNamespace(error);
+        if (!missing) throw error;
+        await this.createNamespace(missing);
+        return await apply();
       });
       return create(ManifestStatusSchema, {
         ...base,
@@ -218,6 +234,21 @@ export class WorkApplier {
         message: (error as Error).message,
       });
     }
+  }
+
+  /** Creates a namespace a work needs, marked as created by Atoll; one that appeared meanwhile is fine. */
+  private async createNamespace(name: string): Promise<void> {
+    this.options.logger.info({ namespace: name }, "creating the namespace a work needs");
+    await this.options.client.json({
+      method: "PATCH",
+      path: `/api/v1/namespaces/${encodeURIComponent(name)}?fieldManager=${FIELD_MANAGER}`,
+      headers: { "content-type": "application/apply-patch+yaml" },
+      body: JSON.stringify({
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name, labels: { [CREATED_BY]: "atoll" } },
+      }),
+    });
   }
 
   private async deleteOne(manifest: Manifest) {

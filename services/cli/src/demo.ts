@@ -79,7 +79,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   const expected = new Map<string, number>();
   for (let i = 1; i <= options.clusters; i++) {
-    const sim = new KubeSim({ name: `sim-${i}`, token: randomBytes(16).toString("hex"), workloads: true });
+    const sim = new KubeSim({
+      name: `sim-${i}`,
+      token: randomBytes(16).toString("hex"),
+      workloads: true,
+      namespacesMustExist: true,
+    });
     await sim.start();
     generateCluster(sim, {
       seed: i,
