@@ -151,7 +151,12 @@ async function main(): Promise<void> {
   await bus.ensureTopology();
   const dir = mkdtempSync(join(tmpdir(), "atoll-bench-"));
   writeFileSync(join(dir, "bench.kubeconfig"), sim.kubeconfig());
-  const env = { NATS_URL, DATABASE_URL: database.url, ATOLL_BUS_PREFIX: prefix, LOG_LEVEL: "warn" };
+  const env = {
+    NATS_URL,
+    DATABASE_URL: database.url,
+    ATOLL_BUS_PREFIX: prefix,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+  };
   const indexer = spawnService("indexer", "@atoll/indexer", env, dir);
   // The indexer is ready once it has announced itself among the indexer members.
   await until(
