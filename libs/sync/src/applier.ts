@@ -50,6 +50,15 @@ const identityOf = (manifest: Manifest) => ({
   name: manifest.metadata?.name ?? "",
 });
 
+/** How a manifest stands once applied: the member object's health and status as it is now. */
+const appliedStatus = (manifest: Manifest, member: Manifest) =>
+  create(ManifestStatusSchema, {
+    ...identityOf(manifest),
+    state: ManifestState.APPLIED,
+    healthy: isHealthy(member),
+    ...(member.status ? { status: encoder.encode(JSON.stringify(member.status)) } : {}),
+  });
+
 /** Where an object lives in the member cluster: the key watch events are matched by. */
 const objectKey = (apiVersion: string, kind: string, namespace: string, name: string) =>
   `${apiVersion}/${kind}/${namespace}/${name}`;
@@ -221,12 +230,7 @@ export class WorkApplier {
         await this.createNamespace(missing);
         return await apply();
       });
-      return create(ManifestStatusSchema, {
-        ...base,
-        state: ManifestState.APPLIED,
-        healthy: isHealthy(applied),
-        ...(applied.status ? { status: encoder.encode(JSON.stringify(applied.status)) } : {}),
-      });
+      return appliedStatus(manifest, applied);
     } catch (error) {
       return create(ManifestStatusSchema, {
         ...base,
@@ -381,12 +385,7 @@ export class WorkApplier {
       );
       after = await this.applyOne(placed.manifests[index]!, placed.conflict);
     } else {
-      after = create(ManifestStatusSchema, {
-        ...identityOf(placed.manifests[index]!),
-        state: ManifestState.APPLIED,
-        healthy: isHealthy(object!),
-        ...(object!.status ? { status: encoder.encode(JSON.stringify(object!.status)) } : {}),
-      });
+      after = appliedStatus(placed.manifests[index]!, object!);
     }
     // The work may have moved on while the object was being applied again.
     if (this.placed.get(placedObject.work) !== placed || sameStatus(before, after)) return;
