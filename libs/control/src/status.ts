@@ -23,21 +23,14 @@ export async function recordWorkStatuses(
         ? "a work status names its work as <namespace>/<binding>"
         : subject !== bus.names.workStatus(s.cluster)
           ? `a status for cluster ${s.cluster} arrived on ${subject}`
-          : unreadableStatus(s),
-    messageFault: dataErrorReason,
+          : undefined,
+    messageFault: (error) =>
+      error instanceof UnreadableStatusError ? error.message : dataErrorReason(error),
     handler: async (deliveries) => {
-      for (const { data } of deliveries) {
+      // Every report is read before any is recorded, so an unreadable one changes nothing.
+      const reports = deliveries.map(({ data }) => ({ data, manifests: data.manifests.map(manifestView) }));
+      for (const { data, manifests } of reports) {
         const slash = data.workName.indexOf("/");
-        const manifests = data.manifests.map((m) => ({
-          apiVersion: m.apiVersion,
-          kind: m.kind,
-          namespace: m.namespace,
-          name: m.name,
-          state: ManifestState[m.state].toLowerCase(),
-          message: m.message,
-          healthy: m.healthy,
-          ...(m.status.length ? { status: memberStatus(m.status) } : {}),
-        }));
         const applied = data.manifests.every(
           (m) => m.state === ManifestState.APPLIED || m.state === ManifestState.DELETED,
         );
@@ -56,19 +49,29 @@ export async function recordWorkStatuses(
   });
 }
 
-/** A member object's status as the hub stores it: JSON that jsonb can hold. */
-function memberStatus(bytes: Uint8Array): unknown {
-  return JSON.parse(storableJson(decoder.decode(bytes)));
-}
+/** A report's manifest carries a status that is not JSON; no retry will make it readable. */
+class UnreadableStatusError extends Error {}
 
-function unreadableStatus(status: WorkStatus): string | undefined {
-  for (const manifest of status.manifests) {
-    if (manifest.status.length === 0) continue;
+/** A manifest's state as the hub stores it, its member object's status as JSON jsonb can hold. */
+function manifestView(m: WorkStatus["manifests"][number]) {
+  let status: unknown;
+  if (m.status.length) {
     try {
-      memberStatus(manifest.status);
+      status = JSON.parse(storableJson(decoder.decode(m.status)));
     } catch (error) {
-      return `the status of ${manifest.kind} ${manifest.namespace}/${manifest.name} is not JSON: ${(error as Error).message}`;
+      throw new UnreadableStatusError(
+        `the status of ${m.kind} ${m.namespace}/${m.name} is not JSON: ${(error as Error).message}`,
+      );
     }
   }
-  return undefined;
+  return {
+    apiVersion: m.apiVersion,
+    kind: m.kind,
+    namespace: m.namespace,
+    name: m.name,
+    state: ManifestState[m.state].toLowerCase(),
+    message: m.message,
+    healthy: m.healthy,
+    ...(m.status.length ? { status } : {}),
+  };
 }
