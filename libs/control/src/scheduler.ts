@@ -349,7 +349,7 @@ export class PlacementController {
    * it applied, so without them it would not keep their status current until each one changed.
    */
   async resendWorks(cluster: string, agentId: string): Promise<number> {
-    const { policies } = await this.loadContext();
+    const policies = await listPolicies(this.options.sql);
     const conflicts = new Map(
       policies.map((p) => {
         const doc = p.document as unknown as PropagationPolicyDoc;
