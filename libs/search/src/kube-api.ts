@@ -124,22 +124,27 @@ export function describeTypes(indexed: IndexedType[], synced: string[], crds: Cr
     }
   }
   const types = new Map<string, ResourceType>();
+  /** "group/resource" of every type described so far: a synced type adds no second version. */
+  const described = new Set<string>();
+  const describe = (type: ResourceType) => {
+    types.set(typeKey(type), type);
+    described.add(`${type.group}/${type.resource}`);
+  };
   // The catalog's version stands for the type: the index keys objects by group and resource.
   const builtin = (group: string, resource: string) =>
     BUILTIN_RESOURCE_TYPES.find((t) => t.group === group && t.resource === resource);
-  for (const row of indexed) {
-    const type = builtin(row.group, row.resource) ??
-      fromCrds.get(typeKey(row)) ?? { ...row, shortNames: [], categories: [] };
-    types.set(typeKey(type), type);
-  }
+  for (const row of indexed)
+    describe(
+      builtin(row.group, row.resource) ??
+        fromCrds.get(typeKey(row)) ?? { ...row, shortNames: [], categories: [] },
+    );
   for (const entry of synced) {
     // Heartbeats name a synced resource as [group/]version/resource[@namespace].
     const parts = entry.replace(/@.*$/, "").split("/");
     const [group, version, resource] =
       parts.length === 2 ? ["", parts[0]!, parts[1]!] : (parts as [string, string, string]);
     const known = builtin(group, resource) ?? fromCrds.get(typeKey({ group, version, resource }));
-    if (known && ![...types.values()].some((t) => t.group === known.group && t.resource === known.resource))
-      types.set(typeKey(known), known);
+    if (known && !described.has(`${known.group}/${known.resource}`)) describe(known);
   }
   return [...types.values()];
 }
