@@ -14,14 +14,21 @@ export interface ClusterHeartbeatRow {
  * in as ISO strings: drizzle replaces the shared client's timestamp serialisers.
  */
 export async function recordHeartbeat(sql: postgres.Sql, row: ClusterHeartbeatRow): Promise<void> {
+  const status = JSON.stringify(row.status);
+  const at = row.lastHeartbeat.toISOString();
+  // Update first, insert only if there was no row: an update racing a deletion waits for it and
+  // then finds nothing, and the insert's fresh snapshot sees the tombstone. One upsert would
+  // decide on the tombstone before the deletion commits, and bring the cluster back.
+  const updated = await sql`
+    update clusters set ready = ${row.ready}, kubernetes_version = ${row.kubernetesVersion},
+      status = ${status}::jsonb, last_heartbeat = ${at}
+    where name = ${row.name} and (last_heartbeat is null or last_heartbeat <= ${at})`;
+  if (updated.count > 0) return;
   await sql`
     insert into clusters (name, sync_mode, ready, kubernetes_version, status, last_heartbeat)
-    select ${row.name}, ${row.syncMode}, ${row.ready}, ${row.kubernetesVersion}, ${JSON.stringify(row.status)}::jsonb, ${row.lastHeartbeat.toISOString()}
+    select ${row.name}, ${row.syncMode}, ${row.ready}, ${row.kubernetesVersion}, ${status}::jsonb, ${at}
     where not exists (select 1 from cluster_tombstones where name = ${row.name})
-    on conflict (name) do update set
-      ready = excluded.ready, kubernetes_version = excluded.kubernetes_version,
-      status = excluded.status, last_heartbeat = excluded.last_heartbeat
-    where clusters.last_heartbeat is null or clusters.last_heartbeat <= excluded.last_heartbeat`;
+    on conflict (name) do nothing`;
 }
 
 export interface ClusterView {
