@@ -59,3 +59,112 @@ describe("rule configuration", () => {
     expect(objectIssues(pod("a", { "atoll.dev/exempt": "true" }))).toEqual([]);
   });
 });
+
+/** A pod whose one container has the given security context, under the given pod context and annotations. */
+const securedPod = (container: Obj, podContext: Obj = {}, annotations: Obj = {}): Obj => ({
+  apiVersion: "v1",
+  kind: "Pod",
+  metadata: { name: "p", namespace: "shop", annotations },
+  spec: {
+    securityContext: podContext,
+    containers: [{ name: "main", image: "nginx:1.27", securityContext: container }],
+  },
+});
+
+const failedRules = (object: Obj, rules: string[]) =>
+  audit([object], AUDIT_RULES)
+    .filter((f) => !f.passed && rules.includes(f.rule))
+    .map((f) => f.rule)
+    .sort();
+
+describe("kubeaudit's seccomp and AppArmor checks", () => {
+  const rules = ["appArmorDisabled", "seccompDisabled", "seccompProfileMissing"];
+  it.each([
+    ["no profile anywhere", securedPod({}), ["seccompProfileMissing"]],
+    ["RuntimeDefault on the pod", securedPod({}, { seccompProfile: { type: "RuntimeDefault" } }), []],
+    ["Localhost on the container", securedPod({ seccompProfile: { type: "Localhost" } }), []],
+    [
+      "Unconfined on the container overriding the pod's RuntimeDefault",
+      securedPod({ seccompProfile: { type: "Unconfined" } }, { seccompProfile: { type: "RuntimeDefault" } }),
+      ["seccompDisabled"],
+    ],
+    [
+      "the container's RuntimeDefault overriding the pod's Unconfined",
+      securedPod({ seccompProfile: { type: "RuntimeDefault" } }, { seccompProfile: { type: "Unconfined" } }),
+      [],
+    ],
+    [
+      "the legacy pod annotation set to unconfined",
+      securedPod({}, {}, { "seccomp.security.alpha.kubernetes.io/pod": "unconfined" }),
+      ["seccompDisabled"],
+    ],
+    [
+      "the legacy container annotation set to runtime/default",
+      securedPod({}, {}, { "container.seccomp.security.alpha.kubernetes.io/main": "runtime/default" }),
+      [],
+    ],
+    [
+      "AppArmor Unconfined on the pod",
+      securedPod({}, { seccompProfile: { type: "RuntimeDefault" }, appArmorProfile: { type: "Unconfined" } }),
+      ["appArmorDisabled"],
+    ],
+    [
+      "AppArmor unconfined by the annotation",
+      securedPod(
+        { seccompProfile: { type: "RuntimeDefault" } },
+        {},
+        { "container.apparmor.security.beta.kubernetes.io/main": "unconfined" },
+      ),
+      ["appArmorDisabled"],
+    ],
+    [
+      "the container's AppArmor RuntimeDefault overriding the pod's Unconfined",
+      securedPod(
+        { seccompProfile: { type: "RuntimeDefault" }, appArmorProfile: { type: "RuntimeDefault" } },
+        { appArmorProfile: { type: "Unconfined" } },
+      ),
+      [],
+    ],
+  ])("%s", (_, object, expected) => {
+    expect(failedRules(object, rules)).toEqual(expected);
+  });
+});
+
+describe("API versions Kubernetes no longer serves", () => {
+  it.each([
+    ["extensions/v1beta1", "Ingress", "networking.k8s.io/v1", "1.22"],
+    ["batch/v1beta1", "CronJob", "batch/v1", "1.25"],
+    ["autoscaling/v2beta2", "HorizontalPodAutoscaler", "autoscaling/v2", "1.26"],
+    ["flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "flowcontrol.apiserver.k8s.io/v1", "1.32"],
+  ])("%s %s is flagged with its replacement", (apiVersion, kind, replacement, release) => {
+    const object = { apiVersion, kind, metadata: { name: "x", namespace: "shop" } };
+    const finding = audit([object], AUDIT_RULES).find((f) => f.rule === "deprecatedApiVersion");
+    expect(finding?.passed).toBe(false);
+    expect(finding?.message).toContain(`apiVersion ${replacement}`);
+    expect(finding?.message).toContain(`Kubernetes ${release}`);
+    expect(objectIssues(object).find((i) => i.rule === "deprecatedApiVersion")?.message).toBe(
+      finding?.message,
+    );
+  });
+
+  it("names the successor of an API that has none", () => {
+    const psp = { apiVersion: "policy/v1beta1", kind: "PodSecurityPolicy", metadata: { name: "restricted" } };
+    expect(audit([psp], AUDIT_RULES).find((f) => f.rule === "deprecatedApiVersion")?.message).toContain(
+      "Pod Security Admission",
+    );
+  });
+
+  it.each([
+    ["apps/v1", "Deployment"],
+    ["networking.k8s.io/v1", "Ingress"],
+    ["policy/v1", "PodDisruptionBudget"],
+    // The version is one Kubernetes removed, but for other kinds than this one.
+    ["extensions/v1beta1", "StatefulSet"],
+    ["example.com/v1beta1", "Widget"],
+  ])("passes %s %s", (apiVersion, kind) => {
+    const object = { apiVersion, kind, metadata: { name: "x", namespace: "shop" } };
+    const finding = audit([object], AUDIT_RULES).find((f) => f.rule === "deprecatedApiVersion");
+    expect(finding?.passed).toBe(true);
+    expect(finding?.message).toBe(AUDIT_RULES.find((r) => r.id === "deprecatedApiVersion")!.description);
+  });
+});

@@ -1,4 +1,5 @@
 import type { CustomRuleDefinition } from "./custom.js";
+import { removedApi } from "./deprecated-apis.js";
 import {
   containerSecurityContext,
   namespaceOf,
@@ -13,8 +14,11 @@ export type Severity = (typeof SEVERITIES)[number];
 export const CATEGORIES = ["Security", "Reliability", "Efficiency"] as const;
 export type Category = (typeof CATEGORIES)[number];
 
-/** What a rule looks at: a workload, its pod spec or template, each container, or objects of a kind. */
-export type Target = "Controller" | "PodSpec" | "PodTemplate" | "Container" | { kind: string };
+/**
+ * What a rule looks at: a workload, its pod spec or template, each container, objects of a kind,
+ * or every object whatever its kind.
+ */
+export type Target = "Controller" | "PodSpec" | "PodTemplate" | "Container" | "Object" | { kind: string };
 
 export interface Subject {
   /** The object the finding is about (the workload for pod and container rules). */
@@ -45,6 +49,8 @@ export interface AuditRule {
   fix: string;
   /** True when the subject passes. */
   passes(subject: Subject, context: AuditContext): boolean;
+  /** What exactly failed, for rules whose description alone cannot say (which API, which replacement). */
+  detail?(subject: Subject): string | undefined;
 }
 
 const lower = (list: unknown) => (Array.isArray(list) ? list.map((v) => String(v).toLowerCase()) : []);
@@ -148,6 +154,35 @@ function seccompHardened(container: Obj, pod: Obj): boolean {
   const own = containerSecurityContext(container).seccompProfile?.type;
   const type = own ?? podSecurityContext(pod).seccompProfile?.type;
   return Boolean(type) && type !== "Unconfined";
+}
+
+/** The seccomp profile type a container runs with: its own, else its pod's. */
+function seccompType(container: Obj, pod: Obj): string | undefined {
+  return (
+    containerSecurityContext(container).seccompProfile?.type ?? podSecurityContext(pod).seccompProfile?.type
+  );
+}
+
+/**
+ * The seccomp profile the pre-1.19 annotations ask for (a container's own, else the pod's); old
+ * clusters still honour them, and kubeaudit reads them too.
+ */
+function legacySeccomp(container: Obj, pod?: { metadata: Obj }): string | undefined {
+  const annotations = pod?.metadata.annotations ?? {};
+  return (
+    annotations[`container.seccomp.security.alpha.kubernetes.io/${container.name}`] ??
+    annotations["seccomp.security.alpha.kubernetes.io/pod"]
+  );
+}
+
+/** Whether a container's AppArmor profile is switched off, by the field (1.30+) or the older annotation. */
+function appArmorUnconfined(container: Obj, pod?: { metadata: Obj; spec: Obj }): boolean {
+  const type =
+    containerSecurityContext(container).appArmorProfile?.type ??
+    podSecurityContext(pod?.spec ?? {}).appArmorProfile?.type;
+  const annotation =
+    pod?.metadata.annotations?.[`container.apparmor.security.beta.kubernetes.io/${container.name}`];
+  return type === "Unconfined" || annotation === "unconfined";
 }
 
 function seLinuxSet(options: Obj | undefined): boolean {
@@ -537,6 +572,56 @@ export const AUDIT_RULES: AuditRule[] = [
     },
   },
   {
+    id: "seccompProfileMissing",
+    category: "Security",
+    severity: "medium",
+    target: "Container",
+    includeInit: true,
+    description: "The container sets no seccomp profile, so it runs unconfined.",
+    why: "Unless every kubelet runs with --seccomp-default, a container without a profile may make any system call, the rare ones that kernel exploits use included.",
+    fix: "Set securityContext.seccompProfile.type: RuntimeDefault on the pod or the container (Localhost for a profile of your own).",
+    passes: ({ container, pod }) =>
+      seccompType(container ?? {}, pod?.spec ?? {}) !== undefined ||
+      legacySeccomp(container ?? {}, pod) !== undefined,
+  },
+  {
+    id: "seccompDisabled",
+    category: "Security",
+    severity: "high",
+    target: "Container",
+    includeInit: true,
+    description: "The container's seccomp profile is set to Unconfined.",
+    why: "Someone switched system-call filtering off on purpose; a compromised process may then call anything the kernel offers.",
+    fix: "Replace Unconfined with RuntimeDefault, or with a Localhost profile that allows what the process needs.",
+    passes: ({ container, pod }) => {
+      const c = container ?? {};
+      const type = seccompType(c, pod?.spec ?? {});
+      return type !== undefined ? type !== "Unconfined" : legacySeccomp(c, pod) !== "unconfined";
+    },
+  },
+  {
+    id: "appArmorDisabled",
+    category: "Security",
+    severity: "high",
+    target: "Container",
+    includeInit: true,
+    description: "The container's AppArmor profile is set to unconfined.",
+    why: "On nodes with AppArmor the runtime's default profile would confine the container; unconfined removes that layer on purpose.",
+    fix: "Remove the Unconfined appArmorProfile (or the unconfined annotation), or use RuntimeDefault or a Localhost profile.",
+    passes: ({ container, pod }) => !appArmorUnconfined(container ?? {}, pod),
+  },
+  {
+    id: "deprecatedApiVersion",
+    category: "Reliability",
+    severity: "high",
+    target: "Object",
+    description: "The object is written against an API version Kubernetes no longer serves.",
+    why: "A current cluster refuses it, and a cluster still serving it cannot be upgraded past the release that removed it.",
+    fix: "Move the object to the replacement apiVersion and adjust the fields that changed with it.",
+    passes: ({ object }) => removedApi(object.apiVersion, object.kind) === undefined,
+    detail: ({ object }) => removedApi(object.apiVersion, object.kind),
+  },
+  {
     id: "missingNetworkPolicy",
     category: "Security",
     severity: "medium",
@@ -707,6 +792,8 @@ export interface Finding {
   namespace: string;
   name: string;
   container?: string;
+  /** What the finding says: the rule's description, or what exactly failed where the rule can tell. */
+  message: string;
 }
 
 /** The subjects a rule looks at in a set of objects. */
@@ -715,6 +802,7 @@ export function subjectsOf(
   objects: Obj[],
 ): Subject[] {
   const target = rule.target;
+  if (target === "Object") return objects.map((object) => ({ object }));
   if (typeof target === "object")
     return objects.filter((o) => o.kind === target.kind).map((object) => ({ object }));
   const workloads = objects.filter(
@@ -751,16 +839,20 @@ export function audit(
   return configuredRules(rules, config).flatMap((rule) =>
     subjectsOf(rule, objects)
       .filter((subject) => !isExempt(subject.object, rule.id, config))
-      .map((subject) => ({
-        rule: rule.id,
-        severity: rule.severity,
-        category: rule.category,
-        passed: rule.passes(subject, context),
-        kind: subject.object.kind,
-        namespace: namespaceOf(subject.object),
-        name: subject.object.metadata?.name ?? "",
-        ...(subject.container ? { container: subject.container.name } : {}),
-      })),
+      .map((subject) => {
+        const passed = rule.passes(subject, context);
+        return {
+          rule: rule.id,
+          severity: rule.severity,
+          category: rule.category,
+          passed,
+          kind: subject.object.kind,
+          namespace: namespaceOf(subject.object),
+          name: subject.object.metadata?.name ?? "",
+          ...(subject.container ? { container: subject.container.name } : {}),
+          message: (!passed && rule.detail?.(subject)) || rule.description,
+        };
+      }),
   );
 }
 

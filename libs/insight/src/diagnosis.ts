@@ -584,7 +584,7 @@ export function objectIssues(
       rule: f.rule,
       severity: f.severity,
       category: f.category,
-      message: singleObjectRules.find((r) => r.id === f.rule)!.description,
+      message: f.message,
       ...(f.container ? { container: f.container } : {}),
     }));
   type Issue = { rule: string; severity: Severity; category: string; message: string; container?: string };
@@ -711,7 +711,7 @@ export function clusterIssues(
         rule: f.rule,
         severity: f.severity,
         category: f.category,
-        message: AUDIT_RULES.find((r) => r.id === f.rule)!.description,
+        message: f.message,
         ...(f.container ? { container: f.container } : {}),
       });
   for (const d of diagnose(objects, events)) {

@@ -130,7 +130,7 @@ export function auditManifests(manifests: ManifestObject[], config: InsightConfi
       ...(f.container ? { container: f.container } : {}),
       file: at.file,
       line: at.line,
-      description: rule.description,
+      description: f.message,
       why: rule.why,
       fix: rule.fix,
     });
