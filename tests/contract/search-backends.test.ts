@@ -104,6 +104,9 @@ const CASES: [string, () => Query, string[]][] = [
   ["keyword age", () => parseKeywordQuery("age<1h"), ["web-2"]],
   ["keyword name wildcard", () => parseKeywordQuery("name:web-*"), ["web-1", "web-2"]],
   ["keyword words", () => parseKeywordQuery("pay"), ["web-1"]],
+  ["keyword words inside the object", () => parseKeywordQuery("acme"), ["api-1"]],
+  ["keyword words in status, by prefix", () => parseKeywordQuery("crashloop"), ["api-1"]],
+  ["keyword words are values, not keys", () => parseKeywordQuery("containerStatuses"), []],
   [
     "sql path !=",
     () => parseSqlQuery("SELECT * FROM resources WHERE kind = 'Pod' AND status.phase != 'Running'"),

@@ -49,7 +49,7 @@ export function resourceIndexTemplate(prefix: string): Record<string, unknown> {
           conditions: { type: "keyword" },
           /** metadata.ownerReferences[*].uid, for owner filters (kubectl's and Clusterpedia's). */
           ownerUids: { type: "keyword" },
-          /** Name, namespace, kind, labels and annotations, for free-word search by prefix. */
+          /** Name, namespace, kind, labels, annotations and the object's string values, for free-word search by prefix. */
           searchText: { type: "text", analyzer: "atoll_words" },
         },
       },

@@ -97,7 +97,10 @@ describe("search on Postgres", () => {
     ["name:web-*", ["web-1", "web-2"]],
     ["kind:po ns:batch", ["evicted"]],
     ["pay", ["web-1"]],
-    ["1", ["api-1", "web-1"]],
+    // Words inside the object count too: the image, a container's waiting reason.
+    ["checkout", ["bare"]],
+    ["crashloop", ["api-1"]],
+    ["ghcr acme", ["bare"]],
     ["'; drop table resources; --", []],
   ])("%j", async (text, expected) => {
     expect(await keyword(text)).toEqual(expected);

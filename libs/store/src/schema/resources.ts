@@ -41,12 +41,13 @@ export const resources = pgTable(
         sql`jsonb_path_query_array(${resources.object}, '$.status.phase') || jsonb_path_query_array(${resources.object}, '$.status.reason') || jsonb_path_query_array(${resources.object}, '$.status.containerStatuses[*].state.*.reason')`,
     ),
     /**
-     * Words of the name, namespace, kind, labels and annotations. Separators become spaces first:
-     * Postgres's simple parser would otherwise read "web-17" as "web" and the number -17.
+     * Words of the name, namespace, kind, labels, annotations and every string inside the object
+     * (atoll_object_text, migration 0015). Separators become spaces first: Postgres's simple
+     * parser would otherwise read "web-17" as "web" and the number -17.
      */
     search: tsvector("search").generatedAlwaysAs(
       (): SQL =>
-        sql`to_tsvector('simple', translate(${resources.name} || ' ' || ${resources.namespace} || ' ' || ${resources.kind} || ' ' || ${resources.labels}::text || ' ' || ${resources.annotations}::text, '-./_:"{},=', '          '))`,
+        sql`to_tsvector('simple', translate(${resources.name} || ' ' || ${resources.namespace} || ' ' || ${resources.kind} || ' ' || ${resources.labels}::text || ' ' || ${resources.annotations}::text || ' ' || atoll_object_text(${resources.object}), '-./_:"{},=@[]', '             '))`,
     ),
   },
   (t) => [
