@@ -1,8 +1,10 @@
-import { mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { codecFor, create, PlacementRequestSchema } from "@atoll/contracts";
-import { freePort, type NatsServerProcess, startNatsServer, until } from "@atoll/devkit";
+import { findExecutable, freePort, type NatsServerProcess, startNatsServer, until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
 import { createUser } from "@nats-io/nkeys";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -195,5 +197,37 @@ describe("per-cluster NATS identities", () => {
     expect((error as Error).message).toMatch(
       /refused the credentials of "agent\/sim-a".*check the credentials file/,
     );
+  });
+});
+
+describe("infra/nats/hub.example.conf", () => {
+  const examplePath = fileURLToPath(new URL("../../../infra/nats/hub.example.conf", import.meta.url));
+  // Public keys only: what a registry holds, never a seed.
+  const rendered = renderServerConfig({
+    port: 4222,
+    storeDir: "/data/jetstream",
+    identities: [
+      { nkey: "UALD6PMVFCXMC6QZUZZNH5SUJBFLPZMA63LPRYL46AROARBMD7ELW5K6", description: "hub services" },
+      ...[
+        ["prod-eu-1", "UCAOL3O44VNPX4QHLHZUD2WTM6MCGCPZ723KKTXEOKM6ATFNXURJEPF3"],
+        ["edge-7", "UAZDPOBMVZBZQBWEM4PLSU3KBL3ZR24JD4BI2E7F3ETAKZGJZ4LFJ2TP"],
+      ].map(([cluster, nkey]) => ({
+        nkey: nkey!,
+        description: `cluster ${cluster}`,
+        permissions: agentPermissions(busNames(""), cluster!),
+      })),
+    ],
+  });
+
+  it("is what `atoll cluster nats-config` renders for a registry of two pull clusters", () => {
+    if (process.env.UPDATE_GOLDEN) writeFileSync(examplePath, rendered);
+    expect(readFileSync(examplePath, "utf8")).toBe(rendered);
+  });
+
+  it("is a configuration nats-server accepts", () => {
+    const check = spawnSync(findExecutable("nats-server") ?? "nats-server", ["-c", examplePath, "-t"], {
+      encoding: "utf8",
+    });
+    expect(`${check.stdout}${check.stderr}`).toMatch(/is valid/);
   });
 });
