@@ -36,8 +36,11 @@ const DEEP_OFFSET = Math.floor(OBJECTS / 20);
 /** Objects shaped as the sims make them: pods (60%), replica sets, deployments, services, config maps. */
 const LOAD = `
 insert into resources (cluster, uid, api_group, api_version, kind, resource, namespace, name, labels, annotations,
-  owner_refs, resource_version, created_at, object, sync_id)
+  owner_refs, resource_version, created_at, object_words, object, sync_id)
 select cluster, uid, api_group, 'v1', kind, resource, namespace, name, labels, '{}'::jsonb, '[]'::jsonb, i, created,
+  -- The words the indexer would take from a pod's spec and status: container, image, node, phase.
+  case kind when 'Pod' then array['main', 'registry', 'app', (i % 500)::text, '1', (i % 7)::text, 'node', (i % 40)::text,
+    'running', 'true'] else '{}' end,
   jsonb_build_object('apiVersion', case when api_group = '' then 'v1' else api_group || '/v1' end, 'kind', kind,
     'metadata', jsonb_build_object('name', name, 'namespace', namespace, 'uid', uid, 'labels', labels,
       'creationTimestamp', to_char(created at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))

@@ -1,23 +1,8 @@
-import type { IndexOp, ObjectRow } from "@atoll/store";
+import { type IndexOp, type ObjectRow, objectWords } from "@atoll/store";
 import { OpenSearchClient, OpenSearchError, type OpenSearchWriterOptions } from "./client.js";
 import { resourceIndexTemplate } from "./mapping.js";
 
 const documentId = (cluster: string, uid: string) => `${cluster}/${uid}`;
-
-/** How much of an object's text free words search, as atoll_object_text caps it in Postgres. */
-const OBJECT_TEXT_LIMIT = 100_000;
-
-/** Every string value inside a JSON value, depth first, joined by spaces: the words of an object, not its keys. */
-export function objectText(value: unknown): string {
-  const strings: string[] = [];
-  const walk = (v: unknown): void => {
-    if (typeof v === "string") strings.push(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v !== null && typeof v === "object") Object.values(v).forEach(walk);
-  };
-  walk(value);
-  return strings.join(" ").slice(0, OBJECT_TEXT_LIMIT);
-}
 
 /** The document for one object; mirrors the Postgres row, with the object as it was sent. */
 export function resourceDocument(row: ObjectRow, indexedAt: string): string {
@@ -61,7 +46,7 @@ export function resourceDocument(row: ObjectRow, indexedAt: string): string {
       row.kind,
       ...pairs(metadata.labels),
       ...pairs(metadata.annotations),
-      objectText(object),
+      ...objectWords(object),
     ].join(" "),
   });
 }

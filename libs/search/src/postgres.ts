@@ -1,4 +1,5 @@
 import type { LabelRequirement } from "@atoll/kube";
+import { wordsOf } from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
@@ -170,9 +171,12 @@ export function labelSql({ key, operator, values }: LabelRequirement): SQL {
   }
 }
 
-/** Free words as a prefix tsquery; anything but letters and digits only separates words. */
+/**
+ * Free words as a prefix tsquery, split as the index splits them (wordsOf): anything but letters
+ * and digits separates words, so every token is plain and to_tsquery never reads a phrase.
+ */
 export function textQuery(words: string[]): string | undefined {
-  const tokens = words.flatMap((w) => w.toLowerCase().split(/[^\p{L}\p{N}_]+/u)).filter(Boolean);
+  const tokens = words.flatMap(wordsOf);
   return tokens.length ? tokens.map((t) => `${t}:*`).join(" & ") : undefined;
 }
 

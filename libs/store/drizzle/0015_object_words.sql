@@ -1,9 +1,7 @@
--- Free words also match the text inside an object (images, commands, env values, status and
--- event messages), as Karpor's full-text content does. Only string values count, not keys, so
--- "image" does not match every pod; the text is capped so a huge ConfigMap cannot overflow a
--- tsvector (1 MB) and fail its insert. Immutable, so a generated column may call it.
-CREATE OR REPLACE FUNCTION atoll_object_text(object jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT left(coalesce(string_agg(value #>> '{}', ' '), ''), 100000)
-  FROM jsonb_path_query(object, 'strict $.** ? (@.type() == "string")') AS value
-$$;
+-- Free words also match the object's own text (images, commands, env values, status and event
+-- messages). The indexer tokenizes it (objectWords) and writes the words; objects indexed before
+-- this migration gain theirs when they next change or are next listed in full.
+ALTER TABLE "resources" ADD COLUMN "object_words" text[] DEFAULT '{}'::text[] NOT NULL;--> statement-breakpoint
+ALTER TABLE "resources" drop column "search";--> statement-breakpoint
+ALTER TABLE "resources" ADD COLUMN "search" "tsvector" GENERATED ALWAYS AS (to_tsvector('simple', translate("resources"."name" || ' ' || "resources"."namespace" || ' ' || "resources"."kind" || ' ' || "resources"."labels"::text || ' ' || "resources"."annotations"::text, '-./_:"{},=', '          ')) || array_to_tsvector("resources"."object_words")) STORED;--> statement-breakpoint
+CREATE INDEX "resources_search_gin" ON "resources" USING gin ("search");

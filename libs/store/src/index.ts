@@ -86,3 +86,4 @@ export {
   pruneTombstones,
 } from "./resources.js";
 export * as schema from "./schema/index.js";
+export { objectWords, wordsOf } from "./words.js";

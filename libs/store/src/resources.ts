@@ -1,4 +1,5 @@
 import type postgres from "postgres";
+import { objectWords } from "./words.js";
 
 /** One live object to write; objectJson is the redacted object exactly as the agent sent it. */
 export interface ObjectRow {
@@ -139,26 +140,27 @@ async function upsertRows(tx: postgres.TransactionSql, rows: ObjectRow[]): Promi
         `{"c":${JSON.stringify(r.cluster)},"u":${JSON.stringify(r.uid)},"g":${JSON.stringify(r.apiGroup)},` +
         `"v":${JSON.stringify(r.apiVersion)},"k":${JSON.stringify(r.kind)},"p":${JSON.stringify(r.resource)},` +
         `"n":${JSON.stringify(r.namespace)},"m":${JSON.stringify(r.name)},"rv":${r.resourceVersion.toString()},` +
-        `"s":${JSON.stringify(r.syncId)},"o":${r.objectJson}}`,
+        `"s":${JSON.stringify(r.syncId)},"w":${JSON.stringify(objectWords(JSON.parse(r.objectJson)))},"o":${r.objectJson}}`,
     )
     .join(",")}]`;
   const written = await tx`
     insert into resources as t (cluster, uid, api_group, api_version, kind, resource, namespace, name,
-      labels, annotations, owner_refs, resource_version, created_at, object, sync_id, indexed_at)
+      labels, annotations, owner_refs, resource_version, created_at, object, object_words, sync_id, indexed_at)
     select x.c, x.u, x.g, x.v, x.k, x.p, x.n, x.m,
       coalesce(x.o->'metadata'->'labels', '{}'::jsonb),
       coalesce(x.o->'metadata'->'annotations', '{}'::jsonb),
       coalesce(x.o->'metadata'->'ownerReferences', '[]'::jsonb),
-      x.rv, (x.o->'metadata'->>'creationTimestamp')::timestamptz, x.o, x.s, now()
+      x.rv, (x.o->'metadata'->>'creationTimestamp')::timestamptz, x.o, x.w, x.s, now()
     from jsonb_to_recordset(${payload}::jsonb)
-      as x(c text, u text, g text, v text, k text, p text, n text, m text, rv bigint, s text, o jsonb)
+      as x(c text, u text, g text, v text, k text, p text, n text, m text, rv bigint, s text, w text[], o jsonb)
     where not exists (select 1 from resource_tombstones d where d.cluster = x.c and d.uid = x.u)
     on conflict (cluster, uid) do update set
       api_group = excluded.api_group, api_version = excluded.api_version, kind = excluded.kind,
       resource = excluded.resource, namespace = excluded.namespace, name = excluded.name,
       labels = excluded.labels, annotations = excluded.annotations, owner_refs = excluded.owner_refs,
       resource_version = excluded.resource_version, created_at = excluded.created_at,
-      object = excluded.object, sync_id = excluded.sync_id, indexed_at = now()
+      object = excluded.object, object_words = excluded.object_words, sync_id = excluded.sync_id,
+      indexed_at = now()
     where t.resource_version < excluded.resource_version
        or (t.resource_version = excluded.resource_version and t.sync_id < excluded.sync_id)`;
   return written.count;
