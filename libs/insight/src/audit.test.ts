@@ -168,3 +168,40 @@ describe("API versions Kubernetes no longer serves", () => {
     expect(finding?.message).toBe(AUDIT_RULES.find((r) => r.id === "deprecatedApiVersion")!.description);
   });
 });
+
+describe("owned workloads", () => {
+  const spec = { containers: [{ name: "main", image: "nginx", securityContext: { privileged: true } }] };
+  const owned = (kind: string, name: string, owner?: { kind: string; name: string }): Obj => ({
+    apiVersion: kind === "Pod" ? "v1" : "apps/v1",
+    kind,
+    metadata: {
+      name,
+      namespace: "shop",
+      ...(owner
+        ? {
+            ownerReferences: [
+              { apiVersion: "apps/v1", controller: true, uid: `uid-${owner.name}`, ...owner },
+            ],
+          }
+        : {}),
+    },
+    spec: kind === "Pod" ? spec : { replicas: 2, template: { metadata: { labels: { app: name } }, spec } },
+  });
+
+  it("audits the spec a person wrote once, on the top workload, not on every ReplicaSet and pod it runs", () => {
+    const objects = [
+      owned("Deployment", "web"),
+      owned("ReplicaSet", "web-5d9f", { kind: "Deployment", name: "web" }),
+      owned("Pod", "web-5d9f-x1", { kind: "ReplicaSet", name: "web-5d9f" }),
+      owned("Pod", "web-5d9f-x2", { kind: "ReplicaSet", name: "web-5d9f" }),
+    ];
+    const privileged = failed(objects).filter((f) => f.includes("runAsPrivileged"));
+    expect(privileged).toEqual(["web:runAsPrivileged:critical"]);
+  });
+
+  it("still audits a bare pod, and one whose controller Atoll does not audit", () => {
+    const rollout = owned("Pod", "canary-x1", { kind: "Rollout", name: "canary" });
+    const findings = failed([owned("Pod", "debug"), rollout]).filter((f) => f.includes("runAsPrivileged"));
+    expect(findings.sort()).toEqual(["canary-x1:runAsPrivileged:critical", "debug:runAsPrivileged:critical"]);
+  });
+});

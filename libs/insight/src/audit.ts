@@ -2,6 +2,7 @@ import type { CustomRuleDefinition } from "./custom.js";
 import { removedApi } from "./deprecated-apis.js";
 import {
   containerSecurityContext,
+  controlledByWorkload,
   namespaceOf,
   type Obj,
   podSecurityContext,
@@ -806,7 +807,10 @@ export function subjectsOf(
   if (typeof target === "object")
     return objects.filter((o) => o.kind === target.kind).map((object) => ({ object }));
   const workloads = objects.filter(
-    (o) => WORKLOAD_KINDS.includes(o.kind) && !(rule.skipJobs && (o.kind === "Job" || o.kind === "CronJob")),
+    (o) =>
+      WORKLOAD_KINDS.includes(o.kind) &&
+      !controlledByWorkload(o) &&
+      !(rule.skipJobs && (o.kind === "Job" || o.kind === "CronJob")),
   );
   if (target === "Controller")
     return workloads.map((object) => ({

@@ -13,6 +13,18 @@ export const WORKLOAD_KINDS = [
   "Pod",
 ];
 
+/**
+ * Whether a workload is run by another workload (a Deployment's ReplicaSet, a ReplicaSet's pods,
+ * a CronJob's Jobs). Its spec is its owner's, so configuration is audited on the owner alone, as
+ * Polaris audits top-level controllers: one finding per spec a person wrote, not one per replica.
+ * Owners Atoll does not audit (a custom controller, a Node for static pods) leave it audited.
+ */
+export function controlledByWorkload(object: Obj): boolean {
+  return (object.metadata?.ownerReferences ?? []).some(
+    (owner: Obj) => owner?.controller === true && WORKLOAD_KINDS.includes(owner.kind),
+  );
+}
+
 /** The pod template's metadata and spec of a workload. */
 export function podTemplate(workload: Obj): { metadata: Obj; spec: Obj } | undefined {
   switch (workload.kind) {

@@ -23,6 +23,9 @@ import { heartbeatToRow } from "./heartbeat.js";
 import { ClusterLeases } from "./leases.js";
 import { batchToOps, InvalidObjectError, invalidBatchReason, parseObjects } from "./ops.js";
 
+/** A cluster's cross-object pass waits this many times its last pass's duration before the next. */
+const CROSS_PASS_SPACING = 4;
+
 export interface ResourceIndexerOptions {
   bus: Bus;
   sql: postgres.Sql;
@@ -55,6 +58,8 @@ export class ResourceIndexer {
   private crossTimer: NodeJS.Timeout | undefined;
   /** Clusters changed since their last cross-object pass. */
   private readonly dirty = new Set<string>();
+  /** When each cluster's next cross-object pass may start (see crossObjectPass). */
+  private readonly crossNotBefore = new Map<string, number>();
   private crossRunning = false;
 
   constructor(private readonly options: ResourceIndexerOptions) {}
@@ -84,7 +89,11 @@ export class ResourceIndexer {
 
   /**
    * Rules that read other objects (PDBs, roles, selectors, references, events) run over a whole
-   * cluster, shortly after its objects change, rather than on every single change.
+   * cluster, shortly after its objects change, rather than on every single change. A pass over a
+   * large cluster takes seconds of this process's one thread, so the next one for that cluster
+   * waits at least CROSS_PASS_SPACING times as long: passes never take more than a fifth of the
+   * indexer's time, and a 100k-object cluster's initial sync is not starved by passes over its
+   * growing self.
    */
   private async crossObjectPass(): Promise<void> {
     if (this.crossRunning || this.dirty.size === 0) return;
@@ -92,8 +101,10 @@ export class ResourceIndexer {
     const { sql, logger } = this.options;
     try {
       for (const cluster of [...this.dirty]) {
+        if ((this.crossNotBefore.get(cluster) ?? 0) > Date.now()) continue;
         this.dirty.delete(cluster);
         if (!this.consumers.has(cluster)) continue;
+        const started = Date.now();
         const rows = await sql`
           select uid, object from resources where cluster = ${cluster} and kind in (select jsonb_array_elements_text(${JSON.stringify(CROSS_OBJECT_KINDS)}::jsonb))`;
         // biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON
@@ -120,6 +131,8 @@ export class ResourceIndexer {
           })),
           { rules: CROSS_OBJECT_RULES },
         );
+        this.crossNotBefore.set(cluster, Date.now() + CROSS_PASS_SPACING * (Date.now() - started));
+        logger.debug({ cluster, objects: objects.length, ms: Date.now() - started }, "cross-object pass");
       }
     } catch (error) {
       logger.warn({ err: (error as Error).message }, "the cross-object rules could not run");
