@@ -1,11 +1,6 @@
+import { Worker } from "node:worker_threads";
 import type { Bus, Consumption } from "@atoll/bus";
-import {
-  CROSS_OBJECT_KINDS,
-  CROSS_OBJECT_RULES,
-  clusterIssues,
-  type InsightConfig,
-  objectIssues,
-} from "@atoll/insight";
+import { CROSS_OBJECT_RULES, type InsightConfig, objectIssues } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
 import {
   applyIndexOps,
@@ -19,6 +14,7 @@ import {
 } from "@atoll/store";
 import type postgres from "postgres";
 import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
+import type { CrossPassAnswer } from "./cross-pass-worker.js";
 import { heartbeatToRow } from "./heartbeat.js";
 import { ClusterLeases } from "./leases.js";
 import { batchToOps, InvalidObjectError, invalidBatchReason, parseObjects } from "./ops.js";
@@ -29,6 +25,8 @@ const CROSS_PASS_SPACING = 4;
 export interface ResourceIndexerOptions {
   bus: Bus;
   sql: postgres.Sql;
+  /** The same database, for the cross-object passes' own thread and connection. */
+  databaseUrl: string;
   logger: Logger;
   durable?: string;
   maxBatch?: number;
@@ -61,6 +59,9 @@ export class ResourceIndexer {
   /** When each cluster's next cross-object pass may start (see crossObjectPass). */
   private readonly crossNotBefore = new Map<string, number>();
   private crossRunning = false;
+  private crossWorker: Worker | undefined;
+  /** Settles the pass the worker is running; passes run one at a time. */
+  private crossAnswer: ((answer: CrossPassAnswer) => void) | undefined;
 
   constructor(private readonly options: ResourceIndexerOptions) {}
 
@@ -89,56 +90,62 @@ export class ResourceIndexer {
 
   /**
    * Rules that read other objects (PDBs, roles, selectors, references, events) run over a whole
-   * cluster, shortly after its objects change, rather than on every single change. A pass over a
-   * large cluster takes seconds of this process's one thread, so the next one for that cluster
-   * waits at least CROSS_PASS_SPACING times as long: passes never take more than a fifth of the
-   * indexer's time, and a 100k-object cluster's initial sync is not starved by passes over its
-   * growing self.
+   * cluster, shortly after its objects change, rather than on every single change. They run on
+   * a thread of their own, so batches keep flowing meanwhile; and as a pass over a large cluster
+   * takes seconds of a core and of the database, the next one for that cluster waits at least
+   * CROSS_PASS_SPACING times as long: passes never take more than a fifth of that, and a
+   * 100k-object cluster's initial sync is not starved by passes over its growing self.
    */
   private async crossObjectPass(): Promise<void> {
     if (this.crossRunning || this.dirty.size === 0) return;
     this.crossRunning = true;
-    const { sql, logger } = this.options;
+    const { logger } = this.options;
     try {
       for (const cluster of [...this.dirty]) {
         if ((this.crossNotBefore.get(cluster) ?? 0) > Date.now()) continue;
         this.dirty.delete(cluster);
         if (!this.consumers.has(cluster)) continue;
         const started = Date.now();
-        const rows = await sql`
-          select uid, object from resources where cluster = ${cluster} and kind in (select jsonb_array_elements_text(${JSON.stringify(CROSS_OBJECT_KINDS)}::jsonb))`;
-        // biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON
-        type Loose = Record<string, any>;
-        const all: Loose[] = rows.map((r) => ({
-          ...(r.object as Loose),
-          metadata: { ...(r.object as Loose).metadata, uid: r.uid },
-        }));
-        const objects = all.filter((o) => o.kind !== "Event");
-        const found = clusterIssues(
-          objects,
-          all.filter((o) => o.kind === "Event"),
-          this.options.insight,
-        );
-        await recordIssues(
-          sql,
-          objects.map((o) => ({
-            cluster,
-            uid: o.metadata.uid,
-            kind: o.kind,
-            namespace: o.metadata.namespace ?? "",
-            name: o.metadata.name,
-            issues: found.get(o.metadata.uid)?.issues ?? [],
-          })),
-          { rules: CROSS_OBJECT_RULES },
-        );
-        this.crossNotBefore.set(cluster, Date.now() + CROSS_PASS_SPACING * (Date.now() - started));
-        logger.debug({ cluster, objects: objects.length, ms: Date.now() - started }, "cross-object pass");
+        const answer = await this.passOnWorker(cluster);
+        const ms = Date.now() - started;
+        this.crossNotBefore.set(cluster, Date.now() + CROSS_PASS_SPACING * ms);
+        if ("error" in answer) {
+          this.dirty.add(cluster);
+          logger.warn(
+            { cluster, err: answer.error },
+            "the cross-object rules could not run; they run again later",
+          );
+        } else logger.debug({ cluster, objects: answer.objects, ms }, "cross-object pass");
       }
-    } catch (error) {
-      logger.warn({ err: (error as Error).message }, "the cross-object rules could not run");
     } finally {
       this.crossRunning = false;
     }
+  }
+
+  /** Runs one cluster's pass on the worker thread, started on first use and again after it dies. */
+  private passOnWorker(cluster: string): Promise<CrossPassAnswer> {
+    if (!this.crossWorker) {
+      const worker = new Worker(new URL("./cross-pass-worker.js", import.meta.url), {
+        workerData: { databaseUrl: this.options.databaseUrl, insight: this.options.insight },
+      });
+      const settle = (answer: CrossPassAnswer) => {
+        const resolve = this.crossAnswer;
+        this.crossAnswer = undefined;
+        resolve?.(answer);
+      };
+      worker.on("message", settle);
+      worker.on("error", (error) => settle({ error: error.message }));
+      worker.on("exit", (code) => {
+        if (this.crossWorker === worker) this.crossWorker = undefined;
+        settle({ error: `the cross-object worker stopped with code ${code}` });
+      });
+      this.crossWorker = worker;
+    }
+    const worker = this.crossWorker;
+    return new Promise((resolve) => {
+      this.crossAnswer = resolve;
+      worker.postMessage({ cluster });
+    });
   }
 
   private async startCluster(cluster: string): Promise<void> {
@@ -229,6 +236,7 @@ export class ResourceIndexer {
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
     clearInterval(this.crossTimer);
+    await this.crossWorker?.terminate();
     this.heartbeatWatch?.stop();
     await this.leases?.stop();
   }

@@ -56,6 +56,7 @@ await openSearch?.ensureIndex();
 const indexer = new ResourceIndexer({
   bus,
   sql: database.sql,
+  databaseUrl: config.DATABASE_URL,
   logger,
   durable: config.INDEXER_DURABLE,
   maxBatch: config.INDEXER_MAX_BATCH,
