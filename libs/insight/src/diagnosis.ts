@@ -537,10 +537,19 @@ export function diagnose(
   options: { single?: boolean } = {},
 ): Diagnosis[] {
   const index = new Map<string, Obj>();
+  // Grouped once, so rules that look up a kind in a namespace (a Service's pods, say) cost the
+  // size of that group rather than a scan of the whole cluster per object.
   const byKind = new Map<string, Obj[]>();
+  const byKindInNamespace = new Map<string, Obj[]>();
+  const group = (groups: Map<string, Obj[]>, key: string, o: Obj) => {
+    const members = groups.get(key);
+    if (members) members.push(o);
+    else groups.set(key, [o]);
+  };
   for (const o of objects) {
     index.set(`${o.kind}/${namespaceOf(o)}/${o.metadata?.name}`, o);
-    byKind.set(o.kind, [...(byKind.get(o.kind) ?? []), o]);
+    group(byKind, o.kind, o);
+    group(byKindInNamespace, `${o.kind}/${namespaceOf(o)}`, o);
   }
   const context: Context = {
     single: options.single ?? false,
@@ -549,7 +558,7 @@ export function diagnose(
     find: (kind, namespace, name) =>
       index.get(`${kind}/${namespace}/${name}`) ?? index.get(`${kind}//${name}`),
     ofKind: (kind, namespace) =>
-      (byKind.get(kind) ?? []).filter((o) => namespace === undefined || namespaceOf(o) === namespace),
+      (namespace === undefined ? byKind.get(kind) : byKindInNamespace.get(`${kind}/${namespace}`)) ?? [],
   };
   const results: Diagnosis[] = [];
   for (const object of objects) {
