@@ -151,17 +151,16 @@ const adminExempt = (b: Obj) => SYSTEM(b.metadata?.name ?? "");
 const clusterAdminGrant = (ref: Obj) => (role: Obj | undefined) =>
   ref.name === "cluster-admin" || grantsEverything(role);
 
-function seccompHardened(container: Obj, pod: Obj): boolean {
-  const own = containerSecurityContext(container).seccompProfile?.type;
-  const type = own ?? podSecurityContext(pod).seccompProfile?.type;
-  return Boolean(type) && type !== "Unconfined";
-}
-
 /** The seccomp profile type a container runs with: its own, else its pod's. */
 function seccompType(container: Obj, pod: Obj): string | undefined {
   return (
     containerSecurityContext(container).seccompProfile?.type ?? podSecurityContext(pod).seccompProfile?.type
   );
+}
+
+function seccompHardened(container: Obj, pod: Obj): boolean {
+  const type = seccompType(container, pod);
+  return Boolean(type) && type !== "Unconfined";
 }
 
 /**
@@ -176,14 +175,17 @@ function legacySeccomp(container: Obj, pod?: { metadata: Obj }): string | undefi
   );
 }
 
+/** The AppArmor profile the pre-1.30 annotation gives a container. */
+function appArmorAnnotation(container: Obj, pod?: { metadata: Obj }): string | undefined {
+  return pod?.metadata.annotations?.[`container.apparmor.security.beta.kubernetes.io/${container.name}`];
+}
+
 /** Whether a container's AppArmor profile is switched off, by the field (1.30+) or the older annotation. */
 function appArmorUnconfined(container: Obj, pod?: { metadata: Obj; spec: Obj }): boolean {
   const type =
     containerSecurityContext(container).appArmorProfile?.type ??
     podSecurityContext(pod?.spec ?? {}).appArmorProfile?.type;
-  const annotation =
-    pod?.metadata.annotations?.[`container.apparmor.security.beta.kubernetes.io/${container.name}`];
-  return type === "Unconfined" || annotation === "unconfined";
+  return type === "Unconfined" || appArmorAnnotation(container, pod) === "unconfined";
 }
 
 function seLinuxSet(options: Obj | undefined): boolean {
@@ -559,8 +561,7 @@ export const AUDIT_RULES: AuditRule[] = [
       const c = container ?? {};
       const own = containerSecurityContext(c);
       const podLevel = podSecurityContext(pod?.spec ?? {});
-      const appArmor =
-        pod?.metadata.annotations?.[`container.apparmor.security.beta.kubernetes.io/${c.name}`];
+      const appArmor = appArmorAnnotation(c, pod);
       const dropped =
         lower(own.capabilities?.drop).length > 0 && !lower(own.capabilities?.add).includes("all");
       return (
