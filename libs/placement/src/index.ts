@@ -5,6 +5,26 @@ export {
   overflowOrder,
   validLabelKey,
 } from "./affinity.js";
+export {
+  assessEvictionTasks,
+  type ClusterCondition,
+  type ClusterLiveness,
+  type ClusterTaintPolicyDoc,
+  type ConditionStatus,
+  conditionsMatch,
+  conditionTaints,
+  DEFAULT_EVICTION_GRACE_SECONDS,
+  type EvictionTask,
+  evictionsDue,
+  type FleetDisruption,
+  fleetDisruption,
+  type MatchCondition,
+  NOT_READY_TAINT_KEY,
+  readyCondition,
+  taintsUnderPolicies,
+  UNHEALTHY_FLEET_THRESHOLD,
+  UNREACHABLE_TAINT_KEY,
+} from "./cluster-health.js";
 export { type AssignInput, assignReplicas, type TargetCluster } from "./assign.js";
 export {
   addByWeights,
@@ -70,6 +90,7 @@ export {
   assumeReplicas,
   type ClusterState,
   estimateReplicas,
+  failureClearsResult,
   type Resources,
   replicaRequests,
   type ScheduleInput,

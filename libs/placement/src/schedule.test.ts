@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type ClusterState, scheduleBinding } from "./schedule.js";
-import type { Placement } from "./types.js";
+import { type ClusterState, failureClearsResult, scheduleBinding } from "./schedule.js";
+import { type Placement, PlacementError } from "./types.js";
 
 const capacity = (pods: number, cpuMillis = 64_000) => ({
   allocatable: { cpuMillis, memoryBytes: 2 ** 36, pods },
@@ -150,7 +150,7 @@ describe("scheduling a binding", () => {
     expect(result.rejected["eu-2"]).toBe("cluster(s) did not have the API resource");
   });
 
-  it("moves a workload off a cluster tainted NoExecute, unless the policy tolerates it", () => {
+  it("keeps a workload on a cluster tainted NoExecute or unreachable: the filter only guards new clusters", () => {
     const previous = {
       clusters: [
         { name: "eu-1", replicas: 10 },
@@ -158,30 +158,88 @@ describe("scheduling a binding", () => {
         { name: "us-1", replicas: 6 },
       ],
     };
-    const lost = CLUSTERS.map((c) =>
+    const tainted = CLUSTERS.map((c) =>
       c.name === "us-1"
-        ? { ...c, taints: [{ key: "cluster.atoll.dev/unreachable", effect: "NoExecute" as const }] }
+        ? {
+            ...c,
+            taints: [
+              { key: "cluster.karmada.io/unreachable", effect: "NoSchedule" as const },
+              { key: "failover", effect: "NoExecute" as const },
+            ],
+          }
         : c,
     );
-    const moved = scheduleBinding({
+    const kept = scheduleBinding({
       template: deployment(18),
       placement: divided(),
-      clusters: lost,
+      clusters: tainted,
       uid: "u1",
       previous,
     });
-    expect(moved.clusters.map((c) => c.name)).toEqual(["eu-1", "eu-2"]);
-    expect(moved.clusters.reduce((s, c) => s + (c.replicas ?? 0), 0)).toBe(18);
-    const tolerant = divided({
-      clusterTolerations: [{ key: "cluster.atoll.dev/unreachable", operator: "Exists", effect: "NoExecute" }],
-    });
-    const stayed = scheduleBinding({
+    expect(kept.clusters).toEqual(previous.clusters);
+    // A cluster the workload does not run on yet stays out.
+    const fresh = scheduleBinding({
       template: deployment(18),
-      placement: tolerant,
-      clusters: lost,
+      placement: divided(),
+      clusters: tainted,
+      uid: "u1",
+    });
+    expect(fresh.clusters.map((c) => c.name)).toEqual(["eu-1", "eu-2"]);
+    expect(fresh.rejected["us-1"]).toBe(
+      "cluster(s) had untolerated taint {cluster.karmada.io/unreachable=:NoSchedule}",
+    );
+    // Evicting (the taint manager's decision) is what moves it.
+    const evicted = scheduleBinding({
+      template: deployment(18),
+      placement: divided(),
+      clusters: tainted,
       uid: "u1",
       previous,
+      evicting: ["us-1"],
     });
-    expect(stayed.clusters.find((c) => c.name === "us-1")?.replicas).toBe(6);
+    expect(evicted.clusters.map((c) => c.name)).toEqual(["eu-1", "eu-2"]);
+    expect(evicted.clusters.reduce((s, c) => s + (c.replicas ?? 0), 0)).toBe(18);
+  });
+
+  it("says which failures may clear a result: only the policy or the clusters' own labels", () => {
+    const previous = { clusters: [{ name: "eu-1" }, { name: "us-1" }] };
+    const fail = (placement: Placement, clusters = CLUSTERS) => {
+      try {
+        scheduleBinding({ template: deployment(4), placement, clusters, uid: "u3", previous });
+      } catch (error) {
+        if (error instanceof PlacementError) return failureClearsResult(error, ["eu-1", "us-1"]);
+        throw error;
+      }
+      throw new Error("expected the scheduling to fail");
+    };
+    // The policy now selects a label no cluster has: the user moved it, so it may leave.
+    expect(fail({ clusterAffinity: { labelSelector: { matchLabels: { env: "nowhere" } } } })).toBe(true);
+    // A spread constraint no set of clusters meets keeps what runs.
+    expect(
+      fail({
+        spreadConstraints: [
+          { spreadByField: "cluster", minGroups: 9, maxGroups: 9 },
+          { spreadByField: "region", minGroups: 3, maxGroups: 3 },
+        ],
+        replicaScheduling: { replicaSchedulingType: "Duplicated" },
+      }),
+    ).toBe(false);
+    // Too little capacity keeps what runs.
+    const full = CLUSTERS.map((c) => ({ ...c, ...capacity(0) }));
+    expect(fail(divided(), full)).toBe(false);
+    // A cluster that still matches the policy keeps the workload whatever its taints say.
+    const mixed = CLUSTERS.map((c) => ({
+      ...c,
+      labels: c.name === "eu-1" ? { env: "gone" } : c.labels,
+      taints: [{ key: "maintenance", effect: "NoSchedule" as const }],
+    }));
+    const kept = scheduleBinding({
+      template: deployment(4),
+      placement: { clusterAffinity: { labelSelector: { matchLabels: { env: "prod" } } } },
+      clusters: mixed,
+      uid: "u3",
+      previous,
+    });
+    expect(kept.clusters.map((c) => c.name)).toEqual(["us-1"]);
   });
 });

@@ -4,7 +4,7 @@ import { assignReplicas, type TargetCluster } from "./assign.js";
 import { strategyOf } from "./division.js";
 import type { TemplateDoc } from "./policy.js";
 import { selectClusters } from "./spread.js";
-import { taintFilter, tolerates } from "./taints.js";
+import { taintFilter } from "./taints.js";
 import {
   type Candidate,
   type ClusterAffinityTerm,
@@ -137,58 +137,94 @@ type Filter = (
 const scheduledOn = (input: ScheduleInput, name: string) =>
   input.previous?.clusters.some((c) => c.name === name) ?? false;
 
+/**
+ * A filter plugin. `fromPolicy` marks the ones whose rejection comes from the policy or the
+ * cluster's own properties: only when every cluster of the previous result fails one of those
+ * may a failed scheduling clear the result (Karmada's FitError); any other failure keeps it.
+ */
+interface FilterPlugin {
+  fromPolicy: boolean;
+  filter: Filter;
+}
+
 /** The filter plugins, in a fixed order so the reason reported for a cluster is stable. */
-const FILTERS: Filter[] = [
-  (cluster, input) =>
-    input.evicting?.includes(cluster.name) ? "cluster(s) is in the process of eviction" : undefined,
-  // What Karmada's taint manager does when eviction is on: an untolerated NoExecute taint moves
-  // the workload off a cluster it already runs on (the taint filter below only guards new ones).
-  (cluster, _input, term) => {
-    const taint = (cluster.taints ?? []).find(
-      (t) => t.effect === "NoExecute" && !(term.clusterTolerations ?? []).some((tol) => tolerates(tol, t)),
-    );
-    return taint
-      ? `cluster(s) had untolerated taint {${taint.key}=${taint.value ?? ""}:${taint.effect}}`
-      : undefined;
+const FILTERS: FilterPlugin[] = [
+  // Karmada's ClusterEviction: clusters the taint manager is evicting the workload from.
+  {
+    fromPolicy: true,
+    filter: (cluster, input) =>
+      input.evicting?.includes(cluster.name) ? "cluster(s) is in the process of eviction" : undefined,
   },
-  (cluster, input) => {
-    if (scheduledOn(input, cluster.name) || !cluster.enabledApis) return undefined;
-    return cluster.enabledApis.includes(resourceOf(input.template))
-      ? undefined
-      : "cluster(s) did not have the API resource";
+  {
+    fromPolicy: false,
+    filter: (cluster, input) => {
+      if (scheduledOn(input, cluster.name) || !cluster.enabledApis) return undefined;
+      return cluster.enabledApis.includes(resourceOf(input.template))
+        ? undefined
+        : "cluster(s) did not have the API resource";
+    },
   },
-  (cluster, input, term) => {
-    const result = taintFilter(
-      cluster,
-      term.clusterTolerations ?? [],
-      input.previous?.clusters.map((c) => c.name) ?? [],
-    );
-    return result.code === "Success" ? undefined : result.reason;
+  // NoExecute taints only keep new placements away here; moving a workload off a cluster is the
+  // taint manager's job, and only when the hub is configured to evict.
+  {
+    fromPolicy: false,
+    filter: (cluster, input, term) => {
+      const result = taintFilter(
+        cluster,
+        term.clusterTolerations ?? [],
+        input.previous?.clusters.map((c) => c.name) ?? [],
+      );
+      return result.code === "Success" ? undefined : result.reason;
+    },
   },
-  (cluster, _input, term, termName) => {
-    const result = affinityFilter(cluster, term, termName);
-    return result.code === "Success" ? undefined : result.reason;
+  {
+    fromPolicy: true,
+    filter: (cluster, _input, term, termName) => {
+      const result = affinityFilter(cluster, term, termName);
+      return result.code === "Success" ? undefined : result.reason;
+    },
   },
-  (cluster, _input, term) => {
-    for (const c of term.spreadConstraints ?? []) {
-      if (c.spreadByField === "provider" && !cluster.provider)
-        return "cluster(s) did not have provider property";
-      if (c.spreadByField === "region" && !cluster.region) return "cluster(s) did not have region property";
-      if (c.spreadByField === "zone" && !cluster.zones?.length)
-        return "cluster(s) did not have zones property";
-      if (c.spreadByLabel && cluster.labels?.[c.spreadByLabel] === undefined)
-        return `cluster(s) did not have the label ${c.spreadByLabel}`;
-    }
-    return undefined;
+  {
+    fromPolicy: true,
+    filter: (cluster, _input, term) => {
+      for (const c of term.spreadConstraints ?? []) {
+        if (c.spreadByField === "provider" && !cluster.provider)
+          return "cluster(s) did not have provider property";
+        if (c.spreadByField === "region" && !cluster.region) return "cluster(s) did not have region property";
+        if (c.spreadByField === "zone" && !cluster.zones?.length)
+          return "cluster(s) did not have zones property";
+        if (c.spreadByLabel && cluster.labels?.[c.spreadByLabel] === undefined)
+          return `cluster(s) did not have the label ${c.spreadByLabel}`;
+      }
+      return undefined;
+    },
   },
 ];
+
+/**
+ * Whether a failed scheduling may clear the previous result. Karmada clears it on a FitError; Atoll
+ * only when no cluster fits and every cluster the workload runs on was rejected by the policy or by
+ * its own labels and properties (or is being evicted). A spread constraint that cannot be met, too
+ * little capacity, or any other failure keeps the workload where it runs.
+ */
+export function failureClearsResult(error: PlacementError, previous: string[]): boolean {
+  if (error.code !== "NO_CLUSTERS" || previous.length === 0) return false;
+  return previous.every((name) => error.policyRejected?.includes(name) ?? false);
+}
 
 /** One pass of the pipeline for one affinity term: filter, score, select, assign. */
 function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | undefined): ScheduleResult {
   const rejected: Record<string, string> = {};
+  const policyRejected: string[] = [];
   const feasible: ClusterState[] = [];
   for (const cluster of input.clusters) {
-    const reason = FILTERS.map((f) => f(cluster, input, term, termName)).find(Boolean);
+    let reason: string | undefined;
+    for (const plugin of FILTERS) {
+      reason = plugin.filter(cluster, input, term, termName);
+      if (!reason) continue;
+      if (plugin.fromPolicy) policyRejected.push(cluster.name);
+      break;
+    }
     if (reason) rejected[cluster.name] = reason;
     else feasible.push(cluster);
   }
@@ -196,7 +232,11 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
     const counts = new Map<string, number>();
     for (const reason of Object.values(rejected)) counts.set(reason, (counts.get(reason) ?? 0) + 1);
     const summary = [...counts].map(([reason, n]) => `${n} ${reason}`).join(", ");
-    throw new PlacementError("NO_CLUSTERS", `0/${input.clusters.length} clusters are available: ${summary}.`);
+    throw new PlacementError(
+      "NO_CLUSTERS",
+      `0/${input.clusters.length} clusters are available: ${summary}.`,
+      policyRejected,
+    );
   }
   const replicas = templateReplicas(input.template);
   const requests = replicaRequests(input.template);

@@ -86,6 +86,8 @@ export class PlacementError extends Error {
   constructor(
     readonly code: "NO_CLUSTERS" | "UNSCHEDULABLE" | "UNSUPPORTED" | "SPREAD",
     message: string,
+    /** NO_CLUSTERS: the clusters rejected by the policy or their own properties, not by state. */
+    readonly policyRejected?: string[],
   ) {
     super(message);
   }
