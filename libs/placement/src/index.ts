@@ -5,6 +5,7 @@ export {
   overflowOrder,
   validLabelKey,
 } from "./affinity.js";
+export { type AssignInput, assignReplicas, type TargetCluster } from "./assign.js";
 export {
   assessEvictionTasks,
   type ClusterCondition,
@@ -25,7 +26,6 @@ export {
   UNHEALTHY_FLEET_THRESHOLD,
   UNREACHABLE_TAINT_KEY,
 } from "./cluster-health.js";
-export { type AssignInput, assignReplicas, type TargetCluster } from "./assign.js";
 export {
   addByWeights,
   divideByAvailable,
