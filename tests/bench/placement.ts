@@ -13,8 +13,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@atoll/bus";
-import { PlacementReason } from "@atoll/contracts";
-import { clusterStates, requestPlacement } from "@atoll/control";
+import { ClusterHeartbeatSchema, create, PlacementReason, SyncMode } from "@atoll/contracts";
+import { clusterStates, FleetHealth, requestPlacement } from "@atoll/control";
 import { spawnService, until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
 import {
@@ -26,14 +26,8 @@ import {
   type TemplateDoc,
   workManifests,
 } from "@atoll/placement";
-import {
-  openDatabase,
-  recordHeartbeat,
-  registerCluster,
-  temporaryDatabase,
-  upsertPolicy,
-  upsertTemplate,
-} from "@atoll/store";
+import { openDatabase, registerCluster, temporaryDatabase, upsertPolicy, upsertTemplate } from "@atoll/store";
+import { heartbeatCodec, heartbeatToRow } from "@atoll/sync";
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 1000);
 const TEMPLATES = Number(process.env.BENCH_TEMPLATES ?? 10_000);
@@ -141,6 +135,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "atoll-bench-placement-"));
   try {
     console.log(`inventory: ${CLUSTERS} clusters, ${TEMPLATES} templates`);
+    const fleet = new FleetHealth();
     for (let i = 1; i <= CLUSTERS; i++) {
       const name = `c-${String(i).padStart(4, "0")}`;
       const edge = i % 10 === 0;
@@ -152,22 +147,27 @@ async function main(): Promise<void> {
         zone: `${REGIONS[i % REGIONS.length]}-${"abc"[i % 3]}`,
         ...(edge ? { taints: [{ key: "edge", value: "true", effect: "NoSchedule" }] } : {}),
       });
-      await recordHeartbeat(handle.sql, {
-        name,
-        syncMode: "pull",
-        ready: true,
-        kubernetesVersion: "v1.30.0",
-        lastHeartbeat: new Date(Date.now() + 3_600_000),
-        status: {
-          allocatable: {
-            cpuMillis: 16_000 * (1 + (i % 8)),
-            memoryBytes: 2 ** 35 * (1 + (i % 8)),
-            pods: 110 * (1 + (i % 8)),
-          },
-          allocated: { cpuMillis: 4000, memoryBytes: 2 ** 33, pods: 40 },
-          allocating: { cpuMillis: 0, memoryBytes: 0, pods: 0 },
+      // The scheduler hears heartbeats on the bus; the bench heard them too, for the pure run.
+      const capacity = {
+        allocatable: {
+          cpuMillis: BigInt(16_000 * (1 + (i % 8))),
+          memoryBytes: BigInt(2 ** 35 * (1 + (i % 8))),
+          pods: BigInt(110 * (1 + (i % 8))),
         },
+        allocated: { cpuMillis: 4000n, memoryBytes: BigInt(2 ** 33), pods: 40n },
+        allocating: { cpuMillis: 0n, memoryBytes: 0n, pods: 0n },
+      };
+      const heartbeat = create(ClusterHeartbeatSchema, {
+        cluster: name,
+        agentId: "bench",
+        mode: SyncMode.PULL,
+        kubernetesVersion: "v1.30.0",
+        nodes: { total: 3, ready: 3 },
+        ...capacity,
+        sentAtMs: BigInt(Date.now()),
       });
+      await bus.putHeartbeat(name, heartbeatCodec.encode(heartbeat));
+      fleet.observe(name, Date.now(), heartbeatToRow(heartbeat).status as never);
     }
     const parsed = parseDocuments(POLICIES);
     for (const doc of [...parsed.propagationPolicies, ...parsed.overridePolicies])
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
       );
 
     // The pure algorithm, in process.
-    const clusters = await clusterStates(handle.sql, 60);
+    const clusters = await clusterStates(handle.sql, fleet, 7200);
     const policies = parsed.propagationPolicies as PropagationPolicyDoc[];
     const overrides = parsed.overridePolicies as OverridePolicyDoc[];
     let placed = 0;

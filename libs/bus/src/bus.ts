@@ -84,7 +84,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** How long a starting service waits for a NATS server that is not up yet before giving up. */
 const STARTUP_PATIENCE_MS = 120_000;
 
-const isUnreachable = (error: unknown) =>
+/** Whether an error says a server (NATS, or any other the caller talks to) could not be reached or answered too late. */
+export const isUnreachable = (error: unknown) =>
   /ECONNREFUSED|connection refused|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|timeout|disconnect|closed/i.test(
     `${(error as Error)?.name ?? ""} ${(error as Error)?.message ?? ""} ${(error as { code?: string })?.code ?? ""}`,
   );

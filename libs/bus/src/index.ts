@@ -9,6 +9,7 @@ export {
   type ConsumeOptions,
   type Consumption,
   type Delivery,
+  isUnreachable,
   retryWhileUnreachable,
 } from "./bus.js";
 export { assertClusterName, type BusNames, busNames } from "./names.js";

@@ -4,7 +4,10 @@ import http from "node:http";
  * /healthz (the process is up) and /readyz (its dependencies answer) for processes that have no
  * HTTP API of their own, so Kubernetes probes can watch them. Port 0 turns it off.
  */
-export function serveHealth(port: number, ready: () => Promise<void>): { close(): Promise<void> } {
+export function serveHealth(
+  port: number,
+  ready: () => Promise<void | Record<string, unknown>>,
+): { close(): Promise<void> } {
   if (port === 0) return { close: async () => {} };
   const server = http.createServer((request, response) => {
     const answer = (status: number, body: object) => {
@@ -14,7 +17,7 @@ export function serveHealth(port: number, ready: () => Promise<void>): { close()
     if (request.url === "/healthz") return answer(200, { status: "ok" });
     if (request.url === "/readyz")
       return void ready().then(
-        () => answer(200, { status: "ready" }),
+        (detail) => answer(200, { status: "ready", ...(detail ?? {}) }),
         (error: Error) => answer(503, { status: "not ready", reason: error.message }),
       );
     answer(404, { status: "not found", detail: "use /healthz or /readyz" });

@@ -18,11 +18,13 @@ import {
   listWorks,
   openDatabase,
   recordHeartbeat,
+  recordWorkStatus,
   registerCluster,
   temporaryDatabase,
 } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyDocuments } from "./apply.js";
+import { FleetHealth } from "./fleet.js";
 import { PlacementController, restartedAgents } from "./scheduler.js";
 import { recordWorkStatuses } from "./status.js";
 
@@ -72,6 +74,7 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
   let handle: DatabaseHandle;
   let bus: Bus;
   const works: Work[] = [];
+  const fleet = new FleetHealth();
   const stops: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
@@ -98,6 +101,10 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
         lastHeartbeat: new Date(),
         status: { allocatable: { cpuMillis: 8000, memoryBytes: 2 ** 34, pods: 110 } },
       });
+      fleet.observe(name, Date.now(), {
+        nodes: { total: 1, ready: 1 },
+        allocatable: { cpuMillis: 8000, memoryBytes: 2 ** 34, pods: 110 },
+      });
     }
     const consumption = await bus.consume({
       stream: bus.names.streams.work,
@@ -122,7 +129,8 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
     await database.drop();
   });
 
-  const controller = () => new PlacementController({ sql: handle.sql, bus, logger: silentLogger() });
+  const controller = () =>
+    new PlacementController({ sql: handle.sql, bus, logger: silentLogger(), fleet, graceSeconds: 3600 });
   const manifestsFor = (cluster: string) =>
     works
       .filter((w) => w.cluster === cluster)
@@ -392,6 +400,211 @@ data: {a: "1"}`,
     await applyDocuments(handle.sql, bus, propagation("PropagationPolicy", "takeover", "preemption: Always"));
     await controller().place(key);
     expect(await policyOf()).toBe("PropagationPolicy/team/takeover");
+  });
+
+  /** A policy and a ServiceAccount (no other policy here selects one) in their own namespace, placed on eu and us. */
+  const lifecycleDocs = (ns: string, spec = "") => `
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: keep, namespace: ${ns} }
+spec:
+  resourceSelectors: [{ apiVersion: v1, kind: ServiceAccount, name: settings }]
+  placement: { clusterAffinity: { clusterNames: [eu, us] } }
+  ${spec}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: settings, namespace: ${ns}, labels: { a: "1" } }
+`;
+  const settings = (ns: string) => ({
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    namespace: ns,
+    name: "settings",
+  });
+  const worksOf = (ns: string) => listWorks(handle.sql, ns, "settings-serviceaccount");
+
+  it("keeps the binding and every member copy when only the policy is deleted", async () => {
+    await applyDocuments(handle.sql, bus, lifecycleDocs("orphan"));
+    await controller().place(settings("orphan"));
+    const placed = await worksOf("orphan");
+    expect(placed.map((w) => [w.cluster, w.action])).toEqual([
+      ["eu", "apply"],
+      ["us", "apply"],
+    ]);
+    await applyDocuments(handle.sql, bus, lifecycleDocs("orphan").split("---")[0]!, { remove: true });
+    await controller().place(settings("orphan"));
+    expect(await worksOf("orphan")).toEqual(placed);
+    expect(await getBinding(handle.sql, "orphan", "settings-serviceaccount")).toMatchObject({
+      condition: "NoPolicy",
+      clusters: [{ name: "eu" }, { name: "us" }],
+    });
+    // Another policy claims it and places it as before, without a withdrawal in between.
+    await applyDocuments(handle.sql, bus, lifecycleDocs("orphan").split("---")[0]!);
+    await controller().place(settings("orphan"));
+    expect((await worksOf("orphan")).map((w) => [w.cluster, w.action, w.generation])).toEqual(
+      placed.map((w) => [w.cluster, w.action, w.generation]),
+    );
+  });
+
+  it("numbers works so that a deleted and re-applied template always moves forward on each cluster", async () => {
+    const seen = new Map<string, number[]>();
+    const record = async () => {
+      for (const work of await worksOf("again"))
+        seen.set(work.cluster, [...(seen.get(work.cluster) ?? []), work.generation]);
+    };
+    for (let round = 0; round < 5; round++) {
+      await applyDocuments(handle.sql, bus, lifecycleDocs("again"));
+      await controller().place(settings("again"));
+      expect((await worksOf("again")).every((w) => w.action === "apply")).toBe(true);
+      await record();
+      await applyDocuments(handle.sql, bus, lifecycleDocs("again").split("---")[1]!, { remove: true });
+      await controller().place(settings("again"));
+      await record();
+    }
+    expect([...seen.keys()].sort()).toEqual(["eu", "us"]);
+    for (const generations of seen.values()) {
+      expect(generations).toHaveLength(10);
+      expect(generations.every((g, i) => i === 0 || g > generations[i - 1]!)).toBe(true);
+    }
+  });
+
+  it("marks the deletes of a template whose policy preserves resources, so agents leave the objects", async () => {
+    await applyDocuments(handle.sql, bus, lifecycleDocs("kept", "preserveResourcesOnDeletion: true"));
+    await controller().place(settings("kept"));
+    const before = works.length;
+    await applyDocuments(handle.sql, bus, lifecycleDocs("kept").split("---")[1]!, { remove: true });
+    await controller().place(settings("kept"));
+    await until(
+      () => works.slice(before).filter((w) => w.name === "kept/settings-serviceaccount").length === 2,
+      "two deletes",
+    );
+    expect(
+      works
+        .slice(before)
+        .filter((w) => w.name === "kept/settings-serviceaccount")
+        .map((w) => [w.cluster, w.action, w.preserveResources]),
+    ).toEqual(
+      expect.arrayContaining([
+        ["eu", WorkAction.DELETE, true],
+        ["us", WorkAction.DELETE, true],
+      ]),
+    );
+  });
+
+  it("dispatches nothing new to clusters where the policy suspends dispatching", async () => {
+    await applyDocuments(handle.sql, bus, lifecycleDocs("paused"));
+    await controller().place(settings("paused"));
+    const placed = await worksOf("paused");
+    await applyDocuments(
+      handle.sql,
+      bus,
+      lifecycleDocs("paused", "suspension: { dispatchingOnClusters: { clusterNames: [us] } }").replace(
+        'a: "1"',
+        'a: "2"',
+      ),
+    );
+    await controller().place(settings("paused"));
+    const after = await worksOf("paused");
+    expect(after.find((w) => w.cluster === "us")).toEqual(placed.find((w) => w.cluster === "us"));
+    expect(after.find((w) => w.cluster === "eu")!.manifests[0]).toMatchObject({
+      metadata: { labels: { a: "2" } },
+    });
+    expect((await getBinding(handle.sql, "paused", "settings-serviceaccount"))!.message).toMatch(
+      /dispatching suspended on us by the policy/,
+    );
+  });
+
+  it("keeps what runs when the policy asks for a spread no set of clusters meets", async () => {
+    await applyDocuments(handle.sql, bus, lifecycleDocs("spread"));
+    await controller().place(settings("spread"));
+    const placed = await worksOf("spread");
+    await applyDocuments(
+      handle.sql,
+      bus,
+      lifecycleDocs(
+        "spread",
+        "placement: { clusterAffinity: { clusterNames: [eu, us] }, spreadConstraints: [{ spreadByField: cluster, minGroups: 5, maxGroups: 5 }] }",
+      ).replace("  placement: { clusterAffinity: { clusterNames: [eu, us] } }\n", ""),
+    );
+    await controller().place(settings("spread"));
+    expect(await worksOf("spread")).toEqual(placed);
+    const binding = await getBinding(handle.sql, "spread", "settings-serviceaccount");
+    expect(binding).toMatchObject({ clusters: [{ name: "eu" }, { name: "us" }] });
+    expect(binding!.message).toMatch(/The workload stays where it runs \(eu, us\)/);
+  });
+
+  it("skips only the cluster whose override cannot apply, and places other templates meanwhile", async () => {
+    const consumer = await controller().start();
+    try {
+      await applyDocuments(
+        handle.sql,
+        bus,
+        `${lifecycleDocs("broken")}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: OverridePolicy
+metadata: { name: bad-path, namespace: broken }
+spec:
+  overrideRules:
+    - targetCluster: { clusterNames: [us] }
+      overriders: { plaintext: [{ path: /data/missing/deeper, operator: replace, value: "x" }] }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: other, namespace: broken }
+data: { b: "1" }
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: other, namespace: broken }
+spec:
+  resourceSelectors: [{ apiVersion: v1, kind: ConfigMap, name: other }]
+  placement: { clusterAffinity: { clusterNames: [us] } }
+`,
+      );
+      await until(
+        async () => (await getBinding(handle.sql, "broken", "other-configmap"))?.condition === "Success",
+        "the other template placed",
+      );
+      const binding = await getBinding(handle.sql, "broken", "settings-serviceaccount");
+      expect(binding!.message).toMatch(/not dispatched to us: its overrides could not be applied/);
+      expect((await worksOf("broken")).map((w) => w.cluster)).toEqual(["eu"]);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it("records status reports and placements of one binding concurrently without a deadlock", async () => {
+    await applyDocuments(handle.sql, bus, lifecycleDocs("busy"));
+    await controller().place(settings("busy"));
+    const errors: unknown[] = [];
+    const report = async (cluster: string) => {
+      const work = (await worksOf("busy")).find((w) => w.cluster === cluster);
+      if (!work) return;
+      await recordWorkStatus(handle.sql, {
+        cluster,
+        namespace: "busy",
+        name: "settings-serviceaccount",
+        generation: work.generation,
+        applied: true,
+        manifests: [],
+      });
+    };
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        try {
+          if (i % 2) await report(i % 4 === 1 ? "eu" : "us");
+          else {
+            await applyDocuments(handle.sql, bus, lifecycleDocs("busy").replace('a: "1"', `a: "${i}"`));
+            await controller().place(settings("busy"));
+          }
+        } catch (error) {
+          errors.push(error);
+        }
+      }),
+    );
+    expect(errors.map((e) => (e as Error).message)).toEqual([]);
   });
 });
 

@@ -5,6 +5,8 @@ export {
   type ClusterStatus,
   clusterStatuses,
 } from "./binding-status.js";
+export { FleetHealth, type FleetView, fleetView, type HeardStatus } from "./fleet.js";
+export { FleetMonitor, type FleetMonitorOptions } from "./monitor.js";
 export {
   clusterStates,
   type PlacementContext,

@@ -1,4 +1,4 @@
-import type { Bus, Delivery } from "@atoll/bus";
+import { type Bus, type Delivery, isUnreachable } from "@atoll/bus";
 import {
   ConflictResolution,
   create,
@@ -10,11 +10,16 @@ import {
 } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
 import {
+  assessEvictionTasks,
   assumeReplicas,
   bindingName,
   type ClusterState,
+  DEFAULT_EVICTION_GRACE_SECONDS,
   dependencies,
+  type EvictionTask,
   electPolicy,
+  type FleetDisruption,
+  failureClearsResult,
   holderAfterPreemption,
   type OverridePolicyDoc,
   PlacementError,
@@ -29,49 +34,40 @@ import {
   type BindingRow,
   claimTemplate,
   clusterWorks,
+  databaseUnavailable,
   dataErrorReason,
   deleteBinding,
   getBinding,
   getTemplate,
-  listClusters,
+  listClusterRegistry,
   listPolicies,
-  listWorks,
   saveBinding,
   type TemplateKey,
   type WorkRow,
 } from "@atoll/store";
 import type postgres from "postgres";
+import { type FleetHealth, fleetView } from "./fleet.js";
 
-const policyRef = (doc: { kind: string; metadata: { namespace?: string; name: string } }) =>
+export const policyRef = (doc: { kind: string; metadata: { namespace?: string; name: string } }) =>
   `${doc.kind}/${doc.metadata.namespace ? `${doc.metadata.namespace}/` : ""}${doc.metadata.name}`;
 
-/** Clusters as the scheduler sees them: registry fields, heartbeat capacity, readiness taints. */
-export async function clusterStates(sql: postgres.Sql, staleAfterSeconds: number): Promise<ClusterState[]> {
-  const clusters = await listClusters(sql, staleAfterSeconds);
-  return clusters.map((c) => {
-    const status = c.status as {
-      enabledApis?: string[];
-      allocatable?: ClusterState["allocatable"];
-      allocated?: ClusterState["allocated"];
-      allocating?: ClusterState["allocating"];
-    };
-    const taints = [...((c.taints ?? []) as ClusterState["taints"] & object)];
-    // A cluster not heard from within the grace period is tainted, as Karmada taints an unreachable one.
-    if (!c.online) taints.push({ key: "cluster.atoll.dev/unreachable", effect: "NoExecute" });
-    return {
-      name: c.name,
-      labels: c.labels,
-      ...(c.provider ? { provider: c.provider } : {}),
-      ...(c.region ? { region: c.region } : {}),
-      ...(c.zone ? { zones: [c.zone] } : {}),
-      taints,
-      ...(status.enabledApis?.length ? { enabledApis: status.enabledApis } : {}),
-      ...(status.allocatable ? { allocatable: status.allocatable } : {}),
-      ...(status.allocated ? { allocated: status.allocated } : {}),
-      ...(status.allocating ? { allocating: status.allocating } : {}),
-    };
-  });
+/** Clusters as the scheduler sees them: the registry's properties, heartbeat capacity and readiness taints. */
+export async function clusterStates(
+  sql: postgres.Sql,
+  fleet: FleetHealth,
+  graceSeconds: number,
+): Promise<ClusterState[]> {
+  return fleetView(await listClusterRegistry(sql), fleet, Date.now(), graceSeconds * 1000).clusters;
 }
+
+/** Spec fields of a PropagationPolicy the scheduler reads beyond placement (Karmada ≥1.14). */
+interface PolicyBehaviour {
+  suspension?: { dispatching?: boolean; dispatchingOnClusters?: { clusterNames?: string[] } };
+  preserveResourcesOnDeletion?: boolean;
+  failover?: { cluster?: { purgeMode?: "Gracefully" | "Directly" } };
+}
+
+const behaviourOf = (policy: PropagationPolicyDoc | undefined) => (policy?.spec ?? {}) as PolicyBehaviour;
 
 /** Room left in a bus message for the work's name, cluster, generation and headers. */
 const WORK_ENVELOPE_BYTES = 4096;
@@ -93,14 +89,19 @@ const PARALLEL_PLACEMENTS = 6;
 export interface PlacementContext {
   policies: Awaited<ReturnType<typeof listPolicies>>;
   clusters: ClusterState[];
+  disruption: FleetDisruption;
 }
 
 export interface PlacementControllerOptions {
   sql: postgres.Sql;
   bus: Bus;
   logger: Logger;
-  /** A cluster with no heartbeat for this long is unreachable, and its workloads move. */
+  /** Heartbeats as heard on the bus: readiness and capacity. */
+  fleet: FleetHealth;
+  /** A cluster with no heartbeat for this long is unreachable: tainted NoSchedule, nothing moves. */
   graceSeconds?: number;
+  /** How long a graceful eviction keeps the old copy at most (Karmada's --graceful-eviction-timeout). */
+  evictionGraceSeconds?: number;
 }
 
 /**
@@ -115,11 +116,14 @@ export class PlacementController {
 
   /** Policies and cluster states, read once for a batch of requests rather than per template. */
   async loadContext(): Promise<PlacementContext> {
-    const { sql } = this.options;
-    const [policies, clusters] = await Promise.all([
-      listPolicies(sql),
-      clusterStates(sql, this.options.graceSeconds ?? 30),
-    ]);
+    const { sql, fleet } = this.options;
+    const [policies, registry] = await Promise.all([listPolicies(sql), listClusterRegistry(sql)]);
+    const { clusters, disruption } = fleetView(
+      registry,
+      fleet,
+      Date.now(),
+      (this.options.graceSeconds ?? 30) * 1000,
+    );
     const now = Date.now();
     for (const [cluster, entries] of this.assumed) {
       const current = entries.filter((a) => a.until > now);
@@ -132,7 +136,7 @@ export class PlacementController {
         cluster,
       ),
     );
-    return { policies, clusters: assumedClusters };
+    return { policies, clusters: assumedClusters, disruption };
   }
 
   /** Counts replicas a decision adds to a cluster against it, in this batch and the next ones. */
@@ -162,14 +166,25 @@ export class PlacementController {
     const template = await getTemplate(sql, key);
     const bindingNamespace = key.namespace;
     const name = bindingName({ kind: key.kind, metadata: { name: key.name } });
-    if (!template) {
-      await this.publish(bindingNamespace, name, await deleteBinding(sql, bindingNamespace, name), "Abort");
-      return;
-    }
-    const doc = template.document as TemplateDoc;
     const propagation = policies
       .filter((p) => p.kind === "PropagationPolicy" || p.kind === "ClusterPropagationPolicy")
       .map((p) => p.document as unknown as PropagationPolicyDoc);
+    if (!template) {
+      // The user deleted the template: it leaves every cluster, unless its policy preserves it there.
+      const previous = await getBinding(sql, bindingNamespace, name);
+      const preserve = Boolean(
+        behaviourOf(propagation.find((p) => previous && policyRef(p) === previous.policy))
+          .preserveResourcesOnDeletion,
+      );
+      await this.publish(
+        bindingNamespace,
+        name,
+        await deleteBinding(sql, bindingNamespace, name, { preserve }),
+        "Abort",
+      );
+      return;
+    }
+    const doc = template.document as TemplateDoc;
     const overrides = policies
       .filter((p) => p.kind === "OverridePolicy" || p.kind === "ClusterOverridePolicy")
       .map((p) => p.document as unknown as OverridePolicyDoc);
@@ -198,13 +213,6 @@ export class PlacementController {
         propagation.filter((p) => p.kind === "PropagationPolicy" && p.metadata.namespace === key.namespace),
       ) ??
       elect(propagation.filter((p) => p.kind === "ClusterPropagationPolicy"));
-    if (!policy) {
-      // Nothing selects it (any more): it leaves every cluster.
-      await this.publish(bindingNamespace, name, await deleteBinding(sql, bindingNamespace, name), "Abort");
-      if (template.claimedBy) await claimTemplate(sql, key, "");
-      return;
-    }
-    if (policyRef(policy) !== template.claimedBy) await claimTemplate(sql, key, policyRef(policy));
     const previous = await getBinding(sql, bindingNamespace, name);
     const base = {
       namespace: bindingNamespace,
@@ -213,8 +221,63 @@ export class PlacementController {
       kind: key.kind,
       templateName: key.name,
       uid: template.uid,
-      policy: policyRef(policy),
     };
+    if (!policy) {
+      // Its policy is gone: as in Karmada, the binding and the member objects stay and the
+      // template waits for another policy to claim it. Nothing is withdrawn.
+      if (template.claimedBy) await claimTemplate(sql, key, "");
+      if (previous && previous.condition !== "NoPolicy")
+        await this.commit(
+          {
+            ...previous,
+            ...base,
+            policy: "",
+            condition: "NoPolicy",
+            message:
+              "no policy selects this template any more; it stays on its clusters as it is until a policy claims it " +
+              "(delete the template to withdraw it)",
+          },
+          {},
+          previous.clusters.map((c) => c.name),
+          "Abort",
+        );
+      return;
+    }
+    if (policyRef(policy) !== template.claimedBy) await claimTemplate(sql, key, policyRef(policy));
+    const behaviour = behaviourOf(policy);
+    const conflict = policy.spec.conflictResolution ?? "Abort";
+    const known = new Set(clusters.map((c) => c.name));
+    // Graceful eviction: a task ends once the new home is healthy or its grace period is over;
+    // while the hub doubts its own view of the fleet, none ends.
+    const tasks = (previous?.evictionTasks ?? []) as unknown as EvictionTask[];
+    const { remaining, ended } = context.disruption.disrupted
+      ? { remaining: tasks, ended: [] as EvictionTask[] }
+      : assessEvictionTasks(
+          tasks,
+          previous?.clusters.map((c) => c.name) ?? [],
+          (cluster) => {
+            const view = previous?.aggregatedStatus[cluster] as
+              | { applied?: boolean; healthy?: boolean }
+              | undefined;
+            return view?.applied === true && view.healthy !== false;
+          },
+          new Date(),
+          this.options.evictionGraceSeconds ?? DEFAULT_EVICTION_GRACE_SECONDS,
+        );
+    for (const task of ended)
+      logger.info(
+        { binding: `${bindingNamespace}/${name}`, cluster: task.fromCluster, purgeMode: task.purgeMode },
+        "eviction finished; withdrawing the old copy",
+      );
+    const evicting = remaining.map((t) => t.fromCluster);
+    // Karmada's ClusterEviction filter keeps evicted clusters out; a deregistered cluster is gone.
+    const previousClusters = (previous?.clusters ?? []).filter(
+      (c) => known.has(c.name) && !evicting.includes(c.name),
+    );
+    const gracefulKeep = remaining.filter((t) => t.purgeMode === "Gracefully").map((t) => t.fromCluster);
+    const suspendedOn = (cluster: string) =>
+      behaviour.suspension?.dispatching === true ||
+      (behaviour.suspension?.dispatchingOnClusters?.clusterNames ?? []).includes(cluster);
     let decision: ReturnType<typeof scheduleBinding>;
     try {
       decision = scheduleBinding({
@@ -222,10 +285,11 @@ export class PlacementController {
         placement: policy.spec.placement ?? {},
         clusters,
         uid: template.uid,
+        evicting,
         ...(previous
           ? {
               previous: {
-                clusters: previous.clusters,
+                clusters: previousClusters,
                 ...(previous.observedAffinity ? { observedAffinityName: previous.observedAffinity } : {}),
               },
             }
@@ -233,80 +297,116 @@ export class PlacementController {
       });
     } catch (error) {
       if (!(error instanceof PlacementError)) throw error;
-      // No cluster fits: the workload leaves everywhere, as Karmada clears a binding's clusters.
-      // Too little capacity keeps what runs and waits for the next change.
-      const keep = error.code === "UNSCHEDULABLE" && previous;
-      logger.warn({ binding: `${bindingNamespace}/${name}`, reason: error.message }, "could not schedule");
+      // Only a policy (or the clusters' own properties) that rejects every cluster the workload
+      // runs on clears the result, as the user asked; any other failure keeps what runs.
+      const clear = failureClearsResult(
+        error,
+        (previous?.clusters ?? []).map((c) => c.name).filter((c) => known.has(c)),
+      );
+      logger.warn(
+        { binding: `${bindingNamespace}/${name}`, reason: error.message, keeping: !clear },
+        "could not schedule",
+      );
+      const keptClusters = clear ? [] : (previous?.clusters ?? []);
       await this.commit(
         {
           ...base,
-          clusters: keep ? previous.clusters : [],
+          policy: policyRef(policy),
+          clusters: keptClusters,
           observedAffinity: previous?.observedAffinity ?? "",
           rejected: previous?.rejected ?? {},
-          condition: error.code === "UNSCHEDULABLE" ? "Unschedulable" : "NoClusterFit",
-          message: error.message,
+          condition: error.code === "NO_CLUSTERS" ? "NoClusterFit" : "Unschedulable",
+          message: clear
+            ? error.message
+            : `${error.message} The workload stays where it runs${keptClusters.length ? ` (${keptClusters.map((c) => c.name).join(", ")})` : ""} until the policy or the clusters change.`,
+          evictionTasks: remaining as never,
         },
-        keep ? await this.renderAll(doc, previous.clusters, clusters, overrides, policy, name) : {},
-        policy,
-        previous,
+        {},
+        clear ? gracefulKeep : [...keptClusters.map((c) => c.name), ...gracefulKeep],
+        conflict,
       );
       return;
     }
     this.assume(context, doc, decision.clusters, previous?.clusters ?? []);
-    const manifests = await this.renderAll(doc, decision.clusters, clusters, overrides, policy, name);
+    const { manifests, failures } = await this.renderAll(
+      doc,
+      decision.clusters,
+      clusters,
+      overrides,
+      policy,
+      name,
+    );
+    const suspended = [
+      ...new Set([...decision.clusters.map((c) => c.name), ...(previous?.clusters ?? []).map((c) => c.name)]),
+    ].filter(suspendedOn);
+    const notes = [
+      ...Object.entries(failures).map(([cluster, reason]) => `not dispatched to ${cluster}: ${reason}`),
+      ...(suspended.length ? [`dispatching suspended on ${suspended.join(", ")} by the policy`] : []),
+      ...remaining.map((t) => `leaving ${t.fromCluster} (${t.reason}, ${t.purgeMode})`),
+      ...(context.disruption.disrupted ? [context.disruption.message] : []),
+    ];
+    const placedOn = decision.clusters
+      .map((c) => (c.replicas === undefined ? c.name : `${c.name} (${c.replicas})`))
+      .join(", ");
     await this.commit(
       {
         ...base,
+        policy: policyRef(policy),
         clusters: decision.clusters,
         observedAffinity: decision.observedAffinityName ?? "",
         rejected: decision.rejected,
         condition: "Success",
-        message: `placed on ${decision.clusters.map((c) => (c.replicas === undefined ? c.name : `${c.name} (${c.replicas})`)).join(", ")}`,
+        message: [`placed on ${placedOn}`, ...notes].join("; "),
+        evictionTasks: remaining as never,
       },
       manifests,
-      policy,
-      previous,
+      [...Object.keys(failures), ...suspended, ...gracefulKeep],
+      conflict,
     );
   }
 
   /**
-   * Saves a decision and publishes the works it changes. A cluster's work that would not fit
-   * in one bus message is not sent at all: what runs stays as it is, and the binding says why.
+   * Saves a decision and publishes the works it changes; the works of clusters in `keep` stay as
+   * they are. A cluster's work that would not fit in one bus message is not sent at all: what runs
+   * stays as it is everywhere, and the binding says why.
    */
   private async commit(
     binding: Omit<BindingRow, "aggregatedStatus" | "scheduledAt" | "generation">,
     manifests: Record<string, Record<string, unknown>[]>,
-    policy: PropagationPolicyDoc,
-    previous: BindingRow | undefined,
+    keep: string[],
+    conflict: "Abort" | "Overwrite",
   ): Promise<void> {
     const { sql, bus, logger } = this.options;
     const limit = bus.maxPayload() - WORK_ENVELOPE_BYTES;
     const oversized = Object.entries(manifests)
       .map(([cluster, list]) => ({ cluster, bytes: workBytes(list) }))
       .find(({ bytes }) => bytes > limit);
-    let decision = binding;
-    let works = manifests;
     if (oversized) {
       const message =
         `the work for cluster ${oversized.cluster} takes ${oversized.bytes} bytes, more than the ${limit} one ` +
         "NATS message may carry (the server's max_payload, less room for the envelope): make the template and " +
         "its dependencies smaller, or raise max_payload in the NATS server configuration";
       logger.warn({ binding: `${binding.namespace}/${binding.name}`, cluster: oversized.cluster }, message);
-      const running = previous ? await listWorks(sql, binding.namespace, binding.name) : [];
-      decision = {
-        ...binding,
-        clusters: previous?.clusters ?? [],
-        observedAffinity: previous?.observedAffinity ?? "",
-        rejected: previous?.rejected ?? {},
-        condition: "WorkTooLarge",
-        message,
-      };
-      works = Object.fromEntries(
-        running.filter((w) => w.action === "apply").map((w) => [w.cluster, w.manifests]),
+      const previous = await getBinding(sql, binding.namespace, binding.name);
+      const running = previous?.clusters ?? [];
+      const changed = await saveBinding(
+        sql,
+        {
+          ...binding,
+          clusters: running,
+          observedAffinity: previous?.observedAffinity ?? "",
+          rejected: previous?.rejected ?? {},
+          condition: "WorkTooLarge",
+          message,
+        },
+        {},
+        [...new Set([...running.map((c) => c.name), ...Object.keys(manifests), ...keep])],
       );
+      await this.publish(binding.namespace, binding.name, changed, conflict);
+      return;
     }
-    const changed = await saveBinding(sql, decision, works);
-    await this.publish(binding.namespace, binding.name, changed, policy.spec.conflictResolution ?? "Abort");
+    const changed = await saveBinding(sql, binding, manifests, keep);
+    await this.publish(binding.namespace, binding.name, changed, conflict);
   }
 
   private async renderAll(
@@ -316,7 +416,10 @@ export class PlacementController {
     overrides: OverridePolicyDoc[],
     policy: PropagationPolicyDoc,
     name: string,
-  ): Promise<Record<string, Record<string, unknown>[]>> {
+  ): Promise<{
+    manifests: Record<string, Record<string, unknown>[]>;
+    failures: Record<string, string>;
+  }> {
     const deps: TemplateDoc[] = [];
     if (policy.spec.propagateDeps) {
       for (const dep of dependencies(template)) {
@@ -329,19 +432,26 @@ export class PlacementController {
         if (found) deps.push(found.document as TemplateDoc);
       }
     }
-    const out: Record<string, Record<string, unknown>[]> = {};
+    const manifests: Record<string, Record<string, unknown>[]> = {};
+    const failures: Record<string, string> = {};
     for (const target of targets) {
       const cluster = clusters.find((c) => c.name === target.name) ?? { name: target.name };
-      out[target.name] = workManifests({
-        template,
-        replicas: target.replicas,
-        cluster,
-        overridePolicies: overrides,
-        dependencies: deps,
-        binding: `${template.metadata.namespace ?? ""}.${name}`,
-      }).manifests;
+      // As Karmada's ensureWork: an override that cannot apply for one cluster costs that
+      // cluster's work only; the others are rendered and sent.
+      try {
+        manifests[target.name] = workManifests({
+          template,
+          replicas: target.replicas,
+          cluster,
+          overridePolicies: overrides,
+          dependencies: deps,
+          binding: `${template.metadata.namespace ?? ""}.${name}`,
+        }).manifests;
+      } catch (error) {
+        failures[target.name] = `its overrides could not be applied: ${(error as Error).message}`;
+      }
     }
-    return out;
+    return { manifests, failures };
   }
 
   /**
@@ -389,6 +499,7 @@ export class PlacementController {
             manifests: work.manifests.map((m) => new TextEncoder().encode(JSON.stringify(m))),
             conflictResolution:
               conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
+            preserveResources: work.preserve ?? false,
           }),
           `${work.cluster}:${namespace}/${name}:${work.generation}${occasion ? `:${occasion}` : ""}`,
         ),
@@ -396,7 +507,10 @@ export class PlacementController {
     );
   }
 
-  /** Consumes placement requests in batches; a failure retries the whole batch, which is idempotent. */
+  /**
+   * Consumes placement requests in batches. An outage retries the whole batch, which is
+   * idempotent; one template's failure is logged and skipped.
+   */
   async start(): Promise<{ stop(): Promise<void> }> {
     const { bus, logger } = this.options;
     return await bus.consume({
@@ -422,13 +536,27 @@ export class PlacementController {
             name: data.name,
           });
         const queue = [...keys.values()];
+        let outage: unknown;
         const worker = async () => {
           for (let key = queue.shift(); key; key = queue.shift()) {
-            await this.place(key, context);
-            logger.debug({ template: `${key.kind} ${key.namespace}/${key.name}` }, "placed");
+            const template = `${key.kind} ${key.namespace}/${key.name}`;
+            try {
+              await this.place(key, context);
+              logger.debug({ template }, "placed");
+            } catch (error) {
+              // Postgres or NATS out of reach: the whole batch is tried again once they are back.
+              // Anything else is this template's own fault and must not hold up the others.
+              if (databaseUnavailable(error) || isUnreachable(error)) outage ??= error;
+              else
+                logger.error(
+                  { template, err: (error as Error).message },
+                  "could not place the template; skipping it",
+                );
+            }
           }
         };
         await Promise.all(Array.from({ length: PARALLEL_PLACEMENTS }, worker));
+        if (outage) throw outage;
       },
     });
   }

@@ -98,3 +98,34 @@ export async function clusterReachability(
     from clusters where name = any(${names}::text[])`;
   return rows.map(withIsoHeartbeat);
 }
+
+/** A cluster's properties as its registration sets them: what placement filters on. */
+export interface ClusterRegistryRow {
+  name: string;
+  labels: Record<string, string>;
+  provider: string;
+  region: string;
+  zone: string;
+  taints: unknown[];
+}
+
+/**
+ * The registry alone, for the scheduler: no heartbeat fields (it reads liveness from the bus) and
+ * no object counts (it reads this every few seconds).
+ */
+export async function listClusterRegistry(sql: postgres.Sql): Promise<ClusterRegistryRow[]> {
+  return await sql<ClusterRegistryRow[]>`
+    select name, labels, provider, region, zone, taints from clusters order by name`;
+}
+
+/** Replaces a cluster's taints only if they are still what the caller read (no lost update). */
+export async function replaceClusterTaints(
+  sql: postgres.Sql,
+  name: string,
+  before: unknown[],
+  after: unknown[],
+): Promise<boolean> {
+  const result = await sql`update clusters set taints = ${JSON.stringify(after)}::jsonb
+    where name = ${name} and taints = ${JSON.stringify(before)}::jsonb`;
+  return result.count > 0;
+}

@@ -135,6 +135,18 @@ export function dataErrorReason(error: unknown): string | undefined {
   return `Postgres refused the data (${error.code}): ${error.message}`;
 }
 
+/**
+ * Whether Postgres was out of reach or gave up on the statement (connection lost, server shutting
+ * down, too many connections, a deadlock or serialization failure): worth trying again later,
+ * unlike a refusal of the data itself.
+ */
+export function databaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== "string") return false;
+  if (error instanceof postgres.PostgresError) return /^(08|53|57|40)/.test(code);
+  return /^(ECONN|ETIMEDOUT|EPIPE|EHOSTUNREACH|CONNECTION_|CONNECT_TIMEOUT)/.test(code);
+}
+
 const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 
 /**

@@ -14,14 +14,18 @@ export { type ChangeEvent, ChangeFeed, latestChangeId, oldestChangeId, readChang
 export {
   type ClusterHeartbeatRow,
   type ClusterReachability,
+  type ClusterRegistryRow,
   type ClusterView,
   clusterReachability,
+  listClusterRegistry,
   listClusters,
   recordHeartbeat,
+  replaceClusterTaints,
 } from "./clusters.js";
 export {
   type Database,
   type DatabaseHandle,
+  databaseUnavailable,
   dataErrorReason,
   dropDatabase,
   ensureDatabase,
@@ -45,7 +49,10 @@ export {
 export { type IssueInput, type ObjectIssues, recordIssues } from "./issues.js";
 export { recordMetricSnapshots } from "./metrics.js";
 export {
+  addEvictionTask,
   type BindingRow,
+  bindingsEvicting,
+  bindingsTouching,
   claimTemplate,
   clusterWorks,
   deleteBinding,

@@ -31,6 +31,8 @@ export interface BindingRow {
   generation: number;
   aggregatedStatus: Record<string, unknown>;
   scheduledAt: string | null;
+  /** Clusters the workload is leaving by eviction; their copies stay until each task ends. */
+  evictionTasks: Record<string, unknown>[];
 }
 
 export interface WorkRow {
@@ -40,6 +42,8 @@ export interface WorkRow {
   action: "apply" | "delete";
   applied: boolean;
   status: Record<string, unknown>[];
+  /** A delete that leaves the member objects where they are. */
+  preserve?: boolean;
 }
 
 const json = (value: unknown) => JSON.stringify(value);
@@ -111,7 +115,7 @@ export async function claimTemplate(sql: postgres.Sql, key: TemplateKey, policy:
 const BINDING_COLUMNS = (sql: postgres.Sql) => sql`
   namespace, name, api_version as "apiVersion", kind, template_name as "templateName", uid, policy, clusters,
   observed_affinity as "observedAffinity", rejected, condition, message, generation::int, aggregated_status as "aggregatedStatus",
-  ${isoTime(sql, "scheduled_at")} as "scheduledAt"`;
+  ${isoTime(sql, "scheduled_at")} as "scheduledAt", eviction_tasks as "evictionTasks"`;
 
 export async function getBinding(
   sql: postgres.Sql,
@@ -129,7 +133,7 @@ export async function listBindings(sql: postgres.Sql): Promise<BindingRow[]> {
 
 export async function listWorks(sql: postgres.Sql, namespace: string, name: string): Promise<WorkRow[]> {
   return (await sql`
-    select cluster, generation::int, manifests, action, applied, status from works
+    select cluster, generation::int, manifests, action, applied, status, preserve from works
     where binding_namespace = ${namespace} and binding_name = ${name} order by cluster`) as never;
 }
 
@@ -149,47 +153,62 @@ export async function clusterWorks(
 /**
  * Records a scheduling decision and the works it implies, in one transaction: the binding, one
  * work per target cluster, and a delete work for each cluster that no longer gets the template.
- * Returns the works to publish (generation bumped only where something changed).
+ * Works of the clusters in `keep` are left exactly as they are, neither updated nor withdrawn
+ * (dispatching suspended there, an override that failed, a copy kept by a graceful eviction).
+ * Returns the works to publish; generations come from the hub-wide sequence.
+ *
+ * Lock order, here and in every other write to these tables: the binding's row, then its works.
  */
 export async function saveBinding(
   sql: postgres.Sql,
   binding: Omit<BindingRow, "aggregatedStatus" | "scheduledAt" | "generation">,
   manifests: Record<string, Record<string, unknown>[]>,
+  keep: string[] = [],
 ): Promise<WorkRow[]> {
   return await sql.begin(async (tx) => {
-    const [saved] = await tx`
-      insert into bindings (namespace, name, api_version, kind, template_name, uid, policy, clusters, observed_affinity, rejected, condition, message, generation, scheduled_at)
+    await tx`
+      insert into bindings (namespace, name, api_version, kind, template_name, uid, policy, clusters, observed_affinity, rejected, condition, message, generation, scheduled_at, eviction_tasks)
       values (${binding.namespace}, ${binding.name}, ${binding.apiVersion}, ${binding.kind}, ${binding.templateName}, ${binding.uid}, ${binding.policy},
-        ${json(binding.clusters)}::jsonb, ${binding.observedAffinity}, ${json(binding.rejected)}::jsonb, ${binding.condition}, ${binding.message}, 1, now())
+        ${json(binding.clusters)}::jsonb, ${binding.observedAffinity}, ${json(binding.rejected)}::jsonb, ${binding.condition}, ${binding.message}, 1, now(),
+        ${json(binding.evictionTasks)}::jsonb)
       on conflict (namespace, name) do update set api_version = excluded.api_version, kind = excluded.kind, template_name = excluded.template_name,
         uid = excluded.uid, policy = excluded.policy, clusters = excluded.clusters, observed_affinity = excluded.observed_affinity,
         rejected = excluded.rejected, condition = excluded.condition, message = excluded.message,
-        generation = bindings.generation + 1, scheduled_at = now()
-      returning generation::int`;
+        generation = bindings.generation + 1, scheduled_at = now(), eviction_tasks = excluded.eviction_tasks`;
     const existing = (await tx`
       select cluster, generation::int, manifests, action from works where binding_namespace = ${binding.namespace} and binding_name = ${binding.name}
-      for update`) as unknown as WorkRow[];
+      order by cluster for update`) as unknown as WorkRow[];
     const out: WorkRow[] = [];
     for (const [cluster, list] of Object.entries(manifests)) {
-      const before = existing.find((w) => w.cluster === cluster);
-      if (before && before.action === "apply" && JSON.stringify(before.manifests) === JSON.stringify(list))
-        continue;
-      const generation = Math.max((before?.generation ?? 0) + 1, saved!.generation);
-      await tx`
+      if (keep.includes(cluster)) continue;
+      // jsonb compares by value (stored objects come back with their keys reordered): an
+      // unchanged work is not sent again.
+      const [row] = await tx`
         insert into works (cluster, binding_namespace, binding_name, generation, manifests, action)
-        values (${cluster}, ${binding.namespace}, ${binding.name}, ${generation}, ${json(list)}::jsonb, 'apply')
+        values (${cluster}, ${binding.namespace}, ${binding.name}, nextval('work_generations'), ${json(list)}::jsonb, 'apply')
         on conflict (cluster, binding_namespace, binding_name) do update set generation = excluded.generation, manifests = excluded.manifests,
-          action = 'apply', applied = false, updated_at = now()`;
-      out.push({ cluster, generation, manifests: list, action: "apply", applied: false, status: [] });
+          action = 'apply', applied = false, preserve = false, updated_at = now()
+          where works.action <> 'apply' or works.manifests is distinct from excluded.manifests
+        returning generation::int`;
+      if (!row) continue;
+      out.push({
+        cluster,
+        generation: row!.generation,
+        manifests: list,
+        action: "apply",
+        applied: false,
+        status: [],
+      });
     }
     for (const before of existing) {
-      if (manifests[before.cluster] || before.action === "delete") continue;
-      const generation = before.generation + 1;
-      await tx`update works set action = 'delete', generation = ${generation}, applied = false, updated_at = now()
-        where cluster = ${before.cluster} and binding_namespace = ${binding.namespace} and binding_name = ${binding.name}`;
+      if (manifests[before.cluster] || keep.includes(before.cluster) || before.action === "delete") continue;
+      const [row] =
+        await tx`update works set action = 'delete', generation = nextval('work_generations'), applied = false, updated_at = now()
+        where cluster = ${before.cluster} and binding_namespace = ${binding.namespace} and binding_name = ${binding.name}
+        returning generation::int`;
       out.push({
         cluster: before.cluster,
-        generation,
+        generation: row!.generation,
         manifests: before.manifests,
         action: "delete",
         applied: false,
@@ -200,13 +219,25 @@ export async function saveBinding(
   });
 }
 
-/** Every work of a deleted template turns into a delete; the binding goes. */
-export async function deleteBinding(sql: postgres.Sql, namespace: string, name: string): Promise<WorkRow[]> {
+/**
+ * A deleted template: every work turns into a delete and the binding goes. With preserve, the
+ * deletes leave the member objects in place (Karmada's preserveResourcesOnDeletion).
+ */
+export async function deleteBinding(
+  sql: postgres.Sql,
+  namespace: string,
+  name: string,
+  options: { preserve?: boolean } = {},
+): Promise<WorkRow[]> {
   return await sql.begin(async (tx) => {
+    await tx`select 1 from bindings where namespace = ${namespace} and name = ${name} for update`;
     const rows = (await tx`
-      update works set action = 'delete', generation = generation + 1, applied = false, updated_at = now()
-      where binding_namespace = ${namespace} and binding_name = ${name} and action = 'apply'
-      returning cluster, generation::int, manifests, action, applied, status`) as unknown as WorkRow[];
+      update works set action = 'delete', generation = nextval('work_generations'), applied = false,
+        preserve = ${options.preserve ?? false}, updated_at = now()
+      where (cluster, binding_namespace, binding_name) in (
+        select cluster, binding_namespace, binding_name from works
+        where binding_namespace = ${namespace} and binding_name = ${name} and action = 'apply' order by cluster for update)
+      returning cluster, generation::int, manifests, action, applied, status, preserve`) as unknown as WorkRow[];
     await tx`delete from bindings where namespace = ${namespace} and name = ${name}`;
     return rows;
   });
@@ -228,6 +259,8 @@ export async function recordWorkStatus(
   },
 ): Promise<boolean> {
   return await sql.begin(async (tx) => {
+    // The binding's row first, as every writer takes them (see saveBinding).
+    await tx`select 1 from bindings where namespace = ${report.namespace} and name = ${report.name} for update`;
     const [work] = await tx`
       select generation::int, action from works where cluster = ${report.cluster} and binding_namespace = ${report.namespace} and binding_name = ${report.name} for update`;
     if (!work || (work.generation as number) > report.generation) return false;
@@ -249,4 +282,36 @@ export async function recordWorkStatus(
       where namespace = ${report.namespace} and name = ${report.name}`;
     return true;
   });
+}
+
+/** Bindings that place their template on any of these clusters, or that are leaving one. */
+export async function bindingsTouching(sql: postgres.Sql, clusters: string[]): Promise<BindingRow[]> {
+  if (clusters.length === 0) return [];
+  return (await sql`select ${BINDING_COLUMNS(sql)} from bindings
+    where exists (select 1 from jsonb_array_elements(clusters) c where c->>'name' = any(${clusters}))
+    order by namespace, name`) as never;
+}
+
+/** Bindings with graceful eviction tasks under way. */
+export async function bindingsEvicting(sql: postgres.Sql): Promise<BindingRow[]> {
+  return (await sql`select ${BINDING_COLUMNS(sql)} from bindings where eviction_tasks <> '[]'::jsonb
+    order by namespace, name`) as never;
+}
+
+/**
+ * Starts evicting a binding from a cluster, as Karmada's taint manager does: the cluster leaves
+ * the result and a task records how its copy leaves. Nothing happens if the binding no longer
+ * places there or already has a task for it.
+ */
+export async function addEvictionTask(
+  sql: postgres.Sql,
+  namespace: string,
+  name: string,
+  task: { fromCluster: string } & Record<string, unknown>,
+): Promise<boolean> {
+  const result = await sql`update bindings set eviction_tasks = eviction_tasks || ${json([task])}::jsonb
+    where namespace = ${namespace} and name = ${name}
+      and exists (select 1 from jsonb_array_elements(clusters) c where c->>'name' = ${task.fromCluster})
+      and not exists (select 1 from jsonb_array_elements(eviction_tasks) t where t->>'fromCluster' = ${task.fromCluster})`;
+  return result.count > 0;
 }

@@ -255,8 +255,10 @@ export class WorkApplier {
     });
   }
 
-  private async deleteOne(manifest: Manifest) {
+  private async deleteOne(manifest: Manifest, preserve: boolean) {
     const base = identityOf(manifest);
+    // The template was deleted with preserveResourcesOnDeletion: the work ends, the object stays.
+    if (preserve) return create(ManifestStatusSchema, { ...base, state: ManifestState.DELETED });
     try {
       const path = await this.pathOf(manifest);
       const existing = await this.current(path);
@@ -284,7 +286,7 @@ export class WorkApplier {
     for (const manifest of work.action === WorkAction.DELETE ? [...manifests].reverse() : manifests)
       statuses.push(
         work.action === WorkAction.DELETE
-          ? await this.deleteOne(manifest)
+          ? await this.deleteOne(manifest, work.preserveResources)
           : await this.applyOne(manifest, work.conflictResolution),
       );
     this.generations.set(work.name, work.generation);

@@ -1,22 +1,33 @@
 #!/usr/bin/env node
 import { Bus } from "@atoll/bus";
 import { commonConfig, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
-import { PlacementReason } from "@atoll/contracts";
-import { PlacementController, recordWorkStatuses, requestPlacement, restartedAgents } from "@atoll/control";
+import { FleetHealth, FleetMonitor, PlacementController, recordWorkStatuses } from "@atoll/control";
 import { createLogger } from "@atoll/log";
-import { listClusters, listTemplateKeys, openDatabase, recordMetricSnapshots } from "@atoll/store";
+import { openDatabase, recordMetricSnapshots } from "@atoll/store";
+import { heartbeatCodec, heartbeatToRow } from "@atoll/sync";
+
+const flag = z
+  .enum(["true", "false", "1", "0"])
+  .default("false")
+  .transform((v) => v === "true" || v === "1");
 
 // 1. Config.
 const config = loadConfig({
   ...commonConfig,
   /** Port for /healthz and /readyz (Kubernetes probes); 0 turns them off. */
   HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(0),
-  /** A cluster with no heartbeat for this long is unreachable: its workloads move elsewhere. */
+  /** A cluster with no heartbeat for this long is unreachable: tainted NoSchedule, nothing moves. */
   ATOLL_CLUSTER_GRACE_SECONDS: z.coerce.number().int().positive().default(30),
   /** How often cluster reachability is checked. */
   ATOLL_CLUSTER_CHECK_MS: z.coerce.number().int().positive().default(2000),
   /** How often fleet figures are recorded for dashboards (objects, issues, health). */
   ATOLL_SNAPSHOT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Karmada's --enable-no-execute-taint-eviction: move workloads off clusters with untolerated NoExecute taints. */
+  ATOLL_NO_EXECUTE_EVICTION: flag,
+  /** Karmada's --resource-eviction-rate: evictions started per second at most. */
+  ATOLL_EVICTION_RATE: z.coerce.number().positive().default(0.5),
+  /** Karmada's --graceful-eviction-timeout: how long an evicted copy stays at most, in seconds. */
+  ATOLL_EVICTION_GRACE_SECONDS: z.coerce.number().int().positive().default(600),
 });
 const logger = createLogger({ service: "scheduler", level: config.LOG_LEVEL });
 
@@ -31,48 +42,61 @@ const bus = await Bus.connect({
 });
 await bus.ensureTopology();
 
-// 3. Parts.
+// 3. Parts. Liveness comes from the heartbeats on the bus, by the server's clock.
+const fleet = new FleetHealth();
+const heartbeats = bus.watchClusters(async (entry) => {
+  if (entry.operation !== "PUT") return;
+  try {
+    const { status } = heartbeatToRow(heartbeatCodec.decode(entry.value));
+    fleet.observe(entry.key, entry.created.getTime(), status as never);
+  } catch (error) {
+    logger.warn(
+      { cluster: entry.key, err: (error as Error).message },
+      "an unreadable heartbeat; ignoring it",
+    );
+  }
+});
 const controller = new PlacementController({
   sql: database.sql,
   bus,
   logger,
+  fleet,
   graceSeconds: config.ATOLL_CLUSTER_GRACE_SECONDS,
+  evictionGraceSeconds: config.ATOLL_EVICTION_GRACE_SECONDS,
 });
+const monitor = new FleetMonitor({
+  sql: database.sql,
+  bus,
+  logger,
+  fleet,
+  controller,
+  graceSeconds: config.ATOLL_CLUSTER_GRACE_SECONDS,
+  evictOnNoExecute: config.ATOLL_NO_EXECUTE_EVICTION,
+  evictionsPerSecond: config.ATOLL_EVICTION_RATE,
+});
+if (config.ATOLL_NO_EXECUTE_EVICTION)
+  logger.info({ rate: config.ATOLL_EVICTION_RATE }, "eviction on NoExecute taints is on");
 
 // 4. Start.
 const health = serveHealth(config.HEALTH_PORT, async () => {
   await bus.nc.flush();
   await database.sql`select 1`;
+  const { disrupted, message, silent } = monitor.disruption;
+  return disrupted ? { fleetDisruption: message, silentClusters: silent } : {};
 });
 const placements = await controller.start();
 const statuses = await recordWorkStatuses(database.sql, bus, logger);
-// When a cluster goes silent past the grace period, or comes back, or its properties change,
-// every template is placed again: workloads leave a lost cluster and return when it does.
-let known = "";
-const agents = new Map<string, string>();
+// Every few seconds: taint policies, agent restarts, re-placement when clusters change, evictions.
+let checking = false;
 const watchClusters = setInterval(async () => {
+  if (checking) return;
+  checking = true;
   try {
-    const clusters = await listClusters(database.sql, config.ATOLL_CLUSTER_GRACE_SECONDS);
-    for (const { cluster, agentId } of restartedAgents(agents, clusters)) {
-      const resent = await controller.resendWorks(cluster, agentId);
-      agents.set(cluster, agentId);
-      logger.info({ cluster, agentId, works: resent }, "agent restarted; sent it its works again");
-    }
-    const fingerprint = JSON.stringify(
-      clusters.map((c) => [c.name, c.online, c.labels, c.taints, c.region, c.zone, c.provider, c.registered]),
-    );
-    if (fingerprint === known) return;
-    const first = known === "";
-    known = fingerprint;
-    if (first) return;
-    logger.info(
-      { online: clusters.filter((c) => c.online).map((c) => c.name) },
-      "clusters changed; placing again",
-    );
-    for (const key of await listTemplateKeys(database.sql))
-      await requestPlacement(bus, key, PlacementReason.CLUSTER_CHANGED);
+    await monitor.check();
   } catch (error) {
     logger.warn({ err: (error as Error).message }, "could not check clusters");
+  } finally {
+    checking = false;
   }
 }, config.ATOLL_CLUSTER_CHECK_MS);
 const snapshots = setInterval(() => {
@@ -87,6 +111,7 @@ onShutdown(logger, async () => {
   await health.close();
   clearInterval(watchClusters);
   clearInterval(snapshots);
+  heartbeats.stop();
   await placements.stop();
   await statuses.stop();
   await bus.close();

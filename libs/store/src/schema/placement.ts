@@ -1,5 +1,21 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  index,
+  jsonb,
+  pgSequence,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
+
+/**
+ * Work generations come from one sequence for the whole hub, so a cluster's agent never sees a
+ * generation go backwards: not when a template is deleted and applied again, nor across bindings.
+ */
+export const workGenerations = pgSequence("work_generations");
 
 /** Karmada policies as applied: Propagation and Override, namespaced ('' namespace) or cluster-wide. */
 export const placementPolicies = pgTable(
@@ -62,6 +78,11 @@ export const bindings = pgTable(
       .notNull()
       .default(sql`'{}'::jsonb`),
     scheduledAt: timestamp("scheduled_at", { withTimezone: true }),
+    /** Karmada's gracefulEvictionTasks: clusters being left, whose copy stays until the task ends. */
+    evictionTasks: jsonb("eviction_tasks")
+      .$type<Record<string, unknown>[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
   },
   (t) => [primaryKey({ columns: [t.namespace, t.name] })],
 );
@@ -80,6 +101,8 @@ export const works = pgTable(
     applied: boolean("applied").notNull().default(false),
     status: jsonb("status").$type<Record<string, unknown>[]>().notNull().default(sql`'[]'::jsonb`),
     reportedGeneration: bigint("reported_generation", { mode: "number" }).notNull().default(0),
+    /** A delete that leaves the member objects in place (preserveResourcesOnDeletion). */
+    preserve: boolean("preserve").notNull().default(false),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
