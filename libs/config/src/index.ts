@@ -20,6 +20,13 @@ export function loadConfig<Shape extends z.ZodRawShape>(
   throw new ConfigError(`invalid configuration; fix these environment variables: ${problems.join("; ")}`);
 }
 
+/** An on/off setting: true or 1 turns it on; off when unset. */
+export const envFlag = () =>
+  z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1");
+
 /** Common settings every service shares. */
 export const commonConfig = {
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),

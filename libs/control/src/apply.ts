@@ -52,9 +52,11 @@ export async function applyDocuments(
   sql: postgres.Sql,
   bus: Bus,
   text: string,
-  options: { namespace?: string; remove?: boolean } = {},
+  options: { namespace?: string; remove?: boolean; allowNoExecuteTaintPolicy?: boolean } = {},
 ): Promise<ApplyResult> {
-  const parsed = parseDocuments(text, options.namespace ?? "default");
+  const parsed = parseDocuments(text, options.namespace ?? "default", {
+    allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,
+  });
   const results: string[] = [];
   const touched: TemplateKey[] = [];
   let policiesChanged = false;
@@ -69,6 +71,18 @@ export async function applyDocuments(
       policiesChanged ||= changed;
       results.push(`${label(key.kind, key.namespace, key.name)}: ${changed ? "configured" : "unchanged"}`);
     }
+  }
+  // Taint policies change clusters, not templates: the scheduler's fleet check applies them.
+  for (const doc of parsed.clusterTaintPolicies) {
+    const key = { kind: doc.kind, namespace: "", name: doc.metadata.name };
+    const done = options.remove
+      ? (await deletePolicy(sql, key))
+        ? "deleted"
+        : "not found"
+      : (await upsertPolicy(sql, { ...key, document: doc })).changed
+        ? "configured"
+        : "unchanged";
+    results.push(`${label(key.kind, "", key.name)}: ${done}`);
   }
   for (const doc of parsed.templates) {
     const key = {

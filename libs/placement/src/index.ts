@@ -73,6 +73,7 @@ export {
   type PlaintextOverrider,
 } from "./overrides.js";
 export {
+  clusterTaintPolicyErrors,
   DocumentsError,
   type FieldError,
   overridePolicyErrors,

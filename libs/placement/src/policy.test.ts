@@ -115,3 +115,83 @@ spec:
     expect(problems[2]).toMatch(/document 3 .*kind Nope is not supported/);
   });
 });
+
+describe("ClusterTaintPolicy and the failover fields", () => {
+  const taintPolicy = (taints: string, extra = "") => `
+apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterTaintPolicy
+metadata: { name: failover }
+spec:
+  addOnConditions: [{ conditionType: Ready, operator: NotIn, statusValues: ["True"] }]
+  removeOnConditions: [{ conditionType: Ready, operator: In, statusValues: ["True"] }]
+  taints: ${taints}
+  ${extra}
+`;
+  const problemsOf = (text: string, allow = false) => {
+    try {
+      parseDocuments(text, "default", { allowNoExecuteTaintPolicy: allow });
+      return [];
+    } catch (error) {
+      return (error as DocumentsError).problems;
+    }
+  };
+
+  it("accepts a policy as Karmada's webhook does, cluster-scoped", () => {
+    const parsed = parseDocuments(taintPolicy("[{ key: unhealthy, effect: NoSchedule }]"));
+    expect(parsed.clusterTaintPolicies.map((p) => [p.metadata.name, "namespace" in p.metadata])).toEqual([
+      ["failover", false],
+    ]);
+  });
+
+  it.each([
+    [
+      "a NoExecute taint unless the administrator allows it",
+      "[{ key: down, effect: NoExecute }]",
+      "",
+      /spec\.taints\[0\]: Forbidden: Configuring taint with NoExecute effect is not allowed/,
+    ],
+    [
+      "two taints with the same key and effect",
+      "[{ key: a, effect: NoSchedule }, { key: a, effect: NoSchedule }]",
+      "",
+      /spec\.taints\[0\]: Duplicate value/,
+    ],
+    [
+      "an unknown effect",
+      "[{ key: a, effect: Sometimes }]",
+      "",
+      /spec\.taints\[0\]\.effect: Unsupported value: "Sometimes"/,
+    ],
+    ["no taint at all", "[]", "", /spec\.taints: Required value/],
+    [
+      "an unknown operator",
+      "[{ key: a, effect: NoSchedule }]",
+      "targetClusters: { fieldSelector: { matchExpressions: [{ key: color, operator: In, values: [x] }] } }",
+      /spec\.targetClusters\.fieldSelector\.matchExpressions\[0\]\.key: Unsupported value: "color"/,
+    ],
+  ])("refuses %s", (_, taints, extra, message) => {
+    const problems = problemsOf(taintPolicy(taints, extra));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+  });
+
+  it("accepts NoExecute where allowed", () => {
+    expect(problemsOf(taintPolicy("[{ key: down, effect: NoExecute }]"), true)).toEqual([]);
+  });
+
+  it("refuses suspension with both fields, and an unknown purge mode", () => {
+    const problems = problemsOf(`
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: p, namespace: shop }
+spec:
+  resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment }]
+  suspension: { dispatching: true, dispatchingOnClusters: { clusterNames: [a] } }
+  failover: { cluster: { purgeMode: Never } }
+`);
+    expect(problems[0]).toMatch(
+      /spec\.suspension: Invalid value: dispatching and dispatchingOnClusters cannot be set at the same time/,
+    );
+    expect(problems[0]).toMatch(/spec\.failover\.cluster\.purgeMode: Unsupported value: "Never"/);
+  });
+});

@@ -1,6 +1,7 @@
 import { apiVersionOf, BUILTIN_RESOURCE_TYPES } from "@atoll/kube";
 import YAML from "yaml";
 import { validLabelKey } from "./affinity.js";
+import type { ClusterTaintPolicyDoc } from "./cluster-health.js";
 import type { ResourceSelector } from "./election.js";
 import type { OverridePolicyDoc } from "./overrides.js";
 import type { ClusterAffinity, Placement } from "./types.js";
@@ -18,6 +19,9 @@ export interface PropagationPolicyDoc {
     preemption?: "Always" | "Never";
     propagateDeps?: boolean;
     conflictResolution?: "Abort" | "Overwrite";
+    suspension?: { dispatching?: boolean; dispatchingOnClusters?: { clusterNames?: string[] } };
+    preserveResourcesOnDeletion?: boolean;
+    failover?: { cluster?: { purgeMode?: "Gracefully" | "Directly" } };
   };
 }
 
@@ -215,7 +219,68 @@ export function propagationPolicyErrors(doc: PropagationPolicyDoc): FieldError[]
       field: "spec.conflictResolution",
       message: `Unsupported value: "${doc.spec.conflictResolution}": supported values: "Abort", "Overwrite"`,
     });
+  const suspension = doc.spec?.suspension;
+  if (suspension?.dispatching !== undefined && suspension.dispatchingOnClusters)
+    errors.push({
+      field: "spec.suspension",
+      message: "Invalid value: dispatching and dispatchingOnClusters cannot be set at the same time",
+    });
+  const purgeMode = doc.spec?.failover?.cluster?.purgeMode;
+  if (purgeMode !== undefined && !["Gracefully", "Directly"].includes(purgeMode))
+    errors.push({
+      field: "spec.failover.cluster.purgeMode",
+      message: `Unsupported value: "${purgeMode}": supported values: "Directly", "Gracefully"`,
+    });
   errors.push(...placementErrors(doc.spec?.placement));
+  return errors;
+}
+
+const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
+
+/**
+ * Karmada's ClusterTaintPolicy checks: at least one taint, each with a key and a known effect, no
+ * two with the same key and effect, match conditions with In or NotIn, and NoExecute taints only
+ * where the administrator allowed them (as Karmada's webhook refuses them by default).
+ */
+export function clusterTaintPolicyErrors(doc: ClusterTaintPolicyDoc, allowNoExecute: boolean): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!doc.metadata?.name) errors.push({ field: "metadata.name", message: "Required value" });
+  const taints = doc.spec?.taints;
+  if (!Array.isArray(taints) || taints.length === 0)
+    errors.push({ field: "spec.taints", message: "Required value: at least one taint" });
+  (Array.isArray(taints) ? taints : []).forEach((taint, i) => {
+    const at = `spec.taints[${i}]`;
+    if (!taint?.key) errors.push({ field: `${at}.key`, message: "Required value" });
+    if (!TAINT_EFFECTS.includes(taint?.effect))
+      errors.push({
+        field: `${at}.effect`,
+        message: `Unsupported value: "${taint?.effect ?? ""}": supported values: "NoExecute", "NoSchedule", "PreferNoSchedule"`,
+      });
+    if (taint?.effect === "NoExecute" && !allowNoExecute)
+      errors.push({
+        field: at,
+        message:
+          "Forbidden: Configuring taint with NoExecute effect is not allowed, this capability must be explicitly enabled by administrators (ATOLL_ALLOW_NO_EXECUTE_TAINT_POLICY on the query service)",
+      });
+    if (taints.slice(i + 1).some((other) => other?.key === taint?.key && other?.effect === taint?.effect))
+      errors.push({
+        field: at,
+        message: `Duplicate value: Duplicate taint with the same key(${taint.key}) and effect(${taint.effect}) is not allowed`,
+      });
+  });
+  for (const list of ["addOnConditions", "removeOnConditions"] as const)
+    (doc.spec?.[list] ?? []).forEach((condition, i) => {
+      const at = `spec.${list}[${i}]`;
+      if (!condition?.conditionType) errors.push({ field: `${at}.conditionType`, message: "Required value" });
+      if (!["In", "NotIn"].includes(condition?.operator))
+        errors.push({
+          field: `${at}.operator`,
+          message: `Unsupported value: "${condition?.operator ?? ""}": supported values: "In", "NotIn"`,
+        });
+      if (!Array.isArray(condition?.statusValues) || condition.statusValues.length === 0)
+        errors.push({ field: `${at}.statusValues`, message: "Required value" });
+    });
+  errors.push(...affinityErrors(doc.spec?.targetClusters, "spec.targetClusters"));
   return errors;
 }
 
@@ -310,6 +375,7 @@ export function withDefaults(doc: PropagationPolicyDoc): PropagationPolicyDoc {
 export interface ParsedDocuments {
   propagationPolicies: PropagationPolicyDoc[];
   overridePolicies: OverridePolicyDoc[];
+  clusterTaintPolicies: ClusterTaintPolicyDoc[];
   templates: TemplateDoc[];
 }
 
@@ -336,8 +402,17 @@ function nulCharacterPath(value: unknown, path: string): string | undefined {
  * Multi-document YAML as `kubectl apply -f` takes it: Karmada policies, and any other object as a
  * resource template. Every problem in every document is reported at once.
  */
-export function parseDocuments(text: string, defaultNamespace = "default"): ParsedDocuments {
-  const parsed: ParsedDocuments = { propagationPolicies: [], overridePolicies: [], templates: [] };
+export function parseDocuments(
+  text: string,
+  defaultNamespace = "default",
+  options: { allowNoExecuteTaintPolicy?: boolean } = {},
+): ParsedDocuments {
+  const parsed: ParsedDocuments = {
+    propagationPolicies: [],
+    overridePolicies: [],
+    clusterTaintPolicies: [],
+    templates: [],
+  };
   const problems: string[] = [];
   YAML.parseAllDocuments(text).forEach((document, index) => {
     if (document.errors.length) {
@@ -357,7 +432,9 @@ export function parseDocuments(text: string, defaultNamespace = "default"): Pars
       );
       return;
     }
-    const namespaced = !["ClusterPropagationPolicy", "ClusterOverridePolicy"].includes(doc.kind);
+    const namespaced = !["ClusterPropagationPolicy", "ClusterOverridePolicy", "ClusterTaintPolicy"].includes(
+      doc.kind,
+    );
     if (doc.apiVersion === POLICY_API_VERSION && namespaced && !doc.metadata.namespace)
       doc.metadata.namespace = defaultNamespace;
     if (
@@ -377,9 +454,13 @@ export function parseDocuments(text: string, defaultNamespace = "default"): Pars
       const errors = overridePolicyErrors(doc);
       if (errors.length) problems.push(new PolicyValidationError(describeDoc(doc, index), errors).message);
       else parsed.overridePolicies.push(doc);
+    } else if (doc.apiVersion === POLICY_API_VERSION && doc.kind === "ClusterTaintPolicy") {
+      const errors = clusterTaintPolicyErrors(doc, options.allowNoExecuteTaintPolicy ?? false);
+      if (errors.length) problems.push(new PolicyValidationError(describeDoc(doc, index), errors).message);
+      else parsed.clusterTaintPolicies.push(doc);
     } else if (doc.apiVersion === POLICY_API_VERSION) {
       problems.push(
-        `${describeDoc(doc, index)}: kind ${doc.kind} is not supported; use PropagationPolicy, ClusterPropagationPolicy, OverridePolicy or ClusterOverridePolicy`,
+        `${describeDoc(doc, index)}: kind ${doc.kind} is not supported; use PropagationPolicy, ClusterPropagationPolicy, OverridePolicy, ClusterOverridePolicy or ClusterTaintPolicy`,
       );
     } else {
       const type = BUILTIN_RESOURCE_TYPES.find(

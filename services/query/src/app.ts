@@ -54,6 +54,8 @@ export interface QueryAppOptions {
   checkBus: () => Promise<void>;
   /** A cluster counts as online if it sent a heartbeat within this many seconds. */
   staleAfterSeconds?: number;
+  /** Karmada's --allow-no-execute-taint-policy: ClusterTaintPolicies may add NoExecute taints. */
+  allowNoExecuteTaintPolicy?: boolean;
   /** Serves the registry's write endpoints when given. */
   registry?: ClusterRegistry;
   /** Answers /api/v1/search from another back end (OpenSearch); Postgres otherwise. */
@@ -177,7 +179,10 @@ export function buildQueryApp(options: QueryAppOptions) {
     settings: options.gateway ?? {},
   });
   gatewayRoutes(app, gateway, { sql: options.sql, authenticate });
-  if (options.bus) placementRoutes(app, options.sql, options.bus, options.staleAfterSeconds ?? 30);
+  if (options.bus)
+    placementRoutes(app, options.sql, options.bus, options.staleAfterSeconds ?? 30, {
+      allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,
+    });
   kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
   insightRoutes(app, options.db, {
     gateway,

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { readPrompts } from "@atoll/ai";
 import { Bus } from "@atoll/bus";
-import { ConfigError, commonConfig, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
+import { ConfigError, commonConfig, envFlag, loadConfig, onShutdown, parseSecretKey, z } from "@atoll/config";
 import { readInsightConfig } from "@atoll/insight";
 import { createLogger } from "@atoll/log";
 import { OpenSearchClient, searchOpenSearch } from "@atoll/opensearch";
@@ -44,6 +44,8 @@ const config = loadConfig({
   ATOLL_AI_PROMPTS: z.string().optional(),
   /** As for the scheduler: a cluster silent this long is offline, and bindings show it as Unknown. */
   ATOLL_CLUSTER_GRACE_SECONDS: z.coerce.number().int().positive().default(30),
+  /** Karmada's --allow-no-execute-taint-policy: a ClusterTaintPolicy may add NoExecute taints (which evict only where the scheduler has ATOLL_NO_EXECUTE_EVICTION). */
+  ATOLL_ALLOW_NO_EXECUTE_TAINT_POLICY: envFlag(),
   /** Largest request body the gateway passes on (pull mode is also held to one NATS message). */
   ATOLL_GATEWAY_BODY_LIMIT: z.coerce
     .number()
@@ -133,6 +135,7 @@ const app = buildQueryApp({
   db: database.db,
   sql: database.sql,
   staleAfterSeconds: config.ATOLL_CLUSTER_GRACE_SECONDS,
+  allowNoExecuteTaintPolicy: config.ATOLL_ALLOW_NO_EXECUTE_TAINT_POLICY,
   logger,
   checkBus: async () => {
     await bus.nc.flush();

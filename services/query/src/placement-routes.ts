@@ -19,6 +19,7 @@ export function placementRoutes(
   sql: postgres.Sql,
   bus: Bus,
   staleAfterSeconds: number,
+  options: { allowNoExecuteTaintPolicy?: boolean } = {},
 ): void {
   app.addContentTypeParser(
     ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"],
@@ -44,7 +45,11 @@ export function placementRoutes(
       demand(request, "write");
       const namespace = (request.query as { namespace?: string }).namespace ?? "default";
       try {
-        return await applyDocuments(sql, bus, documentsOf(request.body), { namespace, remove });
+        return await applyDocuments(sql, bus, documentsOf(request.body), {
+          namespace,
+          remove,
+          allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,
+        });
       } catch (error) {
         if (error instanceof DocumentsError)
           throw new HttpProblem(422, error.code, "Invalid documents", error.message, {

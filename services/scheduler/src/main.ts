@@ -1,15 +1,10 @@
 #!/usr/bin/env node
 import { Bus } from "@atoll/bus";
-import { commonConfig, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
+import { commonConfig, envFlag, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
 import { FleetHealth, FleetMonitor, PlacementController, recordWorkStatuses } from "@atoll/control";
 import { createLogger } from "@atoll/log";
 import { openDatabase, recordMetricSnapshots } from "@atoll/store";
 import { heartbeatCodec, heartbeatToRow } from "@atoll/sync";
-
-const flag = z
-  .enum(["true", "false", "1", "0"])
-  .default("false")
-  .transform((v) => v === "true" || v === "1");
 
 // 1. Config.
 const config = loadConfig({
@@ -23,7 +18,7 @@ const config = loadConfig({
   /** How often fleet figures are recorded for dashboards (objects, issues, health). */
   ATOLL_SNAPSHOT_MS: z.coerce.number().int().positive().default(60_000),
   /** Karmada's --enable-no-execute-taint-eviction: move workloads off clusters with untolerated NoExecute taints. */
-  ATOLL_NO_EXECUTE_EVICTION: flag,
+  ATOLL_NO_EXECUTE_EVICTION: envFlag(),
   /** Karmada's --resource-eviction-rate: evictions started per second at most. */
   ATOLL_EVICTION_RATE: z.coerce.number().positive().default(0.5),
   /** Karmada's --graceful-eviction-timeout: how long an evicted copy stays at most, in seconds. */
