@@ -24,6 +24,8 @@ export interface TestHubOptions {
   natsUrl?: string;
   /** Extra environment for every service, e.g. NATS credentials or ATOLL_SECRET_KEY. */
   env?: Record<string, string>;
+  /** The database URL the services use, from the test database's (to route them through a proxy). */
+  serviceDatabaseUrl?: (url: string) => string;
 }
 
 export class TestHub {
@@ -54,7 +56,7 @@ export class TestHub {
     return {
       ...this.options.env,
       NATS_URL: this.natsUrl,
-      DATABASE_URL: this.databaseUrl,
+      DATABASE_URL: this.options.serviceDatabaseUrl?.(this.databaseUrl) ?? this.databaseUrl,
       ATOLL_BUS_PREFIX: this.prefix,
       LOG_LEVEL: "debug",
       INDEXER_ACK_WAIT_MS: "2000",

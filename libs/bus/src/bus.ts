@@ -77,6 +77,8 @@ export interface Consumption {
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 10_000;
+/** How often a clusters watch makes sure its bucket still exists. */
+const CLUSTERS_CHECK_MS = 2_000;
 const CLOSE_WAIT_MS = 5_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -190,14 +192,34 @@ export class Bus {
   /**
    * Follows the clusters bucket (heartbeats) for as long as the bus lives. The watch is an
    * ordered consumer that the client re-creates after a reconnect; when that fails (the server
-   * was away too long, or restarted), the watch is opened again instead of going quiet.
+   * was away too long, or restarted), the watch is opened again instead of going quiet. An
+   * ordered consumer on a deleted stream waits silently forever, so the bucket's stream is
+   * checked every few seconds: a deleted bucket is declared again (this is a hub service, which
+   * owns the topology) and a bucket made anew is watched anew.
    */
   watchClusters(onEntry: (entry: KvEntry) => Promise<void>): { stop(): void } {
     let stopped = false;
     let current: { stop(): void } | undefined;
+    const stream = `KV_${this.names.clustersBucket}`;
+    let watchedStream = "";
+    const check = setInterval(async () => {
+      const created = await this.jsm.streams.info(stream).then(
+        (info) => info.created,
+        (error: Error) => (/not found/i.test(error.message) ? "" : undefined),
+      );
+      if (created === undefined || created === watchedStream || stopped) return;
+      this.logger.warn(
+        { stream },
+        "the clusters bucket was deleted or made anew; declaring and watching it again",
+      );
+      if (created === "") await this.ensureClustersBucket().catch(() => undefined);
+      current?.stop();
+    }, CLUSTERS_CHECK_MS);
     void (async () => {
       for (let attempt = 0; !stopped; attempt++) {
         try {
+          this.clustersKv = undefined;
+          watchedStream = (await this.jsm.streams.info(stream)).created;
           const watch = await (await this.clusters()).watch();
           current = watch;
           if (stopped) watch.stop();
@@ -212,9 +234,14 @@ export class Bus {
     return {
       stop: () => {
         stopped = true;
+        clearInterval(check);
         current?.stop();
       },
     };
+  }
+
+  private async ensureClustersBucket(): Promise<void> {
+    await new Kvm(this.js).create(this.names.clustersBucket, { history: 1 });
   }
 
   async clusters(): Promise<KV> {

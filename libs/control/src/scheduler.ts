@@ -41,6 +41,7 @@ import {
   getTemplate,
   listClusterRegistry,
   listPolicies,
+  listWorks,
   saveBinding,
   type TemplateKey,
   type WorkRow,
@@ -250,16 +251,27 @@ export class PlacementController {
     // Graceful eviction: a task ends once the new home is healthy or its grace period is over;
     // while the hub doubts its own view of the fleet, none ends.
     const tasks = (previous?.evictionTasks ?? []) as unknown as EvictionTask[];
+    // The new home counts as healthy only once the binding was rescheduled without the evicted
+    // clusters and each of its clusters reported the current work applied and healthy.
+    const current = tasks.length ? await listWorks(sql, bindingNamespace, name) : [];
+    const rescheduled = !(previous?.clusters ?? []).some((c) => tasks.some((t) => t.fromCluster === c.name));
     const { remaining, ended } = context.disruption.disrupted
       ? { remaining: tasks, ended: [] as EvictionTask[] }
       : assessEvictionTasks(
           tasks,
           previous?.clusters.map((c) => c.name) ?? [],
           (cluster) => {
+            const work = current.find((w) => w.cluster === cluster);
             const view = previous?.aggregatedStatus[cluster] as
-              | { applied?: boolean; healthy?: boolean }
+              | { applied?: boolean; healthy?: boolean; generation?: number }
               | undefined;
-            return view?.applied === true && view.healthy !== false;
+            return (
+              rescheduled &&
+              work?.action === "apply" &&
+              view?.generation === work.generation &&
+              view.applied === true &&
+              view.healthy !== false
+            );
           },
           new Date(),
           this.options.evictionGraceSeconds ?? DEFAULT_EVICTION_GRACE_SECONDS,
