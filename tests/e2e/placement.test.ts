@@ -204,34 +204,32 @@ describe("placement across four clusters", () => {
     );
   });
 
-  it("moves a silent cluster's replicas within the grace period, and leaves no stale copy when it returns", async () => {
+  it("keeps a silent cluster's replicas where they are, says it cannot hear from it, and matches the binding when it returns", async () => {
     const agent = hub.agents.get("agent-us-1")!;
     await agent.stop();
-    const stoppedAt = Date.now();
     const binding = () => hub.get("/api/v1/bindings/shop/web-deployment");
     await until(
-      async () => !(await binding()).clusters.some((c: Any) => c.name === "us-1"),
-      "us-1 to lose its replicas",
+      async () => (await binding()).clusterStatus.find((c: Any) => c.cluster === "us-1")?.reachable === false,
+      "us-1 to be reported unreachable",
       30_000,
     );
-    const moved = await binding();
-    expect(moved.clusters.reduce((s: number, c: Any) => s + c.replicas, 0)).toBe(12);
-    expect(moved.clusters.map((c: Any) => c.name)).toEqual(["eu-1", "eu-2"]);
-    // The silent cluster's last report said healthy; the binding says Unknown, and why, instead.
-    const silent = moved.clusterStatus.find((c: Any) => c.cluster === "us-1");
-    expect(silent).toMatchObject({ placed: false, reachable: false, health: "Unknown" });
+    // Three grace periods later nothing moved: no ClusterTaintPolicy asks for it (Karmada ≥1.14).
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    const kept = await binding();
+    expect(kept.clusters).toEqual([
+      { name: "eu-1", replicas: 6 },
+      { name: "eu-2", replicas: 3 },
+      { name: "us-1", replicas: 3 },
+    ]);
+    const silent = kept.clusterStatus.find((c: Any) => c.cluster === "us-1");
+    expect(silent).toMatchObject({ placed: true, reachable: false, health: "Unknown" });
     expect(silent.reason).toMatch(/^no heartbeat from cluster us-1 since /);
-    expect(moved.readiness.unknownClusters).toEqual(["us-1"]);
-    // Grace 4 s, checks every 0.5 s: the move is well within a few grace periods.
-    expect(Date.now() - stoppedAt).toBeLessThan(20_000);
-    await until(
-      () => deployment("eu-1")?.spec?.replicas === 8 && deployment("eu-2")?.spec?.replicas === 4,
-      "eu to take them",
-      30_000,
+    expect(kept.readiness.unknownClusters).toEqual(["us-1"]);
+    expect(JSON.stringify(replicasEverywhere())).toBe(
+      JSON.stringify({ "eu-1": 6, "eu-2": 3, "us-1": 3, "edge-1": 0 }),
     );
 
     hub.startAgent(sims.get("us-1")!);
-    // Back online, us-1 is placed again; its copy must match the binding, never the stale 3 replicas of before.
     await until(
       async () => {
         const b = await binding();
