@@ -6,7 +6,8 @@ import http from "node:http";
  */
 export function serveHealth(
   port: number,
-  ready: () => Promise<void | Record<string, unknown>>,
+  /** Throws when not ready; an object it resolves to is added to the ready answer as detail. */
+  ready: () => Promise<unknown>,
 ): { close(): Promise<void> } {
   if (port === 0) return { close: async () => {} };
   const server = http.createServer((request, response) => {
@@ -17,7 +18,7 @@ export function serveHealth(
     if (request.url === "/healthz") return answer(200, { status: "ok" });
     if (request.url === "/readyz")
       return void ready().then(
-        (detail) => answer(200, { status: "ready", ...(detail ?? {}) }),
+        (detail) => answer(200, { status: "ready", ...(typeof detail === "object" ? detail : {}) }),
         (error: Error) => answer(503, { status: "not ready", reason: error.message }),
       );
     answer(404, { status: "not found", detail: "use /healthz or /readyz" });

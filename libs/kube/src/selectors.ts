@@ -162,6 +162,11 @@ export function validLabelKey(key: string): boolean {
   return prefix.length <= 253 && PREFIX.test(prefix) && NAME.test(key.slice(slash + 1));
 }
 
+/** A label value: empty, or a name of at most 63 characters. */
+export function validLabelValue(value: string): boolean {
+  return value === "" || NAME.test(value);
+}
+
 /** metav1.LabelSelector against a label set; a selector that is not valid matches nothing. */
 export function labelSelectorMatches(
   selector: LabelSelector | undefined,

@@ -73,17 +73,12 @@ export {
   type PlaintextOverrider,
 } from "./overrides.js";
 export {
-  clusterTaintPolicyErrors,
   DocumentsError,
-  type FieldError,
-  overridePolicyErrors,
   type ParsedDocuments,
   POLICY_API_VERSION,
   PolicyValidationError,
   type PropagationPolicyDoc,
   parseDocuments,
-  placementErrors,
-  propagationPolicyErrors,
   type TemplateDoc,
   withDefaults,
 } from "./policy.js";
@@ -117,6 +112,14 @@ export {
   tolerates,
 } from "./taints.js";
 export * from "./types.js";
+export {
+  clusterTaintPolicyErrors,
+  type FieldError,
+  overridePolicyErrors,
+  placementErrors,
+  propagationPolicyErrors,
+  validJsonPointer,
+} from "./validation.js";
 export {
   allocateWebsterSeats,
   byFewerSeatsThenName,
