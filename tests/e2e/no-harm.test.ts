@@ -86,7 +86,9 @@ describe("placement does no harm", { timeout: 180_000 }, () => {
     ]),
   );
   let hub: TestHub;
+  let healthPort = 0;
   const schedulerEnv = {
+    HEALTH_PORT: "",
     ATOLL_CLUSTER_GRACE_SECONDS: String(GRACE_SECONDS),
     ATOLL_CLUSTER_CHECK_MS: "300",
     ATOLL_NO_EXECUTE_EVICTION: "true",
@@ -175,6 +177,8 @@ describe("placement does no harm", { timeout: 180_000 }, () => {
       generateCluster(sim, { seed: 700 + i, namespaces: ["default"], deploymentsPerNamespace: 1, nodes: 2 });
     }
     await hub.start();
+    healthPort = await freePort();
+    schedulerEnv.HEALTH_PORT = String(healthPort);
     hub.startScheduler(schedulerEnv);
     for (const c of CLUSTERS) {
       const { status, body } = await hub.send("POST", "/api/v1/clusters", {
@@ -227,16 +231,18 @@ describe("placement does no harm", { timeout: 180_000 }, () => {
     expect(watch.stop()).toEqual([]);
   });
 
-  it("withdraws nothing when the heartbeat bucket is deleted, and says the hub doubts itself", async () => {
+  it("withdraws nothing when the heartbeat bucket is deleted, and declares it again", async () => {
     const watch = watchHealthy(names);
     await hub.bus.jsm.streams.delete(`KV_${hub.bus.names.clustersBucket}`);
     await sleep(FAULT_MS);
-    const silent = await binding("web-deployment");
-    await hub.bus.ensureTopology();
+    // The hub's watches noticed and declared the bucket again; the agents' heartbeats land in it.
+    expect(
+      (await hub.bus.jsm.streams.info(`KV_${hub.bus.names.clustersBucket}`)).state.messages,
+    ).toBeGreaterThan(0);
+    const after = await binding("web-deployment");
     await settle();
     expect(watch.stop()).toEqual([]);
-    // While every cluster was silent the scheduler evicted nothing, and said why where it placed.
-    expect(silent.clusters.map((c: Any) => c.name)).toEqual(names);
+    expect(after.clusters.map((c: Any) => c.name)).toEqual(names);
   });
 
   it("withdraws nothing while Postgres refuses connections for three grace periods", async () => {
@@ -304,6 +310,32 @@ describe("placement does no harm", { timeout: 180_000 }, () => {
       "nh-c's old copy withdrawn once it is back",
       30_000,
     );
+    expect(watch.stop()).toEqual([]);
+    await settle();
+  });
+
+  it("evicts nothing when every cluster goes silent at once, and says the hub doubts itself", async () => {
+    // The failover ClusterTaintPolicy of the test before is still there, and eviction is on.
+    const watch = watchHealthy(names);
+    await Promise.all(names.map((name) => hub.agents.get(`agent-${name}`)!.stop()));
+    await sleep(FAULT_MS);
+    const ready = (await (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).json()) as Any;
+    expect(ready.fleetDisruption).toMatch(/3 of 3 clusters went silent at once/);
+    expect(ready.silentClusters).toEqual(names);
+    // A binding placed meanwhile stays where it runs and says why nothing moves.
+    await apply(
+      TEMPLATES.replace("labels: { app: web } }", "labels: { app: web }, annotations: { rev: '2' } }"),
+    );
+    await until(
+      async () => /went silent at once/.test((await binding("web-deployment")).message),
+      "the binding to carry the disruption",
+    );
+    const web = await binding("web-deployment");
+    expect(web.clusters.map((c: Any) => c.name)).toEqual(names);
+    expect(web.evictionTasks).toEqual([]);
+    for (const name of names) hub.startAgent(sims.get(name)!);
+    await settle();
+    await sleep(2000);
     expect(watch.stop()).toEqual([]);
     await apply(FAILOVER_TAINT_POLICY, "/api/v1/delete");
   });

@@ -129,12 +129,19 @@ export class FleetMonitor {
       }
     }
 
-    if (this.options.evictOnNoExecute && !view.disruption.disrupted)
+    if (this.options.evictOnNoExecute && !view.disruption.disrupted) {
+      // A cluster that just went silent is not evicted from for one more grace period: a fault of
+      // the hub's own silences clusters a heartbeat or two apart, and by then the fleet check above
+      // has seen them all and halted evictions.
+      const settling = (name: string) =>
+        view.readiness.get(name)?.status === "Unknown" &&
+        now.getTime() - (fleet.lastHeardMs(name) ?? 0) < 2 * graceMs;
       await this.evict(
-        view.clusters,
+        view.clusters.filter((c) => !settling(c.name)),
         policies.filter((p) => p.kind.endsWith("PropagationPolicy")).map((p) => p.document as never),
         now,
       );
+    }
     // Bindings leaving a cluster are placed again until their eviction tasks end.
     for (const binding of await bindingsEvicting(sql))
       await requestPlacement(

@@ -328,9 +328,12 @@ export class PlacementController {
           observedAffinity: previous?.observedAffinity ?? "",
           rejected: previous?.rejected ?? {},
           condition: error.code === "NO_CLUSTERS" ? "NoClusterFit" : "Unschedulable",
-          message: clear
-            ? error.message
-            : `${error.message} The workload stays where it runs${keptClusters.length ? ` (${keptClusters.map((c) => c.name).join(", ")})` : ""} until the policy or the clusters change.`,
+          message: [
+            clear
+              ? error.message
+              : `${error.message} The workload stays where it runs${keptClusters.length ? ` (${keptClusters.map((c) => c.name).join(", ")})` : ""} until the policy or the clusters change.`,
+            ...(context.disruption.disrupted ? [context.disruption.message] : []),
+          ].join(" "),
           evictionTasks: remaining as never,
         },
         {},
