@@ -1,5 +1,5 @@
 export type { JsMsg } from "@nats-io/jetstream";
-export type { KV } from "@nats-io/kv";
+export type { KV, KvEntry } from "@nats-io/kv";
 export { createUser as createNkeyUser, fromSeed as nkeyFromSeed } from "@nats-io/nkeys";
 export { nkeyAuthenticator } from "@nats-io/transport-node";
 export {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Bus } from "@atoll/bus";
+import { Bus, type KvEntry } from "@atoll/bus";
 import { commonConfig, envFlag, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
 import { FleetHealth, FleetMonitor, PlacementController, recordWorkStatuses } from "@atoll/control";
 import { createLogger } from "@atoll/log";
@@ -39,7 +39,7 @@ await bus.ensureTopology();
 
 // 3. Parts. Liveness comes from the heartbeats on the bus, by the server's clock.
 const fleet = new FleetHealth();
-const heartbeats = bus.watchClusters(async (entry) => {
+const hear = (entry: KvEntry) => {
   if (entry.operation !== "PUT") return;
   try {
     const { status } = heartbeatToRow(heartbeatCodec.decode(entry.value));
@@ -50,7 +50,15 @@ const heartbeats = bus.watchClusters(async (entry) => {
       "an unreadable heartbeat; ignoring it",
     );
   }
-});
+};
+// The last heartbeat of every cluster is read before anything is placed, so the first decisions
+// see the fleet as it is rather than as silent; the watch then follows it.
+const bucket = await bus.clusters();
+for await (const key of await bucket.keys()) {
+  const entry = await bucket.get(key);
+  if (entry) hear(entry);
+}
+const heartbeats = bus.watchClusters(async (entry) => hear(entry));
 const controller = new PlacementController({
   sql: database.sql,
   bus,
