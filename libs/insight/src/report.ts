@@ -1,3 +1,4 @@
+import { readYamlDocuments, YamlLimitError } from "@atoll/kube";
 import { LineCounter, parseAllDocuments, YAMLMap, YAMLSeq, type Node as YamlNode } from "yaml";
 import {
   type AuditRule,
@@ -42,6 +43,13 @@ export function readManifest(text: string, file: string): ManifestObject[] {
   const lineOf = (node: YamlNode | null | undefined) =>
     node?.range ? lineCounter.linePos(node.range[0]).line : 1;
   const objects: ManifestObject[] = [];
+  // The limits first, before the documents are composed again with their line numbers.
+  try {
+    readYamlDocuments(text);
+  } catch (error) {
+    if (error instanceof YamlLimitError) throw new ManifestError(`${file}: ${error.message}`);
+    throw error;
+  }
   for (const document of parseAllDocuments(text, { lineCounter })) {
     const error = document.errors[0];
     if (error) throw new ManifestError(`${file}:${error.linePos?.[0].line ?? 1}: ${error.message}`);

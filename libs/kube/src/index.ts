@@ -41,3 +41,11 @@ export {
   toTable,
   wantsTable,
 } from "./table.js";
+export {
+  DEFAULT_YAML_LIMITS,
+  readYaml,
+  readYamlDocuments,
+  type YamlDocument,
+  YamlLimitError,
+  type YamlLimits,
+} from "./yaml.js";

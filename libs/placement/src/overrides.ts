@@ -1,3 +1,4 @@
+import { readYaml } from "@atoll/kube";
 import YAML from "yaml";
 import { clusterMatches } from "./affinity.js";
 import { implicitPriority, type ResourceSelector, type TemplateRef } from "./election.js";
@@ -116,7 +117,7 @@ function fieldOverride(manifest: Manifest, overrider: FieldOverrider): Manifest 
   const operations = (asYaml ? overrider.yaml : overrider.json) ?? [];
   let embedded: unknown;
   try {
-    embedded = asYaml ? YAML.parse(text) : JSON.parse(text);
+    embedded = asYaml ? readYaml(text) : JSON.parse(text);
   } catch (error) {
     throw new PatchError(
       `fieldOverrider: ${overrider.fieldPath} is not valid ${asYaml ? "YAML" : "JSON"}: ${(error as Error).message}`,

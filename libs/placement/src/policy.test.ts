@@ -105,6 +105,17 @@ spec:
     expect(problems[0]).toMatch(message);
   });
 
+  it.each([
+    ["nested complex keys", `${"{? ".repeat(360)}a${" : b}".repeat(360)}`, /nests collections more than 64 deep/],
+    ["a complex key", "? [a]\n: b\n", /uses a list or a map as a key/],
+    ["a billion laughs", `a: &a [x, x]\n${"bcdefghijk".split("").map((k, i) => `${k}: &${k} [*${"abcdefghijk"[i]}, *${"abcdefghijk"[i]}]`).join("\n")}\nkind: [*k, *k]`, /aliases expand too far/],
+  ])("refuses %s before expanding it, naming the limit", (_, text, message) => {
+    const problems = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^the documents were not read: /);
+    expect(problems[0]).toMatch(message);
+  });
+
   it("reports every bad document at once, with its position", () => {
     const problems = problemsOf(
       "kind: Deployment\n---\n: bad yaml: [\n---\napiVersion: policy.karmada.io/v1alpha1\nkind: Nope\nmetadata: {name: n}\n",

@@ -1,5 +1,4 @@
-import { apiVersionOf, BUILTIN_RESOURCE_TYPES } from "@atoll/kube";
-import YAML from "yaml";
+import { apiVersionOf, BUILTIN_RESOURCE_TYPES, readYamlDocuments, YamlLimitError } from "@atoll/kube";
 import type { ClusterTaintPolicyDoc } from "./cluster-health.js";
 import type { ResourceSelector } from "./election.js";
 import type { OverridePolicyDoc } from "./overrides.js";
@@ -127,12 +126,20 @@ export function parseDocuments(
     templates: [],
   };
   const problems: string[] = [];
-  YAML.parseAllDocuments(text).forEach((document, index) => {
-    if (document.errors.length) {
-      problems.push(`document ${index + 1}: not valid YAML: ${document.errors[0]!.message}`);
+  let documents: ReturnType<typeof readYamlDocuments>;
+  try {
+    documents = readYamlDocuments(text);
+  } catch (error) {
+    if (error instanceof YamlLimitError)
+      throw new DocumentsError([`the documents were not read: ${error.message}`]);
+    throw error;
+  }
+  documents.forEach((document, index) => {
+    if (document.error !== undefined) {
+      problems.push(`document ${index + 1}: not valid YAML: ${document.error}`);
       return;
     }
-    const doc = document.toJSON();
+    const doc = document.value as Loose;
     if (doc === null || doc === undefined) return;
     if (typeof doc !== "object" || !doc.apiVersion || !doc.kind || !doc.metadata?.name) {
       problems.push(`${describeDoc(doc ?? {}, index)}: apiVersion, kind and metadata.name are required`);

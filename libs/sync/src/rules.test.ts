@@ -57,6 +57,8 @@ rules:
     ["rules: [ { apiVersion: v1, resource: pods, labelSelector: 'a in b' } ]", /rules\[0\]\.labelSelector/],
     ["rules: [ { apiVersion: v1, resource: pods, trim: status } ]", /rules\[0\]\.trim: must be a list/],
     ["rules: [ : ", /not valid YAML/],
+    [`rules: ${"[".repeat(40_000)}`, /nests collections more than 64 deep/],
+    [`a: &a x\nrules: [${Array(500).fill("*a").join(",")}]`, /more than 100 aliases/],
   ])("rejects %j, naming the field", (text, message) => {
     expect(() => parseSyncRules(text)).toThrow(SyncRulesError);
     expect(() => parseSyncRules(text)).toThrow(message);

@@ -5,8 +5,8 @@ import {
   parseFieldSelector,
   parseLabelSelector,
   type ResourceType,
+  readYaml,
 } from "@atoll/kube";
-import YAML from "yaml";
 
 export class SyncRulesError extends Error {
   readonly code = "INVALID_SYNC_RULES";
@@ -54,9 +54,9 @@ const optionalString = (value: unknown, field: string): string => {
 export function parseSyncRules(text: string): SyncRule[] {
   let document: unknown;
   try {
-    document = YAML.parse(text);
+    document = readYaml(text);
   } catch (error) {
-    throw new SyncRulesError(`sync rules are not valid YAML: ${(error as Error).message}`);
+    throw new SyncRulesError(`sync rules were not read: ${(error as Error).message}`);
   }
   const list = (document as { rules?: unknown } | null)?.rules;
   if (!Array.isArray(list)) throw new SyncRulesError('sync rules need a top-level "rules" list');

@@ -22,11 +22,11 @@ import {
   REFERRING_KINDS,
   type TopologyInput,
 } from "@atoll/insight";
+import { readYaml } from "@atoll/kube";
 import { conditionSql, resolveKind } from "@atoll/search";
 import { type Database, ISO_TIME_FORMAT } from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import YAML from "yaml";
 import { addressed, type Query } from "./address.js";
 import { badRequest, HttpProblem } from "./problem.js";
 
@@ -358,9 +358,9 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
       if (typeof body.yaml === "string") {
         let object: unknown;
         try {
-          object = YAML.parse(body.yaml);
+          object = readYaml(body.yaml);
         } catch (error) {
-          throw badRequest("INVALID_YAML", `the yaml field is not valid YAML: ${(error as Error).message}`);
+          throw badRequest("INVALID_YAML", `the yaml field was not read: ${(error as Error).message}`);
         }
         if (!object || typeof object !== "object" || !("kind" in object))
           throw badRequest("INVALID_YAML", "the yaml field must hold one Kubernetes object, with a kind");

@@ -451,6 +451,15 @@ describe("insight endpoints", () => {
       ["/api/v1/insight/ai/explain?lang=fr", {}, 400, "INVALID_LANGUAGE"],
       ["/api/v1/insight/ai/explain?prompt=yes", {}, 400, "INVALID_PROMPT"],
       ["/api/v1/insight/ai/interpret", { yaml: "a: [" }, 400, "INVALID_YAML"],
+      // Hostile YAML is refused before it is expanded: these froze the service for seconds or crashed it.
+      ["/api/v1/insight/ai/interpret", { yaml: `${"{? ".repeat(360)}a${" : b}".repeat(360)}` }, 400, "INVALID_YAML"],
+      ["/api/v1/insight/ai/interpret", { yaml: "[".repeat(40_000) }, 400, "INVALID_YAML"],
+      [
+        "/api/v1/insight/ai/interpret",
+        { yaml: `a: &a x\nkind: [${Array(20_000).fill("*a").join(",")}]` },
+        400,
+        "INVALID_YAML",
+      ],
       ["/api/v1/insight/ai/diagnose?cluster=c1", {}, 400, "OBJECT_REQUIRED"],
       ["/api/v1/insight/ai/diagnose?cluster=c1&kind=Pod&namespace=shop&name=ghost", {}, 404, "NOT_FOUND"],
     ])("refuses %s with %i", async (url, payload, status, code) => {

@@ -1,0 +1,136 @@
+import { isAlias, isCollection, isPair, Lexer, type Node, parseAllDocuments } from "yaml";
+
+/**
+ * What one YAML text may hold before Atoll reads it. Kubernetes manifests are shallow and never
+ * use collections as keys; hostile YAML uses depth, complex keys and aliases to make a parser
+ * spend seconds or memory on a few kilobytes.
+ */
+export interface YamlLimits {
+  /** Bytes of text (UTF-8). */
+  maxBytes: number;
+  /** Nesting of collections, flow or block. */
+  maxDepth: number;
+  /** Alias nodes (`*name`), which expand to what their anchor holds. */
+  maxAliases: number;
+  /** Nodes in all documents together. */
+  maxNodes: number;
+}
+
+export const DEFAULT_YAML_LIMITS: YamlLimits = {
+  maxBytes: 5 * 1024 * 1024,
+  maxDepth: 64,
+  maxAliases: 100,
+  maxNodes: 1_000_000,
+};
+
+/** YAML refused before it was expanded, naming the limit it broke; callers answer 4xx. */
+export class YamlLimitError extends Error {
+  readonly code = "YAML_LIMIT";
+  constructor(
+    readonly limit: keyof YamlLimits | "complexKeys",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One document of a YAML stream: its value, or why it could not be read. */
+export type YamlDocument = { value: unknown; error?: undefined } | { value?: undefined; error: string };
+
+/** The checks that need only the tokens: size, flow nesting, aliases and explicit keys. */
+function checkTokens(text: string, limits: YamlLimits): void {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.maxBytes)
+    throw new YamlLimitError(
+      "maxBytes",
+      `the YAML takes ${bytes} bytes, more than the ${limits.maxBytes} allowed`,
+    );
+  let depth = 0;
+  let aliases = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === "[" || token === "{") {
+      depth += 1;
+      if (depth > limits.maxDepth)
+        throw new YamlLimitError(
+          "maxDepth",
+          `the YAML nests collections more than ${limits.maxDepth} deep; Kubernetes objects never need that`,
+        );
+    } else if (token === "]" || token === "}") depth = Math.max(0, depth - 1);
+    else if (token.startsWith("*")) {
+      aliases += 1;
+      if (aliases > limits.maxAliases)
+        throw new YamlLimitError(
+          "maxAliases",
+          `the YAML uses more than ${limits.maxAliases} aliases (*name)`,
+        );
+    }
+  }
+}
+
+/** The checks on the composed tree, before any value is built: depth, size and complex keys. */
+function checkTree(root: Node | null, limits: YamlLimits, counted: { nodes: number }): void {
+  const stack: { node: Node | null; depth: number }[] = [{ node: root, depth: 0 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (!node || isAlias(node)) continue;
+    counted.nodes += 1;
+    if (counted.nodes > limits.maxNodes)
+      throw new YamlLimitError("maxNodes", `the YAML holds more than ${limits.maxNodes} values`);
+    if (!isCollection(node)) continue;
+    if (depth + 1 > limits.maxDepth)
+      throw new YamlLimitError(
+        "maxDepth",
+        `the YAML nests collections more than ${limits.maxDepth} deep; Kubernetes objects never need that`,
+      );
+    for (const item of node.items) {
+      if (isPair(item)) {
+        if (isCollection(item.key))
+          throw new YamlLimitError(
+            "complexKeys",
+            "the YAML uses a list or a map as a key (a complex key), which Kubernetes objects never do; use plain keys",
+          );
+        stack.push({ node: item.key as Node | null, depth: depth + 1 });
+        stack.push({ node: item.value as Node | null, depth: depth + 1 });
+      } else stack.push({ node: item as Node | null, depth: depth + 1 });
+    }
+  }
+}
+
+/**
+ * Reads a YAML stream within limits, checked before anything is expanded: first the tokens,
+ * then the composed tree, and only then each document's value. A limit broken anywhere throws
+ * YamlLimitError; a document that is not valid YAML is returned with its error, so a caller can
+ * report every document at once.
+ */
+export function readYamlDocuments(text: string, limits: Partial<YamlLimits> = {}): YamlDocument[] {
+  const bounds = { ...DEFAULT_YAML_LIMITS, ...limits };
+  checkTokens(text, bounds);
+  const documents = parseAllDocuments(text);
+  const list = Array.isArray(documents) ? documents : [];
+  const counted = { nodes: 0 };
+  for (const document of list) checkTree(document.contents as Node | null, bounds, counted);
+  return list.map((document) => {
+    if (document.errors.length) return { error: document.errors[0]!.message };
+    try {
+      return { value: document.toJS({ maxAliasCount: bounds.maxAliases }) };
+    } catch (error) {
+      // The library refuses an alias that expands too far (a billion-laughs document) this way.
+      if (error instanceof ReferenceError && /alias/i.test(error.message))
+        throw new YamlLimitError(
+          "maxAliases",
+          "the YAML's aliases expand too far; write the values out instead",
+        );
+      return { error: (error as Error).message };
+    }
+  });
+}
+
+/** One YAML document within limits; a syntax error throws a plain Error naming it. */
+export function readYaml(text: string, limits: Partial<YamlLimits> = {}): unknown {
+  const documents = readYamlDocuments(text, limits);
+  if (documents.length > 1) throw new Error("expected one YAML document, found several (separated by ---)");
+  const [document] = documents;
+  if (!document) return null;
+  if (document.error !== undefined) throw new Error(`not valid YAML: ${document.error}`);
+  return document.value;
+}
