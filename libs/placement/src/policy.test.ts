@@ -106,9 +106,20 @@ spec:
   });
 
   it.each([
-    ["nested complex keys", `${"{? ".repeat(360)}a${" : b}".repeat(360)}`, /nests collections more than 64 deep/],
+    [
+      "nested complex keys",
+      `${"{? ".repeat(360)}a${" : b}".repeat(360)}`,
+      /nests collections more than 64 deep/,
+    ],
     ["a complex key", "? [a]\n: b\n", /uses a list or a map as a key/],
-    ["a billion laughs", `a: &a [x, x]\n${"bcdefghijk".split("").map((k, i) => `${k}: &${k} [*${"abcdefghijk"[i]}, *${"abcdefghijk"[i]}]`).join("\n")}\nkind: [*k, *k]`, /aliases expand too far/],
+    [
+      "a billion laughs",
+      `a: &a [x, x]\n${"bcdefghijk"
+        .split("")
+        .map((k, i) => `${k}: &${k} [*${"abcdefghijk"[i]}, *${"abcdefghijk"[i]}]`)
+        .join("\n")}\nkind: [*k, *k]`,
+      /aliases expand too far/,
+    ],
   ])("refuses %s before expanding it, naming the limit", (_, text, message) => {
     const problems = problemsOf(text);
     expect(problems).toHaveLength(1);

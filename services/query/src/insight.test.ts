@@ -452,7 +452,12 @@ describe("insight endpoints", () => {
       ["/api/v1/insight/ai/explain?prompt=yes", {}, 400, "INVALID_PROMPT"],
       ["/api/v1/insight/ai/interpret", { yaml: "a: [" }, 400, "INVALID_YAML"],
       // Hostile YAML is refused before it is expanded: these froze the service for seconds or crashed it.
-      ["/api/v1/insight/ai/interpret", { yaml: `${"{? ".repeat(360)}a${" : b}".repeat(360)}` }, 400, "INVALID_YAML"],
+      [
+        "/api/v1/insight/ai/interpret",
+        { yaml: `${"{? ".repeat(360)}a${" : b}".repeat(360)}` },
+        400,
+        "INVALID_YAML",
+      ],
       ["/api/v1/insight/ai/interpret", { yaml: "[".repeat(40_000) }, 400, "INVALID_YAML"],
       [
         "/api/v1/insight/ai/interpret",
