@@ -115,6 +115,8 @@ export * from "./types.js";
 export {
   clusterTaintPolicyErrors,
   type FieldError,
+  labelSelectorErrors,
+  objectMetaErrors,
   overridePolicyErrors,
   placementErrors,
   propagationPolicyErrors,

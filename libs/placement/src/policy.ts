@@ -6,6 +6,7 @@ import type { Placement } from "./types.js";
 import {
   clusterTaintPolicyErrors,
   type FieldError,
+  objectMetaErrors,
   overridePolicyErrors,
   propagationPolicyErrors,
 } from "./validation.js";
@@ -150,6 +151,11 @@ export function parseDocuments(
       problems.push(
         `${describeDoc(doc, index)}: ${nul.replaceAll("\u0000", "\\0")} contains a NUL character (\\0), which cannot be stored; remove it`,
       );
+      return;
+    }
+    const meta = objectMetaErrors(doc);
+    if (meta.length) {
+      problems.push(new PolicyValidationError(describeDoc(doc, index), meta).message);
       return;
     }
     const namespaced = !["ClusterPropagationPolicy", "ClusterOverridePolicy", "ClusterTaintPolicy"].includes(

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { OverridePolicyDoc } from "./overrides.js";
 import type { PropagationPolicyDoc } from "./policy.js";
-import { overridePolicyErrors, propagationPolicyErrors, validJsonPointer } from "./validation.js";
+import {
+  labelSelectorErrors,
+  objectMetaErrors,
+  overridePolicyErrors,
+  propagationPolicyErrors,
+  validJsonPointer,
+} from "./validation.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: specs under test are deliberately loose
 type Any = any;
@@ -390,5 +396,69 @@ describe("JSON pointers", () => {
     ["/a~", false],
   ])("%j is valid: %s", (pointer, valid) => {
     expect(validJsonPointer(pointer)).toBe(valid);
+  });
+});
+
+describe("object names and label selectors, as kube-apiserver checks them", () => {
+  it.each([
+    [{ kind: "ConfigMap", metadata: { name: "web-config.v2", namespace: "shop" } }, []],
+    [{ kind: "ConfigMap", metadata: { name: "Bad_Name!", namespace: "shop" } }, ["metadata.name"]],
+    [{ kind: "ConfigMap", metadata: { name: "ok", namespace: "../kube-system" } }, ["metadata.namespace"]],
+    [{ kind: "Namespace", metadata: { name: "a.b" } }, ["metadata.name"]],
+    [{ kind: "Service", metadata: { name: "1st", namespace: "shop" } }, ["metadata.name"]],
+    [{ kind: "ClusterRoleBinding", metadata: { name: "system:admins" } }, []],
+    [{ kind: "ClusterRoleBinding", metadata: { name: "../x" } }, ["metadata.name"]],
+    [{ kind: "Deployment", metadata: { name: "x".repeat(254), namespace: "shop" } }, ["metadata.name"]],
+    [{ kind: "Deployment", metadata: { name: 7, namespace: "shop" } }, ["metadata.name"]],
+  ])("%j", (doc, expected) => {
+    expect(fields(objectMetaErrors(doc as never))).toEqual(expected);
+  });
+
+  it.each([
+    ["an empty key", { matchExpressions: [{ key: "", operator: "Exists" }] }, ["s.matchExpressions[0].key"]],
+    [
+      "an unknown operator",
+      { matchExpressions: [{ key: "a", operator: "Gt", values: ["1"] }] },
+      ["s.matchExpressions[0].operator"],
+    ],
+    [
+      "In without values",
+      { matchExpressions: [{ key: "a", operator: "In" }] },
+      ["s.matchExpressions[0].values"],
+    ],
+    [
+      "Exists with values",
+      { matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] },
+      ["s.matchExpressions[0].values"],
+    ],
+    ["a label value too long", { matchLabels: { a: "v".repeat(64) } }, ["s.matchLabels"]],
+    [
+      "a good selector",
+      {
+        matchLabels: { "app.kubernetes.io/name": "web" },
+        matchExpressions: [{ key: "tier", operator: "NotIn", values: ["edge"] }],
+      },
+      [],
+    ],
+  ])("%s", (_, selector, expected) => {
+    expect(fields(labelSelectorErrors(selector as never, "s"))).toEqual(expected);
+  });
+
+  it("checks the label selectors of resource selectors and cluster affinities", () => {
+    const doc = pp({
+      resourceSelectors: [
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          namespace: "shop",
+          labelSelector: { matchExpressions: [{ key: "", operator: "In", values: ["a"] }] },
+        },
+      ],
+      placement: { clusterAffinity: { labelSelector: { matchLabels: { "bad key": "x" } } } },
+    });
+    expect(fields(propagationPolicyErrors(doc))).toEqual([
+      "spec.placement.clusterAffinity.labelSelector.matchLabels",
+      "spec.resourceSelectors[0].labelSelector.matchExpressions[0].key",
+    ]);
   });
 });

@@ -45,6 +45,11 @@ function enumError(field: string, value: unknown, allowed: string[]): FieldError
 
 /** ValidateClusterAffinity: field selector keys provider, region or zone, operators In or NotIn. */
 function clusterAffinityErrors(affinity: ClusterAffinity | undefined, field: string): FieldError[] {
+  const labelErrors = labelSelectorErrors(affinity?.labelSelector, `${field}.labelSelector`);
+  return [...labelErrors, ...fieldSelectorErrors(affinity, field)];
+}
+
+function fieldSelectorErrors(affinity: ClusterAffinity | undefined, field: string): FieldError[] {
   const expressions = affinity?.fieldSelector?.matchExpressions ?? [];
   for (const term of expressions) {
     if (!["provider", "region", "zone"].includes(term.key))
@@ -336,6 +341,7 @@ export function propagationPolicyErrors(doc: PropagationPolicyDoc): FieldError[]
   (selectors ?? []).forEach((s, i) => {
     if (!s.apiVersion) errors.push(required(`spec.resourceSelectors[${i}].apiVersion`));
     if (!s.kind) errors.push(required(`spec.resourceSelectors[${i}].kind`));
+    errors.push(...labelSelectorErrors(s.labelSelector, `spec.resourceSelectors[${i}].labelSelector`));
     if (
       doc.kind === "ClusterPropagationPolicy" &&
       s.namespace &&
@@ -496,6 +502,100 @@ export function overridePolicyErrors(doc: OverridePolicyDoc): FieldError[] {
   if (spec.overriders) errors.push(...overridersErrors(spec.overriders, "spec.overriders"));
   if (doc.kind === "OverridePolicy")
     errors.push(...selectorNamespaceErrors(spec.resourceSelectors, doc.metadata?.namespace));
+  return errors;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+
+const dnsSubdomain = (name: string) =>
+  name.length <= 253 && name.split(".").every((part) => DNS_LABEL.test(part));
+
+/**
+ * The name and namespace rules kube-apiserver applies to an object: a DNS-1123 label for a
+ * Namespace and for every namespace, a DNS-1035 label for a Service, a path segment for RBAC
+ * objects, a DNS-1123 subdomain for everything else (Karmada's policies included).
+ */
+export function objectMetaErrors(doc: {
+  kind?: unknown;
+  metadata?: { name?: unknown; namespace?: unknown };
+}): FieldError[] {
+  const errors: FieldError[] = [];
+  const { name, namespace } = doc.metadata ?? {};
+  if (typeof name !== "string" || name === "") errors.push(required("metadata.name"));
+  else if (doc.kind === "Namespace") {
+    if (name.length > 63 || !DNS_LABEL.test(name))
+      errors.push(
+        invalid(
+          "metadata.name",
+          name,
+          "a namespace name is at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+        ),
+      );
+  } else if (doc.kind === "Service") {
+    if (name.length > 63 || !DNS_1035_LABEL.test(name))
+      errors.push(
+        invalid(
+          "metadata.name",
+          name,
+          "a Service name is at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
+        ),
+      );
+  } else if (RBAC_KINDS.includes(doc.kind as string)) {
+    if (name === "." || name === ".." || /[/%]/.test(name))
+      errors.push(invalid("metadata.name", name, "may not be '.' or '..' nor contain '/' or '%'"));
+  } else if (!dnsSubdomain(name))
+    errors.push(
+      invalid(
+        "metadata.name",
+        name,
+        "must be at most 253 lowercase letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit",
+      ),
+    );
+  if (
+    namespace !== undefined &&
+    (typeof namespace !== "string" || namespace.length > 63 || !DNS_LABEL.test(namespace))
+  )
+    errors.push(
+      invalid(
+        "metadata.namespace",
+        namespace,
+        "a namespace name is at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+      ),
+    );
+  return errors;
+}
+
+const LABEL_OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"];
+
+/** metav1.ValidateLabelSelector: label keys and values, operators, and values only where they fit. */
+export function labelSelectorErrors(
+  selector:
+    | {
+        matchLabels?: Record<string, unknown>;
+        matchExpressions?: { key?: string; operator?: string; values?: unknown[] }[];
+      }
+    | undefined,
+  field: string,
+): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) {
+    if (!validLabelKey(key)) errors.push(invalid(`${field}.matchLabels`, key, LABEL_KEY_RULE));
+    if (typeof value !== "string" || !validLabelValue(value))
+      errors.push(invalid(`${field}.matchLabels`, value, LABEL_VALUE_RULE));
+  }
+  (selector?.matchExpressions ?? []).forEach((e, i) => {
+    const at = `${field}.matchExpressions[${i}]`;
+    if (!validLabelKey(e.key ?? "")) errors.push(invalid(`${at}.key`, e.key ?? "", LABEL_KEY_RULE));
+    if (!LABEL_OPERATORS.includes(e.operator ?? ""))
+      errors.push(unsupported(`${at}.operator`, e.operator ?? "", LABEL_OPERATORS));
+    const values = e.values ?? [];
+    if ((e.operator === "In" || e.operator === "NotIn") && values.length === 0)
+      errors.push(required(`${at}.values`, "In and NotIn need at least one value"));
+    if ((e.operator === "Exists" || e.operator === "DoesNotExist") && values.length > 0)
+      errors.push(invalid(`${at}.values`, values, "Exists and DoesNotExist take no values"));
+  });
   return errors;
 }
 
