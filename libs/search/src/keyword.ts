@@ -4,14 +4,24 @@ import { resolveKind } from "./kinds.js";
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
+/** The longest duration taken, 100 years: past it dates stop being dates (JavaScript's and Postgres'). */
+const MAX_DURATION_SECONDS = 100 * 365 * 86_400;
+
+/** A duration such as 30s, 10m, 1h, 2d or 1w, in seconds, at most 100 years. */
 export function parseDuration(text: string): number {
-  const match = /^(\d+)([smhdw])$/.exec(text);
+  const match = /^(\d{1,15})([smhdw])$/.exec(text);
   if (!match)
     throw new QueryError(
       "INVALID_DURATION",
-      `"${text}" is not a duration; write a number and a unit: 30s, 10m, 1h, 2d, 1w`,
+      `"${text.slice(0, 40)}" is not a duration; write a number and a unit: 30s, 10m, 1h, 2d, 1w`,
     );
-  return Number(match[1]) * UNITS[match[2]!]!;
+  const seconds = Number(match[1]) * UNITS[match[2]!]!;
+  if (seconds > MAX_DURATION_SECONDS)
+    throw new QueryError(
+      "INVALID_DURATION",
+      `"${text}" is longer than 100 years, the longest duration taken`,
+    );
+  return seconds;
 }
 
 /** Splits on spaces, keeping "in (a, b)" groups and quoted phrases together. */

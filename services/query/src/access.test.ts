@@ -197,6 +197,20 @@ describe("access control", () => {
     expect(listed.body).not.toContain(secret);
   });
 
+  it.each(["99999999d", "1e9s", "-1d", "10y"])(
+    "refuses a token lifetime of %s with 400",
+    async (expiresIn) => {
+      const response = await app().inject({
+        method: "POST",
+        url: "/api/v1/tokens",
+        headers: as(ADMIN),
+        payload: { name: "forever", role: "viewer", expiresIn },
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ code: "INVALID_DURATION" });
+    },
+  );
+
   it("stops honouring revoked and expired tokens", async () => {
     const server = app();
     const created = await server.inject({
