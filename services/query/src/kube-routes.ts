@@ -94,7 +94,9 @@ export function kubeRoutes(
     rest: string,
   ) => {
     const send = (code: number, body: unknown) => reply.status(code).type("application/json").send(body);
-    const parts = rest.split("/").filter(Boolean).map(decodeURIComponent);
+    // The router has decoded the path once already; decoding again would turn %25 into a
+    // stray % and throw.
+    const parts = rest.split("/").filter(Boolean);
     // A cluster or kind outside the caller's grants does not exist as far as they can tell.
     if (cluster && !can(request.principal, "read", { cluster }))
       return send(404, statusObject(404, "NotFound", `the index holds no cluster "${cluster}"`));
