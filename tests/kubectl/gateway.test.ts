@@ -308,6 +308,20 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
     ).toBe("pod/web\n");
   });
 
+  it("names audit records itself, whatever X-Request-Id a caller sends", async () => {
+    const forged = "forged-audit-id";
+    const response = await hub.fetch("/proxy/clusters/gw-push/api/v1/namespaces/default/configmaps", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": forged },
+      body: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "request-id-probe" } }),
+    });
+    expect(response.status).toBe(201);
+    const entry = (await hub.get("/api/v1/gateway/audit?cluster=gw-push&verb=create&limit=1")).items[0];
+    expect(entry).toMatchObject({ path: "/api/v1/namespaces/default/configmaps", code: 201 });
+    expect(entry.requestId).not.toBe(forged);
+    expect(entry.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it("writes succeed or fail into the audit log with who, cluster, verb, path and code", async () => {
     const audit = await hub.get("/api/v1/gateway/audit?user=bootstrap-admin&cluster=gw-push&verb=delete");
     expect(audit.items).toContainEqual(

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   can,
   type Principal,
@@ -95,7 +96,9 @@ export function buildQueryApp(options: QueryAppOptions) {
   const app = Fastify({
     ...(options.tls ? { https: options.tls } : {}),
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
-    requestIdHeader: "x-request-id",
+    // Request ids name audit records, so the hub makes them; a caller's X-Request-Id is never taken.
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
   });
 
   app.setErrorHandler((error, request, reply) => {

@@ -100,7 +100,8 @@ export function gatewayRoutes(
     const refuse = (code: number, message: string) =>
       socket.end(statusResponseText(code, STATUS_CODES[code] ?? "Error", message));
     if (!req.url?.startsWith("/proxy/clusters/")) return refuse(404, `no upgrade is served at ${req.url}`);
-    const requestId = String(req.headers["x-request-id"] ?? randomUUID());
+    // The hub names each request itself: audit records must not carry an id a caller chose.
+    const requestId = randomUUID();
     options
       .authenticate(req.headers.authorization)
       .then((principal) => gateway.upgrade(req, socket, head, principal, requestId))
