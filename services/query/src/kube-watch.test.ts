@@ -72,4 +72,48 @@ describe("watch over the index", () => {
       await app.close();
     }
   });
+
+  it("bounds timeoutSeconds and refuses a resourceVersion the index has not reached", async () => {
+    const changes = new ChangeFeed(handle.sql, { logger: silentLogger() });
+    const app = testQueryApp(handle, { changes, auth: { anonymousRole: "viewer" } });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+    /** A watch's status code, its first line, and whether the server ended it within a second. */
+    const watch = (query: string) =>
+      new Promise<{ status: number; first: string; ended: boolean }>((resolve) => {
+        const request = http.get(
+          `http://127.0.0.1:${port}/k8s/all/api/v1/pods?watch=true&${query}`,
+          (response) => {
+            let first = "";
+            response.on("data", (chunk) => {
+              first ||= String(chunk).split("\n")[0]!;
+            });
+            const finish = (ended: boolean) => resolve({ status: response.statusCode ?? 0, first, ended });
+            response.on("end", () => finish(true));
+            setTimeout(() => {
+              finish(false);
+              request.destroy();
+            }, 1000);
+          },
+        );
+      });
+    try {
+      // 99999999999 s once overflowed the timer and closed the watch at once; it is capped instead.
+      const long = await watch("timeoutSeconds=99999999999&resourceVersion=0");
+      expect(long.status).toBe(200);
+      expect(long.ended).toBe(false);
+      expect((await watch("timeoutSeconds=-5")).status).toBe(400);
+      expect((await watch("timeoutSeconds=soon")).status).toBe(400);
+      // A version far in the future is an error the client acts on, not silence forever.
+      const future = await watch("resourceVersion=99999999999");
+      expect(JSON.parse(future.first)).toMatchObject({
+        type: "ERROR",
+        object: { code: 504, reason: "Timeout" },
+      });
+      expect(future.ended).toBe(true);
+    } finally {
+      changes.stop();
+      await app.close();
+    }
+  });
 });

@@ -6,11 +6,12 @@ import {
   matchesFields,
   matchesLabels,
   type ResourceRoute,
+  SelectorError,
   statusObject,
   toTable,
   wantsTable,
 } from "@atoll/kube";
-import { type Condition, type Cursor, searchPostgres } from "@atoll/search";
+import { type Condition, type Cursor, QueryError, searchPostgres } from "@atoll/search";
 import {
   type ChangeEvent,
   type ChangeFeed,
@@ -37,6 +38,8 @@ export interface WatchScope {
 }
 
 const CATCH_UP_BATCH = 1000;
+/** The longest watch a client may ask for; kube-apiserver's own default is under an hour. */
+const MAX_WATCH_SECONDS = 86_400;
 
 /** Whether a change belongs to a watch: type, scope, selectors, and the caller's grants. */
 function belongs(event: ChangeEvent, scope: WatchScope): boolean {
@@ -95,6 +98,21 @@ export async function serveWatch(
     }
   };
 
+  // Asked for before the stream opens, so a bad value is a plain 400 as a list would answer.
+  const timeoutText = params.timeoutSeconds ?? "0";
+  if (!/^\d{1,12}$/.test(timeoutText))
+    return void reply
+      .status(400)
+      .type("application/json")
+      .send(
+        statusObject(
+          400,
+          "BadRequest",
+          `timeoutSeconds "${timeoutText.slice(0, 40)}" is not a whole number of seconds`,
+        ),
+      );
+  const timeoutSeconds = Math.min(Number(timeoutText), MAX_WATCH_SECONDS);
+
   reply.hijack();
   raw.writeHead(200, { "content-type": "application/json", "cache-control": "no-cache" });
   raw.flushHeaders();
@@ -111,7 +129,6 @@ export async function serveWatch(
   };
   // The response, not the request: a request without a body may have closed before this runs.
   raw.on("close", close);
-  const timeoutSeconds = Number(params.timeoutSeconds ?? "0");
   const timeout = timeoutSeconds > 0 ? setTimeout(close, timeoutSeconds * 1000) : undefined;
   const bookmarks =
     params.allowWatchBookmarks === "true"
@@ -146,6 +163,13 @@ export async function serveWatch(
         return close();
       }
       delivered = BigInt(since);
+      // A version the index has not reached yet would be waited for in silence forever.
+      if (delivered > upTo && delivered > (await latestChangeId(deps.sql))) {
+        raw.end(
+          `${JSON.stringify({ type: "ERROR", object: statusObject(504, "Timeout", `Too large resource version: ${since}, current: ${upTo}; list again to get a current one`) })}\n`,
+        );
+        return close();
+      }
       const oldest = await oldestChangeId(deps.sql);
       if (oldest > 0n && delivered < oldest - 1n) {
         raw.end(
@@ -164,6 +188,13 @@ export async function serveWatch(
     live = true;
     emit(buffered.splice(0));
   } catch (error) {
+    // A selector the SQL could not take is the caller's mistake, as the list answers it.
+    if (error instanceof QueryError || error instanceof SelectorError) {
+      raw.write(
+        `${JSON.stringify({ type: "ERROR", object: statusObject(400, "BadRequest", error.message) })}\n`,
+      );
+      return close();
+    }
     request.log.error({ err: error }, "watch failed");
     raw.write(
       `${JSON.stringify({ type: "ERROR", object: statusObject(500, "InternalError", "the watch failed; the error is logged with this request id") })}\n`,
