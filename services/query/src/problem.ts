@@ -2,6 +2,7 @@ import type { z } from "@atoll/config";
 import { JsonPathError, SelectorError } from "@atoll/kube";
 import { OpenSearchError } from "@atoll/opensearch";
 import { QueryError } from "@atoll/search";
+import { databaseUnavailable } from "@atoll/store";
 
 /** One error shape for every endpoint (RFC 9457 problem details), with a stable code. */
 export class HttpProblem extends Error {
@@ -55,6 +56,14 @@ export function problemOf(error: unknown): HttpProblem {
       "QUERY_TIMEOUT",
       "Query timed out",
       "the query ran longer than the statement timeout; narrow it with a kind, namespace or cluster filter",
+    );
+  // Checked after the statement timeout, which is class 57 too but the query's own doing.
+  if (databaseUnavailable(error))
+    return new HttpProblem(
+      503,
+      "DATABASE_UNAVAILABLE",
+      "Database unavailable",
+      "the hub's database did not answer (a connection was lost or refused); retry in a few seconds",
     );
   // Postgres class 22 is bad data in a value the user supplied (a malformed timestamp, a NUL character).
   if (typeof code === "string" && code.startsWith("22"))
