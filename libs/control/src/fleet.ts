@@ -42,11 +42,6 @@ export class FleetHealth {
   statusOf(cluster: string): HeardStatus | undefined {
     return this.heard.get(cluster)?.status;
   }
-
-  /** How many clusters have been heard from at all. */
-  get size(): number {
-    return this.heard.size;
-  }
 }
 
 export interface FleetView {

@@ -182,15 +182,11 @@ export class FleetMonitor {
       for (const cluster of due) {
         if (tasks.some((t) => t.fromCluster === cluster)) continue;
         if (!this.takeToken()) return;
-        const failover = (
-          policy.spec as { failover?: { cluster?: { purgeMode?: EvictionTask["purgeMode"] } } }
-        ).failover;
+        const replicas = binding.clusters.find((c) => c.name === cluster)?.replicas;
         const task: EvictionTask = {
           fromCluster: cluster,
-          purgeMode: failover?.cluster?.purgeMode ?? "Gracefully",
-          ...(binding.clusters.find((c) => c.name === cluster)?.replicas !== undefined
-            ? { replicas: binding.clusters.find((c) => c.name === cluster)!.replicas! }
-            : {}),
+          purgeMode: policy.spec.failover?.cluster?.purgeMode ?? "Gracefully",
+          ...(replicas !== undefined ? { replicas } : {}),
           reason: "TaintUntolerated",
           message: `cluster ${cluster} has a NoExecute taint the policy ${binding.policy} does not tolerate`,
           createdAt: now.toISOString(),

@@ -61,15 +61,6 @@ export async function clusterStates(
   return fleetView(await listClusterRegistry(sql), fleet, Date.now(), graceSeconds * 1000).clusters;
 }
 
-/** Spec fields of a PropagationPolicy the scheduler reads beyond placement (Karmada ≥1.14). */
-interface PolicyBehaviour {
-  suspension?: { dispatching?: boolean; dispatchingOnClusters?: { clusterNames?: string[] } };
-  preserveResourcesOnDeletion?: boolean;
-  failover?: { cluster?: { purgeMode?: "Gracefully" | "Directly" } };
-}
-
-const behaviourOf = (policy: PropagationPolicyDoc | undefined) => (policy?.spec ?? {}) as PolicyBehaviour;
-
 /** Room left in a bus message for the work's name, cluster, generation and headers. */
 const WORK_ENVELOPE_BYTES = 4096;
 
@@ -174,7 +165,7 @@ export class PlacementController {
       // The user deleted the template: it leaves every cluster, unless its policy preserves it there.
       const previous = await getBinding(sql, bindingNamespace, name);
       const preserve = Boolean(
-        behaviourOf(propagation.find((p) => previous && policyRef(p) === previous.policy))
+        propagation.find((p) => previous && policyRef(p) === previous.policy)?.spec
           .preserveResourcesOnDeletion,
       );
       await this.publish(
@@ -241,11 +232,11 @@ export class PlacementController {
           {},
           previous.clusters.map((c) => c.name),
           "Abort",
+          previous,
         );
       return;
     }
     if (policyRef(policy) !== template.claimedBy) await claimTemplate(sql, key, policyRef(policy));
-    const behaviour = behaviourOf(policy);
     const conflict = policy.spec.conflictResolution ?? "Abort";
     const known = new Set(clusters.map((c) => c.name));
     // Graceful eviction: a task ends once the new home is healthy or its grace period is over;
@@ -288,8 +279,8 @@ export class PlacementController {
     );
     const gracefulKeep = remaining.filter((t) => t.purgeMode === "Gracefully").map((t) => t.fromCluster);
     const suspendedOn = (cluster: string) =>
-      behaviour.suspension?.dispatching === true ||
-      (behaviour.suspension?.dispatchingOnClusters?.clusterNames ?? []).includes(cluster);
+      policy.spec.suspension?.dispatching === true ||
+      (policy.spec.suspension?.dispatchingOnClusters?.clusterNames ?? []).includes(cluster);
     let decision: ReturnType<typeof scheduleBinding>;
     try {
       decision = scheduleBinding({
@@ -339,6 +330,7 @@ export class PlacementController {
         {},
         clear ? gracefulKeep : [...keptClusters.map((c) => c.name), ...gracefulKeep],
         conflict,
+        previous,
       );
       return;
     }
@@ -377,6 +369,7 @@ export class PlacementController {
       manifests,
       [...Object.keys(failures), ...suspended, ...gracefulKeep],
       conflict,
+      previous,
     );
   }
 
@@ -390,6 +383,7 @@ export class PlacementController {
     manifests: Record<string, Record<string, unknown>[]>,
     keep: string[],
     conflict: "Abort" | "Overwrite",
+    previous: BindingRow | undefined,
   ): Promise<void> {
     const { sql, bus, logger } = this.options;
     const limit = bus.maxPayload() - WORK_ENVELOPE_BYTES;
@@ -402,7 +396,6 @@ export class PlacementController {
         "NATS message may carry (the server's max_payload, less room for the envelope): make the template and " +
         "its dependencies smaller, or raise max_payload in the NATS server configuration";
       logger.warn({ binding: `${binding.namespace}/${binding.name}`, cluster: oversized.cluster }, message);
-      const previous = await getBinding(sql, binding.namespace, binding.name);
       const running = previous?.clusters ?? [];
       const changed = await saveBinding(
         sql,
