@@ -1,5 +1,5 @@
-import { readYamlDocuments, YamlLimitError } from "@atoll/kube";
-import { LineCounter, parseAllDocuments, YAMLMap, YAMLSeq, type Node as YamlNode } from "yaml";
+import { composeYaml, YamlLimitError } from "@atoll/kube";
+import { LineCounter, YAMLMap, YAMLSeq, type Node as YamlNode } from "yaml";
 import {
   type AuditRule,
   audit,
@@ -43,14 +43,14 @@ export function readManifest(text: string, file: string): ManifestObject[] {
   const lineOf = (node: YamlNode | null | undefined) =>
     node?.range ? lineCounter.linePos(node.range[0]).line : 1;
   const objects: ManifestObject[] = [];
-  // The limits first, before the documents are composed again with their line numbers.
+  let documents: ReturnType<typeof composeYaml>;
   try {
-    readYamlDocuments(text);
+    documents = composeYaml(text, { lineCounter });
   } catch (error) {
     if (error instanceof YamlLimitError) throw new ManifestError(`${file}: ${error.message}`);
     throw error;
   }
-  for (const document of parseAllDocuments(text, { lineCounter })) {
+  for (const document of documents) {
     const error = document.errors[0];
     if (error) throw new ManifestError(`${file}:${error.linePos?.[0].line ?? 1}: ${error.message}`);
     const value = document.toJS({ maxAliasCount: 100 }) as unknown;

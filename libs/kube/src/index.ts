@@ -42,6 +42,7 @@ export {
   wantsTable,
 } from "./table.js";
 export {
+  composeYaml,
   DEFAULT_YAML_LIMITS,
   readYaml,
   readYamlDocuments,

@@ -1,4 +1,13 @@
-import { isAlias, isCollection, isPair, Lexer, type Node, parseAllDocuments } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isCollection,
+  isPair,
+  Lexer,
+  type LineCounter,
+  type Node,
+  parseAllDocuments,
+} from "yaml";
 
 /**
  * What one YAML text may hold before Atoll reads it. Kubernetes manifests are shallow and never
@@ -97,6 +106,25 @@ function checkTree(root: Node | null, limits: YamlLimits, counted: { nodes: numb
 }
 
 /**
+ * A YAML stream composed into documents within limits, checked on the tokens and then on the
+ * tree; nothing is expanded yet. For a caller that needs the documents themselves (their line
+ * numbers, say); readYamlDocuments gives their values.
+ */
+export function composeYaml(
+  text: string,
+  options: { lineCounter?: LineCounter } = {},
+  limits: Partial<YamlLimits> = {},
+): Document.Parsed[] {
+  const bounds = { ...DEFAULT_YAML_LIMITS, ...limits };
+  checkTokens(text, bounds);
+  const documents = parseAllDocuments(text, options);
+  const list = Array.isArray(documents) ? documents : [];
+  const counted = { nodes: 0 };
+  for (const document of list) checkTree(document.contents as Node | null, bounds, counted);
+  return list;
+}
+
+/**
  * Reads a YAML stream within limits, checked before anything is expanded: first the tokens,
  * then the composed tree, and only then each document's value. A limit broken anywhere throws
  * YamlLimitError; a document that is not valid YAML is returned with its error, so a caller can
@@ -104,12 +132,7 @@ function checkTree(root: Node | null, limits: YamlLimits, counted: { nodes: numb
  */
 export function readYamlDocuments(text: string, limits: Partial<YamlLimits> = {}): YamlDocument[] {
   const bounds = { ...DEFAULT_YAML_LIMITS, ...limits };
-  checkTokens(text, bounds);
-  const documents = parseAllDocuments(text);
-  const list = Array.isArray(documents) ? documents : [];
-  const counted = { nodes: 0 };
-  for (const document of list) checkTree(document.contents as Node | null, bounds, counted);
-  return list.map((document) => {
+  return composeYaml(text, {}, bounds).map((document) => {
     if (document.errors.length) return { error: document.errors[0]!.message };
     try {
       return { value: document.toJS({ maxAliasCount: bounds.maxAliases }) };
