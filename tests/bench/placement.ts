@@ -19,6 +19,7 @@ import { spawnService, until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
 import {
   electPolicy,
+  FLEET_AUTHORITY,
   type OverridePolicyDoc,
   type PropagationPolicyDoc,
   parseDocuments,
@@ -176,6 +177,7 @@ async function main(): Promise<void> {
         namespace: doc.metadata.namespace ?? "",
         name: doc.metadata.name,
         document: doc,
+        authority: FLEET_AUTHORITY,
       });
     const templates = Array.from({ length: TEMPLATES }, (_, i) => template(i));
     for (const t of templates)
@@ -183,6 +185,7 @@ async function main(): Promise<void> {
         handle.sql,
         { apiVersion: t.apiVersion, kind: t.kind, namespace: t.metadata.namespace!, name: t.metadata.name },
         t,
+        FLEET_AUTHORITY,
       );
 
     // The pure algorithm, in process.

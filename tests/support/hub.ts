@@ -132,11 +132,16 @@ export class TestHub {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: tests read API answers as loose JSON
-  async send(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string = this.adminToken,
+  ): Promise<{ status: number; body: any }> {
     const init =
       body === undefined
-        ? { method }
-        : { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+        ? { method, token }
+        : { method, token, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
     const response = await this.fetch(path, init);
     return { status: response.status, body: await response.json() };
   }

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   can,
   canProxy,
+  clustersAllowed,
+  grantsBeyond,
   NOTHING,
   type Principal,
   parseGrants,
@@ -87,6 +89,58 @@ describe("grants", () => {
     expect(visibleClusters(p)).toEqual(["eu", "us"]);
     expect(seesWholeCluster(p, "eu")).toBe(true);
     expect(seesWholeCluster(p, "us")).toBe(false);
+  });
+});
+
+describe("clustersAllowed", () => {
+  const payments = principal([{ verbs: ["read", "write"], clusters: ["sim-1"], namespaces: ["payments"] }]);
+  const union = principal([
+    { verbs: ["write"], clusters: ["b", "a"], namespaces: ["web"], kinds: ["ConfigMap"] },
+    { verbs: ["*"], clusters: ["c"], namespaces: ["*"] },
+    { verbs: ["read"], clusters: ["*"] },
+  ]);
+  it.each([
+    ["a namespace writer, in its namespace", payments, "payments", "ConfigMap", ["sim-1"]],
+    ["a namespace writer, in another namespace", payments, "kube-system", "ConfigMap", []],
+    ["a namespace writer, at cluster scope", payments, "", "ClusterRoleBinding", []],
+    ["a namespace writer, for a cluster-wide policy", payments, "", "ClusterPropagationPolicy", []],
+    ["kind-limited grants add up per cluster", union, "web", "ConfigMap", ["a", "b", "c"]],
+    ["a kind outside the kind-limited grant", union, "web", "Secret", ["c"]],
+    ["only the all-namespace grant covers cluster scope", union, "", "Namespace", ["c"]],
+    ["read grants never write", principal([{ verbs: ["read"] }]), "web", "ConfigMap", []],
+    ["a wildcard cluster is every cluster", principal([{ verbs: ["write"] }]), "", "Namespace", ["*"]],
+  ])("%s", (_name, who, namespace, kind, expected) => {
+    expect(clustersAllowed(who, "write", { namespace, kind })).toEqual(expected);
+  });
+});
+
+describe("grantsBeyond", () => {
+  const grants = (input: unknown) => parseGrants(input);
+  const sim1Admin = grants([{ verbs: ["admin", "read"], clusters: ["sim-1"] }]);
+  it.each([
+    ["the same grants", sim1Admin, sim1Admin, []],
+    ["a narrower scope", sim1Admin, grants([{ verbs: ["read"], clusters: ["sim-1"], namespaces: ["web"] }]), []],
+    ["another cluster", sim1Admin, grants([{ verbs: ["read"], clusters: ["sim-2"] }]), ["read on sim-2/*/*"]],
+    ["every cluster", sim1Admin, grants([{ verbs: ["read"] }]), ["read on */*/*"]],
+    ["a verb not held", sim1Admin, grants([{ verbs: ["write"], clusters: ["sim-1"] }]), ["write on sim-1/*/*"]],
+    [
+      "the * verb expands to every verb",
+      grants([{ verbs: ["read", "write"] }]),
+      grants([{ verbs: ["*"], clusters: ["a"], namespaces: ["n"], kinds: ["Pod"] }]),
+      ["admin on a/n/Pod", "proxy-read on a/n/Pod", "proxy-write on a/n/Pod"],
+    ],
+    [
+      "grants held in pieces cover a union",
+      grants([
+        { verbs: ["read"], clusters: ["a"] },
+        { verbs: ["read"], clusters: ["b"], namespaces: ["x"] },
+      ]),
+      grants([{ verbs: ["read"], clusters: ["a", "b"], namespaces: ["x"] }]),
+      [],
+    ],
+    ["everything covers everything", grants([{ verbs: ["*"] }]), grants([{ verbs: ["*"] }]), []],
+  ])("%s", (_name, held, wanted, missing) => {
+    expect(grantsBeyond(held, wanted)).toEqual(missing);
   });
 });
 

@@ -134,9 +134,54 @@ export function visibleClusters(principal: Principal, verb: Verb = "read"): "all
   return [...new Set(grants.flatMap((g) => g.clusters))];
 }
 
+/**
+ * The clusters where the principal holds the verb on one object's namespace and kind: ["*"] for
+ * every cluster, their names, or none. A cluster-scoped object (namespace "") needs a grant over
+ * every namespace, for writes as for reads.
+ */
+export function clustersAllowed(
+  principal: Principal,
+  verb: Verb,
+  scope: { namespace: string; kind: string },
+): string[] {
+  const grants = grantsFor(principal, verb).filter(
+    (g) =>
+      (scope.namespace ? covers(g.namespaces, scope.namespace) : g.namespaces.includes("*")) &&
+      covers(g.kinds, scope.kind),
+  );
+  if (grants.some((g) => g.clusters.includes("*"))) return ["*"];
+  return [...new Set(grants.flatMap((g) => g.clusters))].sort();
+}
+
 /** Whether the principal may see all of a cluster, and so its heartbeat's totals too. */
 export function seesWholeCluster(principal: Principal, cluster: string, verb: Verb = "read"): boolean {
   return grantsFor(principal, verb).some(
     (g) => covers(g.clusters, cluster) && g.namespaces.includes("*") && g.kinds.includes("*"),
   );
+}
+
+/**
+ * What of `wanted` the holder of `held` does not hold, as "verb on cluster/namespace/kind" lines;
+ * empty when every verb over every scope of every wanted grant is covered. "*" in a wanted grant
+ * is covered only by "*", so no one hands out more than they hold: a role or token made by a
+ * caller can never reach further than the caller.
+ */
+export function grantsBeyond(held: Grant[], wanted: Grant[]): string[] {
+  const holder: Principal = { name: "", role: "", grants: held };
+  const missing = new Set<string>();
+  for (const grant of wanted) {
+    const verbs = grant.verbs.includes("*") ? VERBS : (grant.verbs as Verb[]);
+    for (const verb of verbs)
+      for (const cluster of grant.clusters)
+        for (const namespace of grant.namespaces)
+          for (const kind of grant.kinds)
+            if (
+              !grantsFor(holder, verb).some(
+                (g) =>
+                  covers(g.clusters, cluster) && covers(g.namespaces, namespace) && covers(g.kinds, kind),
+              )
+            )
+              missing.add(`${verb} on ${cluster}/${namespace}/${kind}`);
+  }
+  return [...missing];
 }

@@ -1,8 +1,10 @@
 export {
   can,
   canProxy,
+  clustersAllowed,
   type Grant,
   GrantError,
+  grantsBeyond,
   NOTHING,
   type Principal,
   parseGrants,

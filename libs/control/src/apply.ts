@@ -1,15 +1,29 @@
 import type { Bus } from "@atoll/bus";
 import { create, PlacementReason, PlacementRequestSchema, placementCodec } from "@atoll/contracts";
-import { parseDocuments } from "@atoll/placement";
+import {
+  type Authority,
+  clustersBeyond,
+  type OverridePolicyDoc,
+  overrideReach,
+  type ParsedDocuments,
+  POLICY_API_VERSION,
+  type PropagationPolicyDoc,
+  parseDocuments,
+  placementReach,
+} from "@atoll/placement";
 import {
   deletePolicy,
   deleteTemplate,
+  getPolicy,
+  getTemplate,
+  listClusterRegistry,
   listTemplateKeys,
   type TemplateKey,
   upsertPolicy,
   upsertTemplate,
 } from "@atoll/store";
 import type postgres from "postgres";
+import { clusterInfo } from "./fleet.js";
 
 export interface ApplyResult {
   /** "Kind namespace/name: created|configured|unchanged|deleted|not found" per document. */
@@ -43,63 +57,155 @@ export async function requestPlacement(
 const label = (kind: string, namespace: string, name: string) =>
   `${kind} ${namespace ? `${namespace}/` : ""}${name}`;
 
+/** Who is applying, and where their write grants reach for one object. */
+export interface Writer {
+  /** How the objects will name who applied them, e.g. "ci (role deployer)". */
+  name: string;
+  /**
+   * The clusters where the writer may write an object of this namespace ("" for a cluster-scoped
+   * object or a Cluster*Policy) and kind: ["*"] for every cluster, their names, or none.
+   */
+  clustersFor(scope: { namespace: string; kind: string }): string[];
+}
+
+/** A writer over every cluster, namespace and kind: the hub itself, and tests of placement. */
+export const fleetWriter = (name: string): Writer => ({ name, clustersFor: () => ["*"] });
+
+/** The writer may not apply or delete some of the documents; nothing was stored. */
+export class WriteForbiddenError extends Error {
+  readonly code = "WRITE_FORBIDDEN";
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+  }
+}
+
+const clusterList = (clusters: string[]) => (clusters.includes("*") ? "every cluster" : clusters.join(", "));
+
+interface Item {
+  type: "propagation" | "override" | "taint" | "template";
+  key: { apiVersion: string; kind: string; namespace: string; name: string };
+  doc: Record<string, unknown>;
+  authority: Authority;
+}
+
 /**
- * `atoll apply -f`: stores policies and templates, then asks for placement of every template a
- * change can move (a policy change may move any template). With remove, deletes them instead; a
- * deleted template is withdrawn from every cluster.
+ * Decides, before anything is stored, whether the writer may apply (or delete) every document:
+ * its namespace or cluster scope and kind need a write grant; an object already stored needs
+ * grants that reach every cluster it was applied with; a policy may only select or override
+ * clusters the writer may write, as the fleet stands now. Scheduling then keeps every policy and
+ * template inside the clusters recorded here, so later label changes widen nothing.
+ */
+async function authorize(
+  sql: postgres.Sql,
+  parsed: ParsedDocuments,
+  writer: Writer,
+  remove: boolean,
+): Promise<Item[]> {
+  const fleet = lazy(async () => (await listClusterRegistry(sql)).map(clusterInfo));
+  const items: Item[] = [];
+  const problems: string[] = [];
+  const add = async (type: Item["type"], apiVersion: string, doc: Record<string, unknown>) => {
+    const meta = doc.metadata as { namespace?: string; name: string };
+    const key = { apiVersion, kind: doc.kind as string, namespace: meta.namespace ?? "", name: meta.name };
+    const what = label(key.kind, key.namespace, key.name);
+    const clusters = writer.clustersFor({ namespace: key.namespace, kind: key.kind });
+    if (clusters.length === 0) {
+      problems.push(
+        `${what}: ${writer.name} has no write grant over ${key.namespace ? `namespace ${key.namespace}` : "cluster-scoped objects"} for kind ${key.kind}; ask an admin for one`,
+      );
+      return;
+    }
+    if (type === "taint" && !clusters.includes("*")) {
+      problems.push(
+        `${what}: a ClusterTaintPolicy taints clusters under every workload, so it needs write over every cluster; ${writer.name} may write only ${clusterList(clusters)}`,
+      );
+      return;
+    }
+    const stored =
+      type === "template"
+        ? await getTemplate(sql, key)
+        : await getPolicy(sql, { ...key, namespace: key.namespace });
+    const beyondStored = stored ? clustersBeyond(clusters, stored.authority.clusters) : [];
+    if (beyondStored.length)
+      problems.push(
+        `${what} was applied by ${stored?.authority.appliedBy || "the hub"} with write grants over ${clusterList(stored!.authority.clusters)}; ` +
+          `${writer.name} may not write ${clusterList(beyondStored)}, so may not ${remove ? "delete" : "change"} it`,
+      );
+    if (!remove && (type === "propagation" || type === "override")) {
+      const reach =
+        type === "propagation"
+          ? placementReach((doc as unknown as PropagationPolicyDoc).spec.placement, await fleet())
+          : overrideReach(doc as unknown as OverridePolicyDoc, await fleet());
+      const beyond = clustersBeyond(clusters, reach);
+      if (beyond.length)
+        problems.push(
+          `${what}: its ${type === "propagation" ? "placement selects" : "rules override"} ${beyond.join(", ")}, outside the clusters ${writer.name} may write (${clusterList(clusters)}); ` +
+            "name only those clusters (clusterNames, or exclude the others)",
+        );
+    }
+    items.push({ type, key, doc, authority: { appliedBy: writer.name, clusters } });
+  };
+  for (const doc of parsed.propagationPolicies) await add("propagation", POLICY_API_VERSION, doc as never);
+  for (const doc of parsed.overridePolicies) await add("override", POLICY_API_VERSION, doc as never);
+  for (const doc of parsed.clusterTaintPolicies) await add("taint", POLICY_API_VERSION, doc as never);
+  for (const doc of parsed.templates) await add("template", doc.apiVersion, doc as never);
+  if (problems.length) throw new WriteForbiddenError(problems);
+  return items;
+}
+
+/** Runs an async computation once, on first use. */
+function lazy<T>(compute: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= compute();
+    return value;
+  };
+}
+
+/**
+ * `atoll apply -f`: stores policies and templates with the writer's authority, then asks for
+ * placement of every template a change can move (a policy change may move any template). With
+ * remove, deletes them instead; a deleted template is withdrawn from every cluster. Nothing is
+ * stored unless the writer may write every document.
  */
 export async function applyDocuments(
   sql: postgres.Sql,
   bus: Bus,
   text: string,
+  writer: Writer,
   options: { namespace?: string; remove?: boolean; allowNoExecuteTaintPolicy?: boolean } = {},
 ): Promise<ApplyResult> {
   const parsed = parseDocuments(text, options.namespace ?? "default", {
     allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,
   });
+  const remove = options.remove ?? false;
+  const items = await authorize(sql, parsed, writer, remove);
   const results: string[] = [];
   const touched: TemplateKey[] = [];
   let policiesChanged = false;
-  for (const doc of [...parsed.propagationPolicies, ...parsed.overridePolicies]) {
-    const key = { kind: doc.kind, namespace: doc.metadata.namespace ?? "", name: doc.metadata.name };
-    if (options.remove) {
-      const deleted = await deletePolicy(sql, key);
-      policiesChanged ||= deleted;
-      results.push(`${label(key.kind, key.namespace, key.name)}: ${deleted ? "deleted" : "not found"}`);
-    } else {
-      const { changed } = await upsertPolicy(sql, { ...key, document: doc });
-      policiesChanged ||= changed;
-      results.push(`${label(key.kind, key.namespace, key.name)}: ${changed ? "configured" : "unchanged"}`);
+  for (const { type, key, doc, authority } of items) {
+    const what = label(key.kind, key.namespace, key.name);
+    if (type === "template") {
+      if (remove) {
+        const deleted = await deleteTemplate(sql, key);
+        if (deleted) await requestPlacement(bus, key, PlacementReason.TEMPLATE_DELETED);
+        results.push(`${what}: ${deleted ? "deleted" : "not found"}`);
+      } else {
+        const { changed } = await upsertTemplate(sql, key, doc, authority);
+        if (changed) touched.push(key);
+        results.push(`${what}: ${changed ? "configured" : "unchanged"}`);
+      }
+      continue;
     }
-  }
-  // Taint policies change clusters, not templates: the scheduler's fleet check applies them.
-  for (const doc of parsed.clusterTaintPolicies) {
-    const key = { kind: doc.kind, namespace: "", name: doc.metadata.name };
-    const done = options.remove
-      ? (await deletePolicy(sql, key))
-        ? "deleted"
-        : "not found"
-      : (await upsertPolicy(sql, { ...key, document: doc })).changed
-        ? "configured"
-        : "unchanged";
-    results.push(`${label(key.kind, "", key.name)}: ${done}`);
-  }
-  for (const doc of parsed.templates) {
-    const key = {
-      apiVersion: doc.apiVersion,
-      kind: doc.kind,
-      namespace: doc.metadata.namespace ?? "",
-      name: doc.metadata.name,
-    };
-    if (options.remove) {
-      const deleted = await deleteTemplate(sql, key);
-      if (deleted) await requestPlacement(bus, key, PlacementReason.TEMPLATE_DELETED);
-      results.push(`${label(key.kind, key.namespace, key.name)}: ${deleted ? "deleted" : "not found"}`);
-    } else {
-      const { changed } = await upsertTemplate(sql, key, doc);
-      if (changed) touched.push(key);
-      results.push(`${label(key.kind, key.namespace, key.name)}: ${changed ? "configured" : "unchanged"}`);
-    }
+    const policyKey = { kind: key.kind, namespace: key.namespace, name: key.name };
+    const changed = remove
+      ? await deletePolicy(sql, policyKey)
+      : (await upsertPolicy(sql, { ...policyKey, document: doc, authority })).changed;
+    // Taint policies change clusters, not templates: the scheduler's fleet check applies them.
+    if (type !== "taint") policiesChanged ||= changed;
+    results.push(
+      `${what}: ${remove ? (changed ? "deleted" : "not found") : changed ? "configured" : "unchanged"}`,
+    );
   }
   const keys = policiesChanged ? await listTemplateKeys(sql) : touched;
   for (const key of keys)

@@ -1,6 +1,6 @@
 import type { ClusterReachability } from "@atoll/store";
 import { describe, expect, it } from "vitest";
-import { clusterStatuses } from "./binding-status.js";
+import { bindingWithin, clusterStatuses } from "./binding-status.js";
 
 const seen = (name: string, online = true, ready = true): ClusterReachability => ({
   name,
@@ -57,5 +57,42 @@ describe("a binding's status per cluster", () => {
     const [status] = clusterStatuses({ clusters: [{ name: "gone" }], aggregatedStatus: {} }, []);
     expect(status).toMatchObject({ cluster: "gone", reachable: false, health: "Unknown" });
     expect(status!.reason).toBe("no heartbeat from cluster gone yet; its last report may be out of date");
+  });
+});
+
+describe("a binding seen from some clusters", () => {
+  const binding = {
+    clusters: [
+      { name: "sim-1", replicas: 2 },
+      { name: "sim-2", replicas: 1 },
+    ],
+    rejected: { "sim-3": "cluster(s) had untolerated taint" },
+    aggregatedStatus: { "sim-1": { applied: true }, "sim-2": { applied: false }, "sim-4": { applied: true } },
+    evictionTasks: [{ fromCluster: "sim-4", reason: "TaintUntolerated" }],
+    condition: "Success",
+    message: "placed on sim-1 (2), sim-2 (1); leaving sim-4 (TaintUntolerated, Gracefully)",
+    policy: "PropagationPolicy/web/spread",
+  };
+  it.each([
+    [["sim-1"], ["sim-1"], [], ["sim-1"], [], "Success: placed on sim-1;"],
+    [
+      ["sim-3", "sim-4"],
+      [],
+      ["sim-3"],
+      ["sim-4"],
+      ["sim-4"],
+      "Success: placed on none of the clusters you may read;",
+    ],
+    [[], [], [], [], [], "Success: placed on none"],
+  ])("seeing %j shows only their part", (visible, clusters, rejected, statuses, evictions, message) => {
+    const seen = bindingWithin(binding, (c) => visible.includes(c));
+    expect(seen.clusters.map((c) => c.name)).toEqual(clusters);
+    expect(Object.keys(seen.rejected)).toEqual(rejected);
+    expect(Object.keys(seen.aggregatedStatus)).toEqual(statuses);
+    expect(seen.evictionTasks.map((t) => t.fromCluster)).toEqual(evictions);
+    expect(seen.message.startsWith(message)).toBe(true);
+    for (const hidden of ["sim-1", "sim-2", "sim-3", "sim-4"].filter((c) => !visible.includes(c)))
+      expect(JSON.stringify(seen)).not.toContain(hidden);
+    expect(seen.policy).toBe(binding.policy);
   });
 });

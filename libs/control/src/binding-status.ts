@@ -76,3 +76,31 @@ export function clusterStatuses(
     return { ...base, health: "Healthy" };
   });
 }
+
+/**
+ * A binding as a caller who may read only some clusters sees it: the decision, rejections,
+ * status and eviction tasks of those clusters alone. The scheduler's message may name other
+ * clusters and count the fleet, so it is replaced by one built from what the caller may see.
+ */
+export function bindingWithin<B extends BindingView>(binding: B, sees: (cluster: string) => boolean): B {
+  const pick = <V>(record: Record<string, V>) =>
+    Object.fromEntries(Object.entries(record).filter(([cluster]) => sees(cluster)));
+  const clusters = binding.clusters.filter((c) => sees(c.name));
+  return {
+    ...binding,
+    clusters,
+    rejected: pick(binding.rejected),
+    aggregatedStatus: pick(binding.aggregatedStatus),
+    evictionTasks: binding.evictionTasks.filter((t) => sees(String(t.fromCluster ?? ""))),
+    message:
+      `${binding.condition}: ${clusters.length ? `placed on ${clusters.map((c) => c.name).join(", ")}` : "placed on none of the clusters you may read"}; ` +
+      "the rest of the decision concerns clusters outside your grants",
+  };
+}
+
+interface BindingView extends BindingClusters {
+  rejected: Record<string, string>;
+  evictionTasks: Record<string, unknown>[];
+  condition: string;
+  message: string;
+}

@@ -15,18 +15,23 @@ import { silentLogger } from "@atoll/log";
 import {
   type DatabaseHandle,
   getBinding,
+  getTemplate,
   listWorks,
   openDatabase,
   recordHeartbeat,
   recordWorkStatus,
   registerCluster,
   temporaryDatabase,
+  updateCluster,
 } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { applyDocuments } from "./apply.js";
+import { applyDocuments, fleetWriter, WriteForbiddenError, type Writer } from "./apply.js";
 import { FleetHealth } from "./fleet.js";
 import { PlacementController, restartedAgents } from "./scheduler.js";
 import { recordWorkStatuses } from "./status.js";
+
+/** The tests of placement apply as the hub would, over every cluster. */
+const WRITER = fleetWriter("test");
 
 const DOCUMENTS = `
 apiVersion: policy.karmada.io/v1alpha1
@@ -138,7 +143,7 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
       .manifests.map((m) => JSON.parse(new TextDecoder().decode(m)));
 
   it("stores what is applied, schedules it, and sends each cluster its share with overrides and dependencies", async () => {
-    const { results } = await applyDocuments(handle.sql, bus, DOCUMENTS);
+    const { results } = await applyDocuments(handle.sql, bus, DOCUMENTS, WRITER);
     expect(results).toEqual([
       "PropagationPolicy shop/web: configured",
       "OverridePolicy shop/us-mirror: configured",
@@ -257,6 +262,7 @@ spec:
     clusterAffinity: { clusterNames: [eu, us] }
     replicaScheduling: { replicaSchedulingType: Divided, replicaDivisionPreference: Aggregated }
 ---${["a", "b", "c"].map(deployment).join("---")}`,
+      WRITER,
     );
     const placedOn = async (name: string) =>
       (await getBinding(handle.sql, "batch", `${name}-deployment`))!.clusters.map(
@@ -311,6 +317,7 @@ spec:
   resourceSelectors: [{ apiVersion: v1, kind: ConfigMap, name: big }, { apiVersion: v1, kind: ConfigMap, name: huge }]
   placement: { clusterAffinity: { clusterNames: [eu] } }
 ---${configMap("big", 10)}`,
+      WRITER,
     );
     const place = (name: string) =>
       controller().place({ apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name });
@@ -321,7 +328,7 @@ spec:
     const published = await sent();
 
     const tooBig = bus.maxPayload() + 1000;
-    await applyDocuments(handle.sql, bus, configMap("big", tooBig));
+    await applyDocuments(handle.sql, bus, configMap("big", tooBig), WRITER);
     await place("big");
     const big = await getBinding(handle.sql, "shop", "big-configmap");
     expect(big).toMatchObject({ condition: "WorkTooLarge", clusters: [{ name: "eu" }] });
@@ -330,7 +337,7 @@ spec:
     );
     expect(await listWorks(handle.sql, "shop", "big-configmap")).toEqual(placed);
 
-    await applyDocuments(handle.sql, bus, configMap("huge", tooBig));
+    await applyDocuments(handle.sql, bus, configMap("huge", tooBig), WRITER);
     await place("huge");
     expect(await getBinding(handle.sql, "shop", "huge-configmap")).toMatchObject({
       condition: "WorkTooLarge",
@@ -340,7 +347,7 @@ spec:
     expect(await sent()).toBe(published);
 
     // Back within the limit, the binding places again.
-    await applyDocuments(handle.sql, bus, configMap("big", 20));
+    await applyDocuments(handle.sql, bus, configMap("big", 20), WRITER);
     await place("big");
     expect(await getBinding(handle.sql, "shop", "big-configmap")).toMatchObject({ condition: "Success" });
     expect((await getBinding(handle.sql, "shop", "big-configmap"))!.scheduledAt).toMatch(
@@ -350,14 +357,14 @@ spec:
   });
 
   it("re-splits on scale, and withdraws everywhere when the template is deleted", async () => {
-    await applyDocuments(handle.sql, bus, DOCUMENTS.replace("replicas: 6", "replicas: 9"));
+    await applyDocuments(handle.sql, bus, DOCUMENTS.replace("replicas: 6", "replicas: 9"), WRITER);
     await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });
     expect((await getBinding(handle.sql, "shop", "web-deployment"))!.clusters).toEqual([
       { name: "eu", replicas: 6 },
       { name: "us", replicas: 3 },
     ]);
     const before = works.length;
-    await applyDocuments(handle.sql, bus, DOCUMENTS.split("---")[2]!, { remove: true });
+    await applyDocuments(handle.sql, bus, DOCUMENTS.split("---")[2]!, WRITER, { remove: true });
     await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });
     await until(
       () => works.slice(before).filter((w) => w.action === WorkAction.DELETE).length === 2,
@@ -389,15 +396,21 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, namespace: team}
 data: {a: "1"}`,
+      WRITER,
     );
     await controller().place(key);
     expect(await policyOf()).toBe("ClusterPropagationPolicy/everything");
     // A namespaced policy that matches too does not take a claimed template by itself ...
-    await applyDocuments(handle.sql, bus, propagation("PropagationPolicy", "quiet", "priority: 5"));
+    await applyDocuments(handle.sql, bus, propagation("PropagationPolicy", "quiet", "priority: 5"), WRITER);
     await controller().place(key);
     expect(await policyOf()).toBe("ClusterPropagationPolicy/everything");
     // ... but one with preemption Always that names it does, whatever the priorities.
-    await applyDocuments(handle.sql, bus, propagation("PropagationPolicy", "takeover", "preemption: Always"));
+    await applyDocuments(
+      handle.sql,
+      bus,
+      propagation("PropagationPolicy", "takeover", "preemption: Always"),
+      WRITER,
+    );
     await controller().place(key);
     expect(await policyOf()).toBe("PropagationPolicy/team/takeover");
   });
@@ -425,14 +438,14 @@ metadata: { name: settings, namespace: ${ns}, labels: { a: "1" } }
   const worksOf = (ns: string) => listWorks(handle.sql, ns, "settings-serviceaccount");
 
   it("keeps the binding and every member copy when only the policy is deleted", async () => {
-    await applyDocuments(handle.sql, bus, lifecycleDocs("orphan"));
+    await applyDocuments(handle.sql, bus, lifecycleDocs("orphan"), WRITER);
     await controller().place(settings("orphan"));
     const placed = await worksOf("orphan");
     expect(placed.map((w) => [w.cluster, w.action])).toEqual([
       ["eu", "apply"],
       ["us", "apply"],
     ]);
-    await applyDocuments(handle.sql, bus, lifecycleDocs("orphan").split("---")[0]!, { remove: true });
+    await applyDocuments(handle.sql, bus, lifecycleDocs("orphan").split("---")[0]!, WRITER, { remove: true });
     await controller().place(settings("orphan"));
     expect(await worksOf("orphan")).toEqual(placed);
     expect(await getBinding(handle.sql, "orphan", "settings-serviceaccount")).toMatchObject({
@@ -440,7 +453,7 @@ metadata: { name: settings, namespace: ${ns}, labels: { a: "1" } }
       clusters: [{ name: "eu" }, { name: "us" }],
     });
     // Another policy claims it and places it as before, without a withdrawal in between.
-    await applyDocuments(handle.sql, bus, lifecycleDocs("orphan").split("---")[0]!);
+    await applyDocuments(handle.sql, bus, lifecycleDocs("orphan").split("---")[0]!, WRITER);
     await controller().place(settings("orphan"));
     expect((await worksOf("orphan")).map((w) => [w.cluster, w.action, w.generation])).toEqual(
       placed.map((w) => [w.cluster, w.action, w.generation]),
@@ -454,11 +467,13 @@ metadata: { name: settings, namespace: ${ns}, labels: { a: "1" } }
         seen.set(work.cluster, [...(seen.get(work.cluster) ?? []), work.generation]);
     };
     for (let round = 0; round < 5; round++) {
-      await applyDocuments(handle.sql, bus, lifecycleDocs("again"));
+      await applyDocuments(handle.sql, bus, lifecycleDocs("again"), WRITER);
       await controller().place(settings("again"));
       expect((await worksOf("again")).every((w) => w.action === "apply")).toBe(true);
       await record();
-      await applyDocuments(handle.sql, bus, lifecycleDocs("again").split("---")[1]!, { remove: true });
+      await applyDocuments(handle.sql, bus, lifecycleDocs("again").split("---")[1]!, WRITER, {
+        remove: true,
+      });
       await controller().place(settings("again"));
       await record();
     }
@@ -473,11 +488,11 @@ metadata: { name: settings, namespace: ${ns}, labels: { a: "1" } }
     // The works arrive on the bus in their own time: they are told apart by action, not by order.
     const kept = (action: WorkAction) =>
       works.filter((w) => w.name === "kept/settings-serviceaccount" && w.action === action);
-    await applyDocuments(handle.sql, bus, lifecycleDocs("kept", "preserveResourcesOnDeletion: true"));
+    await applyDocuments(handle.sql, bus, lifecycleDocs("kept", "preserveResourcesOnDeletion: true"), WRITER);
     await controller().place(settings("kept"));
     await until(() => kept(WorkAction.APPLY).length === 2, "two applies");
     expect(kept(WorkAction.APPLY).map((w) => w.preserveResources)).toEqual([false, false]);
-    await applyDocuments(handle.sql, bus, lifecycleDocs("kept").split("---")[1]!, { remove: true });
+    await applyDocuments(handle.sql, bus, lifecycleDocs("kept").split("---")[1]!, WRITER, { remove: true });
     await controller().place(settings("kept"));
     await until(() => kept(WorkAction.DELETE).length === 2, "two deletes");
     expect(
@@ -491,7 +506,7 @@ metadata: { name: settings, namespace: ${ns}, labels: { a: "1" } }
   });
 
   it("dispatches nothing new to clusters where the policy suspends dispatching", async () => {
-    await applyDocuments(handle.sql, bus, lifecycleDocs("paused"));
+    await applyDocuments(handle.sql, bus, lifecycleDocs("paused"), WRITER);
     await controller().place(settings("paused"));
     const placed = await worksOf("paused");
     await applyDocuments(
@@ -501,6 +516,7 @@ metadata: { name: settings, namespace: ${ns}, labels: { a: "1" } }
         'a: "1"',
         'a: "2"',
       ),
+      WRITER,
     );
     await controller().place(settings("paused"));
     const after = await worksOf("paused");
@@ -514,7 +530,7 @@ metadata: { name: settings, namespace: ${ns}, labels: { a: "1" } }
   });
 
   it("keeps what runs when the policy asks for a spread no set of clusters meets", async () => {
-    await applyDocuments(handle.sql, bus, lifecycleDocs("spread"));
+    await applyDocuments(handle.sql, bus, lifecycleDocs("spread"), WRITER);
     await controller().place(settings("spread"));
     const placed = await worksOf("spread");
     await applyDocuments(
@@ -524,6 +540,7 @@ metadata: { name: settings, namespace: ${ns}, labels: { a: "1" } }
         "spread",
         "placement: { clusterAffinity: { clusterNames: [eu, us] }, spreadConstraints: [{ spreadByField: cluster, minGroups: 5, maxGroups: 5 }] }",
       ).replace("  placement: { clusterAffinity: { clusterNames: [eu, us] } }\n", ""),
+      WRITER,
     );
     await controller().place(settings("spread"));
     expect(await worksOf("spread")).toEqual(placed);
@@ -560,6 +577,7 @@ spec:
   resourceSelectors: [{ apiVersion: v1, kind: ConfigMap, name: other }]
   placement: { clusterAffinity: { clusterNames: [us] } }
 `,
+        WRITER,
       );
       await until(
         async () => (await getBinding(handle.sql, "broken", "other-configmap"))?.condition === "Success",
@@ -574,7 +592,7 @@ spec:
   });
 
   it("records status reports and placements of one binding concurrently without a deadlock", async () => {
-    await applyDocuments(handle.sql, bus, lifecycleDocs("busy"));
+    await applyDocuments(handle.sql, bus, lifecycleDocs("busy"), WRITER);
     await controller().place(settings("busy"));
     const errors: unknown[] = [];
     const report = async (cluster: string) => {
@@ -594,7 +612,12 @@ spec:
         try {
           if (i % 2) await report(i % 4 === 1 ? "eu" : "us");
           else {
-            await applyDocuments(handle.sql, bus, lifecycleDocs("busy").replace('a: "1"', `a: "${i}"`));
+            await applyDocuments(
+              handle.sql,
+              bus,
+              lifecycleDocs("busy").replace('a: "1"', `a: "${i}"`),
+              WRITER,
+            );
             await controller().place(settings("busy"));
           }
         } catch (error) {
@@ -603,6 +626,160 @@ spec:
       }),
     );
     expect(errors.map((e) => (e as Error).message)).toEqual([]);
+  });
+
+  describe("write authority", () => {
+    /** A writer over some namespaces of some clusters, as clustersAllowed computes it from grants. */
+    const team = (clusters: string[], namespaces: string[]): Writer => ({
+      name: "team (role deployer)",
+      clustersFor: ({ namespace }) => (namespace && namespaces.includes(namespace) ? clusters : []),
+    });
+    const forbidden = async (promise: Promise<unknown>): Promise<string> => {
+      const error = await promise.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(WriteForbiddenError);
+      return (error as WriteForbiddenError).message;
+    };
+
+    it("refuses documents outside the writer's namespaces or reaching other clusters, and stores none of them", async () => {
+      const message = await forbidden(
+        applyDocuments(handle.sql, bus, lifecycleDocs("fenced"), team(["eu"], ["fenced"])),
+      );
+      expect(message).toMatch(
+        /PropagationPolicy fenced\/keep: its placement selects us, outside the clusters/,
+      );
+      expect(await getTemplate(handle.sql, { ...settings("fenced") })).toBeUndefined();
+      expect(
+        await forbidden(
+          applyDocuments(handle.sql, bus, lifecycleDocs("elsewhere"), team(["eu", "us"], ["fenced"])),
+        ),
+      ).toMatch(/has no write grant over namespace elsewhere/);
+      const clusterWide = `
+apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterPropagationPolicy
+metadata: { name: everywhere }
+spec:
+  resourceSelectors: [{ apiVersion: v1, kind: ServiceAccount }]`;
+      expect(await forbidden(applyDocuments(handle.sql, bus, clusterWide, team(["eu"], ["fenced"])))).toMatch(
+        /no write grant over cluster-scoped objects/,
+      );
+      const taints = `
+apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterTaintPolicy
+metadata: { name: drain }
+spec:
+  targetClusters: { clusterNames: [eu] }
+  addOnConditions: [{ conditionType: Ready, operator: In, statusValues: ["False"] }]
+  taints: [{ key: drain, effect: NoSchedule }]`;
+      const clusterScoped: Writer = { name: "ops", clustersFor: () => ["eu"] };
+      expect(await forbidden(applyDocuments(handle.sql, bus, taints, clusterScoped))).toMatch(
+        /needs write over every cluster/,
+      );
+    });
+
+    it("places a narrow writer's template only on clusters they may write, under a wider policy", async () => {
+      const [policy, template] = lifecycleDocs("shared").split("---");
+      await applyDocuments(handle.sql, bus, policy!, WRITER);
+      await applyDocuments(handle.sql, bus, template!, team(["eu"], ["shared"]));
+      await controller().place(settings("shared"));
+      expect((await worksOf("shared")).map((w) => w.cluster)).toEqual(["eu"]);
+      const binding = await getBinding(handle.sql, "shared", "settings-serviceaccount");
+      expect(binding?.rejected.us).toMatch(
+        /outside the write grants of team \(role deployer\), who applied the template/,
+      );
+    });
+
+    it("lets only a writer whose grants cover an object's clusters change or delete it", async () => {
+      await applyDocuments(handle.sql, bus, lifecycleDocs("owned"), WRITER);
+      await controller().place(settings("owned"));
+      const before = await worksOf("owned");
+      const [, template] = lifecycleDocs("owned").split("---");
+      for (const remove of [true, false])
+        expect(
+          await forbidden(
+            applyDocuments(handle.sql, bus, template!.replace('a: "1"', 'a: "2"'), team(["eu"], ["owned"]), {
+              remove,
+            }),
+          ),
+        ).toMatch(
+          /was applied by test with write grants over every cluster; team \(role deployer\) may not write every cluster/,
+        );
+      expect(await getTemplate(handle.sql, settings("owned"))).toMatchObject({
+        document: { metadata: { labels: { a: "1" } } },
+      });
+      await controller().place(settings("owned"));
+      expect(await worksOf("owned")).toEqual(before);
+    });
+
+    it("leaves what runs outside a new policy's grants as it is when that policy takes a template over", async () => {
+      await applyDocuments(handle.sql, bus, lifecycleDocs("handover"), WRITER);
+      await controller().place(settings("handover"));
+      const before = await worksOf("handover");
+      await applyDocuments(
+        handle.sql,
+        bus,
+        lifecycleDocs("handover")
+          .split("---")[0]!
+          .replace("name: keep", "name: takeover")
+          .replace("clusterNames: [eu, us]", "clusterNames: [eu]")
+          .replace("placement:", "preemption: Always\n  priority: 10\n  placement:"),
+        team(["eu"], ["handover"]),
+      );
+      await controller().place(settings("handover"));
+      const binding = await getBinding(handle.sql, "handover", "settings-serviceaccount");
+      expect(binding?.policy).toBe("PropagationPolicy/handover/takeover");
+      expect(binding?.message).toMatch(/left as it is on us: outside the write grants of team/);
+      expect((await worksOf("handover")).find((w) => w.cluster === "us")).toEqual(
+        before.find((w) => w.cluster === "us"),
+      );
+    });
+
+    it("applies an override only on clusters its writer could write, even after labels change", async () => {
+      await applyDocuments(handle.sql, bus, lifecycleDocs("dressed"), WRITER);
+      const override = (target: string) => `
+apiVersion: policy.karmada.io/v1alpha1
+kind: OverridePolicy
+metadata: { name: gold, namespace: dressed }
+spec:
+  resourceSelectors: [{ apiVersion: v1, kind: ServiceAccount, name: settings }]
+  overrideRules:
+    - targetCluster: ${target}
+      overriders: { labelsOverrider: [{ operator: add, value: { tier: gold } }] }`;
+      expect(
+        await forbidden(
+          applyDocuments(
+            handle.sql,
+            bus,
+            override("{ labelSelector: { matchLabels: { env: prod } } }"),
+            team(["eu"], ["dressed"]),
+          ),
+        ),
+      ).toMatch(/its rules override us, outside the clusters/);
+      await applyDocuments(
+        handle.sql,
+        bus,
+        override("{ labelSelector: { matchLabels: { tier: gold } } }"),
+        team(["eu"], ["dressed"]),
+      );
+      try {
+        for (const cluster of ["eu", "us"])
+          await updateCluster(handle.sql, cluster, { labels: { env: "prod", tier: "gold" } });
+        await controller().place(settings("dressed"));
+        const labels = async (cluster: string) =>
+          (
+            (await worksOf("dressed")).find((w) => w.cluster === cluster)?.manifests[0]?.metadata as {
+              labels?: Record<string, string>;
+            }
+          )?.labels ?? {};
+        expect((await labels("eu")).tier).toBe("gold");
+        expect((await labels("us")).tier).toBeUndefined();
+      } finally {
+        for (const cluster of ["eu", "us"])
+          await updateCluster(handle.sql, cluster, { labels: { env: "prod" } });
+      }
+    });
   });
 });
 

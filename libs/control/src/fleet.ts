@@ -1,5 +1,6 @@
 import {
   type ClusterCondition,
+  type ClusterInfo,
   type ClusterState,
   conditionTaints,
   type FleetDisruption,
@@ -50,6 +51,17 @@ export interface FleetView {
   disruption: FleetDisruption;
 }
 
+/** A registered cluster's identity and topology, as placement matches it. */
+export function clusterInfo(row: ClusterRegistryRow): ClusterInfo {
+  return {
+    name: row.name,
+    labels: row.labels,
+    ...(row.provider ? { provider: row.provider } : {}),
+    ...(row.region ? { region: row.region } : {}),
+    ...(row.zone ? { zones: [row.zone] } : {}),
+  };
+}
+
 /**
  * Clusters as placement sees them: the registry's properties and taints, capacity from the last
  * heartbeat, and the NoSchedule taint of a cluster that is not ready or has gone silent.
@@ -72,11 +84,7 @@ export function fleetView(
     );
     readiness.set(row.name, ready);
     return {
-      name: row.name,
-      labels: row.labels,
-      ...(row.provider ? { provider: row.provider } : {}),
-      ...(row.region ? { region: row.region } : {}),
-      ...(row.zone ? { zones: [row.zone] } : {}),
+      ...clusterInfo(row),
       taints: conditionTaints((row.taints ?? []) as Taint[], ready),
       ...(status?.enabledApis?.length ? { enabledApis: status.enabledApis } : {}),
       ...(status?.allocatable ? { allocatable: status.allocatable } : {}),

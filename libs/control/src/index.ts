@@ -1,11 +1,19 @@
-export { type ApplyResult, applyDocuments, requestPlacement } from "./apply.js";
+export {
+  type ApplyResult,
+  applyDocuments,
+  fleetWriter,
+  requestPlacement,
+  WriteForbiddenError,
+  type Writer,
+} from "./apply.js";
 export {
   bindingClusterNames,
+  bindingWithin,
   type ClusterHealth,
   type ClusterStatus,
   clusterStatuses,
 } from "./binding-status.js";
-export { FleetHealth, type FleetView, fleetView, type HeardStatus } from "./fleet.js";
+export { clusterInfo, FleetHealth, type FleetView, fleetView, type HeardStatus } from "./fleet.js";
 export { FleetMonitor, type FleetMonitorOptions } from "./monitor.js";
 export {
   clusterStates,

@@ -10,14 +10,17 @@ import {
 } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
 import {
+  type Authority,
   assessEvictionTasks,
   assumeReplicas,
+  authorityCovers,
   bindingName,
   type ClusterState,
   DEFAULT_EVICTION_GRACE_SECONDS,
   dependencies,
   type EvictionTask,
   electPolicy,
+  FLEET_AUTHORITY,
   type FleetDisruption,
   failureClearsResult,
   holderAfterPreemption,
@@ -179,7 +182,7 @@ export class PlacementController {
     const doc = template.document as TemplateDoc;
     const overrides = policies
       .filter((p) => p.kind === "OverridePolicy" || p.kind === "ClusterOverridePolicy")
-      .map((p) => p.document as unknown as OverridePolicyDoc);
+      .map((p) => ({ doc: p.document as unknown as OverridePolicyDoc, authority: p.authority }));
     // A claimed template keeps its policy unless a policy with preemption Always takes it;
     // otherwise the namespace's policies beat cluster-wide ones.
     const candidates = propagation
@@ -239,6 +242,24 @@ export class PlacementController {
     if (policyRef(policy) !== template.claimedBy) await claimTemplate(sql, key, policyRef(policy));
     const conflict = policy.spec.conflictResolution ?? "Abort";
     const known = new Set(clusters.map((c) => c.name));
+    // Both the template and its policy carry the clusters their authors could write; nothing is
+    // placed outside either, and what already runs outside them is left as it is.
+    const policyAuthority =
+      policies.find((p) => policyRef(p.document as never) === policyRef(policy))?.authority ??
+      FLEET_AUTHORITY;
+    const outsideGrants = (cluster: string) =>
+      !authorityCovers(template.authority, cluster)
+        ? `outside the write grants of ${template.authority.appliedBy || "the hub"}, who applied the template`
+        : !authorityCovers(policyAuthority, cluster)
+          ? `outside the write grants of ${policyAuthority.appliedBy || "the hub"}, who applied ${policyRef(policy)}`
+          : undefined;
+    const unauthorized = Object.fromEntries(
+      clusters.flatMap((c) => {
+        const reason = outsideGrants(c.name);
+        return reason ? [[c.name, reason] as const] : [];
+      }),
+    );
+    const authorized = clusters.filter((c) => !unauthorized[c.name]);
     // Graceful eviction: a task ends once the new home is healthy or its grace period is over;
     // while the hub doubts its own view of the fleet, none ends.
     const tasks = (previous?.evictionTasks ?? []) as unknown as EvictionTask[];
@@ -275,7 +296,7 @@ export class PlacementController {
     const evicting = remaining.map((t) => t.fromCluster);
     // Karmada's ClusterEviction filter keeps evicted clusters out; a deregistered cluster is gone.
     const previousClusters = (previous?.clusters ?? []).filter(
-      (c) => known.has(c.name) && !evicting.includes(c.name),
+      (c) => known.has(c.name) && !evicting.includes(c.name) && !unauthorized[c.name],
     );
     const gracefulKeep = remaining.filter((t) => t.purgeMode === "Gracefully").map((t) => t.fromCluster);
     const suspendedOn = (cluster: string) =>
@@ -286,7 +307,7 @@ export class PlacementController {
       decision = scheduleBinding({
         template: doc,
         placement: policy.spec.placement ?? {},
-        clusters,
+        clusters: authorized,
         uid: template.uid,
         evicting,
         ...(previous
@@ -328,7 +349,7 @@ export class PlacementController {
           evictionTasks: remaining as never,
         },
         {},
-        clear ? gracefulKeep : [...keptClusters.map((c) => c.name), ...gracefulKeep],
+        [...(clear ? [] : keptClusters.map((c) => c.name)), ...gracefulKeep, ...Object.keys(unauthorized)],
         conflict,
         previous,
       );
@@ -343,6 +364,7 @@ export class PlacementController {
       policy,
       name,
     );
+    const leftAlone = (previous?.clusters ?? []).filter((c) => unauthorized[c.name]).map((c) => c.name);
     const suspended = [
       ...new Set([...decision.clusters.map((c) => c.name), ...(previous?.clusters ?? []).map((c) => c.name)]),
     ].filter(suspendedOn);
@@ -350,6 +372,7 @@ export class PlacementController {
       ...Object.entries(failures).map(([cluster, reason]) => `not dispatched to ${cluster}: ${reason}`),
       ...(suspended.length ? [`dispatching suspended on ${suspended.join(", ")} by the policy`] : []),
       ...remaining.map((t) => `leaving ${t.fromCluster} (${t.reason}, ${t.purgeMode})`),
+      ...leftAlone.map((c) => `left as it is on ${c}: ${unauthorized[c]}`),
       ...(context.disruption.disrupted ? [context.disruption.message] : []),
     ];
     const placedOn = decision.clusters
@@ -361,13 +384,13 @@ export class PlacementController {
         policy: policyRef(policy),
         clusters: decision.clusters,
         observedAffinity: decision.observedAffinityName ?? "",
-        rejected: decision.rejected,
+        rejected: { ...decision.rejected, ...unauthorized },
         condition: "Success",
         message: [`placed on ${placedOn}`, ...notes].join("; "),
         evictionTasks: remaining as never,
       },
       manifests,
-      [...Object.keys(failures), ...suspended, ...gracefulKeep],
+      [...Object.keys(failures), ...suspended, ...gracefulKeep, ...Object.keys(unauthorized)],
       conflict,
       previous,
     );
@@ -421,7 +444,7 @@ export class PlacementController {
     template: TemplateDoc,
     targets: { name: string; replicas?: number }[],
     clusters: ClusterState[],
-    overrides: OverridePolicyDoc[],
+    overrides: { doc: OverridePolicyDoc; authority: Authority }[],
     policy: PropagationPolicyDoc,
     name: string,
   ): Promise<{
@@ -451,7 +474,10 @@ export class PlacementController {
           template,
           replicas: target.replicas,
           cluster,
-          overridePolicies: overrides,
+          // An override changes only clusters its author could write.
+          overridePolicies: overrides
+            .filter((o) => authorityCovers(o.authority, target.name))
+            .map((o) => o.doc),
           dependencies: deps,
           binding: `${template.metadata.namespace ?? ""}.${name}`,
         }).manifests;

@@ -7,6 +7,14 @@ export {
 } from "./affinity.js";
 export { type AssignInput, assignReplicas, type TargetCluster } from "./assign.js";
 export {
+  type Authority,
+  authorityCovers,
+  clustersBeyond,
+  FLEET_AUTHORITY,
+  overrideReach,
+  placementReach,
+} from "./authority.js";
+export {
   assessEvictionTasks,
   type ClusterCondition,
   type ClusterLiveness,

@@ -49,6 +49,7 @@ export {
 export { type IssueInput, type ObjectIssues, recordIssues } from "./issues.js";
 export { recordMetricSnapshots } from "./metrics.js";
 export {
+  type AuthorityRecord,
   addEvictionTask,
   type BindingRow,
   bindingsEvicting,
@@ -59,11 +60,14 @@ export {
   deletePolicy,
   deleteTemplate,
   getBinding,
+  getPolicy,
   getTemplate,
   listBindings,
   listPolicies,
   listTemplateKeys,
   listWorks,
+  type PolicyKey,
+  type PolicyRow,
   recordWorkStatus,
   saveBinding,
   type TemplateKey,

@@ -8,8 +8,26 @@ export interface TemplateKey {
   name: string;
 }
 
+/** Who applied a policy or template, and the clusters their write grants reached then. */
+export interface AuthorityRecord {
+  appliedBy: string;
+  clusters: string[];
+}
+
+export interface PolicyKey {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export interface PolicyRow extends PolicyKey {
+  document: Record<string, unknown>;
+  authority: AuthorityRecord;
+}
+
 export interface TemplateRow extends TemplateKey {
   uid: string;
+  authority: AuthorityRecord;
   document: Record<string, unknown>;
   generation: number;
   claimedBy: string;
@@ -48,44 +66,54 @@ export interface WorkRow {
 
 const json = (value: unknown) => JSON.stringify(value);
 
-/** Stores a policy document; the generation moves only when the document changes. */
+/**
+ * Stores a policy document with the authority it was applied with; the generation moves when
+ * either changes, since a wider or narrower authority moves what the policy may place.
+ */
 export async function upsertPolicy(
   sql: postgres.Sql,
-  policy: { kind: string; namespace: string; name: string; document: unknown },
+  policy: PolicyKey & { document: unknown; authority: AuthorityRecord },
 ): Promise<{ changed: boolean }> {
   const [row] = await sql`
-    insert into placement_policies (kind, namespace, name, document) values (${policy.kind}, ${policy.namespace}, ${policy.name}, ${json(policy.document)}::jsonb)
-    on conflict (kind, namespace, name) do update set document = excluded.document, generation = placement_policies.generation + 1, updated_at = now()
+    insert into placement_policies (kind, namespace, name, document, authority)
+    values (${policy.kind}, ${policy.namespace}, ${policy.name}, ${json(policy.document)}::jsonb, ${json(policy.authority)}::jsonb)
+    on conflict (kind, namespace, name) do update set document = excluded.document, authority = excluded.authority,
+      generation = placement_policies.generation + 1, updated_at = now()
       where placement_policies.document is distinct from excluded.document
+        or placement_policies.authority is distinct from excluded.authority
     returning generation`;
   return { changed: Boolean(row) };
 }
 
-export async function deletePolicy(
-  sql: postgres.Sql,
-  key: { kind: string; namespace: string; name: string },
-): Promise<boolean> {
+export async function deletePolicy(sql: postgres.Sql, key: PolicyKey): Promise<boolean> {
   const deleted =
     await sql`delete from placement_policies where kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
   return deleted.count > 0;
 }
 
-export async function listPolicies(
-  sql: postgres.Sql,
-): Promise<{ kind: string; namespace: string; name: string; document: Record<string, unknown> }[]> {
-  return (await sql`select kind, namespace, name, document from placement_policies order by kind, namespace, name`) as never;
+export async function listPolicies(sql: postgres.Sql): Promise<PolicyRow[]> {
+  return (await sql`select kind, namespace, name, document, authority from placement_policies order by kind, namespace, name`) as never;
 }
 
-/** Stores a template; the generation moves only when the document changes. */
+export async function getPolicy(sql: postgres.Sql, key: PolicyKey): Promise<PolicyRow | undefined> {
+  const [row] = await sql`select kind, namespace, name, document, authority from placement_policies
+    where kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
+  return row as PolicyRow | undefined;
+}
+
+/** Stores a template with the authority it was applied with; the generation moves when either changes. */
 export async function upsertTemplate(
   sql: postgres.Sql,
   key: TemplateKey,
   document: unknown,
+  authority: AuthorityRecord,
 ): Promise<{ changed: boolean }> {
   const [row] = await sql`
-    insert into templates (api_version, kind, namespace, name, document) values (${key.apiVersion}, ${key.kind}, ${key.namespace}, ${key.name}, ${json(document)}::jsonb)
-    on conflict (api_version, kind, namespace, name) do update set document = excluded.document, generation = templates.generation + 1, updated_at = now()
-      where templates.document is distinct from excluded.document
+    insert into templates (api_version, kind, namespace, name, document, authority)
+    values (${key.apiVersion}, ${key.kind}, ${key.namespace}, ${key.name}, ${json(document)}::jsonb, ${json(authority)}::jsonb)
+    on conflict (api_version, kind, namespace, name) do update set document = excluded.document, authority = excluded.authority,
+      generation = templates.generation + 1, updated_at = now()
+      where templates.document is distinct from excluded.document or templates.authority is distinct from excluded.authority
     returning generation`;
   return { changed: Boolean(row) };
 }
@@ -98,7 +126,7 @@ export async function deleteTemplate(sql: postgres.Sql, key: TemplateKey): Promi
 
 export async function getTemplate(sql: postgres.Sql, key: TemplateKey): Promise<TemplateRow | undefined> {
   const [row] = await sql`
-    select api_version as "apiVersion", kind, namespace, name, uid, document, generation::int, claimed_by as "claimedBy"
+    select api_version as "apiVersion", kind, namespace, name, uid, document, generation::int, claimed_by as "claimedBy", authority
     from templates where api_version = ${key.apiVersion} and kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
   return row as TemplateRow | undefined;
 }

@@ -1,4 +1,4 @@
-import { GrantError, mintToken, parseGrants } from "@atoll/access";
+import { type Grant, GrantError, grantsBeyond, mintToken, parseGrants } from "@atoll/access";
 import { z } from "@atoll/config";
 import { parseDuration } from "@atoll/search";
 import {
@@ -10,9 +10,9 @@ import {
   putRole,
   revokeToken,
 } from "@atoll/store";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type postgres from "postgres";
-import { demand } from "./auth.js";
+import { demand, forbidden } from "./auth.js";
 import { badRequest, HttpProblem, parseBody } from "./problem.js";
 
 const tokenRequest = z.object({
@@ -40,8 +40,27 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Roles, tokens and "who am I". Managing roles and tokens takes the admin verb. */
+/**
+ * No one hands out, takes away or acts through more than they hold: a role made, changed or
+ * deleted, and a token minted or revoked, must have grants within the caller's own.
+ */
+function demandCovers(request: FastifyRequest, grants: Grant[], what: string): void {
+  const beyond = grantsBeyond(request.principal.grants, grants);
+  if (beyond.length)
+    throw forbidden(
+      `${request.principal.name} (role ${request.principal.role}) may not ${what}: it grants ${beyond.slice(0, 5).join(", ")}` +
+        `${beyond.length > 5 ? ` and ${beyond.length - 5} more` : ""}, beyond the caller's own grants; ask an admin who holds them`,
+    );
+}
+
+/**
+ * Roles, tokens and "who am I". Managing roles and tokens takes the admin verb, and only over
+ * grants the caller holds.
+ */
 export function accessRoutes(app: FastifyInstance, sql: postgres.Sql): void {
+  const grantsOf = async (role: string): Promise<Grant[] | undefined> =>
+    (await listRoles(sql)).find((r) => r.name === role)?.grants as Grant[] | undefined;
+
   app.get("/api/v1/whoami", async (request) => request.principal);
 
   app.get("/api/v1/roles", async (request) => {
@@ -60,6 +79,8 @@ export function accessRoutes(app: FastifyInstance, sql: postgres.Sql): void {
     const { grants } = parseBody(roleRequest, request.body);
     return guarded(async () => {
       const parsed = parseGrants(grants);
+      demandCovers(request, parsed, `grant role ${name} these grants`);
+      demandCovers(request, (await grantsOf(name)) ?? [], `change role ${name}`);
       await putRole(sql, name, parsed);
       return { name, grants: parsed };
     });
@@ -69,6 +90,7 @@ export function accessRoutes(app: FastifyInstance, sql: postgres.Sql): void {
     demand(request, "admin");
     const { name } = request.params as { name: string };
     return guarded(async () => {
+      demandCovers(request, (await grantsOf(name)) ?? [], `delete role ${name}`);
       await deleteRole(sql, name);
       return { deleted: name };
     });
@@ -77,6 +99,8 @@ export function accessRoutes(app: FastifyInstance, sql: postgres.Sql): void {
   app.post("/api/v1/tokens", async (request, reply) => {
     demand(request, "admin");
     const body = parseBody(tokenRequest, request.body);
+    const roleGrants = await grantsOf(body.role);
+    if (roleGrants) demandCovers(request, roleGrants, `mint a token of role ${body.role}`);
     const expiresAt = body.expiresIn
       ? new Date(Date.now() + parseDuration(body.expiresIn) * 1000).toISOString()
       : undefined;
@@ -109,6 +133,9 @@ export function accessRoutes(app: FastifyInstance, sql: postgres.Sql): void {
     demand(request, "admin");
     const { id } = request.params as { id: string };
     return guarded(async () => {
+      const token = (await listTokens(sql)).find((t) => t.id === id);
+      if (token)
+        demandCovers(request, (await grantsOf(token.role)) ?? [], `revoke token ${id} of role ${token.role}`);
       await revokeToken(sql, id);
       return { revoked: id };
     });

@@ -1,14 +1,37 @@
-import { can } from "@atoll/access";
+import { clustersAllowed, type Principal } from "@atoll/access";
 import type { Bus } from "@atoll/bus";
-import { applyDocuments, bindingClusterNames, clusterStatuses } from "@atoll/control";
+import {
+  applyDocuments,
+  bindingClusterNames,
+  bindingWithin,
+  clusterStatuses,
+  WriteForbiddenError,
+  type Writer,
+} from "@atoll/control";
 import { BINDING_LABEL, DocumentsError } from "@atoll/placement";
-import { clusterReachability, getBinding, listBindings, listWorks } from "@atoll/store";
+import { type BindingRow, clusterReachability, getBinding, listBindings, listWorks } from "@atoll/store";
 import type { FastifyInstance } from "fastify";
 import type postgres from "postgres";
 import { demand } from "./auth.js";
 import { badRequest, HttpProblem } from "./problem.js";
 
 const MAX_DOCUMENTS_BYTES = 5 * 1024 * 1024;
+
+/** The caller as a writer: each document is decided by the caller's write grants on its scope. */
+const writerOf = (principal: Principal): Writer => ({
+  name: `${principal.name} (role ${principal.role})`,
+  clustersFor: (scope) => clustersAllowed(principal, "write", scope),
+});
+
+/**
+ * A binding as the caller may read it, or undefined: the read grants that cover the template's
+ * namespace and kind decide which clusters' part of it shows, as search decides which objects do.
+ */
+function readableBinding(principal: Principal, binding: BindingRow): BindingRow | undefined {
+  const clusters = clustersAllowed(principal, "read", { namespace: binding.namespace, kind: binding.kind });
+  if (clusters.length === 0) return undefined;
+  return clusters.includes("*") ? binding : bindingWithin(binding, (c) => clusters.includes(c));
+}
 
 /**
  * POST /api/v1/apply and /api/v1/delete take multi-document YAML (Karmada policies and resource
@@ -45,7 +68,7 @@ export function placementRoutes(
       demand(request, "write");
       const namespace = (request.query as { namespace?: string }).namespace ?? "default";
       try {
-        return await applyDocuments(sql, bus, documentsOf(request.body), {
+        return await applyDocuments(sql, bus, documentsOf(request.body), writerOf(request.principal), {
           namespace,
           remove,
           allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,
@@ -55,6 +78,14 @@ export function placementRoutes(
           throw new HttpProblem(422, error.code, "Invalid documents", error.message, {
             problems: error.problems,
           });
+        if (error instanceof WriteForbiddenError)
+          throw new HttpProblem(
+            403,
+            error.code,
+            "Forbidden",
+            `nothing was ${remove ? "deleted" : "applied"}: ${error.message}`,
+            { problems: error.problems },
+          );
         throw error;
       }
     });
@@ -63,21 +94,25 @@ export function placementRoutes(
   app.get("/api/v1/bindings", async (request) => {
     const bindings = await listBindings(sql);
     return {
-      items: bindings.filter((b) => can(request.principal, "read", { namespace: b.namespace, kind: b.kind })),
+      items: bindings.flatMap((b) => readableBinding(request.principal, b) ?? []),
     };
   });
 
   app.get("/api/v1/bindings/:namespace/:name", async (request) => {
     const { namespace, name } = request.params as { namespace: string; name: string };
-    const binding = await getBinding(sql, namespace, name);
-    if (!binding || !can(request.principal, "read", { namespace, kind: binding.kind }))
+    const stored = await getBinding(sql, namespace, name);
+    const binding = stored && readableBinding(request.principal, stored);
+    if (!binding)
       throw new HttpProblem(
         404,
         "BINDING_NOT_FOUND",
         "Not found",
         `no binding ${namespace}/${name}; list them with GET /api/v1/bindings`,
       );
-    const works = await listWorks(sql, namespace, name);
+    const readable = new Set(bindingClusterNames(binding));
+    const works = (await listWorks(sql, namespace, name)).filter(
+      (w) => stored === binding || readable.has(w.cluster),
+    );
     const clusterStatus = clusterStatuses(
       binding,
       await clusterReachability(sql, bindingClusterNames(binding), staleAfterSeconds),
@@ -90,7 +125,8 @@ export function placementRoutes(
         coalesce(sum((object #>> '{spec,replicas}')::int), 0)::int as desired
       from resources where kind = ${binding.kind} and namespace = ${namespace} and name = ${binding.templateName}
         and labels @> ${JSON.stringify({ [BINDING_LABEL]: `${namespace}.${name}` })}::jsonb
-        and not (cluster = any(${unknownClusters}::text[]))`;
+        and not (cluster = any(${unknownClusters}::text[]))
+        and (${stored === binding} or cluster = any(${[...readable]}::text[]))`;
     return {
       ...binding,
       clusterStatus,

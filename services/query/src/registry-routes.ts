@@ -1,8 +1,9 @@
+import { visibleClusters } from "@atoll/access";
 import { SecretKeyError, z } from "@atoll/config";
 import { RegistryError } from "@atoll/store";
 import { type ClusterRegistry, RegistrationError, SyncRulesError } from "@atoll/sync";
 import type { FastifyInstance } from "fastify";
-import { demand } from "./auth.js";
+import { demand, forbidden } from "./auth.js";
 import { badRequest, HttpProblem, parseBody } from "./problem.js";
 
 const taint = z.object({
@@ -53,6 +54,12 @@ export function registryRoutes(app: FastifyInstance, registry: ClusterRegistry):
   app.post("/api/v1/clusters", async (request, reply) => {
     demand(request, "admin");
     const body = parseBody(registration, request.body);
+    // A push kubeconfig without a name registers a cluster per context, named only once read.
+    if (body.name) demand(request, "admin", { cluster: body.name });
+    else if (visibleClusters(request.principal, "admin") !== "all")
+      throw forbidden(
+        `${request.principal.name} may administer only some clusters, so must name the cluster it registers`,
+      );
     try {
       if (body.mode === "push") {
         const { mode: _mode, kubeconfig, context, name, ...fields } = body;
@@ -72,8 +79,8 @@ export function registryRoutes(app: FastifyInstance, registry: ClusterRegistry):
   });
 
   app.patch("/api/v1/clusters/:name", async (request) => {
-    demand(request, "admin");
     const { name } = request.params as { name: string };
+    demand(request, "admin", { cluster: name });
     try {
       await registry.update(name, parseBody(update, request.body));
       return { updated: name };
@@ -83,8 +90,8 @@ export function registryRoutes(app: FastifyInstance, registry: ClusterRegistry):
   });
 
   app.delete("/api/v1/clusters/:name", async (request) => {
-    demand(request, "admin");
     const { name } = request.params as { name: string };
+    demand(request, "admin", { cluster: name });
     try {
       return { deleted: name, ...(await registry.delete(name)) };
     } catch (error) {

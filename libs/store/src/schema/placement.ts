@@ -26,6 +26,11 @@ export const placementPolicies = pgTable(
     name: text("name").notNull(),
     document: jsonb("document").$type<Record<string, unknown>>().notNull(),
     generation: bigint("generation", { mode: "number" }).notNull().default(1),
+    /** Who applied it and the clusters their write grants reached then (["*"]: every cluster). */
+    authority: jsonb("authority")
+      .$type<{ appliedBy: string; clusters: string[] }>()
+      .notNull()
+      .default(sql`'{"appliedBy": "", "clusters": ["*"]}'::jsonb`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.kind, t.namespace, t.name] })],
@@ -44,6 +49,11 @@ export const templates = pgTable(
     generation: bigint("generation", { mode: "number" }).notNull().default(1),
     /** The policy that claimed it ("Kind/namespace/name"); a claimed template keeps its policy. */
     claimedBy: text("claimed_by").notNull().default(""),
+    /** Who applied it and the clusters their write grants reached then (["*"]: every cluster). */
+    authority: jsonb("authority")
+      .$type<{ appliedBy: string; clusters: string[] }>()
+      .notNull()
+      .default(sql`'{"appliedBy": "", "clusters": ["*"]}'::jsonb`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.apiVersion, t.kind, t.namespace, t.name] })],

@@ -1,0 +1,2 @@
+ALTER TABLE "placement_policies" ADD COLUMN "authority" jsonb DEFAULT '{"appliedBy": "", "clusters": ["*"]}'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "templates" ADD COLUMN "authority" jsonb DEFAULT '{"appliedBy": "", "clusters": ["*"]}'::jsonb NOT NULL;
