@@ -131,12 +131,12 @@ export class TestHub {
     return agent;
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: tests read API answers as loose JSON
   async send(
     method: string,
     path: string,
     body?: unknown,
     token: string = this.adminToken,
+    // biome-ignore lint/suspicious/noExplicitAny: tests read API answers as loose JSON
   ): Promise<{ status: number; body: any }> {
     const init =
       body === undefined

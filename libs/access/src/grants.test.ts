@@ -119,10 +119,20 @@ describe("grantsBeyond", () => {
   const sim1Admin = grants([{ verbs: ["admin", "read"], clusters: ["sim-1"] }]);
   it.each([
     ["the same grants", sim1Admin, sim1Admin, []],
-    ["a narrower scope", sim1Admin, grants([{ verbs: ["read"], clusters: ["sim-1"], namespaces: ["web"] }]), []],
+    [
+      "a narrower scope",
+      sim1Admin,
+      grants([{ verbs: ["read"], clusters: ["sim-1"], namespaces: ["web"] }]),
+      [],
+    ],
     ["another cluster", sim1Admin, grants([{ verbs: ["read"], clusters: ["sim-2"] }]), ["read on sim-2/*/*"]],
     ["every cluster", sim1Admin, grants([{ verbs: ["read"] }]), ["read on */*/*"]],
-    ["a verb not held", sim1Admin, grants([{ verbs: ["write"], clusters: ["sim-1"] }]), ["write on sim-1/*/*"]],
+    [
+      "a verb not held",
+      sim1Admin,
+      grants([{ verbs: ["write"], clusters: ["sim-1"] }]),
+      ["write on sim-1/*/*"],
+    ],
     [
       "the * verb expands to every verb",
       grants([{ verbs: ["read", "write"] }]),
