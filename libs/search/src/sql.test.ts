@@ -84,6 +84,7 @@ describe("SQL front end", () => {
     ["SELECT * FROM resources WHERE pg_sleep(10)", "UNSUPPORTED_FUNCTION", /pg_sleep/],
     ["SELECT * FROM resources; DROP TABLE resources", "SQL_SYNTAX|ONE_STATEMENT", /statement|syntax/],
     ["SELECT name FROM resources", "UNSUPPORTED_COLUMNS", /select \*/],
+    ["SELECT kind, COUNT(DISTINCT name) FROM resources GROUP BY kind", "UNSUPPORTED_COLUMNS", /COUNT\(\*\)/],
     [
       "SELECT * FROM resources WHERE condition('Ready') > 'True'",
       "UNSUPPORTED_EXPRESSION",
@@ -105,6 +106,50 @@ describe("SQL front end", () => {
     expect(error).toBeInstanceOf(QueryError);
     expect((error as QueryError).code).toMatch(new RegExp(`^(${code})$`));
     expect((error as QueryError).message).toMatch(message);
+  });
+
+  it.each([
+    ["SELECT * FROM resources UNION SELECT * FROM resources", /UNION, INTERSECT and EXCEPT/, 25],
+    ["SELECT * FROM resources EXCEPT SELECT * FROM resources WHERE kind = 'Pod'", /UNION, INTERSECT/, 25],
+    ["SELECT * INTO stolen FROM resources", /SELECT \.\.\. INTO/, 10],
+    ["SELECT * FROM resources TABLESAMPLE SYSTEM (10)", /TABLESAMPLE/, 25],
+    ["SELECT * FROM resources WHERE name LIKE 'a!%' ESCAPE '!'", /ESCAPE/, 47],
+    ["SELECT * FROM resources LIMIT 5 LIMIT 10", /a second LIMIT/, 33],
+    ["SELECT DISTINCT * FROM resources", /DISTINCT/, 8],
+    ["SELECT * FROM resources r WHERE kind = 'Pod'", /a table alias/, 15],
+    ["SELECT kind AS k, COUNT(*) FROM resources GROUP BY kind", /a column alias/, 13],
+    ["SELECT kind, COUNT(*) AS n FROM resources GROUP BY kind", /a column alias/, 23],
+    ["SELECT * FROM resources ORDER BY name NULLS FIRST", /NULLS FIRST\/LAST/, 39],
+    ["SELECT * FROM resources WINDOW w AS (PARTITION BY kind)", /WINDOW/, 25],
+  ])("refuses %s by name and position instead of dropping it", (input, message, position) => {
+    let error: unknown;
+    try {
+      parseSqlQuery(input);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(QueryError);
+    expect((error as QueryError).code).toBe("UNSUPPORTED_CLAUSE");
+    expect((error as QueryError).message).toMatch(message);
+    expect((error as QueryError).position).toBe(position);
+  });
+
+  it.each([
+    ["SELECT * FROM resources ORDER BY name OFFSET 10", { offset: 10 }, "ORDER BY name ASC OFFSET 10"],
+    [
+      "SELECT * FROM resources ORDER BY name LIMIT 5 OFFSET 10",
+      { limit: 5, offset: 10 },
+      "LIMIT 5 OFFSET 10",
+    ],
+    ["SELECT * FROM resources LIMIT 7", { limit: 7 }, "LIMIT 7"],
+  ])("pages %s exactly as written", (input, page, echoed) => {
+    const query = parseSqlQuery(input);
+    expect({ limit: query.limit, offset: query.offset }).toEqual({
+      limit: undefined,
+      offset: undefined,
+      ...page,
+    });
+    expect(toSqlText(query)).toContain(echoed);
   });
 
   it("reports where a syntax error is and what is allowed", () => {

@@ -270,10 +270,132 @@ function limitOf(node: Node): { limit?: number; offset?: number } {
   if (values.length === 0) return {};
   if (values.some((v) => !Number.isInteger(v) || v < 0))
     throw new QueryError("INVALID_LIMIT", "LIMIT and OFFSET take whole numbers");
-  if (values.length === 1) return { limit: values[0]! };
+  // OFFSET m alone parses as one value after an "offset" separator.
+  if (values.length === 1)
+    return node.seperator === "offset" ? { offset: values[0]! } : { limit: values[0]! };
   return node.seperator === ","
     ? { offset: values[0]!, limit: values[1]! }
     : { limit: values[0]!, offset: values[1]! };
+}
+
+/** Where a keyword first appears outside string literals, 1-based; undefined if nowhere. */
+function keywordPosition(text: string, keyword: RegExp): number | undefined {
+  const blanked = text.replace(/'(?:[^']|'')*'/g, (literal) => " ".repeat(literal.length));
+  const match = new RegExp(keyword.source, "i").exec(blanked);
+  return match ? match.index + 1 : undefined;
+}
+
+/**
+ * Clauses the parser reads but the translation has no place for. Each is refused by name and
+ * position rather than dropped, so a query either runs as written or not at all.
+ */
+const UNTRANSLATED: { present: (select: Node) => boolean; clause: string; keyword: RegExp; hint?: string }[] =
+  [
+    {
+      present: (s) => Boolean(s._next || s.set_op),
+      clause: "UNION, INTERSECT and EXCEPT",
+      keyword: /\b(union|intersect|except)\b/,
+    },
+    { present: (s) => s.into?.position != null, clause: "SELECT ... INTO", keyword: /\binto\b/ },
+    {
+      present: (s) => Boolean(s._limit),
+      clause: "a second LIMIT",
+      keyword: /(?<=\blimit\b[\s\S]*)\blimit\b/,
+      hint: "write one LIMIT n [OFFSET m]",
+    },
+    {
+      present: (s) => Boolean(s.distinct?.type),
+      clause: "DISTINCT",
+      keyword: /\bdistinct\b/,
+      hint: "rows are distinct already; count distinct values with GROUP BY col and COUNT(*)",
+    },
+    { present: (s) => Boolean(s.window), clause: "WINDOW", keyword: /\bwindow\b/ },
+    { present: (s) => Boolean(s.options), clause: "SELECT options", keyword: /\bselect\b/ },
+    {
+      present: (s) => Boolean(s.from?.[0]?.tablesample),
+      clause: "TABLESAMPLE",
+      keyword: /\btablesample\b/,
+      hint: "LIMIT n returns a bounded page instead",
+    },
+    {
+      present: (s) => Boolean(s.from?.[0]?.as),
+      clause: "a table alias",
+      keyword: /\bresources\s+(as\s+)?\w/,
+      hint: "name columns as they are, without a table",
+    },
+    {
+      present: (s) => (s.columns ?? []).some((c: Node) => c.as != null),
+      clause: "a column alias (AS)",
+      keyword: /\bas\b/,
+      hint: "groups are keyed by their column names and the count is always count",
+    },
+    {
+      present: (s) => (s.orderby ?? []).some((o: Node) => o.nulls != null),
+      clause: "NULLS FIRST/LAST",
+      keyword: /\bnulls\b/,
+      hint: "rows without the field sort last ascending and first descending",
+    },
+  ];
+
+/** Keys of expression nodes the translation reads; anything else set on a node is refused. */
+const EXPRESSION_KEYS = new Set([
+  "type",
+  "operator",
+  "left",
+  "right",
+  "value",
+  "table",
+  "column",
+  "expr",
+  "args",
+  "name",
+  "parentheses",
+  "collate",
+]);
+
+function refuseUntranslatedClauses(select: Node, text: string): void {
+  for (const rule of UNTRANSLATED)
+    if (rule.present(select)) {
+      const position = keywordPosition(text, rule.keyword);
+      throw new QueryError(
+        "UNSUPPORTED_CLAUSE",
+        `${rule.clause} is not supported${position ? ` (at position ${position})` : ""}`,
+        position,
+        rule.hint ?? HINT,
+      );
+    }
+}
+
+/** After translation: any part of an expression the translation did not read is refused. */
+function refuseUnreadKeys(select: Node, text: string): void {
+  const walk = (node: Node): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item);
+      return;
+    }
+    if (node === null || typeof node !== "object") return;
+    for (const [key, value] of Object.entries(node)) {
+      if (value === null || value === undefined) continue;
+      if (!EXPRESSION_KEYS.has(key) || (key === "collate" && value)) {
+        const word =
+          key === "escape" ? "ESCAPE" : key === "over" ? "OVER" : key === "collate" ? "COLLATE" : key;
+        const position = keywordPosition(text, new RegExp(`\\b${word}\\b`));
+        throw new QueryError(
+          "UNSUPPORTED_CLAUSE",
+          `${word} is not supported${position ? ` (at position ${position})` : ""}`,
+          position,
+          word === "ESCAPE" ? "LIKE patterns escape % and _ with a backslash" : HINT,
+        );
+      }
+      walk(value);
+    }
+  };
+  walk([
+    select.where,
+    select.columns?.map((c: Node) => c.expr),
+    select.groupby?.columns,
+    select.orderby?.map((o: Node) => o.expr),
+  ]);
 }
 
 const PARSED_CACHE_SIZE = 1000;
@@ -336,6 +458,7 @@ function parseUncached(input: string): Query {
     );
   }
   if (ast.having) throw new QueryError("UNSUPPORTED_CLAUSE", "HAVING is not allowed", undefined, HINT);
+  refuseUntranslatedClauses(ast, text);
   const groupBy = (ast.groupby?.columns ?? []).map((c: Node) => fieldOf(c, fields));
   const columns: Node[] = ast.columns ?? [];
   const star = columns.length === 1 && (columns[0].expr?.column === "*" || columns[0].expr?.type === "star");
@@ -387,5 +510,6 @@ function parseUncached(input: string): Query {
     ...limitOf(ast.limit),
     ...(!star ? { aggregate: { groupBy } } : {}),
   };
+  refuseUnreadKeys(ast, text);
   return query;
 }
