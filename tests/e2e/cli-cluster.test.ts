@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { nkeyFromSeed } from "@atoll/bus";
 import { findExecutable, serviceEntry } from "@atoll/devkit";
+import { selfSignedTls } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { TestHub } from "../support/hub.js";
@@ -79,6 +80,16 @@ describe("atoll cluster", () => {
       publicKey,
     );
     const out = join(hub.dir, "nats.conf");
+    // nats-server -t loads the TLS files, so they must exist.
+    const tls = await selfSignedTls();
+    const tlsFlags = ["--tls-cert", join(hub.dir, "nats.crt"), "--tls-key", join(hub.dir, "nats.key")];
+    tlsFlags.push("--tls-ca", join(hub.dir, "nats.crt"), "--listen", "127.0.0.1");
+    writeFileSync(join(hub.dir, "nats.crt"), tls.cert);
+    writeFileSync(join(hub.dir, "nats.key"), tls.key);
+    const refused = await atoll("nats-config", "--hub-nkey", publicKey).catch(
+      (e: { stderr: string }) => e.stderr,
+    );
+    expect(refused).toMatch(/--listen must name the address NATS binds/);
     await atoll(
       "nats-config",
       "--hub-nkey",
@@ -89,11 +100,17 @@ describe("atoll cluster", () => {
       join(hub.dir, "js"),
       "--out",
       out,
+      ...tlsFlags,
+      "--max-file",
+      "2G",
     );
     const check = await run(findExecutable("nats-server")!, ["-c", out, "-t"]);
     expect(`${check.stdout}${check.stderr}`).toMatch(/is valid/);
     expect(readFileSync(out, "utf8")).toContain(publicKey);
     expect(readFileSync(out, "utf8")).toContain("# cluster edge-7");
+    expect(readFileSync(out, "utf8")).toMatch(/^host: "127\.0\.0\.1"$/m);
+    expect(readFileSync(out, "utf8")).toMatch(/^tls \{$/m);
+    expect(readFileSync(out, "utf8")).toMatch(/max_file: 2G/);
 
     // Before the hub runs: the hub's identity alone, no registry read.
     const first = join(hub.dir, "bootstrap.conf");
@@ -106,6 +123,7 @@ describe("atoll cluster", () => {
       "--bootstrap",
       "--out",
       first,
+      ...tlsFlags,
     ]);
     const bootstrap = readFileSync(first, "utf8");
     expect(bootstrap).toContain(publicKey);

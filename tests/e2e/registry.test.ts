@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { agentPermissions, busNames, createNkeyUser, renderServerConfig } from "@atoll/bus";
+import { createNkeyUser, natsIdentities, renderServerConfig } from "@atoll/bus";
 import { freePort, type NatsServerProcess, startNatsServer, until } from "@atoll/devkit";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import postgres from "postgres";
@@ -41,17 +41,7 @@ describe("cluster registry, pull mode and push mode against an authenticating NA
   /** Regenerates the server config from the registry and reloads it, as `atoll cluster nats-config` would. */
   async function syncNatsConfig(): Promise<void> {
     const { items } = await hub.get("/api/v1/clusters");
-    const names = busNames(hub.prefix);
-    const identities = [
-      { nkey: hubKey.getPublicKey(), description: "hub services" },
-      ...items
-        .filter((c: Any) => c.syncMode === "pull" && c.nkey)
-        .map((c: Any) => ({
-          nkey: c.nkey,
-          description: `cluster ${c.name}`,
-          permissions: agentPermissions(names, c.name),
-        })),
-    ];
+    const identities = natsIdentities(hubKey.getPublicKey(), items, hub.prefix);
     await nats.reload(
       renderServerConfig({ port: natsPort, host: "127.0.0.1", storeDir: join(dir, "js"), identities }),
     );

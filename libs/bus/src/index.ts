@@ -13,5 +13,13 @@ export {
   retryWhileUnreachable,
 } from "./bus.js";
 export { assertClusterName, type BusNames, busNames } from "./names.js";
-export { agentPermissions, type NatsIdentity, type Permissions, renderServerConfig } from "./security.js";
+export {
+  type AccountLimits,
+  agentPermissions,
+  DEFAULT_ACCOUNT_LIMITS,
+  type NatsIdentity,
+  natsIdentities,
+  type Permissions,
+  renderServerConfig,
+} from "./security.js";
 export { streamConfigs } from "./topology.js";

@@ -205,6 +205,12 @@ describe("infra/nats/hub.example.conf", () => {
   // Public keys only: what a registry holds, never a seed.
   const rendered = renderServerConfig({
     port: 4222,
+    host: "10.0.0.5",
+    tls: {
+      certFile: "/etc/nats/tls/tls.crt",
+      keyFile: "/etc/nats/tls/tls.key",
+      caFile: "/etc/nats/tls/ca.crt",
+    },
     storeDir: "/data/jetstream",
     identities: [
       { nkey: "UALD6PMVFCXMC6QZUZZNH5SUJBFLPZMA63LPRYL46AROARBMD7ELW5K6", description: "hub services" },
@@ -224,10 +230,32 @@ describe("infra/nats/hub.example.conf", () => {
     expect(readFileSync(examplePath, "utf8")).toBe(rendered);
   });
 
-  it("is a configuration nats-server accepts", () => {
-    const check = spawnSync(findExecutable("nats-server") ?? "nats-server", ["-c", examplePath, "-t"], {
+  it("is a configuration nats-server accepts, with its TLS files in place", () => {
+    // The server loads the certificate to test the file, so the example's paths point at real ones here.
+    const dir = mkdtempSync(join(tmpdir(), "atoll-nats-tls-"));
+    const made = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"].concat(
+        ["-subj", "/CN=nats", "-keyout", join(dir, "tls.key"), "-out", join(dir, "tls.crt")],
+      ),
+      { encoding: "utf8" },
+    );
+    expect(made.status, made.stderr).toBe(0);
+    writeFileSync(join(dir, "ca.crt"), readFileSync(join(dir, "tls.crt")));
+    const file = join(dir, "nats.conf");
+    writeFileSync(file, rendered.replaceAll("/etc/nats/tls", dir));
+    const check = spawnSync(findExecutable("nats-server") ?? "nats-server", ["-c", file, "-t"], {
       encoding: "utf8",
     });
     expect(`${check.stdout}${check.stderr}`).toMatch(/is valid/);
+  });
+
+  it("binds the address it is given, carries TLS, and caps the account's JetStream storage", () => {
+    expect(rendered).toMatch(/^host: "10\.0\.0\.5"$/m);
+    expect(rendered).toMatch(/^tls \{\n {2}cert_file: "\/etc\/nats\/tls\/tls\.crt"/m);
+    expect(rendered).toMatch(
+      /jetstream: \{ max_file: 10G, max_mem: 1G, max_streams: 64, max_consumers: 20000 \}/,
+    );
+    expect(rendered).not.toMatch(/no_auth_user|authorization|0\.0\.0\.0/);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { agentPermissions, busNames, createNkeyUser, renderServerConfig } from "@atoll/bus";
+import { createNkeyUser, DEFAULT_ACCOUNT_LIMITS, natsIdentities, renderServerConfig } from "@atoll/bus";
 import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf, table } from "./hub.js";
 import { SetupError } from "./infra.js";
 
@@ -14,8 +14,11 @@ export const CLUSTER_USAGE = `atoll cluster <command>:
   delete NAME                              stop syncing NAME and purge its rows
   hub-nkey --out FILE                      new NATS identity for the hub services: the seed goes to
                                            FILE (mode 600), the public key (U...) is printed
-  nats-config --hub-nkey KEY [--port N] [--store-dir DIR] [--out FILE] [--bootstrap]
-                                           NATS server config with one identity per pull cluster
+  nats-config --hub-nkey KEY --listen ADDR [--port N] [--store-dir DIR] [--out FILE] [--bootstrap]
+              [--tls-cert F --tls-key F --tls-ca F] [--max-file 10G] [--max-memory 1G]
+                                           NATS server config with one identity per pull cluster, bound to
+                                           ADDR, with TLS (default files under /etc/nats/tls) and the
+                                           account's JetStream storage capped
                                            (--bootstrap: the hub's alone, before the hub is running)
 fields: --label k=v (repeat) --region R --zone Z --provider P --taint key[=value]:Effect (repeat) --rules FILE
         --read-only true|false      the gateway refuses writes to the cluster (default false)
@@ -170,28 +173,45 @@ export async function runCluster(args: string[], print: (text: string) => void):
           "store-dir": { type: "string" },
           out: { type: "string" },
           bootstrap: { type: "boolean" },
+          listen: { type: "string" },
+          "tls-cert": { type: "string" },
+          "tls-key": { type: "string" },
+          "tls-ca": { type: "string" },
+          "max-file": { type: "string" },
+          "max-memory": { type: "string" },
         },
       });
       if (!values["hub-nkey"]?.startsWith("U"))
         throw new SetupError("--hub-nkey must be the hub services' public user nkey (it starts with U)");
+      if (!values.listen)
+        throw new SetupError(
+          "--listen must name the address NATS binds (the pod or host address agents reach; 0.0.0.0 only behind a firewall that admits agents alone)",
+        );
+      const size = (flag: string, value: string | undefined, fallback: string) => {
+        if (value === undefined) return fallback;
+        if (!/^\d+[KMGT]?$/.test(value))
+          throw new SetupError(`--${flag} must be a size such as 512M or 10G, not "${value}"`);
+        return value;
+      };
       // Before the hub first starts there is no registry to read: the hub's identity alone.
       const { items } = values.bootstrap
         ? { items: [] }
         : await hubOf(values).call("GET", "/api/v1/clusters");
-      const names = busNames(process.env.ATOLL_BUS_PREFIX ?? "");
       const config = renderServerConfig({
         port: Number(values.port ?? 4222),
+        host: values.listen,
         storeDir: values["store-dir"] ?? "/data/jetstream",
-        identities: [
-          { nkey: values["hub-nkey"], description: "hub services" },
-          ...items
-            .filter((c: Any) => c.registered && c.syncMode === "pull" && c.nkey)
-            .map((c: Any) => ({
-              nkey: c.nkey,
-              description: `cluster ${c.name}`,
-              permissions: agentPermissions(names, c.name),
-            })),
-        ],
+        tls: {
+          certFile: values["tls-cert"] ?? "/etc/nats/tls/tls.crt",
+          keyFile: values["tls-key"] ?? "/etc/nats/tls/tls.key",
+          caFile: values["tls-ca"] ?? "/etc/nats/tls/ca.crt",
+        },
+        limits: {
+          ...DEFAULT_ACCOUNT_LIMITS,
+          maxFile: size("max-file", values["max-file"], DEFAULT_ACCOUNT_LIMITS.maxFile),
+          maxMemory: size("max-memory", values["max-memory"], DEFAULT_ACCOUNT_LIMITS.maxMemory),
+        },
+        identities: natsIdentities(values["hub-nkey"], items, process.env.ATOLL_BUS_PREFIX ?? ""),
       });
       if (values.out) {
         writeFileSync(values.out, config);

@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Bus } from "@atoll/bus";
-import { type ServiceProcess, spawnService } from "@atoll/devkit";
+import { Bus, createNkeyUser, natsIdentities, renderServerConfig } from "@atoll/bus";
+import { findExecutable, freePort, type ServiceProcess, spawnService, startNatsServer } from "@atoll/devkit";
 import { tokenKubeconfig } from "@atoll/kube";
 import { type Churn, generateCluster, KubeSim, selfSignedTls, startChurn } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
 import { dropDatabase, ensureDatabase, migrateDatabase } from "@atoll/store";
 import { hubOf } from "./hub.js";
-import { ensureNats, ensurePostgres, type Started } from "./infra.js";
+import { ensurePostgres, SetupError, type Started } from "./infra.js";
 
 export interface DemoOptions {
   port: number;
@@ -16,11 +16,11 @@ export interface DemoOptions {
   /** Changes per second per sim once the first sync is done. */
   churn: number;
   dir: string;
-  natsUrl: string;
   databaseUrl: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const CLEANUP_TIMEOUT_MS = 5_000;
 
 function databaseUrl(base: string, database: string): string {
   const url = new URL(base);
@@ -30,7 +30,9 @@ function databaseUrl(base: string, database: string): string {
 
 /**
  * Runs the whole system on one machine: simulated clusters, an agent per cluster, the indexer
- * and the query service; prints `ready:` once every sim's objects are in the index.
+ * and the query service; prints `ready:` once every sim's objects are in the index. It secures
+ * its own NATS server as production does, and keeps to a database of its own, so several demos
+ * can share a machine and none touches another's data.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const dir = resolve(options.dir);
@@ -50,31 +52,66 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     for (const churn of churns) churn.stop();
     await Promise.all(children.map((c) => c.stop()));
     await Promise.all(sims.map((s) => s.stop()));
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    // Ctrl-C reaches every process of the terminal's group, the NATS server too: no cleanup may
+    // wait for a server that is already gone.
+    for (const cleanup of cleanups.reverse())
+      await Promise.race([cleanup().catch(() => {}), sleep(CLEANUP_TIMEOUT_MS)]);
     say("stopped");
     process.exit(code);
   };
   process.on("SIGINT", () => void stopAll(0));
   process.on("SIGTERM", () => void stopAll(0));
 
-  const nats: Started = await ensureNats(options.natsUrl, join(dir, "nats"), say);
-  cleanups.push(nats.stop);
+  // A fresh bus namespace and database per run: a previous demo's backlog never replays into
+  // this one, and a demo drops only the database it made.
+  const run = randomBytes(3).toString("hex");
+  const prefix = `demo${run}`;
   const pg: Started = await ensurePostgres(options.databaseUrl, join(dir, "postgres"), say);
   cleanups.push(pg.stop);
-  const demoDb = databaseUrl(pg.url, "atoll_demo");
-  await dropDatabase(demoDb);
+  const demoDb = databaseUrl(pg.url, `atoll_demo_${run}`);
   await ensureDatabase(demoDb);
+  cleanups.push(() => dropDatabase(demoDb));
   await migrateDatabase(demoDb);
 
-  // A fresh bus namespace per run, so a previous demo's backlog never replays into this one.
-  const prefix = `demo${randomBytes(3).toString("hex")}`;
-  const bus = await Bus.connect({ url: nats.url, name: "atoll-demo", prefix, logger: silentLogger() });
+  // NATS as production runs it: the hub's identity and one per cluster, nothing anonymous.
+  const natsDir = join(dir, "nats");
+  mkdirSync(natsDir, { recursive: true });
+  if (!findExecutable("nats-server"))
+    throw new SetupError(
+      "the demo runs its own NATS server and nats-server is not installed.\n" +
+        "Install it, then run the demo again:\n" +
+        "  Debian/Ubuntu: sudo apt-get install nats-server\n" +
+        "  macOS:         brew install nats-server\n" +
+        "  other:         download a release of nats-server (2.9 or later) and put it on PATH",
+    );
+  const hubKey = createNkeyUser();
+  const hubCredentials = join(natsDir, "hub.creds");
+  writeFileSync(hubCredentials, new TextDecoder().decode(hubKey.getSeed()), { mode: 0o600 });
+  const natsPort = await freePort();
+  const natsConfig = (clusters: Parameters<typeof natsIdentities>[1]) =>
+    renderServerConfig({
+      port: natsPort,
+      host: "127.0.0.1",
+      storeDir: join(natsDir, `store-${run}`),
+      identities: natsIdentities(hubKey.getPublicKey(), clusters, prefix),
+      limits: { maxFile: "2G", maxMemory: "512M", maxStreams: 64, maxConsumers: 1000 },
+    });
+  const nats = await startNatsServer({ port: natsPort, config: natsConfig([]) });
+  writeFileSync(join(natsDir, "url"), nats.url);
+  say(`nats: ${nats.url} (one identity per cluster and one for the hub; credentials in ${natsDir})`);
+  const bus = await Bus.connect({
+    url: nats.url,
+    name: "atoll-demo",
+    prefix,
+    nkeySeed: new TextDecoder().decode(hubKey.getSeed()),
+    logger: silentLogger(),
+  });
   await bus.ensureTopology();
+  // The server's store is this run's alone; it goes with the server, streams and all.
   cleanups.push(async () => {
-    for (const stream of Object.values(bus.names.streams))
-      await bus.jsm.streams.delete(stream).catch(() => false);
-    await bus.jsm.streams.delete(`KV_${bus.names.clustersBucket}`).catch(() => false);
     await bus.close();
+    await nats.stop();
+    rmSync(join(natsDir, `store-${run}`), { recursive: true, force: true });
   });
 
   const expected = new Map<string, number>();
@@ -98,6 +135,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const env = {
     ...process.env,
     NATS_URL: nats.url,
+    NATS_CREDENTIALS: hubCredentials,
     DATABASE_URL: demoDb,
     ATOLL_BUS_PREFIX: prefix,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
@@ -125,17 +163,37 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     TLS_CERT_FILE: caFile,
     TLS_KEY_FILE: join(dir, "hub.key"),
   });
+  const base = `https://127.0.0.1:${options.port}`;
+  const hub = hubOf({ hub: base, token: adminToken, "ca-file": caFile });
+  // Each sim is registered in pull mode, as a cluster behind a firewall would be; its agent gets
+  // the credentials registration returns, and the NATS server learns its identity on reload.
+  for (let attempt = 0; ; attempt++) {
+    if (
+      await hub.call("GET", "/healthz").then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
+    if (attempt > 150) throw new SetupError(`the query service did not start; its log is in ${logs}`);
+    await sleep(200);
+  }
+  for (const sim of sims) {
+    const registered = await hub.call("POST", "/api/v1/clusters", { mode: "pull", name: sim.name });
+    writeFileSync(join(natsDir, `${sim.name}.creds`), registered.credentials, { mode: 0o600 });
+  }
+  await nats.reload(natsConfig((await hub.call("GET", "/api/v1/clusters")).items));
   for (const sim of sims) {
     start(`agent-${sim.name}`, "@atoll/agent", {
+      ATOLL_MODE: "pull",
       ATOLL_CLUSTER: sim.name,
       KUBECONFIG: join(dir, `${sim.name}.kubeconfig`),
+      NATS_CREDENTIALS: join(natsDir, `${sim.name}.creds`),
       HEARTBEAT_INTERVAL_MS: "2000",
     });
     expected.set(sim.name, sim.store.count());
   }
 
-  const base = `https://127.0.0.1:${options.port}`;
-  const hub = hubOf({ hub: base, token: adminToken, "ca-file": caFile });
   const hubKubeconfig = join(dir, "hub.kubeconfig");
   writeFileSync(
     hubKubeconfig,

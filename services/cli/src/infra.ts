@@ -1,23 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { findExecutable, startNatsServer } from "@atoll/devkit";
-import { connect } from "@nats-io/transport-node";
+import { findExecutable } from "@atoll/devkit";
 import postgres from "postgres";
 
 export class SetupError extends Error {}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function natsAnswers(url: string): Promise<boolean> {
-  try {
-    const nc = await connect({ servers: url, timeout: 1500, reconnect: false });
-    await nc.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function postgresAnswers(url: string): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
@@ -35,31 +24,6 @@ export interface Started {
   url: string;
   /** Stops what this process started; a no-op for a server that was already running. */
   stop(): Promise<void>;
-}
-
-/** Reuses a NATS server that answers, or starts nats-server with JetStream in dataDir. */
-export async function ensureNats(
-  url: string,
-  dataDir: string,
-  say: (line: string) => void,
-): Promise<Started> {
-  if (await natsAnswers(url)) return { url, stop: async () => {} };
-  const binary = findExecutable("nats-server");
-  if (!binary) {
-    throw new SetupError(
-      `no NATS server answers at ${url} and nats-server is not installed.\n` +
-        "Install it, then run the demo again:\n" +
-        "  Debian/Ubuntu: sudo apt-get install nats-server\n" +
-        "  macOS:         brew install nats-server\n" +
-        "  other:         download a release of nats-server and put it on PATH\n" +
-        "Or point NATS_URL at a NATS server (2.9 or later) that has JetStream enabled.",
-    );
-  }
-  const port = Number(new URL(url).port || 4222);
-  mkdirSync(dataDir, { recursive: true });
-  say(`starting ${binary} on port ${port}`);
-  const server = await startNatsServer({ port, storeDir: dataDir });
-  return { url, stop: server.stop };
 }
 
 /**

@@ -74,7 +74,6 @@ async function main(argv: string[]): Promise<void> {
       clusters: positiveInt("clusters", values.clusters, 3),
       churn: positiveInt("churn", values.churn, 2, 0),
       dir: values.dir ?? ".atoll/demo",
-      natsUrl: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
       databaseUrl: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
     });
     return;
