@@ -17,6 +17,8 @@ export interface AuthOptions {
   adminToken?: string;
   /** The role of requests without a token; unset means they are refused. */
   anonymousRole?: string;
+  /** How long a token lookup is reused; revocation takes effect within it (default 5 s). */
+  tokenCacheMs?: number;
 }
 
 declare module "fastify" {
@@ -85,10 +87,15 @@ export function authentication(app: FastifyInstance, sql: postgres.Sql, options:
     if (!token) throw unauthenticated("the Authorization header must be `Bearer <token>`");
     const key = hashSecret(token);
     let entry = cache.get(key);
-    if (!entry || Date.now() - entry.at > TOKEN_CACHE_MS) {
-      entry = { at: Date.now(), principal: lookup(token) };
-      cache.set(key, entry);
-      entry.principal.catch(() => cache.delete(key));
+    if (!entry || Date.now() - entry.at > (options.tokenCacheMs ?? TOKEN_CACHE_MS)) {
+      const fresh = { at: Date.now(), principal: lookup(token) };
+      entry = fresh;
+      cache.set(key, fresh);
+      // A lookup that failed (the database, not the token) is forgotten, never cached as invalid;
+      // only this lookup's entry goes, not a newer one made meanwhile.
+      fresh.principal.catch(() => {
+        if (cache.get(key) === fresh) cache.delete(key);
+      });
       if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
     }
     const principal = await entry.principal;
