@@ -88,6 +88,9 @@ interface Admitted {
   write: boolean;
 }
 
+/** A DNS-1123 label: what names clusters and namespaces alike. */
+const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
 /** Reads /proxy/clusters/<name>/<API path>; a malformed path never gets further. */
 export function gatewayTarget(method: string, url: string): GatewayTarget {
   if (!url.startsWith(ROOT))
@@ -95,8 +98,13 @@ export function gatewayTarget(method: string, url: string): GatewayTarget {
   const rest = url.slice(ROOT.length);
   const end = rest.search(/[/?]/);
   const segment = end < 0 ? rest : rest.slice(0, end);
-  const cluster = decodeURIComponent(segment);
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(cluster))
+  let cluster: string;
+  try {
+    cluster = decodeURIComponent(segment);
+  } catch {
+    throw new GatewayError(400, "BadRequest", `"${segment}" is not a valid percent-encoded cluster name`);
+  }
+  if (!CLUSTER_NAME.test(cluster))
     throw new GatewayError(
       400,
       "BadRequest",
@@ -104,7 +112,15 @@ export function gatewayTarget(method: string, url: string): GatewayTarget {
     );
   const target = rest.slice(segment.length);
   try {
-    return { cluster, ...readRequestTarget(method, target.startsWith("/") ? target : `/${target}`) };
+    const read = readRequestTarget(method, target.startsWith("/") ? target : `/${target}`);
+    // No namespace can have another name, so the request goes no further than the hub.
+    if (read.info.namespace && !CLUSTER_NAME.test(read.info.namespace))
+      throw new GatewayError(
+        400,
+        "BadRequest",
+        `"${read.info.namespace.slice(0, 80)}" is not a namespace name: lowercase letters, digits and "-", at most 63`,
+      );
+    return { cluster, ...read };
   } catch (error) {
     if (error instanceof RequestPathError) throw new GatewayError(400, "BadRequest", error.message);
     throw error;

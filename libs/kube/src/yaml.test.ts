@@ -30,6 +30,11 @@ describe("the bounded YAML reader", () => {
     ],
     ["a billion laughs", billionLaughs, "maxAliases"],
     ["20,000 aliases", `a: &a x\nlist: [${Array(20_000).fill("*a").join(",")}]`, "maxAliases"],
+    [
+      "2,000 anchors, a quarter of a second of parsing",
+      Array.from({ length: 2_000 }, (_, i) => `k${i}: &k${i} v`).join("\n"),
+      "maxAnchors",
+    ],
     ["more than 5 MiB", `a: "${"x".repeat(5 * 1024 * 1024)}"`, "maxBytes"],
     [
       "an ordinary manifest",

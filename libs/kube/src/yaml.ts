@@ -21,6 +21,8 @@ export interface YamlLimits {
   maxDepth: number;
   /** Alias nodes (`*name`), which expand to what their anchor holds. */
   maxAliases: number;
+  /** Anchors (`&name`): the parser's cost grows with the square of their number. */
+  maxAnchors: number;
   /** Nodes in all documents together. */
   maxNodes: number;
 }
@@ -29,6 +31,7 @@ export const DEFAULT_YAML_LIMITS: YamlLimits = {
   maxBytes: 5 * 1024 * 1024,
   maxDepth: 64,
   maxAliases: 100,
+  maxAnchors: 100,
   maxNodes: 1_000_000,
 };
 
@@ -46,7 +49,7 @@ export class YamlLimitError extends Error {
 /** One document of a YAML stream: its value, or why it could not be read. */
 export type YamlDocument = { value: unknown; error?: undefined } | { value?: undefined; error: string };
 
-/** The checks that need only the tokens: size, flow nesting, aliases and explicit keys. */
+/** The checks that need only the tokens: size, flow nesting, anchors, aliases and explicit keys. */
 function checkTokens(text: string, limits: YamlLimits): void {
   const bytes = Buffer.byteLength(text);
   if (bytes > limits.maxBytes)
@@ -56,7 +59,20 @@ function checkTokens(text: string, limits: YamlLimits): void {
     );
   let depth = 0;
   let aliases = 0;
+  let anchors = 0;
+  // "- - - x" nests a block sequence per dash on one line; the parser's cost grows with the
+  // square of that, so it is counted here, before parsing.
+  let lineIndicators = 0;
   for (const token of new Lexer().lex(text)) {
+    if (token === "\n") lineIndicators = 0;
+    else if (token === "-" || token === "?") {
+      lineIndicators += 1;
+      if (lineIndicators > limits.maxDepth)
+        throw new YamlLimitError(
+          "maxDepth",
+          `the YAML nests collections more than ${limits.maxDepth} deep; Kubernetes objects never need that`,
+        );
+    }
     if (token === "[" || token === "{") {
       depth += 1;
       if (depth > limits.maxDepth)
@@ -65,7 +81,14 @@ function checkTokens(text: string, limits: YamlLimits): void {
           `the YAML nests collections more than ${limits.maxDepth} deep; Kubernetes objects never need that`,
         );
     } else if (token === "]" || token === "}") depth = Math.max(0, depth - 1);
-    else if (token.startsWith("*")) {
+    else if (token.startsWith("&")) {
+      anchors += 1;
+      if (anchors > limits.maxAnchors)
+        throw new YamlLimitError(
+          "maxAnchors",
+          `the YAML defines more than ${limits.maxAnchors} anchors (&name)`,
+        );
+    } else if (token.startsWith("*")) {
       aliases += 1;
       if (aliases > limits.maxAliases)
         throw new YamlLimitError(

@@ -1,4 +1,5 @@
 import {
+  assertQueryBounded,
   type Condition,
   type Cursor,
   fieldText,
@@ -36,6 +37,7 @@ export async function searchOpenSearch(
   query: Query,
   page: { limit: number; after?: Cursor | { offset: number }; withTotal?: boolean },
 ): Promise<SearchPage> {
+  assertQueryBounded(query);
   const where = await resolveOwners(client, query.where);
   const request = searchRequest({ ...query, ...(where ? { where } : {}) }, page);
   const answer = (await client.request(

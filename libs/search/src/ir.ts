@@ -97,3 +97,38 @@ export class QueryError extends Error {
     super(message);
   }
 }
+
+/** More conditions than any real question has; enough to plan a query in milliseconds. */
+export const MAX_CONDITIONS = 500;
+
+function conditionCount(condition: Condition): number {
+  switch (condition.type) {
+    case "and":
+    case "or":
+      return 1 + condition.of.reduce((sum, c) => sum + conditionCount(c), 0);
+    case "not":
+      return 1 + conditionCount(condition.of);
+    case "in":
+      return condition.values.length;
+    case "text":
+      return condition.words.length;
+    default:
+      return 1;
+  }
+}
+
+/**
+ * Refuses a query with more conditions than MAX_CONDITIONS, whichever front end made it: a long
+ * enough list of terms otherwise exhausts the database's stack or the search engine's clause
+ * limit, and the caller should hear that their query is too big, not that the server failed.
+ */
+export function assertQueryBounded(query: Query): void {
+  const count = query.where ? conditionCount(query.where) : 0;
+  if (count > MAX_CONDITIONS)
+    throw new QueryError(
+      "QUERY_TOO_COMPLEX",
+      `the query has ${count} conditions, more than the ${MAX_CONDITIONS} allowed`,
+      undefined,
+      "split it into several queries, or match many values with one pattern (LIKE 'web-%', name:web-*)",
+    );
+}

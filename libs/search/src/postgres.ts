@@ -5,6 +5,7 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type postgres from "postgres";
 import {
+  assertQueryBounded,
   type Column,
   type Condition,
   type Field,
@@ -343,6 +344,7 @@ export async function searchPostgres(
   query: Query,
   page: { limit: number; after?: Cursor | { offset: number }; withTotal?: boolean },
 ): Promise<SearchPage> {
+  assertQueryBounded(query);
   const where = query.where ? conditionSql(query.where) : sql`true`;
   if (query.aggregate) {
     const aggregations = await aggregate(db, where, query);

@@ -80,6 +80,7 @@ export interface QueryAppOptions {
 }
 
 const MAX_LIMIT = 1000;
+const MAX_QUERY_CHARS = 16 * 1024;
 
 function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return 100;
@@ -236,6 +237,12 @@ export function buildQueryApp(options: QueryAppOptions) {
 
   /** The query a search request asks for, and how a natural-language question was understood. */
   async function understand(mode: string, text: string, principal: Principal) {
+    // Parsing runs on the event loop in time that grows with the text; no question needs more.
+    if (text.length > MAX_QUERY_CHARS)
+      throw badRequest(
+        "QUERY_TOO_LONG",
+        `the query has ${text.length} characters, more than the ${MAX_QUERY_CHARS} allowed; split it into several queries`,
+      );
     if (mode === "keyword") return { parsed: parseKeywordQuery(text) };
     if (mode === "sql") return { parsed: parseSqlQuery(text) };
     if (mode !== "nl") throw badRequest("INVALID_MODE", `mode must be keyword, sql or nl, got "${mode}"`);

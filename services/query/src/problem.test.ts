@@ -17,6 +17,19 @@ describe("the problem a caller sees", () => {
     ["a connection the client closed", connectionError("CONNECTION_CLOSED"), 503, "DATABASE_UNAVAILABLE"],
     ["a statement timeout (57014)", serverError("57014"), 503, "QUERY_TIMEOUT"],
     ["bad data in a value (22P02)", serverError("22P02"), 400, "INVALID_VALUE"],
+    [
+      "a NUL character, wrapped by the query builder",
+      Object.assign(new Error("Failed query"), { cause: serverError("22021") }),
+      400,
+      "INVALID_VALUE",
+    ],
+    ["a query past the database's stack (54001)", serverError("54001"), 400, "QUERY_TOO_COMPLEX"],
+    [
+      "a lost connection, wrapped by the query builder",
+      Object.assign(new Error("Failed query"), { cause: connectionError("ECONNRESET") }),
+      503,
+      "DATABASE_UNAVAILABLE",
+    ],
     ["a bug", new TypeError("x is undefined"), 500, "INTERNAL"],
   ])("%s answers %i %s", (_, error, status, code) => {
     const problem = problemOf(error);

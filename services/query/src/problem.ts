@@ -42,7 +42,17 @@ export function problemOf(error: unknown): HttpProblem {
       ...(error.position ? { position: error.position } : {}),
       ...(error.hint ? { hint: error.hint } : {}),
     });
+  // Drizzle wraps the driver's error; what went wrong is the driver's error, its cause.
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause && typeof cause === "object" && "code" in cause && !(error as { code?: unknown }).code)
+    return problemOf(cause);
   const { code, statusCode, message } = error as { code?: unknown; statusCode?: number; message?: string };
+  // Class 54 is a program limit the query itself hit (stack depth, too many columns or arguments).
+  if (typeof code === "string" && code.startsWith("54"))
+    return badRequest(
+      "QUERY_TOO_COMPLEX",
+      `the query is too large for the database to run (${message}); split it into smaller queries`,
+    );
   if (error instanceof OpenSearchError)
     return new HttpProblem(
       503,
