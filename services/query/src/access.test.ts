@@ -351,13 +351,15 @@ describe("access control", () => {
       }
       const discovery = (await get("/k8s/all/api/v1")).json();
       const served = (discovery.resources ?? []).map((r: { name: string }) => r.name);
-      const kindAllowed = (kind: string) =>
+      const kindAllowed = (kind: string, clusterScoped = false) =>
         grants.some(
           (g) =>
             g.verbs.includes("read") &&
-            (!g.kinds || g.kinds.some((k) => k === kind || k === `${kind.toLowerCase()}s`)),
+            (!g.kinds || g.kinds.some((k) => k === kind || k === `${kind.toLowerCase()}s`)) &&
+            // A cluster-scoped kind needs a grant over every namespace, as its rows do.
+            (!clusterScoped || !g.namespaces || g.namespaces.includes("*")),
         );
-      expect(served.includes("nodes")).toBe(kindAllowed("Node"));
+      expect(served.includes("nodes")).toBe(kindAllowed("Node", true));
       expect(served.includes("pods")).toBe(kindAllowed("Pod"));
 
       const c2 = await get("/k8s/clusters/c2/api/v1/pods");

@@ -100,8 +100,13 @@ export function kubeRoutes(
     // A cluster or kind outside the caller's grants does not exist as far as they can tell.
     if (cluster && !can(request.principal, "read", { cluster }))
       return send(404, statusObject(404, "NotFound", `the index holds no cluster "${cluster}"`));
+    // A cluster-scoped kind is readable only with a grant over every namespace, as in search.
     const types = (await servedTypes()).filter((t) =>
-      can(request.principal, "read", { ...(cluster ? { cluster } : {}), kind: t.kind }),
+      can(request.principal, "read", {
+        ...(cluster ? { cluster } : {}),
+        kind: t.kind,
+        ...(t.namespaced ? {} : { namespace: "" }),
+      }),
     );
     const discovery = discoveryDocument(types, parts, {
       verbs: ["get", "list"],
