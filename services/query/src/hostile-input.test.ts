@@ -3,7 +3,13 @@ import { connect } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Bus } from "@atoll/bus";
 import { silentLogger } from "@atoll/log";
-import { type DatabaseHandle, openDatabase, registerCluster, temporaryDatabase } from "@atoll/store";
+import {
+  applyIndexOps,
+  type DatabaseHandle,
+  openDatabase,
+  registerCluster,
+  temporaryDatabase,
+} from "@atoll/store";
 import { ClusterRegistry } from "@atoll/sync";
 import type { InjectOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -171,6 +177,8 @@ const PROTOCOL: InjectOptions[] = [
   { method: "GET", url: "/api/v1/../../etc/passwd" },
   { method: "GET", url: "/proxy/clusters/%2e%2e/%2e%2e/api/v1/pods" },
   { method: "GET", url: "/k8s/all/api/v1/namespaces/%25zz/pods" },
+  { method: "GET", url: "/k8s/all/api/v1/pods?watch=1&timeoutSeconds=1&fieldSelector=spec.x%3D1" },
+  { method: "GET", url: "/k8s/all/api/v1/pods?watch=1&timeoutSeconds=1&fieldSelector=spec.nodeName%3Dn1" },
   { method: "GET", url: `/api/v1/search?q=${"%".repeat(999)}` },
   { method: "OPTIONS", url: "/api/v1/search" },
   { method: "PROPFIND" as never, url: "/api/v1/search" },
@@ -194,6 +202,32 @@ describe("hostile input to every endpoint that takes user text", () => {
     });
     await bus.ensureTopology();
     await registerCluster(handle.sql, { name: "known", syncMode: "pull" });
+    // One indexed Pod, so the Kubernetes API serves pods and reads every selector it is sent.
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web", namespace: "default", uid: "uid-web", labels: { app: "web" } },
+      spec: { nodeName: "n1" },
+      status: { phase: "Running" },
+    };
+    await applyIndexOps(handle.sql, [
+      {
+        op: "upsert",
+        row: {
+          cluster: "known",
+          uid: "uid-web",
+          apiGroup: "",
+          apiVersion: "v1",
+          kind: "Pod",
+          resource: "pods",
+          namespace: "default",
+          name: "web",
+          resourceVersion: 1n,
+          syncId: "s1",
+          objectJson: JSON.stringify(pod),
+        },
+      },
+    ]);
   });
   afterAll(async () => {
     for (const stream of Object.values(bus.names.streams))
