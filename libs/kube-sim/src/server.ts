@@ -119,6 +119,11 @@ function decodeContinue(token: string): { rv: number; key: string } {
   }
 }
 
+/** Writes to a streaming response unless it has ended or broken: a stream may outlive its end. */
+function stream(res: http.ServerResponse, text: string): void {
+  if (!res.writableEnded && !res.destroyed) res.write(text);
+}
+
 /**
  * An in-memory Kubernetes API server: discovery, CRUD, patch, paginated list and watch with
  * bookmarks and 410 Gone, enough for kubectl and our agents to treat it as a cluster.
@@ -531,7 +536,7 @@ export class KubeSim {
       return;
     }
     res.flushHeaders();
-    const follow = (line: string) => res.write(`${line}\n`);
+    const follow = (line: string) => stream(res, `${line}\n`);
     this.logLines.on(key, follow);
     this.openWatches.add(res);
     const stop = () => {
@@ -682,7 +687,7 @@ export class KubeSim {
           )
         : object;
       headersSent = true;
-      res.write(`${JSON.stringify({ type, object: payload })}\n`);
+      stream(res, `${JSON.stringify({ type, object: payload })}\n`);
     };
     const backlog: { type: string; object: Obj }[] = [];
     if (sinceParam === "" || sinceParam === "0") {
@@ -716,20 +721,29 @@ export class KubeSim {
     const bookmarks =
       params.get("allowWatchBookmarks") === "true"
         ? setInterval(() => {
-            res.write(
+            stream(
+              res,
               `${JSON.stringify({ type: "BOOKMARK", object: { kind: route.type.kind, apiVersion: apiVersionOf(route.type), metadata: { resourceVersion: String(this.store.resourceVersion) } } })}\n`,
             );
           }, this.options.bookmarkIntervalMs ?? 5000)
         : undefined;
-    const timeoutSeconds = Number(params.get("timeoutSeconds") ?? "0");
-    const timeout = timeoutSeconds > 0 ? setTimeout(() => res.end(), timeoutSeconds * 1000) : undefined;
-    this.openWatches.add(res);
     const cleanup = () => {
       unsubscribe();
       clearInterval(bookmarks);
       clearTimeout(timeout);
       this.openWatches.delete(res);
     };
+    // The response closes only once a slow client has read what is buffered; the watch stops
+    // listening when it ends, not then.
+    const timeoutSeconds = Number(params.get("timeoutSeconds") ?? "0");
+    const timeout =
+      timeoutSeconds > 0
+        ? setTimeout(() => {
+            cleanup();
+            res.end();
+          }, timeoutSeconds * 1000)
+        : undefined;
+    this.openWatches.add(res);
     res.on("close", cleanup);
     req.on("close", cleanup);
   }
