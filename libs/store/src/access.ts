@@ -74,17 +74,27 @@ export async function findLiveToken(
   sql: postgres.Sql,
   id: string,
 ): Promise<{ name: string; role: string; secretHash: string; grants: GrantRecord[] } | undefined> {
-  const [row] = await sql`
-    select t.name, t.role, t.secret_hash, r.grants from api_tokens t join roles r on r.name = t.role
-    where t.id = ${id} and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())`;
-  return row
-    ? {
-        name: row.name as string,
-        role: row.role as string,
-        secretHash: row.secret_hash as string,
-        grants: row.grants as GrantRecord[],
-      }
-    : undefined;
+  // Exactly one row always comes back, holding the token or null: an answer without that row
+  // (seen while backends are being terminated) is a broken connection, not an unknown token, and
+  // must not lock a valid token out.
+  const rows = await sql`
+    select (select json_build_object('name', t.name, 'role', t.role, 'secretHash', t.secret_hash, 'grants', r.grants)
+      from api_tokens t join roles r on r.name = t.role
+      where t.id = ${id} and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())) as token`;
+  if (rows.length !== 1 || !("token" in rows[0]!))
+    throw Object.assign(
+      new Error("the token lookup came back without its answer; the database connection is unreliable"),
+      {
+        code: "CONNECTION_INCONSISTENT",
+      },
+    );
+  const token = rows[0]!.token as {
+    name: string;
+    role: string;
+    secretHash: string;
+    grants: GrantRecord[];
+  } | null;
+  return token ?? undefined;
 }
 
 export async function listTokens(sql: postgres.Sql): Promise<TokenRecord[]> {

@@ -64,8 +64,18 @@ export function authentication(app: FastifyInstance, sql: postgres.Sql, options:
     (await listRoles(sql)).find((r) => r.name === role)?.grants as Grant[] | undefined;
 
   const lookup = async (token: string): Promise<Principal | undefined> => {
-    if (adminHash && secretMatches(token, adminHash))
-      return { name: "bootstrap-admin", role: "admin", grants: (await roleGrants("admin")) ?? [] };
+    if (adminHash && secretMatches(token, adminHash)) {
+      const grants = await roleGrants("admin");
+      // The built-in role always exists; not finding it means the answer was lost, not the role.
+      if (!grants)
+        throw Object.assign(
+          new Error("the admin role could not be read; the database connection is unreliable"),
+          {
+            code: "CONNECTION_INCONSISTENT",
+          },
+        );
+      return { name: "bootstrap-admin", role: "admin", grants };
+    }
     const parsed = parseToken(token);
     if (!parsed) return undefined;
     const row = await findLiveToken(sql, parsed.id);
@@ -99,6 +109,9 @@ export function authentication(app: FastifyInstance, sql: postgres.Sql, options:
       if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
     }
     const principal = await entry.principal;
+    // Only a token found is remembered: an unknown one is looked up again next time, so a miss
+    // can never keep a valid token out for the cache's lifetime.
+    if (!principal && cache.get(key) === entry) cache.delete(key);
     if (!principal)
       throw unauthenticated("the token is not valid: unknown, revoked or expired; create a new one");
     return principal;
