@@ -121,14 +121,11 @@ async function authorize(
       );
       return;
     }
-    const stored =
-      type === "template"
-        ? await getTemplate(sql, key)
-        : await getPolicy(sql, { ...key, namespace: key.namespace });
-    const beyondStored = stored ? clustersBeyond(clusters, stored.authority.clusters) : [];
-    if (beyondStored.length)
+    const stored = (type === "template" ? await getTemplate(sql, key) : await getPolicy(sql, key))?.authority;
+    const beyondStored = stored ? clustersBeyond(clusters, stored.clusters) : [];
+    if (stored && beyondStored.length)
       problems.push(
-        `${what} was applied by ${stored?.authority.appliedBy || "the hub"} with write grants over ${clusterList(stored!.authority.clusters)}; ` +
+        `${what} was applied by ${stored.appliedBy || "the hub"} with write grants over ${clusterList(stored.clusters)}; ` +
           `${writer.name} may not write ${clusterList(beyondStored)}, so may not ${remove ? "delete" : "change"} it`,
       );
     if (!remove && (type === "propagation" || type === "override")) {

@@ -245,8 +245,7 @@ export class PlacementController {
     // Both the template and its policy carry the clusters their authors could write; nothing is
     // placed outside either, and what already runs outside them is left as it is.
     const policyAuthority =
-      policies.find((p) => policyRef(p.document as never) === policyRef(policy))?.authority ??
-      FLEET_AUTHORITY;
+      policies.find((p) => p.document === (policy as unknown))?.authority ?? FLEET_AUTHORITY;
     const outsideGrants = (cluster: string) =>
       !authorityCovers(template.authority, cluster)
         ? `outside the write grants of ${template.authority.appliedBy || "the hub"}, who applied the template`
