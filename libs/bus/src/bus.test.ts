@@ -104,24 +104,26 @@ describe("Bus", () => {
     expect(reasons[1]).toBe("name is not allowed");
   });
 
-  it("isolates a message the handler faults, dead-letters it alone and handles its batch-mates in order", async () => {
+  it("dead-letters the one message an error of any class comes from, and retries transient errors", async () => {
     const subject = bus.names.work("fault-cluster");
-    const names = ["f1", "f2", "poison", "f3", "f4"];
+    const names = ["f1", "f2", "poison", "f3", "f4", "f5", "f6"];
     for (const name of names) await bus.publish(subject, codec, request(name), `fault-${name}`);
     const deadBefore = (await bus.jsm.streams.info(bus.names.streams.deadLetter)).state.messages;
     const handled: string[] = [];
-    let transient = 1;
+    let transientFailures = 2;
     const consumption = await bus.consume({
       stream: bus.names.streams.work,
       durable: "fault-test",
       filterSubject: subject,
       codec,
       maxBatch: 10,
-      messageFault: (error) => (error instanceof RangeError ? error.message : undefined),
+      transient: (error) => (error as Error).message === "connection reset",
       handler: async (batch) => {
-        // A transient failure first: it must be retried, not blamed on a message.
-        if (transient-- > 0) throw new Error("connection reset");
-        if (batch.some((d) => d.data.name === "poison")) throw new RangeError("value out of range");
+        // Transient failures first: they must be retried, not blamed on a message.
+        if (transientFailures-- > 0) throw new Error("connection reset");
+        // Not a class anyone listed as the message's fault: it still is, as nothing else failed.
+        const deep = (n: number): unknown => (n === 0 ? {} : { a: deep(n - 1) });
+        if (batch.some((d) => d.data.name === "poison")) JSON.stringify(deep(1e6));
         handled.push(...batch.map((d) => d.data.name));
       },
     });
@@ -131,14 +133,54 @@ describe("Bus", () => {
         (await bus.jsm.consumers.info(bus.names.streams.work, "fault-test")).num_ack_pending === 0,
     );
     await consumption.stop();
-    expect(handled).toEqual(["f1", "f2", "f3", "f4"]);
+    expect(handled).toEqual(["f1", "f2", "f3", "f4", "f5", "f6"]);
     const dead = await bus.jsm.streams.info(bus.names.streams.deadLetter);
     expect(dead.state.messages).toBe(deadBefore + 1);
     const message = await bus.jsm.streams.getMessage(bus.names.streams.deadLetter, {
       seq: dead.state.last_seq,
     });
-    expect(message?.header.get("Atoll-Reason")).toBe("the handler rejected it: value out of range");
+    expect(message?.header.get("Atoll-Reason")).toBe(
+      "the handler failed on it: RangeError: Maximum call stack size exceeded",
+    );
     expect(codec.decode(message!.data).name).toBe("poison");
+    expect(bus.deadLettered.get("fault-test")).toBe(1);
+  });
+
+  it("splits a batch that keeps failing transiently, and dead-letters the message that fails while the store answers", async () => {
+    const subject = bus.names.work("slow-cluster");
+    for (const name of ["s1", "slow", "s2"]) await bus.publish(subject, codec, request(name), `slow-${name}`);
+    const handled: string[] = [];
+    let storeDown = true;
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "slow-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 10,
+      transient: (error) => /timeout/.test((error as Error).message),
+      dependenciesAnswer: async () => !storeDown,
+      handler: async (batch) => {
+        // A statement this message makes times out: that looks like the store's fault at first.
+        if (batch.some((d) => d.data.name === "slow")) throw new Error("statement timeout");
+        handled.push(...batch.map((d) => d.data.name));
+      },
+    });
+    await until(async () => handled.includes("s1"));
+    // While the store does not answer, the message is never blamed.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(handled).toEqual(["s1"]);
+    storeDown = false;
+    await until(async () => handled.includes("s2"));
+    await consumption.stop();
+    expect(handled).toEqual(["s1", "s2"]);
+    const dead = await bus.jsm.streams.info(bus.names.streams.deadLetter);
+    const message = await bus.jsm.streams.getMessage(bus.names.streams.deadLetter, {
+      seq: dead.state.last_seq,
+    });
+    expect(codec.decode(message!.data).name).toBe("slow");
+    expect(message?.header.get("Atoll-Reason")).toMatch(
+      /^the handler failed on it \d+ times while its dependencies answered: Error: statement timeout$/,
+    );
   });
 
   it("rejects cluster names that are not DNS labels before they become subjects", () => {

@@ -61,12 +61,19 @@ export interface ConsumeOptions<Desc extends DescMessage> {
   /** Processes a batch; resolves only once its effects are durable. Throwing retries the same batch. */
   handler: (batch: Delivery<MessageShape<Desc>>[]) => Promise<void>;
   /**
-   * Says when a handler's error is the message's own fault, bad data no retry can mend (a value
-   * the database refuses, say), by returning the reason. The batch is then retried one message
-   * at a time and the message that still fails is dead-lettered, so one bad message cannot stall
-   * its stream. Any other error retries the whole batch until it succeeds.
+   * Says when a handler's error is the fault of what the handler depends on (the database or the
+   * bus out of reach, a timeout, a serialization failure) rather than of the messages: the same
+   * batch is then retried with backoff. Any other error, whatever its class, is taken as some
+   * message's fault: the batch is split until that message is found, and it is dead-lettered with
+   * the error as its reason, so one bad message never stalls its stream. Defaults to isUnreachable.
    */
-  messageFault?: (error: unknown) => string | undefined;
+  transient?: (error: unknown) => boolean;
+  /**
+   * Whether what the handler depends on answers right now. A single message whose handling keeps
+   * failing with a "transient" error while this says yes is at fault after all (a statement it
+   * makes time out, say) and is dead-lettered. Defaults to whether NATS answers.
+   */
+  dependenciesAnswer?: () => Promise<boolean>;
 }
 
 export interface Consumption {
@@ -77,9 +84,17 @@ export interface Consumption {
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 10_000;
+/** A batch failing this often, even for a transient reason, is split in case one message causes it. */
+const SPLIT_AFTER_FAILURES = 3;
 /** How often a clusters watch makes sure its bucket still exists. */
 const CLUSTERS_CHECK_MS = 2_000;
 const CLOSE_WAIT_MS = 5_000;
+/** How long a check that the server answers waits for it. */
+const ANSWER_WAIT_MS = 3_000;
+
+/** An error as a dead letter's reason or a log field: its class and message, never its stack. */
+const errorText = (error: unknown) =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -267,12 +282,32 @@ export class Bus {
     await this.js.publish(`$KV.${this.names.clustersBucket}.${assertClusterName(cluster)}`, bytes);
   }
 
+  /** Whether the NATS server answers a round trip within a few seconds. */
+  async answers(): Promise<boolean> {
+    return await Promise.race([
+      this.nc.flush().then(
+        () => true,
+        () => false,
+      ),
+      sleep(ANSWER_WAIT_MS).then(() => false),
+    ]);
+  }
+
+  /** Messages this process dead-lettered, by consumer: the counter an operator watches. */
+  readonly deadLettered = new Map<string, number>();
+
   async deadLetter(msg: JsMsg, source: string, reason: string): Promise<void> {
     const h = headers();
     h.set("Atoll-Reason", reason.slice(0, 1000));
     h.set("Atoll-Original-Subject", msg.subject);
     h.set("Atoll-Original-Stream-Seq", String(msg.seq));
     await this.js.publish(this.names.deadLetter(source), msg.data, { headers: h });
+    const total = (this.deadLettered.get(source) ?? 0) + 1;
+    this.deadLettered.set(source, total);
+    this.logger.warn(
+      { consumer: source, subject: msg.subject, seq: msg.seq, reason, deadLettered: total },
+      "dead-lettered a message",
+    );
   }
 
   /**
@@ -345,6 +380,8 @@ export class Bus {
       },
     });
     const log = this.logger.child({ stream: options.stream, consumer: options.durable });
+    const transient = options.transient ?? isUnreachable;
+    const dependenciesAnswer = options.dependenciesAnswer ?? (() => this.answers());
 
     // Messages already dead-lettered (and acked) are remembered so a retried batch skips them.
     const deadLettered = new WeakSet<JsMsg>();
@@ -364,7 +401,6 @@ export class Bus {
           batch.push({ msg, data });
           continue;
         }
-        log.warn({ subject: msg.subject, seq: msg.seq, reason }, "dead-lettering a message");
         await this.deadLetter(msg, options.durable, reason ?? "invalid message");
         msg.ack();
         deadLettered.add(msg);
@@ -372,50 +408,58 @@ export class Bus {
       return batch;
     };
 
-    let failures = 0;
     /** Runs one batch until it is done: true, or false if a stop cut its retries short. Never throws. */
     const runBatch = async (raw: JsMsg[]): Promise<boolean> => {
-      let fault: string | undefined;
-      for (;;) {
+      for (let failures = 1; ; failures++) {
+        let error: unknown;
         try {
-          if (fault !== undefined) {
-            const [msg] = raw as [JsMsg];
-            log.warn({ subject: msg.subject, seq: msg.seq, reason: fault }, "dead-lettering a message");
-            await this.deadLetter(msg, options.durable, fault);
-            msg.ack();
-            deadLettered.add(msg);
-            return true;
-          }
           const batch = await decodeBatch(raw);
           if (batch.length > 0) await options.handler(batch);
           for (const { msg } of batch) msg.ack();
-          failures = 0;
           return true;
-        } catch (error) {
-          const reason = fault === undefined ? options.messageFault?.(error) : undefined;
-          if (reason !== undefined && raw.length > 1) {
-            log.warn(
-              { err: error, batch: raw.length },
-              "a message in the batch cannot be processed; retrying one message at a time",
-            );
-            for (const msg of raw) if (!deadLettered.has(msg)) msg.working();
-            for (const msg of raw) if (!deadLettered.has(msg) && !(await runBatch([msg]))) return false;
-            return true;
-          }
-          if (reason !== undefined) {
-            fault = `the handler rejected it: ${reason}`;
-            continue;
-          }
-          failures += 1;
-          const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 10));
-          log.error(
-            { err: error, attempt: failures, retryInMs: delay, batch: raw.length },
-            "batch failed; retrying it without acking",
-          );
-          if (stopping) return false;
-          for (const msg of raw) if (!deadLettered.has(msg)) msg.working();
-          await sleep(delay * (0.5 + Math.random() / 2));
+        } catch (caught) {
+          error = caught;
         }
+        const live = raw.filter((msg) => !deadLettered.has(msg));
+        if (live.length === 0) return true;
+        const isTransient = transient(error);
+        if (!isTransient || failures >= SPLIT_AFTER_FAILURES) {
+          if (live.length > 1) {
+            // Halving finds the message at fault in log2(batch) rounds, keeping the stream's order.
+            log.warn(
+              { err: errorText(error), batch: live.length, transient: isTransient },
+              "a batch keeps failing; splitting it to find the message at fault",
+            );
+            for (const msg of live) msg.working();
+            const half = Math.ceil(live.length / 2);
+            return (await runBatch(live.slice(0, half))) && (await runBatch(live.slice(half)));
+          }
+          const [msg] = live as [JsMsg];
+          const blame = !isTransient
+            ? `the handler failed on it: ${errorText(error)}`
+            : (await dependenciesAnswer().catch(() => false))
+              ? `the handler failed on it ${failures} times while its dependencies answered: ${errorText(error)}`
+              : undefined;
+          if (blame !== undefined) {
+            try {
+              await this.deadLetter(msg, options.durable, blame);
+              msg.ack();
+              deadLettered.add(msg);
+              return true;
+            } catch (deadLetterError) {
+              // The bus itself is out of reach: the message stays unacked and is tried again.
+              error = deadLetterError;
+            }
+          }
+        }
+        const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 10));
+        log.error(
+          { err: errorText(error), attempt: failures, retryInMs: delay, batch: live.length },
+          "batch failed; retrying it without acking",
+        );
+        if (stopping) return false;
+        for (const msg of live) msg.working();
+        await sleep(delay * (0.5 + Math.random() / 2));
       }
     };
 

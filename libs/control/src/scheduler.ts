@@ -38,7 +38,6 @@ import {
   claimTemplate,
   clusterWorks,
   databaseUnavailable,
-  dataErrorReason,
   deleteBinding,
   getBinding,
   getTemplate,
@@ -552,7 +551,7 @@ export class PlacementController {
       filterSubject: bus.names.placement(),
       codec: placementCodec,
       maxBatch: 64,
-      messageFault: dataErrorReason,
+      transient: (error) => databaseUnavailable(error) || isUnreachable(error),
       validate: (r) =>
         r.kind && r.name && r.apiVersion
           ? undefined

@@ -1,7 +1,7 @@
-import type { Bus } from "@atoll/bus";
+import { type Bus, isUnreachable } from "@atoll/bus";
 import { ManifestState, type WorkStatus, workStatusCodec } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
-import { dataErrorReason, recordWorkStatus, storableJson } from "@atoll/store";
+import { databaseUnavailable, recordWorkStatus, storableJson } from "@atoll/store";
 import type postgres from "postgres";
 
 const decoder = new TextDecoder();
@@ -24,8 +24,7 @@ export async function recordWorkStatuses(
         : subject !== bus.names.workStatus(s.cluster)
           ? `a status for cluster ${s.cluster} arrived on ${subject}`
           : undefined,
-    messageFault: (error) =>
-      error instanceof UnreadableStatusError ? error.message : dataErrorReason(error),
+    transient: (error) => databaseUnavailable(error) || isUnreachable(error),
     handler: async (deliveries) => {
       // Every report is read before any is recorded, so an unreadable one changes nothing.
       const reports = deliveries.map(({ data }) => ({ data, manifests: data.manifests.map(manifestView) }));
@@ -50,7 +49,9 @@ export async function recordWorkStatuses(
 }
 
 /** A report's manifest carries a status that is not JSON; no retry will make it readable. */
-class UnreadableStatusError extends Error {}
+class UnreadableStatusError extends Error {
+  override readonly name = "UnreadableStatusError";
+}
 
 /** A manifest's state as the hub stores it, its member object's status as JSON jsonb can hold. */
 function manifestView(m: WorkStatus["manifests"][number]) {

@@ -120,22 +120,6 @@ export async function temporaryDatabase(purpose: string): Promise<{ url: string;
 }
 
 /**
- * SQLSTATE classes that mean the statement's data is wrong, so running it again fails again:
- * data exceptions (22: a NUL character, a malformed timestamp, a number out of range),
- * integrity violations other than a unique race (23) and limits such as an oversized index row (54).
- */
-const DATA_FAULT = /^(22|23(?!505)|54)/;
-
-/**
- * Why Postgres refused a statement's data, when no retry can change its mind; undefined for
- * errors worth retrying (a lost connection, a timeout, a deadlock, a unique race).
- */
-export function dataErrorReason(error: unknown): string | undefined {
-  if (!(error instanceof postgres.PostgresError) || !DATA_FAULT.test(error.code)) return undefined;
-  return `Postgres refused the data (${error.code}): ${error.message}`;
-}
-
-/**
  * Whether Postgres was out of reach or gave up on the statement (connection lost, server shutting
  * down, too many connections, a deadlock or serialization failure): worth trying again later,
  * unlike a refusal of the data itself.
@@ -145,6 +129,25 @@ export function databaseUnavailable(error: unknown): boolean {
   if (typeof code !== "string") return false;
   if (error instanceof postgres.PostgresError) return /^(08|53|57|40)/.test(code);
   return /^(ECONN|ETIMEDOUT|EPIPE|EHOSTUNREACH|CONNECTION_|CONNECT_TIMEOUT)/.test(code);
+}
+
+/** Whether Postgres answers a trivial statement within a few seconds. */
+export async function databaseAnswers(sql: postgres.Sql, waitMs = 3_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), waitMs);
+  });
+  try {
+    return await Promise.race([
+      ping(sql).then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;

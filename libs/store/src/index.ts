@@ -25,8 +25,8 @@ export {
 export {
   type Database,
   type DatabaseHandle,
+  databaseAnswers,
   databaseUnavailable,
-  dataErrorReason,
   dropDatabase,
   ensureDatabase,
   ISO_TIME_FORMAT,

@@ -1,10 +1,11 @@
 import { Worker } from "node:worker_threads";
-import type { Bus, Consumption } from "@atoll/bus";
+import { type Bus, type Consumption, isUnreachable } from "@atoll/bus";
 import { CROSS_OBJECT_RULES, type InsightConfig, objectIssues } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
 import {
   applyIndexOps,
-  dataErrorReason,
+  databaseAnswers,
+  databaseUnavailable,
   deletedClusters,
   type IndexOp,
   type ObjectIssues,
@@ -17,7 +18,7 @@ import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
 import type { CrossPassAnswer } from "./cross-pass-worker.js";
 import { heartbeatToRow } from "./heartbeat.js";
 import { ClusterLeases } from "./leases.js";
-import { batchToOps, InvalidObjectError, invalidBatchReason, parseObjects } from "./ops.js";
+import { batchToOps, invalidBatchReason, parseObjects } from "./ops.js";
 
 /** A cluster's cross-object pass waits this many times its last pass's duration before the next. */
 const CROSS_PASS_SPACING = 4;
@@ -159,7 +160,8 @@ export class ResourceIndexer {
       maxBatch: this.options.maxBatch ?? 32,
       ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
       validate: invalidBatchReason,
-      messageFault: (error) => (error instanceof InvalidObjectError ? error.message : dataErrorReason(error)),
+      transient: (error) => databaseUnavailable(error) || isUnreachable(error),
+      dependenciesAnswer: async () => (await bus.answers()) && (await databaseAnswers(sql)),
       handler: async (deliveries) => {
         // The tombstone list is tiny; reading it per batch means a deletion takes effect at once.
         if ((await deletedClusters(sql)).has(cluster)) {
