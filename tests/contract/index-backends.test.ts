@@ -31,11 +31,12 @@ const up = (uid: string, rv: number, syncId?: string): IndexOp => ({
   op: "upsert",
   row: row(uid, rv, syncId),
 });
-const del = (uid: string, rv: number): IndexOp => ({
+const del = (uid: string, rv: number, syncId = "s1"): IndexOp => ({
   op: "delete",
   cluster: "c1",
   uid,
   resourceVersion: BigInt(rv),
+  syncId,
 });
 const sweep = (syncId: string): IndexOp => ({
   op: "sweep",

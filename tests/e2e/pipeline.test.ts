@@ -1,6 +1,6 @@
 import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
-import { KubeClient } from "@atoll/kube";
+import { KubeClient, newSyncId } from "@atoll/kube";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import { heartbeatCodec, resourceBatchCodec } from "@atoll/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -209,7 +209,7 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
             namespace: "default",
             name: "decoy",
             resourceVersion: 1n,
-            syncId: "z",
+            syncId: newSyncId(),
             object: new TextEncoder().encode(forged),
           }),
         ],

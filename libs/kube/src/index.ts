@@ -14,11 +14,14 @@ export { serversKubeconfig, tokenKubeconfig } from "./kubeconfig.js";
 export { cpuMillis, parseQuantity } from "./quantity.js";
 export { type RedactedSecretValue, redactObject } from "./redact.js";
 export {
+  epochSyncId,
   type KubeObject,
+  newSyncId,
   Reflector,
   type ReflectorEvent,
   type ReflectorOptions,
   type ReflectorState,
+  SYNC_ID,
 } from "./reflector.js";
 export {
   apiPathSegments,

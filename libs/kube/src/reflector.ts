@@ -47,6 +47,17 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 class GoneError extends Error {}
 
+const syncIdTime = (ms: number) => Math.trunc(ms).toString().padStart(15, "0");
+
+/** A full list's id: time-ordered and fixed width, so the indexer orders lists by comparing ids. */
+export const newSyncId = (now = Date.now()) => `${syncIdTime(now)}-${randomUUID().slice(0, 8)}`;
+
+/** The smallest sync id of a millisecond: an agent run's epoch, at or before every list it starts. */
+export const epochSyncId = (now = Date.now()) => `${syncIdTime(now)}-00000000`;
+
+/** What a sync id looks like; the first group is its time in milliseconds. */
+export const SYNC_ID = /^(\d{15})-[0-9a-f]{8}$/;
+
 /**
  * List-then-watch for one resource type, written here rather than taken from client-node's
  * informer, which loses its place on restarts. Memory per object is its uid and resourceVersion.
@@ -137,8 +148,7 @@ export class Reflector {
 
   /** Paginated list framed by SYNC_BEGIN/SYNC_END; objects known before but absent now are deleted. */
   private async list(signal: AbortSignal): Promise<void> {
-    // Time-ordered, fixed width: the indexer compares sync ids to tell older lists from newer.
-    const syncId = `${Date.now().toString().padStart(15, "0")}-${randomUUID().slice(0, 8)}`;
+    const syncId = newSyncId();
     const seen = new Set<string>();
     const { type, sink } = this.options;
     let continueToken = "";

@@ -143,7 +143,7 @@ describe("OpenSearch writer against a capturing server", () => {
           name: "payments",
         }),
       },
-      { op: "delete", cluster: "prod-1", uid: "u0", resourceVersion: 103n },
+      { op: "delete", cluster: "prod-1", uid: "u0", resourceVersion: 103n, syncId: "s1" },
       {
         op: "sweep",
         cluster: "prod-1",
@@ -152,7 +152,7 @@ describe("OpenSearch writer against a capturing server", () => {
         namespace: "payments",
         syncId: "000001795300000-abcd1234",
       },
-      { op: "delete", cluster: "prod-1", uid: "u9" },
+      { op: "delete", cluster: "prod-1", uid: "u9", syncId: "s1" },
     ];
     await writer().apply(ops, now);
     expect(violations).toEqual([]);
@@ -183,7 +183,7 @@ describe("OpenSearch writer against a capturing server", () => {
       writer().apply(
         [
           { op: "upsert", row: row("u1", 5) },
-          { op: "delete", cluster: "prod-1", uid: "u2", resourceVersion: 9n },
+          { op: "delete", cluster: "prod-1", uid: "u2", resourceVersion: 9n, syncId: "s1" },
         ],
         now,
       ),

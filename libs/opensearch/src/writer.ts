@@ -82,14 +82,12 @@ export function bulkBody(index: string, ops: IndexOp[], indexedAt: string): stri
   return `${lines.join("\n")}\n`;
 }
 
-/** _delete_by_query for a sweep: rows of the scope last seen in an older list. */
+/** _delete_by_query for a sweep: rows of the scope (or the whole cluster) last seen in an older list. */
 export function sweepQuery(op: Extract<IndexOp, { op: "sweep" }>): Record<string, unknown> {
-  const filter: Record<string, unknown>[] = [
-    { term: { cluster: op.cluster } },
-    { term: { apiGroup: op.apiGroup } },
-    { term: { resource: op.resource } },
-    { range: { syncId: { lt: op.syncId } } },
-  ];
+  const filter: Record<string, unknown>[] = [{ term: { cluster: op.cluster } }];
+  if (op.apiGroup !== undefined) filter.push({ term: { apiGroup: op.apiGroup } });
+  if (op.resource !== undefined) filter.push({ term: { resource: op.resource } });
+  filter.push({ range: { syncId: { lt: op.syncId } } });
   if (op.namespace !== undefined) filter.push({ term: { namespace: op.namespace } });
   return { query: { bool: { filter } } };
 }

@@ -47,7 +47,7 @@ describe("the change feed", () => {
     };
     await step({ op: "upsert", row: row("a", 1) }, 1);
     await step({ op: "upsert", row: row("a", 2) }, 2);
-    await step({ op: "delete", cluster: "c1", uid: "a", resourceVersion: 3n }, 3);
+    await step({ op: "delete", cluster: "c1", uid: "a", resourceVersion: 3n, syncId: "s1" }, 3);
     feed.stop();
     expect(seen.map((e) => e.type)).toEqual(["ADDED", "MODIFIED", "DELETED"]);
     expect(seen[1]!.id).toBe(seen[0]!.id + 1n);
@@ -59,7 +59,9 @@ describe("the change feed", () => {
   it("leaves out ADDED and MODIFIED changes of an object deleted since, but not their ids", async () => {
     const from = (await readChanges(handle.sql, 0n, 1)).last!;
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("b", 1) }]);
-    await applyIndexOps(handle.sql, [{ op: "delete", cluster: "c1", uid: "b", resourceVersion: 2n }]);
+    await applyIndexOps(handle.sql, [
+      { op: "delete", cluster: "c1", uid: "b", resourceVersion: 2n, syncId: "s1" },
+    ]);
     const { events, last } = await readChanges(handle.sql, from + 2n, 100);
     expect(events.filter((e) => e.uid === "b").map((e) => e.type)).toEqual(["DELETED"]);
     expect(last).toBeGreaterThan(from);

@@ -75,7 +75,7 @@ describe("index writes", () => {
       { op: "upsert", row: row("a", 1) },
       { op: "upsert", row: row("b", 2) },
       { op: "upsert", row: row("a", 3) },
-      { op: "delete", cluster: "c1", uid: "b" },
+      { op: "delete", cluster: "c1", uid: "b", resourceVersion: 4n, syncId: "s1" },
     ]);
     expect(await versions()).toEqual({ a: 3 });
     expect(result).toEqual({ upserted: 1, deleted: 0, swept: 0 });
@@ -104,7 +104,7 @@ describe("index writes", () => {
       { op: "upsert", row: row("x", 10) },
       { op: "upsert", row: row("x", 12) },
       { op: "upsert", row: row("x", 10) },
-      { op: "delete", cluster: "c1", uid: "y" },
+      { op: "delete", cluster: "c1", uid: "y", resourceVersion: 4n, syncId: "s1" },
       { op: "upsert", row: row("y", 3) },
     ]);
     expect(await versions()).toEqual({ x: 12 });
@@ -112,7 +112,9 @@ describe("index writes", () => {
 
   it("ignores a replayed upsert for an object that was already deleted", async () => {
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("gone", 4) }]);
-    await applyIndexOps(handle.sql, [{ op: "delete", cluster: "c1", uid: "gone" }]);
+    await applyIndexOps(handle.sql, [
+      { op: "delete", cluster: "c1", uid: "gone", resourceVersion: 5n, syncId: "s1" },
+    ]);
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("gone", 3) }]);
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("gone", 4) }]);
     expect(await versions()).toEqual({});
@@ -147,11 +149,67 @@ describe("index writes", () => {
     expect(await versions()).toEqual({ "in-b": 1 });
   });
 
+  it("brings back, with the next full list, an object a forged deletion hid, and ignores the forgery's replay", async () => {
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("live", 5) }]);
+    await applyIndexOps(handle.sql, [
+      { op: "delete", cluster: "c1", uid: "live", resourceVersion: 99n, syncId: "s1" },
+    ]);
+    expect(await versions()).toEqual({});
+    // The same list's events stay ordered behind the deletion.
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("live", 6) }]);
+    expect(await versions()).toEqual({});
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("live", 6, { syncId: "s2" }) }]);
+    expect(await versions()).toEqual({ live: 6 });
+    await applyIndexOps(handle.sql, [
+      { op: "delete", cluster: "c1", uid: "live", resourceVersion: 99n, syncId: "s1" },
+    ]);
+    expect(await versions()).toEqual({ live: 6 });
+  });
+
+  it("outvotes a forged sweep with the next full list", async () => {
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("a", 1) },
+      { op: "upsert", row: row("b", 2) },
+    ]);
+    await applyIndexOps(handle.sql, [
+      { op: "sweep", cluster: "c1", apiGroup: "", resource: "pods", syncId: "s5" },
+    ]);
+    expect(await versions()).toEqual({});
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 3) }]);
+    expect(await versions()).toEqual({});
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("a", 3, { syncId: "s6" }) },
+      { op: "upsert", row: row("b", 2, { syncId: "s6" }) },
+      { op: "sweep", cluster: "c1", apiGroup: "", resource: "pods", syncId: "s6" },
+    ]);
+    expect(await versions()).toEqual({ a: 3, b: 2 });
+  });
+
+  it("removes, at the end of an agent run's first lists, the cluster's rows of every kind last seen before it", async () => {
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("pod-unsynced", 1, { syncId: "s0" }) },
+      {
+        op: "upsert",
+        row: row("cm-unsynced", 1, { syncId: "s0", kind: "ConfigMap", resource: "configmaps" }),
+      },
+      { op: "upsert", row: row("pod-listed", 2, { syncId: "s2" }) },
+      { op: "upsert", row: row("other-cluster", 1, { syncId: "s0", cluster: "c2" }) },
+    ]);
+    const result = await applyIndexOps(handle.sql, [{ op: "sweep", cluster: "c1", syncId: "s1" }]);
+    expect(result.swept).toBe(2);
+    expect(await versions()).toEqual({ "pod-listed": 2, "other-cluster": 1 });
+    // Widened again: the next list brings them back.
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("pod-unsynced", 1, { syncId: "s3" }) }]);
+    expect(await versions()).toEqual({ "pod-listed": 2, "pod-unsynced": 1, "other-cluster": 1 });
+  });
+
   it("records history only when the resourceVersion changes", async () => {
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 1) }]);
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 1, { syncId: "s2" }) }]);
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 2) }]);
-    await applyIndexOps(handle.sql, [{ op: "delete", cluster: "c1", uid: "a" }]);
+    await applyIndexOps(handle.sql, [
+      { op: "delete", cluster: "c1", uid: "a", resourceVersion: 3n, syncId: "s2" },
+    ]);
     const history =
       await handle.sql`select change_type, resource_version::int as rv from resource_changes order by id`;
     expect(history.map((h) => `${h.change_type}@${h.rv}`)).toEqual(["ADDED@1", "MODIFIED@2", "DELETED@2"]);

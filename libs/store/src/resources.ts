@@ -18,10 +18,24 @@ export interface ObjectRow {
 
 export type IndexOp =
   | { op: "upsert"; row: ObjectRow }
-  /** resourceVersion is the deletion's, when known; back ends that version documents use it. */
-  | { op: "delete"; cluster: string; uid: string; resourceVersion?: bigint }
-  /** Removes rows of (cluster, group, resource[, namespace]) that the full list syncId did not contain. */
-  | { op: "sweep"; cluster: string; apiGroup: string; resource: string; namespace?: string; syncId: string };
+  /**
+   * resourceVersion is the deletion's, when known; syncId is the list the agent's reflector had
+   * last completed when it saw the deletion. Together they order the deletion among upserts.
+   */
+  | { op: "delete"; cluster: string; uid: string; resourceVersion?: bigint; syncId: string }
+  /**
+   * Removes rows of a scope that the full list syncId did not contain: (cluster, group,
+   * resource[, namespace]) after one reflector's list, or, without group and resource, the
+   * whole cluster once every reflector of an agent run (whose epoch syncId is) has listed.
+   */
+  | {
+      op: "sweep";
+      cluster: string;
+      apiGroup?: string;
+      resource?: string;
+      namespace?: string;
+      syncId: string;
+    };
 
 /** Rows per upsert statement: large enough to amortise round trips, small enough to plan fast. */
 const UPSERT_CHUNK = 1000;
@@ -37,9 +51,11 @@ export interface ApplyResult {
  * per (cluster, uid) matters, so each segment collapses to one upsert and one delete statement.
  *
  * Every operation is safe to replay out of order, as a redelivery after a crash or a lost ack
- * would: an older resourceVersion never overwrites a newer one, a deleted uid is tombstoned so a
- * stale upsert cannot resurrect it, and sync ids grow with time so a replayed sweep only removes
- * rows older than its own list.
+ * would. Operations on one object are ordered by (syncId, resourceVersion), a deletion winning a
+ * tie: a deletion leaves a tombstone at its place in that order, and an upsert at or before it is
+ * stale. A full list is the truth about a cluster, so an object a newer list contains comes back
+ * whatever tombstone a forged or replayed deletion left; and sync ids grow with time, so a
+ * replayed sweep only removes rows older than its own list.
  */
 export async function applyIndexOps(sql: postgres.Sql, ops: readonly IndexOp[]): Promise<ApplyResult> {
   const result: ApplyResult = { upserted: 0, deleted: 0, swept: 0 };
@@ -48,7 +64,7 @@ export async function applyIndexOps(sql: postgres.Sql, ops: readonly IndexOp[]):
     const flush = async () => {
       if (pending.size === 0) return;
       const upserts: ObjectRow[] = [];
-      const deletes: { cluster: string; uid: string }[] = [];
+      const deletes: Extract<IndexOp, { op: "delete" }>[] = [];
       for (const op of pending.values()) {
         if (op.op === "upsert") upserts.push(op.row);
         else if (op.op === "delete") deletes.push(op);
@@ -75,35 +91,44 @@ export async function applyIndexOps(sql: postgres.Sql, ops: readonly IndexOp[]):
   return result;
 }
 
+/** Where an operation on an object stands in the order its operations are applied in. */
+function placeOf(op: Exclude<IndexOp, { op: "sweep" }>): [string, bigint, number] {
+  return op.op === "upsert"
+    ? [op.row.syncId, op.row.resourceVersion, 0]
+    : [op.syncId, op.resourceVersion ?? 0n, 1];
+}
+
 /**
- * Which of two operations on one object stands, by the same rule the database applies: a
- * delete is final (uids never return), otherwise the newer resourceVersion, then the newer sync.
- * Arrival order is not trusted, because a redelivered message can arrive after its successors.
+ * Which of two operations on one object stands, by the same rule the database applies. Arrival
+ * order is not trusted, because a redelivered message can arrive after its successors.
  */
 function supersedes(candidate: IndexOp, kept: IndexOp): boolean {
-  if (kept.op === "delete") return false;
-  if (candidate.op === "delete") return true;
-  if (candidate.op !== "upsert" || kept.op !== "upsert") return false;
-  const a = candidate.row;
-  const b = kept.row;
-  return (
-    a.resourceVersion > b.resourceVersion || (a.resourceVersion === b.resourceVersion && a.syncId > b.syncId)
-  );
+  if (candidate.op === "sweep" || kept.op === "sweep") return false;
+  const [aSync, aVersion, aDelete] = placeOf(candidate);
+  const [bSync, bVersion, bDelete] = placeOf(kept);
+  if (aSync !== bSync) return aSync > bSync;
+  if (aVersion !== bVersion) return aVersion > bVersion;
+  return aDelete > bDelete;
 }
 
 async function sweep(tx: postgres.TransactionSql, op: Extract<IndexOp, { op: "sweep" }>): Promise<number> {
-  // What a sweep removes is gone from the cluster: tombstone it and resolve its open findings, by
-  // key, in the same statement.
+  // What a sweep removes is gone from the cluster: tombstone it at the sweeping list and resolve
+  // its open findings, by key, in the same statement.
   const [swept] = await tx<{ n: number }[]>`
     with gone as (
       delete from resources
-      where cluster = ${op.cluster} and api_group = ${op.apiGroup} and resource = ${op.resource}
-        and sync_id < ${op.syncId} ${op.namespace === undefined ? tx`` : tx`and namespace = ${op.namespace}`}
-      returning cluster, uid
+      where cluster = ${op.cluster} and sync_id < ${op.syncId}
+        ${op.apiGroup === undefined ? tx`` : tx`and api_group = ${op.apiGroup}`}
+        ${op.resource === undefined ? tx`` : tx`and resource = ${op.resource}`}
+        ${op.namespace === undefined ? tx`` : tx`and namespace = ${op.namespace}`}
+      returning cluster, uid, resource_version
     ),
     tombstoned as (
-      insert into resource_tombstones (cluster, uid) select cluster, uid from gone
-      on conflict (cluster, uid) do nothing
+      insert into resource_tombstones as t (cluster, uid, resource_version, sync_id)
+      select cluster, uid, resource_version, ${op.syncId} from gone
+      on conflict (cluster, uid) do update
+        set resource_version = excluded.resource_version, sync_id = excluded.sync_id, deleted_at = now()
+        where (t.sync_id, t.resource_version) < (excluded.sync_id, excluded.resource_version)
     ),
     resolved as (
       update issues i set resolved_at = now() from gone
@@ -115,19 +140,26 @@ async function sweep(tx: postgres.TransactionSql, op: Extract<IndexOp, { op: "sw
 
 async function deleteRows(
   tx: postgres.TransactionSql,
-  rows: { cluster: string; uid: string }[],
+  rows: Extract<IndexOp, { op: "delete" }>[],
 ): Promise<number> {
   if (rows.length === 0) return 0;
   const clusters = rows.map((r) => r.cluster);
   const uids = rows.map((r) => r.uid);
+  const versions = rows.map((r) => (r.resourceVersion ?? 0n).toString());
+  const syncIds = rows.map((r) => r.syncId);
   await tx`
-    insert into resource_tombstones (cluster, uid)
-    select * from unnest(${clusters}::text[], ${uids}::text[])
-    on conflict (cluster, uid) do nothing`;
+    insert into resource_tombstones as t (cluster, uid, resource_version, sync_id)
+    select * from unnest(${clusters}::text[], ${uids}::text[], ${versions}::bigint[], ${syncIds}::text[])
+    on conflict (cluster, uid) do update
+      set resource_version = excluded.resource_version, sync_id = excluded.sync_id, deleted_at = now()
+      where (t.sync_id, t.resource_version) < (excluded.sync_id, excluded.resource_version)`;
+  // A deletion older than the row (a replay, or one a newer list has outvoted) leaves the row.
   const deleted = await tx`
     delete from resources r
-    using unnest(${clusters}::text[], ${uids}::text[]) as d(cluster, uid)
-    where r.cluster = d.cluster and r.uid = d.uid`;
+    using unnest(${clusters}::text[], ${uids}::text[], ${versions}::bigint[], ${syncIds}::text[])
+      as d(cluster, uid, resource_version, sync_id)
+    where r.cluster = d.cluster and r.uid = d.uid
+      and (r.sync_id, r.resource_version) <= (d.sync_id, d.resource_version)`;
   return deleted.count;
 }
 
@@ -153,7 +185,9 @@ async function upsertRows(tx: postgres.TransactionSql, rows: ObjectRow[]): Promi
       x.rv, (x.o->'metadata'->>'creationTimestamp')::timestamptz, x.o, x.w, x.s, now()
     from jsonb_to_recordset(${payload}::jsonb)
       as x(c text, u text, g text, v text, k text, p text, n text, m text, rv bigint, s text, w text[], o jsonb)
-    where not exists (select 1 from resource_tombstones d where d.cluster = x.c and d.uid = x.u)
+    where not exists (
+      select 1 from resource_tombstones d
+      where d.cluster = x.c and d.uid = x.u and (d.sync_id, d.resource_version) >= (x.s, x.rv))
     on conflict (cluster, uid) do update set
       api_group = excluded.api_group, api_version = excluded.api_version, kind = excluded.kind,
       resource = excluded.resource, namespace = excluded.namespace, name = excluded.name,

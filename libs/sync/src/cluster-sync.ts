@@ -14,6 +14,7 @@ import {
 } from "@atoll/contracts";
 import {
   discoverResourceTypes,
+  epochSyncId,
   gvrKey,
   type KubeClient,
   Reflector,
@@ -64,6 +65,9 @@ const planKey = (plan: ReflectorPlan) => `${plan.type.group}/${plan.type.resourc
 
 /** How long the first heartbeat waits for nodes and pods to be listed; a huge cluster sends it sooner. */
 const FIRST_HEARTBEAT_WAIT_MS = 10_000;
+
+/** How often the agent looks whether every reflector has listed once. */
+const EPOCH_POLL_MS = 200;
 
 /** Room in a bus message for the batch envelope and an event's fields besides its object. */
 const EVENT_ENVELOPE_BYTES = 8 * 1024;
@@ -179,6 +183,7 @@ export class ClusterSync {
   private servedApis: string[] = [];
   private kubernetesVersion = "";
   private readonly maxObjectBytes: number;
+  private stopped = false;
 
   constructor(private readonly options: ClusterSyncOptions) {
     const subject = options.bus.names.resources(options.cluster);
@@ -197,6 +202,8 @@ export class ClusterSync {
 
   async start(): Promise<void> {
     const { client, logger } = this.options;
+    // Before any list starts, so every object this run syncs is seen in a list at or after it.
+    const epoch = epochSyncId();
     const version = await client.json<{ gitVersion: string }>({ path: "/version" });
     this.kubernetesVersion = version.gitVersion;
     const rules = this.options.rules?.length ? this.options.rules : defaultSyncRules();
@@ -212,6 +219,9 @@ export class ClusterSync {
       "starting cluster sync",
     );
     for (const plan of plans) this.startReflector(plan);
+    void this.endEpoch(epoch, [...this.reflectors]).catch((error: unknown) =>
+      logger.warn({ err: (error as Error).message }, "could not announce the end of the first lists"),
+    );
     await this.capacityListed();
     await this.beat();
     this.heartbeatTimer = setInterval(() => {
@@ -278,6 +288,22 @@ export class ClusterSync {
   }
 
   /**
+   * Once every reflector of this run has listed, tells the indexer that rows of the cluster last
+   * seen before the run's epoch are no longer synced: that is how narrowed sync rules, or a kind
+   * the cluster stopped serving, leave the index. A reflector that never lists (its resource
+   * forbidden, say) holds the announcement back, and nothing is removed on a guess.
+   */
+  private async endEpoch(epoch: string, initial: { reflector: Reflector }[]): Promise<void> {
+    while (initial.some(({ reflector }) => reflector.lastListAt === 0)) {
+      if (this.stopped) return;
+      await new Promise((resolve) => setTimeout(resolve, EPOCH_POLL_MS));
+    }
+    if (this.stopped) return;
+    await this.batcher.add(create(ResourceEventSchema, { type: EventType.EPOCH_END, syncId: epoch }));
+    this.options.logger.info({ epoch, reflectors: initial.length }, "every resource listed once");
+  }
+
+  /**
    * Waits, for a while, until nodes and pods have been listed once. A heartbeat sent before then
    * would say the cluster has no ready node and no capacity, and the scheduler would believe it.
    */
@@ -320,6 +346,7 @@ export class ClusterSync {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.heartbeatTimer);
     clearInterval(this.discoveryTimer);
     await Promise.all(this.reflectors.map(({ reflector }) => reflector.stop()));

@@ -1,7 +1,9 @@
 import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from "@atoll/contracts";
 import { describe, expect, it } from "vitest";
-import { batchToOps, InvalidObjectError, invalidBatchReason, parseObjects } from "./ops.js";
+import { batchToOps, InvalidObjectError, invalidBatchReason, MAX_OBJECT_DEPTH, parseObjects } from "./ops.js";
 
+const NOW = 1_800_000_000_000;
+const SYNC_ID = "001800000000000-0a1b2c3d";
 const object = (uid: string) => new TextEncoder().encode(JSON.stringify({ metadata: { uid, name: uid } }));
 const event = (type: EventType, extra: Record<string, unknown> = {}) =>
   create(ResourceEventSchema, {
@@ -10,14 +12,14 @@ const event = (type: EventType, extra: Record<string, unknown> = {}) =>
     version: "v1",
     kind: "Deployment",
     resource: "deployments",
-    syncId: "s1",
+    syncId: SYNC_ID,
     ...extra,
   });
 const batch = (events: ReturnType<typeof event>[], cluster = "prod-1") =>
   create(ResourceEventBatchSchema, { cluster, events });
 
 describe("batchToOps", () => {
-  it("maps object events, deletions and SYNC_END in order; drops SYNC_BEGIN and bookmarks", () => {
+  it("maps object events, deletions, sync and epoch ends in order, each sweep in its scope; drops SYNC_BEGIN and bookmarks", () => {
     const ops = batchToOps(
       batch([
         event(EventType.SYNC_BEGIN),
@@ -31,6 +33,8 @@ describe("batchToOps", () => {
         event(EventType.BOOKMARK, { resourceVersion: 8n }),
         event(EventType.DELETED, { uid: "u0", resourceVersion: 9n }),
         event(EventType.SYNC_END),
+        event(EventType.SYNC_END, { namespace: "prod" }),
+        event(EventType.EPOCH_END, { group: "", resource: "", syncId: "001799999999000-00000000" }),
       ]),
     );
     expect(ops).toEqual([
@@ -46,12 +50,21 @@ describe("batchToOps", () => {
           namespace: "prod",
           name: "web",
           resourceVersion: 7n,
-          syncId: "s1",
+          syncId: SYNC_ID,
           objectJson: '{"metadata":{"uid":"u1","name":"u1"}}',
         },
       },
-      { op: "delete", cluster: "prod-1", uid: "u0", resourceVersion: 9n },
-      { op: "sweep", cluster: "prod-1", apiGroup: "apps", resource: "deployments", syncId: "s1" },
+      { op: "delete", cluster: "prod-1", uid: "u0", resourceVersion: 9n, syncId: SYNC_ID },
+      { op: "sweep", cluster: "prod-1", apiGroup: "apps", resource: "deployments", syncId: SYNC_ID },
+      {
+        op: "sweep",
+        cluster: "prod-1",
+        apiGroup: "apps",
+        resource: "deployments",
+        namespace: "prod",
+        syncId: SYNC_ID,
+      },
+      { op: "sweep", cluster: "prod-1", syncId: "001799999999000-00000000" },
     ]);
   });
 });
@@ -74,8 +87,29 @@ describe("invalidBatchReason", () => {
       batch([event(EventType.SYNC_END, { resource: "" })]),
       /names no resource/,
     ],
+    [
+      "an epoch end, which names no resource",
+      batch([event(EventType.EPOCH_END, { resource: "", group: "" })]),
+      undefined,
+    ],
+    ["an event without a sync id", batch([event(EventType.SYNC_END, { syncId: "" })]), /no valid sync id/],
+    [
+      "a forged sync id that sorts after every real one",
+      batch([event(EventType.SYNC_END, { syncId: "zzzz" })]),
+      /no valid sync id: "zzzz"/,
+    ],
+    [
+      "a sync id from the future",
+      batch([event(EventType.DELETED, { uid: "u", syncId: "001800000600000-0a1b2c3d" })]),
+      /600 s ahead of the hub's clock/,
+    ],
+    [
+      "a sync id within the clocks' tolerance",
+      batch([event(EventType.DELETED, { uid: "u", syncId: "001800000060000-0a1b2c3d" })]),
+      undefined,
+    ],
   ])("%s", (_name, input, expected) => {
-    const reason = invalidBatchReason(input, subject);
+    const reason = invalidBatchReason(input, subject, NOW);
     if (expected === undefined) expect(reason).toBeUndefined();
     else expect(reason).toMatch(expected);
   });
@@ -96,8 +130,14 @@ describe("parseObjects", () => {
     ["a truncated object", '{"metadata":{"name":"web"}'],
     ["an array", "[1,2]"],
     ["a string", '"{}"'],
+    ["an object nesting 20,000 levels", `{"a":${"[".repeat(20_000)}${"]".repeat(20_000)}}`],
   ])("refuses %s", (_, text) => {
     expect(() => parseObjects(upsert(text))).toThrow(InvalidObjectError);
+  });
+
+  it("accepts an object as deep as the limit", () => {
+    const text = `{"a":${"[".repeat(MAX_OBJECT_DEPTH - 1)}${"]".repeat(MAX_OBJECT_DEPTH - 1)}}`;
+    expect(() => parseObjects(upsert(text))).not.toThrow();
   });
 
   it("hands the index NUL characters as U+FFFD, which jsonb can hold", () => {

@@ -1,5 +1,14 @@
 import { EventType, type ResourceEventBatch } from "@atoll/contracts";
+import { SYNC_ID } from "@atoll/kube";
 import { type IndexOp, storableJson } from "@atoll/store";
+
+/**
+ * How far ahead of the hub's clock a sync id may be. Sync ids order lists and deletions, so one
+ * from the future would outvote every honest list until then; agents' clocks are NTP-synced.
+ */
+export const MAX_SYNC_ID_AHEAD_MS = 5 * 60_000;
+/** Deeper objects are refused: no Kubernetes kind nests nearly this deep, and rules recurse. */
+export const MAX_OBJECT_DEPTH = 100;
 
 const decoder = new TextDecoder();
 
@@ -12,7 +21,11 @@ export function clusterOfSubject(subject: string): string {
  * Why a batch cannot be indexed, or undefined. A batch must name the cluster its subject names:
  * NATS permissions bind an agent to its subjects, and this binds the payload to them too.
  */
-export function invalidBatchReason(batch: ResourceEventBatch, subject: string): string | undefined {
+export function invalidBatchReason(
+  batch: ResourceEventBatch,
+  subject: string,
+  now = Date.now(),
+): string | undefined {
   const subjectCluster = clusterOfSubject(subject);
   if (batch.cluster !== subjectCluster) {
     return `batch names cluster "${batch.cluster}" but arrived on ${subject} (cluster "${subjectCluster}")`;
@@ -20,6 +33,13 @@ export function invalidBatchReason(batch: ResourceEventBatch, subject: string): 
   for (const [i, event] of batch.events.entries()) {
     const isObject = event.type === EventType.ADDED || event.type === EventType.MODIFIED;
     if (event.type === EventType.UNSPECIFIED) return `event ${i} has no type`;
+    if (event.type !== EventType.BOOKMARK) {
+      const time = SYNC_ID.exec(event.syncId)?.[1];
+      if (time === undefined) return `event ${i} has no valid sync id: "${event.syncId.slice(0, 40)}"`;
+      const ahead = Number(time) - now;
+      if (ahead > MAX_SYNC_ID_AHEAD_MS)
+        return `event ${i} has a sync id ${Math.round(ahead / 1000)} s ahead of the hub's clock; check the agent's clock`;
+    }
     if ((isObject || event.type === EventType.DELETED) && event.uid === "") return `event ${i} has no uid`;
     if (isObject && (event.object.length === 0 || event.object[0] !== 0x7b))
       return `event ${i} carries no JSON object`;
@@ -27,6 +47,7 @@ export function invalidBatchReason(batch: ResourceEventBatch, subject: string): 
       !isObject &&
       event.type !== EventType.DELETED &&
       event.type !== EventType.BOOKMARK &&
+      event.type !== EventType.EPOCH_END &&
       event.resource === ""
     ) {
       return `sync marker ${i} names no resource`;
@@ -65,16 +86,22 @@ export function batchToOps(batch: ResourceEventBatch): IndexOp[] {
           cluster: batch.cluster,
           uid: event.uid,
           resourceVersion: event.resourceVersion,
+          syncId: event.syncId,
         });
         break;
       case EventType.SYNC_END:
+        // A reflector's list covers its namespace only, when it has one.
         ops.push({
           op: "sweep",
           cluster: batch.cluster,
           apiGroup: event.group,
           resource: event.resource,
+          ...(event.namespace ? { namespace: event.namespace } : {}),
           syncId: event.syncId,
         });
+        break;
+      case EventType.EPOCH_END:
+        ops.push({ op: "sweep", cluster: batch.cluster, syncId: event.syncId });
         break;
       default:
         break;
@@ -104,7 +131,21 @@ export function parseObjects(ops: readonly IndexOp[]): Map<IndexOp, Record<strin
     }
     if (typeof object !== "object" || object === null || Array.isArray(object))
       throw new InvalidObjectError(`object ${op.row.uid} is not a JSON object`);
+    if (depthExceeds(object, MAX_OBJECT_DEPTH))
+      throw new InvalidObjectError(`object ${op.row.uid} nests deeper than ${MAX_OBJECT_DEPTH} levels`);
     objects.set(op, object as Record<string, unknown>);
   }
   return objects;
+}
+
+/** Whether a parsed JSON value nests deeper than limit; walks without recursion, so any depth is safe. */
+export function depthExceeds(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [node, depth] = next;
+    if (node === null || typeof node !== "object") continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
 }

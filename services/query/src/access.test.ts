@@ -422,7 +422,12 @@ describe("access control", () => {
     } finally {
       await applyIndexOps(
         handle.sql,
-        rows.map((row) => ({ op: "delete" as const, cluster: row.cluster, uid: row.uid })),
+        rows.map((row) => ({
+          op: "delete" as const,
+          cluster: row.cluster,
+          uid: row.uid,
+          syncId: row.syncId,
+        })),
       );
     }
   });

@@ -65,14 +65,19 @@ export const resources = pgTable(
 );
 
 /**
- * Objects known to be gone. A uid never comes back, so a late or replayed upsert for a
- * tombstoned uid is stale and ignored; pruned once the bus can no longer replay it.
+ * Objects known to be gone, and where in their operations' order: a late or replayed upsert at
+ * or before the deletion's (syncId, resourceVersion) is stale and ignored, while an object a
+ * newer full list contains comes back. Pruned once the bus can no longer replay it.
  */
 export const resourceTombstones = pgTable(
   "resource_tombstones",
   {
     cluster: text("cluster").notNull(),
     uid: text("uid").notNull(),
+    /** The deletion's resourceVersion, or the removed row's when a sweep removed it. */
+    resourceVersion: bigint("resource_version", { mode: "bigint" }).notNull().default(sql`0`),
+    /** The list the deletion was seen after, or the sweeping list. */
+    syncId: text("sync_id").notNull().default(""),
     deletedAt: timestamp("deleted_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
