@@ -9,7 +9,7 @@
  *   Postgres and works on NATS, from the first request to the last binding.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@atoll/bus";
@@ -276,10 +276,9 @@ async function main(): Promise<void> {
       await scheduler.stop();
     }
   } finally {
-    for (const stream of Object.values(bus.names.streams))
-      await bus.jsm.streams.delete(stream).catch(() => false);
-    await bus.jsm.streams.delete(`KV_${bus.names.clustersBucket}`).catch(() => false);
+    await bus.removeTopology();
     await bus.close();
+    rmSync(dir, { recursive: true, force: true });
     await handle.close();
     await database.drop();
   }

@@ -7,7 +7,7 @@
  * - freshness: p50/p99 from a change in the sim to its history row, at BENCH_CHURN changes/s;
  * - agent RSS while it watches every pod.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@atoll/bus";
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   // The indexer is ready once it has announced itself among the indexer members.
   await until(
     async () =>
-      (await bus.jsm.streams.info(`KV_${prefix}_indexer_members`).catch(() => undefined)) !== undefined,
+      (await bus.jsm.streams.info(`KV_${bus.names.membersBucket}`).catch(() => undefined)) !== undefined,
     "the indexer",
     30_000,
   );
@@ -241,10 +241,9 @@ async function main(): Promise<void> {
 
   await agent.stop();
   await indexer.stop();
-  for (const stream of Object.values(bus.names.streams))
-    await bus.jsm.streams.delete(stream).catch(() => false);
-  await bus.jsm.streams.delete(`KV_${bus.names.clustersBucket}`).catch(() => false);
+  await bus.removeTopology();
   await bus.close();
+  rmSync(dir, { recursive: true, force: true });
   await sql.end();
   await database.drop();
   await sim.stop();

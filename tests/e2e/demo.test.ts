@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, serviceEntry, until } from "@atoll/devkit";
@@ -56,6 +56,7 @@ describe("the demo", () => {
   afterAll(async () => {
     if (demo.exitCode === null) demo.kill("SIGKILL");
     await admin.end();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("runs NATS with an identity per cluster and for the hub, and refuses a client without credentials", async () => {

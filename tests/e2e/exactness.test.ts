@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, type NatsServerProcess, startNatsServer, until } from "@atoll/devkit";
@@ -53,6 +53,7 @@ describe("exactness after crashes", () => {
     await hub.stop();
     await Promise.all(sims.map((s) => s.stop()));
     await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("holds exactly each sim's objects at their latest versions", async () => {

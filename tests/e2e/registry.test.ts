@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNkeyUser, natsIdentities, renderServerConfig } from "@atoll/bus";
@@ -73,6 +73,7 @@ describe("cluster registry, pull mode and push mode against an authenticating NA
     await hub.stop();
     await Promise.all([pullSim.stop(), pushA.stop(), pushB.stop()]);
     await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("registers a pull cluster and its agent syncs with only its credentials, under hub rules", async () => {

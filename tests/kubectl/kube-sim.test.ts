@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { until } from "@atoll/devkit";
@@ -21,7 +21,10 @@ describe("the real kubectl against kube-sim", () => {
     });
     writeFileSync(kubeconfig, sim.kubeconfig());
   });
-  afterAll(() => sim.stop());
+  afterAll(async () => {
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const pods = () => sim.store.list(sim.store.findType("", "v1", "pods")!).map(({ object }) => object);
 

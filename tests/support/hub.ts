@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -209,11 +209,11 @@ export class TestHub {
     await Promise.all([...this.agents.values()].map((a) => a.stop()));
     await Promise.all([...this.indexers.map((i) => i.stop()), this.query?.stop(), this.scheduler?.stop()]);
     if (this.bus) {
-      for (const stream of Object.values(this.bus.names.streams))
-        await this.bus.jsm.streams.delete(stream).catch(() => false);
-      await this.bus.jsm.streams.delete(`KV_${this.bus.names.clustersBucket}`).catch(() => false);
+      await this.bus.removeTopology();
       await this.bus.close();
     }
     await this.dropDatabase();
+    // The services' logs live here; ATOLL_KEEP_TEST_DIRS=1 keeps them for a look after a failure.
+    if (!process.env.ATOLL_KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -22,9 +22,7 @@ describe("Bus", () => {
     await bus.ensureTopology();
   });
   afterAll(async () => {
-    for (const stream of Object.values(bus.names.streams))
-      await bus.jsm.streams.delete(stream).catch(() => false);
-    await bus.jsm.streams.delete(`KV_${bus.names.clustersBucket}`).catch(() => false);
+    await bus.removeTopology();
     await bus.close();
   });
 

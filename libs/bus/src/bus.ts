@@ -205,6 +205,19 @@ export class Bus {
   }
 
   /**
+   * Deletes every stream and bucket of this prefix: for a test or demo that made its own prefix,
+   * so that stopping it leaves nothing behind on a shared server. Never for a running hub.
+   */
+  async removeTopology(): Promise<void> {
+    const { streams, clustersBucket, leasesBucket, membersBucket } = this.names;
+    for (const stream of [
+      ...Object.values(streams),
+      ...[clustersBucket, leasesBucket, membersBucket].map((bucket) => `KV_${bucket}`),
+    ])
+      await this.jsm.streams.delete(stream).catch(() => false);
+  }
+
+  /**
    * Follows the clusters bucket (heartbeats) for as long as the bus lives. The watch is an
    * ordered consumer that the client re-creates after a reconnect; when that fails (the server
    * was away too long, or restarted), the watch is opened again instead of going quiet. An

@@ -12,6 +12,9 @@ export interface BusNames {
     readonly deadLetter: string;
   };
   readonly clustersBucket: string;
+  /** The indexers' buckets: which indexer reads each cluster, and which indexers are alive. */
+  readonly leasesBucket: string;
+  readonly membersBucket: string;
   resources(cluster: string): string;
   heartbeat(cluster: string): string;
   placement(): string;
@@ -65,7 +68,9 @@ export function busNames(prefix = ""): BusNames {
       workStatus: stream("WORKSTATUS"),
       deadLetter: stream("DEADLETTER"),
     },
-    clustersBucket: prefix ? `${prefix}_clusters` : "clusters",
+    clustersBucket: stream("clusters"),
+    leasesBucket: stream("indexer_leases"),
+    membersBucket: stream("indexer_members"),
     resources: perCluster("res"),
     heartbeat: perCluster("hb"),
     work: perCluster("work"),

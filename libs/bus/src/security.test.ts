@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +21,7 @@ describe("per-cluster NATS identities", () => {
   const keyA = createUser();
   const keyB = createUser();
   let server: NatsServerProcess;
+  const storeRoot = mkdtempSync(join(tmpdir(), "atoll-sec-"));
   let hub: Bus;
   let agentA: Bus;
   const errors: string[] = [];
@@ -41,7 +42,7 @@ describe("per-cluster NATS identities", () => {
       config: renderServerConfig({
         port,
         host: "127.0.0.1",
-        storeDir: join(mkdtempSync(join(tmpdir(), "atoll-sec-")), "js"),
+        storeDir: join(storeRoot, "js"),
         identities: [
           { nkey: hubKey.getPublicKey(), description: "hub" },
           {
@@ -83,6 +84,7 @@ describe("per-cluster NATS identities", () => {
     await agentA?.close();
     await hub?.close();
     await server?.stop();
+    rmSync(storeRoot, { recursive: true, force: true });
   });
 
   it("lets an agent publish its own events and heartbeat", async () => {
@@ -247,6 +249,7 @@ describe("infra/nats/hub.example.conf", () => {
     const check = spawnSync(findExecutable("nats-server") ?? "nats-server", ["-c", file, "-t"], {
       encoding: "utf8",
     });
+    rmSync(dir, { recursive: true, force: true });
     expect(`${check.stdout}${check.stderr}`).toMatch(/is valid/);
   });
 

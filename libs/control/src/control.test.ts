@@ -126,9 +126,7 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
   });
   afterAll(async () => {
     for (const stop of stops) await stop();
-    for (const stream of Object.values(bus.names.streams))
-      await bus.jsm.streams.delete(stream).catch(() => false);
-    await bus.jsm.streams.delete(`KV_${bus.names.clustersBucket}`).catch(() => false);
+    await bus.removeTopology();
     await bus.close();
     await handle.close();
     await database.drop();

@@ -57,14 +57,14 @@ export class ClusterLeases {
       retryWhileUnreachable(
         `opening the ${name} bucket`,
         () =>
-          kvm.create(`${bus.names.prefix ? `${bus.names.prefix}_` : ""}${name}`, {
+          kvm.create(name, {
             history: 1,
             ttl: this.ttlMs,
           }),
         this.options.logger,
       );
-    this.leases = await bucket("indexer_leases");
-    this.members = await bucket("indexer_members");
+    this.leases = await bucket(bus.names.leasesBucket);
+    this.members = await bucket(bus.names.membersBucket);
     await this.reconcile();
     this.timer = setInterval(() => void this.reconcile(), this.options.renewMs ?? Math.floor(this.ttlMs / 3));
   }

@@ -230,9 +230,7 @@ describe("hostile input to every endpoint that takes user text", () => {
     ]);
   });
   afterAll(async () => {
-    for (const stream of Object.values(bus.names.streams))
-      await bus.jsm.streams.delete(stream).catch(() => false);
-    await bus.jsm.streams.delete(`KV_${bus.names.clustersBucket}`).catch(() => false);
+    await bus.removeTopology();
     await bus.close();
     await handle.close();
     await database.drop();
