@@ -222,6 +222,47 @@ describe("an index repaired by the next full list, against forged messages and c
       ]),
     );
 
+    // An operator looks at them and replays one; only an admin of every cluster may.
+    const listed = await hub.cli(["dlq", "list", "--consumer", `indexer-${target.name}`]);
+    expect(listed).toMatch(new RegExp(`indexer-${target.name}\\s+3\\b`));
+    expect(listed).toMatch(/nests deeper than 100 levels/);
+    const { body: page } = await hub.send(
+      "GET",
+      `/api/v1/dead-letters?after=${deadBefore}&consumer=indexer-${target.name}`,
+    );
+    const wrongCluster = page.items.find((d: { reason: string }) => /names cluster/.test(d.reason));
+    const { body: shown } = await hub.send("GET", `/api/v1/dead-letters/${wrongCluster.seq}`);
+    expect(shown.subject).toBe(subject);
+    expect(shown.message.cluster).toBe(bystander.name);
+    expect(
+      (
+        await hub.send("PUT", "/api/v1/roles/target-admin", {
+          grants: [{ verbs: ["*"], clusters: [target.name] }],
+        })
+      ).status,
+    ).toBe(200);
+    const clusterAdmin = (
+      await hub.send("POST", "/api/v1/tokens", { name: "target-admin", role: "target-admin" })
+    ).body.token;
+    for (const [method, path] of [
+      ["GET", "/api/v1/dead-letters"],
+      ["GET", `/api/v1/dead-letters/${wrongCluster.seq}`],
+      ["POST", `/api/v1/dead-letters/${wrongCluster.seq}/replay`],
+    ] as const)
+      expect((await hub.send(method, path, undefined, clusterAdmin)).status).toBe(403);
+    expect(await hub.cli(["dlq", "replay", String(wrongCluster.seq)])).toMatch(/^replayed dead letter/);
+    expect((await hub.send("GET", `/api/v1/dead-letters/${wrongCluster.seq}`)).status).toBe(404);
+    // Replayed unchanged, it is refused again for the same reason.
+    await until(async () => {
+      const again = await hub.send(
+        "GET",
+        `/api/v1/dead-letters?after=${wrongCluster.seq}&consumer=indexer-${target.name}`,
+      );
+      return again.body.items.some(
+        (d: { reason: string; seq: number }) => d.seq > deadBefore + 3 && /names cluster/.test(d.reason),
+      );
+    }, "the replayed message to be dead-lettered again");
+
     // The next full list is the truth: the hidden Deployment and ConfigMaps come back.
     await restartAgent(target);
     await converges(target.name, () => simState(target), "the target's index to equal its sim");

@@ -76,6 +76,20 @@ export interface ConsumeOptions<Desc extends DescMessage> {
   dependenciesAnswer?: () => Promise<boolean>;
 }
 
+/** A dead-lettered message, as an operator looks at it. */
+export interface DeadLetter {
+  /** Its sequence in the dead-letter stream: what show and replay name it by. */
+  seq: number;
+  /** The consumer that gave up on it, e.g. "indexer-prod-1" or "scheduler". */
+  consumer: string;
+  /** Where it was published, and its sequence in that stream. */
+  subject: string;
+  streamSeq: number;
+  reason: string;
+  time: string;
+  data: Uint8Array;
+}
+
 export interface Consumption {
   /** Stops taking new messages, lets the in-flight batch finish and returns when it has. */
   stop(): Promise<void>;
@@ -321,6 +335,66 @@ export class Bus {
       { consumer: source, subject: msg.subject, seq: msg.seq, reason, deadLettered: total },
       "dead-lettered a message",
     );
+  }
+
+  /**
+   * Dead letters in stream order after a sequence, at most limit of them, and how many each
+   * consumer has in the stream in all.
+   */
+  async deadLetters(
+    options: { afterSeq?: number; limit?: number; consumer?: string } = {},
+  ): Promise<{ items: DeadLetter[]; counts: Record<string, number> }> {
+    const stream = this.names.streams.deadLetter;
+    const info = await this.jsm.streams.info(stream, { subjects_filter: this.names.deadLetter(">") });
+    const root = this.names.deadLetter("");
+    const counts: Record<string, number> = {};
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) counts[subject.slice(root.length)] = n;
+    const items: DeadLetter[] = [];
+    const limit = options.limit ?? 100;
+    for (
+      let seq = Math.max(info.state.first_seq, (options.afterSeq ?? 0) + 1);
+      seq <= info.state.last_seq && items.length < limit;
+      seq++
+    ) {
+      const letter = await this.deadLetterAt(seq);
+      if (letter && (options.consumer === undefined || letter.consumer === options.consumer)) items.push(letter);
+    }
+    return { items, counts };
+  }
+
+  /** One dead letter, or undefined when there is none at that sequence (replayed, or expired). */
+  async deadLetterAt(seq: number): Promise<DeadLetter | undefined> {
+    const message = await this.jsm.streams
+      .getMessage(this.names.streams.deadLetter, { seq })
+      .catch((error: Error) => {
+        if (/no message found|not found/i.test(error.message)) return null;
+        throw error;
+      });
+    if (!message) return undefined;
+    return {
+      seq,
+      consumer: message.subject.slice(this.names.deadLetter("").length),
+      subject: message.header.get("Atoll-Original-Subject"),
+      streamSeq: Number(message.header.get("Atoll-Original-Stream-Seq")),
+      reason: message.header.get("Atoll-Reason"),
+      time: message.time.toISOString(),
+      data: message.data,
+    };
+  }
+
+  /**
+   * Publishes a dead letter again where it first went, for its consumer to try once more (after
+   * a fix), and removes it from the dead-letter stream. Undefined when there is no such letter.
+   */
+  async replayDeadLetter(seq: number): Promise<DeadLetter | undefined> {
+    const letter = await this.deadLetterAt(seq);
+    if (!letter) return undefined;
+    // Only back onto this hub's own subjects, whatever a header says.
+    if (!letter.subject.startsWith(this.names.deadLetter("").replace(/dlq\.$/, "")))
+      throw new Error(`dead letter ${seq} names subject ${letter.subject}, outside this hub's; not replayed`);
+    await this.js.publish(letter.subject, letter.data, { msgID: `dead-letter-replay:${seq}` });
+    await this.jsm.streams.deleteMessage(this.names.streams.deadLetter, seq);
+    return letter;
   }
 
   /**

@@ -8,6 +8,7 @@ export {
   type BusOptions,
   type ConsumeOptions,
   type Consumption,
+  type DeadLetter,
   type Delivery,
   isUnreachable,
   retryWhileUnreachable,

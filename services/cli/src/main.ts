@@ -4,6 +4,7 @@ import { runRole, runToken, TOKEN_USAGE } from "./access.js";
 import { AUDIT_USAGE, runAudit } from "./audit.js";
 import { CHECK_USAGE, runCheck } from "./check.js";
 import { CLUSTER_USAGE, runCluster } from "./cluster.js";
+import { DLQ_USAGE, runDeadLetters } from "./dlq.js";
 import { SetupError } from "./infra.js";
 import { KUBECONFIG_USAGE, runKubeconfig } from "./kubeconfig.js";
 import { PLACEMENT_USAGE, runPlacement } from "./placement.js";
@@ -27,6 +28,8 @@ commands:
       Writes through the live gateway, and refused ones (see: atoll help audit).
   check -f FILE|DIR [-o text|json|sarif] [--fail-on SEVERITY] [--min-score N]
       Audit manifests offline with Atoll's rules, for CI (see: atoll help check).
+  dlq list | show SEQ | replay SEQ
+      Messages a consumer gave up on, with the reason; replay one after a fix (see: atoll help dlq).
   kubeconfig [--out FILE]
       A kubeconfig with a context per cluster through the gateway, and one over the index.
 
@@ -45,6 +48,7 @@ const HELP: Record<string, string> = {
   check: CHECK_USAGE,
   search: SEARCH_USAGE,
   kubeconfig: KUBECONFIG_USAGE,
+  dlq: DLQ_USAGE,
 };
 
 function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
@@ -92,6 +96,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "audit") {
     await runAudit(rest, (text) => console.log(text));
+    return;
+  }
+  if (command === "dlq") {
+    await runDeadLetters(rest, (text) => console.log(text));
     return;
   }
   if (command === "search") {

@@ -33,6 +33,7 @@ import { addressed, type Query, within } from "./address.js";
 import { type AuthOptions, authentication } from "./auth.js";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { deadLetterRoutes } from "./dead-letter-routes.js";
 import { createGateway, type GatewaySettings, gatewayRoutes } from "./gateway-routes.js";
 import { insightRoutes } from "./insight-routes.js";
 import { kubeRoutes } from "./kube-routes.js";
@@ -183,6 +184,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     settings: options.gateway ?? {},
   });
   gatewayRoutes(app, gateway, { sql: options.sql, authenticate });
+  if (options.bus) deadLetterRoutes(app, options.bus);
   if (options.bus)
     placementRoutes(app, options.sql, options.bus, options.staleAfterSeconds ?? 30, {
       allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,

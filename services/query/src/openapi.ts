@@ -364,6 +364,32 @@ export const OPENAPI_DOCUMENT = {
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },
+    "/api/v1/dead-letters": {
+      get: {
+        summary:
+          "Messages a consumer gave up on, with the reason, and each consumer's count (admin of every cluster)",
+        parameters: [
+          query("consumer", "consumer, e.g. indexer-prod-1 or scheduler"),
+          query("after", "list dead letters after this sequence", { type: "integer" }),
+          query("limit", "page size, 1 to 500", { type: "integer" }),
+        ],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/dead-letters/{seq}": {
+      get: {
+        summary: "One dead letter: reason, original subject, and the message decoded (admin of every cluster)",
+        parameters: [pathParam("seq", "the dead letter's sequence")],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/dead-letters/{seq}/replay": {
+      post: {
+        summary: "Publishes a dead letter again where it first went, and removes it (admin of every cluster)",
+        parameters: [pathParam("seq", "the dead letter's sequence")],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
     "/proxy/clusters/{cluster}/{path}": Object.fromEntries(
       ["get", "post", "put", "patch", "delete"].map((m) => [m, gatewayOperation(m.toUpperCase())]),
     ),
