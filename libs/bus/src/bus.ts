@@ -348,7 +348,8 @@ export class Bus {
     const info = await this.jsm.streams.info(stream, { subjects_filter: this.names.deadLetter(">") });
     const root = this.names.deadLetter("");
     const counts: Record<string, number> = {};
-    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) counts[subject.slice(root.length)] = n;
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {}))
+      counts[subject.slice(root.length)] = n;
     const items: DeadLetter[] = [];
     const limit = options.limit ?? 100;
     for (
@@ -357,7 +358,8 @@ export class Bus {
       seq++
     ) {
       const letter = await this.deadLetterAt(seq);
-      if (letter && (options.consumer === undefined || letter.consumer === options.consumer)) items.push(letter);
+      if (letter && (options.consumer === undefined || letter.consumer === options.consumer))
+        items.push(letter);
     }
     return { items, counts };
   }

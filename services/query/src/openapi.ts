@@ -378,7 +378,8 @@ export const OPENAPI_DOCUMENT = {
     },
     "/api/v1/dead-letters/{seq}": {
       get: {
-        summary: "One dead letter: reason, original subject, and the message decoded (admin of every cluster)",
+        summary:
+          "One dead letter: reason, original subject, and the message decoded (admin of every cluster)",
         parameters: [pathParam("seq", "the dead letter's sequence")],
         responses: { "200": json({ type: "object" }), ...errors },
       },
