@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { freePort, type NatsServerProcess, startNatsServer, until } from "@atoll/devkit";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -159,8 +162,9 @@ describe("placement does no harm", { timeout: 180_000 }, () => {
   };
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    natsStore = (nats.process.spawnargs[nats.process.spawnargs.indexOf("-sd") + 1] ?? "") as string;
+    // The test's own store, which a NATS restart must find again (the server's own dir goes with it).
+    natsStore = join(mkdtempSync(join(tmpdir(), "atoll-no-harm-")), "js");
+    nats = await startNatsServer({ storeDir: natsStore });
     proxy = new TcpProxy(await freePort(), { host: "127.0.0.1", port: 5432 });
     await proxy.restore();
     hub = new TestHub({
@@ -199,6 +203,7 @@ describe("placement does no harm", { timeout: 180_000 }, () => {
     await Promise.all([...sims.values()].map((s) => s.stop()));
     await proxy?.refuse();
     await nats?.stop();
+    rmSync(dirname(natsStore), { recursive: true, force: true });
   });
 
   const names = CLUSTERS.map((c) => c.name);
