@@ -524,11 +524,14 @@ export class Bus {
             return (await runBatch(live.slice(0, half))) && (await runBatch(live.slice(half)));
           }
           const [msg] = live as [JsMsg];
-          const blame = !isTransient
-            ? `the handler failed on it: ${errorText(error)}`
-            : (await dependenciesAnswer().catch(() => false))
-              ? `the handler failed on it ${failures} times while its dependencies answered: ${errorText(error)}`
-              : undefined;
+          // Whatever the error says, a message is only blamed while the consumer's dependencies
+          // answer: an outage can surface as an error no classifier knows.
+          const answering = await dependenciesAnswer().catch(() => false);
+          const blame = !answering
+            ? undefined
+            : !isTransient
+              ? `the handler failed on it: ${errorText(error)}`
+              : `the handler failed on it ${failures} times while its dependencies answered: ${errorText(error)}`;
           if (blame !== undefined) {
             try {
               await this.deadLetter(msg, options.durable, blame);

@@ -127,7 +127,8 @@ export async function temporaryDatabase(purpose: string): Promise<{ url: string;
 export function databaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code !== "string") return false;
-  if (error instanceof postgres.PostgresError) return /^(08|53|57|40)/.test(code);
+  // 55000: the database is not accepting connections (an operator closed it, or it is shutting down).
+  if (error instanceof postgres.PostgresError) return /^(08|53|57|40|55)/.test(code);
   return /^(ECONN|ETIMEDOUT|EPIPE|EHOSTUNREACH|CONNECTION_|CONNECT_TIMEOUT)/.test(code);
 }
 
