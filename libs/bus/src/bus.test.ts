@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { codecFor, create, PlacementRequestSchema } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
+import { AckPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bus, type Delivery } from "./bus.js";
 
@@ -179,6 +180,27 @@ describe("Bus", () => {
     expect(message?.header.get("Atoll-Reason")).toMatch(
       /^the handler failed on it \d+ times while its dependencies answered: Error: statement timeout$/,
     );
+  });
+
+  it("dead-letters a message once, though a consumer that died before acking sees it again", async () => {
+    const subject = bus.names.workStatus("dlq-twice");
+    await bus.publish(subject, codec, request("seen-twice"), "dlq-twice");
+    await bus.jsm.consumers.add(bus.names.streams.workStatus, {
+      durable_name: "dlq-twice",
+      filter_subject: subject,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: 1_000_000_000, // 1 s, in nanoseconds
+    });
+    const consumer = await bus.js.consumers.get(bus.names.streams.workStatus, "dlq-twice");
+    const first = await consumer.next({ expires: 5_000 });
+    await bus.deadLetter(first!, "dlq-twice", "first delivery");
+    // Never acked: the message comes back after ack_wait, as it would to the consumer's successor.
+    const second = await consumer.next({ expires: 5_000 });
+    expect(second?.seq).toBe(first?.seq);
+    await bus.deadLetter(second!, "dlq-twice", "second delivery");
+    second!.ack();
+    const { counts } = await bus.deadLetters({ consumer: "dlq-twice" });
+    expect(counts["dlq-twice"]).toBe(1);
   });
 
   it("rejects cluster names that are not DNS labels before they become subjects", () => {

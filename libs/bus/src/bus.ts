@@ -328,7 +328,12 @@ export class Bus {
     h.set("Atoll-Reason", reason.slice(0, 1000));
     h.set("Atoll-Original-Subject", msg.subject);
     h.set("Atoll-Original-Stream-Seq", String(msg.seq));
-    await this.js.publish(this.names.deadLetter(source), msg.data, { headers: h });
+    // A consumer that dies between dead-lettering and acking sees the message again; its message id
+    // keeps the second dead letter out of the stream.
+    await this.js.publish(this.names.deadLetter(source), msg.data, {
+      headers: h,
+      msgID: `${source}:${msg.info.stream}:${msg.seq}`,
+    });
     const total = (this.deadLettered.get(source) ?? 0) + 1;
     this.deadLettered.set(source, total);
     this.logger.warn(
