@@ -6,6 +6,7 @@ import { AckPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bus, type Delivery } from "./bus.js";
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const codec = codecFor(PlacementRequestSchema);
 const request = (name: string) => create(PlacementRequestSchema, { name, kind: "Deployment" });
 
@@ -181,6 +182,33 @@ describe("Bus", () => {
       /^the handler failed on it \d+ times while its dependencies answered: Error: statement timeout$/,
     );
   });
+
+  it("keeps messages queued behind a retried batch from being sent again", async () => {
+    const subject = bus.names.work("queued-cluster");
+    for (const name of ["q1", "q2", "q3"]) await bus.publish(subject, codec, request(name), `queued-${name}`);
+    const handled: string[] = [];
+    const firstTried = Date.now();
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "queued-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 1,
+      ackWaitMs: 1_000,
+      transient: () => true,
+      dependenciesAnswer: async () => false,
+      handler: async (batch: Delivery<ReturnType<typeof request>>[]) => {
+        // The first message meets an outage for three ack waits; the others wait their turn.
+        if (batch[0]!.data.name === "q1" && Date.now() - firstTried < 3_000)
+          throw Object.assign(new Error("store unavailable"), { code: "ECONNREFUSED" });
+        handled.push(...batch.map((d) => d.data.name));
+      },
+    });
+    await until(() => handled.includes("q3"), "the queued messages to be handled", 20_000);
+    await sleep(1_500);
+    await consumption.stop();
+    expect(handled).toEqual(["q1", "q2", "q3"]);
+  }, 30_000);
 
   it("dead-letters a message once, though a consumer that died before acking sees it again", async () => {
     const subject = bus.names.workStatus("dlq-twice");

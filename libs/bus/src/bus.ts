@@ -462,8 +462,11 @@ export class Bus {
         resume: true,
       });
     const consumer = await this.js.consumers.get(options.stream, options.durable);
+    const ackWaitMs =
+      ((await consumer.info(true)).config.ack_wait ?? DEFAULT_ACK_WAIT_MS * 1_000_000) / 1_000_000;
     const maxBatch = options.maxBatch ?? 256;
     const queue: JsMsg[] = [];
+    let inFlight: JsMsg[] = [];
     let wake: (() => void) | undefined;
     let stopping = false;
     const messages = await consumer.consume({
@@ -524,7 +527,6 @@ export class Bus {
               { err: errorText(error), batch: live.length, transient: isTransient },
               "a batch keeps failing; splitting it to find the message at fault",
             );
-            for (const msg of live) msg.working();
             const half = Math.ceil(live.length / 2);
             return (await runBatch(live.slice(0, half))) && (await runBatch(live.slice(half)));
           }
@@ -555,11 +557,16 @@ export class Bus {
           "batch failed; retrying it without acking",
         );
         if (stopping) return false;
-        for (const msg of live) msg.working();
         await sleep(delay * (0.5 + Math.random() / 2));
       }
     };
 
+    // Messages waiting behind a slow or retried batch are this process's, not late: without word
+    // the server would send them again after ack_wait, and each copy would be handled again.
+    const keepAlive = setInterval(() => {
+      for (const msg of inFlight) msg.working();
+      for (const msg of queue) msg.working();
+    }, ackWaitMs / 3);
     const loop = (async () => {
       while (!stopping || queue.length > 0) {
         if (queue.length === 0) {
@@ -569,9 +576,11 @@ export class Bus {
           wake = undefined;
           continue;
         }
-        if (!(await runBatch(queue.splice(0, maxBatch)))) return;
+        inFlight = queue.splice(0, maxBatch);
+        if (!(await runBatch(inFlight))) return;
+        inFlight = [];
       }
-    })();
+    })().finally(() => clearInterval(keepAlive));
 
     return {
       stop: async () => {
