@@ -183,6 +183,35 @@ describe("Bus", () => {
     );
   });
 
+  it("does not blame a message for the first failure after an outage ends", async () => {
+    const subject = bus.names.work("outage-cluster");
+    await bus.publish(subject, codec, request("caught-in-outage"), "outage-1");
+    const handled: string[] = [];
+    let storeDown = true;
+    let brokenConnections = 1;
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "outage-test",
+      filterSubject: subject,
+      codec,
+      transient: () => true,
+      dependenciesAnswer: async () => !storeDown,
+      handler: async (batch) => {
+        if (storeDown) throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+        // The store is back, but the pool's connection from before the outage is not.
+        if (brokenConnections-- > 0)
+          throw Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" });
+        handled.push(...batch.map((d) => d.data.name));
+      },
+    });
+    await sleep(2_500);
+    storeDown = false;
+    await until(() => handled.length > 0, "the message to be handled after the outage", 20_000);
+    await consumption.stop();
+    expect(handled).toEqual(["caught-in-outage"]);
+    expect((await bus.deadLetters({ consumer: "outage-test" })).counts["outage-test"]).toBeUndefined();
+  }, 30_000);
+
   it("keeps messages queued behind a retried batch from being sent again", async () => {
     const subject = bus.names.work("queued-cluster");
     for (const name of ["q1", "q2", "q3"]) await bus.publish(subject, codec, request(name), `queued-${name}`);

@@ -507,6 +507,7 @@ export class Bus {
 
     /** Runs one batch until it is done: true, or false if a stop cut its retries short. Never throws. */
     const runBatch = async (raw: JsMsg[]): Promise<boolean> => {
+      let failuresWhileAnswering = 0;
       for (let failures = 1; ; failures++) {
         let error: unknown;
         try {
@@ -532,13 +533,18 @@ export class Bus {
           }
           const [msg] = live as [JsMsg];
           // Whatever the error says, a message is only blamed while the consumer's dependencies
-          // answer: an outage can surface as an error no classifier knows.
+          // answer: an outage can surface as an error no classifier knows. A transient error is
+          // blamed on it only once it recurs with them answering: failures during an outage, or
+          // the first one on a connection the outage broke, are the outage's.
           const answering = await dependenciesAnswer().catch(() => false);
+          if (answering && isTransient) failuresWhileAnswering += 1;
           const blame = !answering
             ? undefined
             : !isTransient
               ? `the handler failed on it: ${errorText(error)}`
-              : `the handler failed on it ${failures} times while its dependencies answered: ${errorText(error)}`;
+              : failuresWhileAnswering >= SPLIT_AFTER_FAILURES
+                ? `the handler failed on it ${failuresWhileAnswering} times while its dependencies answered: ${errorText(error)}`
+                : undefined;
           if (blame !== undefined) {
             try {
               await this.deadLetter(msg, options.durable, blame);
