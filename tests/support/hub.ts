@@ -26,6 +26,8 @@ export interface TestHubOptions {
   env?: Record<string, string>;
   /** The database URL the services use, from the test database's (to route them through a proxy). */
   serviceDatabaseUrl?: (url: string) => string;
+  /** The PostgreSQL server the hub's database is made on; the shared one unless a test runs its own. */
+  postgresUrl?: string;
 }
 
 export class TestHub {
@@ -66,7 +68,7 @@ export class TestHub {
   }
 
   async start(): Promise<this> {
-    const database = await temporaryDatabase("e2e");
+    const database = await temporaryDatabase("e2e", this.options.postgresUrl);
     this.databaseUrl = database.url;
     this.dropDatabase = database.drop;
     this.bus = await Bus.connect({

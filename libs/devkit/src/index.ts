@@ -1,5 +1,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  closeSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -47,10 +59,14 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+export async function stopChild(
+  child: ChildProcess,
+  graceMs = 10_000,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
+  child.kill(signal);
   const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
@@ -155,6 +171,101 @@ export async function startNatsServer(
     },
     stop: async () => {
       await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface PostgresServerProcess {
+  /** A URL of the server's postgres database, for the superuser postgres (trust auth). */
+  url: string;
+  port: number;
+  /** Kills the postmaster and every backend at once, as a crash of its machine would. */
+  crash(): void;
+  /** Starts the server again on the same data directory and port; it recovers from its WAL. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The bin folder of the newest PostgreSQL Debian installs, or the one on PATH. */
+function postgresBinaries(): string | undefined {
+  const root = "/usr/lib/postgresql";
+  if (existsSync(root)) {
+    const newest = readdirSync(root)
+      .filter((v) => existsSync(join(root, v, "bin", "initdb")))
+      .sort((a, b) => Number(b) - Number(a))[0];
+    if (newest) return join(root, newest, "bin");
+  }
+  const initdb = findExecutable("initdb");
+  return initdb ? dirname(initdb) : undefined;
+}
+
+/**
+ * Runs a private PostgreSQL server in a temporary directory, for tests that must kill their
+ * database outright (the shared server is never stopped). As root it runs as the postgres user,
+ * since PostgreSQL refuses to run as root.
+ */
+export async function startPostgresServer(): Promise<PostgresServerProcess> {
+  const bin = postgresBinaries();
+  if (!bin)
+    throw new Error("PostgreSQL's server binaries are not installed; on Debian: apt-get install postgresql");
+  const dir = mkdtempSync(join(tmpdir(), "atoll-pg-"));
+  const data = join(dir, "data");
+  const owner: { uid?: number; gid?: number } = {};
+  if (process.getuid?.() === 0) {
+    const entry = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .map((line) => line.split(":"))
+      .find((fields) => fields[0] === "postgres");
+    if (!entry) throw new Error("running as root, and there is no postgres user to run PostgreSQL as");
+    owner.uid = Number(entry[2]);
+    owner.gid = Number(entry[3]);
+    chownSync(dir, owner.uid, owner.gid);
+  }
+  await new Promise<void>((resolve, reject) => {
+    const init = spawn(
+      join(bin, "initdb"),
+      ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+      { ...owner, stdio: "ignore" },
+    );
+    init.once("error", reject);
+    init.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`initdb exited with ${code}`))));
+  });
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const log = openSync(join(dir, "postgres.log"), "a");
+    // A process group of its own, so a crash takes the backends down with the postmaster.
+    child = spawn(
+      join(bin, "postgres"),
+      [
+        "-D",
+        data,
+        "-p",
+        String(port),
+        "-k",
+        dir,
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "max_connections=200",
+      ],
+      { ...owner, stdio: ["ignore", log, log], detached: true },
+    );
+    closeSync(log);
+    await until(() => portAnswers(port), `PostgreSQL on port ${port}`, 30_000, 50);
+  };
+  await start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    crash: () => {
+      if (child?.pid) process.kill(-child.pid, "SIGKILL");
+    },
+    restart: start,
+    stop: async () => {
+      // SIGINT is PostgreSQL's fast shutdown: sessions are ended, nothing is left to recover.
+      if (child) await stopChild(child, 10_000, "SIGINT");
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -616,8 +616,9 @@ export interface Churn {
 }
 
 /**
- * Changes the cluster at a steady rate: pods are annotated, replaced (delete + create) and config
- * edited, as a busy cluster would. Ticks every 50 ms so rates up to thousands per second work.
+ * Changes the cluster at a steady rate: pods are annotated, replaced (delete + create, under a new
+ * name or the same one) and config edited, as a busy cluster would. Ticks every 50 ms so rates up
+ * to thousands per second work.
  */
 export function startChurn(sim: KubeSim, options: { ratePerSecond: number; seed: number }): Churn {
   const random = seededRandom(options.seed);
@@ -633,7 +634,7 @@ export function startChurn(sim: KubeSim, options: { ratePerSecond: number; seed:
       const roll = random();
       const pod = sim.store.sample(podType, random);
       if (!pod) return;
-      if (roll < 0.6) {
+      if (roll < 0.55) {
         sim.store.update(podType, {
           ...pod,
           metadata: {
@@ -645,11 +646,16 @@ export function startChurn(sim: KubeSim, options: { ratePerSecond: number; seed:
       } else if (roll < 0.85) {
         sim.store.delete(podType, pod.metadata.namespace, pod.metadata.name);
         const { uid: _uid, resourceVersion: _rv, creationTimestamp: _created, ...metadata } = pod.metadata;
+        // Most replacements take a new name, as a ReplicaSet's pods do; some come back under the
+        // same name with a new uid, as a StatefulSet's pods do.
+        const sameName = roll >= 0.75;
         sim.store.create(podType, {
           ...pod,
           metadata: {
             ...metadata,
-            name: `${pod.metadata.name.replace(/-[a-z0-9]{5}$/, "")}-${hash(random, 5)}`,
+            name: sameName
+              ? pod.metadata.name
+              : `${pod.metadata.name.replace(/-[a-z0-9]{5}$/, "")}-${hash(random, 5)}`,
           },
         });
       } else {

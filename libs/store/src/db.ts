@@ -110,8 +110,11 @@ export async function ping(sql: postgres.Sql): Promise<void> {
  * A fresh, migrated database for one test suite or benchmark; drop() removes it. The server comes
  * from DATABASE_URL (default: the local one).
  */
-export async function temporaryDatabase(purpose: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
+export async function temporaryDatabase(
+  purpose: string,
+  serverUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = new URL(serverUrl);
   base.pathname = `/atoll_${purpose.replace(/[^a-z0-9_]/gi, "_").toLowerCase()}_${randomBytes(4).toString("hex")}`;
   const url = base.toString();
   await ensureDatabase(url);
