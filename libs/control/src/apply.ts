@@ -10,6 +10,7 @@ import {
   type PropagationPolicyDoc,
   parseDocuments,
   placementReach,
+  readDocuments,
 } from "@atoll/placement";
 import {
   deletePolicy,
@@ -172,7 +173,7 @@ export async function applyDocuments(
   writer: Writer,
   options: { namespace?: string; remove?: boolean; allowNoExecuteTaintPolicy?: boolean } = {},
 ): Promise<ApplyResult> {
-  const parsed = parseDocuments(text, options.namespace ?? "default", {
+  const parsed = parseDocuments(await readDocuments(text), options.namespace ?? "default", {
     allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,
   });
   const remove = options.remove ?? false;

@@ -47,8 +47,11 @@ export {
 export {
   composeYaml,
   DEFAULT_YAML_LIMITS,
+  OFF_LOOP_BYTES,
   readYaml,
   readYamlDocuments,
+  readYamlDocumentsOffLoop,
+  readYamlOffLoop,
   type YamlDocument,
   YamlLimitError,
   type YamlLimits,

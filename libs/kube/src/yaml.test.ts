@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { readYaml, readYamlDocuments, YamlLimitError } from "./yaml.js";
+import {
+  OFF_LOOP_BYTES,
+  readYaml,
+  readYamlDocuments,
+  readYamlDocumentsOffLoop,
+  readYamlOffLoop,
+  YamlLimitError,
+} from "./yaml.js";
 
 const nestedComplexKeys = (depth: number) => `${"{? ".repeat(depth)}a${" : b}".repeat(depth)}`;
 const billionLaughs = [
@@ -57,5 +64,25 @@ describe("the bounded YAML reader", () => {
     expect(readYaml("k: [1, 2]")).toEqual({ k: [1, 2] });
     expect(() => readYaml("k: [1, 2")).toThrow(/not valid YAML/);
     expect(() => readYaml("a: 1\n---\nb: 2")).toThrow(/found several/);
+  });
+});
+
+describe("reading YAML off the event loop", () => {
+  const big = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  k: ${"v".repeat(OFF_LOOP_BYTES * 4)}`;
+
+  it("reads a large text on a worker thread, as the reader on the loop would", async () => {
+    expect(await readYamlDocumentsOffLoop(big)).toEqual(readYamlDocuments(big));
+    expect(await readYamlOffLoop("a: 1")).toEqual({ a: 1 });
+  });
+
+  it("keeps a large text's limits and says which one it broke", async () => {
+    const deep = "[".repeat(OFF_LOOP_BYTES + 1_000);
+    const refused = await readYamlDocumentsOffLoop(deep).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(YamlLimitError);
+    expect((refused as YamlLimitError).limit).toBe("maxDepth");
+    const tooLarge = await readYamlDocumentsOffLoop(big, { maxBytes: OFF_LOOP_BYTES }).catch(
+      (e: unknown) => e,
+    );
+    expect((tooLarge as YamlLimitError).limit).toBe("maxBytes");
   });
 });

@@ -1,3 +1,4 @@
+import { Piscina } from "piscina";
 import {
   type Document,
   isAlias,
@@ -8,6 +9,7 @@ import {
   type Node,
   parseAllDocuments,
 } from "yaml";
+import type { YamlWorkerAnswer } from "./yaml-worker.js";
 
 /**
  * What one YAML text may hold before Atoll reads it. Kubernetes manifests are shallow and never
@@ -39,7 +41,7 @@ export const DEFAULT_YAML_LIMITS: YamlLimits = {
 export class YamlLimitError extends Error {
   readonly code = "YAML_LIMIT";
   constructor(
-    readonly limit: keyof YamlLimits | "complexKeys",
+    readonly limit: keyof YamlLimits | "complexKeys" | "time",
     message: string,
   ) {
     super(message);
@@ -173,7 +175,63 @@ export function readYamlDocuments(text: string, limits: Partial<YamlLimits> = {}
 
 /** One YAML document within limits; a syntax error throws a plain Error naming it. */
 export function readYaml(text: string, limits: Partial<YamlLimits> = {}): unknown {
-  const documents = readYamlDocuments(text, limits);
+  return onlyDocument(readYamlDocuments(text, limits));
+}
+
+/**
+ * YAML larger than this is read on a worker thread: a megabyte takes the parser over 100 ms,
+ * which the event loop of a service answering other requests cannot give.
+ */
+export const OFF_LOOP_BYTES = 32 * 1024;
+/** The longest a worker may spend on one text before it is stopped and the text refused. */
+export const YAML_READ_TIMEOUT_MS = 5_000;
+
+let pool: Piscina | undefined;
+
+/**
+ * readYamlDocuments without holding up the event loop: small texts are read at once, larger ones
+ * on a worker thread, within YAML_READ_TIMEOUT_MS.
+ */
+export async function readYamlDocumentsOffLoop(
+  text: string,
+  limits: Partial<YamlLimits> = {},
+): Promise<YamlDocument[]> {
+  if (text.length < OFF_LOOP_BYTES) return readYamlDocuments(text, limits);
+  // The size limit is checked here too, so an oversized text is never copied to a worker.
+  const bounds = { ...DEFAULT_YAML_LIMITS, ...limits };
+  const bytes = Buffer.byteLength(text);
+  if (bytes > bounds.maxBytes)
+    throw new YamlLimitError(
+      "maxBytes",
+      `the YAML takes ${bytes} bytes, more than the ${bounds.maxBytes} allowed`,
+    );
+  // From src (under vitest) and from dist alike, this names the compiled worker in dist.
+  pool ??= new Piscina({
+    filename: new URL("../dist/yaml-worker.js", import.meta.url).href,
+    maxThreads: 2,
+    idleTimeout: 30_000,
+  });
+  let answer: YamlWorkerAnswer;
+  try {
+    answer = await pool.run({ text, limits }, { signal: AbortSignal.timeout(YAML_READ_TIMEOUT_MS) });
+  } catch (error) {
+    if ((error as Error).name === "AbortError" || (error as Error).name === "TimeoutError")
+      throw new YamlLimitError(
+        "time",
+        `reading the YAML took longer than ${YAML_READ_TIMEOUT_MS / 1000} s; send a smaller or simpler text`,
+      );
+    throw error;
+  }
+  if ("limit" in answer) throw new YamlLimitError(answer.limit, answer.message);
+  return answer.documents;
+}
+
+/** readYaml without holding up the event loop (see readYamlDocumentsOffLoop). */
+export async function readYamlOffLoop(text: string, limits: Partial<YamlLimits> = {}): Promise<unknown> {
+  return onlyDocument(await readYamlDocumentsOffLoop(text, limits));
+}
+
+function onlyDocument(documents: YamlDocument[]): unknown {
   if (documents.length > 1) throw new Error("expected one YAML document, found several (separated by ---)");
   const [document] = documents;
   if (!document) return null;

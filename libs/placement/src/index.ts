@@ -87,6 +87,7 @@ export {
   PolicyValidationError,
   type PropagationPolicyDoc,
   parseDocuments,
+  readDocuments,
   type TemplateDoc,
   withDefaults,
 } from "./policy.js";

@@ -1,4 +1,11 @@
-import { apiVersionOf, BUILTIN_RESOURCE_TYPES, readYamlDocuments, YamlLimitError } from "@atoll/kube";
+import {
+  apiVersionOf,
+  BUILTIN_RESOURCE_TYPES,
+  readYamlDocuments,
+  readYamlDocumentsOffLoop,
+  type YamlDocument,
+  YamlLimitError,
+} from "@atoll/kube";
 import type { ClusterTaintPolicyDoc } from "./cluster-health.js";
 import type { ResourceSelector } from "./election.js";
 import type { OverridePolicyDoc } from "./overrides.js";
@@ -111,12 +118,28 @@ function nulCharacterPath(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
+/** A YAML limit broken while reading documents, as the DocumentsError callers answer 400 with. */
+function unreadDocuments(error: unknown): unknown {
+  return error instanceof YamlLimitError
+    ? new DocumentsError([`the documents were not read: ${error.message}`])
+    : error;
+}
+
+/** The documents of a YAML stream, read off the event loop, for parseDocuments. */
+export async function readDocuments(text: string): Promise<YamlDocument[]> {
+  try {
+    return await readYamlDocumentsOffLoop(text);
+  } catch (error) {
+    throw unreadDocuments(error);
+  }
+}
+
 /**
  * Multi-document YAML as `kubectl apply -f` takes it: Karmada policies, and any other object as a
  * resource template. Every problem in every document is reported at once.
  */
 export function parseDocuments(
-  text: string,
+  text: string | YamlDocument[],
   defaultNamespace = "default",
   options: { allowNoExecuteTaintPolicy?: boolean } = {},
 ): ParsedDocuments {
@@ -127,13 +150,11 @@ export function parseDocuments(
     templates: [],
   };
   const problems: string[] = [];
-  let documents: ReturnType<typeof readYamlDocuments>;
+  let documents: YamlDocument[];
   try {
-    documents = readYamlDocuments(text);
+    documents = typeof text === "string" ? readYamlDocuments(text) : text;
   } catch (error) {
-    if (error instanceof YamlLimitError)
-      throw new DocumentsError([`the documents were not read: ${error.message}`]);
-    throw error;
+    throw unreadDocuments(error);
   }
   documents.forEach((document, index) => {
     if (document.error !== undefined) {

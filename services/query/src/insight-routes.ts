@@ -22,7 +22,7 @@ import {
   REFERRING_KINDS,
   type TopologyInput,
 } from "@atoll/insight";
-import { readYaml } from "@atoll/kube";
+import { readYamlOffLoop } from "@atoll/kube";
 import { conditionSql, resolveKind } from "@atoll/search";
 import { type Database, ISO_TIME_FORMAT } from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
@@ -358,7 +358,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
       if (typeof body.yaml === "string") {
         let object: unknown;
         try {
-          object = readYaml(body.yaml);
+          object = await readYamlOffLoop(body.yaml);
         } catch (error) {
           throw badRequest("INVALID_YAML", `the yaml field was not read: ${(error as Error).message}`);
         }
