@@ -1,5 +1,7 @@
+import { randomBytes } from "node:crypto";
 import { until } from "@atoll/devkit";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
 
@@ -61,7 +63,9 @@ spec:
 
 describe("placement across four clusters", () => {
   // The query service reads the same grace period as the scheduler, for the bindings' cluster health.
-  const hub = new TestHub({ env: { ATOLL_CLUSTER_GRACE_SECONDS: "4" } });
+  const hubKey = randomBytes(32).toString("base64");
+  const hub = new TestHub({ env: { ATOLL_CLUSTER_GRACE_SECONDS: "4", ATOLL_SECRET_KEY: hubKey } });
+  const registered = new Map<string, Any>();
   const sims = new Map(
     CLUSTERS.map((c) => [
       c.name,
@@ -102,6 +106,7 @@ describe("placement across four clusters", () => {
         ...(c.taints ? { taints: c.taints } : {}),
       });
       expect(status, JSON.stringify(body)).toBe(201);
+      registered.set(c.name, body);
       hub.startAgent(sims.get(c.name)!);
     }
     for (const sim of sims.values()) await hub.waitIndexed(sim, 60_000);
@@ -150,6 +155,75 @@ describe("placement across four clusters", () => {
         ["us-1", true],
       ],
     );
+  });
+
+  it("places a Secret whose values are sealed in the hub's database and on the bus, and open only in its clusters", async () => {
+    const password = "correct-horse-battery-staple";
+    const { status, body } = await hub.send("POST", "/api/v1/apply", {
+      documents: `
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: db, namespace: shop }
+spec:
+  resourceSelectors: [{ apiVersion: v1, kind: Secret, name: db }]
+  placement: { clusterAffinity: { clusterNames: [eu-1, us-1] } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: db, namespace: shop }
+type: Opaque
+data: { password: ${Buffer.from(password).toString("base64")} }
+stringData: { user: shop-admin }
+`,
+    });
+    expect(status, JSON.stringify(body)).toBe(200);
+    const secret = (cluster: string): Any =>
+      sims
+        .get(cluster)!
+        .store.list(sims.get(cluster)!.store.findType("", "v1", "secrets")!, "shop")
+        .map(({ object }) => object)
+        .find((s: Any) => s.metadata.name === "db");
+    await until(
+      () => secret("eu-1") !== undefined && secret("us-1") !== undefined,
+      "the Secret in both clusters",
+      30_000,
+    );
+    for (const cluster of ["eu-1", "us-1"]) {
+      expect(Buffer.from(secret(cluster).data.password, "base64").toString()).toBe(password);
+      expect(secret(cluster).data.user ?? secret(cluster).stringData?.user).toBeDefined();
+    }
+    expect(secret("eu-2")).toBeUndefined();
+
+    // At rest and in flight the values are sealed: the template, the works, the WORK stream.
+    const sql = postgres(hub.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      const templates = await sql`select document from templates where kind = 'Secret'`;
+      const works = await sql`select manifests from works where manifests::text like '%"Secret"%'`;
+      expect([templates.length, works.length]).toEqual([1, 2]);
+      const stored = JSON.stringify([templates, works]);
+      expect(stored).toMatch(/atoll-sealed:/);
+      for (const plain of [password, Buffer.from(password).toString("base64"), "shop-admin"])
+        expect(stored).not.toContain(plain);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    const stream = hub.bus.names.streams.work;
+    const { state } = await hub.bus.jsm.streams.info(stream);
+    let secretWorks = 0;
+    for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+      const message = await hub.bus.jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
+      const text = message ? Buffer.from(message.data).toString("latin1") : "";
+      if (!text.includes('"Secret"')) continue;
+      secretWorks += 1;
+      expect(text).not.toContain(password);
+      expect(text).not.toContain(Buffer.from(password).toString("base64"));
+      expect(text).not.toContain("shop-admin");
+    }
+    expect(secretWorks).toBeGreaterThanOrEqual(2);
+    // Each cluster's registration hands its agent the one key that opens its own works.
+    expect(registered.get("eu-1").workKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(registered.get("eu-1").workKey).not.toBe(registered.get("us-1").workKey);
+    expect(registered.get("eu-1").manifest).toContain("ATOLL_WORK_KEY");
   });
 
   it("keeps each cluster's status current after the apply, and applies a deleted copy again", async () => {

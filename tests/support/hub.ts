@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Bus } from "@atoll/bus";
+import { parseSecretKey, workKey } from "@atoll/config";
 import { freePort, type ServiceProcess, serviceEntry, spawnService, until } from "@atoll/devkit";
 import { tokenKubeconfig } from "@atoll/kube";
 import { type KubeSim, selfSignedTls, type TlsMaterial } from "@atoll/kube-sim";
@@ -113,8 +114,11 @@ export class TestHub {
   startAgent(sim: KubeSim, extra: Record<string, string> = {}, name = `agent-${sim.name}`): ServiceProcess {
     const kubeconfig = join(this.dir, `${sim.name}.kubeconfig`);
     writeFileSync(kubeconfig, sim.kubeconfig());
+    const hubKey = this.options.env?.ATOLL_SECRET_KEY;
     const env = {
       ...this.env(),
+      // The key a registration bundle gives this cluster's agent, for the Secrets placed on it.
+      ...(hubKey ? { ATOLL_WORK_KEY: workKey(parseSecretKey(hubKey), sim.name).toString("base64") } : {}),
       ATOLL_CLUSTER: sim.name,
       KUBECONFIG: kubeconfig,
       HEARTBEAT_INTERVAL_MS: "1000",

@@ -67,4 +67,14 @@ export function onShutdown(logger: ShutdownLogger, stop: () => Promise<void>): v
 }
 export { readYamlMapping } from "./file.js";
 export { serveHealth } from "./health.js";
-export { openSecret, parseSecretKey, SecretKeyError, sealSecret } from "./secrets.js";
+export {
+  hasSealedValues,
+  openSecret,
+  openSecretValues,
+  parseSecretKey,
+  SecretKeyError,
+  sealSecret,
+  sealSecretValues,
+  templateKey,
+  workKey,
+} from "./secrets.js";

@@ -1,6 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { openSecret, parseSecretKey, SecretKeyError, sealSecret } from "./secrets.js";
+import {
+  hasSealedValues,
+  openSecret,
+  openSecretValues,
+  parseSecretKey,
+  SecretKeyError,
+  sealSecret,
+  sealSecretValues,
+  templateKey,
+  workKey,
+} from "./secrets.js";
 
 describe("sealed secrets", () => {
   const key = parseSecretKey(randomBytes(32).toString("base64"));
@@ -21,5 +31,37 @@ describe("sealed secrets", () => {
     expect(() => openSecret(key, tampered)).toThrow(SecretKeyError);
     expect(() => parseSecretKey(undefined)).toThrow(/ATOLL_SECRET_KEY is not set/);
     expect(() => parseSecretKey("c2hvcnQ=")).toThrow(/32 bytes/);
+  });
+
+  it("seals a Secret's values, the same way each time, and only its values", () => {
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "db", namespace: "payments" },
+      type: "Opaque",
+      data: { password: Buffer.from("hunter2").toString("base64") },
+      stringData: { user: "admin" },
+    };
+    const sealed = sealSecretValues(templateKey(key), secret);
+    expect(JSON.stringify(sealed)).not.toMatch(/aHVudGVyMg|admin/);
+    expect(sealed.metadata).toEqual(secret.metadata);
+    expect(Object.keys(sealed.data)).toEqual(["password"]);
+    expect(hasSealedValues(sealed)).toBe(true);
+    expect(hasSealedValues(secret)).toBe(false);
+    // Applying the same Secret again must be seen as no change.
+    expect(sealSecretValues(templateKey(key), secret)).toEqual(sealed);
+    expect(sealSecretValues(templateKey(key), sealed)).toEqual(sealed);
+    expect(openSecretValues(templateKey(key), sealed)).toEqual(secret);
+    const configMap = { apiVersion: "v1", kind: "ConfigMap", data: { a: "b" } };
+    expect(sealSecretValues(templateKey(key), configMap)).toBe(configMap);
+  });
+
+  it("gives each cluster its own work key, which opens that cluster's works only", () => {
+    const secret = { apiVersion: "v1", kind: "Secret", metadata: { name: "s" }, stringData: { k: "v" } };
+    const forEast = sealSecretValues(workKey(key, "east"), secret);
+    expect(openSecretValues(workKey(key, "east"), forEast)).toEqual(secret);
+    expect(() => openSecretValues(workKey(key, "west"), forEast)).toThrow(SecretKeyError);
+    expect(() => openSecretValues(templateKey(key), forEast)).toThrow(SecretKeyError);
+    expect(workKey(key, "east")).not.toEqual(workKey(key, "west"));
   });
 });

@@ -1,8 +1,10 @@
 import type { Bus } from "@atoll/bus";
+import { sealSecretValues, templateKey } from "@atoll/config";
 import { create, PlacementReason, PlacementRequestSchema, placementCodec } from "@atoll/contracts";
 import {
   type Authority,
   clustersBeyond,
+  DocumentsError,
   type OverridePolicyDoc,
   overrideReach,
   type ParsedDocuments,
@@ -151,6 +153,21 @@ async function authorize(
   return items;
 }
 
+/**
+ * Seals the values of Secret templates in place, so they are never stored or sent in the clear;
+ * a hub without a key refuses them rather than keep them readable.
+ */
+function sealSecretTemplates(parsed: ParsedDocuments, secretKey: Buffer | undefined): void {
+  parsed.templates = parsed.templates.map((template) => {
+    if (template.kind !== "Secret" || template.apiVersion !== "v1") return template;
+    if (!secretKey)
+      throw new DocumentsError([
+        `Secret ${template.metadata.namespace ?? "default"}/${template.metadata.name}: this hub places Secrets only with their values sealed, and it has no key; set ATOLL_SECRET_KEY (openssl rand -base64 32) on the query service, the scheduler and the hub agent`,
+      ]);
+    return sealSecretValues(templateKey(secretKey), template) as typeof template;
+  });
+}
+
 /** Runs an async computation once, on first use. */
 function lazy<T>(compute: () => Promise<T>): () => Promise<T> {
   let value: Promise<T> | undefined;
@@ -171,12 +188,19 @@ export async function applyDocuments(
   bus: Bus,
   text: string,
   writer: Writer,
-  options: { namespace?: string; remove?: boolean; allowNoExecuteTaintPolicy?: boolean } = {},
+  options: {
+    namespace?: string;
+    remove?: boolean;
+    allowNoExecuteTaintPolicy?: boolean;
+    /** The hub's key: Secret templates are stored with their values sealed under it. */
+    secretKey?: Buffer;
+  } = {},
 ): Promise<ApplyResult> {
   const parsed = parseDocuments(await readDocuments(text), options.namespace ?? "default", {
     allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,
   });
   const remove = options.remove ?? false;
+  if (!remove) sealSecretTemplates(parsed, options.secretKey);
   const items = await authorize(sql, parsed, writer, remove);
   const results: string[] = [];
   const touched: TemplateKey[] = [];

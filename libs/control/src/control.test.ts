@@ -12,6 +12,7 @@ import {
 } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
+import { DocumentsError } from "@atoll/placement";
 import {
   type DatabaseHandle,
   getBinding,
@@ -167,6 +168,18 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
     expect(eu[0].spec.template.spec.containers[0].image).toBe("registry.example/web:1");
     expect(us[0].spec.template.spec.containers[0].image).toBe("mirror.us.example/web:1");
     expect(eu[0].metadata.labels["atoll.dev/managed-by"]).toBe("atoll");
+  });
+
+  it("refuses a Secret template when the hub has no key to seal its values, and stores nothing", async () => {
+    const secret = `apiVersion: v1
+kind: Secret
+metadata: { name: plain, namespace: default }
+stringData: { token: do-not-store-me }
+`;
+    const refused = await applyDocuments(handle.sql, bus, secret, WRITER).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(DocumentsError);
+    expect((refused as DocumentsError).message).toMatch(/Secret default\/plain: .*set ATOLL_SECRET_KEY/);
+    expect(await handle.sql`select 1 from templates where name = 'plain'`).toHaveLength(0);
   });
 
   it("records agents' reports on the binding and ignores stale ones", async () => {

@@ -1,4 +1,5 @@
 import { type Bus, type Delivery, isUnreachable } from "@atoll/bus";
+import { hasSealedValues, openSecretValues, sealSecretValues, templateKey, workKey } from "@atoll/config";
 import {
   ConflictResolution,
   create,
@@ -96,6 +97,8 @@ export interface PlacementControllerOptions {
   graceSeconds?: number;
   /** How long a graceful eviction keeps the old copy at most (Karmada's --graceful-eviction-timeout). */
   evictionGraceSeconds?: number;
+  /** The hub's key: opens Secret templates' sealed values and seals each cluster's copy. */
+  secretKey?: Buffer;
 }
 
 /**
@@ -463,22 +466,38 @@ export class PlacementController {
     }
     const manifests: Record<string, Record<string, unknown>[]> = {};
     const failures: Record<string, string> = {};
+    const { secretKey } = this.options;
+    const sealed = [template, ...deps].some(hasSealedValues);
+    if (sealed && !secretKey) {
+      for (const target of targets)
+        failures[target.name] =
+          "it holds a Secret with sealed values and the scheduler has no ATOLL_SECRET_KEY to open them; set the hub's key on the scheduler";
+      return { manifests, failures };
+    }
+    // Each cluster gets its Secrets sealed under its own key, which only its agent holds.
+    const opened = (doc: TemplateDoc) =>
+      secretKey && sealed ? (openSecretValues(templateKey(secretKey), doc) as TemplateDoc) : doc;
+    const openedTemplate = opened(template);
+    const openedDeps = deps.map(opened);
     for (const target of targets) {
       const cluster = clusters.find((c) => c.name === target.name) ?? { name: target.name };
       // As Karmada's ensureWork: an override that cannot apply for one cluster costs that
       // cluster's work only; the others are rendered and sent.
       try {
-        manifests[target.name] = workManifests({
-          template,
+        const rendered = workManifests({
+          template: openedTemplate,
           replicas: target.replicas,
           cluster,
           // An override changes only clusters its author could write.
           overridePolicies: overrides
             .filter((o) => authorityCovers(o.authority, target.name))
             .map((o) => o.doc),
-          dependencies: deps,
+          dependencies: openedDeps,
           binding: `${template.metadata.namespace ?? ""}.${name}`,
         }).manifests;
+        manifests[target.name] = secretKey
+          ? rendered.map((m) => sealSecretValues(workKey(secretKey, target.name), m))
+          : rendered;
       } catch (error) {
         failures[target.name] = `its overrides could not be applied: ${(error as Error).message}`;
       }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Bus } from "@atoll/bus";
+import { hasSealedValues, openSecretValues } from "@atoll/config";
 import {
   ConflictResolution,
   create,
@@ -107,6 +108,8 @@ export interface WorkApplierOptions {
   logger: Logger;
   /** Pull mode: the hub made the work consumer; this identity may only pull from it. */
   existingConsumer?: boolean;
+  /** This cluster's work key, which opens the Secret values the scheduler sealed for it. */
+  workKey?: Buffer;
 }
 
 /**
@@ -203,9 +206,10 @@ export class WorkApplier {
     });
   }
 
-  private async applyOne(manifest: Manifest, conflict: ConflictResolution) {
-    const base = identityOf(manifest);
+  private async applyOne(sealed: Manifest, conflict: ConflictResolution) {
+    const base = identityOf(sealed);
     try {
+      const manifest = this.opened(sealed);
       const path = await this.pathOf(manifest);
       if (conflict !== ConflictResolution.OVERWRITE) {
         const existing = await this.current(path);
@@ -272,6 +276,23 @@ export class WorkApplier {
         state: ManifestState.FAILED,
         message: (error as Error).message,
       });
+    }
+  }
+
+  /** A manifest with its Secret values opened, which the hub sealed for this cluster alone. */
+  private opened(manifest: Manifest): Manifest {
+    if (!hasSealedValues(manifest)) return manifest;
+    const { workKey } = this.options;
+    if (!workKey)
+      throw new Error(
+        "its values are sealed for this cluster and the agent has no work key; set ATOLL_WORK_KEY from the cluster's registration bundle",
+      );
+    try {
+      return openSecretValues(workKey, manifest);
+    } catch {
+      throw new Error(
+        "its values are sealed with another key than this agent's ATOLL_WORK_KEY; use the key from this cluster's registration bundle",
+      );
     }
   }
 

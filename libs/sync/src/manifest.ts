@@ -5,6 +5,8 @@ export interface AgentManifestOptions {
   natsUrl: string;
   /** The agent's nkey seed; it goes into a Secret in the member cluster and nowhere else. */
   credentials: string;
+  /** The cluster's work key in base64, which opens the Secrets placed on it; with the seed, nowhere else. */
+  workKey?: string;
   image: string;
   namespace?: string;
 }
@@ -84,7 +86,10 @@ export function agentManifest(options: AgentManifestOptions): string {
       kind: "Secret",
       metadata: { name: "atoll-agent-nats", namespace, labels },
       type: "Opaque",
-      stringData: { "nats.nk": options.credentials },
+      stringData: {
+        "nats.nk": options.credentials,
+        ...(options.workKey ? { "work.key": options.workKey } : {}),
+      },
     },
     {
       apiVersion: "apps/v1",
@@ -111,6 +116,14 @@ export function agentManifest(options: AgentManifestOptions): string {
                   { name: "ATOLL_CLUSTER", value: options.cluster },
                   { name: "NATS_URL", value: options.natsUrl },
                   { name: "NATS_CREDENTIALS", value: "/etc/atoll/nats.nk" },
+                  ...(options.workKey
+                    ? [
+                        {
+                          name: "ATOLL_WORK_KEY",
+                          valueFrom: { secretKeyRef: { name: "atoll-agent-nats", key: "work.key" } },
+                        },
+                      ]
+                    : []),
                   // A capped heap makes V8 collect rather than grow: ~210 MB RSS at 100k pods (bench:sync).
                   { name: "NODE_OPTIONS", value: "--max-old-space-size=160" },
                   { name: "HEALTH_PORT", value: "8081" },

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Bus } from "@atoll/bus";
+import { workKey } from "@atoll/config";
 import { ProxyResponder } from "@atoll/gateway";
 import { KubeClient } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
@@ -22,6 +23,8 @@ export interface PushFleetOptions {
   load: () => Promise<PushClusterSpec[]>;
   intervalMs?: number;
   heartbeatIntervalMs?: number;
+  /** The hub's key, from which each cluster's work key comes (for its works' sealed Secrets). */
+  hubKey?: Buffer;
 }
 
 const fingerprint = (spec: PushClusterSpec) =>
@@ -91,7 +94,14 @@ export class PushFleet {
         });
         await sync.start();
         // Placement's works for a push cluster are applied from here too: the hub holds its credentials.
-        const applier = await new WorkApplier({ cluster: name, client, bus: this.options.bus, logger })
+        const { hubKey } = this.options;
+        const applier = await new WorkApplier({
+          cluster: name,
+          client,
+          bus: this.options.bus,
+          logger,
+          ...(hubKey ? { workKey: workKey(hubKey, name) } : {}),
+        })
           .start()
           .catch(async (error: unknown) => {
             await sync.stop();

@@ -1,6 +1,6 @@
 import type { Bus } from "@atoll/bus";
 import { createNkeyUser } from "@atoll/bus";
-import { sealSecret } from "@atoll/config";
+import { sealSecret, workKey } from "@atoll/config";
 import { KubeClient } from "@atoll/kube";
 import { type ClusterUpdate, deleteCluster, registerCluster, updateCluster } from "@atoll/store";
 import type postgres from "postgres";
@@ -123,7 +123,7 @@ export class ClusterRegistry {
    */
   async registerPull(
     input: ClusterPlacementFields & { name: string },
-  ): Promise<{ name: string; nkey: string; credentials: string; manifest: string }> {
+  ): Promise<{ name: string; nkey: string; credentials: string; workKey?: string; manifest: string }> {
     const name = checkName(input.name);
     const fields = this.fields(input);
     const pair = createNkeyUser();
@@ -131,14 +131,18 @@ export class ClusterRegistry {
     await registerCluster(this.options.sql, { ...fields, name, syncMode: "pull", nkey: pair.getPublicKey() });
     const { bus } = this.options;
     await bus.ensureConsumer(bus.names.streams.work, bus.names.workConsumer(name), bus.names.work(name));
+    // Without a hub key nothing is sealed, and the agent needs no key to open it.
+    const clusterKey = this.options.secretKey && workKey(this.options.secretKey, name).toString("base64");
     return {
       name,
       nkey: pair.getPublicKey(),
       credentials,
+      ...(clusterKey ? { workKey: clusterKey } : {}),
       manifest: agentManifest({
         cluster: name,
         natsUrl: this.options.agentNatsUrl,
         credentials,
+        ...(clusterKey ? { workKey: clusterKey } : {}),
         image: this.options.agentImage,
       }),
     };

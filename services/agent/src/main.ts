@@ -39,6 +39,8 @@ const config = loadConfig({
   ATOLL_SYNC_RULES: z.string().optional(),
   /** Hub mode: the key that opens stored kubeconfigs. */
   ATOLL_SECRET_KEY: z.string().optional(),
+  /** Pull and push mode: this cluster's work key (from its registration bundle), which opens the Secrets placed on it. */
+  ATOLL_WORK_KEY: z.string().optional(),
 });
 const cluster = config.ATOLL_MODE === "hub" ? undefined : config.ATOLL_CLUSTER;
 if (config.ATOLL_MODE !== "hub" && !cluster)
@@ -84,6 +86,7 @@ if (config.ATOLL_MODE === "hub") {
     logger,
     agentVersion: version,
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
+    hubKey: key,
     load: async () =>
       (await listPushClusters(database.sql)).map((c) => ({
         name: c.name,
@@ -124,6 +127,7 @@ if (config.ATOLL_MODE === "hub") {
     bus,
     logger,
     existingConsumer: config.ATOLL_MODE === "pull",
+    ...(config.ATOLL_WORK_KEY ? { workKey: parseSecretKey(config.ATOLL_WORK_KEY, "ATOLL_WORK_KEY") } : {}),
   }).start();
   // The hub's gateway reaches this cluster through here when it holds no credential for it.
   const responder = new ProxyResponder({ bus, cluster: cluster!, client, logger }).start();

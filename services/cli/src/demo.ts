@@ -150,7 +150,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     children.push(child);
   };
   start("indexer", "@atoll/indexer", {});
-  start("scheduler", "@atoll/scheduler", {});
+  // The hub's key seals the Secrets it places (and push clusters' kubeconfigs); each agent gets
+  // only its own cluster's work key, from its registration.
+  const secretKey = randomBytes(32).toString("base64");
+  start("scheduler", "@atoll/scheduler", { ATOLL_SECRET_KEY: secretKey });
   // HTTPS with a certificate made for this run: kubectl sends tokens only over TLS.
   const tls = await selfSignedTls();
   const adminToken = randomBytes(24).toString("base64url");
@@ -160,6 +163,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   start("query", "@atoll/query", {
     PORT: String(options.port),
     ATOLL_ADMIN_TOKEN: adminToken,
+    ATOLL_SECRET_KEY: secretKey,
     TLS_CERT_FILE: caFile,
     TLS_KEY_FILE: join(dir, "hub.key"),
   });
@@ -178,9 +182,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (attempt > 150) throw new SetupError(`the query service did not start; its log is in ${logs}`);
     await sleep(200);
   }
+  const workKeys = new Map<string, string>();
   for (const sim of sims) {
     const registered = await hub.call("POST", "/api/v1/clusters", { mode: "pull", name: sim.name });
     writeFileSync(join(natsDir, `${sim.name}.creds`), registered.credentials, { mode: 0o600 });
+    workKeys.set(sim.name, registered.workKey);
   }
   await nats.reload(natsConfig((await hub.call("GET", "/api/v1/clusters")).items));
   for (const sim of sims) {
@@ -189,6 +195,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       ATOLL_CLUSTER: sim.name,
       KUBECONFIG: join(dir, `${sim.name}.kubeconfig`),
       NATS_CREDENTIALS: join(natsDir, `${sim.name}.creds`),
+      ATOLL_WORK_KEY: workKeys.get(sim.name)!,
       HEARTBEAT_INTERVAL_MS: "2000",
     });
     expected.set(sim.name, sim.store.count());

@@ -188,6 +188,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   if (options.bus)
     placementRoutes(app, options.sql, options.bus, options.staleAfterSeconds ?? 30, {
       allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,
+      ...(options.gateway?.secretKey ? { secretKey: options.gateway.secretKey } : {}),
     });
   kubeRoutes(app, options.db, within, { sql: options.sql, feed: options.changes });
   insightRoutes(app, options.db, {

@@ -46,7 +46,7 @@ export function placementRoutes(
   sql: postgres.Sql,
   bus: Bus,
   staleAfterSeconds: number,
-  options: { allowNoExecuteTaintPolicy?: boolean } = {},
+  options: { allowNoExecuteTaintPolicy?: boolean; secretKey?: Buffer } = {},
 ): void {
   app.addContentTypeParser(
     ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"],
@@ -76,6 +76,7 @@ export function placementRoutes(
           namespace,
           remove,
           allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,
+          ...(options.secretKey ? { secretKey: options.secretKey } : {}),
         });
       } catch (error) {
         if (error instanceof DocumentsError)

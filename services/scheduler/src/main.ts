@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Bus, type KvEntry } from "@atoll/bus";
-import { commonConfig, envFlag, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
+import { commonConfig, envFlag, loadConfig, onShutdown, parseSecretKey, serveHealth, z } from "@atoll/config";
 import { FleetHealth, FleetMonitor, PlacementController, recordWorkStatuses } from "@atoll/control";
 import { createLogger } from "@atoll/log";
 import { openDatabase, recordMetricSnapshots } from "@atoll/store";
@@ -23,6 +23,8 @@ const config = loadConfig({
   ATOLL_EVICTION_RATE: z.coerce.number().positive().default(0.5),
   /** Karmada's --graceful-eviction-timeout: how long an evicted copy stays at most, in seconds. */
   ATOLL_EVICTION_GRACE_SECONDS: z.coerce.number().int().positive().default(600),
+  /** The hub's key: opens stored Secret templates and seals each cluster's copy for its agent. */
+  ATOLL_SECRET_KEY: z.string().optional(),
 });
 const logger = createLogger({ service: "scheduler", level: config.LOG_LEVEL });
 
@@ -66,6 +68,7 @@ const controller = new PlacementController({
   fleet,
   graceSeconds: config.ATOLL_CLUSTER_GRACE_SECONDS,
   evictionGraceSeconds: config.ATOLL_EVICTION_GRACE_SECONDS,
+  ...(config.ATOLL_SECRET_KEY ? { secretKey: parseSecretKey(config.ATOLL_SECRET_KEY) } : {}),
 });
 const monitor = new FleetMonitor({
   sql: database.sql,
