@@ -148,6 +148,7 @@ describe("exactness after crashes", () => {
     // ids until NATS is back, and the new indexer takes over the leases once it can reach it.
     hub.indexer.kill("SIGKILL");
     nats.process.kill("SIGKILL");
+    await nats.stop(); // the killed server's folder (its log) goes; the stream store is the test's
     await sleep(2500);
     nats = await startNatsServer({ port: natsPort, storeDir: join(dir, "js") });
     await sleep(1000);
