@@ -35,6 +35,32 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
     hub.startAgent(small);
     await hub.waitIndexed(big, 120_000);
     await hub.waitIndexed(small);
+    // A binding in the index, as on any hub that places: discovery and lists must hold up with it.
+    hub.startScheduler();
+    const applied = await hub.send("POST", "/api/v1/apply", {
+      documents: `apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: web, namespace: prod }
+spec:
+  resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment, name: web }]
+  placement: { clusterAffinity: { clusterNames: [nowhere] } }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: prod }
+spec:
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec: { containers: [{ name: main, image: nginx }] }
+`,
+    });
+    expect(applied.status, JSON.stringify(applied.body)).toBe(200);
+    await until(
+      async () => (await hub.fetch("/api/v1/bindings/prod/web-deployment")).status === 200,
+      "the binding",
+      30_000,
+    );
     all = join(hub.dir, "all.kubeconfig");
     onlySmall = join(hub.dir, "small.kubeconfig");
     writeFileSync(all, hub.kubeconfig("/k8s/all"));
@@ -160,6 +186,38 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
     writeFileSync(anonymous, hub.kubeconfig("/k8s/all", "atoll_000000000000_revoked-or-never-issued"));
     const unauthenticated = await kubectl(anonymous, ["get", "pods", "-A"]).catch((e: Error) => e.message);
     expect(unauthenticated).toMatch(/Unauthorized|must be logged in/);
+  });
+
+  it("discovers every kind with bindings present, and lists bindings with their age", async () => {
+    const resources = await kubectl(all, ["api-resources"]);
+    expect(resources).toMatch(/^resourcebindings\s+work\.karmada\.io\/v1alpha2\s+true\s+ResourceBinding$/m);
+    expect(resources).toMatch(/^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m);
+    const bindings = (await kubectl(all, ["get", "resourcebindings", "-A"])).trim().split("\n");
+    expect(bindings[0]).toMatch(/^NAMESPACE\s+CLUSTER\s+NAME\s+SCHEDULED\s+FULLYAPPLIED\s+AGE$/);
+    // Placed nowhere (the policy names a cluster that does not exist): not scheduled, and aged.
+    expect(bindings[1]).toMatch(/^prod\s+atoll\.hub\s+web-deployment\s+False\s+False\s+\d+s$/);
+  });
+
+  it("get -A -w keeps the CLUSTER column in the rows the watch adds", async () => {
+    const watch = kubectlStream(all, ["get", "pods", "-A", "-w"]);
+    try {
+      await until(() => watch.output().includes("NAMESPACE"), "the initial list of the watch", 60_000);
+      small.apply({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "watched-everywhere", namespace: "prod" },
+        spec: { containers: [{ name: "main", image: "busybox" }] },
+        status: { phase: "Pending" },
+      });
+      await until(
+        () => /prod\s+small\s+watched-everywhere\s+0\/1\s+Pending/.test(watch.output()),
+        "the new pod with its cluster in kubectl get -A -w",
+        20_000,
+      );
+    } finally {
+      watch.stop();
+    }
+    small.store.delete(small.store.findType("", "v1", "pods")!, "prod", "watched-everywhere");
   });
 
   it("get -w over the index sees a change made in a sim, fed from the bus", async () => {

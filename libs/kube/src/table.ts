@@ -560,6 +560,19 @@ const PRINTERS: Record<string, KindPrinter> = {
     columns: [col("Name"), col("Status"), col("Age")],
     cells: (o, age) => [o.metadata.name, o.status?.phase ?? "Active", age],
   },
+  // Karmada's ResourceBinding columns (its CRD's printer columns), for the hub's bindings.
+  ResourceBinding: {
+    columns: [col("Name"), col("Scheduled"), col("FullyApplied"), col("Age")],
+    cells: (o, age) => {
+      const scheduled = (o.status?.conditions ?? []).find((c: Obj) => c?.type === "Scheduled")?.status ?? "";
+      const clusters: Obj[] = o.spec?.clusters ?? [];
+      const applied: Obj[] = o.status?.aggregatedStatus ?? [];
+      const fully =
+        clusters.length > 0 &&
+        clusters.every((c) => applied.some((a) => a.clusterName === c.name && a.applied === true));
+      return [o.metadata.name, scheduled, fully ? "True" : "False", age];
+    },
+  },
   Event: {
     columns: [col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message")],
     cells: (o) => [

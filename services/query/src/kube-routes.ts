@@ -29,7 +29,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type postgres from "postgres";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { serveWatch } from "./kube-watch.js";
+import { serveWatch, type WatchScope } from "./kube-watch.js";
 import { annotated, CLUSTER_ANNOTATION } from "./objects.js";
 
 const MAX_PAGE = 5000;
@@ -155,6 +155,11 @@ export function kubeRoutes(
         return send(400, statusObject(400, "BadRequest", error.message));
       throw error;
     }
+    // The hub's CLUSTER column, and a custom resource's printer columns, in lists and watches alike.
+    const tableColumns = async (): Promise<WatchScope["columns"]> => {
+      const printerColumns = await crdPrinterColumns(db, route.type);
+      return { leadingColumns: [clusterColumn], ...(printerColumns ? { printerColumns } : {}) };
+    };
     if (params.watch === "true" || params.watch === "1") {
       return serveWatch(
         request,
@@ -167,6 +172,7 @@ export function kubeRoutes(
           fields: parseFieldSelector(params.fieldSelector ?? ""),
           conditions: where,
           principal: request.principal,
+          columns: wantsTable(request.headers.accept) ? await tableColumns() : {},
         },
       );
     }
@@ -204,17 +210,14 @@ export function kubeRoutes(
       ...(page.next ? { continue: encodeCursor(page.next) } : {}),
     };
     const objects = page.items.map(annotated);
-    if (wantsTable(request.headers.accept)) {
-      const printerColumns = await crdPrinterColumns(db, route.type);
+    if (wantsTable(request.headers.accept))
       return send(
         200,
         toTable(route.type, objects, metadata, {
           includeObject: params.includeObject,
-          leadingColumns: [clusterColumn],
-          ...(printerColumns ? { printerColumns } : {}),
+          ...(await tableColumns()),
         }),
       );
-    }
     return send(200, {
       kind: `${route.type.kind}List`,
       apiVersion: apiVersionOf(route.type),

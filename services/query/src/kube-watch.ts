@@ -8,6 +8,7 @@ import {
   type ResourceRoute,
   SelectorError,
   statusObject,
+  type TableOptions,
   toTable,
   wantsTable,
 } from "@atoll/kube";
@@ -35,6 +36,8 @@ export interface WatchScope {
   /** The list conditions (scope, selectors and grants), for the initial ADDED events. */
   conditions: Condition | undefined;
   principal: Principal;
+  /** The columns a Table answer has besides the kind's own (the list's, so a watch's rows match). */
+  columns: Pick<TableOptions, "leadingColumns" | "printerColumns">;
 }
 
 const CATCH_UP_BATCH = 1000;
@@ -83,6 +86,7 @@ export async function serveWatch(
           {
             includeObject: params.includeObject,
             omitHeaders: headersSent,
+            ...scope.columns,
           },
         )
       : versioned;
