@@ -192,7 +192,7 @@ async function main(): Promise<void> {
       {
         name: "keyword status:CrashLoopBackOff",
         ours: search(() => parseKeywordQuery("status:CrashLoopBackOff")),
-        hand: page("status_reasons @> jsonb_build_array($1::text)", ["CrashLoopBackOff"]),
+        hand: page("status_reasons @> jsonb_build_array($1::text)", ["crashloopbackoff"]),
       },
       {
         name: "keyword cluster:cluster-3 kind:deploy tier=backend",

@@ -224,7 +224,7 @@ class Translation {
         return { match_none: {} };
       }
       case "status":
-        return { term: { statusReasons: c.value } };
+        return { term: { statusReasons: c.value.toLowerCase() } };
       case "condition": {
         const reported = { term: { conditions: `${c.name}=${c.status}` } };
         return c.negated ? { bool: { must_not: [reported] } } : reported;

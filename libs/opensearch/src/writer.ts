@@ -4,6 +4,29 @@ import { resourceIndexTemplate } from "./mapping.js";
 
 const documentId = (cluster: string, uid: string) => `${cluster}/${uid}`;
 
+type ContainerStatus = Record<string, Record<string, { reason?: unknown } | undefined> | undefined>;
+
+/** As Postgres's atoll_status_reasons: every reason the status gives, lower-cased, once each. */
+// biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON, read defensively
+function statusReasons(object: Record<string, any>): string[] {
+  const status = object.status ?? {};
+  const states = (list: unknown, field: "state" | "lastState") =>
+    (Array.isArray(list) ? (list as ContainerStatus[]) : []).flatMap((c) =>
+      Object.values(c?.[field] ?? {}).map((state) => state?.reason),
+    );
+  const reasons = [
+    status.phase,
+    status.reason,
+    ...(Array.isArray(status.conditions) ? status.conditions : []).map(
+      (c: { reason?: unknown }) => c?.reason,
+    ),
+    ...states(status.containerStatuses, "state"),
+    ...states(status.containerStatuses, "lastState"),
+    ...states(status.initContainerStatuses, "state"),
+  ].filter((reason): reason is string => typeof reason === "string");
+  return [...new Set(reasons.map((reason) => reason.toLowerCase()))].sort();
+}
+
 /** The document for one object; mirrors the Postgres row, with the object as it was sent. */
 export function resourceDocument(row: ObjectRow, indexedAt: string): string {
   // biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON, read defensively
@@ -27,13 +50,7 @@ export function resourceDocument(row: ObjectRow, indexedAt: string): string {
     annotations: metadata.annotations ?? {},
     object,
     // The same values as the Postgres generated columns status_reasons and search.
-    statusReasons: [
-      object.status?.phase,
-      object.status?.reason,
-      ...(
-        (object.status?.containerStatuses ?? []) as Record<string, Record<string, { reason?: string }>>[]
-      ).flatMap((c) => Object.values(c.state ?? {}).map((state) => state?.reason)),
-    ].filter((reason): reason is string => typeof reason === "string"),
+    statusReasons: statusReasons(object),
     conditions: ((object.status?.conditions ?? []) as { type?: unknown; status?: unknown }[])
       .filter((c) => typeof c?.type === "string" && typeof c.status === "string")
       .map((c) => `${c.type}=${c.status}`),

@@ -131,6 +131,59 @@ describe("search on Postgres", () => {
     expect(await sqlNames(text)).toEqual(expected);
   });
 
+  it("matches a status or a kind whatever its case, and statuses in conditions and last states", async () => {
+    const rows = [
+      pod("unschedulable", {
+        cluster: "c-status",
+        status: {
+          phase: "Pending",
+          conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable" }],
+        },
+      }),
+      pod("oom-looping", {
+        cluster: "c-status",
+        status: {
+          phase: "Running",
+          containerStatuses: [
+            { state: { running: {} }, lastState: { terminated: { reason: "OOMKilled", exitCode: 137 } } },
+          ],
+        },
+      }),
+    ];
+    await applyIndexOps(
+      handle.sql,
+      rows.map((row) => ({ op: "upsert" as const, row })),
+    );
+    try {
+      expect(await keyword("cluster:c-status status:running")).toEqual(["oom-looping"]);
+      expect(await keyword("cluster:c-status status:PENDING")).toEqual(["unschedulable"]);
+      expect(await keyword("cluster:c-status status:Unschedulable")).toEqual(["unschedulable"]);
+      expect(await keyword("cluster:c-status status:oomkilled")).toEqual(["oom-looping"]);
+      expect(await keyword("status:crashloopbackoff")).toEqual(["api-1"]);
+      expect(await sqlNames("SELECT * FROM resources WHERE cluster = 'c-status' AND kind = 'pod'")).toEqual([
+        "oom-looping",
+        "unschedulable",
+      ]);
+      expect(
+        await sqlNames(
+          "SELECT * FROM resources WHERE cluster = 'c-status' AND kind IN ('pods', 'Deployment')",
+        ),
+      ).toEqual(["oom-looping", "unschedulable"]);
+      expect(await sqlNames("SELECT * FROM resources WHERE status = 'oomKilled'")).toEqual(["oom-looping"]);
+    } finally {
+      await applyIndexOps(
+        handle.sql,
+        rows.map((row) => ({
+          op: "delete" as const,
+          cluster: row.cluster,
+          uid: row.uid,
+          resourceVersion: 2n,
+          syncId: row.syncId,
+        })),
+      );
+    }
+  });
+
   it("orders, limits and pages by offset", async () => {
     const query = parseSqlQuery("SELECT * FROM resources ORDER BY name DESC LIMIT 4");
     const first = await searchPostgres(handle.db, query, { limit: 3 });

@@ -236,8 +236,8 @@ export function conditionSql(c: Condition): SQL {
     case "label":
       return labelSql(c.requirement);
     case "status":
-      // status_reasons is generated from the object and GIN-indexed: phase, reason, container reasons.
-      return sql`status_reasons @> jsonb_build_array(${c.value}::text)`;
+      // status_reasons is generated from the object (atoll_status_reasons), lower-cased and GIN-indexed.
+      return sql`status_reasons @> jsonb_build_array(lower(${c.value}::text))`;
     case "condition": {
       const reported = sql`jsonb_path_exists(object, '$.status.conditions[*] ? (@.type == $type && @.status == $status)', jsonb_build_object('type', ${c.name}::text, 'status', ${c.status}::text))`;
       return c.negated ? sql`not ${reported}` : reported;

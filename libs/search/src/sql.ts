@@ -12,6 +12,7 @@ import {
   type Scalar,
 } from "./ir.js";
 import { parseDuration } from "./keyword.js";
+import { resolveKind } from "./kinds.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: node-sql-parser's AST is loosely typed
 type Node = any;
@@ -135,6 +136,13 @@ function literalOf(node: Node): Scalar {
   }
 }
 
+/** kind = 'pod' means Pod, as kind:pod does: nobody should need to know a kind's case. */
+function kindOf<T>(field: Field, value: T): T | string {
+  return field.kind === "column" && field.name === "kind" && typeof value === "string"
+    ? resolveKind(value)
+    : value;
+}
+
 const COMPARISONS: Record<string, Comparison> = {
   "=": "=",
   "!=": "!=",
@@ -222,9 +230,14 @@ function conditionOf(node: Node, fields: Map<string, string>): Condition {
       right: fieldOf(node.right, fields),
     };
   if (COMPARISONS[operator])
-    return { type: "compare", field, op: COMPARISONS[operator]!, value: literalOf(node.right) };
+    return {
+      type: "compare",
+      field,
+      op: COMPARISONS[operator]!,
+      value: kindOf(field, literalOf(node.right)),
+    };
   if (operator === "IN" || operator === "NOT IN") {
-    const values = (node.right?.value ?? []).map(literalOf);
+    const values = (node.right?.value ?? []).map((v: Node) => kindOf(field, literalOf(v)));
     if (field.kind === "label") {
       const [requirement] = parseLabelSelector(
         `${field.key} ${operator === "IN" ? "in" : "notin"} (${values.join(",")})`,

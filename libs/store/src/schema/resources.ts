@@ -35,10 +35,13 @@ export const resources = pgTable(
     object: jsonb("object").$type<Record<string, unknown>>().notNull(),
     /** The full list this row was last seen in; a SYNC_END sweeps rows of other lists. */
     syncId: text("sync_id").notNull().default(""),
-    /** Everything kubectl's STATUS column can show: phase, reason, containers' waiting/terminated reasons. */
+    /**
+     * Every reason an object's status gives, lower-cased (status search ignores case): phase,
+     * reason, conditions' reasons, containers' current and last states' reasons. The function is
+     * migration 0020's.
+     */
     statusReasons: jsonb("status_reasons").generatedAlwaysAs(
-      (): SQL =>
-        sql`jsonb_path_query_array(${resources.object}, '$.status.phase') || jsonb_path_query_array(${resources.object}, '$.status.reason') || jsonb_path_query_array(${resources.object}, '$.status.containerStatuses[*].state.*.reason')`,
+      (): SQL => sql`atoll_status_reasons(${resources.object})`,
     ),
     /** The words of the object's own string values (objectWords), written by the indexer. */
     objectWords: text("object_words").array().notNull().default(sql`'{}'::text[]`),
