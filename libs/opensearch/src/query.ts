@@ -309,6 +309,8 @@ export function searchRequest(
   } else if (
     query.orderBy.length > 0 ||
     query.offset !== undefined ||
+    // A LIMIT is the caller's total over as many pages as it takes, as on Postgres.
+    query.limit !== undefined ||
     (page.after && "offset" in page.after)
   ) {
     const offset = page.after && "offset" in page.after ? page.after.offset : (query.offset ?? 0);
@@ -325,10 +327,14 @@ export function searchRequest(
         );
       return { [t.keyword(o.field)]: { order: o.direction, missing: "_last" } };
     });
-    Object.assign(body, { from: offset, size: size + 1, sort: [...sort, { uid: "asc" }] });
+    Object.assign(body, {
+      from: offset,
+      size: size + 1,
+      sort: sort.length > 0 ? [...sort, { uid: "asc" }] : DEFAULT_SORT.map((field) => ({ [field]: "asc" })),
+    });
   } else {
     const a = page.after && !("offset" in page.after) ? page.after : undefined;
-    const size = query.limit === undefined ? page.limit : Math.min(page.limit, query.limit);
+    const size = page.limit;
     Object.assign(body, {
       size: size + 1,
       sort: DEFAULT_SORT.map((field) => ({ [field]: "asc" })),

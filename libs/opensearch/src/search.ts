@@ -88,7 +88,7 @@ export async function searchOpenSearch(
       const capReached =
         query.limit !== undefined && (request.from as number) - (query.offset ?? 0) + size >= query.limit;
       if (!capReached) next = { offset: (request.from as number) + size };
-    } else if (query.limit === undefined) {
+    } else {
       const last = kept.at(-1)!._source;
       next = {
         cluster: last.cluster,

@@ -194,6 +194,23 @@ describe("search on Postgres", () => {
     expect(second.next).toBeUndefined();
   });
 
+  it("delivers a LIMIT above the page size in full, over as many pages as it takes", async () => {
+    const query = parseSqlQuery("SELECT * FROM resources LIMIT 5");
+    const everything = (
+      await searchPostgres(handle.db, parseSqlQuery("SELECT * FROM resources"), { limit: 100 })
+    ).items;
+    const pages = [];
+    let after: SearchPage["next"];
+    do {
+      const page = await searchPostgres(handle.db, query, { limit: 2, ...(after ? { after } : {}) });
+      pages.push(page.items.map((i) => i.name));
+      after = page.next;
+    } while (after);
+    expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+    // In the default order, as a query without LIMIT pages.
+    expect(pages.flat()).toEqual(everything.slice(0, 5).map((i) => i.name));
+  });
+
   it("returns COUNT(*) per group instead of dropping it", async () => {
     const page = await searchPostgres(
       handle.db,

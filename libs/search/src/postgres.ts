@@ -361,26 +361,32 @@ export async function searchPostgres(
     };
   }
   const columns = sql`cluster, api_group, api_version, kind, namespace, name, uid, resource_version::text as rv, object`;
+  const cap = query.limit;
+  // A LIMIT is the caller's total, delivered over as many pages as it takes: pages then count
+  // their offset, which the cap is measured against.
   const byOffset =
     query.orderBy.length > 0 ||
     query.offset !== undefined ||
+    cap !== undefined ||
     (page.after !== undefined && "offset" in page.after);
-  const cap = query.limit;
   let rows: Record<string, unknown>[];
   let next: SearchPage["next"];
   if (byOffset) {
     const offset = page.after && "offset" in page.after ? page.after.offset : (query.offset ?? 0);
     const start = offset - (query.offset ?? 0);
     const limit = cap === undefined ? page.limit : Math.max(0, Math.min(page.limit, cap - start));
-    const order = sql.join(
-      [
-        ...query.orderBy.map(
-          (o) => sql`${orderSql(o.field)} ${o.direction === "desc" ? sql`desc` : sql`asc`} nulls last`,
-        ),
-        sql`uid`,
-      ],
-      sql`, `,
-    );
+    const order =
+      query.orderBy.length > 0
+        ? sql.join(
+            [
+              ...query.orderBy.map(
+                (o) => sql`${orderSql(o.field)} ${o.direction === "desc" ? sql`desc` : sql`asc`} nulls last`,
+              ),
+              sql`uid`,
+            ],
+            sql`, `,
+          )
+        : sql`cluster, kind, namespace, name, uid`;
     rows = (await run(
       db,
       sql`select ${columns} from resources where ${where} order by ${order} limit ${count(limit + 1)} offset ${count(offset)}`,
@@ -393,13 +399,13 @@ export async function searchPostgres(
     const keyset = a
       ? sql`and (cluster, kind, namespace, name, uid) > (${a.cluster}, ${a.kind}, ${a.namespace}, ${a.name}, ${a.uid})`
       : sql``;
-    const limit = cap === undefined ? page.limit : Math.min(page.limit, cap);
+    const limit = page.limit;
     rows = (await run(
       db,
       sql`select ${columns} from resources where ${where} ${keyset} order by cluster, kind, namespace, name, uid limit ${count(limit + 1)}`,
     )) as unknown as Record<string, unknown>[];
     const last = rows[limit - 1];
-    if (rows.length > limit && last && cap === undefined) {
+    if (rows.length > limit && last) {
       next = {
         cluster: last.cluster as string,
         kind: last.kind as string,
