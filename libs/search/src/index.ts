@@ -1,6 +1,6 @@
 export * from "./ir.js";
 export { nameCondition, parseDuration, parseKeywordQuery } from "./keyword.js";
-export { resolveKind } from "./kinds.js";
+export { resolveKind, unfamiliarKinds } from "./kinds.js";
 export {
   describeTypes,
   discoverableTypes,

@@ -39,6 +39,9 @@ describe("keyword queries", () => {
     ["age<soon", /not a duration/],
     ["app in (a,", /parenthesis is not closed/],
     ["condition:Ready", /write condition:Ready=True/],
+    // A filter with its value forgotten once became a free word, and a silent empty search.
+    ["kind:Pod ns:", /the filter "ns:" has no value/],
+    ["status: CrashLoopBackOff", /the filter "status:" has no value/],
   ])("rejects %j with a clear error", (input, message) => {
     expect(() => parseKeywordQuery(input)).toThrow(QueryError);
     expect(() => parseKeywordQuery(input)).toThrow(message);

@@ -57,6 +57,16 @@ const FILTERS: Record<string, (value: string) => Condition> = {
   },
 };
 
+const FILTER_EXAMPLES: Record<string, string> = {
+  cluster: "eu-1",
+  kind: "Deployment",
+  ns: "prod",
+  namespace: "prod",
+  name: "web-*",
+  status: "CrashLoopBackOff",
+  condition: "Ready!=True",
+};
+
 /**
  * The keyword language: free words, key:value filters (cluster, kind, ns, name with * wildcards,
  * status, condition:Ready!=True), label requirements (app=web, app!=web, app in (a,b), !app) and age<1h / age>7d.
@@ -80,6 +90,14 @@ export function parseKeywordQuery(input: string): Query {
       conditions.push({ type: "age", op: age[1] as "<" | ">", seconds: parseDuration(age[2]!) });
       continue;
     }
+    const bare = /^([a-z]+):$/.exec(token);
+    if (bare && FILTERS[bare[1]!])
+      throw new QueryError(
+        "MISSING_VALUE",
+        `the filter "${bare[1]}:" has no value`,
+        input.indexOf(token) + 1,
+        `write it with its value and no space, for example ${bare[1]}:${FILTER_EXAMPLES[bare[1]!] ?? "value"}`,
+      );
     const filter = /^([a-z]+):(.+)$/.exec(token);
     if (filter && FILTERS[filter[1]!]) {
       conditions.push(FILTERS[filter[1]!]!(filter[2]!));

@@ -96,6 +96,16 @@ describe("SQL front end", () => {
     ["SELECT name FROM resources", "UNSUPPORTED_COLUMNS", /select \*/],
     ["SELECT kind, COUNT(DISTINCT name) FROM resources GROUP BY kind", "UNSUPPORTED_COLUMNS", /COUNT\(\*\)/],
     [
+      "SELECT name, COUNT(*) FROM resources GROUP BY namespace",
+      "UNSUPPORTED_COLUMNS",
+      /name is selected but not in GROUP BY/,
+    ],
+    [
+      "SELECT kind, COUNT(*) FROM resources GROUP BY kind, namespace",
+      "UNSUPPORTED_COLUMNS",
+      /must be selected/,
+    ],
+    [
       "SELECT * FROM resources WHERE condition('Ready') > 'True'",
       "UNSUPPORTED_EXPRESSION",
       /condition\('Type'\)/,

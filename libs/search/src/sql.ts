@@ -13,6 +13,7 @@ import {
 } from "./ir.js";
 import { parseDuration } from "./keyword.js";
 import { resolveKind } from "./kinds.js";
+import { fieldText } from "./render.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: node-sql-parser's AST is loosely typed
 type Node = any;
@@ -489,10 +490,14 @@ function parseUncached(input: string): Query {
         undefined,
         HINT,
       );
-    if (others.length !== groupBy.length)
+    const same = (a: Field, b: Field) => JSON.stringify(a) === JSON.stringify(b);
+    const ungrouped = others.find((field) => !groupBy.some((g: Field) => same(g, field)));
+    if (ungrouped || others.length !== groupBy.length)
       throw new QueryError(
         "UNSUPPORTED_COLUMNS",
-        "every selected column must be in GROUP BY",
+        ungrouped
+          ? `${fieldText(ungrouped)} is selected but not in GROUP BY; every selected column must be grouped`
+          : "every GROUP BY column must be selected, so each count says what it counts",
         undefined,
         HINT,
       );

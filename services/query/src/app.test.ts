@@ -117,6 +117,22 @@ describe("search output formats", () => {
       url: `/api/v1/search?q=kind:Pod&format=${encodeURIComponent(format)}${extra}`,
     });
 
+  it("says when a search found nothing because no object has the kind it asks for", async () => {
+    const ask = async (q: string) =>
+      (
+        await testQueryApp(handle, { auth: { anonymousRole: "viewer" } }).inject({
+          url: `/api/v1/search?q=${encodeURIComponent(q)}`,
+        })
+      ).json();
+    const misspelt = await ask("kind:Podd");
+    expect(misspelt.items).toEqual([]);
+    expect(misspelt.notes).toEqual([expect.stringMatching(/no object of kind "Podd" is indexed/)]);
+    // An empty answer of a built-in kind, or of a kind that is there, needs no note.
+    expect((await ask("kind:Deployment")).notes).toBeUndefined();
+    expect((await ask("kind:Pod ns:nowhere")).notes).toBeUndefined();
+    expect((await ask("kind:Pod")).items).toHaveLength(2);
+  });
+
   it("answers format=yaml and format=json with a v1 List that names each object's cluster", async () => {
     const yaml = await search("yaml", "&limit=1");
     expect(yaml.headers["content-type"]).toContain("application/yaml");

@@ -14,6 +14,8 @@ import type { Logger } from "@atoll/log";
 import {
   and,
   answerNaturalQuestion,
+  type Condition,
+  column,
   conditionSql,
   type LanguageModelConfig,
   type NaturalContext,
@@ -22,11 +24,12 @@ import {
   type SearchPage,
   searchPostgres,
   toSqlText,
+  unfamiliarKinds,
 } from "@atoll/search";
 import { type ChangeFeed, type Database, listClusters, ping } from "@atoll/store";
 import type { ClusterRegistry } from "@atoll/sync";
 import { sql } from "drizzle-orm";
-import Fastify, { type FastifyBaseLogger } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from "fastify";
 import type postgres from "postgres";
 import { accessRoutes } from "./access-routes.js";
 import { addressed, type Query, within } from "./address.js";
@@ -281,6 +284,7 @@ export function buildQueryApp(options: QueryAppOptions) {
       },
     );
     const next = page.next ? encodeCursor(page.next) : null;
+    const notes = page.total === 0 ? await kindNotes(parsed.where, request) : [];
     if (query.format && query.format !== "api") {
       if (page.aggregations)
         throw badRequest("INVALID_FORMAT", "COUNT(*) answers come only as the API's JSON; drop format");
@@ -295,8 +299,29 @@ export function buildQueryApp(options: QueryAppOptions) {
       continue: next,
       sql: toSqlText(parsed),
       ...(interpretation ? { interpretation } : {}),
+      ...(notes.length > 0 ? { notes } : {}),
     };
   });
+
+  /**
+   * Why an empty answer may be a misspelling: a kind Kubernetes does not build in of which the
+   * caller can see no object at all.
+   */
+  async function kindNotes(where: Condition | undefined, request: FastifyRequest): Promise<string[]> {
+    const notes: string[] = [];
+    for (const kind of unfamiliarKinds(where)) {
+      const kindWhere = and([
+        { type: "compare", field: column("kind"), op: "=", value: kind },
+        ...within(request),
+      ]);
+      const seen = await search({ ...(kindWhere ? { where: kindWhere } : {}), orderBy: [] }, { limit: 1 });
+      if (seen.items.length === 0)
+        notes.push(
+          `no object of kind "${kind}" is indexed where you may read: it is not a built-in kind; check its spelling, or that its CRD's objects are synced`,
+        );
+    }
+    return notes;
+  }
 
   return app;
 }

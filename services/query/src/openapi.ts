@@ -444,6 +444,11 @@ export const OPENAPI_DOCUMENT = {
           continue: { type: ["string", "null"] },
           sql: { type: "string", description: "the query in Atoll's SQL, to read and edit" },
           interpretation: { type: "object", description: "how a plain-language question was understood" },
+          notes: {
+            type: "array",
+            items: { type: "string" },
+            description: "why an empty answer may be a mistake: a kind no object you may read has",
+          },
         },
       },
       Principal: {
