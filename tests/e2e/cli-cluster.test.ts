@@ -18,6 +18,36 @@ describe("atoll cluster", () => {
   beforeAll(() => hub.start());
   afterAll(() => hub.stop());
 
+  it("answers mistakes in its own words, never with a stack trace", async () => {
+    const fails = async (...args: string[]) => {
+      const failure = await run(process.execPath, [serviceEntry("@atoll/cli"), ...args]).then(
+        () => undefined,
+        (error: { stderr: string; code: number }) => error,
+      );
+      expect(failure, `atoll ${args.join(" ")} should fail`).toBeDefined();
+      expect(failure!.stderr).not.toMatch(/^\s+at /m);
+      return failure!.stderr.trim();
+    };
+    // The hub's certificate is self-signed: without its CA the CLI says which flag to use.
+    expect(await fails("cluster", "list", "--hub", hub.baseUrl, "--token", hub.adminToken)).toMatch(
+      /does not trust .*--ca-file or ATOLL_CA_FILE/,
+    );
+    expect(await fails("cluster", "list", "--hub", hub.baseUrl, "--ca-file", "/nowhere/ca.crt")).toMatch(
+      /^error: cannot read the CA file \/nowhere\/ca\.crt \(ENOENT\)/,
+    );
+    expect(await fails("search", "x", "--colour", "red")).toBe(
+      "error: atoll search has no flag --colour; see: atoll help search",
+    );
+    expect(await fails("search", "x", "--hub")).toMatch(/^error: the flag --hub needs a value/);
+    expect(await fails("apply", "-f", "/nowhere/app.yaml", "--hub", hub.baseUrl)).toMatch(
+      /^error: .*\/nowhere\/app\.yaml.*(no such file|ENOENT)/,
+    );
+    const { stdout } = await run(process.execPath, [serviceEntry("@atoll/cli"), "--version"]);
+    expect(stdout.trim()).toBe(
+      `atoll ${JSON.parse(readFileSync(join(serviceEntry("@atoll/cli"), "../../package.json"), "utf8")).version}`,
+    );
+  });
+
   it("registers a pull cluster and prints a manifest kubectl can apply", async () => {
     const rules = join(hub.dir, "rules.yaml");
     writeFileSync(rules, "rules:\n  - { apiVersion: apps/v1, resource: deployments }\n");

@@ -168,6 +168,10 @@ function sealSecretTemplates(parsed: ParsedDocuments, secretKey: Buffer | undefi
   });
 }
 
+/** kubectl apply's words for what a stored document did. */
+const outcome = (stored: { changed: boolean; created: boolean }) =>
+  stored.created ? "created" : stored.changed ? "configured" : "unchanged";
+
 /** Runs an async computation once, on first use. */
 function lazy<T>(compute: () => Promise<T>): () => Promise<T> {
   let value: Promise<T> | undefined;
@@ -213,21 +217,23 @@ export async function applyDocuments(
         if (deleted) await requestPlacement(bus, key, PlacementReason.TEMPLATE_DELETED);
         results.push(`${what}: ${deleted ? "deleted" : "not found"}`);
       } else {
-        const { changed } = await upsertTemplate(sql, key, doc, authority);
-        if (changed) touched.push(key);
-        results.push(`${what}: ${changed ? "configured" : "unchanged"}`);
+        const stored = await upsertTemplate(sql, key, doc, authority);
+        if (stored.changed) touched.push(key);
+        results.push(`${what}: ${outcome(stored)}`);
       }
       continue;
     }
     const policyKey = { kind: key.kind, namespace: key.namespace, name: key.name };
-    const changed = remove
-      ? await deletePolicy(sql, policyKey)
-      : (await upsertPolicy(sql, { ...policyKey, document: doc, authority })).changed;
+    if (remove) {
+      const deleted = await deletePolicy(sql, policyKey);
+      if (type !== "taint") policiesChanged ||= deleted;
+      results.push(`${what}: ${deleted ? "deleted" : "not found"}`);
+      continue;
+    }
+    const stored = await upsertPolicy(sql, { ...policyKey, document: doc, authority });
     // Taint policies change clusters, not templates: the scheduler's fleet check applies them.
-    if (type !== "taint") policiesChanged ||= changed;
-    results.push(
-      `${what}: ${remove ? (changed ? "deleted" : "not found") : changed ? "configured" : "unchanged"}`,
-    );
+    if (type !== "taint") policiesChanged ||= stored.changed;
+    results.push(`${what}: ${outcome(stored)}`);
   }
   const keys = policiesChanged ? await listTemplateKeys(sql) : touched;
   for (const key of keys)

@@ -144,11 +144,17 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
   it("stores what is applied, schedules it, and sends each cluster its share with overrides and dependencies", async () => {
     const { results } = await applyDocuments(handle.sql, bus, DOCUMENTS, WRITER);
     expect(results).toEqual([
-      "PropagationPolicy shop/web: configured",
-      "OverridePolicy shop/us-mirror: configured",
-      "Deployment shop/web: configured",
-      "ConfigMap shop/web-config: configured",
+      "PropagationPolicy shop/web: created",
+      "OverridePolicy shop/us-mirror: created",
+      "Deployment shop/web: created",
+      "ConfigMap shop/web-config: created",
     ]);
+    // As kubectl apply says it: the same documents again change nothing; an edit configures.
+    expect(
+      (await applyDocuments(handle.sql, bus, DOCUMENTS, WRITER)).results.every((r) =>
+        r.endsWith(": unchanged"),
+      ),
+    ).toBe(true);
     await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });
     const binding = await getBinding(handle.sql, "shop", "web-deployment");
     expect(binding).toMatchObject({
@@ -180,6 +186,17 @@ stringData: { token: do-not-store-me }
     expect(refused).toBeInstanceOf(DocumentsError);
     expect((refused as DocumentsError).message).toMatch(/Secret default\/plain: .*set ATOLL_SECRET_KEY/);
     expect(await handle.sql`select 1 from templates where name = 'plain'`).toHaveLength(0);
+  });
+
+  it("says created, configured, unchanged and deleted as kubectl apply does", async () => {
+    const probe = (value: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: outcome-probe, namespace: probe }\ndata: { k: "${value}" }\n`;
+    const said = async (text: string, remove = false) =>
+      (await applyDocuments(handle.sql, bus, text, WRITER, { remove })).results;
+    expect(await said(probe("a"))).toEqual(["ConfigMap probe/outcome-probe: created"]);
+    expect(await said(probe("a"))).toEqual(["ConfigMap probe/outcome-probe: unchanged"]);
+    expect(await said(probe("b"))).toEqual(["ConfigMap probe/outcome-probe: configured"]);
+    expect(await said(probe("b"), true)).toEqual(["ConfigMap probe/outcome-probe: deleted"]);
   });
 
   it("records agents' reports on the binding and ignores stale ones", async () => {

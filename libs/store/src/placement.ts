@@ -73,7 +73,7 @@ const json = (value: unknown) => JSON.stringify(value);
 export async function upsertPolicy(
   sql: postgres.Sql,
   policy: PolicyKey & { document: unknown; authority: AuthorityRecord },
-): Promise<{ changed: boolean }> {
+): Promise<{ changed: boolean; created: boolean }> {
   const [row] = await sql`
     insert into placement_policies (kind, namespace, name, document, authority)
     values (${policy.kind}, ${policy.namespace}, ${policy.name}, ${json(policy.document)}::jsonb, ${json(policy.authority)}::jsonb)
@@ -81,8 +81,9 @@ export async function upsertPolicy(
       generation = placement_policies.generation + 1, updated_at = now()
       where placement_policies.document is distinct from excluded.document
         or placement_policies.authority is distinct from excluded.authority
-    returning generation`;
-  return { changed: Boolean(row) };
+    returning generation, (xmax = 0) as created`;
+  // xmax is 0 on a row this statement inserted, and set on one it updated.
+  return { changed: Boolean(row), created: Boolean(row?.created) };
 }
 
 export async function deletePolicy(sql: postgres.Sql, key: PolicyKey): Promise<boolean> {
@@ -107,15 +108,16 @@ export async function upsertTemplate(
   key: TemplateKey,
   document: unknown,
   authority: AuthorityRecord,
-): Promise<{ changed: boolean }> {
+): Promise<{ changed: boolean; created: boolean }> {
   const [row] = await sql`
     insert into templates (api_version, kind, namespace, name, document, authority)
     values (${key.apiVersion}, ${key.kind}, ${key.namespace}, ${key.name}, ${json(document)}::jsonb, ${json(authority)}::jsonb)
     on conflict (api_version, kind, namespace, name) do update set document = excluded.document, authority = excluded.authority,
       generation = templates.generation + 1, updated_at = now()
       where templates.document is distinct from excluded.document or templates.authority is distinct from excluded.authority
-    returning generation`;
-  return { changed: Boolean(row) };
+    returning generation, (xmax = 0) as created`;
+  // xmax is 0 on a row this statement inserted, and set on one it updated.
+  return { changed: Boolean(row), created: Boolean(row?.created) };
 }
 
 export async function deleteTemplate(sql: postgres.Sql, key: TemplateKey): Promise<boolean> {

@@ -16,6 +16,20 @@ export const HUB_USAGE = `hub:    --hub URL, or ATOLL_URL (default http://127.0.
         --token T, or ATOLL_TOKEN (a token from \`atoll token create\`, or the hub's admin token)
         --ca-file F, or ATOLL_CA_FILE (the hub's CA certificate, if it is not publicly trusted)`;
 
+/** Node's codes for a server certificate the client cannot verify. */
+const TLS_TRUST =
+  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID|CERT_HAS_EXPIRED)$/;
+
+function readCaFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new SetupError(
+      `cannot read the CA file ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); pass the hub's CA certificate with --ca-file or ATOLL_CA_FILE`,
+    );
+  }
+}
+
 export interface Hub {
   call(method: string, path: string, body?: unknown): Promise<Any>;
 }
@@ -29,7 +43,7 @@ export function hubOf(values: {
   const url = (values.hub ?? process.env.ATOLL_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
   const token = values.token ?? process.env.ATOLL_TOKEN;
   const caFile = values["ca-file"] ?? process.env.ATOLL_CA_FILE;
-  const dispatcher = caFile ? new Agent({ connect: { ca: readFileSync(caFile, "utf8") } }) : undefined;
+  const dispatcher = caFile ? new Agent({ connect: { ca: readCaFile(caFile) } }) : undefined;
   return {
     async call(method, path, body) {
       let response: Awaited<ReturnType<typeof fetch>>;
@@ -44,9 +58,12 @@ export function hubOf(values: {
           ...(dispatcher ? { dispatcher } : {}),
         });
       } catch (error) {
-        const cause = (error as { cause?: Error }).cause?.message;
+        const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+        const reason = cause?.message ?? (error as Error).message;
         throw new SetupError(
-          `cannot reach the hub at ${url} (${cause ?? (error as Error).message}); set --hub or ATOLL_URL`,
+          TLS_TRUST.test(String(cause?.code))
+            ? `the hub at ${url} answered with a certificate this machine does not trust (${reason}); pass the hub's CA certificate with --ca-file or ATOLL_CA_FILE (the demo writes it to .atoll/demo/hub.crt)`
+            : `cannot reach the hub at ${url} (${reason}); set --hub or ATOLL_URL`,
         );
       }
       const answer = (await response.json().catch(() => ({}))) as Any;

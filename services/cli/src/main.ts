@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { runRole, runToken, TOKEN_USAGE } from "./access.js";
 import { AUDIT_USAGE, runAudit } from "./audit.js";
@@ -9,6 +10,10 @@ import { SetupError } from "./infra.js";
 import { KUBECONFIG_USAGE, runKubeconfig } from "./kubeconfig.js";
 import { PLACEMENT_USAGE, runPlacement } from "./placement.js";
 import { runSearch, SEARCH_USAGE } from "./search.js";
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 
 const USAGE = `usage: atoll <command> [flags]
 
@@ -32,6 +37,8 @@ commands:
       Messages a consumer gave up on, with the reason; replay one after a fix (see: atoll help dlq).
   kubeconfig [--out FILE]
       A kubeconfig with a context per cluster through the gateway, and one over the index.
+  --version
+      Print the CLI's version.
 
 environment:
   NATS_URL       NATS server to use (default nats://127.0.0.1:4222; started if absent)
@@ -59,8 +66,22 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
   return n;
 }
 
+/** What went wrong, in words: never a stack trace. */
+function userMessage(error: unknown): string {
+  if (error instanceof SetupError) return error.message;
+  const { code, path, message } = error as NodeJS.ErrnoException;
+  if (code === "ENOENT" && path) return `cannot read ${path}: there is no such file`;
+  if ((code === "EACCES" || code === "EISDIR") && path)
+    return `cannot read ${path}: ${code === "EACCES" ? "permission denied" : "it is a directory"}`;
+  return message || String(error);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === "--version" || command === "version") {
+    console.log(`atoll ${VERSION}`);
+    return;
+  }
   if (command === "demo") {
     const { values } = parseArgs({
       args: rest,
@@ -121,10 +142,20 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   // Unknown flags and missing flag values are usage mistakes, not crashes: no stack trace.
-  if (String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS")) {
-    console.error(`error: ${(error as Error).message}; see: atoll help ${process.argv[2] ?? ""}`.trimEnd());
+  const code = String((error as NodeJS.ErrnoException).code);
+  if (code.startsWith("ERR_PARSE_ARGS")) {
+    const flag = /'(-[^']*)'/.exec((error as Error).message)?.[1];
+    const what =
+      code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag
+        ? `atoll ${process.argv[2] ?? ""} has no flag ${flag}`
+        : code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag
+          ? `the flag ${flag.split(" ")[0]} needs a value`
+          : code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
+            ? `atoll ${process.argv[2] ?? ""} takes no such argument: ${/'([^']*)'/.exec((error as Error).message)?.[1] ?? ""}`
+            : (error as Error).message;
+    console.error(`error: ${what.replace(/\s+/g, " ")}; see: atoll help ${process.argv[2] ?? ""}`.trimEnd());
     process.exit(2);
   }
-  console.error(`error: ${error instanceof SetupError ? error.message : (error as Error).stack}`);
+  console.error(`error: ${userMessage(error)}`);
   process.exit(1);
 });
