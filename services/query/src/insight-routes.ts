@@ -23,7 +23,7 @@ import {
   type TopologyInput,
 } from "@atoll/insight";
 import { readYamlOffLoop } from "@atoll/kube";
-import { conditionSql, resolveKind } from "@atoll/search";
+import { conditionSql, nameCondition, resolveKind } from "@atoll/search";
 import { type Database, ISO_TIME_FORMAT } from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -89,6 +89,8 @@ const isoTime = (column: string) => sql`to_char(${sql.raw(column)} at time zone 
  * kind, name and labelSelector: issues, health scores, topology, summaries, event timelines and
  * resource groups.
  */
+const ISSUE_STATES = ["open", "resolved", "all"];
+
 export function insightRoutes(app: FastifyInstance, db: Database, options: InsightRouteOptions = {}): void {
   const issues = async (request: FastifyRequest) => {
     const q = request.query as Query;
@@ -97,10 +99,12 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
         "INVALID_SEVERITY",
         `severity must be one of ${SEVERITIES.join(", ")}, got "${q.severity}"`,
       );
+    if (q.state !== undefined && !ISSUE_STATES.includes(q.state))
+      throw badRequest("INVALID_STATE", `state must be one of ${ISSUE_STATES.join(", ")}, got "${q.state}"`);
     const limit = Math.min(Math.max(Number(q.limit ?? 500) || 500, 1), 5000);
     const grants = visibleRows(request.principal);
-    // Resolved findings outlive their objects, so plain filters read the issues table itself;
-    // names with wildcards and label selectors need the objects.
+    // Resolved findings outlive their objects, so filters read the issues table itself, names
+    // (with * wildcards) too; only label selectors need the objects, which a deletion takes.
     const filters = [
       grants ? conditionSql(grants) : sql`true`,
       q.cluster ? sql`cluster = ${q.cluster}` : sql`true`,
@@ -108,7 +112,8 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
       q.kind ? sql`kind = ${q.kind}` : sql`true`,
       q.rule ? sql`rule = ${q.rule}` : sql`true`,
       q.severity ? sql`severity = ${q.severity}` : sql`true`,
-      q.name || q.labelSelector ? aboutAddressed(request) : sql`true`,
+      q.name ? conditionSql(nameCondition(q.name)) : sql`true`,
+      q.labelSelector ? aboutAddressed(request) : sql`true`,
       q.state === "all"
         ? sql`true`
         : q.state === "resolved"

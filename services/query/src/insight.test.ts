@@ -278,6 +278,31 @@ describe("insight endpoints", () => {
     expect(summary.topRules[0]).toEqual({ rule: "CrashLoopBackOff", severity: "critical", objects: 1 });
   });
 
+  it("finds a deleted object's findings by name, and refuses a state it does not know", async () => {
+    // A pod that crashed and was deleted: its object is gone, its findings stay, resolved.
+    await recordIssues(handle.sql, [
+      {
+        cluster: "c1",
+        uid: "uid-gone",
+        kind: "Pod",
+        namespace: "shop",
+        name: "gone-7",
+        issues: [{ rule: "OOMKilled", severity: "high", category: "Runtime", message: "killed for memory" }],
+      },
+    ]);
+    await recordIssues(handle.sql, [
+      { cluster: "c1", uid: "uid-gone", kind: "Pod", namespace: "shop", name: "gone-7", issues: [] },
+    ]);
+    const found = (await get("/api/v1/issues?name=gone-7&state=all")).body.items;
+    expect(
+      found.map((i: { rule: string; resolvedAt: string | null }) => [i.rule, i.resolvedAt !== null]),
+    ).toEqual([["OOMKilled", true]]);
+    expect((await get("/api/v1/issues?name=gone-*&state=resolved")).body.items).toHaveLength(1);
+    const refused = await get("/api/v1/issues?state=closed");
+    expect(refused.status).toBe(400);
+    expect(refused.body.detail).toMatch(/state must be one of open, resolved, all, got "closed"/);
+  });
+
   it("groups the fleet by its clusters' region and labels, as the registry records them", async () => {
     await registerCluster(handle.sql, {
       name: "c1",
