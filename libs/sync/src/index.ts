@@ -17,6 +17,8 @@ export {
   AGENT_READ_RULES,
   type AgentManifestOptions,
   agentManifest,
+  agentNatsUrlFrom,
+  PLACEHOLDER_NATS_URL,
 } from "./manifest.js";
 export { batchToOps, clusterOfSubject, invalidBatchReason } from "./ops.js";
 export { type PushClusterSpec, PushFleet, type PushFleetOptions } from "./push-fleet.js";

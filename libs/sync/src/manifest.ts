@@ -7,8 +7,30 @@ export interface AgentManifestOptions {
   credentials: string;
   /** The cluster's work key in base64, which opens the Secrets placed on it; with the seed, nowhere else. */
   workKey?: string;
+  /** The hub's bus prefix (ATOLL_BUS_PREFIX), when it has one: the agent's subjects carry it. */
+  busPrefix?: string;
   image: string;
   namespace?: string;
+}
+
+/** What a pull manifest says for NATS when the hub knows no address member clusters can dial. */
+export const PLACEHOLDER_NATS_URL = "nats://SET-THE-HUB-NATS-ADDRESS:4222";
+
+/**
+ * The NATS URL to write into pull manifests when ATOLL_AGENT_NATS_URL is not set: the hub's own,
+ * unless that is a loopback address no member cluster can reach; then a placeholder the user
+ * must replace, rather than a manifest that dials itself.
+ */
+export function agentNatsUrlFrom(hubNatsUrl: string): string {
+  let host: string;
+  try {
+    host = new URL(hubNatsUrl).hostname;
+  } catch {
+    return PLACEHOLDER_NATS_URL;
+  }
+  return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1|0\.0\.0\.0)$/.test(host)
+    ? PLACEHOLDER_NATS_URL
+    : hubNatsUrl;
 }
 
 const WRITE = ["get", "create", "update", "patch", "delete"];
@@ -116,6 +138,7 @@ export function agentManifest(options: AgentManifestOptions): string {
                   { name: "ATOLL_CLUSTER", value: options.cluster },
                   { name: "NATS_URL", value: options.natsUrl },
                   { name: "NATS_CREDENTIALS", value: "/etc/atoll/nats.nk" },
+                  ...(options.busPrefix ? [{ name: "ATOLL_BUS_PREFIX", value: options.busPrefix }] : []),
                   ...(options.workKey
                     ? [
                         {

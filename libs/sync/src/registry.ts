@@ -142,6 +142,7 @@ export class ClusterRegistry {
         cluster: name,
         natsUrl: this.options.agentNatsUrl,
         credentials,
+        ...(bus.names.prefix ? { busPrefix: bus.names.prefix } : {}),
         ...(clusterKey ? { workKey: clusterKey } : {}),
         image: this.options.agentImage,
       }),

@@ -7,7 +7,7 @@ import { readInsightConfig } from "@atoll/insight";
 import { createLogger } from "@atoll/log";
 import { OpenSearchClient, searchOpenSearch } from "@atoll/opensearch";
 import { ChangeFeed, openDatabase, SEARCH_SESSION } from "@atoll/store";
-import { ClusterRegistry, serveSyncRules } from "@atoll/sync";
+import { agentNatsUrlFrom, ClusterRegistry, serveSyncRules } from "@atoll/sync";
 import { buildQueryApp } from "./app.js";
 
 // 1. Config.
@@ -76,7 +76,7 @@ const registry = new ClusterRegistry({
   sql: database.sql,
   bus,
   ...(secretKey ? { secretKey } : {}),
-  agentNatsUrl: config.ATOLL_AGENT_NATS_URL ?? config.NATS_URL,
+  agentNatsUrl: config.ATOLL_AGENT_NATS_URL ?? agentNatsUrlFrom(config.NATS_URL),
   agentImage: config.ATOLL_AGENT_IMAGE,
 });
 const rulesResponder = serveSyncRules(bus, database.sql, logger);
