@@ -1,12 +1,14 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { freePort, serviceEntry, until } from "@atoll/devkit";
 import { connect } from "@nats-io/transport-node";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+const run = promisify(execFile);
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 /** `atoll demo` as a user runs it: its NATS server, its database, and how it stops. */
@@ -73,6 +75,32 @@ describe("the demo", () => {
     expect(config).toMatch(/^SU/);
     expect(readFileSync(join(dir, "nats", "sim-1.creds"), "utf8")).toMatch(/^SU/);
   });
+
+  it("registers a cluster by kubeconfig as the README shows, and its hub-mode agent syncs it", async () => {
+    const base = /ready: (\S+)/.exec(output)![1]!;
+    const token = /token: (\S+)/.exec(output)![1]!;
+    const atoll = (...args: string[]) =>
+      run(process.execPath, [
+        serviceEntry("@atoll/cli"),
+        ...args,
+        "--hub",
+        base,
+        "--token",
+        token,
+        "--ca-file",
+        join(dir, "hub.crt"),
+      ]);
+    await atoll("cluster", "register", "pushed-1", "--kubeconfig", join(dir, "sim-1.kubeconfig"));
+    const listed = (await atoll("cluster", "list")).stdout;
+    expect(listed).toMatch(/^pushed-1\s/m);
+    // The same sim's objects arrive a second time, under the pushed cluster's name.
+    await until(
+      async () => /^pushed-1\s/m.test((await atoll("search", "cluster:pushed-1 kind:Namespace")).stdout),
+      "the pushed cluster's objects in the index",
+      90_000,
+      1000,
+    );
+  }, 120_000);
 
   it("keeps to a database of its own and drops only that one when stopped", async () => {
     const made = (await demoDatabases()).filter((d) => !before.includes(d));

