@@ -299,7 +299,23 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
     const out = join(hub.dir, "generated.kubeconfig");
     await hub.cli(["kubeconfig", "--out", out], tokens.reader!);
     const contexts = (await kubectl(out, ["config", "get-contexts", "-o", "name"])).trim().split("\n").sort();
-    expect(contexts).toEqual(expect.arrayContaining(["atoll-gw-pull", "atoll-gw-push", "atoll-index"]));
+    expect(contexts).toEqual(
+      expect.arrayContaining([
+        "atoll-gw-pull",
+        "atoll-gw-push",
+        "atoll-index",
+        "atoll-index-gw-pull",
+        "atoll-index-gw-push",
+      ]),
+    );
+    expect(
+      await kubectl(out, [
+        "config",
+        "view",
+        "-o",
+        "jsonpath={.clusters[?(@.name=='atoll-index-gw-push')].cluster.server}",
+      ]),
+    ).toBe(`${hub.baseUrl}/k8s/clusters/gw-push`);
     expect(
       await kubectl(out, ["--context", "atoll-gw-push", "get", "pods", "-n", "default", "-o", "name"]),
     ).toBe("pod/web\n");

@@ -161,6 +161,11 @@ spec:
       (e: Error) => e.message,
     );
     expect(missing).toMatch(/pods "nope" not found/);
+    // Both clusters have a namespace prod: across clusters, the answer says how to ask one.
+    const ambiguous = await kubectl(all, ["describe", "namespace", "prod"]).catch((e: Error) => e.message);
+    expect(ambiguous).toMatch(
+      /exists in several clusters \((big, small|small, big)\); ask one: use the context atoll-index-/,
+    );
   });
 
   it("shows a limited token only its grants, and refuses an invalid one", async () => {

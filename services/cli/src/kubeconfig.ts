@@ -4,9 +4,10 @@ import { serversKubeconfig } from "@atoll/kube";
 import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf } from "./hub.js";
 import { SetupError } from "./infra.js";
 
-export const KUBECONFIG_USAGE = `atoll kubeconfig [--out FILE]: a kubeconfig for kubectl with one context per cluster
-  you can see, live through the gateway ("atoll-<cluster>"), and "atoll-index" for every cluster
-  from the index (/k8s/all). It holds your token: --out writes it with mode 600.
+export const KUBECONFIG_USAGE = `atoll kubeconfig [--out FILE]: a kubeconfig for kubectl with, for each cluster you can
+  see, a context live through the gateway ("atoll-<cluster>") and one over its part of the index
+  ("atoll-index-<cluster>", /k8s/clusters/<cluster>), and "atoll-index" for every cluster from the
+  index (/k8s/all). It holds your token: --out writes it with mode 600.
 ${HUB_USAGE}`;
 
 export async function runKubeconfig(args: string[], print: (text: string) => void): Promise<void> {
@@ -19,10 +20,10 @@ export async function runKubeconfig(args: string[], print: (text: string) => voi
   const text = serversKubeconfig({
     servers: [
       { name: "atoll-index", server: `${base}/k8s/all` },
-      ...(items as Any[]).map((c) => ({
-        name: `atoll-${c.name}`,
-        server: `${base}/proxy/clusters/${c.name}`,
-      })),
+      ...(items as Any[]).flatMap((c) => [
+        { name: `atoll-${c.name}`, server: `${base}/proxy/clusters/${c.name}` },
+        { name: `atoll-index-${c.name}`, server: `${base}/k8s/clusters/${c.name}` },
+      ]),
     ],
     token,
     ...(caFile ? { caCert: readFileSync(caFile, "utf8") } : {}),
@@ -30,6 +31,6 @@ export async function runKubeconfig(args: string[], print: (text: string) => voi
   if (!values.out) return print(text.trimEnd());
   writeFileSync(values.out, text, { mode: 0o600 });
   print(
-    `wrote ${values.out} with ${items.length + 1} contexts; kubectl --kubeconfig ${values.out} config get-contexts`,
+    `wrote ${values.out} with ${2 * items.length + 1} contexts; kubectl --kubeconfig ${values.out} config get-contexts`,
   );
 }

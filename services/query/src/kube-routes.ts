@@ -39,6 +39,9 @@ const TYPES_TTL_MS = 10_000;
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are loose JSON
 type Obj = Record<string, any>;
 
+/** How many clusters a name's Conflict answer lists. */
+const CONFLICT_CLUSTERS = 10;
+
 const clusterColumn = {
   column: {
     name: "Cluster",
@@ -178,17 +181,18 @@ export function kubeRoutes(
     }
     const query = { ...(where ? { where } : {}), orderBy: [] };
     if (route.name) {
-      const page = await searchPostgres(db, query, { limit: 2 });
+      const page = await searchPostgres(db, query, { limit: CONFLICT_CLUSTERS + 1 });
       if (page.items.length === 0)
         return send(404, statusObject(404, "NotFound", `${route.type.resource} "${route.name}" not found`));
       if (page.items.length > 1) {
-        const clusters = page.items.map((i) => i.cluster).join(", ");
+        const clusters = page.items.slice(0, CONFLICT_CLUSTERS).map((i) => i.cluster);
+        const more = page.items.length > CONFLICT_CLUSTERS ? ", and more" : "";
         return send(
           409,
           statusObject(
             409,
             "Conflict",
-            `${route.type.resource} "${route.name}" exists in several clusters (${clusters}); ask /k8s/clusters/<name>`,
+            `${route.type.resource} "${route.name}" exists in several clusters (${clusters.join(", ")}${more}); ask one: use the context atoll-index-${clusters[0]} of \`atoll kubeconfig\`, or the server /k8s/clusters/${clusters[0]}`,
           ),
         );
       }
