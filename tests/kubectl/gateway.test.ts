@@ -97,6 +97,7 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
       reader: [{ verbs: ["proxy-read"], clusters: ["gw-push", "gw-pull"] }],
       intern: [{ verbs: ["proxy-write"], clusters: ["gw-push", "gw-pull"] }],
       outsider: [{ verbs: ["read", "proxy-write"], clusters: ["elsewhere"] }],
+      team: [{ verbs: ["proxy-write"], clusters: ["gw-push"], namespaces: ["default"] }],
     })) {
       expect((await hub.send("PUT", `/api/v1/roles/${role}`, { grants })).status).toBe(200);
       const created = await hub.send("POST", "/api/v1/tokens", { name: `${role}-token`, role });
@@ -294,6 +295,32 @@ describe("the real kubectl through the gateway (/proxy/clusters/<name>), push an
       });
     },
   );
+
+  it("lets a caller limited to one namespace apply with validation and ask kubectl auth can-i", async () => {
+    const team = kubeconfigFor("gw-push", "team");
+    const manifest = join(hub.dir, "team-config.yaml");
+    writeFileSync(
+      manifest,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: team-config, namespace: default }\ndata: { a: b }\n",
+    );
+    // Validation reads /openapi/v3 and discovery, which every caller who reaches the cluster may.
+    expect(await kubectl(team, ["apply", "-f", manifest])).toMatch(
+      /configmap\/team-config (created|configured)/,
+    );
+    const canI = (...args: string[]) =>
+      kubectl(team, ["auth", "can-i", ...args]).then(
+        (out) => out.trim(),
+        (error: Error) => (/\bno\b/.test(error.message) ? "no" : error.message),
+      );
+    // Answered by the hub's grants, the authority the gateway enforces.
+    expect(await canI("create", "configmaps", "-n", "default")).toBe("yes");
+    expect(await canI("create", "configmaps", "-n", "kube-system")).toBe("no");
+    expect(await canI("list", "pods", "-A")).toBe("no");
+    const elsewhere = await kubectl(team, ["get", "pods", "-n", "kube-system"]).catch(
+      (e: Error) => e.message,
+    );
+    expect(elsewhere).toMatch(/may not read namespace "kube-system"/);
+  });
 
   it("atoll kubeconfig gives a context per cluster through the gateway, and one over the index", async () => {
     const out = join(hub.dir, "generated.kubeconfig");

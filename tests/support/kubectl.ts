@@ -14,12 +14,14 @@ export async function kubectl(kubeconfig: string, args: string[], stdin?: string
     }
     return (await child).stdout;
   } catch (error) {
-    const e = error as NodeJS.ErrnoException & { stderr?: string };
+    const e = error as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
     if (e.code === "ENOENT")
       throw new Error(
         `kubectl not found as "${KUBECTL}"; install it (apt-get install kubernetes-client) or set KUBECTL`,
       );
-    throw new Error(`kubectl ${args.join(" ")} failed: ${e.stderr ?? e.message}`);
+    // Some answers are a failure with words on stdout (auth can-i prints "no" and exits 1).
+    const printed = e.stdout?.trim() ? ` (stdout: ${e.stdout.trim().slice(0, 2000)})` : "";
+    throw new Error(`kubectl ${args.join(" ")} failed: ${e.stderr ?? e.message}${printed}`);
   }
 }
 

@@ -127,6 +127,56 @@ export function gatewayTarget(method: string, url: string): GatewayTarget {
   }
 }
 
+const isAccessReview = (target: GatewayTarget) =>
+  target.info.group === "authorization.k8s.io" &&
+  target.info.resource === "selfsubjectaccessreviews" &&
+  target.info.verb === "create";
+
+/**
+ * kubectl auth can-i, answered by the hub's grants, the authority every gateway request passes:
+ * the member cluster's own RBAC would answer for an identity the hub may not let through.
+ */
+function answerAccessReview(body: Buffer, principal: Principal, cluster: GatewayCluster): string {
+  let review: {
+    spec?: { resourceAttributes?: Record<string, unknown>; nonResourceAttributes?: Record<string, unknown> };
+  };
+  try {
+    review = JSON.parse(body.toString("utf8") || "{}");
+  } catch {
+    throw new GatewayError(400, "BadRequest", "the SelfSubjectAccessReview is not valid JSON");
+  }
+  const text = (value: unknown) => (typeof value === "string" ? value : "");
+  const resource = review?.spec?.resourceAttributes;
+  const nonResource = review?.spec?.nonResourceAttributes;
+  let allowed: boolean;
+  let reason: string;
+  if (resource) {
+    const verb = text(resource.verb);
+    const reads =
+      ["get", "list", "watch"].includes(verb) && !UPGRADE_SUBRESOURCES.has(text(resource.subresource));
+    const needed = reads ? "proxy-read" : "proxy-write";
+    const namespace = text(resource.namespace);
+    allowed = canProxy(principal, needed, cluster.name, namespace) && (reads || !cluster.readOnly);
+    reason = allowed
+      ? `the hub's grants allow ${needed} on ${namespace ? `namespace "${namespace}" of ` : ""}cluster "${cluster.name}"; the cluster's own RBAC may still refuse`
+      : !reads && cluster.readOnly && canProxy(principal, needed, cluster.name, namespace)
+        ? `cluster "${cluster.name}" is read-only through the gateway`
+        : `${principal.name} (role ${principal.role}) has no ${needed} grant on ${namespace ? `namespace "${namespace}" of ` : "every namespace of "}cluster "${cluster.name}"`;
+  } else {
+    allowed = nonResource !== undefined && ["get", "head"].includes(text(nonResource.verb));
+    reason = allowed
+      ? "discovery is open to every caller who reaches the cluster"
+      : "only reading discovery paths is allowed";
+  }
+  return JSON.stringify({
+    apiVersion: "authorization.k8s.io/v1",
+    kind: "SelfSubjectAccessReview",
+    metadata: {},
+    spec: review?.spec ?? {},
+    status: { allowed, ...(allowed ? {} : { denied: true }), reason },
+  });
+}
+
 function statusBody(code: number, reason: string, message: string): string {
   return JSON.stringify(statusObject(code, reason, message));
 }
@@ -235,7 +285,11 @@ export class Gateway {
     if (!cluster) throw unknown;
     const write = isWrite(target.info, method);
     const verb = write ? "proxy-write" : "proxy-read";
-    if (!canProxy(principal, verb, target.cluster, target.info.namespace)) {
+    // Discovery (/api, /apis, /openapi, /version) and questions about oneself are every
+    // authenticated user's in Kubernetes (system:discovery, system:basic-user): a caller limited
+    // to one namespace needs them for kubectl apply's validation and kubectl auth can-i.
+    const open = !write && (!target.info.isResourceRequest || target.info.verb === "create");
+    if (!open && !canProxy(principal, verb, target.cluster, target.info.namespace)) {
       const scope = target.info.namespace ? `namespace "${target.info.namespace}" of ` : "all namespaces of ";
       throw new GatewayError(
         403,
@@ -302,6 +356,16 @@ export class Gateway {
           `${target.info.subresource} needs a connection upgrade (kubectl sends one); this request asked for none`,
         );
       const body = await readBody(req, this.bodyLimit);
+      if (isAccessReview(target)) {
+        const review = answerAccessReview(body, principal, cluster);
+        await outcome(201, admitted);
+        res.writeHead(201, {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(review),
+        });
+        res.end(review);
+        return;
+      }
       const streaming = isStreaming(target.info, target.query);
       const hangUp = new AbortController();
       res.on("close", () => hangUp.abort());
