@@ -18,6 +18,30 @@ describe("atoll cluster", () => {
   beforeAll(() => hub.start());
   afterAll(() => hub.stop());
 
+  it("prints health score history", async () => {
+    const history = await hub.cli([
+      "score",
+      "history",
+      "--cluster",
+      "edge-7",
+      "--namespace",
+      "default",
+      "--kind",
+      "Pod",
+      "--name",
+      "never-failed",
+      "--since",
+      "2h",
+      "--step",
+      "1h",
+    ]);
+    const lines = history.trim().split("\n");
+    expect(lines[0]).toMatch(/^TIME\s+CLUSTER\s+NAMESPACE\s+NAME\s+SCORE$/);
+    // An object with no findings scores 100 at every point of the range.
+    expect(lines.slice(1).every((l) => /\sedge-7\s+default\s+never-failed\s+100$/.test(l))).toBe(true);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+  });
+
   it("answers mistakes in its own words, never with a stack trace", async () => {
     const fails = async (...args: string[]) => {
       const failure = await run(process.execPath, [serviceEntry("@atoll/cli"), ...args]).then(

@@ -9,6 +9,7 @@ import { DLQ_USAGE, runDeadLetters } from "./dlq.js";
 import { SetupError } from "./infra.js";
 import { KUBECONFIG_USAGE, runKubeconfig } from "./kubeconfig.js";
 import { PLACEMENT_USAGE, runPlacement } from "./placement.js";
+import { runScore, SCORE_USAGE } from "./score.js";
 import { runSearch, SEARCH_USAGE } from "./search.js";
 
 const VERSION = (
@@ -33,6 +34,8 @@ commands:
       Writes through the live gateway, and refused ones (see: atoll help audit).
   check -f FILE|DIR [-o text|json|sarif] [--fail-on SEVERITY] [--min-score N]
       Audit manifests offline with Atoll's rules, for CI (see: atoll help check).
+  score history [--cluster C] [--namespace N] [--kind K --name X] [--since 24h]
+      Health scores over time, by cluster, namespace or object (see: atoll help score).
   dlq list | show SEQ | replay SEQ
       Messages a consumer gave up on, with the reason; replay one after a fix (see: atoll help dlq).
   kubeconfig [--out FILE]
@@ -56,6 +59,7 @@ const HELP: Record<string, string> = {
   search: SEARCH_USAGE,
   kubeconfig: KUBECONFIG_USAGE,
   dlq: DLQ_USAGE,
+  score: SCORE_USAGE,
 };
 
 function positiveInt(name: string, value: string | undefined, fallback: number, min = 1): number {
@@ -125,6 +129,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "search") {
     await runSearch(rest, (text) => console.log(text));
+    return;
+  }
+  if (command === "score") {
+    await runScore(rest, (text) => console.log(text));
     return;
   }
   if (command === "check") {

@@ -1,4 +1,4 @@
-import { visibleRows } from "@atoll/access";
+import { can, visibleRows } from "@atoll/access";
 import {
   type AnswerEvent,
   answer,
@@ -23,7 +23,7 @@ import {
   type TopologyInput,
 } from "@atoll/insight";
 import { readYamlOffLoop } from "@atoll/kube";
-import { conditionSql, nameCondition, resolveKind } from "@atoll/search";
+import { conditionSql, nameCondition, parseDuration, resolveKind } from "@atoll/search";
 import { type Database, ISO_TIME_FORMAT } from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -90,6 +90,9 @@ const isoTime = (column: string) => sql`to_char(${sql.raw(column)} at time zone 
  * resource groups.
  */
 const ISSUE_STATES = ["open", "resolved", "all"];
+
+/** How far back score history reaches: as long as the scheduler keeps metric snapshots. */
+const HISTORY_DAYS = 30;
 
 export function insightRoutes(app: FastifyInstance, db: Database, options: InsightRouteOptions = {}): void {
   const issues = async (request: FastifyRequest) => {
@@ -158,6 +161,90 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
   };
   app.get("/api/v1/health", score);
   app.get("/api/v1/insight/score", score);
+
+  /**
+   * Health scores over time. A cluster's and a namespace's come from the snapshots the scheduler
+   * records every minute; one object's is exact, from when each of its findings opened and closed.
+   */
+  app.get("/api/v1/insight/score/history", async (request) => {
+    const q = request.query as Query & { by?: string; since?: string; until?: string; step?: string };
+    const by = q.by ?? (q.name ? "object" : q.namespace ? "namespace" : "cluster");
+    if (!["cluster", "namespace", "object"].includes(by))
+      throw badRequest("INVALID_GROUPING", `by must be cluster, namespace or object, got "${by}"`);
+    const duration = (name: string, text: string | undefined, fallback: number) => {
+      if (text === undefined) return fallback;
+      try {
+        return parseDuration(text);
+      } catch {
+        throw badRequest(
+          "INVALID_DURATION",
+          `${name} must be a duration such as 30m, 24h or 7d, got "${text}"`,
+        );
+      }
+    };
+    const sinceSeconds = duration("since", q.since, 24 * 3600);
+    if (sinceSeconds > HISTORY_DAYS * 86_400)
+      throw badRequest(
+        "INVALID_DURATION",
+        `since reaches back at most ${HISTORY_DAYS}d, as long as snapshots are kept`,
+      );
+    const stepSeconds = Math.max(60, duration("step", q.step, Math.ceil(sinceSeconds / 60)));
+    const principal = request.principal;
+    const readsWhole = (cluster: string, namespace = "*") =>
+      can(principal, "read", { cluster, namespace, kind: "*" });
+    if (by === "object") {
+      if (!q.cluster || !q.namespace || !q.kind || !q.name)
+        throw badRequest("MISSING_OBJECT", "an object's history needs cluster, namespace, kind and name");
+      const kind = resolveKind(q.kind);
+      if (!can(principal, "read", { cluster: q.cluster, namespace: q.namespace, kind }))
+        throw new HttpProblem(
+          404,
+          "NOT_FOUND",
+          "Not found",
+          `no ${kind} ${q.namespace}/${q.name} in cluster ${q.cluster} that you may read`,
+        );
+      const points = await db.execute(sql`
+        select ${isoTime("b.t")} as time, count(i.rule)::int as "openIssues",
+          (100 * exp(-0.04 * count(i.rule) - 0.06 * coalesce(sum(${WEIGHT}), 0)))::float as score
+        from generate_series(now() - make_interval(secs => ${sinceSeconds}), now(), make_interval(secs => ${stepSeconds})) b(t)
+        left join issues i on i.cluster = ${q.cluster} and i.namespace = ${q.namespace} and i.kind = ${kind}
+          and i.name = ${q.name} and i.first_seen <= b.t and (i.resolved_at is null or i.resolved_at > b.t)
+        group by b.t order by b.t`);
+      return {
+        by,
+        stepSeconds,
+        items: [{ cluster: q.cluster, namespace: q.namespace, kind, name: q.name, points }],
+      };
+    }
+    const metric = by === "cluster" ? "cluster_health" : "health";
+    const points = (await db.execute(sql`
+      select cluster, namespace,
+        to_char(date_bin(make_interval(secs => ${stepSeconds}), time, timestamptz 'epoch') at time zone 'UTC', ${ISO_TIME_FORMAT}) as time,
+        round(avg(value)::numeric, 2)::float as score
+      from metric_snapshots
+      where metric = ${metric} and time > now() - make_interval(secs => ${sinceSeconds})
+        ${q.cluster ? sql`and cluster = ${q.cluster}` : sql``}
+        ${by === "namespace" && q.namespace ? sql`and namespace = ${q.namespace}` : sql``}
+      group by 1, 2, 3 order by 1, 2, 3
+      limit 100000`)) as unknown as { cluster: string; namespace: string; time: string; score: number }[];
+    const series = new Map<
+      string,
+      { cluster: string; namespace?: string; points: { time: string; score: number }[] }
+    >();
+    for (const point of points) {
+      // A mean over objects the caller may not all read would tell of them: only whole scopes count.
+      if (!readsWhole(point.cluster, by === "namespace" ? point.namespace : "*")) continue;
+      const key = `${point.cluster}/${point.namespace}`;
+      if (!series.has(key))
+        series.set(key, {
+          cluster: point.cluster,
+          ...(by === "namespace" ? { namespace: point.namespace } : {}),
+          points: [],
+        });
+      series.get(key)!.points.push({ time: point.time, score: point.score });
+    }
+    return { by, stepSeconds, items: [...series.values()] };
+  });
 
   /** The topology a request addresses: one object's neighbourhood, or the addressed objects. */
   const topologyOf = async (request: FastifyRequest, overrides: Query = {}) => {

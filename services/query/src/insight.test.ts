@@ -303,6 +303,73 @@ describe("insight endpoints", () => {
     expect(refused.body.detail).toMatch(/state must be one of open, resolved, all, got "closed"/);
   });
 
+  it("shows health scores over time by cluster, namespace or object, within the caller's grants", async () => {
+    await handle.sql`insert into metric_snapshots (time, metric, cluster, namespace, value) values
+      (now() - interval '3 hours', 'cluster_health', 'c1', '', 80), (now() - interval '2 hours', 'cluster_health', 'c1', '', 90),
+      (now() - interval '3 hours', 'health', 'c1', 'shop', 70), (now() - interval '2 hours', 'health', 'c1', 'shop', 75),
+      (now() - interval '2 hours', 'health', 'c1', 'other', 10), (now() - interval '40 days', 'cluster_health', 'c1', '', 1)`;
+    const clusters = (await get("/api/v1/insight/score/history?by=cluster&cluster=c1&since=6h&step=1h")).body;
+    expect(clusters.items).toEqual([
+      {
+        cluster: "c1",
+        points: [expect.objectContaining({ score: 80 }), expect.objectContaining({ score: 90 })],
+      },
+    ]);
+    const namespaces = (await get("/api/v1/insight/score/history?cluster=c1&namespace=shop&since=6h&step=1h"))
+      .body;
+    expect(namespaces.by).toBe("namespace");
+    expect(
+      namespaces.items.map((s: { namespace: string; points: { score: number }[] }) => [
+        s.namespace,
+        s.points.map((p) => p.score),
+      ]),
+    ).toEqual([["shop", [70, 75]]]);
+
+    // One object's history is exact: its findings opened 5 h ago, one closed 1 h ago.
+    await handle.sql`insert into issues (cluster, uid, kind, namespace, name, container, rule, severity, category, message, first_seen, last_seen, resolved_at)
+      values ('c1', 'uid-hist', 'Pod', 'shop', 'hist-1', '', 'CrashLoopBackOff', 'critical', 'Runtime', 'crash', now() - interval '5 hours', now(), now() - interval '1 hour'),
+             ('c1', 'uid-hist', 'Pod', 'shop', 'hist-1', '', 'noLimits', 'medium', 'Efficiency', 'no limits', now() - interval '5 hours', now(), null)`;
+    const object = (
+      await get(
+        "/api/v1/insight/score/history?cluster=c1&namespace=shop&kind=pod&name=hist-1&since=6h&step=1h",
+      )
+    ).body;
+    const scores = object.items[0].points.map((p: { openIssues: number }) => p.openIssues);
+    expect(scores[0]).toBe(0);
+    expect(scores).toContain(2);
+    expect(scores.at(-1)).toBe(1);
+    expect(object.items[0].points.at(-1).score).toBeCloseTo(healthScore(["medium"]), 5);
+
+    // A role limited to namespace shop sees that namespace's history, not its cluster's mean.
+    expect(
+      (
+        await server.inject({
+          method: "PUT",
+          url: "/api/v1/roles/shop-reader",
+          headers: { authorization: "Bearer insight-test-admin-token" },
+          payload: { grants: [{ verbs: ["read"], clusters: ["c1"], namespaces: ["shop"] }] },
+        })
+      ).statusCode,
+    ).toBe(200);
+    const token = (
+      await server.inject({
+        method: "POST",
+        url: "/api/v1/tokens",
+        headers: { authorization: "Bearer insight-test-admin-token" },
+        payload: { name: "shop-reader", role: "shop-reader" },
+      })
+    ).json().token;
+    const limited = async (url: string) =>
+      (await server.inject({ url, headers: { authorization: `Bearer ${token}` } })).json();
+    expect((await limited("/api/v1/insight/score/history?by=cluster&since=6h")).items).toEqual([]);
+    expect(
+      (await limited("/api/v1/insight/score/history?by=namespace&since=6h")).items.map(
+        (s: { namespace: string }) => s.namespace,
+      ),
+    ).toEqual(["shop"]);
+    expect((await get("/api/v1/insight/score/history?since=90d")).status).toBe(400);
+  });
+
   it("groups the fleet by its clusters' region and labels, as the registry records them", async () => {
     await registerCluster(handle.sql, {
       name: "c1",

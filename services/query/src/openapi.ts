@@ -263,6 +263,25 @@ export const OPENAPI_DOCUMENT = {
     "/api/v1/insight/issues": issuesPath,
     "/api/v1/health": scorePath("cluster"),
     "/api/v1/insight/score": scorePath("fleet"),
+    "/api/v1/insight/score/history": {
+      get: {
+        summary:
+          "Health scores over time: by cluster or namespace from the minute snapshots, or one object's exactly from its findings; scopes you may not read whole are left out",
+        parameters: [
+          query(
+            "by",
+            "cluster, namespace or object (default: object with a name, namespace with a namespace, else cluster)",
+          ),
+          query("cluster", "one cluster"),
+          query("namespace", "one namespace"),
+          query("kind", "the object's kind (by=object)"),
+          query("name", "the object's name (by=object)"),
+          query("since", "how far back: a duration such as 24h (default) or 7d, at most 30d"),
+          query("step", "one point per this duration (default: since/60, at least 1m)"),
+        ],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
     "/api/v1/insight/topology": {
       get: {
         summary:
