@@ -214,20 +214,47 @@ describe("AI answers", () => {
         name: "b",
       },
       {
-        rule: "CrashLoopBackOff",
-        severity: "critical",
+        // The rule name the diagnosis gives a crash loop; the fix text was once keyed by another.
+        rule: "ContainerCrashLooping",
+        severity: "high",
         message: "restarting",
         kind: "Pod",
         namespace: "a",
         name: "b",
       },
+      { rule: "noLimits", severity: "medium", message: "no limits", kind: "Pod", namespace: "a", name: "b" },
     ]);
     const { text, done } = await collect(answer(task, mode ? { model: model(mode, 300) } : {}));
     expect(done.source).toBe("rules");
     expect(done.warning).toMatch(warning);
     expect(text).toMatch(/^Built-in explanation/);
-    expect(text).toContain("Why:");
+    expect(text).toContain("Why: The container keeps exiting");
     expect(text).toContain("kubectl logs --previous");
+    // Worst first: the two high findings, then the medium one.
+    const order = [...text.matchAll(/^- (\w+) \[(\w+)\]/gm)].map((m) => m[2]);
+    expect(order).toEqual(["high", "high", "medium"]);
+  });
+
+  it("interprets a manifest that never ran by its settings, not by a runtime state it does not have", async () => {
+    const manifest = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "api", namespace: "shop" },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: "api" } },
+        template: {
+          metadata: { labels: { app: "api" } },
+          spec: { containers: [{ name: "api", image: "api:1" }] },
+        },
+      },
+    };
+    const { text } = await collect(answer(interpretTask(manifest), {}));
+    expect(text).not.toMatch(/DeploymentNotReady|ready/i);
+    expect(text).toMatch(/What the rules found:/);
+    // The same object with a status that says so is judged at run time too.
+    const running = { ...manifest, status: { replicas: 3, readyReplicas: 1 } };
+    expect((await collect(answer(interpretTask(running), {}))).text).toMatch(/DeploymentNotReady/);
   });
 
   it("keeps a partial answer and adds the rules' when the stream breaks", async () => {
@@ -246,6 +273,18 @@ describe("the masker", () => {
     const masked = masker.mask("web-1-a of web in shop; website and shopping stay; web.");
     expect(masked).toBe("NAME_2 of NAME_1 in NS_1; website and shopping stay; NAME_1.");
     expect(masker.unmask(masked)).toBe("web-1-a of web in shop; website and shopping stay; web.");
+  });
+
+  it("leaves names every cluster has alone, so serviceAccountName: default stays what it is", () => {
+    const masker = new Masker().learn({ metadata: { name: "api", namespace: "default" } });
+    expect(masker.mask("pod api in namespace default runs as serviceAccountName: default")).toBe(
+      "pod NAME_1 in namespace default runs as serviceAccountName: default",
+    );
+    expect(
+      new Masker()
+        .learn({ metadata: { name: "coredns", namespace: "kube-system" } })
+        .mask("kube-system/coredns"),
+    ).toBe("kube-system/NAME_1");
   });
 
   it("masks addresses it has not been told about", () => {

@@ -1,4 +1,11 @@
-import { AUDIT_RULES, type Obj, objectIssues } from "@atoll/insight";
+import {
+  AUDIT_RULES,
+  DIAGNOSIS_GUIDE,
+  type Obj,
+  objectIssues,
+  SEVERITY_WEIGHT,
+  type Severity,
+} from "@atoll/insight";
 import YAML from "yaml";
 import { Masker } from "./mask.js";
 import { type ChatMessage, type ChatModelConfig, stream } from "./provider.js";
@@ -47,39 +54,6 @@ export type AnswerEvent =
       masked?: Record<string, number>;
     };
 
-/** What to do about runtime findings, which the audit rules' own fix texts do not cover. */
-const DIAGNOSIS_FIXES: Record<string, string> = {
-  CrashLoopBackOff:
-    "Read the previous container's logs (kubectl logs --previous) and its last termination reason; fix the command, configuration or dependency that makes it exit.",
-  OOMKilled: "Raise the container's memory limit or lower its memory use; check for leaks under load.",
-  ImagePullBackOff:
-    "Check that the image name and tag exist and that the pod can authenticate to the registry (imagePullSecrets).",
-  ErrImagePull: "Check the image reference and registry credentials; the node could not pull it.",
-  CreateContainerConfigError:
-    "A ConfigMap, Secret or key the container reads is missing; create it or correct the reference.",
-  PodUnschedulable:
-    "No node fits: compare the pod's requests, node selectors, affinities and tolerations with the nodes' capacity and taints.",
-  PodEvicted:
-    "The node ran short of a resource; set requests that match real use, and check the node's pressure conditions.",
-  ProbeFailing:
-    "The probe fails: check its path, port and timing against how long the application takes to become ready.",
-  DeploymentNotReady:
-    "Look at the pods of its newest ReplicaSet: their events and states say why they are not ready.",
-  DeploymentNotProgressing:
-    "The rollout is stuck past its deadline; inspect the new pods, then roll back or fix the template.",
-  ReplicaSetFailedCreate:
-    "Pods could not be created: quota, admission webhooks or a missing service account are the usual causes.",
-  JobFailed: "Read the failed pods' logs; raise backoffLimit only once the cause is fixed.",
-  PVCProvisioningFailed:
-    "Check the StorageClass and its provisioner's events; the volume could not be created.",
-  ServiceSelectsNoPods: "Make the Service's selector match the labels of the pods it should reach.",
-  ServiceOnlyUnreadyPods: "Every pod behind the Service is unready; fix the pods' readiness first.",
-  HPAUnableToScale:
-    "Check that the metrics server (or adapter) serves the HPA's metrics and that the target exists.",
-  PDBBlocksDisruption:
-    "The budget allows no eviction; add replicas or relax minAvailable before draining nodes.",
-};
-
 const INSTRUCTIONS: Record<Language, string> = {
   en: "Answer in English.",
   zh: "请用简体中文回答。",
@@ -102,13 +76,20 @@ function explanation(issue: IssueLike): string {
     : "";
   const container = issue.container ? ` (container ${issue.container})` : "";
   const lines = [`- ${issue.rule} [${issue.severity}]${where}${container}: ${issue.message}`];
-  if (rule) lines.push(`  Why: ${rule.why}`, `  Fix: ${rule.fix}`);
-  else if (DIAGNOSIS_FIXES[issue.rule]) lines.push(`  Fix: ${DIAGNOSIS_FIXES[issue.rule]}`);
+  const guide = rule ?? DIAGNOSIS_GUIDE[issue.rule];
+  if (guide) lines.push(`  Why: ${guide.why}`, `  Fix: ${guide.fix}`);
   return lines.join("\n");
 }
 
+/** Findings worst first, as a reader should meet them. */
+const bySeverity = <T extends { severity: string }>(findings: T[]): T[] =>
+  [...findings].sort(
+    (a, b) => (SEVERITY_WEIGHT[b.severity as Severity] ?? 0) - (SEVERITY_WEIGHT[a.severity as Severity] ?? 0),
+  );
+
 /** Explain one finding or several, with steps to fix. */
-export function explainTask(issues: IssueLike[], objects: Obj[] = []): Task {
+export function explainTask(found: IssueLike[], objects: Obj[] = []): Task {
+  const issues = bySeverity(found);
   const listed = issues.map(explanation).join("\n");
   return {
     feature: "explain",
@@ -126,7 +107,8 @@ export function explainTask(issues: IssueLike[], objects: Obj[] = []): Task {
 
 /** What an object is and does, and what the rules think of it. */
 export function interpretTask(object: Obj): Task {
-  const findings = objectIssues(object);
+  // A manifest without a status has not run: runtime findings would be about nothing.
+  const findings = bySeverity(objectIssues(object).filter((f) => object.status || f.category !== "Runtime"));
   const meta = object.metadata ?? {};
   const containers = (object.spec?.template?.spec?.containers ?? object.spec?.containers ?? []) as Obj[];
   const summary = [
@@ -160,13 +142,15 @@ function lastLines(logs: string, n: number): string[] {
 
 /** Why a workload is unhealthy, from its status, events and the objects around it. */
 export function diagnoseTask(workload: Obj, events: Obj[], related: Obj[], logs?: string): Task {
-  const findings = [workload, ...related].flatMap((o) =>
-    objectIssues(o).map((f) => ({
-      ...f,
-      kind: o.kind,
-      namespace: o.metadata?.namespace,
-      name: o.metadata?.name,
-    })),
+  const findings = bySeverity(
+    [workload, ...related].flatMap((o) =>
+      objectIssues(o).map((f) => ({
+        ...f,
+        kind: o.kind,
+        namespace: o.metadata?.namespace,
+        name: o.metadata?.name,
+      })),
+    ),
   );
   const eventLines = events.map(
     (e) =>

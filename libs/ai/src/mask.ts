@@ -35,6 +35,8 @@ export function imageRepository(image: string): string {
  * and puts the real values back into the answer. Values are learnt from the objects in the prompt
  * and then replaced wherever they occur, event messages and YAML included.
  */
+const EVERY_CLUSTERS_NAMES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
+
 export class Masker {
   private readonly byValue = new Map<string, string>();
   private readonly byToken = new Map<string, string>();
@@ -43,6 +45,9 @@ export class Masker {
 
   private remember(category: Category, value: unknown): void {
     if (typeof value !== "string" || value.length < 2 || this.byValue.has(value)) return;
+    // Names every cluster has identify no one's systems, and masking them would rename unrelated
+    // fields that say the same word (serviceAccountName: default).
+    if (EVERY_CLUSTERS_NAMES.has(value)) return;
     const token = `${category}_${++this.counters[category]}`;
     this.byValue.set(value, token);
     this.byToken.set(token, value);

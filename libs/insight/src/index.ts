@@ -35,6 +35,7 @@ export {
   objectIssues,
   validCron,
 } from "./diagnosis.js";
+export { DIAGNOSIS_GUIDE } from "./diagnosis-guide.js";
 export { type Obj, podTemplate, WORKLOAD_KINDS } from "./objects.js";
 export {
   type AuditReport,

@@ -7,6 +7,7 @@ import {
 } from "@atoll/kube-sim";
 import { describe, expect, it } from "vitest";
 import { CROSS_OBJECT_KINDS, clusterIssues, objectIssues } from "./diagnosis.js";
+import { DIAGNOSIS_GUIDE } from "./diagnosis-guide.js";
 import type { Obj } from "./objects.js";
 
 /** The finding each kind of breakage must raise, on the object it broke. */
@@ -125,5 +126,24 @@ describe("runtime rules on the sim's failure scenarios", () => {
     const expected = expectedFindings(sim, generated);
     if (options.failures || options.faults) expect(expected.length).toBeGreaterThan(0);
     expect(runtimeFindings(sim)).toEqual(expected);
+  });
+});
+
+describe("the guide to runtime findings", () => {
+  it("says why and how to fix every finding the scenarios raise", () => {
+    const sim = new KubeSim({ name: "guide" });
+    generateCluster(sim, {
+      seed: 5,
+      namespaces: ["default", "shop"],
+      deploymentsPerNamespace: 3,
+      ...scenarios.at(-1)![1],
+    });
+    const rules = new Set(runtimeFindings(sim).map((finding) => finding.split(" ")[0]!));
+    expect(rules.size).toBeGreaterThan(10);
+    expect([...rules].filter((rule) => !DIAGNOSIS_GUIDE[rule])).toEqual([]);
+    for (const { why, fix } of Object.values(DIAGNOSIS_GUIDE)) {
+      expect(why.length).toBeGreaterThan(20);
+      expect(fix.length).toBeGreaterThan(20);
+    }
   });
 });

@@ -471,7 +471,10 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
         lastTimestamp: e.time,
         involvedObject: { kind: e.kind, namespace: e.namespace, name: e.name },
       }));
-      const { topology } = await topologyOf(request, { depth: "1", level: "object" });
+      // A Deployment's and a CronJob's pods are their grandchildren (through a ReplicaSet or a Job):
+      // their failures are usually the workload's.
+      const depth = ["Deployment", "CronJob"].includes(workload.kind) ? "2" : "1";
+      const { topology } = await topologyOf(request, { depth, level: "object" });
       const near = topology.nodes.filter((n) => n.uid !== workload.metadata?.uid).slice(0, 50);
       const related = near.length
         ? (

@@ -92,6 +92,21 @@ function shop(cluster: string): Obj[] {
         ],
       },
       spec: { nodeName: "node-1", containers: [{ name }] },
+      ...(name === "pay"
+        ? {
+            status: {
+              phase: "Running",
+              containerStatuses: [
+                {
+                  name,
+                  ready: false,
+                  state: { waiting: { reason: "CrashLoopBackOff" } },
+                  lastState: { terminated: { reason: "Error", exitCode: 3 } },
+                },
+              ],
+            },
+          }
+        : {}),
     },
     {
       kind: "Service",
@@ -458,6 +473,17 @@ describe("insight endpoints", () => {
       expect(body.warning).toMatch(/no language model is configured/);
       expect(body.answer).toMatch(/^Built-in explanation/);
       expect(body.answer).toContain("BackOff");
+    });
+
+    it("diagnoses a Deployment with its pods' failures, which live two owners down", async () => {
+      const response = await post(
+        server,
+        "/api/v1/insight/ai/diagnose?cluster=c1&namespace=shop&kind=Deployment&name=pay",
+      );
+      expect(response.statusCode).toBe(200);
+      const answer = response.json().answer as string;
+      expect(answer).toMatch(/ContainerCrashLooping \[high\] on Pod shop\/pay-1-a/);
+      expect(answer).toContain("Fix: Read the previous run's logs");
     });
 
     it("streams a model's answer as server-sent events, masked on the way out and unmasked on the way back", async () => {
