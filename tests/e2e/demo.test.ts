@@ -7,6 +7,7 @@ import { freePort, serviceEntry, until } from "@atoll/devkit";
 import { connect } from "@nats-io/transport-node";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
 
 const run = promisify(execFile);
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -76,20 +77,40 @@ describe("the demo", () => {
     expect(readFileSync(join(dir, "nats", "sim-1.creds"), "utf8")).toMatch(/^SU/);
   });
 
+  const atoll = (...args: string[]) =>
+    run(process.execPath, [
+      serviceEntry("@atoll/cli"),
+      ...args,
+      "--hub",
+      /ready: (\S+)/.exec(output)![1]!,
+      "--token",
+      /token: (\S+)/.exec(output)![1]!,
+      "--ca-file",
+      join(dir, "hub.crt"),
+    ]);
+
+  it("prints searches in every -o kubectl users know", async () => {
+    const search = async (...flags: string[]) =>
+      (await atoll("search", "cluster:sim-1 kind:Namespace", ...flags)).stdout;
+    const list = YAML.parse(await search("-o", "yaml"));
+    expect(list.kind).toBe("List");
+    expect(list.items.length).toBeGreaterThan(1);
+    expect(list.items[0].metadata.annotations["atoll.dev/cluster"]).toBe("sim-1");
+    expect((await search("-o", "wide")).split("\n")[0]).toMatch(
+      /^CLUSTER\s+KIND\s+NAMESPACE\s+NAME\s+AGE\s+APIVERSION\s+STATUS\s+NODE$/,
+    );
+    const columns = (await search("-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase"))
+      .trim()
+      .split("\n");
+    expect(columns[0]).toMatch(/^NAME\s+PHASE$/);
+    expect(columns).toHaveLength(list.items.length + 1);
+    expect(JSON.parse(await search("-o", "json"))).toHaveLength(list.items.length);
+    const refused = await atoll("search", "x", "-o", "xml").catch((e: { stderr: string }) => e.stderr);
+    expect(refused).toMatch(/-o xml: use table, wide, name, json, yaml or custom-columns/);
+    expect((await atoll("get", "bindings", "-o", "yaml")).stdout).toMatch(/^apiVersion: v1\nkind: List/);
+  });
+
   it("registers a cluster by kubeconfig as the README shows, and its hub-mode agent syncs it", async () => {
-    const base = /ready: (\S+)/.exec(output)![1]!;
-    const token = /token: (\S+)/.exec(output)![1]!;
-    const atoll = (...args: string[]) =>
-      run(process.execPath, [
-        serviceEntry("@atoll/cli"),
-        ...args,
-        "--hub",
-        base,
-        "--token",
-        token,
-        "--ca-file",
-        join(dir, "hub.crt"),
-      ]);
     await atoll("cluster", "register", "pushed-1", "--kubeconfig", join(dir, "sim-1.kubeconfig"));
     const listed = (await atoll("cluster", "list")).stdout;
     expect(listed).toMatch(/^pushed-1\s/m);

@@ -1,5 +1,6 @@
 export * from "./catalog.js";
 export { KubeApiError, KubeClient, type KubeRequest, readBody } from "./client.js";
+export { annotated, CLUSTER_ANNOTATION } from "./cluster-annotation.js";
 export { discoverResourceTypes } from "./discovery.js";
 export {
   type DiscoveryOptions,

@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { manifestFiles } from "./files.js";
-import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf, table } from "./hub.js";
+import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf } from "./hub.js";
 import { SetupError } from "./infra.js";
+import { checkOutput, OUTPUT_USAGE, printListing } from "./output.js";
 
 export const PLACEMENT_USAGE = `atoll apply -f FILE|DIR [-n NAMESPACE]     apply Karmada policies and resource templates
 atoll delete -f FILE|DIR [-n NAMESPACE]    delete them; deleted templates leave every cluster
-atoll get bindings                         where each template went
+atoll get bindings [-o FORMAT]             where each template went; ${OUTPUT_USAGE}
 atoll describe binding NAMESPACE/NAME      the decision, why other clusters were not chosen, status per cluster
 ${HUB_USAGE}`;
 
@@ -28,8 +29,10 @@ export async function runPlacement(
       ...HUB_OPTIONS,
       filename: { type: "string", short: "f", multiple: true },
       namespace: { type: "string", short: "n" },
+      output: { type: "string", short: "o", default: "table" },
     },
   });
+  checkOutput(values.output!);
   const hub = hubOf(values);
   if (command === "apply" || command === "delete") {
     if (!values.filename?.length) throw new SetupError(`${command} needs -f FILE or -f DIR`);
@@ -41,20 +44,24 @@ export async function runPlacement(
   }
   const [what, target] = positionals;
   if (command === "get" && (what === "bindings" || what === "binding")) {
-    const { items } = await hub.call("GET", "/api/v1/bindings");
-    print(
-      table([
-        ["NAMESPACE", "NAME", "POLICY", "SCHEDULED", "CLUSTERS"],
-        ...items.map((b: Any) => [
-          b.namespace,
-          b.name,
-          b.policy,
-          b.condition,
-          b.clusters
-            .map((c: Any) => (c.replicas === undefined ? c.name : `${c.name}:${c.replicas}`))
-            .join(",") || "<none>",
+    const { items } = (await hub.call("GET", "/api/v1/bindings")) as { items: Any[] };
+    const clusters = (b: Any) =>
+      b.clusters.map((c: Any) => (c.replicas === undefined ? c.name : `${c.name}:${c.replicas}`)).join(",") ||
+      "<none>";
+    printListing(
+      values.output!,
+      {
+        header: ["NAMESPACE", "NAME", "POLICY", "SCHEDULED", "CLUSTERS"],
+        rows: items.map((b) => [b.namespace, b.name, b.policy, b.condition, clusters(b)]),
+        wideHeader: ["TEMPLATE", "NOT CHOSEN"],
+        wideRows: items.map((b) => [
+          `${b.kind}/${b.templateName}`,
+          Object.keys(b.rejected ?? {}).join(",") || "-",
         ]),
-      ]),
+        objects: items,
+        names: items.map((b) => `binding/${b.namespace}/${b.name}`),
+      },
+      print,
     );
     return;
   }

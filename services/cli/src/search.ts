@@ -1,10 +1,13 @@
 import { parseArgs } from "node:util";
+import { annotated } from "@atoll/kube";
+import YAML from "yaml";
 import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf, table } from "./hub.js";
 import { SetupError } from "./infra.js";
+import { checkOutput, OUTPUT_USAGE, printListing } from "./output.js";
 
 export const SEARCH_USAGE = `atoll search QUERY [flags]: search every cluster's index
   --mode keyword|sql|nl    how QUERY is read (default keyword; sql when it starts with SELECT)
-  -o table|name|json       aligned columns (default), cluster/kind/namespace/name, or the objects as JSON
+  ${OUTPUT_USAGE}
   --limit N                objects per page (default 50, at most 1000)
   --all                    follow every page
 examples:
@@ -14,7 +17,6 @@ examples:
 ${HUB_USAGE}`;
 
 const MODES = ["keyword", "sql", "nl"] as const;
-const OUTPUTS = ["table", "name", "json"] as const;
 
 /** How long ago, as kubectl's AGE column shows it. */
 function age(created: string | undefined, now: number): string {
@@ -41,8 +43,8 @@ export async function runSearch(args: string[], print: (text: string) => void): 
   const text = positionals.join(" ").trim();
   const mode = values.mode ?? (/^\s*select\s/i.test(text) ? "sql" : "keyword");
   if (!MODES.includes(mode as never)) throw new SetupError(`--mode ${mode}: use keyword, sql or nl`);
-  const output = values.output as (typeof OUTPUTS)[number];
-  if (!OUTPUTS.includes(output)) throw new SetupError(`-o ${values.output}: use table, name or json`);
+  const output = values.output!;
+  checkOutput(output);
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
     throw new SetupError(`--limit ${values.limit}: give a whole number from 1 to 1000`);
@@ -59,17 +61,23 @@ export async function runSearch(args: string[], print: (text: string) => void): 
     next = page.continue;
   } while (values.all && next);
 
-  if (output === "json") {
-    print(JSON.stringify(page.aggregations ? page.aggregations : items.map((i) => i.object), null, 2));
-    return;
-  }
-  if (mode === "nl" && output === "table") {
+  if (mode === "nl" && (output === "table" || output === "wide")) {
     print(`# read as: ${page.sql}`);
     if (page.interpretation?.unmatched?.length)
       print(`# searched as words: ${page.interpretation.unmatched.join(" ")}`);
     if (page.interpretation?.warning) print(`# ${page.interpretation.warning}`);
   }
+  for (const note of (page.notes ?? []) as string[])
+    if (output === "table" || output === "wide") print(`# ${note}`);
   if (page.aggregations) {
+    if (output === "json" || output === "yaml") {
+      print(
+        output === "json"
+          ? JSON.stringify(page.aggregations, null, 2)
+          : YAML.stringify(page.aggregations).trimEnd(),
+      );
+      return;
+    }
     const keys = Object.keys(page.aggregations[0]?.key ?? {});
     print(
       table([
@@ -79,28 +87,34 @@ export async function runSearch(args: string[], print: (text: string) => void): 
     );
     return;
   }
-  if (output === "name") {
-    for (const i of items) print(`${i.cluster}/${i.kind}/${i.namespace ? `${i.namespace}/` : ""}${i.name}`);
-    return;
-  }
-  if (items.length === 0) {
+  if (items.length === 0 && (output === "table" || output === "wide")) {
     print("No objects found.");
     return;
   }
   const now = Date.now();
-  print(
-    table([
-      ["CLUSTER", "KIND", "NAMESPACE", "NAME", "AGE"],
-      ...items.map((i) => [
+  printListing(
+    output,
+    {
+      header: ["CLUSTER", "KIND", "NAMESPACE", "NAME", "AGE"],
+      rows: items.map((i) => [
         i.cluster,
         i.kind,
         i.namespace || "-",
         i.name,
         age(i.object?.metadata?.creationTimestamp, now),
       ]),
-    ]),
+      wideHeader: ["APIVERSION", "STATUS", "NODE"],
+      wideRows: items.map((i) => [
+        i.apiVersion,
+        String(i.object?.status?.reason ?? i.object?.status?.phase ?? "-"),
+        String(i.object?.spec?.nodeName ?? "-"),
+      ]),
+      objects: items.map(annotated),
+      names: items.map((i) => `${i.cluster}/${i.kind}/${i.namespace ? `${i.namespace}/` : ""}${i.name}`),
+    },
+    print,
   );
-  if (next) {
+  if (next && (output === "table" || output === "wide")) {
     const total = page.totalIsEstimate ? `about ${page.total}` : String(page.total);
     print(`# ${items.length} of ${total}; --all for every page`);
   }

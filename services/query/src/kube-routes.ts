@@ -1,7 +1,9 @@
 import { can } from "@atoll/access";
 import {
+  annotated,
   apiVersionOf,
   BUILTIN_RESOURCE_TYPES,
+  CLUSTER_ANNOTATION,
   discoveryDocument,
   type PrinterColumn,
   parseFieldSelector,
@@ -30,7 +32,6 @@ import type postgres from "postgres";
 import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { serveWatch, type WatchScope } from "./kube-watch.js";
-import { annotated, CLUSTER_ANNOTATION } from "./objects.js";
 
 const MAX_PAGE = 5000;
 /** Listing the indexed types scans the whole table; kinds appear rarely, so a few seconds' cache is right. */

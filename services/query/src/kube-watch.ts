@@ -1,5 +1,6 @@
 import { can, type Principal } from "@atoll/access";
 import {
+  annotated,
   apiVersionOf,
   type FieldRequirement,
   type LabelRequirement,
@@ -23,7 +24,6 @@ import {
 } from "@atoll/store";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type postgres from "postgres";
-import { annotated } from "./objects.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are loose JSON
 type Obj = Record<string, any>;

@@ -1,24 +1,7 @@
-import { customColumns } from "@atoll/kube";
+import { annotated, customColumns } from "@atoll/kube";
 import type { SearchItem } from "@atoll/search";
 import YAML from "yaml";
 import { badRequest } from "./problem.js";
-
-export const CLUSTER_ANNOTATION = "atoll.dev/cluster";
-
-// biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are loose JSON
-type Obj = Record<string, any>;
-
-/** The object as stored, with the cluster it lives in as an annotation. */
-export function annotated(item: Pick<SearchItem, "cluster" | "object">): Obj {
-  const object = item.object as Obj;
-  return {
-    ...object,
-    metadata: {
-      ...object.metadata,
-      annotations: { ...object.metadata?.annotations, [CLUSTER_ANNOTATION]: item.cluster },
-    },
-  };
-}
 
 /**
  * Search results as kubectl prints them: format=json or yaml gives a v1 List, format=
