@@ -32,6 +32,23 @@ describe("policy documents", () => {
     expect(problemsOf(configMap('{ k: "a\\\\0b" }'))).toEqual([]);
   });
 
+  it.each([
+    ["v1", "Node", /a Node belongs to the cluster it is in and cannot be placed/],
+    ["v1", "Event", /a Event belongs to the cluster it is in/],
+    ["authorization.k8s.io/v1", "SelfSubjectAccessReview", /cannot be placed/],
+    ["apps/v1", "Deploymnet", /apps\/v1 has no kind Deploymnet; its kinds are .*Deployment/],
+    ["v1", "ConfigMapp", /v1 has no kind ConfigMapp; its kinds are .*ConfigMap/],
+  ])("refuses a %s %s template the hub could not place, saying why", (apiVersion, kind, why) => {
+    const problems = problemsOf(`apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: { name: x }\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(why);
+  });
+
+  it("takes custom resources, which the clusters that serve their CRD will place", () => {
+    expect(problemsOf("apiVersion: example.com/v1\nkind: Widget\nmetadata: { name: w }\n")).toEqual([]);
+    expect(problemsOf("apiVersion: example.com/v1\nkind: Node\nmetadata: { name: n }\n")).toEqual([]);
+  });
+
   it("separates policies from templates and fills the webhook's defaults", () => {
     const parsed = parseDocuments(`${policy(`  resourceSelectors:
     - apiVersion: apps/v1

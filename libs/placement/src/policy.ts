@@ -118,6 +118,42 @@ function nulCharacterPath(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Kinds that belong to the cluster they are in (its nodes, its events, questions put to its API
+ * server): no member cluster can be given one by another's template.
+ */
+const NEVER_PLACED = new Set([
+  "Node",
+  "Event",
+  "Binding",
+  "ComponentStatus",
+  "CertificateSigningRequest",
+  "TokenReview",
+  "TokenRequest",
+  "SubjectAccessReview",
+  "LocalSubjectAccessReview",
+  "SelfSubjectAccessReview",
+  "SelfSubjectRulesReview",
+  "SelfSubjectReview",
+]);
+
+/** Why the hub cannot place a template, if it cannot: a kind of no API, or one no cluster takes. */
+function templateProblem(
+  doc: Loose,
+  type: (typeof BUILTIN_RESOURCE_TYPES)[number] | undefined,
+): string | undefined {
+  // Kubernetes' own kinds: the core group, or a *.k8s.io one; a CRD may reuse a name.
+  const kubernetes = type !== undefined || /^(v1$|[a-z0-9.-]*\.k8s\.io\/)/.test(String(doc.apiVersion));
+  if (NEVER_PLACED.has(doc.kind) && kubernetes)
+    return `a ${doc.kind} belongs to the cluster it is in and cannot be placed; place the workloads that make it instead`;
+  if (type) return undefined;
+  // A built-in group and version with no such kind is a typo, not a custom resource.
+  const sameVersion = BUILTIN_RESOURCE_TYPES.filter((t) => apiVersionOf(t) === doc.apiVersion);
+  if (sameVersion.length > 0)
+    return `${doc.apiVersion} has no kind ${doc.kind}; its kinds are ${[...new Set(sameVersion.map((t) => t.kind))].sort().join(", ")}`;
+  return undefined;
+}
+
 /** A YAML limit broken while reading documents, as the DocumentsError callers answer 400 with. */
 function unreadDocuments(error: unknown): unknown {
   return error instanceof YamlLimitError
@@ -216,6 +252,11 @@ export function parseDocuments(
       const type = BUILTIN_RESOURCE_TYPES.find(
         (t) => t.kind === doc.kind && apiVersionOf(t) === doc.apiVersion,
       );
+      const unplaceable = templateProblem(doc, type);
+      if (unplaceable) {
+        problems.push(`${describeDoc(doc, index)}: ${unplaceable}`);
+        return;
+      }
       if (!doc.metadata.namespace && type?.namespaced !== false) doc.metadata.namespace = defaultNamespace;
       parsed.templates.push(doc);
     }
