@@ -46,6 +46,13 @@ export {
   recordGatewayWrite,
   searchGatewayAudit,
 } from "./gateway.js";
+export {
+  deleteGroupRule,
+  type GroupRule,
+  getGroupRule,
+  listGroupRules,
+  putGroupRule,
+} from "./group-rules.js";
 export { type IssueInput, type ObjectIssues, recordIssues } from "./issues.js";
 export { recordMetricSnapshots } from "./metrics.js";
 export {

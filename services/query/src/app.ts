@@ -38,6 +38,7 @@ import { cachedFor } from "./cache.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { deadLetterRoutes } from "./dead-letter-routes.js";
 import { createGateway, type GatewaySettings, gatewayRoutes } from "./gateway-routes.js";
+import { groupRuleRoutes } from "./group-rule-routes.js";
 import { insightRoutes } from "./insight-routes.js";
 import { kubeRoutes } from "./kube-routes.js";
 import { formatted } from "./objects.js";
@@ -188,6 +189,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   });
   gatewayRoutes(app, gateway, { sql: options.sql, authenticate });
   if (options.bus) deadLetterRoutes(app, options.bus);
+  groupRuleRoutes(app, options.sql);
   if (options.bus)
     placementRoutes(app, options.sql, options.bus, options.staleAfterSeconds ?? 30, {
       allowNoExecuteTaintPolicy: options.allowNoExecuteTaintPolicy ?? false,

@@ -69,7 +69,7 @@ function aboutAddressed(request: FastifyRequest): SQL {
  * object's cluster from the registry (region, zone, provider, cluster-label:env), for views of the
  * fleet by region or environment.
  */
-function groupKey(by: string): SQL {
+export function groupKey(by: string): SQL {
   const match = /^(label|annotation|cluster-label):(.+)$/.exec(by);
   if (match?.[1] === "cluster-label") return sql`c.labels ->> ${match[2]}`;
   if (match) return sql`r.${sql.raw(match[1] === "label" ? "labels" : "annotations")} ->> ${match[2]}`;
@@ -90,6 +90,9 @@ const isoTime = (column: string) => sql`to_char(${sql.raw(column)} at time zone 
  * resource groups.
  */
 const ISSUE_STATES = ["open", "resolved", "all"];
+
+/** The most keys one grouping may combine. */
+const MAX_GROUP_KEYS = 4;
 
 /** How far back score history reaches: as long as the scheduler keeps metric snapshots. */
 const HISTORY_DAYS = 30;
@@ -369,8 +372,32 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
   });
 
   app.get("/api/v1/insight/groups", async (request) => {
-    const q = request.query as Query;
-    const key = groupKey(q.by ?? "namespace");
+    const q = request.query as Query & { rule?: string };
+    let by = q.by ?? "namespace";
+    if (q.rule) {
+      const [rule] = (await db.execute(
+        sql`select keys from group_rules where name = ${q.rule}`,
+      )) as unknown as {
+        keys: string[];
+      }[];
+      if (!rule)
+        throw new HttpProblem(
+          404,
+          "NOT_FOUND",
+          "Not found",
+          `no group rule "${q.rule}"; list them at GET /api/v1/insight/group-rules`,
+        );
+      by = rule.keys.join(",");
+    }
+    const keys = by.split(",").map((k) => groupKey(k.trim()));
+    if (keys.length > MAX_GROUP_KEYS)
+      throw badRequest("INVALID_GROUPING", `group by at most ${MAX_GROUP_KEYS} keys, got ${keys.length}`);
+    // Several keys make one group per combination of values; an object lacking any is in none.
+    const key = keys.length === 1 ? keys[0]! : sql`concat_ws(' / ', ${sql.join(keys, sql`, `)})`;
+    const present = sql.join(
+      keys.map((k) => sql`${k} is not null`),
+      sql` and `,
+    );
     const scope = addressed(request);
     const items = await db.execute(sql`
       with r as (select cluster, uid, kind, namespace, labels, annotations from resources
@@ -378,7 +405,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
       grouped as (select ${key} as "group", h.score, h.open_issues, r.cluster, r.uid
         from r join resource_health h on h.cluster = r.cluster and h.uid = r.uid
         left join clusters c on c.name = r.cluster
-        where ${key} is not null),
+        where ${present}),
       severities as (select x."group", i.severity, count(*)::int as n
         from issues i join grouped x on x.cluster = i.cluster and x.uid = i.uid
         where i.resolved_at is null group by 1, 2)
@@ -387,7 +414,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
         coalesce((select jsonb_object_agg(s.severity, s.n) from severities s where s."group" = g."group"), '{}'::jsonb)
           as "issuesBySeverity"
       from grouped g group by g."group" order by score, g."group" limit 1000`);
-    return { by: q.by ?? "namespace", items };
+    return { by, ...(q.rule ? { rule: q.rule } : {}), items };
   });
 
   /** The one object an AI request is about, within the caller's grants. */

@@ -385,6 +385,80 @@ describe("insight endpoints", () => {
     expect((await get("/api/v1/insight/score/history?since=90d")).status).toBe(400);
   });
 
+  it("saves group rules an admin of every cluster writes, and browses the groups they make within each caller's grants", async () => {
+    const as = async (token: string, method: "GET" | "PUT" | "DELETE", url: string, payload?: unknown) => {
+      const response = await server.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${token}` },
+        ...(payload === undefined ? {} : { payload: payload as object }),
+      });
+      return { status: response.statusCode, body: response.body ? response.json() : undefined };
+    };
+    const admin = "insight-test-admin-token";
+    const saved = await as(admin, "PUT", "/api/v1/insight/group-rules/team-kind", {
+      keys: ["label:team", "kind"],
+      description: "each team's objects by kind",
+    });
+    expect(saved.status).toBe(201);
+    expect(saved.body).toMatchObject({
+      name: "team-kind",
+      keys: ["label:team", "kind"],
+      createdBy: expect.any(String),
+    });
+    expect(
+      (await as(admin, "PUT", "/api/v1/insight/group-rules/team-kind", { keys: ["label:team", "kind"] }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await as(admin, "GET", "/api/v1/insight/group-rules")).body.items.map((r: { name: string }) => r.name),
+    ).toContain("team-kind");
+
+    const groups = (await as(admin, "GET", "/api/v1/insight/groups?rule=team-kind&cluster=c1")).body;
+    expect(groups.rule).toBe("team-kind");
+    const payments = groups.items.find((g: { group: string }) => g.group === "payments / Pod");
+    expect(payments).toMatchObject({ objects: 1, openIssues: 2 });
+    expect(groups.items.every((g: { group: string }) => / \/ /.test(g.group))).toBe(true);
+
+    // A reader of one cluster browses the rule within it, and cannot change it.
+    expect(
+      (await as(admin, "PUT", "/api/v1/roles/c2-reader", { grants: [{ verbs: ["read"], clusters: ["c2"] }] }))
+        .status,
+    ).toBe(200);
+    const reader = (
+      await server.inject({
+        method: "POST",
+        url: "/api/v1/tokens",
+        headers: { authorization: `Bearer ${admin}` },
+        payload: { name: "c2-reader", role: "c2-reader" },
+      })
+    ).json().token;
+    const seen = (await as(reader, "GET", "/api/v1/insight/groups?rule=team-kind")).body.items;
+    expect(seen.reduce((n: number, g: { objects: number }) => n + g.objects, 0)).toBe(
+      groups.items.reduce((n: number, g: { objects: number }) => n + g.objects, 0),
+    );
+    expect(
+      (await as(reader, "PUT", "/api/v1/insight/group-rules/team-kind", { keys: ["cluster"] })).status,
+    ).toBe(403);
+    expect((await as(reader, "DELETE", "/api/v1/insight/group-rules/team-kind")).status).toBe(403);
+
+    expect((await as(admin, "PUT", "/api/v1/insight/group-rules/bad", { keys: ["colour"] })).status).toBe(
+      400,
+    );
+    expect((await as(admin, "PUT", "/api/v1/insight/group-rules/Bad_Name", { keys: ["kind"] })).status).toBe(
+      400,
+    );
+    expect(
+      (
+        await as(admin, "PUT", "/api/v1/insight/group-rules/many", {
+          keys: ["kind", "kind", "kind", "kind", "kind"],
+        })
+      ).status,
+    ).toBe(400);
+    expect((await as(admin, "DELETE", "/api/v1/insight/group-rules/team-kind")).status).toBe(204);
+    expect((await as(admin, "GET", "/api/v1/insight/groups?rule=team-kind")).status).toBe(404);
+  });
+
   it("groups the fleet by its clusters' region and labels, as the registry records them", async () => {
     await registerCluster(handle.sql, {
       name: "c1",

@@ -316,9 +316,10 @@ export const OPENAPI_DOCUMENT = {
           ...address,
           query(
             "by",
-            "cluster, namespace, kind, label:<key> or annotation:<key> of the objects, or region, zone, provider or cluster-label:<key> of their clusters",
+            "cluster, namespace, kind, label:<key> or annotation:<key> of the objects, or region, zone, provider or cluster-label:<key> of their clusters; up to 4, comma-separated, for one group per combination",
             { default: "namespace" },
           ),
+          query("rule", "a saved group rule's name, instead of by"),
         ],
         responses: { "200": json({ type: "object" }), ...errors },
       },
@@ -381,6 +382,39 @@ export const OPENAPI_DOCUMENT = {
           query("continue", "token from the previous page"),
         ],
         responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/insight/group-rules": {
+      get: {
+        summary: "Saved resource-group rules: a name and the keys objects are grouped by",
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+    },
+    "/api/v1/insight/group-rules/{name}": {
+      get: {
+        summary: "One group rule; browse its groups at GET /api/v1/insight/groups?rule=NAME",
+        parameters: [pathParam("name", "the rule's name")],
+        responses: { "200": json({ type: "object" }), ...errors },
+      },
+      put: {
+        summary:
+          "Create or replace a group rule (admin of every cluster): keys such as label:app and label:env",
+        parameters: [pathParam("name", "the rule's name: lowercase letters, digits and -")],
+        requestBody: body({
+          type: "object",
+          required: ["keys"],
+          properties: { keys: { type: "array", items: { type: "string" } }, description: { type: "string" } },
+        }),
+        responses: {
+          "200": json({ type: "object" }, "Replaced"),
+          "201": json({ type: "object" }, "Created"),
+          ...errors,
+        },
+      },
+      delete: {
+        summary: "Delete a group rule (admin of every cluster)",
+        parameters: [pathParam("name", "the rule's name")],
+        responses: { "204": { description: "Deleted" }, ...errors },
       },
     },
     "/api/v1/dead-letters": {

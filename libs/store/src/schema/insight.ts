@@ -30,3 +30,13 @@ export const issues = pgTable(
     index("issues_open_by_object").on(t.cluster, t.uid).where(sql`resolved_at is null`),
   ],
 );
+
+/** Saved resource-group rules: a name and the keys objects are grouped by, e.g. label:app, label:env. */
+export const groupRules = pgTable("group_rules", {
+  name: text("name").primaryKey(),
+  description: text("description").notNull().default(""),
+  /** Group keys in order, each as /api/v1/insight/groups takes by=. */
+  keys: text("keys").array().notNull(),
+  createdBy: text("created_by").notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
