@@ -121,6 +121,14 @@ describe("natural-language questions over real rows", () => {
       }),
       row("Node", "", "node-silent", { status: { conditions: [{ type: "Ready", status: "Unknown" }] } }),
       row("Node", "", "node-new", { status: {} }),
+      row("Pod", "limits", "unlimited", { spec: { containers: [{ name: "a" }] } }),
+      row("Pod", "limits", "limited", {
+        spec: { containers: [{ name: "a", resources: { limits: { cpu: "1" } } }] },
+      }),
+      row("Deployment", "limits", "template-unlimited", {
+        spec: { replicas: 1, template: { spec: { containers: [{ name: "a" }] } } },
+        status: { readyReplicas: 1 },
+      }),
     ];
     await applyIndexOps(
       handle.sql,
@@ -156,6 +164,16 @@ describe("natural-language questions over real rows", () => {
     ["nodes not ready", ["c1/node-new", "c1/node-pressed", "c1/node-silent"]],
     ["ready nodes", ["c1/node-ok"]],
     ["nodes under memory pressure", ["c1/node-pressed"]],
+    // Phrasings an SRE types, which once left a word behind as a mandatory search term.
+    ["crash-looping pods", ["c1/crashing"]],
+    ["shop 中崩溃循环的 Pod", ["c1/crashing"]],
+    ["pods stuck in CrashLoopBackOff", ["c1/crashing"]],
+    ["一直 Pending 的 Pod", ["c1/pending"]],
+    ["payments 命名空间中不健康的部署", ["c1/none-ready", "c1/short"]],
+    ["unhealthy deployments in payments", ["c1/none-ready", "c1/short"]],
+    ["pods named crash", ["c1/crashing"]],
+    ["pods without resource limits in namespace limits", ["c1/unlimited"]],
+    ["deployments without limits in namespace limits", ["c1/template-unlimited"]],
   ])("%s", async (question, expected) => {
     expect(await ask(question)).toEqual(expected);
   });
@@ -163,5 +181,19 @@ describe("natural-language questions over real rows", () => {
   it("compares a number with a field that holds text without failing the query", async () => {
     const query = parseSqlQuery("SELECT * FROM resources WHERE status.phase > 5");
     expect((await searchPostgres(handle.db, query, { limit: 10 })).items).toEqual([]);
+  });
+
+  it.each([
+    ["每个命名空间有多少个 Pod", "namespace"],
+    ["各命名空间的 Pod 数量", "namespace"],
+    ["每个集群有多少个部署", "cluster"],
+    ["how many clusters", "cluster"],
+    ["where is the healthy deployment running", "cluster"],
+  ])("%s counts by %s", async (question, by) => {
+    const { query, unmatched } = parseNaturalQuery(question, { clusters: ["prod", "c1"] });
+    expect(unmatched).toEqual([]);
+    const { aggregations } = await searchPostgres(handle.db, query, { limit: 100 });
+    expect(aggregations!.length).toBeGreaterThan(0);
+    expect(aggregations!.every((a) => Object.keys(a.key).join() === by)).toBe(true);
   });
 });

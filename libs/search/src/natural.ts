@@ -36,6 +36,8 @@ interface State {
   groupBy: Field[];
   /** "top 5 namespaces by pods": how many groups to return. */
   limit?: number;
+  /** "unhealthy": not ready for workloads, failing for pods; known only once the kinds are. */
+  unhealthy?: boolean;
 }
 
 const path = (dotted: string): Field => ({ kind: "path", segments: dotted.split(".") });
@@ -356,9 +358,38 @@ const RULES: Rule[] = [
       s.limit = count ? amount(count) : 1;
     },
   ],
+  // A name comes before every other rule: "pods named crash" names a pod, not a crash loop.
+  [
+    /\b(?:named|called)\s+["']?([\w.*-]+)["']?|(?:名为|名叫|叫做|名字(?:是|为)|名称(?:是|为))\s*["“]?([\w.*-]+)["”]?/gi,
+    // A name given plainly is matched as kubectl users search, inside the name (pods named api:
+    // api-7d9f-x2); with * it is a pattern.
+    (s, a, b) => s.filters.push((a ?? b)!.includes("*") ? nameCondition((a ?? b)!) : containsName((a ?? b)!)),
+  ],
+  // "how many clusters": one group per cluster, whose number is the answer.
+  [
+    /\bhow\s+many\s+(clusters|namespaces)\b|(?:有)?多少个?\s*(集群|命名空间)(?=\s|$|？|\?)/gi,
+    (s, a, b) => {
+      s.count = true;
+      s.groupBy.push(GROUPS[(a ?? b)!.toLowerCase()]!);
+    },
+  ],
+  // "where is the api deployment running": the clusters it runs in, not a phase.
+  [
+    /\bwhere\s+(?:is|are)\s+(?:the\s+)?([\w.-]+)\s+(deployment|statefulset|daemonset|service|pod|job|cronjob)s?\s+(?:running|deployed|placed)\b|([\w.-]+)\s*(?:这个)?\s*(部署|服务|应用)?\s*(?:运行|部署)在哪(?:些|个|里)?(?:集群)?/gi,
+    (s, name, kind, zhName, zhKind) => {
+      s.count = true;
+      s.groupBy.push(column("cluster"));
+      s.filters.push(containsName((name ?? zhName)!));
+      const word = kind ?? zhKind;
+      const resolved = word
+        ? (kindOfWord(word) ?? ZH_KINDS.find(([words]) => new RegExp(`^(?:${words})$`).test(word))?.[1])
+        : undefined;
+      s.kinds.push(resolved || "Deployment");
+    },
+  ],
   // Before the scope rules, which would read "per cluster" as a cluster named "per".
   [
-    /\b(?:per|by|grouped\s+by|for\s+each|in\s+each)\s+(cluster|namespace|kind|type)s?\b|(?:按照?|每个)\s*(集群|命名空间|名字空间|类型|种类)(?:分组|统计)?/gi,
+    /\b(?:per|by|grouped\s+by|for\s+each|in\s+each)\s+(cluster|namespace|kind|type)s?\b|(?:按照?|每个|各个?)\s*(集群|命名空间|名字空间|类型|种类)(?:分组|统计)?/gi,
     (s, a, b) => {
       s.count = true;
       s.groupBy.push(GROUPS[(a ?? b)!.toLowerCase()]!);
@@ -473,9 +504,29 @@ const RULES: Rule[] = [
     /(?:未|没有?|不在|不是|非)\s*(?:在)?\s*运行(?:中|状态)?(?:的)?/g,
     (s) => s.filters.push({ type: "compare", field: path("status.phase"), op: "!=", value: "Running" }),
   ],
+  [/\bunhealthy\b|不健康/gi, (s) => (s.unhealthy = true)],
   [
-    /\b(?:(?:that\s+are\s+)?in\s+(?:an?\s+)?)?(?:error|errors|erroring|errored)(?:\s+(?:state|status))?\b|\bwith\s+errors?\b|\bunhealthy\b|(?:处于\s*)?(?:异常|出错|错误)(?:状态)?(?:的)?/gi,
+    /\b(?:(?:that\s+are\s+)?in\s+(?:an?\s+)?)?(?:error|errors|erroring|errored)(?:\s+(?:state|status))?\b|\bwith\s+errors?\b|(?:处于\s*)?(?:异常|出错|错误)(?:状态)?(?:的)?/gi,
     (s) => s.filters.push({ type: "or", of: ERROR_REASONS.map(status) }),
+  ],
+  [
+    /\b(?:without|with\s+no|missing|no)\s+(?:resource\s+|memory\s+|cpu\s+)?limits?\b|(?:没有|未设置?|缺少|无)\s*(?:资源)?限制/gi,
+    (s) => {
+      // A pod's containers, or a workload's template's: each side only where that spec exists.
+      s.filters.push({
+        type: "or",
+        of: ["spec.containers", "spec.template.spec.containers"].map(
+          (containers): Condition => ({
+            type: "and",
+            of: [
+              { type: "null", field: path(containers), negated: true },
+              { type: "null", field: path(`${containers}.*.resources.limits`), negated: false },
+            ],
+          }),
+        ),
+      });
+      s.defaultKind ??= "Pod";
+    },
   ],
   [
     /\bprivileged\b|特权(?:模式|容器)?/gi,
@@ -520,7 +571,7 @@ const RULES: Rule[] = [
     },
   ],
   [
-    /\bcrash\s*loop(?:ing|backoff)?\b|\bcrash(?:ing|ed|es)?\b|崩溃|循环重启/gi,
+    /\bcrash[\s-]*loop(?:ing|s|backoff)?\b|\bcrash(?:ing|ed|es)?\b|崩溃循环|崩溃|循环重启/gi,
     (s) => s.filters.push(status("CrashLoopBackOff")),
   ],
   [
@@ -594,10 +645,6 @@ const RULES: Rule[] = [
     },
   ],
   [
-    /\b(?:named|called)\s+["']?([\w.*-]+)["']?|(?:名为|名叫|叫做|名字(?:是|为)|名称(?:是|为))\s*["“]?([\w.*-]+)["”]?/gi,
-    (s, a, b) => s.filters.push(nameCondition((a ?? b)!)),
-  ],
-  [
     /\bnames?\s+(?:contains?|containing|like|with)\s+["']?([\w.-]+)["']?|(?:名字|名称)\s*(?:中)?(?:包含|含有|带有?)\s*["“]?([\w.-]+)["”]?/gi,
     (s, a, b) => s.filters.push(containsName((a ?? b)!)),
   ],
@@ -616,12 +663,12 @@ const RULES: Rule[] = [
 ];
 
 const EN_STOPWORDS = new Set(
-  "a all an and any are be been every everything find get give has have in is it list me of on or please show that the their them there these those what where which who with whose objects resources items created".split(
+  "a all an and any are be been every everything find get give has have in is it list me of on or please show that the their them there these those what where which who with whose objects resources items created stuck still currently right now".split(
     " ",
   ),
 );
 const ZH_STOPWORDS =
-  /处于|处在|状态为|状态是|状态|所有的|所有|全部|列出|显示|查找|查询|找出|找到|哪些|有哪些|帮我|给我|看看|查看|一下|当前|目前|现在|资源|对象|创建的|创建|里面|下面|请|的|有|下|中|里|在|我|是|了|过|都|一些|哪个|吗|呢|？|\?/g;
+  /处于|处在|状态为|状态是|状态|所有的|所有|全部|列出|显示|查找|查询|找出|找到|哪些|有哪些|帮我|给我|看看|查看|一下|当前|目前|现在|资源|对象|创建的|创建|里面|下面|一直|仍然|还在|总共|一共|请|的|有|下|中|里|在|我|是|了|过|都|一些|哪个|个|吗|呢|？|\?/g;
 
 /**
  * Questions in English or Chinese, turned into the IR by a fixed table of phrases: offline and
@@ -687,6 +734,12 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
   if (state.kinds.length === 0 && state.defaultKind) state.kinds.push(state.defaultKind);
   const kinds = [...new Set(state.kinds)];
   if (state.readiness) filters.push(readinessOf(kinds, state.readiness === "ready"));
+  if (state.unhealthy)
+    filters.push(
+      kinds.length > 0 && kinds.every((k) => REPLICATED_KINDS.includes(k) || k === "DaemonSet")
+        ? readinessOf(kinds, false)
+        : { type: "or", of: ERROR_REASONS.map(status) },
+    );
   const kindCondition: Condition[] =
     kinds.length === 0
       ? []
