@@ -131,6 +131,14 @@ describe("search output formats", () => {
     expect((await ask("kind:Deployment")).notes).toBeUndefined();
     expect((await ask("kind:Pod ns:nowhere")).notes).toBeUndefined();
     expect((await ask("kind:Pod")).items).toHaveLength(2);
+    // A question with a word the reader does not know says so when nothing matches.
+    const question = (
+      await testQueryApp(handle, { auth: { anonymousRole: "viewer" } }).inject({
+        url: `/api/v1/search?mode=nl&q=${encodeURIComponent("pods with flibbertigibbet")}`,
+      })
+    ).json();
+    expect(question.items).toEqual([]);
+    expect(question.notes).toEqual([expect.stringMatching(/not understood.*flibbertigibbet/)]);
   });
 
   it("answers format=yaml and format=json with a v1 List that names each object's cluster", async () => {

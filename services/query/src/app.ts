@@ -287,6 +287,11 @@ export function buildQueryApp(options: QueryAppOptions) {
     );
     const next = page.next ? encodeCursor(page.next) : null;
     const notes = page.total === 0 ? await kindNotes(parsed.where, request) : [];
+    // A word the reader did not know becomes a text filter; when nothing matches, say which.
+    if (page.total === 0 && interpretation?.unmatched.length)
+      notes.push(
+        `nothing matched, and these words were not understood, so they were searched for as text: ${interpretation.unmatched.join(", ")}; rephrase them or ask in SQL (mode=sql)`,
+      );
     if (query.format && query.format !== "api") {
       if (page.aggregations)
         throw badRequest("INVALID_FORMAT", "COUNT(*) answers come only as the API's JSON; drop format");
