@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { until } from "@atoll/devkit";
+import { apiVersionOf, BUILTIN_RESOURCE_TYPES } from "@atoll/kube";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
@@ -30,9 +31,46 @@ describe("the real kubectl against the index (/k8s/all and /k8s/clusters/<name>)
       failures: { CrashLoopBackOff: 3 },
     });
     generateCluster(small, { seed: 92, namespaces: ["default", "prod"], deploymentsPerNamespace: 3 });
+    // A custom resource beside the built-in kinds, as real clusters have.
+    small.apply({
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      metadata: { name: "widgets.example.com" },
+      spec: {
+        group: "example.com",
+        scope: "Namespaced",
+        names: { plural: "widgets", singular: "widget", kind: "Widget", listKind: "WidgetList" },
+        versions: [
+          {
+            name: "v1",
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+            additionalPrinterColumns: [{ name: "Size", type: "integer", jsonPath: ".spec.size" }],
+          },
+        ],
+      },
+    });
+    small.apply({
+      apiVersion: "example.com/v1",
+      kind: "Widget",
+      metadata: { name: "w1", namespace: "prod" },
+      spec: { size: 3 },
+    });
     await hub.start();
     hub.startAgent(big);
-    hub.startAgent(small);
+    // The built-in kinds and the custom resource: sync rules name custom resources explicitly.
+    const rules = join(hub.dir, "small-rules.yaml");
+    writeFileSync(
+      rules,
+      YAML.stringify({
+        rules: [
+          ...BUILTIN_RESOURCE_TYPES.map((t) => ({ apiVersion: apiVersionOf(t), resource: t.resource })),
+          { apiVersion: "example.com/v1", resource: "widgets" },
+        ],
+      }),
+    );
+    hub.startAgent(small, { ATOLL_SYNC_RULES: rules });
     await hub.waitIndexed(big, 120_000);
     await hub.waitIndexed(small);
     // A binding in the index, as on any hub that places: discovery and lists must hold up with it.
@@ -197,6 +235,10 @@ spec:
     const resources = await kubectl(all, ["api-resources"]);
     expect(resources).toMatch(/^resourcebindings\s+work\.karmada\.io\/v1alpha2\s+true\s+ResourceBinding$/m);
     expect(resources).toMatch(/^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m);
+    expect(resources).toMatch(/^widgets\s+example\.com\/v1\s+true\s+Widget$/m);
+    const widgets = (await kubectl(all, ["get", "widgets", "-A"])).trim().split("\n");
+    expect(widgets[0]).toMatch(/^NAMESPACE\s+CLUSTER\s+NAME\s+SIZE$/);
+    expect(widgets[1]).toMatch(/^prod\s+small\s+w1\s+3$/);
     const bindings = (await kubectl(all, ["get", "resourcebindings", "-A"])).trim().split("\n");
     expect(bindings[0]).toMatch(/^NAMESPACE\s+CLUSTER\s+NAME\s+SCHEDULED\s+FULLYAPPLIED\s+AGE$/);
     // Placed nowhere (the policy names a cluster that does not exist): not scheduled, and aged.
