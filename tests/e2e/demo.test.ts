@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -122,6 +122,86 @@ describe("the demo", () => {
       1000,
     );
   }, 120_000);
+
+  it("runs every atoll example in the README as written", async () => {
+    // The README's shell blocks, their atoll commands one by one (a pipe's atoll side).
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const examples = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
+      .flatMap((block) => block[1]!.split("\n"))
+      .map((line) => line.replace(/\s+#.*$/, "").trim())
+      .flatMap((line) => line.split(/\s*(?:\||&&)\s*/).filter((part) => part.startsWith("atoll ")));
+    expect(examples.length).toBeGreaterThan(15);
+    const work = mkdtempSync(join(tmpdir(), "atoll-readme-"));
+    try {
+      // The files the examples name: an app to place, manifests to check, an insight config.
+      const app = `apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: web, namespace: shop }
+spec:
+  resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment, name: web }]
+  placement: { clusterAffinity: { clusterNames: [sim-1] } }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec: { containers: [{ name: web, image: nginx:1.27 }] }
+`;
+      for (const folder of ["app", "k8s"]) mkdirSync(join(work, folder));
+      writeFileSync(join(work, "app", "web.yaml"), app);
+      writeFileSync(join(work, "k8s", "web.yaml"), app.split("---\n")[1]!);
+      writeFileSync(join(work, "app.yaml"), app.split("---\n")[1]!);
+      writeFileSync(join(work, "atoll-insight.yaml"), "severity: {}\n");
+      const env = {
+        ...process.env,
+        ATOLL_URL: /ready: (\S+)/.exec(output)![1]!,
+        ATOLL_TOKEN: /token: (\S+)/.exec(output)![1]!,
+        ATOLL_CA_FILE: join(dir, "hub.crt"),
+      };
+      const words = (line: string) =>
+        [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+      const known: { tokenId?: string; hubKey?: string } = {};
+      const failures: string[] = [];
+      for (const example of examples) {
+        // Placeholders the README leaves to the reader, filled from what the hub answered.
+        const line = example
+          .replace("<id>", known.tokenId ?? "<id>")
+          .replace(/U\.\.\./g, known.hubKey ?? "U...")
+          .replace(/\s*>\s*\S+$/, "");
+        const args = words(line).slice(1);
+        const once = () => {
+          const child = run(process.execPath, [serviceEntry("@atoll/cli"), ...args], { cwd: work, env });
+          // What the README pipes in (`... | atoll check -f -`): a manifest; nothing otherwise.
+          child.child.stdin?.end(args.includes("-") ? app.split("---\n")[1] : "");
+          return child.then(
+            (done) => ({ stdout: done.stdout, code: 0 }),
+            (error: { stdout: string; stderr: string; code: number }) => ({
+              stdout: `${error.stdout}${error.stderr}`,
+              code: error.code,
+            }),
+          );
+        };
+        let { stdout, code } = await once();
+        // A binding appears once the scheduler has placed what apply stored.
+        for (let tries = 0; code !== 0 && args[0] === "describe" && tries < 40; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          ({ stdout, code } = await once());
+        }
+        known.tokenId ??= /atoll_([0-9A-Za-z]+)_/.exec(stdout)?.[1];
+        known.hubKey ??= /\b(U[A-Z2-7]{55})\b/.exec(stdout)?.[1];
+        // atoll check exits 3 on findings at --fail-on and 4 below --min-score, as documented.
+        const allowed = args[0] === "check" ? [0, 3, 4] : [0];
+        if (!allowed.includes(code)) failures.push(`${example} → exit ${code}: ${stdout.slice(0, 300)}`);
+      }
+      expect(failures).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it("keeps to a database of its own and drops only that one when stopped", async () => {
     const made = (await demoDatabases()).filter((d) => !before.includes(d));
