@@ -70,11 +70,12 @@ const SEALED_VALUE = "atoll-sealed:";
 type Manifest = Record<string, any>;
 
 const isSecret = (manifest: Manifest) => manifest?.kind === "Secret" && manifest?.apiVersion === "v1";
+const SECRET_VALUE_FIELDS = ["data", "stringData"] as const;
 
 function mapSecretValues(manifest: Manifest, map: (value: string) => string): Manifest {
   if (!isSecret(manifest)) return manifest;
   const sealed: Manifest = { ...manifest };
-  for (const field of ["data", "stringData"] as const) {
+  for (const field of SECRET_VALUE_FIELDS) {
     const values = manifest[field];
     if (!values || typeof values !== "object") continue;
     sealed[field] = Object.fromEntries(
@@ -106,10 +107,15 @@ export function openSecretValues(key: Buffer, manifest: Manifest): Manifest {
 
 /** Whether any of a Secret's values is sealed. */
 export function hasSealedValues(manifest: Manifest): boolean {
-  let sealed = false;
-  mapSecretValues(manifest, (value) => {
-    sealed ||= value.startsWith(SEALED_VALUE);
-    return value;
-  });
-  return sealed;
+  return (
+    isSecret(manifest) &&
+    SECRET_VALUE_FIELDS.some((field) => {
+      const values = manifest[field];
+      return (
+        typeof values === "object" &&
+        values !== null &&
+        Object.values(values).some((v) => typeof v === "string" && v.startsWith(SEALED_VALUE))
+      );
+    })
+  );
 }

@@ -495,9 +495,8 @@ export class PlacementController {
           dependencies: openedDeps,
           binding: `${template.metadata.namespace ?? ""}.${name}`,
         }).manifests;
-        manifests[target.name] = secretKey
-          ? rendered.map((m) => sealSecretValues(workKey(secretKey, target.name), m))
-          : rendered;
+        const clusterKey = secretKey && workKey(secretKey, target.name);
+        manifests[target.name] = clusterKey ? rendered.map((m) => sealSecretValues(clusterKey, m)) : rendered;
       } catch (error) {
         failures[target.name] = `its overrides could not be applied: ${(error as Error).message}`;
       }

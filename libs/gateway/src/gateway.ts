@@ -156,10 +156,11 @@ function answerAccessReview(body: Buffer, principal: Principal, cluster: Gateway
       ["get", "list", "watch"].includes(verb) && !UPGRADE_SUBRESOURCES.has(text(resource.subresource));
     const needed = reads ? "proxy-read" : "proxy-write";
     const namespace = text(resource.namespace);
-    allowed = canProxy(principal, needed, cluster.name, namespace) && (reads || !cluster.readOnly);
+    const granted = canProxy(principal, needed, cluster.name, namespace);
+    allowed = granted && (reads || !cluster.readOnly);
     reason = allowed
       ? `the hub's grants allow ${needed} on ${namespace ? `namespace "${namespace}" of ` : ""}cluster "${cluster.name}"; the cluster's own RBAC may still refuse`
-      : !reads && cluster.readOnly && canProxy(principal, needed, cluster.name, namespace)
+      : granted
         ? `cluster "${cluster.name}" is read-only through the gateway`
         : `${principal.name} (role ${principal.role}) has no ${needed} grant on ${namespace ? `namespace "${namespace}" of ` : "every namespace of "}cluster "${cluster.name}"`;
   } else {

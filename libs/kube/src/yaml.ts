@@ -51,14 +51,19 @@ export class YamlLimitError extends Error {
 /** One document of a YAML stream: its value, or why it could not be read. */
 export type YamlDocument = { value: unknown; error?: undefined } | { value?: undefined; error: string };
 
-/** The checks that need only the tokens: size, flow nesting, anchors, aliases and explicit keys. */
-function checkTokens(text: string, limits: YamlLimits): void {
+/** The first check, before any other work on the text: its size. */
+function checkBytes(text: string, limits: YamlLimits): void {
   const bytes = Buffer.byteLength(text);
   if (bytes > limits.maxBytes)
     throw new YamlLimitError(
       "maxBytes",
       `the YAML takes ${bytes} bytes, more than the ${limits.maxBytes} allowed`,
     );
+}
+
+/** The checks that need only the tokens: size, flow nesting, anchors, aliases and explicit keys. */
+function checkTokens(text: string, limits: YamlLimits): void {
+  checkBytes(text, limits);
   let depth = 0;
   let aliases = 0;
   let anchors = 0;
@@ -198,13 +203,7 @@ export async function readYamlDocumentsOffLoop(
 ): Promise<YamlDocument[]> {
   if (text.length < OFF_LOOP_BYTES) return readYamlDocuments(text, limits);
   // The size limit is checked here too, so an oversized text is never copied to a worker.
-  const bounds = { ...DEFAULT_YAML_LIMITS, ...limits };
-  const bytes = Buffer.byteLength(text);
-  if (bytes > bounds.maxBytes)
-    throw new YamlLimitError(
-      "maxBytes",
-      `the YAML takes ${bytes} bytes, more than the ${bounds.maxBytes} allowed`,
-    );
+  checkBytes(text, { ...DEFAULT_YAML_LIMITS, ...limits });
   // From src (under vitest) and from dist alike, this names the compiled worker in dist.
   pool ??= new Piscina({
     filename: new URL("../dist/yaml-worker.js", import.meta.url).href,

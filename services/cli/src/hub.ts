@@ -20,7 +20,8 @@ export const HUB_USAGE = `hub:    --hub URL, or ATOLL_URL (default http://127.0.
 const TLS_TRUST =
   /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID|CERT_HAS_EXPIRED)$/;
 
-function readCaFile(file: string): string {
+/** The hub's CA certificate, or a SetupError that says which file could not be read. */
+export function readCaFile(file: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch (error) {

@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { serversKubeconfig } from "@atoll/kube";
-import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf } from "./hub.js";
+import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf, readCaFile } from "./hub.js";
 import { SetupError } from "./infra.js";
 
 export const KUBECONFIG_USAGE = `atoll kubeconfig [--out FILE]: a kubeconfig for kubectl with, for each cluster you can
@@ -26,7 +26,7 @@ export async function runKubeconfig(args: string[], print: (text: string) => voi
       ]),
     ],
     token,
-    ...(caFile ? { caCert: readFileSync(caFile, "utf8") } : {}),
+    ...(caFile ? { caCert: readCaFile(caFile) } : {}),
   });
   if (!values.out) return print(text.trimEnd());
   writeFileSync(values.out, text, { mode: 0o600 });

@@ -36,8 +36,9 @@ export function groupRuleRoutes(app: FastifyInstance, sql: postgres.Sql): void {
   app.get("/api/v1/insight/group-rules", async () => ({ items: await listGroupRules(sql) }));
 
   app.get("/api/v1/insight/group-rules/:name", async (request) => {
-    const rule = await getGroupRule(sql, nameOf(request));
-    if (!rule) throw new HttpProblem(404, "NOT_FOUND", "Not found", `no group rule "${nameOf(request)}"`);
+    const name = nameOf(request);
+    const rule = await getGroupRule(sql, name);
+    if (!rule) throw new HttpProblem(404, "NOT_FOUND", "Not found", `no group rule "${name}"`);
     return rule;
   });
 

@@ -24,7 +24,7 @@ import {
 } from "@atoll/insight";
 import { readYamlOffLoop } from "@atoll/kube";
 import { conditionSql, nameCondition, parseDuration, resolveKind } from "@atoll/search";
-import { type Database, ISO_TIME_FORMAT } from "@atoll/store";
+import { type Database, getGroupRule, ISO_TIME_FORMAT } from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { addressed, type Query } from "./address.js";
@@ -375,11 +375,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
     const q = request.query as Query & { rule?: string };
     let by = q.by ?? "namespace";
     if (q.rule) {
-      const [rule] = (await db.execute(
-        sql`select keys from group_rules where name = ${q.rule}`,
-      )) as unknown as {
-        keys: string[];
-      }[];
+      const rule = await getGroupRule(db.$client, q.rule);
       if (!rule)
         throw new HttpProblem(
           404,
