@@ -607,9 +607,12 @@ spec:
 `,
         WRITER,
       );
+      // Requests go out in template order (other before settings): wait for both decisions.
       await until(
-        async () => (await getBinding(handle.sql, "broken", "other-configmap"))?.condition === "Success",
-        "the other template placed",
+        async () =>
+          (await getBinding(handle.sql, "broken", "other-configmap"))?.condition === "Success" &&
+          (await getBinding(handle.sql, "broken", "settings-serviceaccount")) !== undefined,
+        "the other template placed, and the broken one decided",
       );
       const binding = await getBinding(handle.sql, "broken", "settings-serviceaccount");
       expect(binding!.message).toMatch(/not dispatched to us: its overrides could not be applied/);
