@@ -11,6 +11,7 @@ import {
   jetstream,
   jetstreamManager,
   type PubAck,
+  RetentionPolicy,
 } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, headers, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
@@ -31,6 +32,8 @@ export interface BusOptions {
   credentialsFile?: string;
   /** Inbox prefix; a pull-mode agent must use its cluster's, the only inbox it may read. */
   inboxPrefix?: string;
+  /** How many messages one cluster may have waiting in a stream it writes (hub services set it). */
+  clusterBacklog?: number | undefined;
 }
 
 export class BusAuthError extends Error {
@@ -122,6 +125,13 @@ export const isUnreachable = (error: unknown) =>
   );
 
 /**
+ * Whether the hub refused a publish because the publisher's cluster already has its quota of
+ * messages waiting in the stream (see streamConfigs): back off and retry, nothing is wrong.
+ */
+export const isBacklogFull = (error: unknown) =>
+  /maximum messages per subject exceeded/i.test((error as Error)?.message ?? "");
+
+/**
  * Runs a start-up step against NATS, retrying it while the server cannot be reached or does not
  * answer: services and agents often start before NATS does, or while it restarts, and a crash
  * loop there would only add noise. Any other error (refused credentials, say) fails at once.
@@ -158,6 +168,7 @@ export class Bus {
     readonly jsm: JetStreamManager,
     private readonly logger: Logger,
     prefix: string,
+    private readonly clusterBacklog: number | undefined,
   ) {
     this.names = busNames(prefix);
     this.js = jetstream(nc);
@@ -206,14 +217,18 @@ export class Bus {
       }
     })();
     const jsm = await jetstreamManager(nc, { checkAPI: false });
-    return new Bus(nc, jsm, logger, options.prefix ?? "");
+    return new Bus(nc, jsm, logger, options.prefix ?? "", options.clusterBacklog);
   }
 
   /** Declares streams and buckets; the hub services call this at start-up, agents do not. */
   ensureTopology(): Promise<void> {
     return retryWhileUnreachable(
       "declaring streams",
-      () => ensureTopology(this.jsm, this.js, this.names),
+      () =>
+        ensureTopology(this.jsm, this.js, this.names, {
+          logger: this.logger,
+          ...(this.clusterBacklog ? { clusterBacklog: this.clusterBacklog } : {}),
+        }),
       this.logger,
     );
   }
@@ -435,12 +450,16 @@ export class Bus {
         { stream, consumer: durable, ackFloor: floor, delivered: existing.delivered.stream_seq },
         "resuming a consumer from its ack floor",
       );
+      const { retention } = (await this.jsm.streams.info(stream)).config;
       await this.jsm.consumers.delete(stream, durable);
-      await this.jsm.consumers.add(stream, {
-        ...config,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: floor + 1,
-      });
+      // A work queue holds only what no consumer acked, so delivering all of it starts at the ack
+      // floor (and a work queue refuses any other start).
+      await this.jsm.consumers.add(
+        stream,
+        retention === RetentionPolicy.Workqueue
+          ? config
+          : { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 },
+      );
       return;
     }
     await this.jsm.consumers.update(stream, durable, {

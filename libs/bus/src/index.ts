@@ -10,6 +10,7 @@ export {
   type Consumption,
   type DeadLetter,
   type Delivery,
+  isBacklogFull,
   isUnreachable,
   retryWhileUnreachable,
 } from "./bus.js";

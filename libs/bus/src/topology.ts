@@ -1,4 +1,6 @@
+import type { Logger } from "@atoll/log";
 import {
+  DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
@@ -13,15 +15,36 @@ import type { BusNames } from "./names.js";
 const HOUR_NS = 3_600_000_000_000;
 const TWO_MINUTES_NS = 120_000_000_000;
 
-/** Stream definitions; the dedupe window is what makes Nats-Msg-Id retries safe. */
-export function streamConfigs(names: BusNames): (Partial<StreamConfig> & { name: string })[] {
+/** How many messages one cluster may have waiting in a stream it writes, unless configured. */
+const DEFAULT_CLUSTER_BACKLOG = 1000;
+
+/**
+ * Stream definitions; the dedupe window is what makes Nats-Msg-Id retries safe.
+ *
+ * The streams agents write (events and work statuses) share one account's storage, so each
+ * cluster gets its own quota: every cluster publishes on a subject of its own, a message leaves
+ * the stream once its consumer acks it (work-queue retention), and a cluster with clusterBacklog
+ * messages waiting is refused more (discard new per subject) until the hub catches up. Its agent
+ * backs off and retries; every other cluster goes on. One cluster can therefore hold at most
+ * clusterBacklog × max_payload bytes.
+ */
+export function streamConfigs(
+  names: BusNames,
+  clusterBacklog = DEFAULT_CLUSTER_BACKLOG,
+): (Partial<StreamConfig> & { name: string })[] {
   const common = { storage: StorageType.File, duplicate_window: TWO_MINUTES_NS, num_replicas: 1 };
+  const perClusterQuota = {
+    retention: RetentionPolicy.Workqueue,
+    discard: DiscardPolicy.New,
+    max_msgs_per_subject: clusterBacklog,
+    discard_new_per_subject: true,
+  };
   return [
     {
       ...common,
+      ...perClusterQuota,
       name: names.streams.resources,
       subjects: [names.all("res")],
-      retention: RetentionPolicy.Limits,
       max_age: 72 * HOUR_NS,
     },
     {
@@ -39,9 +62,9 @@ export function streamConfigs(names: BusNames): (Partial<StreamConfig> & { name:
     },
     {
       ...common,
+      ...perClusterQuota,
       name: names.streams.workStatus,
       subjects: [names.all("wstat")],
-      retention: RetentionPolicy.Limits,
       max_age: 72 * HOUR_NS,
     },
     {
@@ -59,16 +82,64 @@ export async function ensureTopology(
   jsm: JetStreamManager,
   js: JetStreamClient,
   names: BusNames,
+  options: { logger: Logger; clusterBacklog?: number },
 ): Promise<void> {
-  for (const config of streamConfigs(names)) {
+  for (const config of streamConfigs(names, options.clusterBacklog)) {
+    let existing: StreamConfig;
     try {
-      await jsm.streams.info(config.name);
-      await jsm.streams.update(config.name, config);
+      existing = (await jsm.streams.info(config.name)).config;
     } catch (error) {
       if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamNotFound)
         throw error;
       await jsm.streams.add(config);
+      continue;
+    }
+    if (existing.retention === config.retention) {
+      await jsm.streams.update(config.name, config);
+    } else if (await drained(jsm, config.name)) {
+      // NATS cannot change a stream's retention in place. A stream whose every message has been
+      // handled holds nothing a consumer still needs, so it is made again with the new one.
+      await jsm.streams.delete(config.name);
+      await jsm.streams.add(config);
+      options.logger.info(
+        { stream: config.name, from: existing.retention, to: config.retention },
+        "recreated a drained stream with its new retention",
+      );
+    } else {
+      options.logger.warn(
+        { stream: config.name, retention: existing.retention, wanted: config.retention },
+        "a stream still holds unhandled messages under its old retention; it keeps it (and shares storage " +
+          "across clusters) until its consumers have caught up and a hub service restarts",
+      );
     }
   }
   await new Kvm(js).create(names.clustersBucket, { history: 1 });
+}
+
+/**
+ * Whether a stream holds nothing still to handle: every consumer has acked all it was given and
+ * has nothing waiting, and every subject with messages has a consumer (a cluster whose consumer
+ * does not exist yet has unhandled messages).
+ */
+async function drained(jsm: JetStreamManager, stream: string): Promise<boolean> {
+  const filters: string[] = [];
+  for await (const consumer of jsm.consumers.list(stream)) {
+    if (consumer.num_pending > 0 || consumer.num_ack_pending > 0) return false;
+    filters.push(consumer.config.filter_subject ?? ">");
+  }
+  const { state } = await jsm.streams.info(stream, { subjects_filter: ">" });
+  return Object.keys(state.subjects ?? {}).every((subject) =>
+    filters.some((filter) => subjectMatches(filter, subject)),
+  );
+}
+
+/** NATS subject matching: `*` stands for one token, a final `>` for one or more. */
+function subjectMatches(filter: string, subject: string): boolean {
+  const wanted = filter.split(".");
+  const tokens = subject.split(".");
+  for (const [i, token] of wanted.entries()) {
+    if (token === ">") return tokens.length > i;
+    if (i >= tokens.length || (token !== "*" && token !== tokens[i])) return false;
+  }
+  return wanted.length === tokens.length;
 }

@@ -33,6 +33,12 @@ export const commonConfig = {
   DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/atoll"),
   /** Prefix for stream, consumer and KV names, so test runs and tenants do not collide. */
   ATOLL_BUS_PREFIX: z.string().default(""),
+  /**
+   * How many messages one cluster may have waiting for the hub in a stream it writes; more are
+   * refused until the hub catches up, so one cluster cannot fill the storage all share (1,000
+   * when unset).
+   */
+  ATOLL_BUS_CLUSTER_BACKLOG: z.coerce.number().int().min(10).max(10_000_000).optional(),
   LOG_LEVEL: z.string().default("info"),
   /** File with this process's NATS nkey seed, where the server requires authentication. */
   NATS_CREDENTIALS: z.string().optional(),

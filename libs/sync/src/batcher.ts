@@ -1,3 +1,4 @@
+import { isBacklogFull } from "@atoll/bus";
 import {
   create,
   type ResourceEvent,
@@ -89,7 +90,9 @@ export class ResourceBatcher {
         const delay = Math.min(10_000, 100 * 2 ** Math.min(attempt, 7));
         this.options.logger.warn(
           { err: (error as Error).message, msgId, attempt, retryInMs: delay },
-          "publishing a batch failed; retrying",
+          isBacklogFull(error)
+            ? "the hub holds as many of this cluster's batches as it takes until it indexes some; retrying"
+            : "publishing a batch failed; retrying",
         );
         await sleep(delay * (0.5 + Math.random() / 2));
       }

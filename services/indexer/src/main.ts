@@ -37,6 +37,7 @@ const bus = await Bus.connect({
   url: config.NATS_URL,
   name: "indexer",
   prefix: config.ATOLL_BUS_PREFIX,
+  clusterBacklog: config.ATOLL_BUS_CLUSTER_BACKLOG,
   logger,
   ...(config.NATS_CREDENTIALS ? { credentialsFile: config.NATS_CREDENTIALS } : {}),
 });

@@ -65,6 +65,7 @@ const bus = await Bus.connect({
   url: config.NATS_URL,
   name: "query",
   prefix: config.ATOLL_BUS_PREFIX,
+  clusterBacklog: config.ATOLL_BUS_CLUSTER_BACKLOG,
   logger,
   ...(config.NATS_CREDENTIALS ? { credentialsFile: config.NATS_CREDENTIALS } : {}),
 });
