@@ -260,7 +260,8 @@ if (openSearchUrl) {
     const options = { url: openSearchUrl, prefix: `contract-${randomBytes(4).toString("hex")}-` };
     const writer = new OpenSearchWriter(options);
     await writer.ensureIndex();
-    await writer.apply(ROWS.map((r): IndexOp => ({ op: "upsert", row: r })));
+    // Numbered as Postgres would number them.
+    await writer.apply(ROWS.map((row, i) => ({ op: "upsert", row, revision: BigInt(i + 1) })));
     await writer.versions();
     const client = new OpenSearchClient(options);
     return {

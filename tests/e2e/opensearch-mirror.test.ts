@@ -1,16 +1,27 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
+import { newSyncId } from "@atoll/kube";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
+import { resourceBatchCodec } from "@atoll/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
 
 /**
  * With OPENSEARCH_URL set, the indexer mirrors every batch into OpenSearch before acking. A
- * stand-in server answers like OpenSearch and records the latest version per document id.
+ * stand-in server answers like OpenSearch with external versions: a write lands only when its
+ * version is at least the document's, or its deletion's (kept here for good, where OpenSearch
+ * keeps it for index.gc_deletes, 60 s by default).
  */
 describe("the indexer mirrors into OpenSearch when OPENSEARCH_URL is set", () => {
-  const documents = new Map<string, number>();
+  const held = new Map<string, { version: number; resourceVersion?: number }>();
+  /** Document id → the resourceVersion of the object it holds. */
+  const documents = () => {
+    const live = new Map<string, number>();
+    for (const [id, doc] of held) if (doc.resourceVersion !== undefined) live.set(id, doc.resourceVersion);
+    return live;
+  };
   const requests: string[] = [];
   let server: Server;
   let hub: TestHub;
@@ -33,10 +44,16 @@ describe("the indexer mirrors into OpenSearch when OPENSEARCH_URL is set", () =>
             const [action, meta] = Object.entries(
               lines[i] as Record<string, { _id: string; version?: number }>,
             )[0]!;
-            if (action === "index") {
-              documents.set(meta._id, Math.max(documents.get(meta._id) ?? 0, meta.version ?? 0));
-              i += 1;
-            } else documents.delete(meta._id);
+            const document = action === "index" ? (lines[++i] as { resourceVersion: number }) : undefined;
+            const version = meta.version ?? 0;
+            if ((held.get(meta._id)?.version ?? 0) > version) {
+              items.push({ [action]: { status: 409, error: { type: "version_conflict_engine_exception" } } });
+              continue;
+            }
+            held.set(meta._id, {
+              version,
+              ...(document ? { resourceVersion: document.resourceVersion } : {}),
+            });
             items.push({ [action]: { status: 200 } });
           }
         }
@@ -76,9 +93,52 @@ describe("the indexer mirrors into OpenSearch when OPENSEARCH_URL is set", () =>
         expected.set(`os-sim/${object.metadata.uid}`, Number(object.metadata.resourceVersion));
     }
     await until(
-      () => documents.get(`os-sim/${changed.metadata.uid}`) === Number(changed.metadata.resourceVersion),
+      () => documents().get(`os-sim/${changed.metadata.uid}`) === Number(changed.metadata.resourceVersion),
       "the change in OpenSearch",
     );
-    expect(documents).toEqual(expected);
+    expect(documents()).toEqual(expected);
+  });
+
+  it("follows Postgres when the next full list undoes a forged deletion from far in the future", async () => {
+    const configMaps = sim.store.findType("", "v1", "configmaps")!;
+    const [victim] = sim.store.list(configMaps);
+    const id = `os-sim/${victim!.object.metadata.uid}`;
+    await hub.bus.publish(
+      hub.bus.names.resources(sim.name),
+      resourceBatchCodec,
+      create(ResourceEventBatchSchema, {
+        cluster: sim.name,
+        agentId: "forger",
+        events: [
+          create(ResourceEventSchema, {
+            version: "v1",
+            syncId: newSyncId(),
+            type: EventType.DELETED,
+            kind: "ConfigMap",
+            resource: "configmaps",
+            namespace: victim!.object.metadata.namespace,
+            name: victim!.object.metadata.name,
+            uid: victim!.object.metadata.uid,
+            resourceVersion: 10n ** 12n,
+          }),
+        ],
+      }),
+      "forged-future-deletion",
+    );
+    await until(() => !documents().has(id), "the forged deletion in OpenSearch");
+
+    // The next full list brings the object back, in Postgres and in the mirror alike.
+    await hub.agents.get(`agent-${sim.name}`)?.stop();
+    hub.startAgent(sim);
+    await until(
+      () => documents().get(id) === Number(victim!.object.metadata.resourceVersion),
+      "the relisted object back in OpenSearch",
+    );
+    const expected = new Map<string, number>();
+    for (const type of sim.store.types()) {
+      for (const { object } of sim.store.entries(type))
+        expected.set(`os-sim/${object.metadata.uid}`, Number(object.metadata.resourceVersion));
+    }
+    expect(documents()).toEqual(expected);
   });
 });

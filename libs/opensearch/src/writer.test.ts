@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { IndexOp, ObjectRow } from "@atoll/store";
+import type { ObjectRow, SettledOp } from "@atoll/store";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OpenSearchError } from "./client.js";
 import { OpenSearchWriter } from "./writer.js";
@@ -130,9 +130,10 @@ describe("OpenSearch writer against a capturing server", () => {
     expect(JSON.parse(captured[2]!.body)).toEqual({ properties: template.template.mappings.properties });
   });
 
-  it("sends versioned bulk writes and deletes, and sweeps after the writes before them", async () => {
-    const ops: IndexOp[] = [
-      { op: "upsert", row: row("u1", 101) },
+  it("sends bulk writes and deletes versioned by Postgres's revisions, and sweeps after the writes before them", async () => {
+    const revision = 2n ** 52n;
+    const ops: SettledOp[] = [
+      { op: "upsert", row: row("u1", 101), revision: revision + 1n },
       {
         op: "upsert",
         row: row("u2", 102, {
@@ -142,8 +143,9 @@ describe("OpenSearch writer against a capturing server", () => {
           resource: "namespaces",
           name: "payments",
         }),
+        revision: revision + 2n,
       },
-      { op: "delete", cluster: "prod-1", uid: "u0", resourceVersion: 103n, syncId: "s1" },
+      { op: "delete", cluster: "prod-1", uid: "u0", revision: revision + 3n },
       {
         op: "sweep",
         cluster: "prod-1",
@@ -152,7 +154,7 @@ describe("OpenSearch writer against a capturing server", () => {
         namespace: "payments",
         syncId: "000001795300000-abcd1234",
       },
-      { op: "delete", cluster: "prod-1", uid: "u9", syncId: "s1" },
+      { op: "delete", cluster: "prod-1", uid: "u9", revision: revision + 4n },
     ];
     await writer().apply(ops, now);
     expect(violations).toEqual([]);
@@ -163,7 +165,9 @@ describe("OpenSearch writer against a capturing server", () => {
     ]);
     expectGolden("bulk.ndjson", captured[0]!.body);
     expectGolden("sweep.json", `${JSON.stringify(JSON.parse(captured[1]!.body), null, 2)}\n`);
-    expect(captured[2]!.body).toBe('{"delete":{"_index":"golden-atoll-resources","_id":"prod-1/u9"}}\n');
+    expect(captured[2]!.body).toBe(
+      `{"delete":{"_index":"golden-atoll-resources","_id":"prod-1/u9","version":${revision + 4n},"version_type":"external_gte"}}\n`,
+    );
   });
 
   it("treats version conflicts (a stale replay) and deletes of missing documents as done", async () => {
@@ -182,8 +186,8 @@ describe("OpenSearch writer against a capturing server", () => {
     await expect(
       writer().apply(
         [
-          { op: "upsert", row: row("u1", 5) },
-          { op: "delete", cluster: "prod-1", uid: "u2", resourceVersion: 9n, syncId: "s1" },
+          { op: "upsert", row: row("u1", 5), revision: 7n },
+          { op: "delete", cluster: "prod-1", uid: "u2", revision: 9n },
         ],
         now,
       ),
@@ -195,8 +199,9 @@ describe("OpenSearch writer against a capturing server", () => {
       errors: true,
       items: [{ index: { status: 400, error: { type: "mapper_parsing_exception", reason: "bad field" } } }],
     });
-    await expect(writer().apply([{ op: "upsert", row: row("u1", 5) }], now)).rejects.toThrow(OpenSearchError);
-    await expect(writer().apply([{ op: "upsert", row: row("u1", 5) }], now)).rejects.toThrow(
+    const upsert: SettledOp = { op: "upsert", row: row("u1", 5), revision: 7n };
+    await expect(writer().apply([upsert], now)).rejects.toThrow(OpenSearchError);
+    await expect(writer().apply([upsert], now)).rejects.toThrow(
       /mapper_parsing_exception: bad field/,
     );
   });

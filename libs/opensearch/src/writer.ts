@@ -1,4 +1,4 @@
-import { type IndexOp, type ObjectRow, objectWords } from "@atoll/store";
+import { type ObjectRow, objectWords, type SettledOp } from "@atoll/store";
 import { OpenSearchClient, OpenSearchError, type OpenSearchWriterOptions } from "./client.js";
 import { resourceIndexTemplate } from "./mapping.js";
 
@@ -69,38 +69,31 @@ export function resourceDocument(row: ObjectRow, indexedAt: string): string {
 }
 
 /**
- * The _bulk body for upserts and deletes. Versions are external and come from resourceVersion:
- * external_gte lets an equal version refresh the sync id, and rejects anything older, so writes
- * are idempotent and replay-safe exactly as in Postgres.
+ * The _bulk body for upserts and deletes as Postgres settled them. Versions are external and are
+ * Postgres's revisions: the mirror takes Postgres's order of changes rather than deciding one of
+ * its own, and external_gte makes a write replayed after a crash land again harmlessly while an
+ * older one is refused.
  */
-export function bulkBody(index: string, ops: IndexOp[], indexedAt: string): string {
+export function bulkBody(index: string, ops: SettledOp[], indexedAt: string): string {
   const lines: string[] = [];
   for (const op of ops) {
+    if (op.op === "sweep") continue;
+    const target = {
+      _index: index,
+      _id: op.op === "upsert" ? documentId(op.row.cluster, op.row.uid) : documentId(op.cluster, op.uid),
+      version: Number(op.revision),
+      version_type: "external_gte",
+    };
     if (op.op === "upsert") {
-      const { row } = op;
-      lines.push(
-        JSON.stringify({
-          index: {
-            _index: index,
-            _id: documentId(row.cluster, row.uid),
-            version: Number(row.resourceVersion),
-            version_type: "external_gte",
-          },
-        }),
-      );
-      lines.push(resourceDocument(row, indexedAt));
-    } else if (op.op === "delete") {
-      const meta: Record<string, unknown> = { _index: index, _id: documentId(op.cluster, op.uid) };
-      if (op.resourceVersion !== undefined)
-        Object.assign(meta, { version: Number(op.resourceVersion), version_type: "external_gte" });
-      lines.push(JSON.stringify({ delete: meta }));
-    }
+      lines.push(JSON.stringify({ index: target }));
+      lines.push(resourceDocument(op.row, indexedAt));
+    } else lines.push(JSON.stringify({ delete: target }));
   }
   return `${lines.join("\n")}\n`;
 }
 
 /** _delete_by_query for a sweep: rows of the scope (or the whole cluster) last seen in an older list. */
-export function sweepQuery(op: Extract<IndexOp, { op: "sweep" }>): Record<string, unknown> {
+export function sweepQuery(op: Extract<SettledOp, { op: "sweep" }>): Record<string, unknown> {
   const filter: Record<string, unknown>[] = [{ term: { cluster: op.cluster } }];
   if (op.apiGroup !== undefined) filter.push({ term: { apiGroup: op.apiGroup } });
   if (op.resource !== undefined) filter.push({ term: { resource: op.resource } });
@@ -141,8 +134,8 @@ export class OpenSearchWriter {
   }
 
   /** Applies ops in order: bulk writes between sweeps, each sweep after the writes before it. */
-  async apply(ops: readonly IndexOp[], now = new Date()): Promise<void> {
-    let segment: IndexOp[] = [];
+  async apply(ops: readonly SettledOp[], now = new Date()): Promise<void> {
+    let segment: SettledOp[] = [];
     const flush = async () => {
       if (segment.length === 0) return;
       const answer = await this.request(

@@ -102,6 +102,8 @@ export {
   type IndexOp,
   type ObjectRow,
   pruneTombstones,
+  type SettledOp,
+  settledOps,
 } from "./resources.js";
 export * as schema from "./schema/index.js";
 export { objectWords, wordsOf } from "./words.js";

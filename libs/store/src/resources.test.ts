@@ -8,7 +8,7 @@ import {
   storableJson,
   temporaryDatabase,
 } from "./db.js";
-import { applyIndexOps, type ObjectRow } from "./resources.js";
+import { applyIndexOps, type IndexOp, type ObjectRow, type SettledOp, settledOps } from "./resources.js";
 
 function row(
   uid: string,
@@ -164,6 +164,72 @@ describe("index writes", () => {
       { op: "delete", cluster: "c1", uid: "live", resourceVersion: 99n, syncId: "s1" },
     ]);
     expect(await versions()).toEqual({ live: 6 });
+  });
+
+  it("settles each batch into the writes a mirror makes, so a mirror with external versions follows Postgres", async () => {
+    // OpenSearch's external_gte rule, tombstones included: a write lands when its version is at
+    // least the document's or its tombstone's.
+    const mirror = new Map<string, { version: bigint; rv?: bigint; deleted: boolean }>();
+    const write = (ops: SettledOp[]) => {
+      for (const op of ops) {
+        if (op.op === "sweep") continue;
+        const id = op.op === "upsert" ? op.row.uid : op.uid;
+        const held = mirror.get(id);
+        if (held && held.version > op.revision) continue;
+        mirror.set(
+          id,
+          op.op === "upsert"
+            ? { version: op.revision, rv: op.row.resourceVersion, deleted: false }
+            : { version: op.revision, deleted: true },
+        );
+      }
+    };
+    const apply = async (ops: IndexOp[]) => {
+      await applyIndexOps(handle.sql, ops);
+      const settled = await settledOps(handle.sql, ops);
+      write(settled);
+      return settled;
+    };
+    const mirrored = () =>
+      Object.fromEntries(
+        [...mirror]
+          .filter(([, doc]) => !doc.deleted)
+          .map(([id, doc]) => [id, Number(doc.rv)])
+          .sort(),
+      );
+
+    await apply([
+      { op: "upsert", row: row("live", 5) },
+      { op: "upsert", row: row("other", 7) },
+    ]);
+    // A forged deletion far in the future; then the next full list, whose versions are lower.
+    await apply([{ op: "delete", cluster: "c1", uid: "live", resourceVersion: 10n ** 15n, syncId: "s1" }]);
+    expect(mirrored()).toEqual({ other: 7 });
+    await apply([
+      { op: "upsert", row: row("live", 6, { syncId: "s2" }) },
+      { op: "upsert", row: row("other", 7, { syncId: "s2" }) },
+      { op: "sweep", cluster: "c1", apiGroup: "", resource: "pods", syncId: "s2" },
+    ]);
+    expect(mirrored()).toEqual({ live: 6, other: 7 });
+    expect(mirrored()).toEqual(await versions());
+
+    // A stale replay settles to nothing new; a batch the mirror never received settles again.
+    expect(await apply([{ op: "upsert", row: row("live", 5) }])).toEqual([]);
+    mirror.delete("other");
+    const again = await apply([{ op: "upsert", row: row("other", 7, { syncId: "s2" }) }]);
+    expect(again.map((op) => op.op)).toEqual(["upsert"]);
+    // Within a batch, only what stands is written, once per object.
+    const batch = await apply([
+      { op: "upsert", row: row("live", 8, { syncId: "s2" }) },
+      { op: "upsert", row: row("live", 9, { syncId: "s2" }) },
+      { op: "delete", cluster: "c1", uid: "other", resourceVersion: 8n, syncId: "s2" },
+    ]);
+    expect(batch.map((op) => (op.op === "upsert" ? `upsert ${op.row.resourceVersion}` : op.op))).toEqual([
+      "upsert 9",
+      "delete",
+    ]);
+    expect(mirrored()).toEqual(await versions());
+    expect(mirrored()).toEqual({ live: 9 });
   });
 
   it("outvotes a forged sweep with the next full list", async () => {

@@ -127,7 +127,8 @@ async function sweep(tx: postgres.TransactionSql, op: Extract<IndexOp, { op: "sw
       insert into resource_tombstones as t (cluster, uid, resource_version, sync_id)
       select cluster, uid, resource_version, ${op.syncId} from gone
       on conflict (cluster, uid) do update
-        set resource_version = excluded.resource_version, sync_id = excluded.sync_id, deleted_at = now()
+        set resource_version = excluded.resource_version, sync_id = excluded.sync_id, deleted_at = now(),
+          revision = nextval('resource_revisions')
         where (t.sync_id, t.resource_version) < (excluded.sync_id, excluded.resource_version)
     ),
     resolved as (
@@ -151,7 +152,8 @@ async function deleteRows(
     insert into resource_tombstones as t (cluster, uid, resource_version, sync_id)
     select * from unnest(${clusters}::text[], ${uids}::text[], ${versions}::bigint[], ${syncIds}::text[])
     on conflict (cluster, uid) do update
-      set resource_version = excluded.resource_version, sync_id = excluded.sync_id, deleted_at = now()
+      set resource_version = excluded.resource_version, sync_id = excluded.sync_id, deleted_at = now(),
+        revision = nextval('resource_revisions')
       where (t.sync_id, t.resource_version) < (excluded.sync_id, excluded.resource_version)`;
   // A deletion older than the row (a replay, or one a newer list has outvoted) leaves the row.
   const deleted = await tx`
@@ -194,10 +196,81 @@ async function upsertRows(tx: postgres.TransactionSql, rows: ObjectRow[]): Promi
       labels = excluded.labels, annotations = excluded.annotations, owner_refs = excluded.owner_refs,
       resource_version = excluded.resource_version, created_at = excluded.created_at,
       object = excluded.object, object_words = excluded.object_words, sync_id = excluded.sync_id,
-      indexed_at = now()
+      indexed_at = now(), revision = nextval('resource_revisions')
     where t.resource_version < excluded.resource_version
        or (t.resource_version = excluded.resource_version and t.sync_id < excluded.sync_id)`;
   return written.count;
+}
+
+/** An operation as Postgres settled it, numbered by the revision Postgres gave it: what a mirror writes. */
+export type SettledOp =
+  | { op: "upsert"; row: ObjectRow; revision: bigint }
+  | { op: "delete"; cluster: string; uid: string; revision: bigint }
+  | Extract<IndexOp, { op: "sweep" }>;
+
+/**
+ * After applyIndexOps committed a batch, what each object it touched now is in Postgres: the
+ * batch's upsert that stands (with the row's revision), or a deletion (with the tombstone's),
+ * in the batch's order and once per object. An object a newer write has since changed is left
+ * out; that write reports it. A redelivered batch settles again to the same answer, so a mirror
+ * that missed it (a crash before its write) catches up, and one that did not writes it again.
+ */
+export async function settledOps(sql: postgres.Sql, ops: readonly IndexOp[]): Promise<SettledOp[]> {
+  const keyOf = (op: Exclude<IndexOp, { op: "sweep" }>) =>
+    op.op === "upsert" ? `${op.row.cluster}\u0000${op.row.uid}` : `${op.cluster}\u0000${op.uid}`;
+  const last = new Map<string, number>();
+  const upserts = new Map<string, ObjectRow[]>();
+  for (const [i, op] of ops.entries()) {
+    if (op.op === "sweep") continue;
+    const key = keyOf(op);
+    last.set(key, i);
+    if (op.op === "upsert") upserts.set(key, [...(upserts.get(key) ?? []), op.row]);
+  }
+  const keys = [...last.keys()].map((key) => key.split("\u0000") as [string, string]);
+  const states = new Map<
+    string,
+    { rv: string | null; syncId: string | null; row: string | null; gone: string | null }
+  >();
+  if (keys.length > 0) {
+    const found = await sql<
+      {
+        cluster: string;
+        uid: string;
+        rv: string | null;
+        sync_id: string | null;
+        row: string | null;
+        gone: string | null;
+      }[]
+    >`
+      select k.cluster, k.uid, r.resource_version::text as rv, r.sync_id, r.revision::text as row,
+        t.revision::text as gone
+      from unnest(${keys.map(([cluster]) => cluster)}::text[], ${keys.map(([, uid]) => uid)}::text[]) as k(cluster, uid)
+      left join resources r on r.cluster = k.cluster and r.uid = k.uid
+      left join resource_tombstones t on t.cluster = k.cluster and t.uid = k.uid`;
+    for (const s of found)
+      states.set(`${s.cluster}\u0000${s.uid}`, { rv: s.rv, syncId: s.sync_id, row: s.row, gone: s.gone });
+  }
+  const settled: SettledOp[] = [];
+  for (const [i, op] of ops.entries()) {
+    if (op.op === "sweep") {
+      settled.push(op);
+      continue;
+    }
+    const key = keyOf(op);
+    if (last.get(key) !== i) continue;
+    const state = states.get(key);
+    if (state?.row != null) {
+      // The row stands as one of this batch's upserts wrote it, or a later write owns it.
+      const standing = upserts
+        .get(key)
+        ?.find((row) => row.resourceVersion.toString() === state.rv && row.syncId === state.syncId);
+      if (standing) settled.push({ op: "upsert", row: standing, revision: BigInt(state.row) });
+    } else if (state?.gone != null) {
+      const [cluster, uid] = key.split("\u0000") as [string, string];
+      settled.push({ op: "delete", cluster, uid, revision: BigInt(state.gone) });
+    }
+  }
+  return settled;
 }
 
 /** Forgets tombstones older than the bus can replay (the RESOURCES stream keeps 72 hours). */

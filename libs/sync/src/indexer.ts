@@ -12,6 +12,8 @@ import {
   pruneTombstones,
   recordHeartbeat,
   recordIssues,
+  type SettledOp,
+  settledOps,
 } from "@atoll/store";
 import type postgres from "postgres";
 import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
@@ -35,7 +37,8 @@ export interface ResourceIndexerOptions {
   /** How long a dead indexer's clusters wait before another takes them over. */
   leaseTtlMs?: number;
   /** A second back end (OpenSearch) written after Postgres; the batch is acked only after both. */
-  mirror?: { apply(ops: IndexOp[]): Promise<void> };
+  /** Receives every batch as Postgres settled it, after the commit (see settledOps). */
+  mirror?: { apply(ops: SettledOp[]): Promise<void> };
   /** Which audit and diagnosis rules run on each change, at what severity, and who is exempt. */
   insight?: InsightConfig;
   /** How often clusters that changed get their cross-object pass. */
@@ -173,7 +176,7 @@ export class ResourceIndexer {
         const result = await applyIndexOps(sql, ops);
         await this.recordFindings(cluster, ops, objects);
         this.dirty.add(cluster);
-        await this.options.mirror?.apply(ops);
+        if (this.options.mirror) await this.options.mirror.apply(await settledOps(sql, ops));
         // Watches over the index wake on this; a lost announcement only delays them to their next poll.
         if (result.upserted + result.deleted + result.swept > 0) bus.nc.publish(bus.names.indexed(), cluster);
         logger.debug({ messages: deliveries.length, ops: ops.length, ...result }, "indexed");

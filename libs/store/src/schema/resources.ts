@@ -5,6 +5,7 @@ import {
   customType,
   index,
   jsonb,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
@@ -12,6 +13,18 @@ import {
 } from "drizzle-orm/pg-core";
 
 const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
+
+/**
+ * Numbers every change Postgres accepts, rows and tombstones alike, in the order it accepted them:
+ * the OpenSearch mirror's external version, so the mirror follows Postgres's decisions rather
+ * than comparing resourceVersions itself (a forged deletion far in the future would otherwise
+ * outvote the next full list there). It starts above any resourceVersion, which the mirror's
+ * documents carried as their version before, and stays below 2^53, exact as a JSON number.
+ */
+export const resourceRevisions = pgSequence("resource_revisions", { startWith: 2 ** 52 });
+
+const revision = () =>
+  bigint("revision", { mode: "bigint" }).notNull().default(sql`nextval('resource_revisions')`);
 
 /** One row per live object; Postgres is the source of truth of the index. */
 export const resources = pgTable(
@@ -35,6 +48,8 @@ export const resources = pgTable(
     object: jsonb("object").$type<Record<string, unknown>>().notNull(),
     /** The full list this row was last seen in; a SYNC_END sweeps rows of other lists. */
     syncId: text("sync_id").notNull().default(""),
+    /** When Postgres last accepted a change to this row (resourceRevisions). */
+    revision: revision(),
     /**
      * Every reason an object's status gives, lower-cased (status search ignores case): phase,
      * reason, conditions' reasons, containers' current and last states' reasons. The function is
@@ -81,6 +96,8 @@ export const resourceTombstones = pgTable(
     resourceVersion: bigint("resource_version", { mode: "bigint" }).notNull().default(sql`0`),
     /** The list the deletion was seen after, or the sweeping list. */
     syncId: text("sync_id").notNull().default(""),
+    /** When Postgres accepted this deletion (resourceRevisions). */
+    revision: revision(),
     deletedAt: timestamp("deleted_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
