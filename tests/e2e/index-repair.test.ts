@@ -161,7 +161,7 @@ describe("an index repaired by the next full list, against forged messages and c
     expect(hugeLabel).toBe(600_000);
     // A deletion of a live Deployment from far in its future, and the end of a list nobody made.
     const deploymentType = target.store.findType("apps", "v1", "deployments")!;
-    const [live] = target.store.list(deploymentType);
+    const [live, taken] = target.store.list(deploymentType);
     await send(
       target.name,
       [
@@ -172,6 +172,24 @@ describe("an index repaired by the next full list, against forged messages and c
           resource: "deployments",
           uid: live!.object.metadata.uid,
           resourceVersion: 10n ** 12n,
+        }),
+        // An update from far in another Deployment's future, with content of the forger's choosing.
+        event({
+          type: EventType.MODIFIED,
+          group: "apps",
+          kind: "Deployment",
+          resource: "deployments",
+          namespace: taken!.object.metadata.namespace,
+          name: taken!.object.metadata.name,
+          uid: taken!.object.metadata.uid,
+          resourceVersion: 10n ** 12n,
+          object: new TextEncoder().encode(
+            JSON.stringify({
+              ...taken!.object,
+              spec: { replicas: 0 },
+              metadata: { ...taken!.object.metadata, resourceVersion: "1000000000000" },
+            }),
+          ),
         }),
         event({ type: EventType.SYNC_END, kind: "ConfigMap", resource: "configmaps" }),
       ],
@@ -189,6 +207,9 @@ describe("an index repaired by the next full list, against forged messages and c
         )[0]?.n,
       );
     await until(async () => (await configMapCount()) === 0, "the forged SYNC_END to be indexed");
+    expect((await clusterState(target.name)).get(`${target.name}/${taken!.object.metadata.uid}`)).toBe(
+      String(10n ** 12n),
+    );
 
     // Both clusters keep indexing: new objects arrive, behind the poison.
     for (const sim of [target, bystander])

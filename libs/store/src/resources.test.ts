@@ -54,7 +54,7 @@ describe("index writes", () => {
 
   const versions = async () =>
     Object.fromEntries(
-      (await handle.sql`select uid, resource_version::int as rv from resources order by uid`).map((r) => [
+      (await handle.sql`select uid, resource_version::float8 as rv from resources order by uid`).map((r) => [
         r.uid,
         r.rv,
       ]),
@@ -232,6 +232,22 @@ describe("index writes", () => {
     expect(mirrored()).toEqual({ live: 9 });
   });
 
+  it("replaces, with the next full list, an object a forged update from far in its future took over", async () => {
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("live", 5) }]);
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("live", 10 ** 12, { name: "forged" }) }]);
+    expect(await versions()).toEqual({ live: 10 ** 12 });
+    await applyIndexOps(handle.sql, [
+      { op: "upsert", row: row("live", 5, { syncId: "s2" }) },
+      { op: "sweep", cluster: "c1", apiGroup: "", resource: "pods", syncId: "s2" },
+    ]);
+    expect(await versions()).toEqual({ live: 5 });
+    // The list's own watch goes on from there.
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("live", 6, { syncId: "s2" }) }]);
+    expect(await versions()).toEqual({ live: 6 });
+    const [kept] = await handle.sql`select name from resources where uid = 'live'`;
+    expect(kept?.name).toBe("live");
+  });
+
   it("outvotes a forged sweep with the next full list", async () => {
     await applyIndexOps(handle.sql, [
       { op: "upsert", row: row("a", 1) },
@@ -272,7 +288,7 @@ describe("index writes", () => {
   it("records history only when the resourceVersion changes", async () => {
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 1) }]);
     await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 1, { syncId: "s2" }) }]);
-    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 2) }]);
+    await applyIndexOps(handle.sql, [{ op: "upsert", row: row("a", 2, { syncId: "s2" }) }]);
     await applyIndexOps(handle.sql, [
       { op: "delete", cluster: "c1", uid: "a", resourceVersion: 3n, syncId: "s2" },
     ]);

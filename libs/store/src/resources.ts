@@ -197,8 +197,7 @@ async function upsertRows(tx: postgres.TransactionSql, rows: ObjectRow[]): Promi
       resource_version = excluded.resource_version, created_at = excluded.created_at,
       object = excluded.object, object_words = excluded.object_words, sync_id = excluded.sync_id,
       indexed_at = now(), revision = nextval('resource_revisions')
-    where t.resource_version < excluded.resource_version
-       or (t.resource_version = excluded.resource_version and t.sync_id < excluded.sync_id)`;
+    where (t.sync_id, t.resource_version) < (excluded.sync_id, excluded.resource_version)`;
   return written.count;
 }
 
