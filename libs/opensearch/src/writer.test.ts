@@ -201,8 +201,6 @@ describe("OpenSearch writer against a capturing server", () => {
     });
     const upsert: SettledOp = { op: "upsert", row: row("u1", 5), revision: 7n };
     await expect(writer().apply([upsert], now)).rejects.toThrow(OpenSearchError);
-    await expect(writer().apply([upsert], now)).rejects.toThrow(
-      /mapper_parsing_exception: bad field/,
-    );
+    await expect(writer().apply([upsert], now)).rejects.toThrow(/mapper_parsing_exception: bad field/);
   });
 });
