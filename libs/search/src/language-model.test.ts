@@ -84,6 +84,30 @@ describe("language-model fallback", () => {
     );
   });
 
+  it("looks the leftover words up in the index and searches only for those the fleet holds", async () => {
+    const asked: string[] = [];
+    const answer = await answerNaturalQuestion("pods mentioning checkout in payments", {
+      indexHolds: async (word) => {
+        asked.push(word);
+        return word === "checkout";
+      },
+    });
+    expect(asked).toEqual(["mentioning", "checkout"]);
+    expect(answer).toMatchObject({ engine: "rules", searched: ["checkout"], ignored: ["mentioning"] });
+    expect(toSqlText(answer.query)).toBe(
+      "SELECT * FROM resources WHERE namespace = 'payments' AND kind = 'Pod' AND search('checkout')",
+    );
+    // A question made of words nobody knows costs a bounded number of lookups.
+    asked.length = 0;
+    await answerNaturalQuestion(Array.from({ length: 40 }, (_, i) => `zzword${i}`).join(" "), {
+      indexHolds: async (word) => {
+        asked.push(word);
+        return false;
+      },
+    });
+    expect(asked.length).toBeLessThanOrEqual(8);
+  });
+
   it("falls back when the endpoint cannot be reached at all", async () => {
     const answer = await answerNaturalQuestion(question, {
       model: { baseUrl: "http://127.0.0.1:9/v1", model: "m", timeoutMs: 300 },

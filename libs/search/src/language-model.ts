@@ -10,7 +10,10 @@ export interface NaturalAnswer {
   query: Query;
   /** Which translator produced the query. */
   engine: "rules" | "model";
-  unmatched: string[];
+  /** Words no rule explains that the fleet holds, searched for as free text. */
+  searched: string[];
+  /** Words no rule explains and the fleet does not hold, left out of the query. */
+  ignored: string[];
   /** Set when the model was asked and failed; the rules answered instead. */
   warning?: string;
 }
@@ -20,6 +23,9 @@ Columns: ${COLUMNS.join(", ")}, labels['key'], annotations['key'], and JSON path
 Virtual columns: status = 'Reason' (a phase, a pod reason or a container's waiting or terminated reason, e.g. CrashLoopBackOff), age < '1h' or age > '7d'. Free-text search: search('words').
 Kinds are singular and capitalised (Pod, Deployment, DaemonSet). Allowed: =, !=, <, <=, >, >=, IN, NOT IN, LIKE, ILIKE, IS NULL, BETWEEN, AND, OR, NOT, ORDER BY, LIMIT, OFFSET, and SELECT col, COUNT(*) ... GROUP BY col.
 Answer with the SQL statement only, with no explanation.`;
+
+/** How many leftover words of one question are looked up in the index. */
+const MAX_WORD_LOOKUPS = 8;
 
 /** Takes the statement out of a reply that may wrap it in a Markdown code fence. */
 function sqlOfReply(reply: string): string {
@@ -50,13 +56,30 @@ export async function askLanguageModel(
  */
 export async function answerNaturalQuestion(
   question: string,
-  options: { context?: NaturalContext; model?: LanguageModelConfig; fetchImpl?: typeof fetch },
+  options: {
+    context?: NaturalContext;
+    /**
+     * Whether the index holds a word, as far as the asker may see: a leftover word the fleet holds
+     * is a name or value to search for, any other is ignored. Without it, every leftover is searched.
+     */
+    indexHolds?: (word: string) => Promise<boolean>;
+    model?: LanguageModelConfig;
+    fetchImpl?: typeof fetch;
+  },
 ): Promise<NaturalAnswer> {
-  const rules = parseNaturalQuery(question, options.context);
-  if (!options.model || rules.unmatched.length === 0) return { ...rules, engine: "rules" };
+  let rules = parseNaturalQuery(question, options.context);
+  if (options.indexHolds && rules.searched.length > 0) {
+    const knownWords = new Set<string>();
+    // A question has few leftover words; beyond a handful they are not worth a lookup each.
+    for (const word of rules.searched.slice(0, MAX_WORD_LOOKUPS))
+      if (await options.indexHolds(word)) knownWords.add(word);
+    rules = parseNaturalQuery(question, { ...options.context, knownWords });
+  }
+  if (!options.model || rules.searched.length + rules.ignored.length === 0)
+    return { ...rules, engine: "rules" };
   try {
     const query = await askLanguageModel(question, options.model, options.fetchImpl);
-    return { query, engine: "model", unmatched: [] };
+    return { query, engine: "model", searched: [], ignored: [] };
   } catch (error) {
     const reason =
       error instanceof QueryError ? `its SQL was rejected: ${error.message}` : (error as Error).message;

@@ -141,7 +141,7 @@ describe("natural-language questions over real rows", () => {
   });
 
   const ask = async (question: string) => {
-    const { query, unmatched } = parseNaturalQuery(question, { clusters: ["prod", "c1"] });
+    const { query, searched: unmatched } = parseNaturalQuery(question, { clusters: ["prod", "c1"] });
     expect(unmatched).toEqual([]);
     return (await searchPostgres(handle.db, query, { limit: 100 })).items
       .map((i) => `${i.cluster}/${i.name}`)
@@ -190,7 +190,7 @@ describe("natural-language questions over real rows", () => {
     ["how many clusters", "cluster"],
     ["where is the healthy deployment running", "cluster"],
   ])("%s counts by %s", async (question, by) => {
-    const { query, unmatched } = parseNaturalQuery(question, { clusters: ["prod", "c1"] });
+    const { query, searched: unmatched } = parseNaturalQuery(question, { clusters: ["prod", "c1"] });
     expect(unmatched).toEqual([]);
     const { aggregations } = await searchPostgres(handle.db, query, { limit: 100 });
     expect(aggregations!.length).toBeGreaterThan(0);

@@ -80,7 +80,7 @@ describe("natural-language questions", () => {
       "SELECT * FROM resources WHERE kind = 'Pod' AND status.phase = 'Pending'",
     ],
   ])("%s", (question, sql) => {
-    const { query, unmatched } = parseNaturalQuery(question, context);
+    const { query, searched: unmatched } = parseNaturalQuery(question, context);
     expect(unmatched).toEqual([]);
     expect(toSqlText(query)).toBe(sql);
     // The SQL shown to the user is editable: the SQL front end reads it back unchanged.
@@ -220,7 +220,7 @@ describe("natural-language questions", () => {
     ["pods in shop", "SELECT * FROM resources WHERE namespace = 'shop' AND kind = 'Pod'"],
     ["pods in prod-eu", "SELECT * FROM resources WHERE cluster = 'prod-eu' AND kind = 'Pod'"],
   ])("%s (namespaces known)", (question, sql) => {
-    const { query, unmatched } = parseNaturalQuery(question, {
+    const { query, searched: unmatched } = parseNaturalQuery(question, {
       ...context,
       namespaces: ["shop", "kube-system"],
     });
@@ -230,14 +230,17 @@ describe("natural-language questions", () => {
   });
 
   it("keeps a hyphenated name whole instead of reading a kind inside it", () => {
-    const { query, unmatched } = parseNaturalQuery("pods in node-1", { ...context, namespaces: ["shop"] });
+    const { query, searched: unmatched } = parseNaturalQuery("pods in node-1", {
+      ...context,
+      namespaces: ["shop"],
+    });
     expect(unmatched).toEqual(["node-1"]);
     expect(toSqlText(query)).toBe("SELECT * FROM resources WHERE kind = 'Pod' AND search('node-1')");
   });
 
   it("searches for an unknown name after in, and says so, when the namespaces are known", () => {
     const known = { ...context, namespaces: ["shop"] };
-    const { query, unmatched } = parseNaturalQuery("pods not running in staging", known);
+    const { query, searched: unmatched } = parseNaturalQuery("pods not running in staging", known);
     expect(unmatched).toEqual(["staging"]);
     expect(toSqlText(query)).toBe(
       "SELECT * FROM resources WHERE kind = 'Pod' AND status.phase != 'Running' AND search('staging')",
@@ -249,10 +252,27 @@ describe("natural-language questions", () => {
   });
 
   it("keeps words it does not understand as free text, and says which", () => {
-    const { query, unmatched } = parseNaturalQuery("pods mentioning checkout in payments", context);
+    const { query, searched: unmatched } = parseNaturalQuery("pods mentioning checkout in payments", context);
     expect(unmatched).toEqual(["mentioning", "checkout"]);
     expect(toSqlText(query)).toBe(
       "SELECT * FROM resources WHERE namespace = 'payments' AND kind = 'Pod' AND search('mentioning checkout')",
+    );
+  });
+
+  it("searches only for the leftover words the fleet holds, and reports the others as ignored", () => {
+    const question = "pods mentioning checkout in payments";
+    const answer = parseNaturalQuery(question, { ...context, knownWords: new Set(["checkout"]) });
+    expect(answer.searched).toEqual(["checkout"]);
+    expect(answer.ignored).toEqual(["mentioning"]);
+    expect(toSqlText(answer.query)).toBe(
+      "SELECT * FROM resources WHERE namespace = 'payments' AND kind = 'Pod' AND search('checkout')",
+    );
+    // A word nobody's objects hold would only empty the answer: it is left out, and said so.
+    const unknown = parseNaturalQuery("一直 Pending 的 Pod 哟", { ...context, knownWords: new Set() });
+    expect(unknown.searched).toEqual([]);
+    expect(unknown.ignored).toEqual(["哟"]);
+    expect(toSqlText(unknown.query)).toBe(
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status.phase = 'Pending'",
     );
   });
 

@@ -10,13 +10,22 @@ export interface NaturalContext {
    * them; otherwise X stays a search word, so "pods in error" does not look for a namespace "error".
    */
   namespaces?: readonly string[];
+  /**
+   * Of the words no rule explains, those the fleet's index holds (found by a text search within
+   * the asker's grants): names or values, worth searching for. When given, every other leftover
+   * word is ignored and reported rather than made a required search term that would empty the
+   * answer. Without it, every leftover word is searched for.
+   */
+  knownWords?: ReadonlySet<string>;
   now?: Date;
 }
 
 export interface NaturalParse {
   query: Query;
-  /** Words the rules did not understand; they were searched for as free text. */
-  unmatched: string[];
+  /** Words no rule explains that were searched for as free text (names or values). */
+  searched: string[];
+  /** Words no rule explains and the index does not hold: left out of the query. */
+  ignored: string[];
 }
 
 interface State {
@@ -672,8 +681,9 @@ const ZH_STOPWORDS =
 
 /**
  * Questions in English or Chinese, turned into the IR by a fixed table of phrases: offline and
- * deterministic. Words the rules do not know are kept as free-text search terms and reported, so the
- * caller can say what was not understood (or ask a language model).
+ * deterministic. Words the rules do not know are searched for as free text when the fleet holds
+ * them (context.knownWords) and ignored otherwise, and both are reported, so the caller can say
+ * what was not understood (or ask a language model).
  */
 export function parseNaturalQuery(input: string, context: NaturalContext = {}): NaturalParse {
   const state: State = {
@@ -711,6 +721,9 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
     .replace(ZH_STOPWORDS, " ")
     .split(/[\s,，。;；!！'"“”]+/)
     .filter((word) => word && !EN_STOPWORDS.has(word.toLowerCase()));
+  const known = context.knownWords;
+  const searched = known ? unmatched.filter((word) => known.has(word)) : unmatched;
+  const ignored = known ? unmatched.filter((word) => !known.has(word)) : [];
 
   const filters = [...state.filters];
   const now = context.now ?? new Date();
@@ -730,7 +743,7 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
     filters.push({ type: "age", op: "<", seconds: state.window });
   }
   if (state.olderThan) filters.push({ type: "age", op: ">", seconds: state.olderThan });
-  if (unmatched.length) filters.push({ type: "text", words: unmatched });
+  if (searched.length) filters.push({ type: "text", words: searched });
   if (state.kinds.length === 0 && state.defaultKind) state.kinds.push(state.defaultKind);
   const kinds = [...new Set(state.kinds)];
   if (state.readiness) filters.push(readinessOf(kinds, state.readiness === "ready"));
@@ -754,6 +767,7 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
       ...(state.count ? { aggregate: { groupBy: state.groupBy } } : {}),
       ...(state.limit !== undefined ? { limit: state.limit } : {}),
     },
-    unmatched,
+    searched,
+    ignored,
   };
 }

@@ -63,8 +63,10 @@ export async function runSearch(args: string[], print: (text: string) => void): 
 
   if (mode === "nl" && (output === "table" || output === "wide")) {
     print(`# read as: ${page.sql}`);
-    if (page.interpretation?.unmatched?.length)
-      print(`# searched as words: ${page.interpretation.unmatched.join(" ")}`);
+    if (page.interpretation?.searched?.length)
+      print(`# searched as words: ${page.interpretation.searched.join(" ")}`);
+    if (page.interpretation?.ignored?.length)
+      print(`# not understood, left out: ${page.interpretation.ignored.join(" ")}`);
     if (page.interpretation?.warning) print(`# ${page.interpretation.warning}`);
   }
   for (const note of (page.notes ?? []) as string[])

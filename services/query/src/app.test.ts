@@ -131,14 +131,22 @@ describe("search output formats", () => {
     expect((await ask("kind:Deployment")).notes).toBeUndefined();
     expect((await ask("kind:Pod ns:nowhere")).notes).toBeUndefined();
     expect((await ask("kind:Pod")).items).toHaveLength(2);
-    // A question with a word the reader does not know says so when nothing matches.
-    const question = (
-      await testQueryApp(handle, { auth: { anonymousRole: "viewer" } }).inject({
-        url: `/api/v1/search?mode=nl&q=${encodeURIComponent("pods with flibbertigibbet")}`,
-      })
-    ).json();
-    expect(question.items).toEqual([]);
-    expect(question.notes).toEqual([expect.stringMatching(/not understood.*flibbertigibbet/)]);
+    // A word neither the reader nor any visible object knows is left out, and the answer says so.
+    const nl = async (q: string) =>
+      (
+        await testQueryApp(handle, { auth: { anonymousRole: "viewer" } }).inject({
+          url: `/api/v1/search?mode=nl&q=${encodeURIComponent(q)}`,
+        })
+      ).json();
+    const question = await nl("pods with flibbertigibbet");
+    expect(question.items).toHaveLength(2);
+    expect(question.interpretation).toMatchObject({ searched: [], ignored: ["flibbertigibbet"] });
+    expect(question.notes).toEqual([expect.stringMatching(/not understood.*left out: flibbertigibbet/)]);
+    // A word an object holds is searched for: it is a name or a value.
+    const [pod] = (await ask("kind:Pod")).items;
+    const named = await nl(`pods with ${pod.name}`);
+    expect(named.interpretation).toMatchObject({ searched: [pod.name], ignored: [] });
+    expect(named.items.map((item: { name: string }) => item.name)).toContain(pod.name);
   });
 
   it("answers format=yaml and format=json with a v1 List that names each object's cluster", async () => {

@@ -244,7 +244,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   }
 
   /** The query a search request asks for, and how a natural-language question was understood. */
-  async function understand(mode: string, text: string, principal: Principal) {
+  async function understand(mode: string, text: string, request: FastifyRequest) {
     // Parsing runs on the event loop in time that grows with the text; no question needs more.
     if (text.length > MAX_QUERY_CHARS)
       throw badRequest(
@@ -255,7 +255,15 @@ export function buildQueryApp(options: QueryAppOptions) {
     if (mode === "sql") return { parsed: parseSqlQuery(text) };
     if (mode !== "nl") throw badRequest("INVALID_MODE", `mode must be keyword, sql or nl, got "${mode}"`);
     const answer = await answerNaturalQuestion(text, {
-      context: await namesFor(principal),
+      context: await namesFor(request.principal),
+      // The same search, within the same grants, that the word would run as a filter.
+      indexHolds: async (word) =>
+        (
+          await search(
+            { where: and([{ type: "text", words: [word] }, ...within(request)])!, orderBy: [] },
+            { limit: 1 },
+          )
+        ).items.length > 0,
       ...(options.languageModel ? { model: options.languageModel } : {}),
     });
     if (answer.warning) options.logger.warn({ warning: answer.warning }, "language model fallback");
@@ -263,7 +271,8 @@ export function buildQueryApp(options: QueryAppOptions) {
       parsed: answer.query,
       interpretation: {
         engine: answer.engine,
-        unmatched: answer.unmatched,
+        searched: answer.searched,
+        ignored: answer.ignored,
         ...(answer.warning ? { warning: answer.warning } : {}),
       },
     };
@@ -271,11 +280,7 @@ export function buildQueryApp(options: QueryAppOptions) {
 
   app.get("/api/v1/search", async (request, reply) => {
     const query = request.query as Query;
-    const { parsed, interpretation } = await understand(
-      query.mode ?? "keyword",
-      query.q ?? "",
-      request.principal,
-    );
+    const { parsed, interpretation } = await understand(query.mode ?? "keyword", query.q ?? "", request);
     const where = and([...(parsed.where ? [parsed.where] : []), ...within(request)]);
     const page = await search(
       { ...parsed, ...(where ? { where } : {}) },
@@ -287,10 +292,15 @@ export function buildQueryApp(options: QueryAppOptions) {
     );
     const next = page.next ? encodeCursor(page.next) : null;
     const notes = page.total === 0 ? await kindNotes(parsed.where, request) : [];
-    // A word the reader did not know becomes a text filter; when nothing matches, say which.
-    if (page.total === 0 && interpretation?.unmatched.length)
+    // A word the reader did not know but the fleet holds becomes a text filter; when nothing matches, say which.
+    if (page.total === 0 && interpretation?.searched.length)
       notes.push(
-        `nothing matched, and these words were not understood, so they were searched for as text: ${interpretation.unmatched.join(", ")}; rephrase them or ask in SQL (mode=sql)`,
+        `nothing matched, and these words were not understood, so they were searched for as text: ${interpretation.searched.join(", ")}; rephrase them or ask in SQL (mode=sql)`,
+      );
+    // A word neither the reader nor the fleet knows is left out rather than allowed to empty the answer.
+    if (interpretation?.ignored.length)
+      notes.push(
+        `these words were not understood and no object you can see holds them, so they were left out: ${interpretation.ignored.join(", ")}; rephrase them or ask in SQL (mode=sql)`,
       );
     if (query.format && query.format !== "api") {
       if (page.aggregations)

@@ -496,7 +496,11 @@ export const OPENAPI_DOCUMENT = {
           totalIsEstimate: { type: "boolean" },
           continue: { type: ["string", "null"] },
           sql: { type: "string", description: "the query in Atoll's SQL, to read and edit" },
-          interpretation: { type: "object", description: "how a plain-language question was understood" },
+          interpretation: {
+            type: "object",
+            description:
+              "how a plain-language question was understood: engine (rules or model), searched (words no rule explains that the fleet holds, searched as text), ignored (words left out), warning",
+          },
           notes: {
             type: "array",
             items: { type: "string" },
