@@ -227,7 +227,7 @@ export class Bus {
       () =>
         ensureTopology(this.jsm, this.js, this.names, {
           logger: this.logger,
-          ...(this.clusterBacklog ? { clusterBacklog: this.clusterBacklog } : {}),
+          clusterBacklog: this.clusterBacklog,
         }),
       this.logger,
     );

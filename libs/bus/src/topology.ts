@@ -30,7 +30,7 @@ const DEFAULT_CLUSTER_BACKLOG = 1000;
  */
 export function streamConfigs(
   names: BusNames,
-  clusterBacklog = DEFAULT_CLUSTER_BACKLOG,
+  clusterBacklog: number = DEFAULT_CLUSTER_BACKLOG,
 ): (Partial<StreamConfig> & { name: string })[] {
   const common = { storage: StorageType.File, duplicate_window: TWO_MINUTES_NS, num_replicas: 1 };
   const perClusterQuota = {
@@ -82,7 +82,7 @@ export async function ensureTopology(
   jsm: JetStreamManager,
   js: JetStreamClient,
   names: BusNames,
-  options: { logger: Logger; clusterBacklog?: number },
+  options: { logger: Logger; clusterBacklog?: number | undefined },
 ): Promise<void> {
   for (const config of streamConfigs(names, options.clusterBacklog)) {
     let existing: StreamConfig;

@@ -69,10 +69,12 @@ export async function answerNaturalQuestion(
 ): Promise<NaturalAnswer> {
   let rules = parseNaturalQuery(question, options.context);
   if (options.indexHolds && rules.searched.length > 0) {
-    const knownWords = new Set<string>();
-    // A question has few leftover words; beyond a handful they are not worth a lookup each.
-    for (const word of rules.searched.slice(0, MAX_WORD_LOOKUPS))
-      if (await options.indexHolds(word)) knownWords.add(word);
+    const indexHolds = options.indexHolds;
+    // A question has few leftover words; beyond a handful they are not worth a lookup each. The
+    // lookups are independent, so they run together.
+    const words = rules.searched.slice(0, MAX_WORD_LOOKUPS);
+    const held = await Promise.all(words.map((word) => indexHolds(word)));
+    const knownWords = new Set(words.filter((_, i) => held[i]));
     rules = parseNaturalQuery(question, { ...options.context, knownWords });
   }
   if (!options.model || rules.searched.length + rules.ignored.length === 0)

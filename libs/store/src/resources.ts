@@ -81,14 +81,18 @@ export async function applyIndexOps(sql: postgres.Sql, ops: readonly IndexOp[]):
         result.swept += await sweep(tx, op);
         continue;
       }
-      const key =
-        op.op === "upsert" ? `${op.row.cluster}\u0000${op.row.uid}` : `${op.cluster}\u0000${op.uid}`;
+      const key = objectKey(op);
       const kept = pending.get(key);
       if (!kept || supersedes(op, kept)) pending.set(key, op);
     }
     await flush();
   });
   return result;
+}
+
+/** The object an operation is about, (cluster, uid), as one map key. */
+function objectKey(op: Exclude<IndexOp, { op: "sweep" }>): string {
+  return op.op === "upsert" ? `${op.row.cluster}\u0000${op.row.uid}` : `${op.cluster}\u0000${op.uid}`;
 }
 
 /** Where an operation on an object stands in the order its operations are applied in. */
@@ -215,58 +219,46 @@ export type SettledOp =
  * that missed it (a crash before its write) catches up, and one that did not writes it again.
  */
 export async function settledOps(sql: postgres.Sql, ops: readonly IndexOp[]): Promise<SettledOp[]> {
-  const keyOf = (op: Exclude<IndexOp, { op: "sweep" }>) =>
-    op.op === "upsert" ? `${op.row.cluster}\u0000${op.row.uid}` : `${op.cluster}\u0000${op.uid}`;
-  const last = new Map<string, number>();
+  // Each object's last operation in the batch is where its settled write goes.
+  const last = new Map<string, { index: number; cluster: string; uid: string }>();
   const upserts = new Map<string, ObjectRow[]>();
-  for (const [i, op] of ops.entries()) {
+  for (const [index, op] of ops.entries()) {
     if (op.op === "sweep") continue;
-    const key = keyOf(op);
-    last.set(key, i);
+    const key = objectKey(op);
+    const [cluster, uid] = op.op === "upsert" ? [op.row.cluster, op.row.uid] : [op.cluster, op.uid];
+    last.set(key, { index, cluster, uid });
     if (op.op === "upsert") upserts.set(key, [...(upserts.get(key) ?? []), op.row]);
   }
-  const keys = [...last.keys()].map((key) => key.split("\u0000") as [string, string]);
-  const states = new Map<
-    string,
-    { rv: string | null; syncId: string | null; row: string | null; gone: string | null }
-  >();
-  if (keys.length > 0) {
-    const found = await sql<
-      {
-        cluster: string;
-        uid: string;
-        rv: string | null;
-        sync_id: string | null;
-        row: string | null;
-        gone: string | null;
-      }[]
-    >`
+  const objects = [...last.values()];
+  type State = { rv: string | null; sync_id: string | null; row: string | null; gone: string | null };
+  const states = new Map<string, State>();
+  if (objects.length > 0) {
+    const found = await sql<(State & { cluster: string; uid: string })[]>`
       select k.cluster, k.uid, r.resource_version::text as rv, r.sync_id, r.revision::text as row,
         t.revision::text as gone
-      from unnest(${keys.map(([cluster]) => cluster)}::text[], ${keys.map(([, uid]) => uid)}::text[]) as k(cluster, uid)
+      from unnest(${objects.map((o) => o.cluster)}::text[], ${objects.map((o) => o.uid)}::text[]) as k(cluster, uid)
       left join resources r on r.cluster = k.cluster and r.uid = k.uid
       left join resource_tombstones t on t.cluster = k.cluster and t.uid = k.uid`;
-    for (const s of found)
-      states.set(`${s.cluster}\u0000${s.uid}`, { rv: s.rv, syncId: s.sync_id, row: s.row, gone: s.gone });
+    for (const state of found) states.set(`${state.cluster}\u0000${state.uid}`, state);
   }
   const settled: SettledOp[] = [];
-  for (const [i, op] of ops.entries()) {
+  for (const [index, op] of ops.entries()) {
     if (op.op === "sweep") {
       settled.push(op);
       continue;
     }
-    const key = keyOf(op);
-    if (last.get(key) !== i) continue;
+    const key = objectKey(op);
+    const object = last.get(key)!;
+    if (object.index !== index) continue;
     const state = states.get(key);
     if (state?.row != null) {
       // The row stands as one of this batch's upserts wrote it, or a later write owns it.
       const standing = upserts
         .get(key)
-        ?.find((row) => row.resourceVersion.toString() === state.rv && row.syncId === state.syncId);
+        ?.find((row) => row.resourceVersion.toString() === state.rv && row.syncId === state.sync_id);
       if (standing) settled.push({ op: "upsert", row: standing, revision: BigInt(state.row) });
     } else if (state?.gone != null) {
-      const [cluster, uid] = key.split("\u0000") as [string, string];
-      settled.push({ op: "delete", cluster, uid, revision: BigInt(state.gone) });
+      settled.push({ op: "delete", cluster: object.cluster, uid: object.uid, revision: BigInt(state.gone) });
     }
   }
   return settled;

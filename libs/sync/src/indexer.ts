@@ -36,8 +36,10 @@ export interface ResourceIndexerOptions {
   ackWaitMs?: number;
   /** How long a dead indexer's clusters wait before another takes them over. */
   leaseTtlMs?: number;
-  /** A second back end (OpenSearch) written after Postgres; the batch is acked only after both. */
-  /** Receives every batch as Postgres settled it, after the commit (see settledOps). */
+  /**
+   * A second back end (OpenSearch), given every batch as Postgres settled it after the commit
+   * (see settledOps); the batch is acked only after both.
+   */
   mirror?: { apply(ops: SettledOp[]): Promise<void> };
   /** Which audit and diagnosis rules run on each change, at what severity, and who is exempt. */
   insight?: InsightConfig;
