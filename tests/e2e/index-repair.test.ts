@@ -1,13 +1,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from "@atoll/contracts";
+import { EventType, type ResourceEvent } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
-import { newSyncId } from "@atoll/kube";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
-import { resourceBatchCodec } from "@atoll/sync";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { forgedEvent, publishForged } from "../support/forge.js";
 import { TestHub } from "../support/hub.js";
 import { differences, indexState } from "../support/state.js";
 
@@ -103,17 +102,11 @@ describe("an index repaired by the next full list, against forged messages and c
   it("dead-letters exactly the poison, keeps every cluster indexing, and the next relist undoes forged deletions", async () => {
     const subject = hub.bus.names.resources(target.name);
     const deadBefore = (await hub.bus.jsm.streams.info(hub.bus.names.streams.deadLetter)).state.last_seq;
-    const event = (fields: Record<string, unknown>) =>
-      create(ResourceEventSchema, { version: "v1", syncId: newSyncId(), ...fields });
-    const send = (cluster: string, events: ReturnType<typeof event>[], id: string) =>
-      hub.bus.publish(
-        subject,
-        resourceBatchCodec,
-        create(ResourceEventBatchSchema, { cluster, agentId: "forger", events }),
-        id,
-      );
+    // Every forged batch arrives on the target's subject, whichever cluster it names.
+    const send = (cluster: string, events: ResourceEvent[], id: string) =>
+      publishForged(hub.bus, target.name, events, id, cluster);
     const configMap = (name: string, object: string) =>
-      event({
+      forgedEvent({
         type: EventType.ADDED,
         kind: "ConfigMap",
         resource: "configmaps",
@@ -165,7 +158,7 @@ describe("an index repaired by the next full list, against forged messages and c
     await send(
       target.name,
       [
-        event({
+        forgedEvent({
           type: EventType.DELETED,
           group: "apps",
           kind: "Deployment",
@@ -174,7 +167,7 @@ describe("an index repaired by the next full list, against forged messages and c
           resourceVersion: 10n ** 12n,
         }),
         // An update from far in another Deployment's future, with content of the forger's choosing.
-        event({
+        forgedEvent({
           type: EventType.MODIFIED,
           group: "apps",
           kind: "Deployment",
@@ -191,7 +184,7 @@ describe("an index repaired by the next full list, against forged messages and c
             }),
           ),
         }),
-        event({ type: EventType.SYNC_END, kind: "ConfigMap", resource: "configmaps" }),
+        forgedEvent({ type: EventType.SYNC_END, kind: "ConfigMap", resource: "configmaps" }),
       ],
       "forged-deletions",
     );

@@ -1,11 +1,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from "@atoll/contracts";
+import { EventType } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
-import { newSyncId } from "@atoll/kube";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
-import { resourceBatchCodec } from "@atoll/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { forgedEvent, publishForged } from "../support/forge.js";
 import { TestHub } from "../support/hub.js";
 
 /**
@@ -103,26 +102,20 @@ describe("the indexer mirrors into OpenSearch when OPENSEARCH_URL is set", () =>
     const configMaps = sim.store.findType("", "v1", "configmaps")!;
     const [victim] = sim.store.list(configMaps);
     const id = `os-sim/${victim!.object.metadata.uid}`;
-    await hub.bus.publish(
-      hub.bus.names.resources(sim.name),
-      resourceBatchCodec,
-      create(ResourceEventBatchSchema, {
-        cluster: sim.name,
-        agentId: "forger",
-        events: [
-          create(ResourceEventSchema, {
-            version: "v1",
-            syncId: newSyncId(),
-            type: EventType.DELETED,
-            kind: "ConfigMap",
-            resource: "configmaps",
-            namespace: victim!.object.metadata.namespace,
-            name: victim!.object.metadata.name,
-            uid: victim!.object.metadata.uid,
-            resourceVersion: 10n ** 12n,
-          }),
-        ],
-      }),
+    await publishForged(
+      hub.bus,
+      sim.name,
+      [
+        forgedEvent({
+          type: EventType.DELETED,
+          kind: "ConfigMap",
+          resource: "configmaps",
+          namespace: victim!.object.metadata.namespace,
+          name: victim!.object.metadata.name,
+          uid: victim!.object.metadata.uid,
+          resourceVersion: 10n ** 12n,
+        }),
+      ],
       "forged-future-deletion",
     );
     await until(() => !documents().has(id), "the forged deletion in OpenSearch");
