@@ -14,7 +14,13 @@ export {
   type LanguageModelConfig,
   type NaturalAnswer,
 } from "./language-model.js";
-export { type NaturalContext, type NaturalParse, parseNaturalQuery } from "./natural.js";
+export {
+  type FleetVocabulary,
+  imageName,
+  type NaturalContext,
+  type NaturalParse,
+  parseNaturalQuery,
+} from "./natural.js";
 export {
   type Cursor,
   conditionSql,

@@ -1,20 +1,33 @@
 import { BUILTIN_RESOURCE_TYPES, parseLabelSelector, SelectorError } from "@atoll/kube";
 import { and, type Comparison, type Condition, column, type Field, type Query, type Scalar } from "./ir.js";
 import { nameCondition } from "./keyword.js";
+import { alternation, LANGUAGES, LEXICONS, phrasesOf } from "./lexicon.js";
 
-/** What the rule parser knows about the fleet, so "in prod" can mean a cluster or a namespace. */
-export interface NaturalContext {
+/**
+ * The fleet's own words, as far as the asker may see them: what a bare "payments", "zone-b" or
+ * "redis" in a question is. The query service gathers them from the index within the asker's grants.
+ */
+export interface FleetVocabulary {
   clusters?: readonly string[];
   /**
    * The namespaces the asker can see. When given, "in X" names a namespace only if X is one of
-   * them; otherwise X stays a search word, so "pods in error" does not look for a namespace "error".
+   * them; otherwise X stays a word to place, so "pods in error" does not look for a namespace "error".
    */
   namespaces?: readonly string[];
+  nodes?: readonly string[];
+  /** Label keys with the values objects carry. */
+  labels?: Readonly<Record<string, readonly string[]>>;
+  /** Container image names without registry or tag ("redis", "envoy"). */
+  images?: readonly string[];
+}
+
+/** What the reader knows about the fleet, and the words the index was found to hold. */
+export interface NaturalContext extends FleetVocabulary {
   /**
    * Of the words no rule explains, those the fleet's index holds (found by a text search within
    * the asker's grants): names or values, worth searching for. When given, every other leftover
    * word is ignored and reported rather than made a required search term that would empty the
-   * answer. Without it, every leftover word is searched for.
+   * answer. Without it, every leftover word that may be a name is searched for.
    */
   knownWords?: ReadonlySet<string>;
   now?: Date;
@@ -28,25 +41,51 @@ export interface NaturalParse {
   ignored: string[];
 }
 
+/**
+ * One thing a question says about the objects it wants, where it says it: the position lets "not"
+ * before it negate it and "or" between two of them join them. Items of one slot that cannot both
+ * hold (two namespaces, two phases) are alternatives.
+ */
+interface Item {
+  start: number;
+  end: number;
+  slot: string;
+  /** The condition, once the kinds asked for are known ("failed" means one thing for jobs, another for pods). */
+  build: (kinds: string[]) => Condition;
+  negated: boolean;
+}
+
 interface State {
   context: NaturalContext;
-  scope: Condition[];
+  items: Item[];
+  /** Where the phrase being read lies in the question. */
+  span: [number, number];
   kinds: string[];
-  filters: Condition[];
-  /** "in the last hour": applies to restarts when the question mentions them, else to creation. */
+  /** "in the last hour": applies to restarts when the question is about them, else to creation. */
   window?: number;
   olderThan?: number;
   restarted: boolean;
+  /** "crashed in the last hour": a window about the last restart, not about creation. */
+  aboutRestarts: boolean;
   /** "ready" or "not ready": what it means depends on the kinds, known only at the end. */
   readiness?: "ready" | "notReady";
   /** The kind a phrase implies ("on node n1": pods) when the question names none. */
   defaultKind?: string;
   count: boolean;
   groupBy: Field[];
-  /** "top 5 namespaces by pods": how many groups to return. */
+  /** "top 5 namespaces": how many groups to return. */
   limit?: number;
+  /** "which node has the most pods": the first group only, unless a number says how many. */
+  most: boolean;
   /** "unhealthy": not ready for workloads, failing for pods; known only once the kinds are. */
   unhealthy?: boolean;
+}
+
+/** Records a condition the current phrase means, in a slot ("" makes it a slot of its own). */
+function add(state: State, slot: string, condition: Condition | ((kinds: string[]) => Condition)): void {
+  const [start, end] = state.span;
+  const build = typeof condition === "function" ? condition : () => condition;
+  state.items.push({ start, end, slot: slot || `#${state.items.length}`, build, negated: false });
 }
 
 const path = (dotted: string): Field => ({ kind: "path", segments: dotted.split(".") });
@@ -114,79 +153,82 @@ const ZH_AMOUNT = "(\\d+|[一二两三四五六七八九十半]+)?";
 const EN_UNIT = "(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?)";
 const ZH_UNIT = "(秒钟?|分钟|小时|钟头|天|日|周|星期|礼拜)";
 
-const ZH_KINDS: [string, string][] = [
-  ["服务账号|服务账户", "ServiceAccount"],
-  ["定时任务|计划任务|周期任务", "CronJob"],
-  ["守护进程集|守护进程", "DaemonSet"],
-  ["有状态副本集|有状态应用|有状态负载", "StatefulSet"],
-  ["无状态应用|无状态负载|部署", "Deployment"],
-  ["副本集", "ReplicaSet"],
-  ["容器组", "Pod"],
-  ["任务|作业", "Job"],
-  ["服务", "Service"],
-  ["节点", "Node"],
-  ["配置项|配置映射|配置字典", "ConfigMap"],
-  ["密钥|秘钥|保密字典", "Secret"],
-  ["持久卷声明|存储卷声明", "PersistentVolumeClaim"],
-  ["持久卷", "PersistentVolume"],
-  ["入口|路由规则", "Ingress"],
-  ["事件", "Event"],
-  ["自动扩缩容?|水平扩缩容?", "HorizontalPodAutoscaler"],
-  ["命名空间", "Namespace"],
-];
-
-const EXTRA_KIND_WORDS: Record<string, string> = {
-  svc: "Service",
-  deploy: "Deployment",
-  cm: "ConfigMap",
-  pvc: "PersistentVolumeClaim",
-  pvcs: "PersistentVolumeClaim",
-  hpa: "HorizontalPodAutoscaler",
-  hpas: "HorizontalPodAutoscaler",
-  sts: "StatefulSet",
-  ds: "DaemonSet",
-  crd: "CustomResourceDefinition",
-  crds: "CustomResourceDefinition",
-  workloads: "",
-};
+/** Kind words of both languages beyond Kubernetes' own names, as [pattern, kind]; "" is any kind. */
+const KIND_WORDS: [RegExp, string][] = LANGUAGES.flatMap((language) =>
+  Object.entries(LEXICONS[language].kinds ?? {}).map(([words, kind]): [RegExp, string] => [
+    new RegExp(`^(?:${words})$`, "i"),
+    kind,
+  ]),
+);
 
 /** Kind names and plural resource names only: short names such as "no" or "po" are common words. */
 function kindOfWord(word: string): string | undefined {
   const lower = word.toLowerCase();
-  if (lower in EXTRA_KIND_WORDS) return EXTRA_KIND_WORDS[lower];
+  const extra = KIND_WORDS.find(([pattern]) => pattern.test(lower));
+  if (extra) return extra[1];
   return BUILTIN_RESOURCE_TYPES.find(
     (t) => t.kind.toLowerCase() === lower || t.resource === lower || `${t.kind.toLowerCase()}s` === lower,
   )?.kind;
 }
 
-const GROUPS: Record<string, Field> = {
-  cluster: column("cluster"),
-  clusters: column("cluster"),
-  集群: column("cluster"),
-  namespace: column("namespace"),
-  namespaces: column("namespace"),
-  命名空间: column("namespace"),
-  名字空间: column("namespace"),
-  kind: column("kind"),
-  kinds: column("kind"),
-  type: column("kind"),
-  types: column("kind"),
-  类型: column("kind"),
-  种类: column("kind"),
-};
+/** The label key a word names ("team", "可用区"): one the fleet carries whose last segment is the word's key. */
+function labelKeyOf(context: NaturalContext, word: string): string | undefined {
+  const lower = word.toLowerCase();
+  for (const language of LANGUAGES)
+    for (const [key, words] of Object.entries(LEXICONS[language].labelKeys))
+      if (words.some((w) => new RegExp(`^(?:${w})$`, "i").test(lower))) {
+        const known = Object.keys(context.labels ?? {}).filter((k) => k === key || k.endsWith(`/${key}`));
+        return known.sort((x, y) => x.length - y.length)[0] ?? key;
+      }
+  return Object.keys(context.labels ?? {}).find((k) => k === lower);
+}
+
+/** The field a group word names: a column, the node, the phase, or a label key. */
+function groupField(context: NaturalContext, word: string): Field | undefined {
+  const lower = word.toLowerCase();
+  for (const language of LANGUAGES)
+    for (const [field, words] of Object.entries(LEXICONS[language].groupFields))
+      if (words.some((w) => new RegExp(`^(?:${w})$`, "i").test(lower)))
+        return field === "node"
+          ? path("spec.nodeName")
+          : field === "phase"
+            ? path("status.phase")
+            : column(field as "cluster" | "namespace" | "kind");
+  const key = labelKeyOf(context, word);
+  return key ? { kind: "label", key } : undefined;
+}
+
+/** Every word that names a group field or a label key, in both languages. */
+const GROUP_WORDS = [
+  phrasesOf((l) => Object.values(l.groupFields).flat()),
+  phrasesOf((l) => Object.values(l.labelKeys).flat()),
+].join("|");
+const LABEL_KEY_WORDS = phrasesOf((l) => Object.values(l.labelKeys).flat());
 
 /** "in X": a kind, a cluster or a namespace; false leaves X in the text when it is none of them. */
 function inScope(state: State, name: string): boolean {
-  if (kindOfWord(name) !== undefined) {
-    state.kinds.push(kindOfWord(name)!);
+  const kind = kindOfWord(name);
+  if (kind !== undefined) {
+    if (kind) state.kinds.push(kind);
     return true;
   }
   if (state.context.clusters?.includes(name)) {
-    state.scope.push(equals(column("cluster"), name));
+    add(state, "cluster", equals(column("cluster"), name));
     return true;
   }
   if (state.context.namespaces && !state.context.namespaces.includes(name)) return false;
-  state.scope.push(equals(column("namespace"), name));
+  add(state, "namespace", equals(column("namespace"), name));
+  return true;
+}
+
+/** A phrase that groups the answer by a field, when the field is one the reader knows. */
+function groupBy(state: State, ...words: (string | undefined)[]): boolean {
+  const fields = words.filter((w): w is string => !!w).map((w) => groupField(state.context, w));
+  if (fields.length === 0 || fields.some((f) => !f)) return false;
+  state.count = true;
+  for (const field of fields)
+    if (field!.kind === "path" && field!.segments[1] === "nodeName") state.defaultKind ??= "Pod";
+  state.groupBy.push(...(fields as Field[]));
   return true;
 }
 
@@ -344,27 +386,211 @@ function readinessOf(kinds: string[], ready: boolean): Condition {
 /** A rule records what its phrase means; returning false leaves the phrase in the text, unexplained. */
 type Rule = [RegExp, (state: State, ...groups: (string | undefined)[]) => unknown];
 
+const lastStateReason = (reason: string): Condition =>
+  equals(path("status.containerStatuses.*.lastState.terminated.reason"), reason);
+
+/**
+ * What each concept of the language tables (language/<code>.json) means. The tables say how
+ * people put an idea; this says what the idea is, once, for every language.
+ */
+const CONCEPTS: Record<string, (state: State) => void> = {
+  crashLoop: (s) => {
+    add(s, "status", status("CrashLoopBackOff"));
+    s.aboutRestarts = true;
+  },
+  imagePull: (s) =>
+    add(s, "status", { type: "or", of: [status("ImagePullBackOff"), status("ErrImagePull")] }),
+  oomKilled: (s) => {
+    // A container killed for memory restarts and crash-loops; its last state keeps the reason.
+    add(s, "status", { type: "or", of: [status("OOMKilled"), lastStateReason("OOMKilled")] });
+    s.aboutRestarts = true;
+  },
+  evicted: (s) => add(s, "status", status("Evicted")),
+  unschedulable: (s) => add(s, "status", status("Unschedulable")),
+  configError: (s) => add(s, "status", status("CreateContainerConfigError")),
+  containerCreating: (s) => add(s, "status", status("ContainerCreating")),
+  errorState: (s) => add(s, "status", { type: "or", of: ERROR_REASONS.map(status) }),
+  // A job fails by condition; a pod by phase.
+  failed: (s) =>
+    add(s, "status", (kinds) =>
+      kinds.length > 0 && kinds.every((k) => k === "Job")
+        ? { type: "condition", name: "Failed", status: "True", negated: false }
+        : phase("Failed"),
+    ),
+  pending: (s) => add(s, "phase", phase("Pending")),
+  running: (s) => add(s, "phase", phase("Running")),
+  succeeded: (s) => add(s, "phase", phase("Succeeded")),
+  notRunning: (s) => add(s, "", { type: "compare", field: path("status.phase"), op: "!=", value: "Running" }),
+  notPending: (s) => add(s, "", { type: "compare", field: path("status.phase"), op: "!=", value: "Pending" }),
+  notSucceeded: (s) =>
+    add(s, "", { type: "compare", field: path("status.phase"), op: "!=", value: "Succeeded" }),
+  notBound: (s) => add(s, "", { type: "compare", field: path("status.phase"), op: "!=", value: "Bound" }),
+  suspended: (s) => add(s, "", equals(path("spec.suspend"), true)),
+  noLimits: (s) => {
+    add(s, "", withoutResources("limits"));
+    s.defaultKind ??= "Pod";
+  },
+  noRequests: (s) => {
+    add(s, "", withoutResources("requests"));
+    s.defaultKind ??= "Pod";
+  },
+  privileged: (s) => {
+    add(s, "", inContainers("securityContext.privileged", true));
+    s.defaultKind ??= "Pod";
+  },
+  hostNetwork: (s) => {
+    add(s, "", inPodSpec("hostNetwork", true));
+    s.defaultKind ??= "Pod";
+  },
+  hostPID: (s) => {
+    add(s, "", inPodSpec("hostPID", true));
+    s.defaultKind ??= "Pod";
+  },
+  underReplicated: (s) => add(s, "", fewerReadyThanDesired),
+  noneAvailable: (s) => add(s, "", noneAvailable),
+  notReady: (s) => (s.readiness = "notReady"),
+  ready: (s) => (s.readiness = "ready"),
+  unavailable: (s) => add(s, "", { type: "condition", name: "Available", status: "True", negated: true }),
+  memoryPressure: (s) => pressure(s, "Memory"),
+  diskPressure: (s) => pressure(s, "Disk"),
+  pidPressure: (s) => pressure(s, "PID"),
+  unhealthy: (s) => (s.unhealthy = true),
+  restarted: (s) => (s.restarted = true),
+  lastExitError: (s) => add(s, "", lastStateReason("Error")),
+};
+
+function pressure(state: State, resource: string): void {
+  add(state, "", { type: "condition", name: `${resource}Pressure`, status: "True", negated: false });
+  state.defaultKind ??= "Node";
+}
+
+/** A pod's containers, or a workload's template's, without limits (or requests): each side only where that spec exists. */
+function withoutResources(setting: "limits" | "requests"): Condition {
+  return {
+    type: "or",
+    of: ["spec.containers", "spec.template.spec.containers"].map(
+      (containers): Condition => ({
+        type: "and",
+        of: [
+          { type: "null", field: path(containers), negated: true },
+          { type: "null", field: path(`${containers}.*.resources.${setting}`), negated: false },
+        ],
+      }),
+    ),
+  };
+}
+
+/**
+ * The order concepts are read in: a longer or negated phrase before the phrase it contains ("not
+ * running" before "running", "failing" before "failed", replica counts before "ready").
+ */
+const CONCEPT_ORDER = [
+  "lastExitError",
+  "underReplicated",
+  "noneAvailable",
+  "notReady",
+  "unavailable",
+  "memoryPressure",
+  "diskPressure",
+  "pidPressure",
+  "notRunning",
+  "notPending",
+  "notSucceeded",
+  "notBound",
+  "unhealthy",
+  "imagePull",
+  "oomKilled",
+  "unschedulable",
+  "configError",
+  "containerCreating",
+  "errorState",
+  "noLimits",
+  "noRequests",
+  "privileged",
+  "hostNetwork",
+  "hostPID",
+  "crashLoop",
+  "evicted",
+  "suspended",
+  "restarted",
+  "pending",
+  "running",
+  "failed",
+  "succeeded",
+  "ready",
+];
+
+const conceptRule = (concept: string): Rule => {
+  const source = phrasesOf((l) => l.concepts[concept]);
+  return [new RegExp(source, "gi"), (s) => CONCEPTS[concept]!(s)];
+};
+
+const OWNER_KINDS = "deployment|statefulset|daemonset|replicaset|job|cronjob";
+const ZH_OWNER_KINDS = "部署|有状态应用|守护进程集|副本集|定时任务|任务";
+
+/** How many levels below an owner of one kind objects of another sit: a deployment's pods are grandchildren. */
+function seniority(owner: string, child: string): number {
+  return (owner === "Deployment" && child === "Pod") || (owner === "CronJob" && child === "Pod") ? 1 : 0;
+}
+
+function ownedBy(state: State, ownerWord: string, name: string, childWord: string): void {
+  const owner = kindOfWord(ownerWord) || "Deployment";
+  const child = kindOfWord(childWord) || "Pod";
+  const type = BUILTIN_RESOURCE_TYPES.find((t) => t.kind === owner);
+  state.kinds.push(child);
+  add(state, "owner", {
+    type: "owner",
+    owner: { name, ...(type ? { group: type.group, resource: type.resource } : {}) },
+    seniority: seniority(owner, child),
+  });
+}
+
+/**
+ * Kind words that are not one Latin word: Chinese ones, which need no spaces around them, and
+ * English phrases ("volume claims").
+ */
+const KIND_PHRASES = phrasesOf((l) =>
+  Object.keys(l.kinds ?? {}).filter((words) => /[\u4e00-\u9fff]|\s/.test(words)),
+);
+
+const EXIT_CODE = (code: string | undefined): Condition => ({
+  type: "or",
+  of: ["lastState", "state"].map((state) =>
+    equals(path(`status.containerStatuses.*.${state}.terminated.exitCode`), Number(code)),
+  ),
+});
+
 /**
  * Each rule recognises a phrase, English or Chinese, and records what it means; the phrase is then
- * removed so later rules see only what is left. Order matters: longer and more specific phrases
+ * blanked out so later rules see only what is left. Order matters: longer and more specific phrases
  * come first ("not running" before "running", "in the last hour" before "in <namespace>").
  */
 const RULES: Rule[] = [
   [
-    /\b(?:in|across|from)\s+(?:all|every|any)\s+(?:namespaces|clusters)\b|所有(?:的)?(?:命名空间|集群)/gi,
+    /\b(?:in|across|from|on)\s+(?:all|every|any)\s+(?:the\s+)?(?:namespaces|clusters)\b|\beverywhere\b|所有(?:的)?(?:命名空间|集群)|各个集群里/gi,
     () => {},
   ],
-  // "top 5 namespaces by pods", "which cluster has the most pods", "Pod 最多的 3 个命名空间".
+  // "top 5 namespaces", "the 2 clusters with the most pods", "which 3 nodes run the most pods".
   [
     new RegExp(
-      `\\btop\\s+${EN_AMOUNT}\\s*(cluster|namespace|kind)s?\\s+(?:by|with\\s+the\\s+most)\\b|\\b(?:which|what)\\s+(cluster|namespace|kind)s?\\s+(?:has|have)\\s+the\\s+most\\b|最多的?\\s*(?:前)?\\s*${ZH_AMOUNT}\\s*个?\\s*(集群|命名空间|名字空间)|(?:数量)?(?:排名)?前\\s*${ZH_AMOUNT}\\s*(?:名|个)?的?\\s*(集群|命名空间|名字空间)`,
+      `\\btop\\s+${EN_AMOUNT}\\s*(${GROUP_WORDS})|\\b(?:the\\s+)?(\\d+|two|three|four|five|six|seven|eight|nine|ten)\\s+(${GROUP_WORDS})\\s+with\\s+the\\s+most\\b|\\b(?:which|what)\\s+(\\d+|two|three|four|five|six|seven|eight|nine|ten)\\s+(${GROUP_WORDS})`,
       "gi",
     ),
-    (s, n, group, which, zhN, zhGroup, topN, topGroup) => {
-      s.count = true;
-      s.groupBy.push(GROUPS[(group ?? which ?? zhGroup ?? topGroup)!.toLowerCase()]!);
-      const count = n ?? zhN ?? topN;
-      s.limit = count ? amount(count) : 1;
+    (s, n, group, n2, group2, n3, group3) => {
+      if (!groupBy(s, group ?? group2 ?? group3)) return false;
+      s.limit = amount(n ?? n2 ?? n3);
+      s.most = true;
+    },
+  ],
+  [
+    new RegExp(
+      `(?:数量)?(?:排名|排行)?前\\s*${ZH_AMOUNT}\\s*(?:名|个|位)?\\s*的?\\s*(${GROUP_WORDS})|最多的?\\s*(?:前)?\\s*${ZH_AMOUNT}\\s*个?\\s*(${GROUP_WORDS})`,
+      "gi",
+    ),
+    (s, n, group, n2, group2) => {
+      if (!groupBy(s, group ?? group2)) return false;
+      if (n ?? n2) s.limit = amount(n ?? n2);
+      s.most = true;
     },
   ],
   // A name comes before every other rule: "pods named crash" names a pod, not a crash loop.
@@ -372,15 +598,12 @@ const RULES: Rule[] = [
     /\b(?:named|called)\s+["']?([\w.*-]+)["']?|(?:名为|名叫|叫做|名字(?:是|为)|名称(?:是|为))\s*["“]?([\w.*-]+)["”]?/gi,
     // A name given plainly is matched as kubectl users search, inside the name (pods named api:
     // api-7d9f-x2); with * it is a pattern.
-    (s, a, b) => s.filters.push((a ?? b)!.includes("*") ? nameCondition((a ?? b)!) : containsName((a ?? b)!)),
+    (s, a, b) => add(s, "name", (a ?? b)!.includes("*") ? nameCondition((a ?? b)!) : containsName((a ?? b)!)),
   ],
   // "how many clusters": one group per cluster, whose number is the answer.
   [
     /\bhow\s+many\s+(clusters|namespaces)\b|(?:有)?多少个?\s*(集群|命名空间)(?=\s|$|？|\?)/gi,
-    (s, a, b) => {
-      s.count = true;
-      s.groupBy.push(GROUPS[(a ?? b)!.toLowerCase()]!);
-    },
+    (s, a, b) => groupBy(s, a ?? b),
   ],
   // "where is the api deployment running": the clusters it runs in, not a phase.
   [
@@ -388,22 +611,36 @@ const RULES: Rule[] = [
     (s, name, kind, zhName, zhKind) => {
       s.count = true;
       s.groupBy.push(column("cluster"));
-      s.filters.push(containsName((name ?? zhName)!));
+      add(s, "name", containsName((name ?? zhName)!));
       const word = kind ?? zhKind;
-      const resolved = word
-        ? (kindOfWord(word) ?? ZH_KINDS.find(([words]) => new RegExp(`^(?:${words})$`).test(word))?.[1])
-        : undefined;
-      s.kinds.push(resolved || "Deployment");
+      s.kinds.push((word && kindOfWord(word)) || "Deployment");
     },
   ],
-  // Before the scope rules, which would read "per cluster" as a cluster named "per".
+  // "pods of deployment api", "replicasets owned by the search deployment", "api 部署的 Pod".
   [
-    /\b(?:per|by|grouped\s+by|for\s+each|in\s+each)\s+(cluster|namespace|kind|type)s?\b|(?:按照?|每个|各个?)\s*(集群|命名空间|名字空间|类型|种类)(?:分组|统计)?/gi,
-    (s, a, b) => {
-      s.count = true;
-      s.groupBy.push(GROUPS[(a ?? b)!.toLowerCase()]!);
+    new RegExp(
+      `\\b(pods?|replicasets?|jobs?)\\s+(?:of|owned\\s+by|belonging\\s+to|managed\\s+by|created\\s+by|from|under)\\s+(?:the\\s+)?(?:(${OWNER_KINDS})\\s+${NAME}|${NAME}\\s+(${OWNER_KINDS}))\\b|(?:属于\\s*)?${NAME}\\s*(?:这个)?\\s*(${ZH_OWNER_KINDS}|${OWNER_KINDS})\\s*(?:下面|下|管理|创建)?\\s*的\\s*(Pod|容器组|副本集|任务|pods?|replicasets?|jobs?)`,
+      "gi",
+    ),
+    (s, child, ownerKind, name, name2, ownerKind2, zhName, zhOwner, zhChild) => {
+      if (zhName) ownedBy(s, zhOwner!, zhName, zhChild!);
+      else ownedBy(s, (ownerKind ?? ownerKind2)!, (name ?? name2)!, child!);
     },
   ],
+  // "count pods by team and cluster", "per node", "在每个集群", "按团队和集群".
+  [
+    new RegExp(
+      `\\b(?:per|by|for\\s+each|in\\s+each|on\\s+each|each|grouped\\s+by|broken\\s+down\\s+by)\\s+(${GROUP_WORDS})(?:\\s+and\\s+(${GROUP_WORDS}))?|(?:按照?|每个?|各个?|分)\\s*(${GROUP_WORDS})(?:\\s*(?:和|与|及)\\s*(${GROUP_WORDS}))?(?:分组|统计)?`,
+      "gi",
+    ),
+    (s, a, b, c, d) => groupBy(s, a ?? c, b ?? d),
+  ],
+  // "which namespaces have ...", "哪个节点上的 Pod 最多": the answer is per group.
+  [
+    new RegExp(`\\b(?:which|what)\\s+(${GROUP_WORDS})|哪(?:个|些|一个)\\s*(${GROUP_WORDS})`, "gi"),
+    (s, a, b) => groupBy(s, a ?? b),
+  ],
+  [/\b(?:the\s+)?most\b|最多/gi, (s) => (s.most = true)],
   [
     new RegExp(
       `\\b(?:created\\s+)?(?:in|within|during|over)?\\s*(?:the\\s+)?(?:last|past)\\s+${EN_AMOUNT}\\s*${EN_UNIT}\\b`,
@@ -430,7 +667,7 @@ const RULES: Rule[] = [
     ),
     (s, a, b, c) => {
       s.defaultKind ??= "Pod";
-      s.filters.push(restartCount(">", a ?? b ?? c));
+      add(s, "", restartCount(">", a ?? b ?? c));
     },
   ],
   [
@@ -440,34 +677,29 @@ const RULES: Rule[] = [
     ),
     (s, a, b) => {
       s.defaultKind ??= "Pod";
-      s.filters.push(restartCount(">=", a ?? b));
+      add(s, "", restartCount(">=", a ?? b));
     },
   ],
   [
-    /\b(?:that\s+)?(?:have|has)?\s*(?:been\s+)?restart(?:ed|ing|s)?\b|重启(?:过|了)?/gi,
-    (s) => (s.restarted = true),
+    /\b(?:terminated\s+with\s+|with\s+)?(?:an?\s+)?exit\s*code\s*(?:of|was|=|:)?\s*(\d+)\b|退出码\s*(?:为|是|=)?\s*(\d+)/gi,
+    (s, a, b) => {
+      s.defaultKind ??= "Pod";
+      add(s, "", EXIT_CODE(a ?? b));
+    },
   ],
-  [
-    /\b(?:with\s+)?fewer\s+ready\s+replicas\s+than\s+(?:desired|wanted|requested|specified)\b|\bnot\s+fully\s+(?:ready|available)\b|\bunder-?replicated\b/gi,
-    (s) => s.filters.push(fewerReadyThanDesired),
-  ],
-  [
-    /(?:就绪)?副本(?:数)?(?:少于|小于|低于|不足)(?:期望|预期|设定|声明)?(?:值|数|的)?(?:副本(?:数)?)?|副本不足/g,
-    (s) => s.filters.push(fewerReadyThanDesired),
-  ],
-  // Counts of replicas before the readiness rules, which would take their "ready".
-  [
-    /\b(?:with\s+)?(?:0|zero|no)\s+available\s+(?:replicas?|pods?)\b|没有可用(?:的)?副本|可用副本(?:数)?(?:为)?\s*(?:0|零)/gi,
-    (s) => s.filters.push(noneAvailable),
-  ],
+  // Counts of replicas before the readiness concepts, which would take their "ready".
+  conceptRule("underReplicated"),
+  conceptRule("noneAvailable"),
   [
     new RegExp(
-      `\\b(?:with\\s+)?(?:${EN_COMPARISON}\\s+)?(\\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a\\s+single|single)\\s+(ready\\s+|available\\s+)?replicas?\\b|${ZH_COMPARISON}\\s*(\\d+|[一二两三四五六七八九十]+)\\s*个?\\s*(就绪|可用)?(?:的)?副本|(就绪|可用)?副本(?:数)?\\s*${ZH_COMPARISON}?\\s*(\\d+|[一二两三四五六七八九十]+)\\s*个?`,
+      `\\b(?:with\\s+)?(?:${EN_COMPARISON}\\s+)?(\\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|a\\s+single|single)\\s+(ready\\s+|available\\s+)?replicas?\\b|${ZH_COMPARISON}?\\s*(\\d+|[一二两三四五六七八九十]+)\\s*个\\s*(就绪|可用)?(?:的)?副本|(就绪|可用)?副本(?:数)?\\s*${ZH_COMPARISON}?\\s*(\\d+|[一二两三四五六七八九十]+)\\s*个?`,
       "gi",
     ),
     (s, enOp, enN, enQualifier, zhOp, zhN, zhQualifier, zhQualifier2, zhOp2, zhN2) => {
       const single = /single/i.test(enN ?? "");
-      s.filters.push(
+      add(
+        s,
+        "",
         replicaCount(
           enQualifier ?? zhQualifier ?? zhQualifier2,
           comparisonOf(enOp ?? zhOp ?? zhOp2),
@@ -476,88 +708,12 @@ const RULES: Rule[] = [
       );
     },
   ],
+  // "deployments running nginx", "using the redis image": an image the fleet runs, before "running".
   [
-    /\b(?:not|isn't|aren't|non-?|un)\s*-?ready\b|未就绪|不就绪|没有就绪|没就绪|非就绪/gi,
-    (s) => (s.readiness = "notReady"),
+    /\b(?:running|runs|run|using|uses|use|with)\s+(?:the\s+)?(?:image\s+)?([\w./:@-]+)(?:\s+images?)?\b/gi,
+    (s, image) => imageOf(s, image!),
   ],
-  [/\b(?:fully\s+)?ready\b|已就绪|就绪/gi, (s) => (s.readiness = "ready")],
-  [
-    /\b(?:not|isn't|aren't)\s+available\b|\bunavailable\b|不可用/gi,
-    (s) => s.filters.push({ type: "condition", name: "Available", status: "True", negated: true }),
-  ],
-  [
-    /\b(?:under\s+|with\s+|having\s+)?(memory|disk|pid)\s*pressure\b|(内存|磁盘|PID|进程数)\s*压力/gi,
-    (s, a, b) => {
-      const name = {
-        memory: "Memory",
-        disk: "Disk",
-        pid: "PID",
-        内存: "Memory",
-        磁盘: "Disk",
-        进程数: "PID",
-      }[(a ?? b)!.toLowerCase()];
-      s.filters.push({ type: "condition", name: `${name}Pressure`, status: "True", negated: false });
-      s.defaultKind ??= "Node";
-    },
-  ],
-  [
-    /\b(?:not|isn't|aren't|non-?)\s*(running|pending|succeeded|completed)\b/gi,
-    (s, word) => {
-      const value = /^complet/i.test(word!)
-        ? "Succeeded"
-        : word![0]!.toUpperCase() + word!.slice(1).toLowerCase();
-      s.filters.push({ type: "compare", field: path("status.phase"), op: "!=", value });
-    },
-  ],
-  [
-    /(?:未|没有?|不在|不是|非)\s*(?:在)?\s*运行(?:中|状态)?(?:的)?/g,
-    (s) => s.filters.push({ type: "compare", field: path("status.phase"), op: "!=", value: "Running" }),
-  ],
-  [/\bunhealthy\b|不健康/gi, (s) => (s.unhealthy = true)],
-  [
-    /\b(?:(?:that\s+are\s+)?in\s+(?:an?\s+)?)?(?:error|errors|erroring|errored)(?:\s+(?:state|status))?\b|\bwith\s+errors?\b|(?:处于\s*)?(?:异常|出错|错误)(?:状态)?(?:的)?/gi,
-    (s) => s.filters.push({ type: "or", of: ERROR_REASONS.map(status) }),
-  ],
-  [
-    /\b(?:without|with\s+no|missing|no)\s+(?:resource\s+|memory\s+|cpu\s+)?limits?\b|(?:没有|未设置?|缺少|无)\s*(?:资源)?限制/gi,
-    (s) => {
-      // A pod's containers, or a workload's template's: each side only where that spec exists.
-      s.filters.push({
-        type: "or",
-        of: ["spec.containers", "spec.template.spec.containers"].map(
-          (containers): Condition => ({
-            type: "and",
-            of: [
-              { type: "null", field: path(containers), negated: true },
-              { type: "null", field: path(`${containers}.*.resources.limits`), negated: false },
-            ],
-          }),
-        ),
-      });
-      s.defaultKind ??= "Pod";
-    },
-  ],
-  [
-    /\bprivileged\b|特权(?:模式|容器)?/gi,
-    (s) => {
-      s.filters.push(inContainers("securityContext.privileged", true));
-      s.defaultKind ??= "Pod";
-    },
-  ],
-  [
-    /\b(?:using|uses|with|on)?\s*(?:the\s+)?host\s*(network|pid|ipc)\b|(?:使用)?主机\s*(网络|进程|PID|IPC)(?:命名空间)?/gi,
-    (s, en, zh) => {
-      const setting = {
-        network: "hostNetwork",
-        网络: "hostNetwork",
-        pid: "hostPID",
-        进程: "hostPID",
-        ipc: "hostIPC",
-      }[(en ?? zh)!.toLowerCase()]!;
-      s.filters.push(inPodSpec(setting, true));
-      s.defaultKind ??= "Pod";
-    },
-  ],
+  ...CONCEPT_ORDER.filter((c) => c !== "underReplicated" && c !== "noneAvailable").map(conceptRule),
   [
     new RegExp(
       `\\b(?:of\\s+)?(?:type\\s+)?(${SERVICE_TYPES.join("|")})\\b|类型\\s*(?:为|是)?\\s*(${SERVICE_TYPES.join("|")})`,
@@ -565,7 +721,7 @@ const RULES: Rule[] = [
     ),
     (s, a, b) => {
       const value = SERVICE_TYPES.find((t) => t.toLowerCase() === (a ?? b)!.toLowerCase())!;
-      s.filters.push(equals(path("spec.type"), value));
+      add(s, "serviceType", equals(path("spec.type"), value));
       s.defaultKind ??= "Service";
     },
   ],
@@ -574,60 +730,45 @@ const RULES: Rule[] = [
       `\\b(?:on|in|from)\\s+(?:the\\s+)?node\\s+${NAME}|\\bnode(?:name)?[:=]\\s*${NAME}|(?:在\\s*)?节点\\s*${NAME}\\s*(?:上|中)?`,
       "gi",
     ),
-    (s, a, b, c) => {
-      s.filters.push(equals(path("spec.nodeName"), (a ?? b ?? c)!));
-      s.defaultKind ??= "Pod";
-    },
+    (s, a, b, c) => onNode(s, (a ?? b ?? c)!),
   ],
-  [
-    /\bcrash[\s-]*loop(?:ing|s|backoff)?\b|\bcrash(?:ing|ed|es)?\b|崩溃循环|崩溃|循环重启/gi,
-    (s) => s.filters.push(status("CrashLoopBackOff")),
-  ],
-  [
-    /\b(?:image\s*pull\s*(?:back\s*off|errors?|fail(?:ures?|ing|ed)?)?|imagepullbackoff|errimagepull)\b|镜像拉取失败|拉取镜像失败|镜像拉取/gi,
-    (s) => s.filters.push({ type: "or", of: [status("ImagePullBackOff"), status("ErrImagePull")] }),
-  ],
-  [
-    /\boom\s*-?killed\b|\bout\s+of\s+memory\b|内存溢出|内存不足/gi,
-    (s) => s.filters.push(status("OOMKilled")),
-  ],
-  [/\bevicted\b|被驱逐|驱逐/gi, (s) => s.filters.push(status("Evicted"))],
-  [
-    /\bunschedulable\b|\bcan(?:no|')t\s+be\s+scheduled\b|无法调度|不可调度|调度失败/gi,
-    (s) => s.filters.push(status("Unschedulable")),
-  ],
-  [/\bpending\b|等待中|挂起/gi, (s) => s.filters.push(phase("Pending"))],
-  [/\brunning\b|运行中|正在运行/gi, (s) => s.filters.push(phase("Running"))],
-  [/\bfail(?:ed|ing)\b|失败/gi, (s) => s.filters.push(phase("Failed"))],
-  [/\b(?:succeeded|completed)\b|已完成/gi, (s) => s.filters.push(phase("Succeeded"))],
   [
     new RegExp(
-      `\\b(?:in|on|from)\\s+(?:the\\s+)?cluster\\s+${NAME}|\\b${NAME}\\s+cluster\\b|\\bcluster[:=]\\s*${NAME}`,
+      `\\b(?:in|on|from|of)\\s+(?:the\\s+)?cluster\\s+${NAME}|\\b${NAME}\\s+cluster\\b|\\bcluster[:=]\\s*${NAME}`,
       "gi",
     ),
-    (s, a, b, c) => s.scope.push(equals(column("cluster"), (a ?? b ?? c)!)),
+    (s, a, b, c) => add(s, "cluster", equals(column("cluster"), (a ?? b ?? c)!)),
   ],
   [
     new RegExp(
       `(?:在\\s*)?集群\\s*${NAME}\\s*(?:中|里|下|上)?|(?:在\\s*)?${NAME}\\s*集群\\s*(?:中|里|下|上)?`,
       "gi",
     ),
-    (s, a, b) => s.scope.push(equals(column("cluster"), (a ?? b)!)),
+    (s, a, b) => add(s, "cluster", equals(column("cluster"), (a ?? b)!)),
   ],
   [
     new RegExp(
-      `\\b(?:in|from|within)\\s+(?:the\\s+)?namespace\\s+${NAME}|\\b(?:in|from|within)\\s+(?:the\\s+)?${NAME}\\s+namespace\\b|\\b(?:namespace|ns)[:=]\\s*${NAME}`,
+      `\\b(?:(?:in|from|within|of)\\s+)?(?:the\\s+)?namespaces?\\s+${NAME}|\\b(?:(?:in|from|within|of)\\s+)?(?:the\\s+)?${NAME}\\s+namespaces?\\b|\\b(?:namespace|ns)[:=]\\s*${NAME}`,
       "gi",
     ),
-    (s, a, b, c) => s.scope.push(equals(column("namespace"), (a ?? b ?? c)!)),
+    (s, a, b, c) => {
+      const name = (a ?? b ?? c)!;
+      if (kindOfWord(name) !== undefined || /^(?:the|all|every|each|any|which|what)$/i.test(name))
+        return false;
+      add(s, "namespace", equals(column("namespace"), name));
+    },
   ],
   [
     new RegExp(`(?:在\\s*)?(?:命名空间|名字空间|名称空间)\\s*[:：]?\\s*${NAME}\\s*(?:下|中|里|内)?`, "gi"),
-    (s, name) => s.scope.push(equals(column("namespace"), name!)),
+    (s, name) => add(s, "namespace", equals(column("namespace"), name!)),
   ],
   [
-    new RegExp(`(?:在\\s*)?${NAME}\\s*(?:命名空间|名字空间|名称空间)?\\s*(?:下面|下|中|里面|里|内)`, "gi"),
-    (s, name) => inScope(s, name!),
+    new RegExp(`(?:在\\s*)?${NAME}\\s*(?:命名空间|名字空间|名称空间)\\s*(?:下面|下|中|里面|里|内)?`, "gi"),
+    (s, name) => add(s, "namespace", equals(column("namespace"), name!)),
+  ],
+  [
+    new RegExp(`(?:在\\s*)?${NAME}\\s*(?:下面|下|中|里面|里|内)`, "gi"),
+    (s, name) => inScope(s, name!) || placeWord(s, name!),
   ],
   [
     // "on X" is how people name where a pod runs: X is a node unless it is a kind, cluster or namespace.
@@ -638,97 +779,315 @@ const RULES: Rule[] = [
         s.context.clusters?.includes(name!) ||
         s.context.namespaces?.includes(name!);
       if (known) return inScope(s, name!);
-      s.filters.push(equals(path("spec.nodeName"), name!));
-      s.defaultKind ??= "Pod";
+      if (s.context.nodes && !s.context.nodes.includes(name!)) return placeWord(s, name!);
+      onNode(s, name!);
     },
   ],
   [
     new RegExp(`\\b(?:in|from|within)\\s+(?:the\\s+)?${NAME}(?![\\w.-])`, "gi"),
-    (s, name) => inScope(s, name!),
+    (s, name) => inScope(s, name!) || placeWord(s, name!),
   ],
   [
     /\b(?:with\s+)?labels?(?:led|ed)?\s+([^\s,]+)|标签\s*(?:为|是)?\s*([^\s，,]+)|(?<=\s)([a-z0-9][\w./-]*!?=[\w.-]+)(?=\s)/gi,
     (s, a, b, c) => {
       for (const requirement of parseLabelSelector((a ?? b ?? c)!))
-        s.filters.push({ type: "label", requirement });
+        add(s, `label:${requirement.key}`, { type: "label", requirement });
     },
   ],
   [
     /\bnames?\s+(?:contains?|containing|like|with)\s+["']?([\w.-]+)["']?|(?:名字|名称)\s*(?:中)?(?:包含|含有|带有?)\s*["“]?([\w.-]+)["”]?/gi,
-    (s, a, b) => s.filters.push(containsName((a ?? b)!)),
+    (s, a, b) => add(s, "name", containsName((a ?? b)!)),
   ],
   [
-    /\b(?:using|uses|use|with|running|run)?\s*(?:the\s+)?image\s+["']?([\w./:@-]+)["']?|(?:使用|用了?|运行)?\s*镜像\s*(?:为|是|包含)?\s*["“]?([\w./:@-]+)["”]?/gi,
-    (s, a, b) => s.filters.push(imageCondition((a ?? b)!)),
+    /\bimages?\s+["']?([\w./:@-]+)["']?|(?:使用|用了?|运行)?\s*镜像\s*(?:为|是|包含)?\s*["“]?([\w./:@-]+)["”]?|([\w./:@-]+)\s*镜像/gi,
+    (s, a, b, c) => add(s, "", imageCondition((a ?? b ?? c)!)),
   ],
-  [/\b(?:how\s+many|count(?:\s+of)?|number\s+of)\b|多少|几个|数量|总数|统计/gi, (s) => (s.count = true)],
   [
-    new RegExp(ZH_KINDS.map(([words]) => `(${words})`).join("|"), "g"),
-    (s, ...groups) => {
-      const index = groups.findIndex((g) => g !== undefined);
-      s.kinds.push(ZH_KINDS[index]![1]);
+    /\b(?:how\s+many|count(?:\s+of)?|number\s+of|break\s+down)\b|多少|几个|数量|总数|统计|(?<=\S\s*)(?:的\s*)?(?:个)?数(?=\s|$|[)）?？,，])/gi,
+    (s) => (s.count = true),
+  ],
+  [
+    new RegExp(`(${KIND_PHRASES})`, "gi"),
+    (s, word) => {
+      const kind = kindOfWord(word!);
+      if (kind) s.kinds.push(kind);
     },
   ],
 ];
 
-const EN_STOPWORDS = new Set(
-  "a all an and any are be been every everything find get give has have in is it list me of on or please show that the their them there these those what where which who with whose objects resources items created stuck still currently right now".split(
-    " ",
-  ),
-);
-const ZH_STOPWORDS =
-  /处于|处在|状态为|状态是|状态|所有的|所有|全部|列出|显示|查找|查询|找出|找到|哪些|有哪些|帮我|给我|看看|查看|一下|当前|目前|现在|资源|对象|创建的|创建|里面|下面|一直|仍然|还在|总共|一共|请|的|有|下|中|里|在|我|是|了|过|都|一些|哪个|个|吗|呢|？|\?/g;
+function onNode(state: State, name: string): void {
+  // "node-3" in a question about nodes is that node; in any other it is where pods run.
+  add(state, "node", (kinds) =>
+    kinds.length === 1 && kinds[0] === "Node"
+      ? equals(column("name"), name)
+      : equals(path("spec.nodeName"), name),
+  );
+  state.defaultKind ??= "Pod";
+}
+
+/** An image the fleet runs, or a word that is plainly an image reference (a registry path or a tag). */
+function imageOf(state: State, word: string): boolean {
+  const lower = word.toLowerCase();
+  if (!state.context.images?.includes(lower) && !/[/:@]/.test(word)) return false;
+  add(state, "", imageCondition(word));
+  return true;
+}
+
+/** The label keys that carry a value, shortest key first ("app" before "app.kubernetes.io/name"). */
+function keysHolding(context: NaturalContext, value: string): string[] {
+  return Object.entries(context.labels ?? {})
+    .filter(([, values]) => values.includes(value))
+    .map(([key]) => key)
+    .sort((a, b) => a.length - b.length);
+}
 
 /**
- * Questions in English or Chinese, turned into the IR by a fixed table of phrases: offline and
- * deterministic. Words the rules do not know are searched for as free text when the fleet holds
- * them (context.knownWords) and ignored otherwise, and both are reported, so the caller can say
- * what was not understood (or ask a language model).
+ * A bare word the fleet knows: a cluster, a namespace, a node, a label value (of the key a word
+ * beside it names, when one does) or an image. False when the fleet knows it as none of them.
+ */
+function placeWord(state: State, word: string, keyHint?: string): boolean {
+  const { context } = state;
+  const keys = keysHolding(context, word);
+  if (keyHint && keys.includes(keyHint)) {
+    add(state, `label:${keyHint}`, {
+      type: "label",
+      requirement: { key: keyHint, operator: "=", values: [word] },
+    });
+    return true;
+  }
+  if (context.clusters?.includes(word)) {
+    add(state, "cluster", equals(column("cluster"), word));
+    return true;
+  }
+  if (context.namespaces?.includes(word)) {
+    add(state, "namespace", equals(column("namespace"), word));
+    return true;
+  }
+  if (context.nodes?.includes(word)) {
+    onNode(state, word);
+    return true;
+  }
+  if (keys.length > 0) {
+    add(state, `label:${keys[0]}`, {
+      type: "label",
+      requirement: { key: keys[0]!, operator: "=", values: [word] },
+    });
+    return true;
+  }
+  return imageOf(state, word);
+}
+
+const blank = (text: string, start: number, end: number) =>
+  text.slice(0, start) + " ".repeat(end - start) + text.slice(end);
+
+/** Words naming a label key, and the label values said in plain words ("后端" is backend). */
+const KEY_MENTION = new RegExp(LABEL_KEY_WORDS, "gi");
+const VALUE_WORDS: [RegExp, string][] = LANGUAGES.flatMap((language) =>
+  Object.entries(LEXICONS[language].labelValues ?? {}).map(([value, words]): [RegExp, string] => [
+    new RegExp(alternation(language, words), "gi"),
+    value,
+  ]),
+);
+
+/**
+ * Reads the words no phrase explained against the fleet's vocabulary. A label value takes the key
+ * a word right beside it names ("payments team", "growth 团队"), and that word with it.
+ */
+function placeWords(state: State, text: string): string {
+  let rest = text;
+  const mentions = [...rest.matchAll(KEY_MENTION)].map((m) => ({
+    start: m.index,
+    end: m.index + m[0].length,
+    key: labelKeyOf(state.context, m[0]),
+  }));
+  const beside = (start: number, end: number) =>
+    mentions.find(
+      (m) =>
+        m.key &&
+        (/^(?:\s|'s|的|the)*$/i.test(rest.slice(end, m.start)) ||
+          /^(?:\s|的|of|the)*$/i.test(rest.slice(m.end, start))),
+    );
+  const place = (word: string, start: number, end: number) => {
+    const mention = beside(start, end);
+    state.span = [start, end];
+    if (!placeWord(state, word, mention?.key)) return;
+    rest = blank(rest, start, end);
+    const taken = state.items.at(-1);
+    if (mention && taken?.slot === `label:${mention.key}`) rest = blank(rest, mention.start, mention.end);
+  };
+  for (const [pattern, value] of VALUE_WORDS)
+    for (const match of rest.matchAll(pattern))
+      if (keysHolding(state.context, value).length > 0) {
+        place(value, match.index, match.index + match[0].length);
+        rest = blank(rest, match.index, match.index + match[0].length);
+      }
+  for (const match of rest.matchAll(/(?<![\w.-])[a-z0-9][\w./:@-]*[\w]|(?<![\w.-])[a-z0-9](?![\w.-])/gi)) {
+    if (kindOfWord(match[0]) !== undefined) continue;
+    place(match[0], match.index, match.index + match[0].length);
+  }
+  return rest;
+}
+
+const LANGUAGE_WORDS = (key: "negations" | "disjunctions" | "conjunctions") =>
+  new RegExp(`(?:${phrasesOf((l) => l[key])})\\s*$`, "i");
+const NEGATION_BEFORE = LANGUAGE_WORDS("negations");
+/** What may stand between a negation and what it negates: "not in the", "except those in", "除了". */
+const FILLER_BEFORE =
+  /(?:\s|\b(?:in|on|of|from|the|those|ones|that|are|is|any|namespaces?|clusters?)\b|在|于)*$/i;
+const JOINER = new RegExp(
+  `^(?:\\s|,|，|、|\\b(?:in|on|the|namespaces?|clusters?)\\b|在)*(?:(${phrasesOf((l) => l.disjunctions)})|(${phrasesOf((l) => l.conjunctions)})|,|，|、)(?:\\s|\\b(?:in|on|the)\\b|在)*$`,
+  "i",
+);
+const AFTER_EXCLUSION = /^\s*(?:以外|之外)/;
+
+/**
+ * Joins the items into one condition. "not"/"except"/"除了" before an item negates it, and the
+ * items listed after it with "and", "or" or a comma; items joined by "or" are alternatives, as are
+ * several of one slot (two namespaces); the rest must all hold.
+ */
+function combine(items: Item[], text: string, kinds: string[]): { scope: Condition[]; filters: Condition[] } {
+  const sorted = [...items].sort((a, b) => a.start - b.start);
+  const units: { slot: string; negated: boolean; conditions: Condition[]; alternatives: boolean }[] = [];
+  let previous: Item | undefined;
+  for (const item of sorted) {
+    // What links two items is a few words; a longer stretch links nothing, and looking at only
+    // its end keeps the patterns below linear on a question made of nothing but spaces.
+    const before = text.slice(Math.max(previous?.end ?? 0, item.start - 40), item.start);
+    const joined = previous && previous.end >= item.start - 40 ? JOINER.exec(before) : null;
+    const negatedHere =
+      NEGATION_BEFORE.test(before.replace(FILLER_BEFORE, "")) || AFTER_EXCLUSION.test(text.slice(item.end));
+    const condition = item.build(kinds);
+    const last = units.at(-1);
+    if (joined && last && previous && (previous.slot === item.slot || joined[1])) {
+      // A list continues: "except A and B", "A or B", "neither A nor B".
+      last.conditions.push(condition);
+      if (joined[1]) last.alternatives = true;
+    } else {
+      units.push({ slot: item.slot, negated: negatedHere, conditions: [condition], alternatives: false });
+    }
+    if (negatedHere && units.at(-1)) units.at(-1)!.negated = true;
+    previous = item;
+  }
+  // Several positive units of one slot are alternatives: an object is in one namespace.
+  const bySlot = new Map<string, Condition[]>();
+  const scope: Condition[] = [];
+  const conditions: Condition[] = [];
+  for (const unit of units) {
+    const exclusive = !unit.slot.startsWith("#") && unit.slot !== "";
+    const alternatives = unit.alternatives || exclusive;
+    if (unit.negated) {
+      const into = SCOPE_SLOTS.includes(unit.slot) ? scope : conditions;
+      for (const c of unit.conditions) into.push({ type: "not", of: c });
+      continue;
+    }
+    const one: Condition =
+      unit.conditions.length === 1 || !alternatives
+        ? and(unit.conditions)!
+        : { type: "or", of: unit.conditions };
+    if (exclusive) bySlot.set(unit.slot, [...(bySlot.get(unit.slot) ?? []), one]);
+    else conditions.push(one);
+  }
+  for (const [slot, group] of bySlot)
+    (SCOPE_SLOTS.includes(slot) ? scope : conditions).push(
+      group.length === 1 ? group[0]! : { type: "or", of: group },
+    );
+  return { scope, filters: conditions };
+}
+
+/** Where objects are, said before what they are in the answer's SQL, as people read it. */
+const SCOPE_SLOTS = ["cluster", "namespace"];
+
+/** Words with no meaning of their own, and the connectives once they have joined or negated what they stand by. */
+const STOPWORDS = new Set(
+  LANGUAGES.map((language) => LEXICONS[language])
+    .flatMap((l) => [
+      ...l.stopwords.split(/\s+/),
+      ...[...l.negations, ...l.disjunctions, ...l.conjunctions].filter((w) => /^[\w']+$/.test(w)),
+    ])
+    .map((w) => w.toLowerCase()),
+);
+const ZH_STOPWORDS = new RegExp(
+  [
+    ...LEXICONS.zh.stopwords.split(/\s+/),
+    ...[...LEXICONS.zh.negations, ...LEXICONS.zh.disjunctions, ...LEXICONS.zh.conjunctions],
+  ]
+    .sort((a, b) => b.length - a.length)
+    .join("|"),
+  "g",
+);
+
+/** A leftover word that may be a name or value worth a search: not a function word, not one letter. */
+function mayBeName(word: string): boolean {
+  return word.length >= 3 && /[a-z0-9]/i.test(word) && !STOPWORDS.has(word.toLowerCase());
+}
+
+/**
+ * Questions in English or Chinese, turned into the IR by phrase tables (language/<code>.json) and
+ * the fleet's own vocabulary: offline and deterministic. Words the reader cannot place are searched
+ * for as free text only when they may be names the fleet holds (context.knownWords), and are
+ * otherwise ignored; both are reported, so the caller can say what was not understood.
  */
 export function parseNaturalQuery(input: string, context: NaturalContext = {}): NaturalParse {
   const state: State = {
     context,
-    scope: [],
+    items: [],
+    span: [0, 0],
     kinds: [],
-    filters: [],
     restarted: false,
+    aboutRestarts: false,
     count: false,
     groupBy: [],
+    most: false,
   };
   // Separators between CJK and Latin text are optional in Chinese; spaces make \b work on both.
-  let rest = ` ${input.normalize("NFKC").replace(/([\u4e00-\u9fff])([A-Za-z0-9])|([A-Za-z0-9])([\u4e00-\u9fff])/g, "$1$3 $2$4")} `;
+  // Every later step blanks what it reads with as many spaces, so positions stay those of `text`.
+  const text = ` ${input
+    .normalize("NFKC")
+    .replace(/([\u4e00-\u9fff])([A-Za-z0-9])|([A-Za-z0-9])([\u4e00-\u9fff])/g, "$1$3 $2$4")
+    .replace(/(\w)'s\b/g, "$1  ")} `;
+  let rest = text;
   for (const [pattern, apply] of RULES) {
     rest = rest.replace(pattern, (...args) => {
+      const match = args[0] as string;
+      const offset = args.at(-2) as number;
       const groups = args.slice(1, -2) as (string | undefined)[];
+      state.span = [offset, offset + match.length];
+      const itemCount = state.items.length;
       try {
-        if (apply(state, ...groups) === false) return args[0] as string;
+        if (apply(state, ...groups) === false) {
+          state.items.length = itemCount;
+          return match;
+        }
       } catch (error) {
         // A phrase that looked like a label selector but is not one stays as text.
-        if (error instanceof SelectorError) return args[0] as string;
+        if (error instanceof SelectorError) return match;
         throw error;
       }
-      return " ";
+      return " ".repeat(match.length);
     });
   }
+  rest = placeWords(state, rest);
   // Whole words only: "node-1" is a name to search for, not the kind Node and "-1".
   rest = rest.replace(/(?<![\w.-])[A-Za-z]+(?![\w.-])/g, (word) => {
     const kind = kindOfWord(word);
     if (kind === undefined) return word;
     if (kind) state.kinds.push(kind);
-    return " ";
+    return " ".repeat(word.length);
   });
-  const unmatched = rest
+  const leftover = rest
     .replace(ZH_STOPWORDS, " ")
-    .split(/[\s,，。;；!！'"“”]+/)
-    .filter((word) => word && !EN_STOPWORDS.has(word.toLowerCase()));
+    .split(/[\s,，。;；!！'"“”()（）?？、:：]+/)
+    .filter((word) => word && !STOPWORDS.has(word.toLowerCase()));
   const known = context.knownWords;
-  const searched = known ? unmatched.filter((word) => known.has(word)) : unmatched;
-  const ignored = known ? unmatched.filter((word) => !known.has(word)) : [];
+  const searched = leftover.filter((word) => mayBeName(word) && (!known || known.has(word)));
+  const ignored = leftover.filter((word) => !searched.includes(word));
 
-  const filters = [...state.filters];
+  if (state.kinds.length === 0 && state.defaultKind) state.kinds.push(state.defaultKind);
+  const kinds = [...new Set(state.kinds)];
+  const { scope, filters } = combine(state.items, text, kinds);
   const now = context.now ?? new Date();
-  if (state.restarted) {
-    if (state.kinds.length === 0) state.kinds.push("Pod");
+  if (state.restarted || (state.aboutRestarts && state.window)) {
+    if (kinds.length === 0) kinds.push("Pod");
     filters.push(
       state.window
         ? {
@@ -744,8 +1103,6 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
   }
   if (state.olderThan) filters.push({ type: "age", op: ">", seconds: state.olderThan });
   if (searched.length) filters.push({ type: "text", words: searched });
-  if (state.kinds.length === 0 && state.defaultKind) state.kinds.push(state.defaultKind);
-  const kinds = [...new Set(state.kinds)];
   if (state.readiness) filters.push(readinessOf(kinds, state.readiness === "ready"));
   if (state.unhealthy)
     filters.push(
@@ -759,15 +1116,24 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
       : kinds.length === 1
         ? [equals(column("kind"), kinds[0]!)]
         : [{ type: "in", field: column("kind"), values: kinds, negated: false }];
-  const where = and([...state.scope, ...kindCondition, ...filters]);
+  const where = and([...scope, ...kindCondition, ...filters]);
+  const grouped = state.count || state.groupBy.length > 0;
+  const limit = state.limit ?? (state.most && state.groupBy.length > 0 ? 1 : undefined);
   return {
     query: {
       ...(where ? { where } : {}),
       orderBy: [],
-      ...(state.count ? { aggregate: { groupBy: state.groupBy } } : {}),
-      ...(state.limit !== undefined ? { limit: state.limit } : {}),
+      ...(grouped ? { aggregate: { groupBy: state.groupBy } } : {}),
+      ...(limit !== undefined ? { limit } : {}),
     },
     searched,
     ignored,
   };
+}
+
+/** An image's name as people say it: no registry, path, tag or digest ("ghcr.io/x/api:2.4" is "api"). */
+export function imageName(image: string): string {
+  const withoutDigest = image.split("@")[0]!;
+  const last = withoutDigest.split("/").at(-1)!;
+  return last.split(":")[0]!.toLowerCase();
 }

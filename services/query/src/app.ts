@@ -17,6 +17,7 @@ import {
   type Condition,
   column,
   conditionSql,
+  imageName,
   type LanguageModelConfig,
   type NaturalContext,
   parseKeywordQuery,
@@ -26,7 +27,7 @@ import {
   toSqlText,
   unfamiliarKinds,
 } from "@atoll/search";
-import { type ChangeFeed, type Database, listClusters, ping } from "@atoll/store";
+import { type ChangeFeed, type Database, fleetVocabulary, listClusters, ping } from "@atoll/store";
 import type { ClusterRegistry } from "@atoll/sync";
 import { sql } from "drizzle-orm";
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from "fastify";
@@ -219,27 +220,47 @@ export function buildQueryApp(options: QueryAppOptions) {
   const clusterNames = cachedFor(10_000, async () =>
     (await listClusters(options.sql, options.staleAfterSeconds ?? 30)).map((c) => c.name),
   );
-  const indexedNamespaces = cachedFor(10_000, async () =>
-    options.sql<{ cluster: string; name: string }[]>`
-      select distinct cluster, name from resources where kind = 'Namespace'`.then((rows) => [...rows]),
-  );
+  const vocabulary = cachedFor(30_000, () => fleetVocabulary(options.sql));
 
   /**
-   * The clusters and namespaces a question may name, as far as the asker can see them: how "in X"
-   * was read shows in the answer's SQL, so it must not tell of clusters or namespaces out of sight.
+   * The fleet's words a question may use (clusters, namespaces, nodes, label values, images), as
+   * far as the asker can see them: how a word was read shows in the answer's SQL, so it must not
+   * tell of names out of sight.
    */
-  async function namesFor(principal: Principal): Promise<NaturalContext> {
-    const namespaces = new Set(
-      (await indexedNamespaces())
-        .filter((n) => can(principal, "read", { cluster: n.cluster, namespace: n.name }))
-        .map((n) => n.name),
-    );
+  async function vocabularyFor(principal: Principal): Promise<NaturalContext> {
+    const namespaces = new Set<string>();
+    const nodes = new Set<string>();
+    const images = new Set<string>();
+    const labels: Record<string, Set<string>> = {};
+    for (const row of await vocabulary()) {
+      const where = row.namespace
+        ? { cluster: row.cluster, namespace: row.namespace }
+        : { cluster: row.cluster };
+      if (
+        !can(
+          principal,
+          "read",
+          row.sort === "namespace" ? { cluster: row.cluster, namespace: row.value } : where,
+        )
+      )
+        continue;
+      if (row.sort === "namespace") namespaces.add(row.value);
+      else if (row.sort === "node") nodes.add(row.value);
+      else if (row.sort === "image") images.add(imageName(row.value));
+      else {
+        labels[row.key] ??= new Set();
+        labels[row.key]!.add(row.value);
+      }
+    }
     for (const grant of principal.grants)
       for (const namespace of grant.namespaces) if (namespace !== "*") namespaces.add(namespace);
     return {
       clusters: (await clusterNames()).filter((cluster) => can(principal, "read", { cluster })),
       // With no Namespace objects indexed (sync rules may leave them out), any name may be one.
       ...(namespaces.size > 0 ? { namespaces: [...namespaces] } : {}),
+      nodes: [...nodes],
+      images: [...images],
+      labels: Object.fromEntries(Object.entries(labels).map(([key, values]) => [key, [...values]])),
     };
   }
 
@@ -255,7 +276,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     if (mode === "sql") return { parsed: parseSqlQuery(text) };
     if (mode !== "nl") throw badRequest("INVALID_MODE", `mode must be keyword, sql or nl, got "${mode}"`);
     const answer = await answerNaturalQuestion(text, {
-      context: await namesFor(request.principal),
+      context: await vocabularyFor(request.principal),
       // The same search, within the same grants, that the word would run as a filter.
       indexHolds: async (word) =>
         (
