@@ -15,6 +15,11 @@ export interface EvalQuestion {
   language: "en" | "zh";
   /** What the question exercises; scores are printed by class. */
   class: string;
+  /**
+   * Written after the reader was finished and scored before any change to it (heldout.<lang>.yaml):
+   * their score says how the reader does on phrasings it was not built against.
+   */
+  heldOut: boolean;
   q: string;
   /**
    * The answer in Atoll's SQL. `{ago:1h}` stands for the time that long before the run, for
@@ -32,15 +37,16 @@ export const CLASSES = ["leftover", "grouping", "concepts", "labels", "scope", "
 
 export function loadQuestions(): EvalQuestion[] {
   const questions: EvalQuestion[] = [];
-  for (const language of ["en", "zh"] as const) {
-    const file = join(import.meta.dirname, `questions.${language}.yaml`);
-    const entries = parse(readFileSync(file, "utf8")) as Omit<EvalQuestion, "language">[];
-    for (const entry of entries) {
-      if (!CLASSES.includes(entry.class))
-        throw new Error(`${file}: "${entry.q}" has unknown class ${entry.class}`);
-      questions.push({ ...entry, language });
+  for (const language of ["en", "zh"] as const)
+    for (const heldOut of [false, true]) {
+      const file = join(import.meta.dirname, `${heldOut ? "heldout" : "questions"}.${language}.yaml`);
+      const entries = parse(readFileSync(file, "utf8")) as Omit<EvalQuestion, "language" | "heldOut">[];
+      for (const entry of entries) {
+        if (!CLASSES.includes(entry.class))
+          throw new Error(`${file}: "${entry.q}" has unknown class ${entry.class}`);
+        questions.push({ ...entry, language, heldOut });
+      }
     }
-  }
   return questions;
 }
 
@@ -155,6 +161,7 @@ export function scores(results: EvalResult[]): Map<string, Score> {
   for (const result of results) {
     add(result.question.language, result.exact);
     add(`${result.question.language} ${result.question.class}`, result.exact);
+    if (result.question.heldOut) add(`${result.question.language} held out`, result.exact);
   }
   return table;
 }
@@ -168,7 +175,7 @@ export function report(results: EvalResult[]): string {
   for (const language of ["en", "zh"]) {
     const overall = table.get(language)!;
     lines.push(`${language}: ${overall.exact}/${overall.total} exact (${percent(overall).toFixed(1)} %)`);
-    for (const cls of CLASSES) {
+    for (const cls of [...CLASSES, "held out"]) {
       const score = table.get(`${language} ${cls}`);
       if (score) lines.push(`  ${cls.padEnd(10)} ${score.exact}/${score.total}`);
     }
@@ -176,7 +183,8 @@ export function report(results: EvalResult[]): string {
   const misses = results.filter((r) => !r.exact);
   if (misses.length) lines.push("", "misses:");
   for (const miss of misses) {
-    lines.push(`- [${miss.question.language} ${miss.question.class}] ${miss.question.q}`);
+    const held = miss.question.heldOut ? " held out" : "";
+    lines.push(`- [${miss.question.language} ${miss.question.class}${held}] ${miss.question.q}`);
     if (miss.setError) lines.push(`    the question's answer is wrong: ${miss.setError}`);
     lines.push(`    read as: ${miss.readAs}`);
     if (miss.ignored.length) lines.push(`    ignored: ${miss.ignored.join(", ")}`);

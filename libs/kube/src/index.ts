@@ -10,6 +10,7 @@ export {
   statusObject,
   statusResponseText,
 } from "./discovery-docs.js";
+export { depthExceeds } from "./json-depth.js";
 export { cellText, customColumns, evaluateJsonPath, JsonPathError, parseJsonPath } from "./jsonpath.js";
 export { serversKubeconfig, tokenKubeconfig } from "./kubeconfig.js";
 export { cpuMillis, parseQuantity } from "./quantity.js";

@@ -15,6 +15,21 @@ export const COLUMNS = [
 ] as const;
 export type Column = (typeof COLUMNS)[number];
 
+/** Where a JSON path into an object may start: the parts of objects people ask about. */
+export const PATH_ROOTS = [
+  "metadata",
+  "spec",
+  "status",
+  "data",
+  "type",
+  "involvedObject",
+  "reason",
+  "message",
+  "rules",
+  "subjects",
+  "roleRef",
+] as const;
+
 export type Field =
   | { kind: "column"; name: Column }
   | { kind: "label"; key: string }

@@ -38,10 +38,18 @@ const model = () => ({ baseUrl, model: "test-model", apiKey: "k-123", timeoutMs:
 const question = "pods whose owner team is unhappy";
 
 describe("language-model fallback", () => {
-  it("asks the model only for what the rules leave unexplained, and parses its SQL like a user's", async () => {
+  it("asks the model only for what the rules leave unexplained, and takes its query as IR, not SQL", async () => {
     reply = () => ({
       status: 200,
-      content: "```sql\nSELECT * FROM resources WHERE kind = 'Pod' AND labels['team'] = 'sad'\n```",
+      content: `\`\`\`json\n${JSON.stringify({
+        where: {
+          type: "and",
+          of: [
+            { type: "compare", field: { kind: "column", name: "kind" }, op: "=", value: "Pod" },
+            { type: "label", requirement: { key: "team", operator: "=", values: ["sad"] } },
+          ],
+        },
+      })}\n\`\`\``,
     });
     const before = requests.length;
     const understood = await answerNaturalQuestion("pods in payments", { model: model() });
@@ -63,9 +71,45 @@ describe("language-model fallback", () => {
 
   it.each([
     [
-      "a statement other than SELECT",
+      "SQL text",
       () => ({ status: 200, content: "DELETE FROM resources" }),
-      /SQL was rejected: only SELECT/,
+      /query was rejected: the reply is not JSON/,
+    ],
+    [
+      "JSON outside the IR's schema",
+      () => ({
+        status: 200,
+        content: JSON.stringify({ where: { type: "sql", text: "DROP TABLE resources" } }),
+      }),
+      /query was rejected: the reply is not a valid query/,
+    ],
+    [
+      "a path outside the object",
+      () => ({
+        status: 200,
+        content: JSON.stringify({
+          where: {
+            type: "compare",
+            field: { kind: "path", segments: ["pg_catalog", "x"] },
+            op: "=",
+            value: 1,
+          },
+        }),
+      }),
+      /query was rejected: the reply is not a valid query: paths start at metadata/,
+    ],
+    [
+      "a reply nested past any query",
+      () => ({
+        status: 200,
+        content: JSON.stringify({
+          where: Array.from({ length: 200 }).reduce<object>((of) => ({ type: "not", of }), {
+            type: "status",
+            value: "x",
+          }),
+        }),
+      }),
+      /nests deeper than/,
     ],
     ["an HTTP error", () => ({ status: 503, content: "" }), /HTTP 503/],
     ["an empty reply", () => ({ status: 200, content: "" }), /no text/],
@@ -106,6 +150,28 @@ describe("language-model fallback", () => {
       },
     });
     expect(asked.length).toBeLessThanOrEqual(8);
+  });
+
+  it("refuses a model's query that names a cluster the asker cannot see", async () => {
+    reply = () => ({
+      status: 200,
+      content: JSON.stringify({
+        where: {
+          type: "compare",
+          field: { kind: "column", name: "cluster" },
+          op: "=",
+          value: "secret-cluster",
+        },
+      }),
+    });
+    const answer = await answerNaturalQuestion(question, { model: model(), context: { clusters: ["eu"] } });
+    expect(answer.engine).toBe("rules");
+    expect(answer.warning).toMatch(/names a cluster you cannot see: secret-cluster/);
+    const allowed = await answerNaturalQuestion(question, {
+      model: model(),
+      context: { clusters: ["secret-cluster"] },
+    });
+    expect(allowed.engine).toBe("model");
   });
 
   it("falls back when the endpoint cannot be reached at all", async () => {

@@ -1,7 +1,7 @@
 import { type ChatModelConfig, complete } from "@atoll/ai";
-import { COLUMNS, type Query, QueryError } from "./ir.js";
+import { type Query, QueryError } from "./ir.js";
+import { MODEL_INSTRUCTIONS, queryOfModelReply } from "./model-query.js";
 import { type NaturalContext, parseNaturalQuery } from "./natural.js";
-import { parseSqlQuery } from "./sql.js";
 
 /** An OpenAI-compatible chat completions endpoint. */
 export type LanguageModelConfig = ChatModelConfig;
@@ -18,36 +18,28 @@ export interface NaturalAnswer {
   warning?: string;
 }
 
-const INSTRUCTIONS = `You translate questions about Kubernetes objects into one SQL SELECT over a single table named resources.
-Columns: ${COLUMNS.join(", ")}, labels['key'], annotations['key'], and JSON paths into the object such as status.phase, spec.replicas or spec.template.spec.containers[*].image.
-Virtual columns: status = 'Reason' (a phase, a pod reason or a container's waiting or terminated reason, e.g. CrashLoopBackOff), age < '1h' or age > '7d'. Free-text search: search('words').
-Kinds are singular and capitalised (Pod, Deployment, DaemonSet). Allowed: =, !=, <, <=, >, >=, IN, NOT IN, LIKE, ILIKE, IS NULL, BETWEEN, AND, OR, NOT, ORDER BY, LIMIT, OFFSET, and SELECT col, COUNT(*) ... GROUP BY col.
-Answer with the SQL statement only, with no explanation.`;
-
 /** How many leftover words of one question are looked up in the index. */
 const MAX_WORD_LOOKUPS = 8;
 
-/** Takes the statement out of a reply that may wrap it in a Markdown code fence. */
-function sqlOfReply(reply: string): string {
-  const fenced = /```(?:sql)?\s*([\s\S]*?)```/i.exec(reply);
-  return (fenced ? fenced[1]! : reply).trim();
-}
-
+/**
+ * Asks the model for the question's query in the IR's JSON (never SQL text) and checks it against
+ * the IR's schema, the query bounds and the names the asker can see.
+ */
 export async function askLanguageModel(
   question: string,
   config: LanguageModelConfig,
   fetchImpl: typeof fetch = fetch,
+  visible: { clusters?: readonly string[]; namespaces?: readonly string[] } = {},
 ): Promise<Query> {
   const content = await complete(
     [
-      { role: "system", content: INSTRUCTIONS },
+      { role: "system", content: MODEL_INSTRUCTIONS },
       { role: "user", content: question },
     ],
     config,
     fetchImpl,
   );
-  // The model's SQL passes the same parser and allow-list as a user's.
-  return parseSqlQuery(sqlOfReply(content));
+  return queryOfModelReply(content, visible);
 }
 
 /**
@@ -80,11 +72,11 @@ export async function answerNaturalQuestion(
   if (!options.model || rules.searched.length + rules.ignored.length === 0)
     return { ...rules, engine: "rules" };
   try {
-    const query = await askLanguageModel(question, options.model, options.fetchImpl);
+    const query = await askLanguageModel(question, options.model, options.fetchImpl, options.context);
     return { query, engine: "model", searched: [], ignored: [] };
   } catch (error) {
     const reason =
-      error instanceof QueryError ? `its SQL was rejected: ${error.message}` : (error as Error).message;
+      error instanceof QueryError ? `its query was rejected: ${error.message}` : (error as Error).message;
     return {
       ...rules,
       engine: "rules",

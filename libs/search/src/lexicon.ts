@@ -16,6 +16,8 @@ export interface LexiconFile {
   /** Words for kinds beyond their Kubernetes names, with the kind ("" is any kind). */
   kinds?: Record<string, string>;
   negations: string[];
+  /** Questions that look like a negation and are none: "有没有" asks whether there is any. */
+  questionForms?: string[];
   disjunctions: string[];
   conjunctions: string[];
   /** Words that carry no meaning in a question, separated by spaces. */

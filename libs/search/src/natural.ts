@@ -55,8 +55,39 @@ interface Item {
   negated: boolean;
 }
 
+/** The vocabulary as sets, built once a question, so each word is placed in constant time. */
+interface Known {
+  clusters?: Set<string>;
+  namespaces?: Set<string>;
+  nodes?: Set<string>;
+  images?: Set<string>;
+  /** Label value to the keys carrying it, shortest key first ("app" before "app.kubernetes.io/name"). */
+  keysOf: Map<string, string[]>;
+}
+
+function indexVocabulary(context: FleetVocabulary): Known {
+  const set = (values: readonly string[] | undefined) => (values ? new Set(values) : undefined);
+  const keysOf = new Map<string, string[]>();
+  for (const [key, values] of Object.entries(context.labels ?? {}))
+    for (const value of values) keysOf.set(value, [...(keysOf.get(value) ?? []), key]);
+  for (const keys of keysOf.values()) keys.sort((a, b) => a.length - b.length);
+  const known: Known = { keysOf };
+  const clusters = set(context.clusters);
+  const namespaces = set(context.namespaces);
+  const nodes = set(context.nodes);
+  const images = set(context.images);
+  if (clusters) known.clusters = clusters;
+  if (namespaces) known.namespaces = namespaces;
+  if (nodes) known.nodes = nodes;
+  if (images) known.images = images;
+  return known;
+}
+
 interface State {
   context: NaturalContext;
+  known: Known;
+  /** The whole question, normalised; positions of items index into it. */
+  text: string;
   items: Item[];
   /** Where the phrase being read lies in the question. */
   span: [number, number];
@@ -79,6 +110,11 @@ interface State {
   most: boolean;
   /** "unhealthy": not ready for workloads, failing for pods; known only once the kinds are. */
   unhealthy?: boolean;
+  /**
+   * "which nodes ...": per node when the question asks about another kind ("which node has the
+   * most pods"), else the kind itself ("which nodes are in zone-c").
+   */
+  which?: { field: Field; kind: string };
 }
 
 /** Records a condition the current phrase means, in a slot ("" makes it a slot of its own). */
@@ -212,11 +248,11 @@ function inScope(state: State, name: string): boolean {
     if (kind) state.kinds.push(kind);
     return true;
   }
-  if (state.context.clusters?.includes(name)) {
+  if (state.known.clusters?.has(name)) {
     add(state, "cluster", equals(column("cluster"), name));
     return true;
   }
-  if (state.context.namespaces && !state.context.namespaces.includes(name)) return false;
+  if (state.known.namespaces && !state.known.namespaces.has(name)) return false;
   add(state, "namespace", equals(column("namespace"), name));
   return true;
 }
@@ -383,6 +419,9 @@ function readinessOf(kinds: string[], ready: boolean): Condition {
   return { type: "condition", name: "Ready", status: "True", negated: !ready };
 }
 
+/** Words that ask for a number rather than a list. */
+const COUNTING = /\b(?:how\s+many|count|number\s+of)\b|多少|几个|数量|总数|统计/i;
+
 /** A rule records what its phrase means; returning false leaves the phrase in the text, unexplained. */
 type Rule = [RegExp, (state: State, ...groups: (string | undefined)[]) => unknown];
 
@@ -456,6 +495,15 @@ const CONCEPTS: Record<string, (state: State) => void> = {
   pidPressure: (s) => pressure(s, "PID"),
   unhealthy: (s) => (s.unhealthy = true),
   restarted: (s) => (s.restarted = true),
+  neverRestarted: (s) => {
+    add(s, "", {
+      type: "compare",
+      field: path("status.containerStatuses.*.restartCount"),
+      op: "=",
+      value: 0,
+    });
+    s.defaultKind ??= "Pod";
+  },
   lastExitError: (s) => add(s, "", lastStateReason("Error")),
 };
 
@@ -484,7 +532,7 @@ function withoutResources(setting: "limits" | "requests"): Condition {
  * The order concepts are read in: a longer or negated phrase before the phrase it contains ("not
  * running" before "running", "failing" before "failed", replica counts before "ready").
  */
-const CONCEPT_ORDER = [
+export const CONCEPT_ORDER = [
   "lastExitError",
   "underReplicated",
   "noneAvailable",
@@ -512,6 +560,7 @@ const CONCEPT_ORDER = [
   "crashLoop",
   "evicted",
   "suspended",
+  "neverRestarted",
   "restarted",
   "pending",
   "running",
@@ -566,8 +615,13 @@ const EXIT_CODE = (code: string | undefined): Condition => ({
  * come first ("not running" before "running", "in the last hour" before "in <namespace>").
  */
 const RULES: Rule[] = [
+  // "deployments in every namespace": per namespace when the question counts, else everywhere.
   [
-    /\b(?:in|across|from|on)\s+(?:all|every|any)\s+(?:the\s+)?(?:namespaces|clusters)\b|\beverywhere\b|所有(?:的)?(?:命名空间|集群)|各个集群里/gi,
+    new RegExp(`\\b(?:in|on|across|for|from)\\s+(?:every|all|all\\s+the)\\s+(${GROUP_WORDS})`, "gi"),
+    (s, group) => COUNTING.test(s.text) && groupBy(s, group),
+  ],
+  [
+    /\b(?:in|across|from|on)\s+(?:all|every|any)\s+(?:the\s+)?(?:namespaces?|clusters?)\b|\beverywhere\b|所有(?:的)?(?:命名空间|集群)|各个集群里/gi,
     () => {},
   ],
   // "top 5 namespaces", "the 2 clusters with the most pods", "which 3 nodes run the most pods".
@@ -607,7 +661,7 @@ const RULES: Rule[] = [
   ],
   // "where is the api deployment running": the clusters it runs in, not a phase.
   [
-    /\bwhere\s+(?:is|are)\s+(?:the\s+)?([\w.-]+)\s+(deployment|statefulset|daemonset|service|pod|job|cronjob)s?\s+(?:running|deployed|placed)\b|([\w.-]+)\s*(?:这个)?\s*(部署|服务|应用)?\s*(?:运行|部署)在哪(?:些|个|里)?(?:集群)?/gi,
+    /\bwhere\s+(?:is|are|does|do)\s+(?:the\s+)?([\w.-]+)\s+(deployment|statefulset|daemonset|service|pod|job|cronjob)s?\s+(?:running|run|deployed|placed|live|located)\b|([\w.-]+)\s*(?:这个)?\s*(部署|服务|应用)?\s*(?:运行|部署)在哪(?:些|个|里)?(?:集群)?/gi,
     (s, name, kind, zhName, zhKind) => {
       s.count = true;
       s.groupBy.push(column("cluster"));
@@ -619,7 +673,7 @@ const RULES: Rule[] = [
   // "pods of deployment api", "replicasets owned by the search deployment", "api 部署的 Pod".
   [
     new RegExp(
-      `\\b(pods?|replicasets?|jobs?)\\s+(?:of|owned\\s+by|belonging\\s+to|managed\\s+by|created\\s+by|from|under)\\s+(?:the\\s+)?(?:(${OWNER_KINDS})\\s+${NAME}|${NAME}\\s+(${OWNER_KINDS}))\\b|(?:属于\\s*)?${NAME}\\s*(?:这个)?\\s*(${ZH_OWNER_KINDS}|${OWNER_KINDS})\\s*(?:下面|下|管理|创建)?\\s*的\\s*(Pod|容器组|副本集|任务|pods?|replicasets?|jobs?)`,
+      `\\b(pods?|replicasets?|jobs?)\\s+(?:of|owned\\s+by|belonging\\s+to|managed\\s+by|created\\s+by|from|under)\\s+(?:the\\s+)?(?:(${OWNER_KINDS})\\s+${NAME}|${NAME}\\s+(${OWNER_KINDS}))\\b|(?:属于\\s*)?${NAME}\\s*(?:这个)?\\s*(${ZH_OWNER_KINDS}|${OWNER_KINDS})\\s*(?:下面|下|管理|创建)?\\s*的\\s*(?:所有|全部)?\\s*的?\\s*(Pod|容器组|副本集|任务|pods?|replicasets?|jobs?)`,
       "gi",
     ),
     (s, child, ownerKind, name, name2, ownerKind2, zhName, zhOwner, zhChild) => {
@@ -638,8 +692,15 @@ const RULES: Rule[] = [
   // "which namespaces have ...", "哪个节点上的 Pod 最多": the answer is per group.
   [
     new RegExp(`\\b(?:which|what)\\s+(${GROUP_WORDS})|哪(?:个|些|一个)\\s*(${GROUP_WORDS})`, "gi"),
-    (s, a, b) => groupBy(s, a ?? b),
+    (s, a, b) => {
+      const word = (a ?? b)!;
+      const kind = kindOfWord(word);
+      if (!groupBy(s, word)) return false;
+      if (kind) s.which = { field: s.groupBy.at(-1)!, kind };
+    },
   ],
+  // "deployments whose pods aren't all ready": the pods say how, not what, is asked for.
+  [/\bwhose\s+(?:pods?|containers?|replicas?)\b/gi, () => {}],
   [/\b(?:the\s+)?most\b|最多/gi, (s) => (s.most = true)],
   [
     new RegExp(
@@ -678,6 +739,22 @@ const RULES: Rule[] = [
     (s, a, b) => {
       s.defaultKind ??= "Pod";
       add(s, "", restartCount(">=", a ?? b));
+    },
+  ],
+  // "between 10 and 20 restarts", "重启次数在 10 到 20 次之间", "副本数在 2 到 3 之间".
+  [
+    /\bbetween\s+(\d+)\s+and\s+(\d+)\s+(restarts?|replicas?)\b|\b(restarts?|replicas?)\s+between\s+(\d+)\s+and\s+(\d+)\b|(重启|副本)(?:次数|数)?\s*在?\s*(\d+)\s*(?:到|至|-|~)\s*(\d+)\s*(?:次|个)?\s*(?:之间)?/gi,
+    (s, low, high, what, what2, low2, high2, zhWhat, zhLow, zhHigh) => {
+      const restarts = /restart|重启/i.test((what ?? what2 ?? zhWhat)!);
+      const field = path(restarts ? "status.containerStatuses.*.restartCount" : "spec.replicas");
+      if (restarts) s.defaultKind ??= "Pod";
+      add(s, "", {
+        type: "and",
+        of: [
+          { type: "compare", field, op: ">=", value: Number(low ?? low2 ?? zhLow) },
+          { type: "compare", field, op: "<=", value: Number(high ?? high2 ?? zhHigh) },
+        ],
+      });
     },
   ],
   [
@@ -775,11 +852,9 @@ const RULES: Rule[] = [
     new RegExp(`\\bon\\s+(?:the\\s+)?${NAME}(?![\\w.-])`, "gi"),
     (s, name) => {
       const known =
-        kindOfWord(name!) !== undefined ||
-        s.context.clusters?.includes(name!) ||
-        s.context.namespaces?.includes(name!);
+        kindOfWord(name!) !== undefined || s.known.clusters?.has(name!) || s.known.namespaces?.has(name!);
       if (known) return inScope(s, name!);
-      if (s.context.nodes && !s.context.nodes.includes(name!)) return placeWord(s, name!);
+      if (s.known.nodes && !s.known.nodes.has(name!)) return placeWord(s, name!);
       onNode(s, name!);
     },
   ],
@@ -828,17 +903,9 @@ function onNode(state: State, name: string): void {
 /** An image the fleet runs, or a word that is plainly an image reference (a registry path or a tag). */
 function imageOf(state: State, word: string): boolean {
   const lower = word.toLowerCase();
-  if (!state.context.images?.includes(lower) && !/[/:@]/.test(word)) return false;
+  if (!state.known.images?.has(lower) && !/[/:@]/.test(word)) return false;
   add(state, "", imageCondition(word));
   return true;
-}
-
-/** The label keys that carry a value, shortest key first ("app" before "app.kubernetes.io/name"). */
-function keysHolding(context: NaturalContext, value: string): string[] {
-  return Object.entries(context.labels ?? {})
-    .filter(([, values]) => values.includes(value))
-    .map(([key]) => key)
-    .sort((a, b) => a.length - b.length);
 }
 
 /**
@@ -846,8 +913,8 @@ function keysHolding(context: NaturalContext, value: string): string[] {
  * beside it names, when one does) or an image. False when the fleet knows it as none of them.
  */
 function placeWord(state: State, word: string, keyHint?: string): boolean {
-  const { context } = state;
-  const keys = keysHolding(context, word);
+  const { known } = state;
+  const keys = known.keysOf.get(word) ?? [];
   if (keyHint && keys.includes(keyHint)) {
     add(state, `label:${keyHint}`, {
       type: "label",
@@ -855,15 +922,15 @@ function placeWord(state: State, word: string, keyHint?: string): boolean {
     });
     return true;
   }
-  if (context.clusters?.includes(word)) {
+  if (known.clusters?.has(word)) {
     add(state, "cluster", equals(column("cluster"), word));
     return true;
   }
-  if (context.namespaces?.includes(word)) {
+  if (known.namespaces?.has(word)) {
     add(state, "namespace", equals(column("namespace"), word));
     return true;
   }
-  if (context.nodes?.includes(word)) {
+  if (known.nodes?.has(word)) {
     onNode(state, word);
     return true;
   }
@@ -917,7 +984,7 @@ function placeWords(state: State, text: string): string {
   };
   for (const [pattern, value] of VALUE_WORDS)
     for (const match of rest.matchAll(pattern))
-      if (keysHolding(state.context, value).length > 0) {
+      if (state.known.keysOf.has(value)) {
         place(value, match.index, match.index + match[0].length);
         rest = blank(rest, match.index, match.index + match[0].length);
       }
@@ -939,6 +1006,7 @@ const JOINER = new RegExp(
   "i",
 );
 const AFTER_EXCLUSION = /^\s*(?:以外|之外)/;
+const QUESTION_FORMS = new RegExp(phrasesOf((l) => l.questionForms) || "(?!)", "gi");
 
 /**
  * Joins the items into one condition. "not"/"except"/"除了" before an item negates it, and the
@@ -955,7 +1023,8 @@ function combine(items: Item[], text: string, kinds: string[]): { scope: Conditi
     const before = text.slice(Math.max(previous?.end ?? 0, item.start - 40), item.start);
     const joined = previous && previous.end >= item.start - 40 ? JOINER.exec(before) : null;
     const negatedHere =
-      NEGATION_BEFORE.test(before.replace(FILLER_BEFORE, "")) || AFTER_EXCLUSION.test(text.slice(item.end));
+      NEGATION_BEFORE.test(before.replace(QUESTION_FORMS, " ").replace(FILLER_BEFORE, "")) ||
+      AFTER_EXCLUSION.test(text.slice(item.end));
     const condition = item.build(kinds);
     const last = units.at(-1);
     if (joined && last && previous && (previous.slot === item.slot || joined[1])) {
@@ -1030,6 +1099,8 @@ function mayBeName(word: string): boolean {
 export function parseNaturalQuery(input: string, context: NaturalContext = {}): NaturalParse {
   const state: State = {
     context,
+    known: indexVocabulary(context),
+    text: "",
     items: [],
     span: [0, 0],
     kinds: [],
@@ -1044,7 +1115,11 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
   const text = ` ${input
     .normalize("NFKC")
     .replace(/([\u4e00-\u9fff])([A-Za-z0-9])|([A-Za-z0-9])([\u4e00-\u9fff])/g, "$1$3 $2$4")
-    .replace(/(\w)'s\b/g, "$1  ")} `;
+    .replace(/(\w)'s\b/g, "$1  ")
+    // "3 or more replicas" says what "at least 3 replicas" says.
+    .replace(/\b(\d+)\s+or\s+more\b/gi, "at least $1")
+    .replace(/\b(\d+)\s+or\s+(?:fewer|less)\b/gi, "at most $1")} `;
+  state.text = text;
   let rest = text;
   for (const [pattern, apply] of RULES) {
     rest = rest.replace(pattern, (...args) => {
@@ -1082,6 +1157,12 @@ export function parseNaturalQuery(input: string, context: NaturalContext = {}): 
   const searched = leftover.filter((word) => mayBeName(word) && (!known || known.has(word)));
   const ignored = leftover.filter((word) => !searched.includes(word));
 
+  if (state.which && state.kinds.length === 0) {
+    // "which nodes are in zone-c": nothing else is asked about, so the nodes are what is wanted.
+    state.kinds.push(state.which.kind);
+    state.groupBy = state.groupBy.filter((field) => field !== state.which!.field);
+    if (state.groupBy.length === 0 && !COUNTING.test(text) && !state.most) state.count = false;
+  }
   if (state.kinds.length === 0 && state.defaultKind) state.kinds.push(state.defaultKind);
   const kinds = [...new Set(state.kinds)];
   const { scope, filters } = combine(state.items, text, kinds);

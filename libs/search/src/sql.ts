@@ -7,6 +7,7 @@ import {
   type Comparison,
   type Condition,
   type Field,
+  PATH_ROOTS,
   type Query,
   QueryError,
   type Scalar,
@@ -65,19 +66,7 @@ function pathField(expression: string): Field {
     segments.push(part[1] ?? part[2]!.replace(/^'|'$/g, ""));
   }
   const root = segments[0];
-  if (
-    root !== "metadata" &&
-    root !== "spec" &&
-    root !== "status" &&
-    root !== "data" &&
-    root !== "type" &&
-    root !== "involvedObject" &&
-    root !== "reason" &&
-    root !== "message" &&
-    root !== "rules" &&
-    root !== "subjects" &&
-    root !== "roleRef"
-  ) {
+  if (!(PATH_ROOTS as readonly string[]).includes(root ?? "")) {
     throw new QueryError(
       "UNKNOWN_COLUMN",
       `"${expression}" is not a column or a path into the object`,
