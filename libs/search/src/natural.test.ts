@@ -291,3 +291,100 @@ describe("natural-language questions", () => {
     }
   });
 });
+
+/** The fleet a question is read against: what the query service gathers from the index. */
+const fleet = {
+  clusters: ["prod-east", "prod-west"],
+  namespaces: ["payments", "checkout", "kube-system", "default"],
+  nodes: ["node-1", "node-3"],
+  labels: { team: ["payments", "growth"], "topology.kubernetes.io/zone": ["zone-a", "zone-b"], app: ["api"] },
+  images: ["redis", "nginx"],
+  now: new Date("2026-11-21T12:00:00Z"),
+};
+
+describe("the six ways questions were misread (issue 24)", () => {
+  it.each([
+    // 1. Leftover words no longer become required search terms.
+    [
+      "show me the pods stuck in CrashLoopBackOff",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status = 'CrashLoopBackOff'",
+    ],
+    ["一直 Pending 的 Pod", "SELECT * FROM resources WHERE kind = 'Pod' AND status.phase = 'Pending'"],
+    // 2. Grouping, counting and top-N.
+    [
+      "how many deployments does each team run",
+      "SELECT labels['team'], COUNT(*) FROM resources WHERE kind = 'Deployment' GROUP BY labels['team']",
+    ],
+    [
+      "Pod 数量排名前两位的命名空间",
+      "SELECT namespace, COUNT(*) FROM resources WHERE kind = 'Pod' GROUP BY namespace LIMIT 2",
+    ],
+    [
+      "哪个节点上的 Pod 最多",
+      "SELECT spec.nodeName, COUNT(*) FROM resources WHERE kind = 'Pod' GROUP BY spec.nodeName LIMIT 1",
+    ],
+    // 3. Known ideas in other words.
+    [
+      "pods that cannot pull their image",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status IN ('ImagePullBackOff', 'ErrImagePull')",
+    ],
+    [
+      "pods pending for lack of resources",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND status.phase = 'Pending' AND status = 'Unschedulable'",
+    ],
+    [
+      "pods using the redis image",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND (spec.containers[*].image LIKE '%redis%' OR spec.template.spec.containers[*].image LIKE '%redis%')",
+    ],
+    // 4. Labels said in plain words.
+    [
+      "the payments team's deployments",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND labels['team'] = 'payments'",
+    ],
+    ["属于 growth 团队的 Pod", "SELECT * FROM resources WHERE kind = 'Pod' AND labels['team'] = 'growth'"],
+    [
+      "nodes in zone-b",
+      "SELECT * FROM resources WHERE kind = 'Node' AND labels['topology.kubernetes.io/zone'] = 'zone-b'",
+    ],
+    // 5. Clusters and namespaces wherever they are said.
+    [
+      "deployments in prod-east and prod-west",
+      "SELECT * FROM resources WHERE (cluster = 'prod-east' OR cluster = 'prod-west') AND kind = 'Deployment'",
+    ],
+    [
+      "除了 kube-system 以外的 Pod",
+      "SELECT * FROM resources WHERE NOT namespace = 'kube-system' AND kind = 'Pod'",
+    ],
+    ["checkout deployments", "SELECT * FROM resources WHERE namespace = 'checkout' AND kind = 'Deployment'"],
+    // 6. Conditions kept the right way round and joined as said.
+    [
+      "deployments short of ready replicas",
+      "SELECT * FROM resources WHERE kind = 'Deployment' AND status.readyReplicas < spec.replicas",
+    ],
+    ["pods not on node-3", "SELECT * FROM resources WHERE kind = 'Pod' AND NOT spec.nodeName = 'node-3'"],
+    [
+      "pods that are pending or crash looping",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND (status.phase = 'Pending' OR status = 'CrashLoopBackOff')",
+    ],
+    ["pods on node-3", "SELECT * FROM resources WHERE kind = 'Pod' AND spec.nodeName = 'node-3'"],
+    // Ownership reads as SQL that reads back.
+    [
+      "pods of deployment api",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND owned_by('Deployment', 'api', 2)",
+    ],
+  ])("%s", (question, sql) => {
+    const read = parseNaturalQuery(question, fleet);
+    expect(toSqlText(read.query)).toBe(sql);
+    expect(read.searched).toEqual([]);
+    expect(toSqlText(parseSqlQuery(sql))).toBe(sql);
+  });
+
+  it("reports the words it could not place instead of searching for them", () => {
+    // The index holds no "wobbling" (the query service looks each leftover word up).
+    const read = parseNaturalQuery("pods wobbling in payments", { ...fleet, knownWords: new Set<string>() });
+    expect(toSqlText(read.query)).toBe(
+      "SELECT * FROM resources WHERE namespace = 'payments' AND kind = 'Pod'",
+    );
+    expect(read.ignored).toEqual(["wobbling"]);
+  });
+});

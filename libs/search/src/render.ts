@@ -1,3 +1,4 @@
+import { BUILTIN_RESOURCE_TYPES } from "@atoll/kube";
 import type { Condition, Field, Query, Scalar } from "./ir.js";
 
 const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -83,12 +84,13 @@ function conditionText(c: Condition, nested: boolean): string {
     case "text":
       return `search(${quote(c.words.join(" "))})`;
     case "owner": {
-      // Not part of the SQL dialect: owner filters come from the kube API's list options.
       const { uid, name, group, resource } = c.owner;
-      const who = uid
-        ? `uid ${quote(uid)}`
-        : `${group || resource ? `${group ?? ""}/${resource ?? ""} ` : ""}${quote(name ?? "")}`;
-      return `/* owned by ${who}${c.seniority ? `, seniority ${c.seniority}` : ""} */ TRUE`;
+      // An owner by uid comes from the kube API's list options and has no SQL form.
+      if (uid) return `/* owned by uid ${quote(uid)} */ TRUE`;
+      const kind =
+        BUILTIN_RESOURCE_TYPES.find((t) => t.group === (group ?? "") && t.resource === resource)?.kind ??
+        (resource ? `${resource}${group ? `.${group}` : ""}` : "");
+      return `owned_by(${quote(kind)}, ${quote(name ?? "")}${c.seniority ? `, ${c.seniority + 1}` : ""})`;
     }
   }
 }

@@ -32,6 +32,14 @@ describe("SQL front end", () => {
       "SELECT * FROM resources WHERE spec.template.spec.containers[*].image LIKE 'nginx%'",
     ],
     [
+      "SELECT * FROM resources WHERE kind = 'Pod' AND owned_by('deployments', 'web', 2)",
+      "SELECT * FROM resources WHERE kind = 'Pod' AND owned_by('Deployment', 'web', 2)",
+    ],
+    [
+      "SELECT * FROM resources WHERE owned_by('Job', 'backup')",
+      "SELECT * FROM resources WHERE owned_by('Job', 'backup')",
+    ],
+    [
       "SELECT * FROM resources WHERE resourceVersion NOT BETWEEN 10 AND 20",
       "SELECT * FROM resources WHERE resourceVersion NOT BETWEEN 10 AND 20",
     ],

@@ -1,4 +1,4 @@
-import { parseLabelSelector } from "@atoll/kube";
+import { BUILTIN_RESOURCE_TYPES, parseLabelSelector } from "@atoll/kube";
 // node-sql-parser is CommonJS; Node's ESM loader exposes it only as a default export.
 import sqlParser from "node-sql-parser/build/postgresql.js";
 import {
@@ -155,17 +155,43 @@ function columnName(node: Node): string | undefined {
 const functionName = (node: Node): string | undefined =>
   node?.type === "function" ? node.name?.name?.[0]?.value?.toLowerCase() : undefined;
 
+/**
+ * owned_by('Deployment', 'web', 2): objects a named owner of that kind owns, in the same cluster;
+ * generations counts the levels down (1, the default, is direct children; a deployment's pods are 2).
+ */
+function ownedBy(args: Node[]): Condition {
+  const kind = resolveKind(String(literalOf(args[0])));
+  const generations = args[2] === undefined ? 1 : Number(literalOf(args[2]));
+  if (!Number.isInteger(generations) || generations < 1 || generations > 3)
+    throw new QueryError(
+      "UNSUPPORTED_EXPRESSION",
+      "owned_by() counts 1 to 3 generations down",
+      undefined,
+      "owned_by('Deployment', 'web', 2) for a deployment's pods, owned_by('Job', 'backup') for a job's",
+    );
+  const type = BUILTIN_RESOURCE_TYPES.find((t) => t.kind === kind);
+  return {
+    type: "owner",
+    owner: {
+      name: String(literalOf(args[1])),
+      ...(type ? { group: type.group, resource: type.resource } : {}),
+    },
+    seniority: generations - 1,
+  };
+}
+
 function conditionOf(node: Node, fields: Map<string, string>): Condition {
   if (node?.type === "function") {
     const name = functionName(node);
     const args = node.args?.value ?? [];
     if (name === "search" && args.length === 1) return { type: "text", words: [String(literalOf(args[0]))] };
     if (name === "not" && args.length === 1) return { type: "not", of: conditionOf(args[0], fields) };
+    if (name === "owned_by" && (args.length === 2 || args.length === 3)) return ownedBy(args);
     throw new QueryError(
       "UNSUPPORTED_FUNCTION",
       `function ${name ?? "?"}() is not allowed in WHERE`,
       undefined,
-      "only search('words') is",
+      "only search('words') and owned_by('Kind', 'name', generations) are",
     );
   }
   if (node?.type === "unary_expr" && node.operator?.toUpperCase() === "NOT")
