@@ -388,3 +388,39 @@ describe("the six ways questions were misread (issue 24)", () => {
     expect(read.ignored).toEqual(["wobbling"]);
   });
 });
+
+describe("bounded reading", () => {
+  const labels: Record<string, string[]> = {};
+  for (let k = 0; k < 50; k++) labels[`key${k}`] = Array.from({ length: 1000 }, (_, i) => `v${k}-${i}`);
+  const big = {
+    clusters: Array.from({ length: 2000 }, (_, i) => `c${i}`),
+    namespaces: Array.from({ length: 5000 }, (_, i) => `ns${i}`),
+    nodes: Array.from({ length: 5000 }, (_, i) => `node-${i}`),
+    labels,
+  };
+  /** The fastest of a few readings, in ms: the machine's noise only ever adds time. */
+  const fastest = (text: string) => {
+    let best = Number.POSITIVE_INFINITY;
+    for (let run = 0; run < 5; run++) {
+      const start = performance.now();
+      parseNaturalQuery(text, big);
+      best = Math.min(best, performance.now() - start);
+    }
+    return best;
+  };
+
+  it.each([
+    ["spaces", " "],
+    ["one-letter words", "a "],
+    ["negations", "not "],
+    ["label values beside their key", "team v1-1 "],
+    ["alternatives", "ns1 or "],
+    ["Chinese negations", "除了不在没有的"],
+    ["hyphenated words", "a-"],
+    ["a whole question", "pods in ns1 except ns2 and node-3 or team v3-4 which node has the most "],
+  ])("grows linearly with a question of repeated %s", (_, unit) => {
+    const of = (chars: number) => unit.repeat(Math.ceil(chars / unit.length)).slice(0, chars);
+    // Four times the text may take four times as long; a quadratic step would take sixteen.
+    expect(fastest(of(16_384)) / Math.max(fastest(of(4_096)), 1)).toBeLessThan(8);
+  });
+});

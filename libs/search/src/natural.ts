@@ -128,7 +128,12 @@ const path = (dotted: string): Field => ({ kind: "path", segments: dotted.split(
 const equals = (field: Field, value: Scalar): Condition => ({ type: "compare", field, op: "=", value });
 const status = (value: string): Condition => ({ type: "status", value });
 const phase = (value: string): Condition => equals(path("status.phase"), value);
-const NAME = "([a-z0-9][a-z0-9.-]*)";
+/**
+ * A name as Kubernetes allows it. Every open-ended word pattern is bounded (a DNS subdomain is at
+ * most 253 characters): a pattern that may run to the end of the text before failing would, tried
+ * at each position, make the reading quadratic in the question's length.
+ */
+const NAME = "([a-z0-9][a-z0-9.-]{0,252})";
 
 const UNIT_SECONDS: [RegExp, number][] = [
   [/^(s|sec|second|秒)/i, 1],
@@ -649,7 +654,7 @@ const RULES: Rule[] = [
   ],
   // A name comes before every other rule: "pods named crash" names a pod, not a crash loop.
   [
-    /\b(?:named|called)\s+["']?([\w.*-]+)["']?|(?:名为|名叫|叫做|名字(?:是|为)|名称(?:是|为))\s*["“]?([\w.*-]+)["”]?/gi,
+    /\b(?:named|called)\s+["']?([\w.*-]{1,253})["']?|(?:名为|名叫|叫做|名字(?:是|为)|名称(?:是|为))\s*["“]?([\w.*-]{1,253})["”]?/gi,
     // A name given plainly is matched as kubectl users search, inside the name (pods named api:
     // api-7d9f-x2); with * it is a pattern.
     (s, a, b) => add(s, "name", (a ?? b)!.includes("*") ? nameCondition((a ?? b)!) : containsName((a ?? b)!)),
@@ -661,7 +666,7 @@ const RULES: Rule[] = [
   ],
   // "where is the api deployment running": the clusters it runs in, not a phase.
   [
-    /\bwhere\s+(?:is|are|does|do)\s+(?:the\s+)?([\w.-]+)\s+(deployment|statefulset|daemonset|service|pod|job|cronjob)s?\s+(?:running|run|deployed|placed|live|located)\b|([\w.-]+)\s*(?:这个)?\s*(部署|服务|应用)?\s*(?:运行|部署)在哪(?:些|个|里)?(?:集群)?/gi,
+    /\bwhere\s+(?:is|are|does|do)\s+(?:the\s+)?([\w.-]{1,253})\s+(deployment|statefulset|daemonset|service|pod|job|cronjob)s?\s+(?:running|run|deployed|placed|live|located)\b|([\w.-]{1,253})\s*(?:这个)?\s*(部署|服务|应用)?\s*(?:运行|部署)在哪(?:些|个|里)?(?:集群)?/gi,
     (s, name, kind, zhName, zhKind) => {
       s.count = true;
       s.groupBy.push(column("cluster"));
@@ -787,7 +792,7 @@ const RULES: Rule[] = [
   ],
   // "deployments running nginx", "using the redis image": an image the fleet runs, before "running".
   [
-    /\b(?:running|runs|run|using|uses|use|with)\s+(?:the\s+)?(?:image\s+)?([\w./:@-]+)(?:\s+images?)?\b/gi,
+    /\b(?:running|runs|run|using|uses|use|with)\s+(?:the\s+)?(?:image\s+)?([\w./:@-]{1,512})(?:\s+images?)?\b/gi,
     (s, image) => imageOf(s, image!),
   ],
   ...CONCEPT_ORDER.filter((c) => c !== "underReplicated" && c !== "noneAvailable").map(conceptRule),
@@ -863,18 +868,18 @@ const RULES: Rule[] = [
     (s, name) => inScope(s, name!) || placeWord(s, name!),
   ],
   [
-    /\b(?:with\s+)?labels?(?:led|ed)?\s+([^\s,]+)|标签\s*(?:为|是)?\s*([^\s，,]+)|(?<=\s)([a-z0-9][\w./-]*!?=[\w.-]+)(?=\s)/gi,
+    /\b(?:with\s+)?labels?(?:led|ed)?\s+([^\s,]{1,512})|标签\s*(?:为|是)?\s*([^\s，,]{1,512})|(?<=\s)([a-z0-9][\w./-]{0,316}!?=[\w.-]{1,63})(?=\s)/gi,
     (s, a, b, c) => {
       for (const requirement of parseLabelSelector((a ?? b ?? c)!))
         add(s, `label:${requirement.key}`, { type: "label", requirement });
     },
   ],
   [
-    /\bnames?\s+(?:contains?|containing|like|with)\s+["']?([\w.-]+)["']?|(?:名字|名称)\s*(?:中)?(?:包含|含有|带有?)\s*["“]?([\w.-]+)["”]?/gi,
+    /\bnames?\s+(?:contains?|containing|like|with)\s+["']?([\w.-]{1,253})["']?|(?:名字|名称)\s*(?:中)?(?:包含|含有|带有?)\s*["“]?([\w.-]{1,253})["”]?/gi,
     (s, a, b) => add(s, "name", containsName((a ?? b)!)),
   ],
   [
-    /\bimages?\s+["']?([\w./:@-]+)["']?|(?:使用|用了?|运行)?\s*镜像\s*(?:为|是|包含)?\s*["“]?([\w./:@-]+)["”]?|([\w./:@-]+)\s*镜像/gi,
+    /\bimages?\s+["']?([\w./:@-]{1,512})["']?|(?:使用|用了?|运行)?\s*镜像\s*(?:为|是|包含)?\s*["“]?([\w./:@-]{1,512})["”]?|([\w./:@-]{1,512})\s*镜像/gi,
     (s, a, b, c) => add(s, "", imageCondition((a ?? b ?? c)!)),
   ],
   [
@@ -988,7 +993,9 @@ function placeWords(state: State, text: string): string {
         place(value, match.index, match.index + match[0].length);
         rest = blank(rest, match.index, match.index + match[0].length);
       }
-  for (const match of rest.matchAll(/(?<![\w.-])[a-z0-9][\w./:@-]*[\w]|(?<![\w.-])[a-z0-9](?![\w.-])/gi)) {
+  for (const match of rest.matchAll(
+    /(?<![\w.-])[a-z0-9][\w./:@-]{0,510}[\w]|(?<![\w.-])[a-z0-9](?![\w.-])/gi,
+  )) {
     if (kindOfWord(match[0]) !== undefined) continue;
     place(match[0], match.index, match.index + match[0].length);
   }
