@@ -424,3 +424,17 @@ describe("bounded reading", () => {
     expect(fastest(of(16_384)) / Math.max(fastest(of(4_096)), 1)).toBeLessThan(8);
   });
 });
+
+describe("reasons the fleet's statuses give", () => {
+  it("reads a reason the index holds, in any case, as a status", () => {
+    const read = parseNaturalQuery("jobs with backofflimitexceeded", {
+      ...fleet,
+      reasons: ["backofflimitexceeded"],
+      knownWords: new Set<string>(),
+    });
+    expect(toSqlText(read.query)).toBe(
+      "SELECT * FROM resources WHERE kind = 'Job' AND status = 'backofflimitexceeded'",
+    );
+    expect(read.ignored).toEqual([]);
+  });
+});

@@ -19,6 +19,8 @@ export interface FleetVocabulary {
   labels?: Readonly<Record<string, readonly string[]>>;
   /** Container image names without registry or tag ("redis", "envoy"). */
   images?: readonly string[];
+  /** Reasons objects' statuses give, lower-cased ("containercreating", "backofflimitexceeded"). */
+  reasons?: readonly string[];
 }
 
 /** What the reader knows about the fleet, and the words the index was found to hold. */
@@ -61,6 +63,7 @@ interface Known {
   namespaces?: Set<string>;
   nodes?: Set<string>;
   images?: Set<string>;
+  reasons?: Set<string>;
   /** Label value to the keys carrying it, shortest key first ("app" before "app.kubernetes.io/name"). */
   keysOf: Map<string, string[]>;
 }
@@ -76,10 +79,12 @@ function indexVocabulary(context: FleetVocabulary): Known {
   const namespaces = set(context.namespaces);
   const nodes = set(context.nodes);
   const images = set(context.images);
+  const reasons = set(context.reasons);
   if (clusters) known.clusters = clusters;
   if (namespaces) known.namespaces = namespaces;
   if (nodes) known.nodes = nodes;
   if (images) known.images = images;
+  if (reasons) known.reasons = reasons;
   return known;
 }
 
@@ -915,7 +920,7 @@ function imageOf(state: State, word: string): boolean {
 
 /**
  * A bare word the fleet knows: a cluster, a namespace, a node, a label value (of the key a word
- * beside it names, when one does) or an image. False when the fleet knows it as none of them.
+ * beside it names, when one does), a status reason or an image. False when the fleet knows it as none of them.
  */
 function placeWord(state: State, word: string, keyHint?: string): boolean {
   const { known } = state;
@@ -944,6 +949,10 @@ function placeWord(state: State, word: string, keyHint?: string): boolean {
       type: "label",
       requirement: { key: keys[0]!, operator: "=", values: [word] },
     });
+    return true;
+  }
+  if (known.reasons?.has(word.toLowerCase())) {
+    add(state, "status", status(word));
     return true;
   }
   return imageOf(state, word);

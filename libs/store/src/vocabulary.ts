@@ -2,7 +2,7 @@ import type postgres from "postgres";
 
 /** One word of the fleet's vocabulary and where it was seen, so each asker gets only what they may read. */
 export interface VocabularyRow {
-  sort: "namespace" | "node" | "label" | "image";
+  sort: "namespace" | "node" | "label" | "image" | "reason";
   cluster: string;
   /** "" for cluster-scoped objects. */
   namespace: string;
@@ -21,8 +21,9 @@ const NOISY_LABEL_KEYS = ["%hash", "kubernetes.io/metadata.name", "controller-ui
 const MAX_ROWS = 50_000;
 
 /**
- * The names a plain-language question may use: namespaces, nodes, label keys with their values and
- * container images, each with the cluster and namespace it was seen in.
+ * The names a plain-language question may use: namespaces, nodes, label keys with their values,
+ * container images and the reasons objects' statuses give (lower-cased, as status search compares
+ * them), each with the cluster and namespace it was seen in.
  */
 export async function fleetVocabulary(sql: postgres.Sql): Promise<VocabularyRow[]> {
   const rows = await sql<VocabularyRow[]>`
@@ -43,6 +44,9 @@ export async function fleetVocabulary(sql: postgres.Sql): Promise<VocabularyRow[
     select distinct 'image', r.cluster, r.namespace, '', i.image #>> '{}'
       from resources r,
         jsonb_path_query(r.object, '$.spec.template.spec.containers[*].image') i(image)
+    union
+    select distinct 'reason', r.cluster, r.namespace, '', reason
+      from resources r, jsonb_array_elements_text(r.status_reasons) reason
     limit ${MAX_ROWS}`;
   return [...rows];
 }

@@ -223,7 +223,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   const vocabulary = cachedFor(30_000, () => fleetVocabulary(options.sql));
 
   /**
-   * The fleet's words a question may use (clusters, namespaces, nodes, label values, images), as
+   * The fleet's words a question may use (clusters, namespaces, nodes, label values, images, status reasons), as
    * far as the asker can see them: how a word was read shows in the answer's SQL, so it must not
    * tell of names out of sight.
    */
@@ -231,6 +231,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     const namespaces = new Set<string>();
     const nodes = new Set<string>();
     const images = new Set<string>();
+    const reasons = new Set<string>();
     const labels: Record<string, Set<string>> = {};
     for (const row of await vocabulary()) {
       const where = row.namespace
@@ -247,6 +248,7 @@ export function buildQueryApp(options: QueryAppOptions) {
       if (row.sort === "namespace") namespaces.add(row.value);
       else if (row.sort === "node") nodes.add(row.value);
       else if (row.sort === "image") images.add(imageName(row.value));
+      else if (row.sort === "reason") reasons.add(row.value);
       else {
         labels[row.key] ??= new Set();
         labels[row.key]!.add(row.value);
@@ -260,6 +262,7 @@ export function buildQueryApp(options: QueryAppOptions) {
       ...(namespaces.size > 0 ? { namespaces: [...namespaces] } : {}),
       nodes: [...nodes],
       images: [...images],
+      reasons: [...reasons],
       labels: Object.fromEntries(Object.entries(labels).map(([key, values]) => [key, [...values]])),
     };
   }
