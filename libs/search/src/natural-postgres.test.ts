@@ -1,7 +1,7 @@
 import {
   applyIndexOps,
   type DatabaseHandle,
-  type ObjectRow,
+  exampleRow,
   openDatabase,
   temporaryDatabase,
 } from "@atoll/store";
@@ -12,33 +12,9 @@ import { parseSqlQuery } from "./sql.js";
 
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-function row(
-  kind: string,
-  namespace: string,
-  name: string,
-  body: Record<string, unknown>,
-  cluster = "c1",
-): ObjectRow {
-  const apiGroup = kind === "Pod" ? "" : "apps";
-  return {
-    cluster,
-    uid: `uid-${cluster}-${name}`,
-    apiGroup,
-    apiVersion: "v1",
-    kind,
-    resource: `${kind.toLowerCase()}s`,
-    namespace,
-    name,
-    resourceVersion: 1n,
-    syncId: "s1",
-    objectJson: JSON.stringify({
-      apiVersion: apiGroup ? "apps/v1" : "v1",
-      kind,
-      metadata: { name, namespace, uid: `uid-${cluster}-${name}`, creationTimestamp: minutesAgo(600) },
-      ...body,
-    }),
-  };
-}
+/** An object created ten hours ago, as the indexer would write it. */
+const row = (kind: string, namespace: string, name: string, body: Record<string, unknown>, cluster = "c1") =>
+  exampleRow(kind, namespace, name, { ...body, metadata: { creationTimestamp: minutesAgo(600) } }, cluster);
 
 const restartedPod = (name: string, finishedMinutesAgo: number, cluster = "c1") =>
   row(

@@ -38,6 +38,7 @@ export {
   storableJson,
   temporaryDatabase,
 } from "./db.js";
+export { exampleRow } from "./example-row.js";
 export {
   type GatewayAuditFilter,
   type GatewayAuditRecord,

@@ -1,27 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, openDatabase, temporaryDatabase } from "./db.js";
-import { applyIndexOps, type ObjectRow } from "./resources.js";
+import { exampleRow as row } from "./example-row.js";
+import { applyIndexOps } from "./resources.js";
 import { fleetVocabulary } from "./vocabulary.js";
-
-function row(kind: string, namespace: string, name: string, object: Record<string, unknown>): ObjectRow {
-  return {
-    cluster: "c1",
-    uid: `uid-${kind}-${name}`,
-    apiGroup: kind === "Deployment" ? "apps" : "",
-    apiVersion: "v1",
-    kind,
-    resource: `${kind.toLowerCase()}s`,
-    namespace,
-    name,
-    resourceVersion: 1n,
-    syncId: "s1",
-    objectJson: JSON.stringify({
-      kind,
-      metadata: { name, namespace, uid: `uid-${kind}-${name}` },
-      ...object,
-    }),
-  };
-}
 
 describe("the fleet's vocabulary", () => {
   let database: { url: string; drop(): Promise<void> };
