@@ -13,9 +13,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@atoll/bus";
-import { ClusterHeartbeatSchema, create, PlacementReason, SyncMode } from "@atoll/contracts";
+import { ClusterHeartbeatSchema, create, heartbeatCodec, PlacementReason, SyncMode } from "@atoll/contracts";
 import { clusterStates, FleetHealth, requestPlacement } from "@atoll/control";
 import { spawnService, until } from "@atoll/devkit";
+import { heartbeatToRow } from "@atoll/ingest";
 import { silentLogger } from "@atoll/log";
 import {
   electPolicy,
@@ -28,7 +29,6 @@ import {
   workManifests,
 } from "@atoll/placement";
 import { openDatabase, registerCluster, temporaryDatabase, upsertPolicy, upsertTemplate } from "@atoll/store";
-import { heartbeatCodec, heartbeatToRow } from "@atoll/sync";
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 1000);
 const TEMPLATES = Number(process.env.BENCH_TEMPLATES ?? 10_000);

@@ -7,7 +7,7 @@
  * - freshness: p50/p99 from a change in the sim to its history row, at BENCH_CHURN changes/s;
  * - agent RSS while it watches every pod.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@atoll/bus";
@@ -17,7 +17,7 @@ import { KubeSim, seededRandom, startChurn } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
 import { applyIndexOps, type ObjectRow, openDatabase, temporaryDatabase } from "@atoll/store";
 import postgres from "postgres";
-import { percentile } from "./stats.js";
+import { percentile, rssMb } from "./stats.js";
 
 const PODS = Number(process.env.BENCH_PODS ?? 100_000);
 const CHURN = Number(process.env.BENCH_CHURN ?? 500);
@@ -88,11 +88,6 @@ function pod(namespace: string, app: string): Record<string, unknown> {
       ],
     },
   };
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 async function main(): Promise<void> {

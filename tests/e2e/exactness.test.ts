@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from "@atoll/contracts";
+import {
+  create,
+  EventType,
+  ResourceEventBatchSchema,
+  ResourceEventSchema,
+  resourceBatchCodec,
+} from "@atoll/contracts";
 import {
   freePort,
   type NatsServerProcess,
@@ -12,7 +18,6 @@ import {
 } from "@atoll/devkit";
 import { newSyncId } from "@atoll/kube";
 import { type Churn, generateCluster, KubeSim, startChurn } from "@atoll/kube-sim";
-import { resourceBatchCodec } from "@atoll/sync";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { serviceEntry } from "@atoll/devkit";
 import { AUDIT_RULES, audit } from "@atoll/insight";
-import { AGENT_APPLY_RULES, AGENT_GATEWAY_RULES, AGENT_READ_RULES, agentManifest } from "@atoll/sync";
+import { AGENT_APPLY_RULES, AGENT_GATEWAY_RULES, AGENT_READ_RULES, agentManifest } from "@atoll/registry";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { KUBECTL } from "../support/kubectl.js";

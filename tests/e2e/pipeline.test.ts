@@ -1,8 +1,14 @@
-import { create, EventType, ResourceEventBatchSchema, ResourceEventSchema } from "@atoll/contracts";
+import {
+  create,
+  EventType,
+  heartbeatCodec,
+  ResourceEventBatchSchema,
+  ResourceEventSchema,
+  resourceBatchCodec,
+} from "@atoll/contracts";
 import { until } from "@atoll/devkit";
 import { KubeClient, newSyncId } from "@atoll/kube";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
-import { heartbeatCodec, resourceBatchCodec } from "@atoll/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
 

@@ -5,9 +5,9 @@ import {
   type ResourceEvent,
   ResourceEventBatchSchema,
   ResourceEventSchema,
+  resourceBatchCodec,
 } from "@atoll/contracts";
 import { newSyncId } from "@atoll/kube";
-import { resourceBatchCodec } from "@atoll/sync";
 
 /** An event as an agent would send it, stamped with a sync id of now unless the fields say otherwise. */
 export const forgedEvent = (fields: MessageInitShape<typeof ResourceEventSchema>): ResourceEvent =>

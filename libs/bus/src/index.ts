@@ -14,7 +14,7 @@ export {
   isUnreachable,
   retryWhileUnreachable,
 } from "./bus.js";
-export { assertClusterName, type BusNames, busNames } from "./names.js";
+export { assertClusterName, type BusNames, busNames, clusterOfSubject } from "./names.js";
 export {
   type AccountLimits,
   agentPermissions,

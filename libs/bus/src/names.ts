@@ -91,3 +91,8 @@ export function busNames(prefix = ""): BusNames {
     all: (kind) => `${root}.${kind}.*`,
   };
 }
+
+/** The cluster token of a subject such as "atoll.v1.res.prod-1": always its last token. */
+export function clusterOfSubject(subject: string): string {
+  return subject.slice(subject.lastIndexOf(".") + 1);
+}

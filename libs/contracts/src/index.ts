@@ -8,7 +8,14 @@ export {
   toJson,
 } from "@bufbuild/protobuf";
 export { type Codec, codecFor } from "./codec.js";
-export { placementCodec, workCodec, workStatusCodec } from "./codecs.js";
+export {
+  heartbeatCodec,
+  placementCodec,
+  resourceBatchCodec,
+  syncRulesReplyCodec,
+  workCodec,
+  workStatusCodec,
+} from "./codecs.js";
 export * from "./gen/atoll/v1/heartbeat_pb.js";
 export * from "./gen/atoll/v1/placement_pb.js";
 export * from "./gen/atoll/v1/proxy_pb.js";

@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { Bus } from "@atoll/bus";
 import {
   ClusterHeartbeatSchema,
-  codecFor,
   create,
   EventType,
+  heartbeatCodec,
   type ResourceEvent,
-  ResourceEventBatchSchema,
   ResourceEventSchema,
+  resourceBatchCodec,
   SyncMode,
   type SyncRule,
   SyncState,
@@ -26,9 +26,6 @@ import type { Logger } from "@atoll/log";
 import { DEFAULT_BATCH_BYTES, ResourceBatcher } from "./batcher.js";
 import { CapacityTracker } from "./capacity.js";
 import { defaultSyncRules, planReflectors, type ReflectorPlan, trimObject } from "./rules.js";
-
-export const resourceBatchCodec = codecFor(ResourceEventBatchSchema);
-export const heartbeatCodec = codecFor(ClusterHeartbeatSchema);
 
 export interface ClusterSyncOptions {
   cluster: string;

@@ -6,7 +6,7 @@ import { KubeClient } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
 import { WorkApplier } from "./applier.js";
 import { ClusterSync } from "./cluster-sync.js";
-import { rulesFromJson } from "./rules-responder.js";
+import { rulesFromJson } from "./rules.js";
 
 export interface PushClusterSpec {
   name: string;

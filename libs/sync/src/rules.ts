@@ -1,4 +1,4 @@
-import { create, type SyncRule, SyncRuleSchema } from "@atoll/contracts";
+import { create, fromJson, type JsonValue, type SyncRule, SyncRuleSchema, toJson } from "@atoll/contracts";
 import {
   apiVersionOf,
   BUILTIN_RESOURCE_TYPES,
@@ -176,4 +176,13 @@ export function trimObject<T extends Record<string, unknown>>(object: T, paths: 
       delete (parent as Record<string, unknown>)[last];
   }
   return copy;
+}
+
+/** Stored rules are SyncRule messages in their canonical JSON form. */
+export function rulesFromJson(stored: unknown[]): SyncRule[] {
+  return stored.map((rule) => fromJson(SyncRuleSchema, rule as JsonValue));
+}
+
+export function rulesToJson(rules: SyncRule[]): JsonValue[] {
+  return rules.map((rule) => toJson(SyncRuleSchema, rule));
 }

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { Bus } from "@atoll/bus";
 import { commonConfig, loadConfig, onShutdown, serveHealth, z } from "@atoll/config";
+import { ResourceIndexer } from "@atoll/ingest";
 import { readInsightConfig } from "@atoll/insight";
 import { createLogger } from "@atoll/log";
 import { OpenSearchWriter } from "@atoll/opensearch";
 import { openDatabase } from "@atoll/store";
-import { ResourceIndexer } from "@atoll/sync";
 
 // 1. Config.
 const config = loadConfig({

@@ -11,6 +11,7 @@ import type { Prompts } from "@atoll/ai";
 import type { Bus } from "@atoll/bus";
 import type { CustomRelation } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
+import type { ClusterRegistry } from "@atoll/registry";
 import {
   and,
   answerNaturalQuestion,
@@ -28,7 +29,6 @@ import {
   unfamiliarKinds,
 } from "@atoll/search";
 import { type ChangeFeed, type Database, fleetVocabulary, listClusters, ping } from "@atoll/store";
-import type { ClusterRegistry } from "@atoll/sync";
 import { sql } from "drizzle-orm";
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from "fastify";
 import type postgres from "postgres";

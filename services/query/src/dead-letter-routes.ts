@@ -4,11 +4,11 @@ import {
   type Codec,
   type DescMessage,
   placementCodec,
+  resourceBatchCodec,
   toJson,
   workCodec,
   workStatusCodec,
 } from "@atoll/contracts";
-import { resourceBatchCodec } from "@atoll/sync";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { forbidden } from "./auth.js";
 import { badRequest, HttpProblem } from "./problem.js";

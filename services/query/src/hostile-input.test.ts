@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Bus } from "@atoll/bus";
 import { silentLogger } from "@atoll/log";
+import { ClusterRegistry } from "@atoll/registry";
 import {
   applyIndexOps,
   type DatabaseHandle,
@@ -10,7 +11,6 @@ import {
   registerCluster,
   temporaryDatabase,
 } from "@atoll/store";
-import { ClusterRegistry } from "@atoll/sync";
 import type { InjectOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testQueryApp } from "./test-app.js";

@@ -6,8 +6,8 @@ import { ConfigError, commonConfig, envFlag, loadConfig, onShutdown, parseSecret
 import { readInsightConfig } from "@atoll/insight";
 import { createLogger } from "@atoll/log";
 import { OpenSearchClient, searchOpenSearch } from "@atoll/opensearch";
+import { agentNatsUrlFrom, ClusterRegistry, serveSyncRules } from "@atoll/registry";
 import { ChangeFeed, openDatabase, SEARCH_SESSION } from "@atoll/store";
-import { agentNatsUrlFrom, ClusterRegistry, serveSyncRules } from "@atoll/sync";
 import { buildQueryApp } from "./app.js";
 
 // 1. Config.

@@ -1,7 +1,7 @@
 import { visibleClusters } from "@atoll/access";
 import { SecretKeyError, z } from "@atoll/config";
+import { type ClusterRegistry, RegistrationError, SyncRulesError } from "@atoll/registry";
 import { RegistryError } from "@atoll/store";
-import { type ClusterRegistry, RegistrationError, SyncRulesError } from "@atoll/sync";
 import type { FastifyInstance } from "fastify";
 import { demand, forbidden } from "./auth.js";
 import { badRequest, HttpProblem, parseBody } from "./problem.js";

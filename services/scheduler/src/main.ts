@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { Bus, type KvEntry } from "@atoll/bus";
 import { commonConfig, envFlag, loadConfig, onShutdown, parseSecretKey, serveHealth, z } from "@atoll/config";
+import { heartbeatCodec } from "@atoll/contracts";
 import { FleetHealth, FleetMonitor, PlacementController, recordWorkStatuses } from "@atoll/control";
+import { heartbeatToRow } from "@atoll/ingest";
 import { createLogger } from "@atoll/log";
 import { openDatabase, recordMetricSnapshots } from "@atoll/store";
-import { heartbeatCodec, heartbeatToRow } from "@atoll/sync";
 
 // 1. Config.
 const config = loadConfig({

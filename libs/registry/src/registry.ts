@@ -3,10 +3,9 @@ import { createNkeyUser } from "@atoll/bus";
 import { sealSecret, workKey } from "@atoll/config";
 import { KubeClient } from "@atoll/kube";
 import { type ClusterUpdate, deleteCluster, registerCluster, updateCluster } from "@atoll/store";
+import { parseSyncRules, rulesToJson } from "@atoll/sync/rules";
 import type postgres from "postgres";
 import { agentManifest } from "./manifest.js";
-import { parseSyncRules } from "./rules.js";
-import { rulesToJson } from "./rules-responder.js";
 
 export class RegistrationError extends Error {
   readonly code = "INVALID_REGISTRATION";

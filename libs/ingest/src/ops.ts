@@ -1,3 +1,4 @@
+import { clusterOfSubject } from "@atoll/bus";
 import { EventType, type ResourceEventBatch } from "@atoll/contracts";
 import { depthExceeds, SYNC_ID } from "@atoll/kube";
 import { type IndexOp, storableJson } from "@atoll/store";
@@ -11,11 +12,6 @@ export const MAX_SYNC_ID_AHEAD_MS = 5 * 60_000;
 export const MAX_OBJECT_DEPTH = 100;
 
 const decoder = new TextDecoder();
-
-/** The cluster token of a subject such as "atoll.v1.res.prod-1". */
-export function clusterOfSubject(subject: string): string {
-  return subject.slice(subject.lastIndexOf(".") + 1);
-}
 
 /**
  * Why a batch cannot be indexed, or undefined. A batch must name the cluster its subject names:

@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { type Bus, type Consumption, isUnreachable } from "@atoll/bus";
+import { heartbeatCodec, resourceBatchCodec } from "@atoll/contracts";
 import { CROSS_OBJECT_RULES, type InsightConfig, objectIssues } from "@atoll/insight";
 import type { Logger } from "@atoll/log";
 import {
@@ -16,7 +17,6 @@ import {
   settledOps,
 } from "@atoll/store";
 import type postgres from "postgres";
-import { heartbeatCodec, resourceBatchCodec } from "./cluster-sync.js";
 import type { CrossPassAnswer } from "./cross-pass-worker.js";
 import { heartbeatToRow } from "./heartbeat.js";
 import { ClusterLeases } from "./leases.js";

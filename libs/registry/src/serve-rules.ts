@@ -1,29 +1,9 @@
-import type { Bus } from "@atoll/bus";
-import {
-  codecFor,
-  create,
-  fromJson,
-  type JsonValue,
-  type SyncRule,
-  SyncRuleSchema,
-  SyncRulesReplySchema,
-  toJson,
-} from "@atoll/contracts";
+import { type Bus, clusterOfSubject } from "@atoll/bus";
+import { create, SyncRulesReplySchema, syncRulesReplyCodec } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
 import { getSyncRules } from "@atoll/store";
+import { rulesFromJson } from "@atoll/sync/rules";
 import type postgres from "postgres";
-import { clusterOfSubject } from "./ops.js";
-
-export const syncRulesReplyCodec = codecFor(SyncRulesReplySchema);
-
-/** Stored rules are SyncRule messages in their canonical JSON form. */
-export function rulesFromJson(stored: unknown[]): SyncRule[] {
-  return stored.map((rule) => fromJson(SyncRuleSchema, rule as JsonValue));
-}
-
-export function rulesToJson(rules: SyncRule[]): JsonValue[] {
-  return rules.map((rule) => toJson(SyncRuleSchema, rule));
-}
 
 /**
  * Answers pull-mode agents asking for their sync rules on atoll.v1.rules.<cluster>. NATS
@@ -63,12 +43,4 @@ export function serveSyncRules(bus: Bus, sql: postgres.Sql, logger: Logger): { s
     },
   });
   return { stop: () => subscription.unsubscribe() };
-}
-
-/** Asks the hub for this cluster's rules; undefined rules mean the built-in defaults. */
-export async function requestSyncRules(bus: Bus, cluster: string, timeoutMs = 5000): Promise<SyncRule[]> {
-  const answer = await bus.nc.request(bus.names.syncRules(cluster), new Uint8Array(), { timeout: timeoutMs });
-  const reply = syncRulesReplyCodec.decode(answer.data);
-  if (reply.error) throw new Error(`the hub refused sync rules for "${cluster}": ${reply.error}`);
-  return reply.rules;
 }
