@@ -1,4 +1,4 @@
-import { type Condition, column, resolveKind } from "@atoll/search";
+import { type Condition, column, resolveKind } from "@atoll/ir";
 import { z } from "zod";
 
 /**

@@ -1,6 +1,5 @@
-export * from "./ir.js";
+export * from "@atoll/ir";
 export { nameCondition, parseDuration, parseKeywordQuery } from "./keyword.js";
-export { resolveKind, unfamiliarKinds } from "./kinds.js";
 export {
   describeTypes,
   discoverableTypes,

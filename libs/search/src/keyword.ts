@@ -1,6 +1,5 @@
+import { and, type Condition, column, type Query, QueryError, resolveKind } from "@atoll/ir";
 import { parseLabelSelector, SelectorError } from "@atoll/kube";
-import { and, type Condition, column, type Query, QueryError } from "./ir.js";
-import { resolveKind } from "./kinds.js";
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 

@@ -1,3 +1,4 @@
+import { type Condition, column, type Field, QueryError } from "@atoll/ir";
 import {
   BUILTIN_RESOURCE_TYPES,
   type FieldRequirement,
@@ -7,7 +8,6 @@ import {
   type ResourceType,
 } from "@atoll/kube";
 import { sql } from "drizzle-orm";
-import { type Condition, column, type Field, QueryError } from "./ir.js";
 import type { Database } from "./postgres.js";
 
 function fieldOfSelector(path: string): Field {

@@ -1,5 +1,5 @@
 import { type ChatModelConfig, complete } from "@atoll/ai";
-import { type Query, QueryError } from "./ir.js";
+import { type Query, QueryError } from "@atoll/ir";
 import { MODEL_INSTRUCTIONS, queryOfModelReply } from "./model-query.js";
 import { type NaturalContext, parseNaturalQuery } from "./natural.js";
 

@@ -1,5 +1,3 @@
-import { depthExceeds } from "@atoll/kube";
-import { z } from "zod";
 import {
   assertQueryBounded,
   COLUMNS,
@@ -8,7 +6,9 @@ import {
   PATH_ROOTS,
   type Query,
   QueryError,
-} from "./ir.js";
+} from "@atoll/ir";
+import { depthExceeds } from "@atoll/kube";
+import { z } from "zod";
 
 /**
  * The query IR as a language model may write it: the IR itself, in JSON, without the owner

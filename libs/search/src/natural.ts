@@ -1,5 +1,5 @@
+import { and, type Comparison, type Condition, column, type Field, type Query, type Scalar } from "@atoll/ir";
 import { BUILTIN_RESOURCE_TYPES, parseLabelSelector, SelectorError } from "@atoll/kube";
-import { and, type Comparison, type Condition, column, type Field, type Query, type Scalar } from "./ir.js";
 import { nameCondition } from "./keyword.js";
 import { alternation, LANGUAGES, LEXICONS, phrasesOf } from "./lexicon.js";
 

@@ -1,3 +1,4 @@
+import type { Query } from "@atoll/ir";
 import {
   applyIndexOps,
   type DatabaseHandle,
@@ -6,7 +7,6 @@ import {
   temporaryDatabase,
 } from "@atoll/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Query } from "./ir.js";
 import { parseKeywordQuery } from "./keyword.js";
 import { type SearchPage, searchPostgres } from "./postgres.js";
 import { parseSqlQuery } from "./sql.js";

@@ -1,9 +1,3 @@
-import type { LabelRequirement } from "@atoll/kube";
-import { wordsOf } from "@atoll/store";
-import { type SQL, sql } from "drizzle-orm";
-import { PgDialect } from "drizzle-orm/pg-core";
-import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
-import type postgres from "postgres";
 import {
   assertQueryBounded,
   type Column,
@@ -13,7 +7,13 @@ import {
   type Query,
   QueryError,
   type Scalar,
-} from "./ir.js";
+} from "@atoll/ir";
+import type { LabelRequirement } from "@atoll/kube";
+import { wordsOf } from "@atoll/store";
+import { type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
+import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import type postgres from "postgres";
 import { fieldText } from "./render.js";
 
 /** A drizzle database over postgres.js, with its client (which runs the statements). */

@@ -1,5 +1,5 @@
+import type { Condition, Field, Query, Scalar } from "@atoll/ir";
 import { BUILTIN_RESOURCE_TYPES } from "@atoll/kube";
-import type { Condition, Field, Query, Scalar } from "./ir.js";
 
 const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const literal = (v: Scalar) => (typeof v === "string" ? quote(v) : String(v));

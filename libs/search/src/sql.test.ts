@@ -1,5 +1,5 @@
+import { QueryError } from "@atoll/ir";
 import { describe, expect, it } from "vitest";
-import { QueryError } from "./ir.js";
 import { toSqlText } from "./render.js";
 import { parseSqlQuery } from "./sql.js";
 

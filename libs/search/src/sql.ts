@@ -1,6 +1,3 @@
-import { BUILTIN_RESOURCE_TYPES, parseLabelSelector } from "@atoll/kube";
-// node-sql-parser is CommonJS; Node's ESM loader exposes it only as a default export.
-import sqlParser from "node-sql-parser/build/postgresql.js";
 import {
   COLUMNS,
   type Column,
@@ -10,10 +7,13 @@ import {
   PATH_ROOTS,
   type Query,
   QueryError,
+  resolveKind,
   type Scalar,
-} from "./ir.js";
+} from "@atoll/ir";
+import { BUILTIN_RESOURCE_TYPES, parseLabelSelector } from "@atoll/kube";
+// node-sql-parser is CommonJS; Node's ESM loader exposes it only as a default export.
+import sqlParser from "node-sql-parser/build/postgresql.js";
 import { parseDuration } from "./keyword.js";
-import { resolveKind } from "./kinds.js";
 import { fieldText } from "./render.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: node-sql-parser's AST is loosely typed

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Bus } from "@atoll/bus";
 import { workKey } from "@atoll/config";
-import { ProxyResponder } from "@atoll/gateway";
+// The responder alone: the gateway's hub side (grants, audit) has no place in a member cluster.
+import { ProxyResponder } from "@atoll/gateway/responder";
 import { KubeClient } from "@atoll/kube";
 import type { Logger } from "@atoll/log";
 import { WorkApplier } from "./applier.js";

@@ -10,10 +10,10 @@ import {
   serveHealth,
   z,
 } from "@atoll/config";
-import { ProxyResponder } from "@atoll/gateway";
+// The responder alone: the gateway's hub side (grants, audit) has no place in a member cluster.
+import { ProxyResponder } from "@atoll/gateway/responder";
 import { KubeClient } from "@atoll/kube";
 import { createLogger } from "@atoll/log";
-import { listPushClusters, openDatabase } from "@atoll/store";
 import { ClusterSync, PushFleet, parseSyncRules, requestSyncRules, WorkApplier } from "@atoll/sync";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -80,6 +80,8 @@ try {
 let stop: () => Promise<void>;
 if (config.ATOLL_MODE === "hub") {
   const key = parseSecretKey(config.ATOLL_SECRET_KEY);
+  // Only the hub agent reads the registry; an agent in a member cluster never loads the store.
+  const { listPushClusters, openDatabase } = await import("@atoll/store");
   const database = await openDatabase(config.DATABASE_URL, { logger, migrate: false, maxConnections: 2 });
   const fleet = new PushFleet({
     bus,

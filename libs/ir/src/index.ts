@@ -1,0 +1,2 @@
+export * from "./ir.js";
+export { resolveKind, unfamiliarKinds } from "./kinds.js";
