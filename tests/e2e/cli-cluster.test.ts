@@ -63,6 +63,11 @@ describe("atoll cluster", () => {
       "error: atoll search has no flag --colour; see: atoll help search",
     );
     expect(await fails("search", "x", "--hub")).toMatch(/^error: the flag --hub needs a value/);
+    // A value that starts with "-" reads as a flag; the answer says how to write it.
+    expect(await fails("search", "x", "--token", "-abc")).toMatch(
+      /^error: the flag --token needs a value \(one that starts with "-" is written --token=<value>\)/,
+    );
+    expect(await fails("search", "x", "--hub", "https://127.0.0.1:1", "--token=-abc")).not.toMatch(/needs a value/);
     expect(await fails("apply", "-f", "/nowhere/app.yaml", "--hub", hub.baseUrl)).toMatch(
       /^error: .*\/nowhere\/app\.yaml.*(no such file|ENOENT)/,
     );

@@ -168,7 +168,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   start("scheduler", "@atoll/scheduler", { ATOLL_SECRET_KEY: secretKey });
   // HTTPS with a certificate made for this run: kubectl sends tokens only over TLS.
   const tls = await selfSignedTls();
-  const adminToken = randomBytes(24).toString("base64url");
+  // Hex, so the token never starts with "-", which a shell command line would read as a flag.
+  const adminToken = randomBytes(24).toString("hex");
   const caFile = join(dir, "hub.crt");
   writeFileSync(caFile, tls.cert);
   writeFileSync(join(dir, "hub.key"), tls.key, { mode: 0o600 });

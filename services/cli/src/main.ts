@@ -157,7 +157,7 @@ main(process.argv.slice(2)).catch((error: unknown) => {
       code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag
         ? `atoll ${process.argv[2] ?? ""} has no flag ${flag}`
         : code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag
-          ? `the flag ${flag.split(" ")[0]} needs a value`
+          ? `the flag ${flag.split(" ")[0]} needs a value (one that starts with "-" is written ${flag.split(" ")[0]}=<value>)`
           : code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
             ? `atoll ${process.argv[2] ?? ""} takes no such argument: ${/'([^']*)'/.exec((error as Error).message)?.[1] ?? ""}`
             : (error as Error).message;
