@@ -67,7 +67,9 @@ describe("atoll cluster", () => {
     expect(await fails("search", "x", "--token", "-abc")).toMatch(
       /^error: the flag --token needs a value \(one that starts with "-" is written --token=<value>\)/,
     );
-    expect(await fails("search", "x", "--hub", "https://127.0.0.1:1", "--token=-abc")).not.toMatch(/needs a value/);
+    expect(await fails("search", "x", "--hub", "https://127.0.0.1:1", "--token=-abc")).not.toMatch(
+      /needs a value/,
+    );
     expect(await fails("apply", "-f", "/nowhere/app.yaml", "--hub", hub.baseUrl)).toMatch(
       /^error: .*\/nowhere\/app\.yaml.*(no such file|ENOENT)/,
     );
