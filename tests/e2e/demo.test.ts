@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -123,9 +123,15 @@ describe("the demo", () => {
     );
   }, 120_000);
 
-  it("runs every atoll example in the README as written", async () => {
-    // The README's shell blocks, their atoll commands one by one (a pipe's atoll side).
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  it("runs every atoll example in the README and docs/ as written", async () => {
+    // The shell blocks of the README and docs/, their atoll commands one by one (a pipe's atoll side).
+    const docs = new URL("../../docs/", import.meta.url);
+    const readme = [
+      readFileSync(new URL("../../README.md", import.meta.url), "utf8"),
+      ...readdirSync(docs)
+        .filter((file) => file.endsWith(".md"))
+        .map((file) => readFileSync(new URL(file, docs), "utf8")),
+    ].join("\n");
     const examples = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
       .flatMap((block) => block[1]!.split("\n"))
       .map((line) => line.replace(/\s+#.*$/, "").trim())

@@ -91,7 +91,7 @@ const strategyFlags = (strategy: string) => ({
 const formatTolerationTime = (ms: number) =>
   ms < 0 ? "-1 (tolerate forever)" : ms === 0 ? "0 (evict now)" : `${ms / 1000}s`;
 
-/** Handlers for ../shared/vectors/karmada-placement.json, by group. */
+/** Handlers for the peers' Karmada vectors (tests/vectors/peer/karmada-placement.json), by group. */
 export const KARMADA: Record<string, Handler> = {
   static: (i, e) =>
     sameAssignment(

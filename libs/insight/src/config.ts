@@ -22,7 +22,7 @@ export function insightConfigProblems(parsed: Record<string, unknown>): string[]
   // Diagnosis rule ids are capitalised (CrashLoopBackOff); audit ids must be known.
   for (const id of [...((parsed.disabled ?? []) as string[]), ...Object.keys(severity)])
     if (!known.has(id) && !/^[A-Z]/.test(id))
-      problems.push(`unknown rule "${id}"; see the rules in the README`);
+      problems.push(`unknown rule "${id}"; see the rules in docs/insight.md`);
   for (const value of Object.values(severity))
     if (!SEVERITIES.includes(value as never))
       problems.push(`severity "${String(value)}" is not one of ${SEVERITIES.join(", ")}`);

@@ -213,7 +213,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     });
     expected.set(sim.name, sim.store.count());
   }
-  // Push mode as the README shows it (`atoll cluster register --kubeconfig`): the hub agent syncs
+  // Push mode as docs/clusters.md shows it (`atoll cluster register --kubeconfig`): the hub agent syncs
   // every cluster registered with a kubeconfig, sealed under the hub's key.
   start("agent-hub", "@atoll/agent", {
     ATOLL_MODE: "hub",
