@@ -16,7 +16,6 @@ import { Bus } from "@atoll/bus";
 import { ClusterHeartbeatSchema, create, heartbeatCodec, PlacementReason, SyncMode } from "@atoll/contracts";
 import { clusterStates, FleetHealth, requestPlacement } from "@atoll/control";
 import { spawnService, until } from "@atoll/devkit";
-import { heartbeatToRow } from "@atoll/ingest";
 import { silentLogger } from "@atoll/log";
 import {
   electPolicy,
@@ -28,7 +27,14 @@ import {
   type TemplateDoc,
   workManifests,
 } from "@atoll/placement";
-import { openDatabase, registerCluster, temporaryDatabase, upsertPolicy, upsertTemplate } from "@atoll/store";
+import {
+  heartbeatToRow,
+  openDatabase,
+  registerCluster,
+  temporaryDatabase,
+  upsertPolicy,
+  upsertTemplate,
+} from "@atoll/store";
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 1000);
 const TEMPLATES = Number(process.env.BENCH_TEMPLATES ?? 10_000);

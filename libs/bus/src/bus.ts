@@ -36,6 +36,14 @@ export interface BusOptions {
   clusterBacklog?: number | undefined;
 }
 
+/** The settings every hub service reads from its environment (commonConfig), as they come. */
+export interface HubBusSettings {
+  NATS_URL: string;
+  ATOLL_BUS_PREFIX: string;
+  ATOLL_BUS_CLUSTER_BACKLOG?: number | undefined;
+  NATS_CREDENTIALS?: string | undefined;
+}
+
 export class BusAuthError extends Error {
   readonly code = "NATS_AUTH_REFUSED";
 }
@@ -172,6 +180,23 @@ export class Bus {
   ) {
     this.names = busNames(prefix);
     this.js = jetstream(nc);
+  }
+
+  /**
+   * A hub service's connection, named after the service, with its streams, consumers and buckets
+   * declared: every hub service starts the same way.
+   */
+  static async connectHub(settings: HubBusSettings, name: string, logger: Logger): Promise<Bus> {
+    const bus = await Bus.connect({
+      url: settings.NATS_URL,
+      name,
+      prefix: settings.ATOLL_BUS_PREFIX,
+      clusterBacklog: settings.ATOLL_BUS_CLUSTER_BACKLOG,
+      logger,
+      ...(settings.NATS_CREDENTIALS ? { credentialsFile: settings.NATS_CREDENTIALS } : {}),
+    });
+    await bus.ensureTopology();
+    return bus;
   }
 
   static async connect(options: BusOptions): Promise<Bus> {

@@ -10,6 +10,7 @@ export {
   type Consumption,
   type DeadLetter,
   type Delivery,
+  type HubBusSettings,
   isBacklogFull,
   isUnreachable,
   retryWhileUnreachable,

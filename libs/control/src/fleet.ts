@@ -1,3 +1,6 @@
+import type { Bus, KvEntry } from "@atoll/bus";
+import { heartbeatCodec } from "@atoll/contracts";
+import type { Logger } from "@atoll/log";
 import {
   type ClusterCondition,
   type ClusterInfo,
@@ -8,7 +11,7 @@ import {
   readyCondition,
   type Taint,
 } from "@atoll/placement";
-import type { ClusterRegistryRow } from "@atoll/store";
+import { type ClusterRegistryRow, heartbeatToRow } from "@atoll/store";
 
 /** What a heartbeat says of a cluster that placement reads: capacity, served APIs, the agent. */
 export interface HeardStatus {
@@ -94,4 +97,34 @@ export function fleetView(
   });
   const disruption = fleetDisruption(clusters.map((c) => ({ name: c.name, ready: readiness.get(c.name)! })));
   return { clusters, readiness, disruption };
+}
+
+/**
+ * Keeps the fleet's health current from the heartbeats on the bus, by the server's clock. The last
+ * heartbeat of every cluster is read before this resolves, so the first decisions see the fleet as
+ * it is rather than as silent; the watch then follows it.
+ */
+export async function followHeartbeats(
+  fleet: FleetHealth,
+  bus: Bus,
+  logger: Logger,
+): Promise<{ stop(): void }> {
+  const hear = (entry: KvEntry) => {
+    if (entry.operation !== "PUT") return;
+    try {
+      const { status } = heartbeatToRow(heartbeatCodec.decode(entry.value));
+      fleet.observe(entry.key, entry.created.getTime(), status as never);
+    } catch (error) {
+      logger.warn(
+        { cluster: entry.key, err: (error as Error).message },
+        "an unreadable heartbeat; ignoring it",
+      );
+    }
+  };
+  const bucket = await bus.clusters();
+  for await (const key of await bucket.keys()) {
+    const entry = await bucket.get(key);
+    if (entry) hear(entry);
+  }
+  return bus.watchClusters(async (entry) => hear(entry));
 }

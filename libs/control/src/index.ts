@@ -13,7 +13,14 @@ export {
   type ClusterStatus,
   clusterStatuses,
 } from "./binding-status.js";
-export { clusterInfo, FleetHealth, type FleetView, fleetView, type HeardStatus } from "./fleet.js";
+export {
+  clusterInfo,
+  FleetHealth,
+  type FleetView,
+  fleetView,
+  followHeartbeats,
+  type HeardStatus,
+} from "./fleet.js";
 export { FleetMonitor, type FleetMonitorOptions } from "./monitor.js";
 export {
   clusterStates,

@@ -52,6 +52,26 @@ export class FleetMonitor {
 
   constructor(private readonly options: FleetMonitorOptions) {}
 
+  /**
+   * Checks the fleet every intervalMs (taint policies, agent restarts, re-placement when clusters
+   * change, evictions), one check at a time; a failed check is logged and the next one runs.
+   */
+  every(intervalMs: number): { stop(): void } {
+    let checking = false;
+    const timer = setInterval(async () => {
+      if (checking) return;
+      checking = true;
+      try {
+        await this.check();
+      } catch (error) {
+        this.options.logger.warn({ err: (error as Error).message }, "could not check clusters");
+      } finally {
+        checking = false;
+      }
+    }, intervalMs);
+    return { stop: () => clearInterval(timer) };
+  }
+
   /** Whether the hub currently assumes a fault of its own, and why. */
   get disruption(): FleetDisruption {
     return this.current;

@@ -1,4 +1,3 @@
-export { heartbeatToRow } from "./heartbeat.js";
 export { ResourceIndexer, type ResourceIndexerOptions } from "./indexer.js";
 export { ClusterLeases, type LeaseOptions } from "./leases.js";
 export { batchToOps, invalidBatchReason } from "./ops.js";

@@ -8,6 +8,7 @@ import {
   databaseAnswers,
   databaseUnavailable,
   deletedClusters,
+  heartbeatToRow,
   type IndexOp,
   type ObjectIssues,
   pruneTombstones,
@@ -18,7 +19,6 @@ import {
 } from "@atoll/store";
 import type postgres from "postgres";
 import type { CrossPassAnswer } from "./cross-pass-worker.js";
-import { heartbeatToRow } from "./heartbeat.js";
 import { ClusterLeases } from "./leases.js";
 import { batchToOps, invalidBatchReason, parseObjects } from "./ops.js";
 

@@ -54,6 +54,7 @@ export {
   listGroupRules,
   putGroupRule,
 } from "./group-rules.js";
+export { heartbeatToRow } from "./heartbeat.js";
 export { type IssueInput, type ObjectIssues, recordIssues } from "./issues.js";
 export { recordMetricSnapshots } from "./metrics.js";
 export {

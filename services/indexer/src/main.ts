@@ -33,15 +33,7 @@ const logger = createLogger({ service: "indexer", level: config.LOG_LEVEL });
 
 // 2. Clients.
 const database = await openDatabase(config.DATABASE_URL, { logger });
-const bus = await Bus.connect({
-  url: config.NATS_URL,
-  name: "indexer",
-  prefix: config.ATOLL_BUS_PREFIX,
-  clusterBacklog: config.ATOLL_BUS_CLUSTER_BACKLOG,
-  logger,
-  ...(config.NATS_CREDENTIALS ? { credentialsFile: config.NATS_CREDENTIALS } : {}),
-});
-await bus.ensureTopology();
+const bus = await Bus.connectHub(config, "indexer", logger);
 
 // 3. Parts.
 const openSearch = config.OPENSEARCH_URL

@@ -61,15 +61,7 @@ const STREAM_GRACE_MS = 1_000;
 
 // 2. Clients.
 const database = await openDatabase(config.DATABASE_URL, { logger, sessionSettings: SEARCH_SESSION });
-const bus = await Bus.connect({
-  url: config.NATS_URL,
-  name: "query",
-  prefix: config.ATOLL_BUS_PREFIX,
-  clusterBacklog: config.ATOLL_BUS_CLUSTER_BACKLOG,
-  logger,
-  ...(config.NATS_CREDENTIALS ? { credentialsFile: config.NATS_CREDENTIALS } : {}),
-});
-await bus.ensureTopology();
+const bus = await Bus.connectHub(config, "query", logger);
 
 // 3. Parts.
 const secretKey = config.ATOLL_SECRET_KEY ? parseSecretKey(config.ATOLL_SECRET_KEY) : undefined;

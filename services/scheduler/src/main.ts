@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-import { Bus, type KvEntry } from "@atoll/bus";
+import { Bus } from "@atoll/bus";
 import { commonConfig, envFlag, loadConfig, onShutdown, parseSecretKey, serveHealth, z } from "@atoll/config";
-import { heartbeatCodec } from "@atoll/contracts";
-import { FleetHealth, FleetMonitor, PlacementController, recordWorkStatuses } from "@atoll/control";
-import { heartbeatToRow } from "@atoll/ingest";
+import {
+  FleetHealth,
+  FleetMonitor,
+  followHeartbeats,
+  PlacementController,
+  recordWorkStatuses,
+} from "@atoll/control";
 import { createLogger } from "@atoll/log";
 import { openDatabase, recordMetricSnapshots } from "@atoll/store";
 
@@ -31,38 +35,11 @@ const logger = createLogger({ service: "scheduler", level: config.LOG_LEVEL });
 
 // 2. Clients.
 const database = await openDatabase(config.DATABASE_URL, { logger });
-const bus = await Bus.connect({
-  url: config.NATS_URL,
-  name: "scheduler",
-  prefix: config.ATOLL_BUS_PREFIX,
-  clusterBacklog: config.ATOLL_BUS_CLUSTER_BACKLOG,
-  logger,
-  ...(config.NATS_CREDENTIALS ? { credentialsFile: config.NATS_CREDENTIALS } : {}),
-});
-await bus.ensureTopology();
+const bus = await Bus.connectHub(config, "scheduler", logger);
 
-// 3. Parts. Liveness comes from the heartbeats on the bus, by the server's clock.
+// 3. Parts. Liveness comes from the heartbeats on the bus.
 const fleet = new FleetHealth();
-const hear = (entry: KvEntry) => {
-  if (entry.operation !== "PUT") return;
-  try {
-    const { status } = heartbeatToRow(heartbeatCodec.decode(entry.value));
-    fleet.observe(entry.key, entry.created.getTime(), status as never);
-  } catch (error) {
-    logger.warn(
-      { cluster: entry.key, err: (error as Error).message },
-      "an unreadable heartbeat; ignoring it",
-    );
-  }
-};
-// The last heartbeat of every cluster is read before anything is placed, so the first decisions
-// see the fleet as it is rather than as silent; the watch then follows it.
-const bucket = await bus.clusters();
-for await (const key of await bucket.keys()) {
-  const entry = await bucket.get(key);
-  if (entry) hear(entry);
-}
-const heartbeats = bus.watchClusters(async (entry) => hear(entry));
+const heartbeats = await followHeartbeats(fleet, bus, logger);
 const controller = new PlacementController({
   sql: database.sql,
   bus,
@@ -94,19 +71,7 @@ const health = serveHealth(config.HEALTH_PORT, async () => {
 });
 const placements = await controller.start();
 const statuses = await recordWorkStatuses(database.sql, bus, logger);
-// Every few seconds: taint policies, agent restarts, re-placement when clusters change, evictions.
-let checking = false;
-const watchClusters = setInterval(async () => {
-  if (checking) return;
-  checking = true;
-  try {
-    await monitor.check();
-  } catch (error) {
-    logger.warn({ err: (error as Error).message }, "could not check clusters");
-  } finally {
-    checking = false;
-  }
-}, config.ATOLL_CLUSTER_CHECK_MS);
+const checks = monitor.every(config.ATOLL_CLUSTER_CHECK_MS);
 const snapshots = setInterval(() => {
   recordMetricSnapshots(database.sql).catch((error: unknown) =>
     logger.warn({ err: (error as Error).message }, "could not record the fleet's figures"),
@@ -117,7 +82,7 @@ logger.info("scheduler started");
 // 5. Stop.
 onShutdown(logger, async () => {
   await health.close();
-  clearInterval(watchClusters);
+  checks.stop();
   clearInterval(snapshots);
   heartbeats.stop();
   await placements.stop();

@@ -1,5 +1,5 @@
 import { type ClusterHeartbeat, SyncMode, SyncState } from "@atoll/contracts";
-import type { ClusterHeartbeatRow } from "@atoll/store";
+import type { ClusterHeartbeatRow } from "./clusters.js";
 
 const quantities = (q: ClusterHeartbeat["allocatable"]) => ({
   cpuMillis: Number(q?.cpuMillis ?? 0n),
