@@ -8,7 +8,7 @@ export {
   seededRandom,
   startChurn,
 } from "./generator.js";
-export { jsonPatch, mergePatch } from "./patch.js";
+export { mergePatch } from "./patch.js";
 export type { PortDialer, PortForwardTarget } from "./port-forward.js";
 export { KubeSim, type KubeSimOptions, type SimAccess, type SimRequestRecord } from "./server.js";
 export { type Obj, SimError, type SimEvent, SimStore } from "./store.js";

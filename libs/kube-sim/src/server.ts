@@ -5,8 +5,10 @@ import type { AddressInfo } from "node:net";
 import { type Duplex, PassThrough } from "node:stream";
 import {
   apiVersionOf,
+  applyJsonPatch,
   discoveryDocument,
   type FieldRequirement,
+  JsonPatchError,
   type LabelRequirement,
   matchesFields,
   matchesLabels,
@@ -28,7 +30,7 @@ import {
 } from "@atoll/kube";
 import { createWebSocketStream, type WebSocket, WebSocketServer } from "ws";
 import YAML from "yaml";
-import { jsonPatch, mergePatch, PatchError, stripDirectives } from "./patch.js";
+import { mergePatch, stripDirectives } from "./patch.js";
 import {
   PORT_FORWARD_PROTOCOL,
   PORT_FORWARD_TUNNEL_PROTOCOL,
@@ -253,7 +255,7 @@ export class KubeSim {
     const [code, reason] =
       error instanceof SimError
         ? [error.status, error.reason]
-        : error instanceof SelectorError || error instanceof PatchError
+        : error instanceof SelectorError || error instanceof JsonPatchError
           ? [400, "BadRequest"]
           : [500, "InternalError"];
     this.send(res, code, status(code, reason, (error as Error).message));
@@ -595,7 +597,7 @@ export class KubeSim {
     }
     if (!existing) throw new SimError(404, "NotFound", `${type.resource} "${name}" not found`);
     let patched: Obj;
-    if (contentType === "application/json-patch+json") patched = jsonPatch(existing, body);
+    if (contentType === "application/json-patch+json") patched = applyJsonPatch(existing, body);
     else if (contentType === "application/merge-patch+json") patched = mergePatch(existing, body);
     else if (contentType === "application/strategic-merge-patch+json")
       patched = mergePatch(existing, stripDirectives(body));

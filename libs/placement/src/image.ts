@@ -1,3 +1,5 @@
+import type { JsonPatchOperation } from "@atoll/kube";
+
 /** An image reference as Karmada's image overrider sees it: no docker.io/library normalisation. */
 export interface ImageComponents {
   hostname: string;
@@ -95,12 +97,6 @@ export function containersPath(kind: string): string | undefined {
   return POD_TEMPLATE_KINDS.has(kind) ? "/spec/template/spec/containers" : undefined;
 }
 
-export interface JsonPatch {
-  op: "add" | "remove" | "replace";
-  path: string;
-  value?: unknown;
-}
-
 function pointerGet(object: unknown, pointer: string): unknown {
   let current = object;
   for (const raw of pointer.split("/").slice(1)) {
@@ -112,7 +108,10 @@ function pointerGet(object: unknown, pointer: string): unknown {
 }
 
 /** The JSON patches an image overrider makes on a manifest: every container, or the predicate's path. */
-export function imageOverridePatches(manifest: { kind: string }, overrider: ImageOverrider): JsonPatch[] {
+export function imageOverridePatches(
+  manifest: { kind: string },
+  overrider: ImageOverrider,
+): JsonPatchOperation[] {
   if (overrider.predicate?.path) {
     const image = pointerGet(manifest, overrider.predicate.path);
     if (typeof image !== "string") return [];

@@ -62,14 +62,12 @@ export {
   type ImageOverrider,
   imageOverridePatches,
   imageString,
-  type JsonPatch,
   overrideImage,
   parseImage,
   removeTagOrDigest,
   setTagOrDigest,
   splitHostname,
 } from "./image.js";
-export { applyJsonPatch, PatchError } from "./json-patch.js";
 export {
   applyOverridePolicies,
   applyOverriders,

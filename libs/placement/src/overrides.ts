@@ -1,9 +1,9 @@
-import { readYaml } from "@atoll/kube";
+import { applyJsonPatch, JsonPatchError, type JsonPatchOperation, readYaml } from "@atoll/kube";
 import YAML from "yaml";
 import { clusterMatches } from "./affinity.js";
 import { implicitPriority, type ResourceSelector, type TemplateRef } from "./election.js";
-import { containersPath, type ImageOverrider, imageOverridePatches, type JsonPatch } from "./image.js";
-import { applyJsonPatch, PatchError } from "./json-patch.js";
+import { containersPath, type ImageOverrider, imageOverridePatches } from "./image.js";
+
 import type { ClusterAffinity, ClusterInfo } from "./types.js";
 
 export interface PlaintextOverrider {
@@ -59,7 +59,7 @@ function commandArgsPatches(
   manifest: Manifest,
   field: "command" | "args",
   overrider: CommandArgsOverrider,
-): JsonPatch[] {
+): JsonPatchOperation[] {
   const path = containersPath(manifest.kind);
   if (!path) return [];
   const containers = path
@@ -77,11 +77,11 @@ function commandArgsPatches(
           path: `${path}/${i}/${field}`,
           value: [...current, ...values],
         },
-      ] as JsonPatch[];
+      ] as JsonPatchOperation[];
     if (overrider.operator === "remove" && container[field])
       return [
         { op: "replace", path: `${path}/${i}/${field}`, value: current.filter((v) => !values.includes(v)) },
-      ] as JsonPatch[];
+      ] as JsonPatchOperation[];
     return [];
   });
 }
@@ -90,9 +90,9 @@ function metadataPatches(
   manifest: Manifest,
   field: "labels" | "annotations",
   overrider: MetadataOverrider,
-): JsonPatch[] {
+): JsonPatchOperation[] {
   const current: Record<string, string> | undefined = manifest.metadata?.[field];
-  const patches: JsonPatch[] = [];
+  const patches: JsonPatchOperation[] = [];
   if (overrider.operator === "add" && !current)
     patches.push({ op: "add", path: `/metadata/${field}`, value: {} });
   for (const [key, value] of Object.entries(overrider.value ?? {})) {
@@ -112,14 +112,14 @@ function fieldOverride(manifest: Manifest, overrider: FieldOverrider): Manifest 
     .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
   const text = tokens.reduce((o: Manifest | undefined, k) => o?.[k], manifest);
   if (typeof text !== "string")
-    throw new PatchError(`fieldOverrider: ${overrider.fieldPath} is not a string field`);
+    throw new JsonPatchError(`fieldOverrider: ${overrider.fieldPath} is not a string field`);
   const asYaml = Boolean(overrider.yaml?.length);
   const operations = (asYaml ? overrider.yaml : overrider.json) ?? [];
   let embedded: unknown;
   try {
     embedded = asYaml ? readYaml(text) : JSON.parse(text);
   } catch (error) {
-    throw new PatchError(
+    throw new JsonPatchError(
       `fieldOverrider: ${overrider.fieldPath} is not valid ${asYaml ? "YAML" : "JSON"}: ${(error as Error).message}`,
     );
   }
