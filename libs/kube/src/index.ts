@@ -14,7 +14,7 @@ export { depthExceeds } from "./json-depth.js";
 export { applyJsonPatch, JsonPatchError, type JsonPatchOperation } from "./json-patch.js";
 export { cellText, customColumns, evaluateJsonPath, JsonPathError, parseJsonPath } from "./jsonpath.js";
 export { serversKubeconfig, tokenKubeconfig } from "./kubeconfig.js";
-export { cpuMillis, parseQuantity } from "./quantity.js";
+export { cpuMillis, type PodRequests, parseQuantity, podRequests } from "./quantity.js";
 export { type RedactedSecretValue, redactObject } from "./redact.js";
 export {
   epochSyncId,

@@ -32,3 +32,39 @@ export function parseQuantity(value: string | number | undefined): number {
 export function cpuMillis(value: string | number | undefined): number {
   return Math.ceil(parseQuantity(value) * 1000);
 }
+
+/** What one pod asks of a node: CPU in millicores, memory in bytes, and the pod itself. */
+export interface PodRequests {
+  cpuMillis: number;
+  memoryBytes: number;
+  pods: number;
+}
+
+interface ContainerSpec {
+  resources?: { requests?: Record<string, string | number> };
+}
+
+/**
+ * A pod's effective requests as the scheduler counts them: the larger of its containers' sum and
+ * each init container (which run one at a time, before the others), plus the pod's overhead.
+ */
+export function podRequests(spec: {
+  containers?: ContainerSpec[];
+  initContainers?: ContainerSpec[];
+  overhead?: Record<string, string | number>;
+}): PodRequests {
+  const of = (containers: ContainerSpec[] | undefined) =>
+    (containers ?? []).map((c) => ({
+      cpuMillis: cpuMillis(c.resources?.requests?.cpu),
+      memoryBytes: parseQuantity(c.resources?.requests?.memory),
+    }));
+  const running = of(spec.containers);
+  const sum = (key: "cpuMillis" | "memoryBytes") => running.reduce((total, c) => total + c[key], 0);
+  const init = of(spec.initContainers);
+  const effective = (key: "cpuMillis" | "memoryBytes") => Math.max(sum(key), ...init.map((c) => c[key]));
+  return {
+    cpuMillis: effective("cpuMillis") + cpuMillis(spec.overhead?.cpu),
+    memoryBytes: effective("memoryBytes") + parseQuantity(spec.overhead?.memory),
+    pods: 1,
+  };
+}

@@ -1,4 +1,4 @@
-import { BUILTIN_RESOURCE_TYPES, parseQuantity } from "@atoll/kube";
+import { BUILTIN_RESOURCE_TYPES, podRequests } from "@atoll/kube";
 import { affinityFilter, overflowOrder } from "./affinity.js";
 import { assignReplicas, type TargetCluster } from "./assign.js";
 import { strategyOf } from "./division.js";
@@ -70,16 +70,7 @@ export function templateReplicas(template: TemplateDoc): number {
 /** What one replica asks for: the sum of its containers' requests, and one pod. */
 export function replicaRequests(template: TemplateDoc): Resources | undefined {
   const podSpec = template.kind === "Pod" ? template.spec : template.spec?.template?.spec;
-  if (!podSpec) return undefined;
-  const requests = { cpuMillis: 0, memoryBytes: 0, pods: 1 };
-  for (const container of (podSpec.containers ?? []) as {
-    resources?: { requests?: Record<string, string> };
-  }[]) {
-    const r = container.resources?.requests ?? {};
-    if (r.cpu) requests.cpuMillis += Math.ceil(parseQuantity(r.cpu) * 1000);
-    if (r.memory) requests.memoryBytes += parseQuantity(r.memory);
-  }
-  return requests;
+  return podSpec ? podRequests(podSpec) : undefined;
 }
 
 /**

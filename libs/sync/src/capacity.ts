@@ -1,4 +1,4 @@
-import { cpuMillis, type KubeObject, parseQuantity, type ReflectorEvent } from "@atoll/kube";
+import { cpuMillis, type KubeObject, parseQuantity, podRequests, type ReflectorEvent } from "@atoll/kube";
 
 export interface Quantities {
   cpuMillis: number;
@@ -21,15 +21,6 @@ interface PodUsage {
 
 // biome-ignore lint/suspicious/noExplicitAny: pods and nodes are read defensively from JSON
 type Loose = any;
-
-function podRequests(pod: Loose): Quantities {
-  const q: Quantities = { cpuMillis: 0, memoryBytes: 0, pods: 1 };
-  for (const container of pod.spec?.containers ?? []) {
-    q.cpuMillis += cpuMillis(container.resources?.requests?.cpu);
-    q.memoryBytes += parseQuantity(container.resources?.requests?.memory);
-  }
-  return q;
-}
 
 /**
  * Keeps the few numbers per node and pod the heartbeat needs (readiness, allocatable, requests),
@@ -70,7 +61,7 @@ export class CapacityTracker {
       this.pods.delete(uid);
       return;
     }
-    this.pods.set(uid, { requests: podRequests(pod), bound: Boolean(pod.spec?.nodeName) });
+    this.pods.set(uid, { requests: podRequests(pod.spec ?? {}), bound: Boolean(pod.spec?.nodeName) });
   }
 
   summary(): {
