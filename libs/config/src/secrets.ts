@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
+import type { JsonObject } from "@atoll/kube";
 
 /**
  * Credentials the hub must keep (push-mode kubeconfigs) and the values of Secrets it places are
@@ -66,15 +67,12 @@ export const workKey = (hubKey: Buffer, cluster: string): Buffer => derivedKey(h
 /** Marks a Secret value sealed by sealSecretValues. */
 const SEALED_VALUE = "atoll-sealed:";
 
-// biome-ignore lint/suspicious/noExplicitAny: manifests are any Kubernetes object
-type Manifest = Record<string, any>;
-
-const isSecret = (manifest: Manifest) => manifest?.kind === "Secret" && manifest?.apiVersion === "v1";
+const isSecret = (manifest: JsonObject) => manifest?.kind === "Secret" && manifest?.apiVersion === "v1";
 const SECRET_VALUE_FIELDS = ["data", "stringData"] as const;
 
-function mapSecretValues(manifest: Manifest, map: (value: string) => string): Manifest {
+function mapSecretValues(manifest: JsonObject, map: (value: string) => string): JsonObject {
   if (!isSecret(manifest)) return manifest;
-  const sealed: Manifest = { ...manifest };
+  const sealed: JsonObject = { ...manifest };
   for (const field of SECRET_VALUE_FIELDS) {
     const values = manifest[field];
     if (!values || typeof values !== "object") continue;
@@ -90,7 +88,7 @@ function mapSecretValues(manifest: Manifest, map: (value: string) => string): Ma
  * The nonce comes from the value itself, so sealing the same Secret twice gives the same text and
  * applying it again is seen as no change; equal values under one key look equal, nothing more.
  */
-export function sealSecretValues(key: Buffer, manifest: Manifest): Manifest {
+export function sealSecretValues(key: Buffer, manifest: JsonObject): JsonObject {
   return mapSecretValues(manifest, (value) => {
     if (value.startsWith(SEALED_VALUE)) return value;
     const iv = createHmac("sha256", key).update(value).digest().subarray(0, 12);
@@ -99,14 +97,14 @@ export function sealSecretValues(key: Buffer, manifest: Manifest): Manifest {
 }
 
 /** The Secret's values as sealSecretValues found them; throws SecretKeyError with the wrong key. */
-export function openSecretValues(key: Buffer, manifest: Manifest): Manifest {
+export function openSecretValues(key: Buffer, manifest: JsonObject): JsonObject {
   return mapSecretValues(manifest, (value) =>
     value.startsWith(SEALED_VALUE) ? openSecret(key, value.slice(SEALED_VALUE.length)) : value,
   );
 }
 
 /** Whether any of a Secret's values is sealed. */
-export function hasSealedValues(manifest: Manifest): boolean {
+export function hasSealedValues(manifest: JsonObject): boolean {
   return (
     isSecret(manifest) &&
     SECRET_VALUE_FIELDS.some((field) => {

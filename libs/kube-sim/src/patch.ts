@@ -1,26 +1,30 @@
+import type { JsonObject } from "@atoll/kube";
+
 /**
  * Merge patches as the API server accepts them; strategic merge is approximated by JSON merge patch.
  * JSON Patch (RFC 6902) is @atoll/kube's applyJsonPatch.
  */
-// biome-ignore lint/suspicious/noExplicitAny: patches operate on schemaless JSON
-type Json = any;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** RFC 7386: objects merge recursively, null deletes, everything else replaces. */
-export function mergePatch(target: Json, patch: Json): Json {
+function merge(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return structuredClone(patch);
   const result: Record<string, unknown> = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else result[key] = mergePatch(result[key], value);
+    else result[key] = merge(result[key], value);
   }
   return result;
 }
 
+/** RFC 7386 on an object: objects merge recursively, null deletes, everything else replaces. */
+export function mergePatch(target: JsonObject, patch: unknown): JsonObject {
+  return merge(target, patch) as JsonObject;
+}
+
 /** Drops strategic-merge directives ($patch, $setElementOrder/..., $retainKeys) before merging. */
-export function stripDirectives(patch: Json): Json {
+export function stripDirectives(patch: unknown): unknown {
   if (Array.isArray(patch)) return patch.map(stripDirectives);
   if (!isObject(patch)) return patch;
   const out: Record<string, unknown> = {};

@@ -1,12 +1,10 @@
+import type { JsonObject } from "./json-object.js";
 /** The annotation the hub adds to every object it serves from the index: the cluster it lives in. */
 export const CLUSTER_ANNOTATION = "atoll.dev/cluster";
 
-// biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are loose JSON
-type Obj = Record<string, any>;
-
 /** The object as stored, with the cluster it lives in as an annotation. */
-export function annotated(item: { cluster: string; object: unknown }): Obj {
-  const object = item.object as Obj;
+export function annotated(item: { cluster: string; object: unknown }): JsonObject {
+  const object = item.object as JsonObject;
   return {
     ...object,
     metadata: {

@@ -1,8 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import { apiVersionOf, type ResourceType } from "./catalog.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: discovery documents are plain JSON
-type Obj = Record<string, any>;
+import type { JsonObject } from "./json-object.js";
 
 export interface DiscoveryOptions {
   verbs: string[];
@@ -12,7 +10,7 @@ export interface DiscoveryOptions {
   gitCommit: string;
 }
 
-function groups(types: ResourceType[]): Obj[] {
+function groups(types: ResourceType[]): JsonObject[] {
   const byGroup = new Map<string, string[]>();
   for (const t of types) {
     if (t.group === "") continue;
@@ -31,7 +29,7 @@ function resourceList(
   group: string,
   version: string,
   options: DiscoveryOptions,
-): Obj | undefined {
+): JsonObject | undefined {
   const served = types.filter((t) => t.group === group && t.version === version);
   if (served.length === 0) return undefined;
   return {
@@ -71,7 +69,7 @@ export function discoveryDocument(
   types: ResourceType[],
   parts: string[],
   options: DiscoveryOptions,
-): Obj | undefined {
+): JsonObject | undefined {
   const path = parts.join("/");
   if (path === "version") {
     const [, major, minor] = /^v(\d+)\.(\d+)/.exec(options.gitVersion) ?? ["", "1", "30"];
@@ -104,7 +102,7 @@ export function discoveryDocument(
 }
 
 /** A Kubernetes Status object, the error body kubectl understands. */
-export function statusObject(code: number, reason: string, message: string): Obj {
+export function statusObject(code: number, reason: string, message: string): JsonObject {
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
 }
 

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
+import type { JsonObject } from "./json-object.js";
 
 /** A JSON Patch that cannot be applied: a bad pointer, a missing path, a failed test. */
 export class JsonPatchError extends Error {
@@ -12,9 +13,6 @@ export interface JsonPatchOperation {
   value?: unknown;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: a patch walks schemaless JSON
-type Json = any;
-
 const OPERATIONS = new Set(["add", "remove", "replace", "move", "copy", "test"]);
 
 function tokens(path: string): string[] {
@@ -26,10 +24,10 @@ function tokens(path: string): string[] {
     .map((token) => token.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
-const isContainer = (value: unknown): value is Json => value !== null && typeof value === "object";
+const isContainer = (value: unknown): value is JsonObject => value !== null && typeof value === "object";
 
 /** The container a pointer's last token is in, and that token. */
-function parentOf(document: Json, path: string): { container: Json; key: string } {
+function parentOf(document: JsonObject, path: string): { container: JsonObject; key: string } {
   const all = tokens(path);
   const key = all.pop()!;
   let container = document;
@@ -43,14 +41,14 @@ function parentOf(document: Json, path: string): { container: Json; key: string 
 }
 
 /** An array index a pointer names: "-" (past the end) only where adding; nothing beyond the end. */
-function indexIn(array: Json[], key: string, path: string, adding: boolean): number {
+function indexIn(array: JsonObject[], key: string, path: string, adding: boolean): number {
   const index = key === "-" && adding ? array.length : /^(0|[1-9]\d*)$/.test(key) ? Number(key) : Number.NaN;
   if (!Number.isInteger(index) || index > array.length || (!adding && index === array.length))
     throw new JsonPatchError(`path ${path}: index ${key} is out of range`);
   return index;
 }
 
-function read(document: Json, path: string): Json {
+function read(document: JsonObject, path: string): JsonObject {
   if (path === "") return document;
   const { container, key } = parentOf(document, path);
   if (Array.isArray(container)) return container[indexIn(container, key, path, false)];
@@ -58,7 +56,7 @@ function read(document: Json, path: string): Json {
   return container[key];
 }
 
-function add(document: Json, path: string, value: Json): Json {
+function add(document: JsonObject, path: string, value: JsonObject): JsonObject {
   if (path === "") return value;
   const { container, key } = parentOf(document, path);
   if (Array.isArray(container)) container.splice(indexIn(container, key, path, true), 0, value);
@@ -66,7 +64,7 @@ function add(document: Json, path: string, value: Json): Json {
   return document;
 }
 
-function remove(document: Json, path: string): Json {
+function remove(document: JsonObject, path: string): JsonObject {
   if (path === "") throw new JsonPatchError("the whole document cannot be removed");
   const { container, key } = parentOf(document, path);
   if (Array.isArray(container)) container.splice(indexIn(container, key, path, false), 1);
@@ -81,8 +79,8 @@ function remove(document: Json, path: string): Json {
  */
 export function applyJsonPatch<T>(document: T, operations: unknown): T {
   if (!Array.isArray(operations)) throw new JsonPatchError("a JSON patch must be an array of operations");
-  let result: Json = structuredClone(document);
-  for (const operation of operations as Json[]) {
+  let result = structuredClone(document) as JsonObject;
+  for (const operation of operations as JsonObject[]) {
     if (!isContainer(operation) || !OPERATIONS.has(operation.op))
       throw new JsonPatchError(`unknown JSON patch operation ${JSON.stringify(operation?.op)}`);
     if (typeof operation.path !== "string")
@@ -120,5 +118,5 @@ export function applyJsonPatch<T>(document: T, operations: unknown): T {
         break;
     }
   }
-  return result;
+  return result as T;
 }

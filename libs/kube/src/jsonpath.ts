@@ -1,5 +1,4 @@
-// biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON
-type Obj = any;
+import type { JsonObject } from "./json-object.js";
 
 export class JsonPathError extends Error {
   readonly code = "INVALID_JSONPATH";
@@ -51,7 +50,7 @@ export function parseJsonPath(expression: string): (string | number | "*")[] {
 }
 
 /** Every value the path reaches; [*] fans out over arrays, missing fields yield nothing. */
-export function evaluateJsonPath(object: Obj, segments: (string | number | "*")[]): unknown[] {
+export function evaluateJsonPath(object: JsonObject, segments: (string | number | "*")[]): unknown[] {
   let current: unknown[] = [object];
   for (const segment of segments) {
     const next: unknown[] = [];
@@ -61,7 +60,7 @@ export function evaluateJsonPath(object: Obj, segments: (string | number | "*")[
         if (Array.isArray(value)) next.push(...value);
         else next.push(...Object.values(value));
       } else {
-        const child = (value as Obj)[segment];
+        const child = (value as JsonObject)[segment];
         if (child !== undefined) next.push(child);
       }
     }
@@ -77,7 +76,7 @@ export function cellText(values: unknown[]): string {
 }
 
 /** kubectl's -o custom-columns=HEADER:.path,... as aligned text. */
-export function customColumns(spec: string, objects: Obj[]): string {
+export function customColumns(spec: string, objects: JsonObject[]): string {
   const columns = spec.split(",").map((part) => {
     const colon = part.indexOf(":");
     if (colon <= 0)

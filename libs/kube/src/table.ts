@@ -1,4 +1,5 @@
 import type { ResourceType } from "./catalog.js";
+import type { JsonObject } from "./json-object.js";
 import { cellText, evaluateJsonPath, parseJsonPath } from "./jsonpath.js";
 
 /** Server-side printing (meta.k8s.io/v1 Table), as kubectl requests for human-readable output. */
@@ -14,7 +15,7 @@ export interface TableOptions {
   /** "None", "Metadata" (default, as the API server) or "Object". */
   includeObject?: string;
   /** Leading columns, e.g. the hub's CLUSTER column; each reads its cell from the object. */
-  leadingColumns?: { column: TableColumn; cell: (object: Obj) => unknown }[];
+  leadingColumns?: { column: TableColumn; cell: (object: JsonObject) => unknown }[];
   omitHeaders?: boolean;
   now?: number;
   /** A custom resource's additionalPrinterColumns, from its CRD's served version. */
@@ -30,9 +31,6 @@ export interface PrinterColumn {
   priority?: number;
   format?: string;
 }
-
-// biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON read defensively below
-type Obj = Record<string, any>;
 
 const col = (name: string, type = "string", priority = 0, format = ""): TableColumn => ({
   name,
@@ -55,10 +53,10 @@ export function humanAge(timestamp: string | undefined, now = Date.now()): strin
   return days < 730 ? `${days}d` : `${Math.floor(days / 365)}y`;
 }
 
-export function podStatusText(pod: Obj): string {
+export function podStatusText(pod: JsonObject): string {
   if (pod.metadata?.deletionTimestamp) return "Terminating";
   let reason: string = pod.status?.reason ?? pod.status?.phase ?? "Unknown";
-  for (const status of (pod.status?.containerStatuses ?? []) as Obj[]) {
+  for (const status of (pod.status?.containerStatuses ?? []) as JsonObject[]) {
     const waiting = status.state?.waiting?.reason;
     const terminated = status.state?.terminated?.reason;
     if (waiting) reason = waiting;
@@ -69,7 +67,7 @@ export function podStatusText(pod: Obj): string {
 
 interface KindPrinter {
   columns: TableColumn[];
-  cells: (o: Obj, age: string, now: number) => unknown[];
+  cells: (o: JsonObject, age: string, now: number) => unknown[];
 }
 
 /** A duration as kubectl prints one (a Job's DURATION): 45s, 3m20s, 2h5m, 4d3h, 1y20d. */
@@ -92,22 +90,22 @@ export function humanDuration(seconds: number): string {
 }
 
 const none = (text: string | undefined) => (text ? text : "<none>");
-const containersOf = (podSpec: Obj | undefined) => (podSpec?.containers ?? []) as Obj[];
-const containerNames = (podSpec: Obj | undefined) =>
+const containersOf = (podSpec: JsonObject | undefined) => (podSpec?.containers ?? []) as JsonObject[];
+const containerNames = (podSpec: JsonObject | undefined) =>
   containersOf(podSpec)
     .map((c) => c.name)
     .join(",");
-const containerImages = (podSpec: Obj | undefined) =>
+const containerImages = (podSpec: JsonObject | undefined) =>
   containersOf(podSpec)
     .map((c) => c.image)
     .join(",");
 /** A label selector as kubectl prints it: matchLabels as k=v, expressions as k in (a,b). */
-function selectorText(selector: Obj | undefined): string {
+function selectorText(selector: JsonObject | undefined): string {
   if (!selector) return "<none>";
   const parts = Object.entries((selector.matchLabels ?? {}) as Record<string, string>).map(
     ([k, v]) => `${k}=${v}`,
   );
-  for (const e of (selector.matchExpressions ?? []) as Obj[]) {
+  for (const e of (selector.matchExpressions ?? []) as JsonObject[]) {
     const values = (e.values ?? []).join(",");
     parts.push(
       e.operator === "In"
@@ -127,14 +125,14 @@ const mapText = (map: Record<string, string> | undefined) =>
       .map(([k, v]) => `${k}=${v}`)
       .join(","),
   );
-const countOf = (map: Obj | undefined) => Object.keys(map ?? {}).length;
+const countOf = (map: JsonObject | undefined) => Object.keys(map ?? {}).length;
 /** The wide columns every pod-template workload prints. */
 const TEMPLATE_WIDE = [
   col("Containers", "string", 1),
   col("Images", "string", 1),
   col("Selector", "string", 1),
 ];
-const templateWide = (o: Obj) => [
+const templateWide = (o: JsonObject) => [
   containerNames(o.spec?.template?.spec),
   containerImages(o.spec?.template?.spec),
   selectorText(o.spec?.selector),
@@ -147,8 +145,8 @@ const accessModes = (modes: string[] | undefined) =>
         m,
     )
     .join(",");
-const loadBalancerAddresses = (o: Obj) =>
-  ((o.status?.loadBalancer?.ingress ?? []) as Obj[]).map((i) => i.ip ?? i.hostname).join(",");
+const loadBalancerAddresses = (o: JsonObject) =>
+  ((o.status?.loadBalancer?.ingress ?? []) as JsonObject[]).map((i) => i.ip ?? i.hostname).join(",");
 
 /** RoleBindings and ClusterRoleBindings print alike: the role, and (wide) who it is bound to. */
 const ROLE_BINDING_PRINTER: KindPrinter = {
@@ -161,7 +159,7 @@ const ROLE_BINDING_PRINTER: KindPrinter = {
     col("ServiceAccounts", "string", 1),
   ],
   cells: (o, age) => {
-    const subjects = (o.subjects ?? []) as Obj[];
+    const subjects = (o.subjects ?? []) as JsonObject[];
     const of = (kind: string) =>
       subjects
         .filter((s) => s.kind === kind)
@@ -190,7 +188,7 @@ const PRINTERS: Record<string, KindPrinter> = {
       col("Node", "string", 1),
     ],
     cells: (o, age) => {
-      const statuses = (o.status?.containerStatuses ?? []) as Obj[];
+      const statuses = (o.status?.containerStatuses ?? []) as JsonObject[];
       const total = (o.spec?.containers ?? []).length;
       const ready = statuses.filter((s) => s.ready).length;
       const restarts = statuses.reduce((sum, s) => sum + (s.restartCount ?? 0), 0);
@@ -284,7 +282,7 @@ const PRINTERS: Record<string, KindPrinter> = {
   Job: {
     columns: [col("Name"), col("Status"), col("Completions"), col("Duration"), col("Age"), ...TEMPLATE_WIDE],
     cells: (o, age, now) => {
-      const conditions = (o.status?.conditions ?? []) as Obj[];
+      const conditions = (o.status?.conditions ?? []) as JsonObject[];
       const holds = (type: string) => conditions.some((c) => c.type === type && c.status === "True");
       const status = holds("Complete")
         ? "Complete"
@@ -390,7 +388,7 @@ const PRINTERS: Record<string, KindPrinter> = {
   Ingress: {
     columns: [col("Name"), col("Class"), col("Hosts"), col("Address"), col("Ports"), col("Age")],
     cells: (o, age) => {
-      const rules = (o.spec?.rules ?? []) as Obj[];
+      const rules = (o.spec?.rules ?? []) as JsonObject[];
       const hosts = rules.map((r) => r.host ?? "*").join(",");
       return [
         o.metadata.name,
@@ -415,9 +413,12 @@ const PRINTERS: Record<string, KindPrinter> = {
     cells: (o, age) => {
       const ref = o.spec?.scaleTargetRef ?? {};
       const current = new Map(
-        ((o.status?.currentMetrics ?? []) as Obj[]).map((m) => [m.resource?.name, m.resource?.current]),
+        ((o.status?.currentMetrics ?? []) as JsonObject[]).map((m) => [
+          m.resource?.name,
+          m.resource?.current,
+        ]),
       );
-      const targets = ((o.spec?.metrics ?? []) as Obj[])
+      const targets = ((o.spec?.metrics ?? []) as JsonObject[])
         .filter((m) => m.type === "Resource")
         .map((m) => {
           const name = m.resource?.name;
@@ -484,9 +485,9 @@ const PRINTERS: Record<string, KindPrinter> = {
   Endpoints: {
     columns: [col("Name"), col("Endpoints"), col("Age")],
     cells: (o, age) => {
-      const endpoints = ((o.subsets ?? []) as Obj[]).flatMap((subset) =>
-        ((subset.addresses ?? []) as Obj[]).flatMap((a) =>
-          ((subset.ports ?? [{}]) as Obj[]).map((p) => (p.port ? `${a.ip}:${p.port}` : a.ip)),
+      const endpoints = ((o.subsets ?? []) as JsonObject[]).flatMap((subset) =>
+        ((subset.addresses ?? []) as JsonObject[]).flatMap((a) =>
+          ((subset.ports ?? [{}]) as JsonObject[]).map((p) => (p.port ? `${a.ip}:${p.port}` : a.ip)),
         ),
       );
       const shown = endpoints.slice(0, 3).join(",");
@@ -514,7 +515,7 @@ const PRINTERS: Record<string, KindPrinter> = {
       o.spec?.type ?? "ClusterIP",
       o.spec?.clusterIP ?? "<none>",
       none(loadBalancerAddresses(o) || (o.spec?.externalIPs ?? []).join(",")),
-      ((o.spec?.ports ?? []) as Obj[])
+      ((o.spec?.ports ?? []) as JsonObject[])
         .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ""}/${p.protocol ?? "TCP"}`)
         .join(",") || "<none>",
       age,
@@ -536,9 +537,9 @@ const PRINTERS: Record<string, KindPrinter> = {
     ],
     cells: (o, age) => {
       const address = (type: string) =>
-        ((o.status?.addresses ?? []) as Obj[]).find((a) => a.type === type)?.address ?? "<none>";
+        ((o.status?.addresses ?? []) as JsonObject[]).find((a) => a.type === type)?.address ?? "<none>";
       const info = o.status?.nodeInfo ?? {};
-      const ready = ((o.status?.conditions ?? []) as Obj[]).find((c) => c.type === "Ready");
+      const ready = ((o.status?.conditions ?? []) as JsonObject[]).find((c) => c.type === "Ready");
       const roles = Object.keys(o.metadata.labels ?? {})
         .filter((l) => l.startsWith("node-role.kubernetes.io/"))
         .map((l) => l.slice("node-role.kubernetes.io/".length));
@@ -564,9 +565,10 @@ const PRINTERS: Record<string, KindPrinter> = {
   ResourceBinding: {
     columns: [col("Name"), col("Scheduled"), col("FullyApplied"), col("Age")],
     cells: (o, age) => {
-      const scheduled = (o.status?.conditions ?? []).find((c: Obj) => c?.type === "Scheduled")?.status ?? "";
-      const clusters: Obj[] = o.spec?.clusters ?? [];
-      const applied: Obj[] = o.status?.aggregatedStatus ?? [];
+      const scheduled =
+        (o.status?.conditions ?? []).find((c: JsonObject) => c?.type === "Scheduled")?.status ?? "";
+      const clusters: JsonObject[] = o.spec?.clusters ?? [];
+      const applied: JsonObject[] = o.status?.aggregatedStatus ?? [];
       const fully =
         clusters.length > 0 &&
         clusters.every((c) => applied.some((a) => a.clusterName === c.name && a.applied === true));
@@ -626,7 +628,7 @@ function crdPrinter(columns: PrinterColumn[], now: number): KindPrinter {
   };
 }
 
-function rowObject(object: Obj, includeObject: string): Obj | undefined {
+function rowObject(object: JsonObject, includeObject: string): JsonObject | undefined {
   if (includeObject === "None") return undefined;
   if (includeObject === "Object") return object;
   return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: object.metadata };
@@ -634,10 +636,10 @@ function rowObject(object: Obj, includeObject: string): Obj | undefined {
 
 export function toTable(
   type: Pick<ResourceType, "kind">,
-  objects: Obj[],
-  listMetadata: Obj,
+  objects: JsonObject[],
+  listMetadata: JsonObject,
   options: TableOptions = {},
-): Obj {
+): JsonObject {
   const leading = options.leadingColumns ?? [];
   const now = options.now ?? Date.now();
   const printer = options.printerColumns?.length

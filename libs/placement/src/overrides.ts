@@ -1,3 +1,4 @@
+import type { JsonObject } from "@atoll/kube";
 import { applyJsonPatch, JsonPatchError, type JsonPatchOperation, readYaml } from "@atoll/kube";
 import YAML from "yaml";
 import { clusterMatches } from "./affinity.js";
@@ -50,13 +51,10 @@ export interface OverridePolicyDoc {
   };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: manifests are schemaless JSON
-type Manifest = Record<string, any>;
-
 const escapeKey = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
 function commandArgsPatches(
-  manifest: Manifest,
+  manifest: JsonObject,
   field: "command" | "args",
   overrider: CommandArgsOverrider,
 ): JsonPatchOperation[] {
@@ -65,7 +63,7 @@ function commandArgsPatches(
   const containers = path
     .split("/")
     .slice(1)
-    .reduce((o: Manifest | undefined, k) => o?.[k], manifest) as Manifest[] | undefined;
+    .reduce((o: JsonObject | undefined, k) => o?.[k], manifest) as JsonObject[] | undefined;
   return (containers ?? []).flatMap((container, i) => {
     if (container.name !== overrider.containerName) return [];
     const current: string[] = container[field] ?? [];
@@ -87,7 +85,7 @@ function commandArgsPatches(
 }
 
 function metadataPatches(
-  manifest: Manifest,
+  manifest: JsonObject,
   field: "labels" | "annotations",
   overrider: MetadataOverrider,
 ): JsonPatchOperation[] {
@@ -105,12 +103,12 @@ function metadataPatches(
   return patches;
 }
 
-function fieldOverride(manifest: Manifest, overrider: FieldOverrider): Manifest {
+function fieldOverride(manifest: JsonObject, overrider: FieldOverrider): JsonObject {
   const tokens = overrider.fieldPath
     .split("/")
     .slice(1)
     .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
-  const text = tokens.reduce((o: Manifest | undefined, k) => o?.[k], manifest);
+  const text = tokens.reduce((o: JsonObject | undefined, k) => o?.[k], manifest);
   if (typeof text !== "string")
     throw new JsonPatchError(`fieldOverrider: ${overrider.fieldPath} is not a string field`);
   const asYaml = Boolean(overrider.yaml?.length);
@@ -136,7 +134,7 @@ function fieldOverride(manifest: Manifest, overrider: FieldOverrider): Manifest 
 }
 
 /** One Overriders block, in Karmada's fixed order: image, command, args, labels, annotations, fields, plaintext. */
-export function applyOverriders(manifest: Manifest, overriders: Overriders): Manifest {
+export function applyOverriders(manifest: JsonObject, overriders: Overriders): JsonObject {
   let result = manifest;
   for (const o of overriders.imageOverrider ?? [])
     result = applyJsonPatch(result, imageOverridePatches(result as { kind: string }, o));
@@ -167,10 +165,10 @@ export function applyOverriders(manifest: Manifest, overriders: Overriders): Man
  * wins), then by name; every rule whose target matches the cluster, in order.
  */
 export function applyOverridePolicies(
-  manifest: Manifest,
+  manifest: JsonObject,
   policies: OverridePolicyDoc[],
   cluster: ClusterInfo,
-): { manifest: Manifest; applied: string[] } {
+): { manifest: JsonObject; applied: string[] } {
   const template = manifest as TemplateRef;
   const applied: string[] = [];
   let result = manifest;

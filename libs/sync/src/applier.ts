@@ -13,6 +13,7 @@ import {
   workCodec,
   workStatusCodec,
 } from "@atoll/contracts";
+import type { JsonObject } from "@atoll/kube";
 import {
   apiVersionOf,
   discoverResourceTypes,
@@ -37,14 +38,11 @@ function missingNamespace(error: unknown): string | undefined {
   return /namespaces "([^"]+)" not found/.exec(error.message)?.[1];
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: manifests are any Kubernetes object
-type Manifest = Record<string, any>;
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** How a status report names a manifest. */
-const identityOf = (manifest: Manifest) => ({
+const identityOf = (manifest: JsonObject) => ({
   apiVersion: manifest.apiVersion,
   kind: manifest.kind,
   namespace: manifest.metadata?.namespace ?? "",
@@ -52,7 +50,7 @@ const identityOf = (manifest: Manifest) => ({
 });
 
 /** How a manifest stands once applied: the member object's health and status as it is now. */
-const appliedStatus = (manifest: Manifest, member: Manifest) =>
+const appliedStatus = (manifest: JsonObject, member: JsonObject) =>
   create(ManifestStatusSchema, {
     ...identityOf(manifest),
     state: ManifestState.APPLIED,
@@ -72,7 +70,7 @@ const REPORT_RETRY_MS = 2_000;
 interface PlacedWork {
   generation: bigint;
   conflict: ConflictResolution;
-  manifests: Manifest[];
+  manifests: JsonObject[];
   statuses: ManifestStatus[];
   /** Object keys of the manifests, in order; empty where the manifest was not applied. */
   keys: string[];
@@ -85,7 +83,7 @@ const sameStatus = (a: ManifestStatus, b: ManifestStatus) =>
   Buffer.compare(Buffer.from(a.status), Buffer.from(b.status)) === 0;
 
 /** Whether a workload is up: its ready replicas reach the desired count; other kinds once applied. */
-export function isHealthy(object: Manifest): boolean {
+export function isHealthy(object: JsonObject): boolean {
   const status = object.status ?? {};
   switch (object.kind) {
     case "Deployment":
@@ -95,7 +93,7 @@ export function isHealthy(object: Manifest): boolean {
     case "DaemonSet":
       return (status.numberReady ?? 0) >= (status.desiredNumberScheduled ?? 0);
     case "Job":
-      return !(status.conditions ?? []).some((c: Manifest) => c.type === "Failed" && c.status === "True");
+      return !(status.conditions ?? []).some((c: JsonObject) => c.type === "Failed" && c.status === "True");
     default:
       return true;
   }
@@ -176,7 +174,7 @@ export class WorkApplier {
     });
   }
 
-  private async typeOf(manifest: Manifest): Promise<ResourceType> {
+  private async typeOf(manifest: JsonObject): Promise<ResourceType> {
     const find = () =>
       this.types.find(
         (t) =>
@@ -189,7 +187,7 @@ export class WorkApplier {
     return type;
   }
 
-  private async pathOf(manifest: Manifest): Promise<string> {
+  private async pathOf(manifest: JsonObject): Promise<string> {
     const type = await this.typeOf(manifest);
     const root = type.group ? `/apis/${type.group}/${type.version}` : `/api/${type.version}`;
     const namespace = type.namespaced
@@ -199,14 +197,14 @@ export class WorkApplier {
   }
 
   /** The object at a path as the member cluster has it, or undefined when there is none. */
-  private async current(path: string): Promise<Manifest | undefined> {
-    return await this.options.client.json<Manifest>({ path }).catch((error) => {
+  private async current(path: string): Promise<JsonObject | undefined> {
+    return await this.options.client.json<JsonObject>({ path }).catch((error) => {
       if (error instanceof KubeApiError && error.status === 404) return undefined;
       throw error;
     });
   }
 
-  private async applyOne(sealed: Manifest, conflict: ConflictResolution) {
+  private async applyOne(sealed: JsonObject, conflict: ConflictResolution) {
     const base = identityOf(sealed);
     try {
       const manifest = this.opened(sealed);
@@ -221,7 +219,7 @@ export class WorkApplier {
           });
       }
       const apply = () =>
-        this.options.client.json<Manifest>({
+        this.options.client.json<JsonObject>({
           method: "PATCH",
           path: `${path}?fieldManager=${FIELD_MANAGER}&force=true`,
           headers: { "content-type": "application/apply-patch+yaml" },
@@ -259,7 +257,7 @@ export class WorkApplier {
     });
   }
 
-  private async deleteOne(manifest: Manifest, preserve: boolean) {
+  private async deleteOne(manifest: JsonObject, preserve: boolean) {
     const base = identityOf(manifest);
     // The template was deleted with preserveResourcesOnDeletion: the work ends, the object stays.
     if (preserve) return create(ManifestStatusSchema, { ...base, state: ManifestState.DELETED });
@@ -280,7 +278,7 @@ export class WorkApplier {
   }
 
   /** A manifest with its Secret values opened, which the hub sealed for this cluster alone. */
-  private opened(manifest: Manifest): Manifest {
+  private opened(manifest: JsonObject): JsonObject {
     if (!hasSealedValues(manifest)) return manifest;
     const { workKey } = this.options;
     if (!workKey)
@@ -300,7 +298,7 @@ export class WorkApplier {
     const { bus, cluster, logger } = this.options;
     const seen = this.generations.get(work.name);
     if (seen !== undefined && seen >= work.generation) return;
-    const manifests = work.manifests.map((bytes) => JSON.parse(decoder.decode(bytes)) as Manifest);
+    const manifests = work.manifests.map((bytes) => JSON.parse(decoder.decode(bytes)) as JsonObject);
     // Forgotten first, so that deleting what the work placed is not taken for drift.
     this.forget(work.name);
     const statuses = [];
@@ -339,7 +337,7 @@ export class WorkApplier {
     );
   }
 
-  private async track(work: Work, manifests: Manifest[], statuses: ManifestStatus[]): Promise<void> {
+  private async track(work: Work, manifests: JsonObject[], statuses: ManifestStatus[]): Promise<void> {
     const keys: string[] = [];
     for (const [index, manifest] of manifests.entries()) {
       if (statuses[index]?.state !== ManifestState.APPLIED) {

@@ -1,3 +1,4 @@
+import type { JsonObject } from "@atoll/kube";
 import { cpuMillis, type KubeObject, parseQuantity, podRequests, type ReflectorEvent } from "@atoll/kube";
 
 export interface Quantities {
@@ -19,9 +20,6 @@ interface PodUsage {
   bound: boolean;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: pods and nodes are read defensively from JSON
-type Loose = any;
-
 /**
  * Keeps the few numbers per node and pod the heartbeat needs (readiness, allocatable, requests),
  * fed from the same reflector events that go to the bus, so no extra lists hit the API server.
@@ -41,10 +39,12 @@ export class CapacityTracker {
       this.nodes.delete(event.uid);
       return;
     }
-    const node = event.object as Loose;
+    const node = event.object as JsonObject;
     const allocatable = node.status?.allocatable ?? {};
     this.nodes.set(node.metadata.uid, {
-      ready: (node.status?.conditions ?? []).some((c: Loose) => c.type === "Ready" && c.status === "True"),
+      ready: (node.status?.conditions ?? []).some(
+        (c: JsonObject) => c.type === "Ready" && c.status === "True",
+      ),
       allocatable: {
         cpuMillis: cpuMillis(allocatable.cpu),
         memoryBytes: parseQuantity(allocatable.memory),
@@ -55,7 +55,7 @@ export class CapacityTracker {
 
   private observePod(event: Exclude<ReflectorEvent, { type: "SYNC_BEGIN" | "SYNC_END" }>): void {
     const uid = event.type === "DELETED" ? event.uid : (event.object as KubeObject).metadata.uid;
-    const pod = event.object as Loose;
+    const pod = event.object as JsonObject;
     const finished = pod?.status?.phase === "Succeeded" || pod?.status?.phase === "Failed";
     if (event.type === "DELETED" || finished) {
       this.pods.delete(uid);

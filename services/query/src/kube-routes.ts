@@ -1,4 +1,5 @@
 import { can } from "@atoll/access";
+import type { JsonObject } from "@atoll/kube";
 import {
   annotated,
   apiVersionOf,
@@ -37,9 +38,6 @@ const MAX_PAGE = 5000;
 /** Listing the indexed types scans the whole table; kinds appear rarely, so a few seconds' cache is right. */
 const TYPES_TTL_MS = 10_000;
 
-// biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are loose JSON
-type Obj = Record<string, any>;
-
 /** How many clusters a name's Conflict answer lists. */
 const CONFLICT_CLUSTERS = 10;
 
@@ -51,7 +49,7 @@ const clusterColumn = {
     description: "The cluster the object lives in",
     priority: 0,
   },
-  cell: (o: Obj) => o.metadata?.annotations?.[CLUSTER_ANNOTATION] ?? "",
+  cell: (o: JsonObject) => o.metadata?.annotations?.[CLUSTER_ANNOTATION] ?? "",
 };
 
 /**
@@ -75,7 +73,9 @@ async function crdPrinterColumns(db: Database, type: ResourceType): Promise<Prin
     },
     { limit: 1 },
   );
-  const versions = (page.items[0]?.object as Obj | undefined)?.spec?.versions as Obj[] | undefined;
+  const versions = (page.items[0]?.object as JsonObject | undefined)?.spec?.versions as
+    | JsonObject[]
+    | undefined;
   return versions?.find((v) => v.name === type.version)?.additionalPrinterColumns;
 }
 
@@ -210,7 +210,7 @@ export function kubeRoutes(
     const [latest] = (await db.execute(
       sql`select coalesce(max(id), 0)::text as rv from resource_changes`,
     )) as unknown as { rv: string }[];
-    const metadata: Obj = {
+    const metadata: JsonObject = {
       resourceVersion: latest?.rv ?? "0",
       ...(page.next ? { continue: encodeCursor(page.next) } : {}),
     };

@@ -1,4 +1,5 @@
 import { can, type Principal } from "@atoll/access";
+import type { JsonObject } from "@atoll/kube";
 import {
   annotated,
   apiVersionOf,
@@ -25,9 +26,6 @@ import {
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type postgres from "postgres";
 
-// biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are loose JSON
-type Obj = Record<string, any>;
-
 export interface WatchScope {
   route: ResourceRoute;
   cluster?: string;
@@ -47,7 +45,7 @@ const MAX_WATCH_SECONDS = 86_400;
 /** Whether a change belongs to a watch: type, scope, selectors, and the caller's grants. */
 function belongs(event: ChangeEvent, scope: WatchScope): boolean {
   const { route } = scope;
-  const object = event.object as Obj;
+  const object = event.object as JsonObject;
   return (
     event.apiGroup === route.type.group &&
     event.kind === route.type.kind &&
@@ -76,7 +74,7 @@ export async function serveWatch(
   const raw = reply.raw;
   let headersSent = false;
   let delivered = 0n;
-  const write = (type: string, object: Obj, id: bigint) => {
+  const write = (type: string, object: JsonObject, id: bigint) => {
     const versioned = { ...object, metadata: { ...object.metadata, resourceVersion: id.toString() } };
     const payload = table
       ? toTable(
