@@ -1,4 +1,3 @@
-import type { CustomRuleDefinition } from "./custom.js";
 import { removedApi } from "./deprecated-apis.js";
 import {
   containerSecurityContext,
@@ -866,6 +865,21 @@ export interface Exemption {
   namespace?: string;
   names?: string[];
   rules?: string[];
+}
+
+/** A fleet's own rule: a JSON Schema that objects of the target kinds must satisfy (Polaris's format). */
+export interface CustomRuleDefinition {
+  target: string;
+  schema: Obj;
+  category?: string;
+  severity?: Severity;
+  successMessage?: string;
+  failureMessage?: string;
+  containers?: { exclude?: string[] };
+  /** What the rule checks, why it matters and how to fix it; Polaris's messages stand in when absent. */
+  description?: string;
+  why?: string;
+  fix?: string;
 }
 
 /** How a fleet tunes the rules: turn some off, change severities, exempt objects, add its own. */

@@ -4,6 +4,7 @@ import {
   type AuditRule,
   CATEGORIES,
   type Category,
+  type CustomRuleDefinition,
   type InsightConfig,
   type Severity,
   type Subject,
@@ -12,20 +13,6 @@ import {
 import type { Obj } from "./objects.js";
 
 /** A rule written as a JSON Schema over its target, as Polaris custom checks are. */
-export interface CustomRuleDefinition {
-  target: string;
-  schema: Obj;
-  category?: string;
-  severity?: Severity;
-  successMessage?: string;
-  failureMessage?: string;
-  containers?: { exclude?: string[] };
-  /** What the rule checks, why it matters and how to fix it; Polaris's messages stand in when absent. */
-  description?: string;
-  why?: string;
-  fix?: string;
-}
-
 export class SchemaError extends Error {
   readonly code = "INVALID_CUSTOM_RULE";
 }

@@ -4,6 +4,7 @@ export {
   type AuditRule,
   audit,
   type Category,
+  type CustomRuleDefinition,
   configuredRules,
   EXEMPT_ANNOTATION,
   type Exemption,
@@ -19,7 +20,6 @@ export {
 export { InsightConfigError, type InsightFile, insightConfigProblems, readInsightConfig } from "./config.js";
 export {
   auditRules,
-  type CustomRuleDefinition,
   customRule,
   SchemaError,
   validateSchema,

@@ -1,9 +1,6 @@
-import { readYamlDocuments, YamlLimitError, type YamlLimits } from "./yaml.js";
+import { readYamlDocuments, YamlLimitError, type YamlLimits, type YamlWorkerAnswer } from "./yaml.js";
 
 /** What a YAML worker sends back: the documents, or the limit the text broke. */
-export type YamlWorkerAnswer =
-  | { documents: ReturnType<typeof readYamlDocuments> }
-  | { limit: YamlLimitError["limit"]; message: string };
 
 /** Reads one YAML stream on a worker thread; see readYamlDocumentsOffLoop. */
 export default function readOnWorker(task: { text: string; limits: Partial<YamlLimits> }): YamlWorkerAnswer {

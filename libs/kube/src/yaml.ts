@@ -9,7 +9,6 @@ import {
   type Node,
   parseAllDocuments,
 } from "yaml";
-import type { YamlWorkerAnswer } from "./yaml-worker.js";
 
 /**
  * What one YAML text may hold before Atoll reads it. Kubernetes manifests are shallow and never
@@ -237,3 +236,8 @@ function onlyDocument(documents: YamlDocument[]): unknown {
   if (document.error !== undefined) throw new Error(`not valid YAML: ${document.error}`);
   return document.value;
 }
+
+/** What the YAML worker thread answers: the documents, or the limit the text went past. */
+export type YamlWorkerAnswer =
+  | { documents: ReturnType<typeof readYamlDocuments> }
+  | { limit: YamlLimitError["limit"]; message: string };
