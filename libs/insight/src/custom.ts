@@ -6,7 +6,6 @@ import {
   type Category,
   type CustomRuleDefinition,
   type InsightConfig,
-  type Severity,
   type Subject,
   type Target,
 } from "./audit.js";
