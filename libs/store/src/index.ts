@@ -55,7 +55,14 @@ export {
   putGroupRule,
 } from "./group-rules.js";
 export { heartbeatToRow } from "./heartbeat.js";
-export { type IssueInput, type ObjectIssues, recordIssues } from "./issues.js";
+export {
+  type IssueInput,
+  type IssueListing,
+  listIssues,
+  type ObjectIssues,
+  recordIssues,
+  severityWeight,
+} from "./issues.js";
 export { recordMetricSnapshots } from "./metrics.js";
 export {
   type AuthorityRecord,

@@ -1,4 +1,8 @@
+import { and, desc, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
+import type { PgColumn } from "drizzle-orm/pg-core";
 import type postgres from "postgres";
+import { type Database, ISO_TIME_FORMAT } from "./db.js";
+import { issues } from "./schema/insight.js";
 
 export interface IssueInput {
   rule: string;
@@ -66,4 +70,69 @@ export async function recordIssues(
         and (${scope.rules ? tx`i.rule in (select jsonb_array_elements_text(${JSON.stringify(scope.rules)}::jsonb))` : tx`true`})
         and (${scope.exceptRules ? tx`i.rule not in (select jsonb_array_elements_text(${JSON.stringify(scope.exceptRules)}::jsonb))` : tx`true`})`;
   });
+}
+
+export interface IssueListing {
+  cluster?: string | undefined;
+  namespace?: string | undefined;
+  kind?: string | undefined;
+  rule?: string | undefined;
+  severity?: string | undefined;
+  state: "open" | "resolved" | "all";
+  /** Conditions the caller has already made: its grants, a name pattern, the objects it addresses. */
+  within: SQL[];
+  /** Each severity's weight; the worst findings come first, then the most recently seen. */
+  severityWeights: Readonly<Record<string, number>>;
+  limit: number;
+}
+
+/** A finding's weight by its severity, in SQL, from the weights the health score uses. */
+export function severityWeight(
+  weights: Readonly<Record<string, number>>,
+  column: PgColumn | SQL = sql`severity`,
+): SQL {
+  const cases = Object.entries(weights).map(([severity, value]) => sql`when ${severity} then ${value}::int`);
+  return sql`case ${column} ${sql.join(cases, sql` `)} else 0 end`;
+}
+
+/** A timestamp column as the API writes times everywhere: ISO 8601 in UTC. */
+const isoText = (column: PgColumn) =>
+  sql<string | null>`to_char(${column} at time zone 'UTC', ${ISO_TIME_FORMAT})`;
+
+/**
+ * Findings, worst first. Resolved findings outlive their objects, so every filter reads the issues
+ * table itself; only the caller's conditions may look at the objects.
+ */
+export async function listIssues(db: Database, listing: IssueListing) {
+  const weight = severityWeight(listing.severityWeights, issues.severity);
+  const filters = [
+    ...listing.within,
+    listing.cluster ? eq(issues.cluster, listing.cluster) : undefined,
+    listing.namespace !== undefined ? eq(issues.namespace, listing.namespace) : undefined,
+    listing.kind ? eq(issues.kind, listing.kind) : undefined,
+    listing.rule ? eq(issues.rule, listing.rule) : undefined,
+    listing.severity ? eq(issues.severity, listing.severity) : undefined,
+    listing.state === "open" ? isNull(issues.resolvedAt) : undefined,
+    listing.state === "resolved" ? isNotNull(issues.resolvedAt) : undefined,
+  ];
+  return db
+    .select({
+      cluster: issues.cluster,
+      kind: issues.kind,
+      namespace: issues.namespace,
+      name: issues.name,
+      uid: issues.uid,
+      container: issues.container,
+      rule: issues.rule,
+      severity: issues.severity,
+      category: issues.category,
+      message: issues.message,
+      firstSeen: isoText(issues.firstSeen),
+      lastSeen: isoText(issues.lastSeen),
+      resolvedAt: isoText(issues.resolvedAt),
+    })
+    .from(issues)
+    .where(and(...filters))
+    .orderBy(desc(weight), desc(issues.lastSeen))
+    .limit(listing.limit);
 }

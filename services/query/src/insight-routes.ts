@@ -20,20 +20,20 @@ import {
   neighbourhood,
   type Obj,
   REFERRING_KINDS,
+  SEVERITIES,
+  SEVERITY_WEIGHT,
   type TopologyInput,
 } from "@atoll/insight";
 import { readYamlOffLoop } from "@atoll/kube";
 import { conditionSql, nameCondition, parseDuration, resolveKind } from "@atoll/search";
-import { type Database, getGroupRule, ISO_TIME_FORMAT } from "@atoll/store";
+import { type Database, getGroupRule, ISO_TIME_FORMAT, listIssues, severityWeight } from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { addressed, type Query } from "./address.js";
 import { badRequest, HttpProblem } from "./problem.js";
 
-const SEVERITIES = ["info", "low", "medium", "high", "critical"];
-
 /** Orders issues worst first. */
-const WEIGHT = sql`case severity when 'low' then 1 when 'medium' then 2 when 'high' then 3 when 'critical' then 5 else 0 end`;
+const WEIGHT = severityWeight(SEVERITY_WEIGHT);
 
 /**
  * Objects a topology may read before the caller is asked to narrow it: an object-level answer is
@@ -100,37 +100,30 @@ const HISTORY_DAYS = 30;
 export function insightRoutes(app: FastifyInstance, db: Database, options: InsightRouteOptions = {}): void {
   const issues = async (request: FastifyRequest) => {
     const q = request.query as Query;
-    if (q.severity && !SEVERITIES.includes(q.severity))
+    if (q.severity && !(SEVERITIES as readonly string[]).includes(q.severity))
       throw badRequest(
         "INVALID_SEVERITY",
         `severity must be one of ${SEVERITIES.join(", ")}, got "${q.severity}"`,
       );
     if (q.state !== undefined && !ISSUE_STATES.includes(q.state))
       throw badRequest("INVALID_STATE", `state must be one of ${ISSUE_STATES.join(", ")}, got "${q.state}"`);
-    const limit = Math.min(Math.max(Number(q.limit ?? 500) || 500, 1), 5000);
     const grants = visibleRows(request.principal);
-    // Resolved findings outlive their objects, so filters read the issues table itself, names
-    // (with * wildcards) too; only label selectors need the objects, which a deletion takes.
-    const filters = [
-      grants ? conditionSql(grants) : sql`true`,
-      q.cluster ? sql`cluster = ${q.cluster}` : sql`true`,
-      q.namespace !== undefined ? sql`namespace = ${q.namespace}` : sql`true`,
-      q.kind ? sql`kind = ${q.kind}` : sql`true`,
-      q.rule ? sql`rule = ${q.rule}` : sql`true`,
-      q.severity ? sql`severity = ${q.severity}` : sql`true`,
-      q.name ? conditionSql(nameCondition(q.name)) : sql`true`,
-      q.labelSelector ? aboutAddressed(request) : sql`true`,
-      q.state === "all"
-        ? sql`true`
-        : q.state === "resolved"
-          ? sql`resolved_at is not null`
-          : sql`resolved_at is null`,
-    ];
-    const items = await db.execute(sql`
-      select cluster, kind, namespace, name, uid, container, rule, severity, category, message,
-        ${isoTime("first_seen")} as "firstSeen", ${isoTime("last_seen")} as "lastSeen", ${isoTime("resolved_at")} as "resolvedAt"
-      from issues where ${sql.join(filters, sql` and `)}
-      order by ${WEIGHT} desc, last_seen desc limit ${limit}`);
+    const items = await listIssues(db, {
+      cluster: q.cluster,
+      namespace: q.namespace,
+      kind: q.kind,
+      rule: q.rule,
+      severity: q.severity,
+      state: (q.state ?? "open") as "open" | "resolved" | "all",
+      // Names (with * wildcards) match the issues table's own; label selectors need the objects.
+      within: [
+        ...(grants ? [conditionSql(grants)] : []),
+        ...(q.name ? [conditionSql(nameCondition(q.name))] : []),
+        ...(q.labelSelector ? [aboutAddressed(request)] : []),
+      ],
+      severityWeights: SEVERITY_WEIGHT,
+      limit: Math.min(Math.max(Number(q.limit ?? 500) || 500, 1), 5000),
+    });
     return { items };
   };
   app.get("/api/v1/issues", issues);
