@@ -134,7 +134,9 @@ describe("placement across four clusters", () => {
     expect(deployment("us-1").spec.template.spec.containers[0].image).toBe("mirror.us.example/web:1.0");
     expect(deployment("eu-1").spec.template.spec.containers[0].image).toBe("registry.example/web:1.0");
     const binding = await hub.get("/api/v1/bindings/shop/web-deployment");
-    expect(binding.rejected["edge-1"]).toBe("cluster(s) had untolerated taint {edge=true:NoSchedule}");
+    expect(binding.rejected["edge-1"]).toBe(
+      "TaintToleration: cluster(s) had untolerated taint {edge=true:NoSchedule}",
+    );
     await until(
       async () => {
         const b = await hub.get("/api/v1/bindings/shop/web-deployment");

@@ -164,7 +164,9 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
         { name: "eu", replicas: 4 },
         { name: "us", replicas: 2 },
       ],
-      rejected: { dev: "cluster(s) did not match the placement cluster affinity constraint" },
+      rejected: {
+        dev: "ClusterAffinity: cluster(s) did not match the placement cluster affinity constraint",
+      },
     });
     await until(() => works.length >= 2, "two works");
     const [eu, us] = [manifestsFor("eu"), manifestsFor("us")];

@@ -55,7 +55,9 @@ describe("scheduling a binding", () => {
       { name: "eu-2", replicas: 2 },
       { name: "us-1", replicas: 6 },
     ]);
-    expect(result.rejected).toEqual({ "edge-1": "cluster(s) had untolerated taint {edge=true:NoSchedule}" });
+    expect(result.rejected).toEqual({
+      "edge-1": "TaintToleration: cluster(s) had untolerated taint {edge=true:NoSchedule}",
+    });
   });
 
   it("honours tolerations, static weights and affinity by region", () => {
@@ -147,7 +149,7 @@ describe("scheduling a binding", () => {
     }));
     const result = scheduleBinding({ template: crd, placement: {}, clusters, uid: "u2" });
     expect(result.clusters).toEqual([{ name: "eu-1" }]);
-    expect(result.rejected["eu-2"]).toBe("cluster(s) did not have the API resource");
+    expect(result.rejected["eu-2"]).toBe("APIEnablement: cluster(s) did not have the API resource");
   });
 
   it("keeps a workload on a cluster tainted NoExecute or unreachable: the filter only guards new clusters", () => {
@@ -186,7 +188,7 @@ describe("scheduling a binding", () => {
     });
     expect(fresh.clusters.map((c) => c.name)).toEqual(["eu-1", "eu-2"]);
     expect(fresh.rejected["us-1"]).toBe(
-      "cluster(s) had untolerated taint {cluster.karmada.io/unreachable=:NoSchedule}",
+      "TaintToleration: cluster(s) had untolerated taint {cluster.karmada.io/unreachable=:NoSchedule}",
     );
     // Evicting (the taint manager's decision) is what moves it.
     const evicted = scheduleBinding({

@@ -45,7 +45,7 @@ export interface ScheduleResult {
   clusters: TargetCluster[];
   /** The clusterAffinities term that placed the workload. */
   observedAffinityName?: string;
-  /** Why each cluster that was not chosen was filtered out. */
+  /** Why each cluster that was not chosen was filtered out: "<plugin>: <reason>". */
   rejected: Record<string, string>;
 }
 
@@ -129,11 +129,13 @@ const scheduledOn = (input: ScheduleInput, name: string) =>
   input.previous?.clusters.some((c) => c.name === name) ?? false;
 
 /**
- * A filter plugin. `fromPolicy` marks the ones whose rejection comes from the policy or the
- * cluster's own properties: only when every cluster of the previous result fails one of those
- * may a failed scheduling clear the result (Karmada's FitError); any other failure keeps it.
+ * A filter plugin, named as in Karmada's scheduler framework; a cluster it rejects is reported with
+ * its name. `fromPolicy` marks the ones whose rejection comes from the policy or the cluster's own
+ * properties: only when every cluster of the previous result fails one of those may a failed
+ * scheduling clear the result (Karmada's FitError); any other failure keeps it.
  */
 interface FilterPlugin {
+  name: string;
   fromPolicy: boolean;
   filter: Filter;
 }
@@ -142,11 +144,13 @@ interface FilterPlugin {
 const FILTERS: FilterPlugin[] = [
   // Karmada's ClusterEviction: clusters the taint manager is evicting the workload from.
   {
+    name: "ClusterEviction",
     fromPolicy: true,
     filter: (cluster, input) =>
       input.evicting?.includes(cluster.name) ? "cluster(s) is in the process of eviction" : undefined,
   },
   {
+    name: "APIEnablement",
     fromPolicy: false,
     filter: (cluster, input) => {
       if (scheduledOn(input, cluster.name) || !cluster.enabledApis) return undefined;
@@ -158,6 +162,7 @@ const FILTERS: FilterPlugin[] = [
   // NoExecute taints only keep new placements away here; moving a workload off a cluster is the
   // taint manager's job, and only when the hub is configured to evict.
   {
+    name: "TaintToleration",
     fromPolicy: false,
     filter: (cluster, input, term) => {
       const result = taintFilter(
@@ -169,6 +174,7 @@ const FILTERS: FilterPlugin[] = [
     },
   },
   {
+    name: "ClusterAffinity",
     fromPolicy: true,
     filter: (cluster, _input, term, termName) => {
       const result = affinityFilter(cluster, term, termName);
@@ -176,6 +182,7 @@ const FILTERS: FilterPlugin[] = [
     },
   },
   {
+    name: "SpreadConstraint",
     fromPolicy: true,
     filter: (cluster, _input, term) => {
       for (const c of term.spreadConstraints ?? []) {
@@ -206,6 +213,7 @@ export function failureClearsResult(error: PlacementError, previous: string[]): 
 /** One pass of the pipeline for one affinity term: filter, score, select, assign. */
 function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | undefined): ScheduleResult {
   const rejected: Record<string, string> = {};
+  const reasons: string[] = [];
   const policyRejected: string[] = [];
   const feasible: ClusterState[] = [];
   for (const cluster of input.clusters) {
@@ -214,14 +222,16 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
       reason = plugin.filter(cluster, input, term, termName);
       if (!reason) continue;
       if (plugin.fromPolicy) policyRejected.push(cluster.name);
+      rejected[cluster.name] = `${plugin.name}: ${reason}`;
+      reasons.push(reason);
       break;
     }
-    if (reason) rejected[cluster.name] = reason;
-    else feasible.push(cluster);
+    if (!reason) feasible.push(cluster);
   }
   if (feasible.length === 0) {
+    // The summary counts reasons as Karmada's FitError words them; each cluster's carries its plugin.
     const counts = new Map<string, number>();
-    for (const reason of Object.values(rejected)) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+    for (const reason of reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
     const summary = [...counts].map(([reason, n]) => `${n} ${reason}`).join(", ");
     throw new PlacementError(
       "NO_CLUSTERS",
