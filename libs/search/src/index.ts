@@ -20,14 +20,7 @@ export {
   type NaturalParse,
   parseNaturalQuery,
 } from "./natural.js";
-export {
-  type Cursor,
-  conditionSql,
-  labelSql,
-  type SearchItem,
-  type SearchPage,
-  searchPostgres,
-  textQuery,
-} from "./postgres.js";
+export { type Cursor, type SearchItem, type SearchPage, searchPostgres } from "./postgres.js";
+export { conditionSql, labelSql, textQuery } from "./postgres-sql.js";
 export { fieldText, toSqlText } from "./render.js";
 export { parseSqlQuery } from "./sql.js";
