@@ -1,7 +1,53 @@
+import { readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import { createRequire } from "node:module";
+import { join } from "node:path";
 import type { Duplex } from "node:stream";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+
+/** How a client proves who it is on a request: client-node's KubeConfig, or a service account. */
+interface Credentials {
+  applyToHTTPSOptions(options: https.RequestOptions): Promise<void>;
+}
+
+const load = createRequire(import.meta.url);
+
+/**
+ * client-node reads kubeconfigs with every way to authenticate (exec plugins, client certificates,
+ * cloud providers), and costs tens of MB once loaded; an agent inside its cluster needs none of it,
+ * so it is loaded only when a kubeconfig is read.
+ */
+function newKubeConfig(): KubeConfig {
+  const { KubeConfig } = load("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
+  return new KubeConfig();
+}
+
+/** Where Kubernetes mounts a pod's service account. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/**
+ * A pod's service account: its token and the cluster's CA, read again when the files change, as
+ * the kubelet rotates bound tokens well before they expire.
+ */
+class ServiceAccountCredentials implements Credentials {
+  private read: { changedMs: number; token: string; ca: Buffer } | undefined;
+
+  constructor(private readonly directory: string) {}
+
+  async applyToHTTPSOptions(options: https.RequestOptions): Promise<void> {
+    const tokenFile = join(this.directory, "token");
+    const changedMs = statSync(tokenFile).mtimeMs;
+    if (this.read?.changedMs !== changedMs)
+      this.read = {
+        changedMs,
+        token: readFileSync(tokenFile, "utf8").trim(),
+        ca: readFileSync(join(this.directory, "ca.crt")),
+      };
+    options.headers = { ...options.headers, authorization: `Bearer ${this.read.token}` };
+    options.agent = new https.Agent({ ca: this.read.ca });
+  }
+}
 
 export class KubeApiError extends Error {
   constructor(
@@ -25,44 +71,44 @@ export interface KubeRequest {
 }
 
 /**
- * A thin HTTP client for one cluster. Credentials come from a kubeconfig through client-node,
- * so tokens, client certificates and exec plugins all work; the caller owns streaming.
+ * A thin HTTP client for one cluster. Credentials come from a kubeconfig through client-node, so
+ * tokens, client certificates and exec plugins all work, or from the pod's service account; the
+ * caller owns streaming.
  */
 export class KubeClient {
   private pooled: { key: string; agent: http.Agent } | undefined;
 
   private constructor(
-    private readonly config: KubeConfig,
+    private readonly config: Credentials,
     readonly server: string,
     readonly contextName: string,
   ) {}
 
   /** One client per context in a kubeconfig (YAML or JSON text). */
   static allFromKubeconfig(text: string): KubeClient[] {
-    const config = new KubeConfig();
+    const config = newKubeConfig();
     config.loadFromString(text);
     return config.getContexts().map((context) => KubeClient.fromConfig(config, context.name));
   }
 
-  /** Inside a pod: the service account token and CA that Kubernetes mounts. */
-  static inCluster(): KubeClient {
-    const config = new KubeConfig();
-    config.loadFromCluster();
-    const cluster = config.getCurrentCluster();
-    if (!cluster?.server || cluster.server.includes("undefined")) {
+  /** Inside a pod: the API server Kubernetes names in its environment, and the mounted service account. */
+  static inCluster(directory = SERVICE_ACCOUNT_DIR): KubeClient {
+    const host = process.env.KUBERNETES_SERVICE_HOST;
+    const port = process.env.KUBERNETES_SERVICE_PORT ?? "443";
+    if (!host)
       throw new Error("not running in a cluster (KUBERNETES_SERVICE_HOST is unset); set KUBECONFIG instead");
-    }
-    return new KubeClient(config, cluster.server.replace(/\/$/, ""), config.getCurrentContext());
+    const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    return new KubeClient(new ServiceAccountCredentials(directory), server, "inClusterContext");
   }
 
   static fromKubeconfig(text: string, context?: string): KubeClient {
-    const config = new KubeConfig();
+    const config = newKubeConfig();
     config.loadFromString(text);
     return KubeClient.fromConfig(config, context ?? config.getCurrentContext());
   }
 
   private static fromConfig(source: KubeConfig, context: string): KubeClient {
-    const config = new KubeConfig();
+    const config = newKubeConfig();
     config.loadFromOptions({
       clusters: source.getClusters(),
       users: source.getUsers(),
