@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { serviceEntry } from "@atoll/devkit";
 import { afterAll, describe, expect, it } from "vitest";
+import { moduleRecorder } from "../support/loaded.js";
 
 const run = promisify(execFile);
 
@@ -20,21 +20,7 @@ describe("the agent's footprint", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("loads only the agent's libraries, and of the gateway only the responder", async () => {
-    const loaded = join(dir, "loaded.txt");
-    const hooks = join(dir, "hooks.mjs");
-    writeFileSync(
-      hooks,
-      `import { appendFileSync } from "node:fs";
-export async function load(url, context, next) {
-  appendFileSync(${JSON.stringify(loaded)}, url + "\\n");
-  return next(url, context);
-}`,
-    );
-    const register = join(dir, "register.mjs");
-    writeFileSync(
-      register,
-      `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
-    );
+    const { register, loaded } = moduleRecorder(dir);
     const failure = await run(process.execPath, ["--import", register, serviceEntry("@atoll/agent")], {
       env: { ...process.env, ATOLL_MODE: "pull", ATOLL_CLUSTER: "", NATS_URL: "nats://127.0.0.1:1" },
     }).then(
@@ -42,7 +28,7 @@ export async function load(url, context, next) {
       (error: { stderr: string }) => error.stderr,
     );
     expect(failure).toMatch(/ATOLL_CLUSTER/);
-    const files = readFileSync(loaded, "utf8").split("\n").filter(Boolean);
+    const files = loaded();
     const libraries = new Set(
       files
         .map((url) => /\/(?:libs|services)\/([\w-]+)\/dist\//.exec(url)?.[1])

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { type KubeApiError, KubeClient } from "@atoll/kube";
 import { KubeSim, selfSignedTls } from "@atoll/kube-sim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { moduleRecorder } from "../support/loaded.js";
 
 const run = promisify(execFile);
 
@@ -58,21 +59,7 @@ describe("in-cluster credentials", () => {
   });
 
   it("does not load client-node", async () => {
-    const loaded = join(dir, "loaded.txt");
-    const hooks = join(dir, "hooks.mjs");
-    writeFileSync(
-      hooks,
-      `import { appendFileSync } from "node:fs";
-export async function load(url, context, next) {
-  appendFileSync(${JSON.stringify(loaded)}, url + "\\n");
-  return next(url, context);
-}`,
-    );
-    const register = join(dir, "register.mjs");
-    writeFileSync(
-      register,
-      `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
-    );
+    const { register, loaded } = moduleRecorder(dir);
     const script = join(dir, "list.mjs");
     writeFileSync(
       script,
@@ -82,7 +69,7 @@ console.log(list.kind);`,
     );
     const { stdout } = await run(process.execPath, ["--import", register, script], { env: process.env });
     expect(stdout.trim()).toBe("NamespaceList");
-    const files = readFileSync(loaded, "utf8").split("\n").filter(Boolean);
+    const files = loaded();
     expect(files.some((url) => url.includes("/libs/kube/dist/"))).toBe(true);
     expect(files.filter((url) => url.includes("@kubernetes/client-node"))).toEqual([]);
   });
