@@ -81,14 +81,13 @@ export {
 export {
   DocumentsError,
   type ParsedDocuments,
-  POLICY_API_VERSION,
   PolicyValidationError,
-  type PropagationPolicyDoc,
   parseDocuments,
   readDocuments,
   type TemplateDoc,
   withDefaults,
 } from "./policy.js";
+export { POLICY_API_VERSION, type PropagationPolicyDoc } from "./propagation-policy.js";
 export {
   assumeReplicas,
   type ClusterState,

@@ -7,9 +7,8 @@ import {
   YamlLimitError,
 } from "@atoll/kube";
 import type { ClusterTaintPolicyDoc } from "./cluster-health.js";
-import type { ResourceSelector } from "./election.js";
 import type { OverridePolicyDoc } from "./overrides.js";
-import type { Placement } from "./types.js";
+import { POLICY_API_VERSION, type PropagationPolicyDoc } from "./propagation-policy.js";
 import {
   clusterTaintPolicyErrors,
   type FieldError,
@@ -17,25 +16,6 @@ import {
   overridePolicyErrors,
   propagationPolicyErrors,
 } from "./validation.js";
-
-export const POLICY_API_VERSION = "policy.karmada.io/v1alpha1";
-
-export interface PropagationPolicyDoc {
-  apiVersion: typeof POLICY_API_VERSION;
-  kind: "PropagationPolicy" | "ClusterPropagationPolicy";
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  spec: {
-    resourceSelectors: ResourceSelector[];
-    placement?: Placement;
-    priority?: number;
-    preemption?: "Always" | "Never";
-    propagateDeps?: boolean;
-    conflictResolution?: "Abort" | "Overwrite";
-    suspension?: { dispatching?: boolean; dispatchingOnClusters?: { clusterNames?: string[] } };
-    preserveResourcesOnDeletion?: boolean;
-    failover?: { cluster?: { purgeMode?: "Gracefully" | "Directly" } };
-  };
-}
 
 // biome-ignore lint/suspicious/noExplicitAny: templates are any Kubernetes object
 type Loose = any;

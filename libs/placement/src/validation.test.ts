@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { OverridePolicyDoc } from "./overrides.js";
-import type { PropagationPolicyDoc } from "./policy.js";
+import type { PropagationPolicyDoc } from "./propagation-policy.js";
 import {
   labelSelectorErrors,
   objectMetaErrors,

@@ -6,7 +6,7 @@
 import { validLabelKey, validLabelValue } from "@atoll/kube";
 import type { ClusterTaintPolicyDoc } from "./cluster-health.js";
 import type { OverridePolicyDoc, Overriders } from "./overrides.js";
-import type { PropagationPolicyDoc } from "./policy.js";
+import type { PropagationPolicyDoc } from "./propagation-policy.js";
 import type { ClusterAffinity, ClusterAffinityTerm, Placement, ReplicaScheduling } from "./types.js";
 
 /** What is wrong, and where, as Karmada's admission reports it. */
