@@ -1,7 +1,7 @@
 import { and, type Comparison, type Condition, column, type Field, type Query, type Scalar } from "@atoll/ir";
 import { BUILTIN_RESOURCE_TYPES, parseLabelSelector, SelectorError } from "@atoll/kube";
 import { nameCondition } from "./keyword.js";
-import { alternation, LANGUAGES, LEXICONS, phrasesOf } from "./lexicon.js";
+import { alternation, LANGUAGES, LEXICONS, type LexiconFile, phrasesOf } from "./lexicon.js";
 
 /**
  * The fleet's own words, as far as the asker may see them: what a bare "payments", "zone-b" or
@@ -217,29 +217,31 @@ function kindOfWord(word: string): string | undefined {
   )?.kind;
 }
 
+/** A table of both lexicons, value by the words that say it, as [whole-word pattern, value], compiled once. */
+function wordTable(pick: (lexicon: LexiconFile) => Record<string, string[]>): [RegExp, string][] {
+  return LANGUAGES.flatMap((language) =>
+    Object.entries(pick(LEXICONS[language])).flatMap(([value, words]) =>
+      words.map((w): [RegExp, string] => [new RegExp(`^(?:${w})$`, "i"), value]),
+    ),
+  );
+}
+const LABEL_KEYS = wordTable((l) => l.labelKeys);
+const GROUP_FIELDS = wordTable((l) => l.groupFields);
+
 /** The label key a word names ("team", "可用区"): one the fleet carries whose last segment is the word's key. */
 function labelKeyOf(context: NaturalContext, word: string): string | undefined {
-  const lower = word.toLowerCase();
-  for (const language of LANGUAGES)
-    for (const [key, words] of Object.entries(LEXICONS[language].labelKeys))
-      if (words.some((w) => new RegExp(`^(?:${w})$`, "i").test(lower))) {
-        const known = Object.keys(context.labels ?? {}).filter((k) => k === key || k.endsWith(`/${key}`));
-        return known.sort((x, y) => x.length - y.length)[0] ?? key;
-      }
-  return Object.keys(context.labels ?? {}).find((k) => k === lower);
+  const key = LABEL_KEYS.find(([pattern]) => pattern.test(word))?.[1];
+  if (key === undefined) return Object.keys(context.labels ?? {}).find((k) => k === word.toLowerCase());
+  const known = Object.keys(context.labels ?? {}).filter((k) => k === key || k.endsWith(`/${key}`));
+  return known.sort((x, y) => x.length - y.length)[0] ?? key;
 }
 
 /** The field a group word names: a column, the node, the phase, or a label key. */
 function groupField(context: NaturalContext, word: string): Field | undefined {
-  const lower = word.toLowerCase();
-  for (const language of LANGUAGES)
-    for (const [field, words] of Object.entries(LEXICONS[language].groupFields))
-      if (words.some((w) => new RegExp(`^(?:${w})$`, "i").test(lower)))
-        return field === "node"
-          ? path("spec.nodeName")
-          : field === "phase"
-            ? path("status.phase")
-            : column(field as "cluster" | "namespace" | "kind");
+  const field = GROUP_FIELDS.find(([pattern]) => pattern.test(word))?.[1];
+  if (field === "node") return path("spec.nodeName");
+  if (field === "phase") return path("status.phase");
+  if (field) return column(field as "cluster" | "namespace" | "kind");
   const key = labelKeyOf(context, word);
   return key ? { kind: "label", key } : undefined;
 }
@@ -998,10 +1000,7 @@ function placeWords(state: State, text: string): string {
   };
   for (const [pattern, value] of VALUE_WORDS)
     for (const match of rest.matchAll(pattern))
-      if (state.known.keysOf.has(value)) {
-        place(value, match.index, match.index + match[0].length);
-        rest = blank(rest, match.index, match.index + match[0].length);
-      }
+      if (state.known.keysOf.has(value)) place(value, match.index, match.index + match[0].length);
   for (const match of rest.matchAll(
     /(?<![\w.-])[a-z0-9][\w./:@-]{0,510}[\w]|(?<![\w.-])[a-z0-9](?![\w.-])/gi,
   )) {
