@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "@atoll/log";
+import { sql as drizzleSql, type SQL } from "drizzle-orm";
+import type { PgColumn } from "drizzle-orm/pg-core";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
@@ -170,3 +172,7 @@ export const ISO_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"';
 /** A timestamp column as ISO 8601 text in UTC; null stays null. */
 export const isoTime = (sql: postgres.Sql, column: string) =>
   sql`to_char(${sql(column)} at time zone 'UTC', ${ISO_TIME_FORMAT})`;
+
+/** The same, in a drizzle query: a schema column, or an expression such as a joined alias's. */
+export const isoText = (column: PgColumn | SQL) =>
+  drizzleSql<string | null>`to_char(${column} at time zone 'UTC', ${ISO_TIME_FORMAT})`;

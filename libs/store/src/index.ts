@@ -30,6 +30,7 @@ export {
   dropDatabase,
   ensureDatabase,
   ISO_TIME_FORMAT,
+  isoText,
   isoTime,
   migrateDatabase,
   openDatabase,

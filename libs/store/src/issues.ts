@@ -1,7 +1,7 @@
 import { and, desc, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type postgres from "postgres";
-import { type Database, ISO_TIME_FORMAT } from "./db.js";
+import { type Database, isoText } from "./db.js";
 import { issues } from "./schema/insight.js";
 
 export interface IssueInput {
@@ -94,10 +94,6 @@ export function severityWeight(
   const cases = Object.entries(weights).map(([severity, value]) => sql`when ${severity} then ${value}::int`);
   return sql`case ${column} ${sql.join(cases, sql` `)} else 0 end`;
 }
-
-/** A timestamp column as the API writes times everywhere: ISO 8601 in UTC. */
-const isoText = (column: PgColumn) =>
-  sql<string | null>`to_char(${column} at time zone 'UTC', ${ISO_TIME_FORMAT})`;
 
 /**
  * Findings, worst first. Resolved findings outlive their objects, so every filter reads the issues

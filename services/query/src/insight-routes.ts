@@ -26,7 +26,14 @@ import {
 } from "@atoll/insight";
 import { readYamlOffLoop } from "@atoll/kube";
 import { conditionSql, nameCondition, parseDuration, resolveKind } from "@atoll/search";
-import { type Database, getGroupRule, ISO_TIME_FORMAT, listIssues, severityWeight } from "@atoll/store";
+import {
+  type Database,
+  getGroupRule,
+  ISO_TIME_FORMAT,
+  isoText,
+  listIssues,
+  severityWeight,
+} from "@atoll/store";
 import { type SQL, sql } from "drizzle-orm";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { addressed, type Query } from "./address.js";
@@ -80,9 +87,6 @@ export function groupKey(by: string): SQL {
     `group by cluster, namespace, kind, label:<key>, annotation:<key>, region, zone, provider or cluster-label:<key>, got "${by}"`,
   );
 }
-
-/** A timestamp column as the API writes times everywhere: ISO 8601 in UTC. */
-const isoTime = (column: string) => sql`to_char(${sql.raw(column)} at time zone 'UTC', ${ISO_TIME_FORMAT})`;
 
 /**
  * Insight over the index, always within the caller's grants and addressed by cluster, namespace,
@@ -200,7 +204,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
           `no ${kind} ${q.namespace}/${q.name} in cluster ${q.cluster} that you may read`,
         );
       const points = await db.execute(sql`
-        select ${isoTime("b.t")} as time, count(i.rule)::int as "openIssues",
+        select ${isoText(sql.raw("b.t"))} as time, count(i.rule)::int as "openIssues",
           (100 * exp(-0.04 * count(i.rule) - 0.06 * coalesce(sum(${WEIGHT}), 0)))::float as score
         from generate_series(now() - make_interval(secs => ${sinceSeconds}), now(), make_interval(secs => ${stepSeconds})) b(t)
         left join issues i on i.cluster = ${q.cluster} and i.namespace = ${q.namespace} and i.kind = ${kind}
