@@ -391,7 +391,7 @@ describe("access control", () => {
       objectJson: JSON.stringify({
         apiVersion: "v1",
         kind: "Namespace",
-        metadata: { name, uid: `uid-ns-${cluster}-${name}` },
+        metadata: { name, uid: `uid-ns-${cluster}-${name}`, labels: { team: `${name}-team` } },
       }),
     });
     const rows = [namespaceRow("c2", "only-in-c2"), namespaceRow("c1", "a"), namespaceRow("c2", "a")];
@@ -417,6 +417,12 @@ describe("access control", () => {
       );
       expect(await sqlOf("cluster-c1", "pods in c2")).not.toContain("cluster = 'c2'");
       expect(await sqlOf("cluster-c1", "pods in a")).toContain("namespace = 'a'");
+      // Label values are words of the fleet too, and just as much out of sight.
+      expect(await sqlOf(undefined, "the only-in-c2-team team's pods")).toContain(
+        "labels['team'] = 'only-in-c2-team'",
+      );
+      expect(await sqlOf("cluster-c1", "the only-in-c2-team team's pods")).not.toContain("only-in-c2-team");
+      expect(await sqlOf("cluster-c1", "the a-team team's pods")).toContain("labels['team'] = 'a-team'");
       // A reader limited to namespace a knows that namespace from its grant.
       expect(await sqlOf("namespace-a", "pods in a")).toContain("namespace = 'a'");
       expect(await sqlOf("namespace-a", "pods in only-in-c2")).not.toContain("namespace = 'only-in-c2'");

@@ -28,7 +28,14 @@ import {
   toSqlText,
   unfamiliarKinds,
 } from "@atoll/search";
-import { type ChangeFeed, type Database, fleetVocabulary, listClusters, ping } from "@atoll/store";
+import {
+  type ChangeFeed,
+  type Database,
+  fleetVocabulary,
+  listClusters,
+  ping,
+  type VocabularyRow,
+} from "@atoll/store";
 import { sql } from "drizzle-orm";
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from "fastify";
 import type postgres from "postgres";
@@ -220,7 +227,29 @@ export function buildQueryApp(options: QueryAppOptions) {
   const clusterNames = cachedFor(10_000, async () =>
     (await listClusters(options.sql, options.staleAfterSeconds ?? 30)).map((c) => c.name),
   );
-  const vocabulary = cachedFor(30_000, () => fleetVocabulary(options.sql));
+  /**
+   * The fleet's vocabulary by where each word was seen, so an asker's grants are checked once a
+   * place rather than once a word; image names are reduced to how people say them as it is read.
+   */
+  const vocabulary = cachedFor(30_000, async () => {
+    const places = new Map<
+      string,
+      { where: { cluster: string; namespace?: string }; rows: VocabularyRow[] }
+    >();
+    for (const row of await fleetVocabulary(options.sql)) {
+      const key = `${row.cluster}/${row.namespace}`;
+      let place = places.get(key);
+      if (!place) {
+        const where = row.namespace
+          ? { cluster: row.cluster, namespace: row.namespace }
+          : { cluster: row.cluster };
+        place = { where, rows: [] };
+        places.set(key, place);
+      }
+      place.rows.push(row.sort === "image" ? { ...row, value: imageName(row.value) } : row);
+    }
+    return [...places.values()];
+  });
 
   /**
    * The fleet's words a question may use (clusters, namespaces, nodes, label values, images, status reasons), as
@@ -233,25 +262,18 @@ export function buildQueryApp(options: QueryAppOptions) {
     const images = new Set<string>();
     const reasons = new Set<string>();
     const labels: Record<string, Set<string>> = {};
-    for (const row of await vocabulary()) {
-      const where = row.namespace
-        ? { cluster: row.cluster, namespace: row.namespace }
-        : { cluster: row.cluster };
-      if (
-        !can(
-          principal,
-          "read",
-          row.sort === "namespace" ? { cluster: row.cluster, namespace: row.value } : where,
-        )
-      )
-        continue;
-      if (row.sort === "namespace") namespaces.add(row.value);
-      else if (row.sort === "node") nodes.add(row.value);
-      else if (row.sort === "image") images.add(imageName(row.value));
-      else if (row.sort === "reason") reasons.add(row.value);
-      else {
-        labels[row.key] ??= new Set();
-        labels[row.key]!.add(row.value);
+    for (const { where, rows } of await vocabulary()) {
+      // A Namespace object is seen in the namespace it names, so one check serves every sort.
+      if (!can(principal, "read", where)) continue;
+      for (const row of rows) {
+        if (row.sort === "namespace") namespaces.add(row.value);
+        else if (row.sort === "node") nodes.add(row.value);
+        else if (row.sort === "image") images.add(row.value);
+        else if (row.sort === "reason") reasons.add(row.value);
+        else {
+          labels[row.key] ??= new Set();
+          labels[row.key]!.add(row.value);
+        }
       }
     }
     for (const grant of principal.grants)
