@@ -57,12 +57,34 @@ export {
 } from "./group-rules.js";
 export { heartbeatToRow } from "./heartbeat.js";
 export {
+  aboutObjects,
+  type EventRow,
+  eventsAbout,
+  type GroupKey,
+  HEALTH_METRICS,
+  type HistoryWindow,
+  healthScores,
+  insightSummary,
+  namespaceNeighbourhood,
+  type ObjectAddress,
+  objectScoreHistory,
+  objectsByUid,
+  objectsWhere,
+  readGroupKey,
+  recordedScores,
+  resourceGroups,
+  SCORE_GROUPINGS,
+  type ScoreGrouping,
+  severityWeight,
+  type TopologyRow,
+  topologyRows,
+} from "./insight.js";
+export {
   type IssueInput,
   type IssueListing,
   listIssues,
   type ObjectIssues,
   recordIssues,
-  severityWeight,
 } from "./issues.js";
 export { recordMetricSnapshots } from "./metrics.js";
 export {
@@ -89,6 +111,7 @@ export {
   saveBinding,
   type TemplateKey,
   type TemplateRow,
+  templateReadiness,
   upsertPolicy,
   upsertTemplate,
   type WorkRow,

@@ -1,7 +1,7 @@
 import { and, desc, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
-import type { PgColumn } from "drizzle-orm/pg-core";
 import type postgres from "postgres";
 import { type Database, isoText } from "./db.js";
+import { severityWeight } from "./insight.js";
 import { issues } from "./schema/insight.js";
 
 export interface IssueInput {
@@ -81,26 +81,14 @@ export interface IssueListing {
   state: "open" | "resolved" | "all";
   /** Conditions the caller has already made: its grants, a name pattern, the objects it addresses. */
   within: SQL[];
-  /** Each severity's weight; the worst findings come first, then the most recently seen. */
-  severityWeights: Readonly<Record<string, number>>;
   limit: number;
 }
 
-/** A finding's weight by its severity, in SQL, from the weights the health score uses. */
-export function severityWeight(
-  weights: Readonly<Record<string, number>>,
-  column: PgColumn | SQL = sql`severity`,
-): SQL {
-  const cases = Object.entries(weights).map(([severity, value]) => sql`when ${severity} then ${value}::int`);
-  return sql`case ${column} ${sql.join(cases, sql` `)} else 0 end`;
-}
-
 /**
- * Findings, worst first. Resolved findings outlive their objects, so every filter reads the issues
+ * Findings, worst first (by severity_weight), then the most recently seen. Resolved findings outlive their objects, so every filter reads the issues
  * table itself; only the caller's conditions may look at the objects.
  */
 export async function listIssues(db: Database, listing: IssueListing) {
-  const weight = severityWeight(listing.severityWeights, issues.severity);
   const filters = [
     ...listing.within,
     listing.cluster ? eq(issues.cluster, listing.cluster) : undefined,
@@ -129,6 +117,6 @@ export async function listIssues(db: Database, listing: IssueListing) {
     })
     .from(issues)
     .where(and(...filters))
-    .orderBy(desc(weight), desc(issues.lastSeen))
+    .orderBy(desc(severityWeight()), desc(issues.lastSeen))
     .limit(listing.limit);
 }

@@ -1,4 +1,5 @@
 import type postgres from "postgres";
+import { HEALTH_METRICS } from "./insight.js";
 
 /**
  * Records the fleet's figures for dashboards: objects per cluster and kind, open issues per
@@ -11,11 +12,11 @@ export async function recordMetricSnapshots(sql: postgres.Sql): Promise<void> {
     await tx`insert into metric_snapshots (metric, cluster, severity, value)
       select 'issues', cluster, severity, count(*) from issues where resolved_at is null group by cluster, severity`;
     await tx`insert into metric_snapshots (metric, cluster, namespace, value)
-      select 'health', cluster, namespace, avg(score) from resource_health group by cluster, namespace`;
+      select ${HEALTH_METRICS.namespace}, cluster, namespace, avg(score) from resource_health group by cluster, namespace`;
     // A cluster's own mean over its objects: the mean of its namespaces' means would weigh a
     // namespace of one object like one of thousands.
     await tx`insert into metric_snapshots (metric, cluster, value)
-      select 'cluster_health', cluster, avg(score) from resource_health group by cluster`;
+      select ${HEALTH_METRICS.cluster}, cluster, avg(score) from resource_health group by cluster`;
     await tx`delete from metric_snapshots where time < now() - interval '30 days'`;
   });
 }

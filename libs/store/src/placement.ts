@@ -345,3 +345,23 @@ export async function addEvictionTask(
       and not exists (select 1 from jsonb_array_elements(eviction_tasks) t where t->>'fromCluster' = ${task.fromCluster})`;
   return result.count > 0;
 }
+
+/**
+ * Ready and desired replicas of a binding's template summed across member clusters, as indexed:
+ * the objects carrying its label (`label` = `value`), in the clusters `within` names (all when
+ * absent) but not those in `except`.
+ */
+export async function templateReadiness(
+  sql: postgres.Sql,
+  template: { kind: string; namespace: string; name: string; label: string; value: string },
+  clusters: { within?: string[] | undefined; except: string[] },
+): Promise<{ readyReplicas: number; desiredReplicas: number }> {
+  const [row] = await sql<{ readyReplicas: number; desiredReplicas: number }[]>`
+    select coalesce(sum((object #>> '{status,readyReplicas}')::int), 0)::int as "readyReplicas",
+      coalesce(sum((object #>> '{spec,replicas}')::int), 0)::int as "desiredReplicas"
+    from resources where kind = ${template.kind} and namespace = ${template.namespace} and name = ${template.name}
+      and labels @> ${JSON.stringify({ [template.label]: template.value })}::jsonb
+      and not (cluster = any(${clusters.except}::text[]))
+      and (${clusters.within === undefined} or cluster = any(${clusters.within ?? []}::text[]))`;
+  return row ?? { readyReplicas: 0, desiredReplicas: 0 };
+}

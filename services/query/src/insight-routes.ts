@@ -21,26 +21,34 @@ import {
   type Obj,
   REFERRING_KINDS,
   SEVERITIES,
-  SEVERITY_WEIGHT,
   type TopologyInput,
 } from "@atoll/insight";
 import { readYamlOffLoop } from "@atoll/kube";
 import { conditionSql, nameCondition, parseDuration, resolveKind } from "@atoll/search";
 import {
+  aboutObjects,
   type Database,
+  eventsAbout,
+  type GroupKey,
   getGroupRule,
-  ISO_TIME_FORMAT,
-  isoText,
+  healthScores,
+  insightSummary,
   listIssues,
-  severityWeight,
+  namespaceNeighbourhood,
+  objectScoreHistory,
+  objectsByUid,
+  objectsWhere,
+  readGroupKey,
+  recordedScores,
+  resourceGroups,
+  SCORE_GROUPINGS,
+  type ScoreGrouping,
+  topologyRows,
 } from "@atoll/store";
-import { type SQL, sql } from "drizzle-orm";
+import { and, type SQL } from "drizzle-orm";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { addressed, type Query } from "./address.js";
 import { badRequest, HttpProblem } from "./problem.js";
-
-/** Orders issues worst first. */
-const WEIGHT = severityWeight(SEVERITY_WEIGHT);
 
 /**
  * Objects a topology may read before the caller is asked to narrow it: an object-level answer is
@@ -63,25 +71,23 @@ const LANGUAGES = ["en", "zh"];
 /** How much of each container's log a diagnosis reads. */
 const LOG_LINES = 50;
 
-/** `(cluster, uid) in (...)`: rows of another table about the objects a request addresses. */
-function aboutAddressed(request: FastifyRequest): SQL {
+/** The objects a request addresses, within the caller's grants, as a condition on the index. */
+function addressedSql(request: FastifyRequest): SQL | undefined {
   const scope = addressed(request);
-  return scope
-    ? sql`(cluster, uid) in (select cluster, uid from resources where ${conditionSql(scope)})`
-    : sql`true`;
+  return scope && conditionSql(scope);
 }
+
+/** Rows of another table about the objects a request addresses. */
+const aboutAddressed = (request: FastifyRequest): SQL => aboutObjects(addressedSql(request));
 
 /**
  * Group keys: a column, an object's label or annotation value (label:team), or a property of the
  * object's cluster from the registry (region, zone, provider, cluster-label:env), for views of the
  * fleet by region or environment.
  */
-export function groupKey(by: string): SQL {
-  const match = /^(label|annotation|cluster-label):(.+)$/.exec(by);
-  if (match?.[1] === "cluster-label") return sql`c.labels ->> ${match[2]}`;
-  if (match) return sql`r.${sql.raw(match[1] === "label" ? "labels" : "annotations")} ->> ${match[2]}`;
-  if (by === "cluster" || by === "namespace" || by === "kind") return sql`r.${sql.raw(by)}`;
-  if (by === "region" || by === "zone" || by === "provider") return sql`nullif(c.${sql.raw(by)}, '')`;
+export function groupKey(by: string): GroupKey {
+  const key = readGroupKey(by);
+  if (key) return key;
   throw badRequest(
     "INVALID_GROUPING",
     `group by cluster, namespace, kind, label:<key>, annotation:<key>, region, zone, provider or cluster-label:<key>, got "${by}"`,
@@ -125,7 +131,6 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
         ...(q.name ? [conditionSql(nameCondition(q.name))] : []),
         ...(q.labelSelector ? [aboutAddressed(request)] : []),
       ],
-      severityWeights: SEVERITY_WEIGHT,
       limit: Math.min(Math.max(Number(q.limit ?? 500) || 500, 1), 5000),
     });
     return { items };
@@ -136,28 +141,9 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
   const score = async (request: FastifyRequest) => {
     const q = request.query as Query;
     const by = q.by ?? (request.url.startsWith("/api/v1/health") ? "cluster" : "fleet");
-    const groups: Record<string, SQL | undefined> = {
-      fleet: undefined,
-      cluster: sql`cluster`,
-      namespace: sql`cluster, namespace`,
-      kind: sql`kind`,
-      object: sql`cluster, namespace, kind, name, uid`,
-    };
-    if (!(by in groups))
-      throw badRequest(
-        "INVALID_GROUPING",
-        `by must be one of ${Object.keys(groups).join(", ")}, got "${by}"`,
-      );
-    const group = groups[by];
-    // resource_health holds each object's score (see migration 0011); a group scores their mean.
-    const items = await db.execute(sql`
-      select ${group ? sql`${group},` : sql``} count(*)::int as objects,
-        (count(*) filter (where open_issues > 0))::int as "objectsWithIssues",
-        sum(open_issues)::int as "openIssues", round(avg(score)::numeric, 2)::float as score
-      from resource_health where ${aboutAddressed(request)}
-      ${group ? sql`group by ${group} order by score, ${group}` : sql``}
-      limit 5000`);
-    return { by, items };
+    if (!(SCORE_GROUPINGS as string[]).includes(by))
+      throw badRequest("INVALID_GROUPING", `by must be one of ${SCORE_GROUPINGS.join(", ")}, got "${by}"`);
+    return { by, items: await healthScores(db, by as ScoreGrouping, aboutAddressed(request)) };
   };
   app.get("/api/v1/health", score);
   app.get("/api/v1/insight/score", score);
@@ -203,30 +189,20 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
           "Not found",
           `no ${kind} ${q.namespace}/${q.name} in cluster ${q.cluster} that you may read`,
         );
-      const points = await db.execute(sql`
-        select ${isoText(sql.raw("b.t"))} as time, count(i.rule)::int as "openIssues",
-          (100 * exp(-0.04 * count(i.rule) - 0.06 * coalesce(sum(${WEIGHT}), 0)))::float as score
-        from generate_series(now() - make_interval(secs => ${sinceSeconds}), now(), make_interval(secs => ${stepSeconds})) b(t)
-        left join issues i on i.cluster = ${q.cluster} and i.namespace = ${q.namespace} and i.kind = ${kind}
-          and i.name = ${q.name} and i.first_seen <= b.t and (i.resolved_at is null or i.resolved_at > b.t)
-        group by b.t order by b.t`);
+      const object = { cluster: q.cluster, namespace: q.namespace, kind, name: q.name };
+      const points = await objectScoreHistory(db, object, { sinceSeconds, stepSeconds });
       return {
         by,
         stepSeconds,
-        items: [{ cluster: q.cluster, namespace: q.namespace, kind, name: q.name, points }],
+        items: [{ ...object, points }],
       };
     }
-    const metric = by === "cluster" ? "cluster_health" : "health";
-    const points = (await db.execute(sql`
-      select cluster, namespace,
-        to_char(date_bin(make_interval(secs => ${stepSeconds}), time, timestamptz 'epoch') at time zone 'UTC', ${ISO_TIME_FORMAT}) as time,
-        round(avg(value)::numeric, 2)::float as score
-      from metric_snapshots
-      where metric = ${metric} and time > now() - make_interval(secs => ${sinceSeconds})
-        ${q.cluster ? sql`and cluster = ${q.cluster}` : sql``}
-        ${by === "namespace" && q.namespace ? sql`and namespace = ${q.namespace}` : sql``}
-      group by 1, 2, 3 order by 1, 2, 3
-      limit 100000`)) as unknown as { cluster: string; namespace: string; time: string; score: number }[];
+    const points = await recordedScores(db, by as "cluster" | "namespace", {
+      sinceSeconds,
+      stepSeconds,
+      cluster: q.cluster,
+      namespace: by === "namespace" ? q.namespace : undefined,
+    });
     const series = new Map<
       string,
       { cluster: string; namespace?: string; points: { time: string; score: number }[] }
@@ -260,26 +236,18 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
     // otherwise the addressed objects themselves. Only kinds that refer to others are read whole.
     const root = q.kind && q.name && !q.name.includes("*");
     const scope = root
-      ? sql`cluster = ${q.cluster} and (namespace = ${q.namespace ?? ""} or namespace = '')
-          and ${grants ? conditionSql(grants) : sql`true`}`
-      : conditionSql(addressed(request)!);
+      ? and(namespaceNeighbourhood(q.cluster, q.namespace ?? ""), grants && conditionSql(grants))!
+      : addressedSql(request)!;
     // Built-in relations read only the spec (and owners, which the row has); a custom relation's
     // path may lead anywhere, so its kinds come whole.
-    const kinds = (list: string[]) =>
-      sql.join(
-        list.map((k) => sql`${k}`),
-        sql`, `,
-      );
-    const customKinds = (options.relations ?? []).map((r) => r.kind);
-    const rows = (
-      (await db.execute(sql`
-      select cluster, uid, kind, namespace, name, labels, owner_refs as "ownerReferences",
-        case when kind in (${kinds(REFERRING_KINDS)}) then object->'spec' end as spec,
-        ${customKinds.length ? sql`case when kind in (${kinds(customKinds)}) then object - 'status' end` : sql`null`} as object
-      from resources where ${scope}
-      limit ${MAX_TOPOLOGY_OBJECTS[level] + 1}`)) as unknown as (TopologyInput & { spec?: Obj })[]
-    ).map(({ spec, object, ...row }) => ({
+    const found = await topologyRows(db, scope, {
+      specOf: REFERRING_KINDS,
+      wholeOf: (options.relations ?? []).map((r) => r.kind),
+      limit: MAX_TOPOLOGY_OBJECTS[level] + 1,
+    });
+    const rows: TopologyInput[] = found.map(({ spec, object, ...row }) => ({
       ...row,
+      ownerReferences: row.ownerReferences as Obj[],
       ...(object
         ? { object }
         : spec
@@ -324,43 +292,13 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
   });
 
   app.get("/api/v1/insight/summary", async (request) => {
-    const about = aboutAddressed(request);
-    const [kinds, severities, health, rules] = await Promise.all([
-      db.execute(
-        sql`select kind, count(*)::int as objects from resource_health where ${about} group by kind order by objects desc`,
-      ),
-      db.execute(sql`select severity, count(*)::int as issues from issues where resolved_at is null and ${about}
-        group by severity order by ${WEIGHT} desc`),
-      db.execute(sql`select count(*)::int as objects, round(coalesce(avg(score), 100)::numeric, 2)::float as score
-        from resource_health where ${about}`),
-      db.execute(sql`select rule, severity, count(*)::int as objects from issues where resolved_at is null and ${about}
-        group by rule, severity order by ${WEIGHT} desc, objects desc limit 10`),
-    ]);
-    return { ...health[0], kinds, issuesBySeverity: severities, topRules: rules };
+    return insightSummary(db, aboutAddressed(request));
   });
 
-  /** Events about the addressed objects, newest first. */
-  const eventsOf = async (request: FastifyRequest, limit: number) => {
-    const scope = addressed(request);
+  /** Events about the addressed objects, newest first, among the events the caller may read. */
+  const eventsOf = (request: FastifyRequest, limit: number) => {
     const grants = visibleRows(request.principal);
-    // Events name what they are about by kind, namespace and name (involvedObject, or regarding in
-    // events.k8s.io/v1), and usually by uid, which tells a recreated object from its predecessor;
-    // a recurring event counts its series.
-    const items = await db.execute(sql`
-      with targets as (select cluster, uid, kind, namespace, name from resources where ${scope ? conditionSql(scope) : sql`true`} and kind <> 'Event'),
-      events as (
-        select e.cluster, e.object, coalesce(e.object->'involvedObject', e.object->'regarding') as about
-        from resources e where e.kind = 'Event' and ${grants ? conditionSql(grants) : sql`true`})
-      select e.cluster, e.about->>'kind' as kind, coalesce(e.about->>'namespace', '') as namespace, e.about->>'name' as name,
-        e.object->>'type' as type, e.object->>'reason' as reason, coalesce(e.object->>'message', e.object->>'note') as message,
-        coalesce((e.object->'series'->>'count')::int, (e.object->>'count')::int, 1) as count,
-        coalesce(e.object->'series'->>'lastObservedTime', e.object->>'lastTimestamp', e.object->>'eventTime',
-          e.object->'metadata'->>'creationTimestamp') as time
-      from events e join targets t on t.cluster = e.cluster and t.kind = e.about->>'kind'
-        and t.namespace = coalesce(e.about->>'namespace', '') and t.name = e.about->>'name'
-        and coalesce(e.about->>'uid', t.uid) = t.uid
-      order by time desc nulls last limit ${limit}`);
-    return items as unknown as Obj[];
+    return eventsAbout(db, addressedSql(request), grants && conditionSql(grants), limit);
   };
 
   app.get("/api/v1/insight/events", async (request) => {
@@ -385,28 +323,7 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
     const keys = by.split(",").map((k) => groupKey(k.trim()));
     if (keys.length > MAX_GROUP_KEYS)
       throw badRequest("INVALID_GROUPING", `group by at most ${MAX_GROUP_KEYS} keys, got ${keys.length}`);
-    // Several keys make one group per combination of values; an object lacking any is in none.
-    const key = keys.length === 1 ? keys[0]! : sql`concat_ws(' / ', ${sql.join(keys, sql`, `)})`;
-    const present = sql.join(
-      keys.map((k) => sql`${k} is not null`),
-      sql` and `,
-    );
-    const scope = addressed(request);
-    const items = await db.execute(sql`
-      with r as (select cluster, uid, kind, namespace, labels, annotations from resources
-        where ${scope ? conditionSql(scope) : sql`true`}),
-      grouped as (select ${key} as "group", h.score, h.open_issues, r.cluster, r.uid
-        from r join resource_health h on h.cluster = r.cluster and h.uid = r.uid
-        left join clusters c on c.name = r.cluster
-        where ${present}),
-      severities as (select x."group", i.severity, count(*)::int as n
-        from issues i join grouped x on x.cluster = i.cluster and x.uid = i.uid
-        where i.resolved_at is null group by 1, 2)
-      select g."group", count(*)::int as objects, (count(*) filter (where g.open_issues > 0))::int as "objectsWithIssues",
-        sum(g.open_issues)::int as "openIssues", round(avg(g.score)::numeric, 2)::float as score,
-        coalesce((select jsonb_object_agg(s.severity, s.n) from severities s where s."group" = g."group"), '{}'::jsonb)
-          as "issuesBySeverity"
-      from grouped g group by g."group" order by score, g."group" limit 1000`);
+    const items = await resourceGroups(db, keys, addressedSql(request));
     return { by, ...(q.rule ? { rule: q.rule } : {}), items };
   });
 
@@ -444,17 +361,15 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
     const q = request.query as Query;
     if (!q.cluster || !q.kind || !q.name)
       throw badRequest("OBJECT_REQUIRED", "address one object with cluster, kind, name (and namespace)");
-    const rows = await db.execute(
-      sql`select object from resources where ${conditionSql(addressed(request)!)} limit 2`,
-    );
-    if (rows.length !== 1)
+    const found = await objectsWhere(db, addressedSql(request)!, 2);
+    if (found.length !== 1)
       throw new HttpProblem(
         404,
         "NOT_FOUND",
         "Not found",
         `no single ${q.kind} ${q.namespace ? `${q.namespace}/` : ""}${q.name} in cluster ${q.cluster} that you may read`,
       );
-    return (rows[0] as { object: Obj }).object;
+    return found[0] as Obj;
   };
 
   const tasks: Record<string, (request: FastifyRequest) => Promise<Task>> = {
@@ -496,16 +411,11 @@ export function insightRoutes(app: FastifyInstance, db: Database, options: Insig
       const depth = ["Deployment", "CronJob"].includes(workload.kind) ? "2" : "1";
       const { topology } = await topologyOf(request, { depth, level: "object" });
       const near = topology.nodes.filter((n) => n.uid !== workload.metadata?.uid).slice(0, 50);
-      const related = near.length
-        ? (
-            (await db.execute(
-              sql`select object from resources where cluster = ${near[0]!.cluster} and uid in (${sql.join(
-                near.map((n) => sql`${n.uid}`),
-                sql`, `,
-              )})`,
-            )) as unknown as { object: Obj }[]
-          ).map((r) => r.object)
-        : [];
+      const related = (await objectsByUid(
+        db,
+        near[0]?.cluster ?? "",
+        near.map((n) => n.uid),
+      )) as Obj[];
       return diagnoseTask(workload, events, related, await recentLogs(request, workload, related));
     },
   };

@@ -26,8 +26,7 @@ import {
   QueryError,
   searchPostgres,
 } from "@atoll/search";
-import type { ChangeFeed, Database } from "@atoll/store";
-import { sql } from "drizzle-orm";
+import { type ChangeFeed, type Database, latestChangeId } from "@atoll/store";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type postgres from "postgres";
 import { cachedFor } from "./cache.js";
@@ -207,11 +206,9 @@ export function kubeRoutes(
       return send(410, statusObject(410, "Expired", "the continue token is not valid; start the list again"));
     }
     const page = await searchPostgres(db, query, { limit, ...(after ? { after } : {}) });
-    const [latest] = (await db.execute(
-      sql`select coalesce(max(id), 0)::text as rv from resource_changes`,
-    )) as unknown as { rv: string }[];
+    const latest = await latestChangeId(db.$client);
     const metadata: JsonObject = {
-      resourceVersion: latest?.rv ?? "0",
+      resourceVersion: String(latest),
       ...(page.next ? { continue: encodeCursor(page.next) } : {}),
     };
     const objects = page.items.map(annotated);

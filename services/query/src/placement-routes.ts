@@ -9,7 +9,14 @@ import {
   type Writer,
 } from "@atoll/control";
 import { BINDING_LABEL, DocumentsError } from "@atoll/placement";
-import { type BindingRow, clusterReachability, getBinding, listBindings, listWorks } from "@atoll/store";
+import {
+  type BindingRow,
+  clusterReachability,
+  getBinding,
+  listBindings,
+  listWorks,
+  templateReadiness,
+} from "@atoll/store";
 import type { FastifyInstance } from "fastify";
 import type postgres from "postgres";
 import { demand } from "./auth.js";
@@ -124,22 +131,23 @@ export function placementRoutes(
     );
     // What the hub cannot hear from may have changed since it was indexed: it is left out, and named.
     const unknownClusters = clusterStatus.filter((c) => !c.reachable).map((c) => c.cluster);
-    // Readiness comes from the member clusters' objects as indexed, summed across clusters.
-    const [ready] = await sql`
-      select coalesce(sum((object #>> '{status,readyReplicas}')::int), 0)::int as ready,
-        coalesce(sum((object #>> '{spec,replicas}')::int), 0)::int as desired
-      from resources where kind = ${binding.kind} and namespace = ${namespace} and name = ${binding.templateName}
-        and labels @> ${JSON.stringify({ [BINDING_LABEL]: `${namespace}.${name}` })}::jsonb
-        and not (cluster = any(${unknownClusters}::text[]))
-        and (${stored === binding} or cluster = any(${[...readable]}::text[]))`;
+    // Readiness comes from the member clusters' objects as indexed, summed across clusters: all of
+    // them for a caller who reads the whole binding, else those it may read.
+    const readiness = await templateReadiness(
+      sql,
+      {
+        kind: binding.kind,
+        namespace,
+        name: binding.templateName,
+        label: BINDING_LABEL,
+        value: `${namespace}.${name}`,
+      },
+      { within: stored === binding ? undefined : [...readable], except: unknownClusters },
+    );
     return {
       ...binding,
       clusterStatus,
-      readiness: {
-        readyReplicas: ready?.ready ?? 0,
-        desiredReplicas: ready?.desired ?? 0,
-        unknownClusters,
-      },
+      readiness: { ...readiness, unknownClusters },
       works: works.map((w) => ({
         cluster: w.cluster,
         generation: w.generation,

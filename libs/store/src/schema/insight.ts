@@ -1,5 +1,14 @@
 import { sql } from "drizzle-orm";
-import { index, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import {
+  doublePrecision,
+  index,
+  integer,
+  pgTable,
+  pgView,
+  primaryKey,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
 
 /** What the audit and diagnosis rules found, per object, with when it was first and last seen and resolved. */
 export const issues = pgTable(
@@ -40,3 +49,17 @@ export const groupRules = pgTable("group_rules", {
   createdBy: text("created_by").notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * Each indexed object's health score from its open findings (migration 0023's view, over the
+ * health_score and severity_weight functions): 100 for an object with none.
+ */
+export const resourceHealth = pgView("resource_health", {
+  cluster: text("cluster").notNull(),
+  namespace: text("namespace").notNull(),
+  kind: text("kind").notNull(),
+  name: text("name").notNull(),
+  uid: text("uid").notNull(),
+  score: doublePrecision("score").notNull(),
+  openIssues: integer("open_issues").notNull(),
+}).existing();
