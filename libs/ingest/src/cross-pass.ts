@@ -1,5 +1,5 @@
 import { CROSS_OBJECT_KINDS, CROSS_OBJECT_RULES, clusterIssues, type InsightConfig } from "@atoll/insight";
-import { recordIssues } from "@atoll/store";
+import { objectsOfKinds, recordIssues } from "@atoll/store";
 import type postgres from "postgres";
 
 /**
@@ -12,8 +12,7 @@ export async function runCrossObjectPass(
   cluster: string,
   insight: InsightConfig | undefined,
 ): Promise<number> {
-  const rows = await sql`
-    select uid, object from resources where cluster = ${cluster} and kind in (select jsonb_array_elements_text(${JSON.stringify(CROSS_OBJECT_KINDS)}::jsonb))`;
+  const rows = await objectsOfKinds(sql, cluster, CROSS_OBJECT_KINDS);
   // biome-ignore lint/suspicious/noExplicitAny: objects are schemaless JSON
   type Loose = Record<string, any>;
   const all: Loose[] = rows.map((r) => ({

@@ -7,8 +7,7 @@ import {
   type ResourceRoute,
   type ResourceType,
 } from "@atoll/kube";
-import { sql } from "drizzle-orm";
-import type { Database } from "./postgres.js";
+import { type Database, type IndexedType, indexedTypes } from "@atoll/store";
 
 function fieldOfSelector(path: string): Field {
   if (path === "metadata.name") return column("name");
@@ -78,14 +77,6 @@ export function kubeListConditions(
   return conditions;
 }
 
-interface IndexedType {
-  group: string;
-  version: string;
-  kind: string;
-  resource: string;
-  namespaced: boolean;
-}
-
 /** A CRD's spec as indexed: enough to describe its served versions. */
 interface CrdSpec {
   group?: string;
@@ -151,22 +142,6 @@ export function describeTypes(indexed: IndexedType[], synced: string[], crds: Cr
 
 /** The resource types the index serves to kubectl (see describeTypes), read from the database. */
 export async function discoverableTypes(db: Database): Promise<ResourceType[]> {
-  const [indexed, synced, crds] = await Promise.all([
-    db.execute(sql`
-      select api_group as "group", api_version as version, kind, resource, bool_or(namespace <> '') as namespaced
-      from resources group by 1, 2, 3, 4`),
-    db.execute(sql`
-      select distinct s->>'resource' as resource
-      from clusters, jsonb_array_elements(coalesce(status->'sync', '[]'::jsonb)) s
-      where s->>'resource' is not null`),
-    db.execute(sql`
-      select distinct on (name) object->'spec' as spec from resources
-      where kind = 'CustomResourceDefinition' and api_group = 'apiextensions.k8s.io'
-      order by name, indexed_at desc`),
-  ]);
-  return describeTypes(
-    indexed as unknown as IndexedType[],
-    (synced as unknown as { resource: string }[]).map((r) => r.resource),
-    (crds as unknown as { spec: CrdSpec | null }[]).map((r) => r.spec ?? {}),
-  );
+  const { indexed, synced, crdSpecs } = await indexedTypes(db);
+  return describeTypes(indexed, synced, crdSpecs as CrdSpec[]);
 }

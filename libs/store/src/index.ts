@@ -88,6 +88,12 @@ export {
 } from "./issues.js";
 export { recordMetricSnapshots } from "./metrics.js";
 export {
+  type IndexedType,
+  indexedTypes,
+  objectCountsByCluster,
+  objectsOfKinds,
+} from "./objects.js";
+export {
   type AuthorityRecord,
   addEvictionTask,
   type BindingRow,

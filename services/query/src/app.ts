@@ -33,10 +33,11 @@ import {
   type Database,
   fleetVocabulary,
   listClusters,
+  objectCountsByCluster,
   ping,
   type VocabularyRow,
 } from "@atoll/store";
-import { sql } from "drizzle-orm";
+
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from "fastify";
 import type postgres from "postgres";
 import { accessRoutes } from "./access-routes.js";
@@ -166,13 +167,7 @@ export function buildQueryApp(options: QueryAppOptions) {
     const rows = visibleRows(request.principal);
     if (!rows) return { items: all };
     // A partial view counts only the objects it may see, and hides heartbeat totals.
-    const counts = new Map(
-      (
-        (await options.db.execute(
-          sql`select cluster, count(*)::int as n from resources where ${conditionSql(rows)} group by cluster`,
-        )) as unknown as { cluster: string; n: number }[]
-      ).map((r) => [r.cluster, r.n]),
-    );
+    const counts = await objectCountsByCluster(options.db, conditionSql(rows));
     const clusters = visibleClusters(request.principal);
     // A cluster reachable through the gateway is listed too, though none of its rows may be read.
     return {
