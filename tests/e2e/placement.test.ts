@@ -256,6 +256,17 @@ stringData: { user: shop-admin }
     );
     expect((await binding()).aggregatedStatus["eu-1"].manifests[0].status.readyReplicas).toBe(4);
 
+    // The agent hears its placed Deployments on the watch its sync already runs, as a shared
+    // informer would: one watch of deployments per member cluster, none selecting Atoll's alone.
+    for (const name of ["eu-1", "eu-2", "us-1"]) {
+      const watches = sims
+        .get(name)!
+        .openWatchUrls()
+        .filter((url) => url.startsWith("/apis/apps/v1/deployments?"));
+      expect(watches, name).toHaveLength(1);
+      expect(watches[0], name).not.toMatch(/labelSelector/);
+    }
+
     // Someone deletes the copy in eu-2: the agent puts it back.
     const eu2 = sims.get("eu-2")!;
     const deleted = deployment("eu-2").metadata.uid;

@@ -203,6 +203,11 @@ export class KubeSim {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  /** The request URLs (path and query) of the watches and followed logs open now. */
+  openWatchUrls(): string[] {
+    return [...this.openWatches].map((res) => res.req.url ?? "");
+  }
+
   /** Cuts every open watch, as an API server restart or a dropped connection would. */
   dropWatches(): void {
     for (const res of this.openWatches) res.destroy();

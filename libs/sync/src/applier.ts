@@ -20,6 +20,7 @@ import {
   gvrKey,
   KubeApiError,
   type KubeClient,
+  type KubeObject,
   Reflector,
   type ReflectorEvent,
   type ResourceType,
@@ -57,6 +58,10 @@ const appliedStatus = (manifest: JsonObject, member: JsonObject) =>
     healthy: isHealthy(member),
     ...(member.status ? { status: encoder.encode(JSON.stringify(member.status)) } : {}),
   });
+
+/** Whether Atoll placed an object: what the applier's own watch selects by label. */
+const placedByAtoll = (object: KubeObject | undefined) =>
+  (object?.metadata.labels as Record<string, string> | undefined)?.[MANAGED_BY] === "atoll";
 
 /** Where an object lives in the member cluster: the key watch events are matched by. */
 const objectKey = (apiVersion: string, kind: string, namespace: string, name: string) =>
@@ -108,6 +113,13 @@ export interface WorkApplierOptions {
   existingConsumer?: boolean;
   /** This cluster's work key, which opens the Secret values the scheduler sealed for it. */
   workKey?: Buffer;
+  /** The watches the cluster's sync already runs (ClusterSync.follow), shared instead of opened twice. */
+  shared?: SharedWatches;
+}
+
+/** Events of a type that another part already watches on the same cluster, as a shared informer gives them. */
+export interface SharedWatches {
+  follow(type: ResourceType, listener: (event: ReflectorEvent) => void): (() => void) | undefined;
 }
 
 /**
@@ -125,8 +137,13 @@ export class WorkApplier {
   private readonly placedObjects = new Map<string, { work: string; index: number }>();
   /** Object keys by uid, for deletions that arrive with the uid alone. */
   private readonly keysByUid = new Map<string, string>();
-  /** One watch per resource type the works use, on objects labelled as Atoll's. */
-  private readonly watches = new Map<string, Reflector>();
+  /**
+   * What the applier hears per resource type its works use: the sync's watch when it has one on
+   * every object of the type, else a watch of its own on the objects labelled as Atoll's.
+   */
+  private readonly watches = new Map<string, { stop(): Promise<void> | void }>();
+  /** Events heard from a shared watch, handled one at a time in order, off the sync's path. */
+  private observing: Promise<void> = Promise.resolve();
   private readonly changedWorks = new Set<string>();
   private reportTimer: NodeJS.Timeout | undefined;
   /** Makes each follow-up report's message id unique, across restarts too. */
@@ -149,6 +166,7 @@ export class WorkApplier {
         await consumption.stop();
         clearTimeout(this.reportTimer);
         await Promise.all([...this.watches.values()].map((watch) => watch.stop()));
+        await this.observing;
       },
     };
   }
@@ -209,6 +227,8 @@ export class WorkApplier {
     try {
       const manifest = this.opened(sealed);
       const path = await this.pathOf(manifest);
+      // Heard before it is applied, so no change to the object between the two goes unseen.
+      this.watch(await this.typeOf(manifest));
       if (conflict !== ConflictResolution.OVERWRITE) {
         const existing = await this.current(path);
         if (existing && existing.metadata?.labels?.[MANAGED_BY] !== "atoll")
@@ -349,7 +369,6 @@ export class WorkApplier {
       const key = objectKey(manifest.apiVersion, manifest.kind, namespace, manifest.metadata.name);
       keys.push(key);
       this.placedObjects.set(key, { work: work.name, index });
-      this.watch(type);
     }
     this.placed.set(work.name, {
       generation: work.generation,
@@ -371,6 +390,28 @@ export class WorkApplier {
   private watch(type: ResourceType): void {
     const typeKey = gvrKey(type);
     if (this.watches.has(typeKey) || this.stopped) return;
+    const unfollow = this.options.shared?.follow(type, (event) => {
+      // Only Atoll's objects, and deletions of ones it knows, are worth a place in the queue.
+      if (event.type === "SYNC_BEGIN" || event.type === "SYNC_END") return;
+      if (
+        event.type === "DELETED"
+          ? !this.keysByUid.has(event.uid) && !event.object
+          : !placedByAtoll(event.object)
+      )
+        return;
+      this.observing = this.observing
+        .then(() => this.observe(type, event))
+        .catch((error: unknown) =>
+          this.options.logger.warn(
+            { err: (error as Error).message, watching: typeKey },
+            "could not follow a placed object",
+          ),
+        );
+    });
+    if (unfollow) {
+      this.watches.set(typeKey, { stop: unfollow });
+      return;
+    }
     const watch = new Reflector({
       client: this.options.client,
       type,
@@ -390,7 +431,7 @@ export class WorkApplier {
     const key = object
       ? objectKey(apiVersionOf(type), type.kind, object.metadata.namespace ?? "", object.metadata.name)
       : this.keysByUid.get(uid);
-    if (!key) return;
+    if (!key || (event.type !== "DELETED" && !placedByAtoll(object))) return;
     const placedObject = this.placedObjects.get(key);
     const placed = placedObject && this.placed.get(placedObject.work);
     if (event.type === "DELETED") this.keysByUid.delete(uid);

@@ -173,6 +173,8 @@ export function toWireEvent(
 export class ClusterSync {
   readonly agentId = randomUUID();
   private readonly reflectors: { plan: ReflectorPlan; reflector: Reflector }[] = [];
+  /** Who else hears a type's events, by gvrKey: the work applier, instead of a second watch. */
+  private readonly followers = new Map<string, Set<(event: ReflectorEvent) => void>>();
   private readonly capacity = new CapacityTracker();
   private readonly batcher: ResourceBatcher;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -252,6 +254,25 @@ export class ClusterSync {
     }
   }
 
+  /**
+   * Hands a type's events to `listener` as this sync's reflector receives them, when one watches
+   * every object of the type (all namespaces, no selector), as a shared informer does: the caller
+   * then needs no watch of its own on the cluster. Answers how to stop, or undefined when no such
+   * reflector runs. The listener is called in order and not awaited: it must not block the sync.
+   */
+  follow(type: ResourceType, listener: (event: ReflectorEvent) => void): (() => void) | undefined {
+    const key = gvrKey(type);
+    const whole = this.reflectors.some(
+      ({ plan }) =>
+        gvrKey(plan.type) === key && !plan.namespace && !plan.labelSelector && !plan.fieldSelector,
+    );
+    if (!whole || this.stopped) return undefined;
+    const followers = this.followers.get(key) ?? new Set();
+    this.followers.set(key, followers);
+    followers.add(listener);
+    return () => followers.delete(listener);
+  }
+
   private startReflector(plan: ReflectorPlan): void {
     const reflector = new Reflector({
       client: this.options.client,
@@ -262,6 +283,7 @@ export class ClusterSync {
       logger: this.options.logger,
       sink: async (event) => {
         this.capacity.observe(plan.type.kind, event);
+        for (const follower of this.followers.get(gvrKey(plan.type)) ?? []) follower(event);
         let truncatedFrom = 0;
         const wire = toWireEvent(plan, event, this.maxObjectBytes, (bytes) => {
           truncatedFrom = bytes;

@@ -1,4 +1,4 @@
-export { isHealthy, WorkApplier, type WorkApplierOptions } from "./applier.js";
+export { isHealthy, type SharedWatches, WorkApplier, type WorkApplierOptions } from "./applier.js";
 export { type BatcherOptions, ResourceBatcher } from "./batcher.js";
 export { CapacityTracker, type Quantities } from "./capacity.js";
 export { ClusterSync, type ClusterSyncOptions, toWireEvent } from "./cluster-sync.js";

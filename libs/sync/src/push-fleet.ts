@@ -101,6 +101,7 @@ export class PushFleet {
           client,
           bus: this.options.bus,
           logger,
+          shared: sync,
           ...(hubKey ? { workKey: workKey(hubKey, name) } : {}),
         })
           .start()

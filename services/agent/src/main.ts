@@ -129,6 +129,7 @@ if (config.ATOLL_MODE === "hub") {
     bus,
     logger,
     existingConsumer: config.ATOLL_MODE === "pull",
+    shared: sync,
     ...(config.ATOLL_WORK_KEY ? { workKey: parseSecretKey(config.ATOLL_WORK_KEY, "ATOLL_WORK_KEY") } : {}),
   }).start();
   // The hub's gateway reaches this cluster through here when it holds no credential for it.
