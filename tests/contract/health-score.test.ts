@@ -1,6 +1,6 @@
 import { healthScore, SEVERITIES, SEVERITY_WEIGHT, type Severity } from "@atoll/insight";
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { suiteDatabase } from "@atoll/store/testing";
+import { describe, expect, it } from "vitest";
 
 /**
  * The health score lives twice, once in each language that needs it: the index's SQL functions
@@ -8,16 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * two must give one answer for every set of findings.
  */
 describe("the health score in SQL and in TypeScript", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
-  beforeAll(async () => {
-    database = await temporaryDatabase("health_score");
-    handle = await openDatabase(database.url);
-  });
-  afterAll(async () => {
-    await handle?.close();
-    await database?.drop();
-  });
+  const handle = suiteDatabase("health_score");
 
   it("weighs every severity alike", async () => {
     for (const severity of SEVERITIES) {

@@ -14,17 +14,15 @@ import { until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
 import { DocumentsError } from "@atoll/placement";
 import {
-  type DatabaseHandle,
   getBinding,
   getTemplate,
   listWorks,
-  openDatabase,
   recordHeartbeat,
   recordWorkStatus,
   registerCluster,
-  temporaryDatabase,
   updateCluster,
 } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyDocuments, fleetWriter, WriteForbiddenError, type Writer } from "./apply.js";
 import { FleetHealth } from "./fleet.js";
@@ -76,16 +74,13 @@ data: { mode: fast }
 `;
 
 describe("the placement control plane", { timeout: 30_000 }, () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("control");
   let bus: Bus;
   const works: Work[] = [];
   const fleet = new FleetHealth();
   const stops: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    database = await temporaryDatabase("control");
-    handle = await openDatabase(database.url, { migrate: false });
     bus = await Bus.connect({
       url: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
       name: "control-test",
@@ -129,8 +124,6 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
     for (const stop of stops) await stop();
     await bus.removeTopology();
     await bus.close();
-    await handle.close();
-    await database.drop();
   });
 
   const controller = () =>

@@ -1,12 +1,7 @@
 import type { Query } from "@atoll/ir";
-import {
-  applyIndexOps,
-  type DatabaseHandle,
-  type ObjectRow,
-  openDatabase,
-  temporaryDatabase,
-} from "@atoll/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyIndexOps, type ObjectRow } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parseKeywordQuery } from "./keyword.js";
 import { searchPostgres } from "./postgres.js";
 import { parseSqlQuery } from "./sql.js";
@@ -42,16 +37,12 @@ function row(i: number): ObjectRow {
 
 /** The plan of the exact statement searchPostgres sends, with its parameters. */
 describe("common query shapes stay off sequential scans", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("explain", {
+    onQuery: (text, parameters) => captured.push({ text, parameters }),
+  });
   let captured: { text: string; parameters: unknown[] }[] = [];
 
   beforeAll(async () => {
-    database = await temporaryDatabase("explain");
-    handle = await openDatabase(database.url, {
-      migrate: false,
-      onQuery: (text, parameters) => captured.push({ text, parameters }),
-    });
     for (let start = 0; start < ROWS; start += 5000) {
       await applyIndexOps(
         handle.sql,
@@ -62,10 +53,6 @@ describe("common query shapes stay off sequential scans", () => {
     // a bulk load the pending list is unsorted and the planner rightly avoids the index.
     await handle.sql`vacuum analyze resources`;
   }, 120_000);
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
-  });
 
   async function plan(query: Query): Promise<string> {
     captured = [];

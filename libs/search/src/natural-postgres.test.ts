@@ -1,11 +1,6 @@
-import {
-  applyIndexOps,
-  type DatabaseHandle,
-  exampleRow,
-  openDatabase,
-  temporaryDatabase,
-} from "@atoll/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyIndexOps, exampleRow } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parseNaturalQuery } from "./natural.js";
 import { searchPostgres } from "./postgres.js";
 import { parseSqlQuery } from "./sql.js";
@@ -37,12 +32,9 @@ const restartedPod = (name: string, finishedMinutesAgo: number, cluster = "c1") 
   );
 
 describe("natural-language questions over real rows", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("natural_test");
 
   beforeAll(async () => {
-    database = await temporaryDatabase("natural_test");
-    handle = await openDatabase(database.url, { migrate: false });
     const rows = [
       row("Deployment", "payments", "short", { spec: { replicas: 3 }, status: { readyReplicas: 1 } }),
       row("Deployment", "payments", "none-ready", { spec: { replicas: 2 }, status: {} }),
@@ -110,10 +102,6 @@ describe("natural-language questions over real rows", () => {
       handle.sql,
       rows.map((r) => ({ op: "upsert" as const, row: r })),
     );
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
   });
 
   const ask = async (question: string) => {

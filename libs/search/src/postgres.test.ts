@@ -1,12 +1,7 @@
 import type { Query } from "@atoll/ir";
-import {
-  applyIndexOps,
-  type DatabaseHandle,
-  type ObjectRow,
-  openDatabase,
-  temporaryDatabase,
-} from "@atoll/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyIndexOps, type ObjectRow } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parseKeywordQuery } from "./keyword.js";
 import { type SearchPage, searchPostgres } from "./postgres.js";
 import { parseSqlQuery } from "./sql.js";
@@ -51,12 +46,9 @@ function pod(
 }
 
 describe("search on Postgres", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("search_test");
 
   beforeAll(async () => {
-    database = await temporaryDatabase("search_test");
-    handle = await openDatabase(database.url, { migrate: false });
     const rows = [
       pod("web-1", { labels: { app: "web", team: "payments" } }),
       pod("web-2", { labels: { app: "web" }, created: hoursAgo(0.2) }),
@@ -75,10 +67,6 @@ describe("search on Postgres", () => {
       handle.sql,
       rows.map((row) => ({ op: "upsert" as const, row })),
     );
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
   });
 
   const names = async (query: Query) =>

@@ -1,8 +1,8 @@
 import { silentLogger } from "@atoll/log";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type ChangeEvent, ChangeFeed, readChanges } from "./changes.js";
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "./db.js";
 import { applyIndexOps, type ObjectRow } from "./resources.js";
+import { suiteDatabase } from "./testing.js";
 
 const row = (uid: string, rv: number): ObjectRow => ({
   cluster: "c1",
@@ -23,17 +23,7 @@ async function waitFor(check: () => boolean): Promise<void> {
 }
 
 describe("the change feed", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
-
-  beforeAll(async () => {
-    database = await temporaryDatabase("changes");
-    handle = await openDatabase(database.url, { migrate: false });
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
-  });
+  const handle = suiteDatabase("changes");
 
   it("hands over committed changes in order, with deleted objects' last state", async () => {
     const feed = new ChangeFeed(handle.sql, { logger: silentLogger(), pollMs: 60_000 });

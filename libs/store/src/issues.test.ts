@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "./db.js";
+import { describe, expect, it } from "vitest";
 import { type IssueInput, type ObjectIssues, recordIssues } from "./issues.js";
+import { suiteDatabase } from "./testing.js";
 
 const finding = (rule: string): IssueInput => ({
   rule,
@@ -18,17 +18,7 @@ const pod = (uid: string, rules: string[]): ObjectIssues => ({
 });
 
 describe("recording issues", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
-
-  beforeAll(async () => {
-    database = await temporaryDatabase("issues");
-    handle = await openDatabase(database.url);
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
-  });
+  const handle = suiteDatabase("issues");
 
   const open = async (uid: string) =>
     (

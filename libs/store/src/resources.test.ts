@@ -1,14 +1,8 @@
 import postgres from "postgres";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type DatabaseHandle,
-  databaseAnswers,
-  databaseUnavailable,
-  openDatabase,
-  storableJson,
-  temporaryDatabase,
-} from "./db.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { databaseAnswers, databaseUnavailable, storableJson } from "./db.js";
 import { applyIndexOps, type IndexOp, type ObjectRow, type SettledOp, settledOps } from "./resources.js";
+import { suiteDatabase } from "./testing.js";
 
 function row(
   uid: string,
@@ -37,17 +31,8 @@ function row(
 }
 
 describe("index writes", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("store_test");
 
-  beforeAll(async () => {
-    database = await temporaryDatabase("store_test");
-    handle = await openDatabase(database.url, { migrate: false });
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
-  });
   beforeEach(async () => {
     await handle.sql`truncate resources, resource_changes, resource_tombstones`;
   });

@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "./db.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { exampleRow as row } from "./example-row.js";
 import { applyIndexOps } from "./resources.js";
+import { suiteDatabase } from "./testing.js";
 import { fleetVocabulary } from "./vocabulary.js";
 
 describe("the fleet's vocabulary", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("vocabulary_test");
 
   beforeAll(async () => {
-    database = await temporaryDatabase("vocabulary_test");
-    handle = await openDatabase(database.url, { migrate: false });
     const rows = [
       row("Namespace", "", "payments", {
         metadata: { name: "payments", labels: { "kubernetes.io/metadata.name": "payments" } },
@@ -38,10 +35,6 @@ describe("the fleet's vocabulary", () => {
       handle.sql,
       rows.map((r) => ({ op: "upsert" as const, row: r })),
     );
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
   });
 
   it("holds namespaces, nodes, label values, images and reasons, each where it was seen", async () => {

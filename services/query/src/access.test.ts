@@ -1,13 +1,6 @@
-import {
-  applyIndexOps,
-  type DatabaseHandle,
-  type ObjectRow,
-  openDatabase,
-  recordIssues,
-  registerCluster,
-  temporaryDatabase,
-} from "@atoll/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyIndexOps, type ObjectRow, recordIssues, registerCluster } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
+import { beforeAll, describe, expect, it } from "vitest";
 import { testQueryApp } from "./test-app.js";
 
 const ADMIN = "bootstrap-admin-token-for-tests";
@@ -104,15 +97,12 @@ function countBy(fixtures: Fixture[], key: (f: Fixture) => string): Record<strin
 }
 
 describe("access control", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("access");
   const tokens: Record<string, string> = {};
   const app = () => testQueryApp(handle, { auth: { adminToken: ADMIN } });
   const as = (token: string | undefined) => ({ ...(token ? { authorization: `Bearer ${token}` } : {}) });
 
   beforeAll(async () => {
-    database = await temporaryDatabase("access");
-    handle = await openDatabase(database.url, { migrate: false });
     for (const name of CLUSTERS) await registerCluster(handle.sql, { name, syncMode: "push" });
     await applyIndexOps(
       handle.sql,
@@ -147,10 +137,6 @@ describe("access control", () => {
       expect(created.statusCode, created.body).toBe(201);
       tokens[role] = created.json().token;
     }
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
   });
 
   it("refuses requests without a valid token, but serves the probes", async () => {

@@ -1,6 +1,7 @@
 import { resolveKind } from "@atoll/search";
-import { applyIndexOps, type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyIndexOps } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
+import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { testQueryApp } from "./test-app.js";
@@ -27,18 +28,8 @@ describe("continue tokens", () => {
 });
 
 describe("query HTTP", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("query_app");
   let busUp = true;
-
-  beforeAll(async () => {
-    database = await temporaryDatabase("query_app");
-    handle = await openDatabase(database.url, { migrate: false });
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
-  });
 
   const app = () =>
     testQueryApp(handle, {
@@ -76,12 +67,9 @@ describe("query HTTP", () => {
 });
 
 describe("search output formats", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("formats");
 
   beforeAll(async () => {
-    database = await temporaryDatabase("formats");
-    handle = await openDatabase(database.url, { migrate: false });
     await applyIndexOps(
       handle.sql,
       ["web-1", "web-2"].map((name) => ({
@@ -106,10 +94,6 @@ describe("search output formats", () => {
         },
       })),
     );
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
   });
 
   const search = (format: string, extra = "") =>

@@ -1,4 +1,4 @@
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testQueryApp } from "./test-app.js";
@@ -11,14 +11,11 @@ const ADMIN = "bootstrap-admin-token-for-outage-tests";
  * answer anything but its answer or a 503 that says to retry.
  */
 describe("authentication and queries while the database drops connections", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("outage");
   let killer: postgres.Sql;
   let token = "";
 
   beforeAll(async () => {
-    database = await temporaryDatabase("outage");
-    handle = await openDatabase(database.url, { migrate: false });
     const app = testQueryApp(handle, { auth: { adminToken: ADMIN } });
     const created = await app.inject({
       method: "POST",
@@ -27,12 +24,10 @@ describe("authentication and queries while the database drops connections", () =
       payload: { name: "steady", role: "viewer" },
     });
     token = created.json().token;
-    killer = postgres(database.url, { max: 1, onnotice: () => {} });
+    killer = postgres(handle.url, { max: 1, onnotice: () => {} });
   });
   afterAll(async () => {
     await killer.end();
-    await handle.close();
-    await database.drop();
   });
 
   it("never answers 401 to a valid token, nor 500 to a query, while backends are terminated", {

@@ -1,6 +1,6 @@
 import { seededRandom } from "@atoll/kube-sim";
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { suiteDatabase } from "@atoll/store/testing";
+import { describe, expect, it } from "vitest";
 import { testQueryApp } from "./test-app.js";
 
 const HOSTILE = [
@@ -25,18 +25,8 @@ const HOSTILE = [
 ];
 
 describe("fuzzing the search endpoints", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("fuzz", { onQuery: (text) => statements.push(text) });
   const statements: string[] = [];
-
-  beforeAll(async () => {
-    database = await temporaryDatabase("fuzz");
-    handle = await openDatabase(database.url, { migrate: false, onQuery: (text) => statements.push(text) });
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
-  });
 
   function randomInputs(count: number): string[] {
     const random = seededRandom(99);

@@ -4,13 +4,8 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Bus } from "@atoll/bus";
 import { silentLogger } from "@atoll/log";
 import { ClusterRegistry } from "@atoll/registry";
-import {
-  applyIndexOps,
-  type DatabaseHandle,
-  openDatabase,
-  registerCluster,
-  temporaryDatabase,
-} from "@atoll/store";
+import { applyIndexOps, registerCluster } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
 import type { InjectOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testQueryApp } from "./test-app.js";
@@ -187,13 +182,10 @@ const PROTOCOL: InjectOptions[] = [
 ];
 
 describe("hostile input to every endpoint that takes user text", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("hostile");
   let bus: Bus;
 
   beforeAll(async () => {
-    database = await temporaryDatabase("hostile");
-    handle = await openDatabase(database.url, { migrate: false });
     bus = await Bus.connect({
       url: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
       name: "hostile-input-test",
@@ -232,8 +224,6 @@ describe("hostile input to every endpoint that takes user text", () => {
   afterAll(async () => {
     await bus.removeTopology();
     await bus.close();
-    await handle.close();
-    await database.drop();
   });
 
   const app = () =>

@@ -1,15 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { healthScore, type Severity } from "@atoll/insight";
-import {
-  applyIndexOps,
-  type DatabaseHandle,
-  type ObjectRow,
-  openDatabase,
-  recordIssues,
-  registerCluster,
-  temporaryDatabase,
-} from "@atoll/store";
+import { applyIndexOps, type ObjectRow, recordIssues, registerCluster } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { buildQueryApp } from "./app.js";
 import { testQueryApp } from "./test-app.js";
@@ -173,8 +166,7 @@ function shop(cluster: string): Obj[] {
 }
 
 describe("insight endpoints", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("insight");
   let server: ReturnType<typeof buildQueryApp>;
   const app = (extra: Partial<Parameters<typeof buildQueryApp>[0]> = {}) =>
     testQueryApp(handle, {
@@ -193,8 +185,6 @@ describe("insight endpoints", () => {
   };
 
   beforeAll(async () => {
-    database = await temporaryDatabase("insight");
-    handle = await openDatabase(database.url, { migrate: false });
     const rows = ["c1", "c2"].flatMap((cluster) => shop(cluster).map((o) => row(cluster, o)));
     await applyIndexOps(
       handle.sql,
@@ -218,8 +208,6 @@ describe("insight endpoints", () => {
   });
   afterAll(async () => {
     await server.close();
-    await handle.close();
-    await database.drop();
   });
 
   it("draws one object's neighbourhood from the index, custom relations included", async () => {

@@ -2,23 +2,15 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
-import {
-  applyIndexOps,
-  ChangeFeed,
-  type DatabaseHandle,
-  openDatabase,
-  temporaryDatabase,
-} from "@atoll/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyIndexOps, ChangeFeed } from "@atoll/store";
+import { suiteDatabase } from "@atoll/store/testing";
+import { beforeAll, describe, expect, it } from "vitest";
 import { testQueryApp } from "./test-app.js";
 
 describe("watch over the index", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
+  const handle = suiteDatabase("query_watch");
 
   beforeAll(async () => {
-    database = await temporaryDatabase("query_watch");
-    handle = await openDatabase(database.url);
     // Discovery serves what is indexed, so the index needs a pod before pods can be watched.
     await applyIndexOps(handle.sql, [
       {
@@ -42,10 +34,6 @@ describe("watch over the index", () => {
         },
       },
     ]);
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
   });
 
   it("lets go of the change feed and the connection when the client hangs up", async () => {

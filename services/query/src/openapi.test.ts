@@ -1,19 +1,10 @@
-import { type DatabaseHandle, openDatabase, temporaryDatabase } from "@atoll/store";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { suiteDatabase } from "@atoll/store/testing";
+import { describe, expect, it } from "vitest";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
 import { testQueryApp } from "./test-app.js";
 
 describe("the OpenAPI description", () => {
-  let database: { url: string; drop(): Promise<void> };
-  let handle: DatabaseHandle;
-  beforeAll(async () => {
-    database = await temporaryDatabase("openapi");
-    handle = await openDatabase(database.url, { migrate: false });
-  });
-  afterAll(async () => {
-    await handle.close();
-    await database.drop();
-  });
+  const handle = suiteDatabase("openapi");
 
   const app = () =>
     testQueryApp(handle, {
