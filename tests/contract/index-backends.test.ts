@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { OpenSearchWriter } from "@atoll/opensearch";
 import {
   applyIndexOps,
+  exampleRow,
   type IndexOp,
   type ObjectRow,
   openDatabase,
@@ -17,23 +18,13 @@ interface Backend {
 }
 
 const row = (uid: string, rv: number, syncId = "s1", extra: Partial<ObjectRow> = {}): ObjectRow => ({
-  cluster: "c1",
+  ...exampleRow("Pod", "prod", uid, { metadata: { uid, labels: { app: "web" } } }),
   uid,
-  apiGroup: "",
-  apiVersion: "v1",
-  kind: "Pod",
-  resource: "pods",
-  namespace: "prod",
-  name: uid,
   resourceVersion: BigInt(rv),
   syncId,
-  objectJson: JSON.stringify({
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name: uid, namespace: "prod", uid, labels: { app: "web" } },
-  }),
   ...extra,
 });
+
 const up = (uid: string, rv: number, syncId?: string): IndexOp => ({
   op: "upsert",
   row: row(uid, rv, syncId),

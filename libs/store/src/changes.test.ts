@@ -1,23 +1,16 @@
 import { silentLogger } from "@atoll/log";
 import { describe, expect, it } from "vitest";
 import { type ChangeEvent, ChangeFeed, readChanges } from "./changes.js";
+import { exampleRow } from "./example-row.js";
 import { applyIndexOps, type ObjectRow } from "./resources.js";
 import { suiteDatabase } from "./testing.js";
 
+/** A pod whose uid is its name, and whose label tells which version of it a change holds. */
 const row = (uid: string, rv: number): ObjectRow => ({
-  cluster: "c1",
+  ...exampleRow("Pod", "prod", uid, { metadata: { uid, labels: { rv: String(rv) } } }),
   uid,
-  apiGroup: "",
-  apiVersion: "v1",
-  kind: "Pod",
-  resource: "pods",
-  namespace: "prod",
-  name: uid,
   resourceVersion: BigInt(rv),
-  syncId: "s1",
-  objectJson: JSON.stringify({ metadata: { uid, name: uid, labels: { rv: String(rv) } } }),
 });
-
 async function waitFor(check: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
 }

@@ -70,6 +70,7 @@ export {
   objectScoreHistory,
   objectsByUid,
   objectsWhere,
+  type ResourceGroup,
   readGroupKey,
   recordedScores,
   resourceGroups,

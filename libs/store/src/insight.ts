@@ -305,6 +305,16 @@ export function readGroupKey(text: string): GroupKey | undefined {
   return undefined;
 }
 
+/** One group of objects: how many, their findings and their mean score. */
+export type ResourceGroup = {
+  group: string;
+  objects: number;
+  objectsWithIssues: number;
+  openIssues: number;
+  score: number;
+  issuesBySeverity: Record<string, number>;
+};
+
 /**
  * Objects a condition selects, grouped by one to a few keys (one group per combination of values;
  * an object lacking any is in none), with each group's mean score and open findings by severity.
@@ -333,14 +343,7 @@ export async function resourceGroups(db: Database, keys: GroupKey[], where: SQL 
     values.map((value) => sql`${value} is not null`),
     sql` and `,
   );
-  const found = await db.execute<{
-    group: string;
-    objects: number;
-    objectsWithIssues: number;
-    openIssues: number;
-    score: number;
-    issuesBySeverity: Record<string, number>;
-  }>(sql`
+  const found = await db.execute<ResourceGroup>(sql`
     with r as (select ${resources.cluster}, ${resources.uid}, ${resources.kind}, ${resources.namespace},
         ${resources.labels}, ${resources.annotations} from ${resources} where ${where ?? sql`true`}),
       grouped as (select ${group} as "group", ${scored.score} as score, ${scored.openIssues} as open_issues, ${object.cluster} as cluster, ${object.uid} as uid

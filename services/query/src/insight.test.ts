@@ -1,7 +1,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { healthScore, type Severity } from "@atoll/insight";
-import { applyIndexOps, type ObjectRow, recordIssues, registerCluster } from "@atoll/store";
+import {
+  applyIndexOps,
+  type ObjectRow,
+  type ResourceGroup,
+  recordIssues,
+  registerCluster,
+} from "@atoll/store";
 import { suiteDatabase } from "@atoll/store/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { buildQueryApp } from "./app.js";
@@ -38,16 +44,6 @@ function row(cluster: string, object: Obj): ObjectRow {
     syncId: "s1",
     objectJson: JSON.stringify({ apiVersion, ...object, metadata: { ...object.metadata, uid } }),
   };
-}
-
-/** One resource group as /api/v1/insight/groups answers it. */
-interface Group {
-  group: string;
-  objects: number;
-  objectsWithIssues: number;
-  openIssues: number;
-  score: number;
-  issuesBySeverity: Record<string, number>;
 }
 
 const uidOf = (cluster: string, kind: string, namespace: string, name: string) =>
@@ -460,20 +456,20 @@ describe("insight endpoints", () => {
       region: "us",
       labels: { env: "staging" },
     });
-    const byCluster = (await get("/api/v1/insight/groups?by=cluster")).body.items as Group[];
+    const byCluster = (await get("/api/v1/insight/groups?by=cluster")).body.items as ResourceGroup[];
     const ofCluster = (name: string) => byCluster.find((g) => g.group === name)!;
-    const byRegion = (await get("/api/v1/insight/groups?by=region")).body.items as Group[];
+    const byRegion = (await get("/api/v1/insight/groups?by=region")).body.items as ResourceGroup[];
     expect(byRegion.map((g) => g.group).sort()).toEqual(["eu", "us"]);
     for (const [region, cluster] of [
       ["eu", "c1"],
       ["us", "c2"],
     ] as const)
       expect(byRegion.find((g) => g.group === region)).toEqual({ ...ofCluster(cluster), group: region });
-    const byEnv = (await get("/api/v1/insight/groups?by=cluster-label:env")).body.items as Group[];
+    const byEnv = (await get("/api/v1/insight/groups?by=cluster-label:env")).body.items as ResourceGroup[];
     expect(byEnv.find((g) => g.group === "prod")).toEqual({ ...ofCluster("c1"), group: "prod" });
     // Addressing narrows the groups as everywhere else.
     const prodPods = (await get("/api/v1/insight/groups?by=cluster-label:env&kind=Pod")).body
-      .items as Group[];
+      .items as ResourceGroup[];
     expect(prodPods.find((g) => g.group === "prod")!.objects).toBeLessThan(ofCluster("c1").objects);
     expect((await get("/api/v1/insight/groups?by=zone")).body.items).toEqual([]);
     expect((await get("/api/v1/insight/groups?by=datacenter")).status).toBe(400);
