@@ -34,7 +34,10 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const model = () => ({ baseUrl, model: "test-model", apiKey: "k-123", timeoutMs: 300 });
+/** A model that answers in time unless a test means it not to: a loaded machine is slow, not late. */
+const model = (timeoutMs = 15_000) => ({ baseUrl, model: "test-model", apiKey: "k-123", timeoutMs });
+/** How long the slow model's test waits for it; it replies well after. */
+const IMPATIENT_MS = 300;
 const question = "pods whose owner team is unhappy";
 
 describe("language-model fallback", () => {
@@ -115,12 +118,13 @@ describe("language-model fallback", () => {
     ["an empty reply", () => ({ status: 200, content: "" }), /no text/],
     [
       "a slow reply",
-      () => ({ status: 200, content: "SELECT * FROM resources", delayMs: 1000 }),
+      () => ({ status: 200, content: "SELECT * FROM resources", delayMs: 5_000 }),
       /within 300 ms/,
     ],
   ])("falls back to the rules on %s", async (_, behaviour, warning) => {
     reply = behaviour;
-    const answer = await answerNaturalQuestion(question, { model: model() });
+    const slow = (behaviour({ model: "", messages: [] }).delayMs ?? 0) > 0;
+    const answer = await answerNaturalQuestion(question, { model: model(slow ? IMPATIENT_MS : undefined) });
     expect(answer.engine).toBe("rules");
     expect(answer.warning).toMatch(warning);
     expect(toSqlText(answer.query)).toBe(
