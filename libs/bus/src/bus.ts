@@ -16,7 +16,7 @@ import {
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { connect, headers, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
 import { assertClusterName, type BusNames, busNames } from "./names.js";
-import { ensureTopology } from "./topology.js";
+import { ensureTopology, type TopologySettings } from "./topology.js";
 
 export interface BusOptions {
   url: string;
@@ -32,8 +32,8 @@ export interface BusOptions {
   credentialsFile?: string;
   /** Inbox prefix; a pull-mode agent must use its cluster's, the only inbox it may read. */
   inboxPrefix?: string;
-  /** How many messages one cluster may have waiting in a stream it writes (hub services set it). */
-  clusterBacklog?: number | undefined;
+  /** The layout of streams and buckets a hub service declares (ensureTopology). */
+  topology?: TopologySettings;
 }
 
 /** The settings every hub service reads from its environment (commonConfig), as they come. */
@@ -41,6 +41,7 @@ export interface HubBusSettings {
   NATS_URL: string;
   ATOLL_BUS_PREFIX: string;
   ATOLL_BUS_CLUSTER_BACKLOG?: number | undefined;
+  ATOLL_BUS_REPLICAS?: number | undefined;
   NATS_CREDENTIALS?: string | undefined;
 }
 
@@ -176,7 +177,7 @@ export class Bus {
     readonly jsm: JetStreamManager,
     private readonly logger: Logger,
     prefix: string,
-    private readonly clusterBacklog: number | undefined,
+    private readonly topology: TopologySettings,
   ) {
     this.names = busNames(prefix);
     this.js = jetstream(nc);
@@ -191,7 +192,7 @@ export class Bus {
       url: settings.NATS_URL,
       name,
       prefix: settings.ATOLL_BUS_PREFIX,
-      clusterBacklog: settings.ATOLL_BUS_CLUSTER_BACKLOG,
+      topology: { clusterBacklog: settings.ATOLL_BUS_CLUSTER_BACKLOG, replicas: settings.ATOLL_BUS_REPLICAS },
       logger,
       ...(settings.NATS_CREDENTIALS ? { credentialsFile: settings.NATS_CREDENTIALS } : {}),
     });
@@ -210,7 +211,8 @@ export class Bus {
         `connecting to ${options.url}`,
         () =>
           connect({
-            servers: options.url,
+            // A NATS cluster is named by several URLs, comma-separated; one is enough to learn the rest.
+            servers: options.url.split(",").map((url) => url.trim()),
             name: options.name,
             maxReconnectAttempts: -1,
             reconnectTimeWait: 1000,
@@ -242,18 +244,14 @@ export class Bus {
       }
     })();
     const jsm = await jetstreamManager(nc, { checkAPI: false });
-    return new Bus(nc, jsm, logger, options.prefix ?? "", options.clusterBacklog);
+    return new Bus(nc, jsm, logger, options.prefix ?? "", options.topology ?? {});
   }
 
   /** Declares streams and buckets; the hub services call this at start-up, agents do not. */
   ensureTopology(): Promise<void> {
     return retryWhileUnreachable(
       "declaring streams",
-      () =>
-        ensureTopology(this.jsm, this.js, this.names, {
-          logger: this.logger,
-          clusterBacklog: this.clusterBacklog,
-        }),
+      () => ensureTopology(this.jsm, this.js, this.names, { ...this.topology, logger: this.logger }),
       this.logger,
     );
   }

@@ -25,4 +25,4 @@ export {
   type Permissions,
   renderServerConfig,
 } from "./security.js";
-export { streamConfigs } from "./topology.js";
+export { streamConfigs, type TopologySettings } from "./topology.js";

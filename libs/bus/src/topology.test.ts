@@ -25,7 +25,7 @@ describe("stream topology", () => {
       name: "topology-test",
       prefix,
       logger,
-      clusterBacklog: BACKLOG,
+      topology: { clusterBacklog: BACKLOG },
     });
     buses.push(bus);
     return bus;

@@ -18,6 +18,17 @@ const TWO_MINUTES_NS = 120_000_000_000;
 /** How many messages one cluster may have waiting in a stream it writes, unless configured. */
 const DEFAULT_CLUSTER_BACKLOG = 1000;
 
+/** How the streams and buckets are laid out; hub services take them from their settings. */
+export interface TopologySettings {
+  /** How many messages one cluster may have waiting in a stream it writes. */
+  clusterBacklog?: number | undefined;
+  /**
+   * How many NATS servers keep a copy of each stream and bucket: 1 on a single server, 3 on a
+   * cluster, so that losing one server loses no message and stops no publisher.
+   */
+  replicas?: number | undefined;
+}
+
 /**
  * Stream definitions; the dedupe window is what makes Nats-Msg-Id retries safe.
  *
@@ -30,9 +41,9 @@ const DEFAULT_CLUSTER_BACKLOG = 1000;
  */
 export function streamConfigs(
   names: BusNames,
-  clusterBacklog: number = DEFAULT_CLUSTER_BACKLOG,
+  { clusterBacklog = DEFAULT_CLUSTER_BACKLOG, replicas = 1 }: TopologySettings = {},
 ): (Partial<StreamConfig> & { name: string })[] {
-  const common = { storage: StorageType.File, duplicate_window: TWO_MINUTES_NS, num_replicas: 1 };
+  const common = { storage: StorageType.File, duplicate_window: TWO_MINUTES_NS, num_replicas: replicas };
   const perClusterQuota = {
     retention: RetentionPolicy.Workqueue,
     discard: DiscardPolicy.New,
@@ -82,9 +93,9 @@ export async function ensureTopology(
   jsm: JetStreamManager,
   js: JetStreamClient,
   names: BusNames,
-  options: { logger: Logger; clusterBacklog?: number | undefined },
+  options: TopologySettings & { logger: Logger },
 ): Promise<void> {
-  for (const config of streamConfigs(names, options.clusterBacklog)) {
+  for (const config of streamConfigs(names, options)) {
     let existing: StreamConfig;
     try {
       existing = (await jsm.streams.info(config.name)).config;
@@ -113,7 +124,7 @@ export async function ensureTopology(
       );
     }
   }
-  await new Kvm(js).create(names.clustersBucket, { history: 1 });
+  await new Kvm(js).create(names.clustersBucket, { history: 1, replicas: options.replicas ?? 1 });
 }
 
 /**

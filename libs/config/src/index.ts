@@ -39,6 +39,11 @@ export const commonConfig = {
    * when unset).
    */
   ATOLL_BUS_CLUSTER_BACKLOG: z.coerce.number().int().min(10).max(10_000_000).optional(),
+  /**
+   * How many NATS servers keep each stream and bucket: 1 (the default) on one server, 3 on a
+   * three-server cluster. Hub services declare it at start; raising it later replicates in place.
+   */
+  ATOLL_BUS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   LOG_LEVEL: z.string().default("info"),
   /** File with this process's NATS nkey seed, where the server requires authentication. */
   NATS_CREDENTIALS: z.string().optional(),

@@ -176,6 +176,54 @@ export async function startNatsServer(
   };
 }
 
+export interface NatsClusterProcess {
+  /** Every server's client URL, comma-separated, as NATS_URL takes a cluster. */
+  url: string;
+  servers: NatsServerProcess[];
+  /** The server names (n1, n2, …), in the order of `servers`: JetStream reports leaders by them. */
+  names: string[];
+  /** SIGKILLs one server, as a crashed machine would; the others carry on. */
+  kill(index: number): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a NATS cluster of `size` servers with JetStream on loopback ports, each routed to the
+ * others, for tests of replicated streams and of a server lost mid-flight.
+ */
+export async function startNatsCluster(size = 3): Promise<NatsClusterProcess> {
+  const clientPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const dir = mkdtempSync(join(tmpdir(), "atoll-nats-cluster-"));
+  const names = clientPorts.map((_, i) => `n${i + 1}`);
+  const servers = await Promise.all(
+    clientPorts.map((port, i) =>
+      startNatsServer({
+        port,
+        config: [
+          `server_name: ${names[i]}`,
+          `listen: 127.0.0.1:${port}`,
+          `jetstream { store_dir: "${join(dir, names[i]!)}", max_memory_store: 64MB, max_file_store: 1GB }`,
+          `cluster { name: atoll-test, listen: 127.0.0.1:${routePorts[i]}, routes: [${routePorts
+            .filter((_, j) => j !== i)
+            .map((route) => `nats-route://127.0.0.1:${route}`)
+            .join(", ")}] }`,
+        ].join("\n"),
+      }),
+    ),
+  );
+  return {
+    url: servers.map((server) => server.url).join(","),
+    servers,
+    names,
+    kill: (index) => servers[index]?.process.kill("SIGKILL"),
+    stop: async () => {
+      await Promise.all(servers.map((server) => server.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface PostgresServerProcess {
   /** A URL of the server's postgres database, for the superuser postgres (trust auth). */
   url: string;
