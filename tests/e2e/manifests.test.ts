@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { natsIdentities, renderServerConfig } from "@atoll/bus";
 import { serviceEntry } from "@atoll/devkit";
 import { AUDIT_RULES, audit } from "@atoll/insight";
 import { AGENT_APPLY_RULES, AGENT_GATEWAY_RULES, AGENT_READ_RULES, agentManifest } from "@atoll/registry";
@@ -121,5 +122,39 @@ describe("deployment manifests", () => {
         (f) => !f.passed && (f.severity === "high" || f.severity === "critical"),
       ),
     ).toEqual([]);
+  });
+
+  it("runs the hub's bus as three NATS servers and keeps every stream on all three", async () => {
+    const objects = await render("hub");
+    const nats = objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === "nats");
+    expect(nats.spec.replicas).toBe(3);
+    const config = objects.find(
+      (o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("atoll-hub-config"),
+    );
+    expect(config.data.ATOLL_BUS_REPLICAS).toBe("3");
+    // The example server configuration is what nats-config renders today, not a stale copy.
+    const example = readFileSync(`${ROOT}infra/k8s/hub/nats-server.conf.example`, "utf8");
+    const hubKey = /nkey: "(U[A-Z0-9]+)"/.exec(example)?.[1];
+    expect(hubKey).toBeDefined();
+    expect(example).toBe(
+      renderServerConfig({
+        port: 4222,
+        host: "0.0.0.0",
+        storeDir: "/data/jetstream",
+        monitorPort: 8222,
+        tls: {
+          certFile: "/etc/nats/tls/tls.crt",
+          keyFile: "/etc/nats/tls/tls.key",
+          caFile: "/etc/nats/tls/ca.crt",
+        },
+        identities: natsIdentities(hubKey!, [], ""),
+        cluster: {
+          serverName: "$POD_NAME",
+          name: "atoll",
+          listen: "0.0.0.0:6222",
+          routes: [0, 1, 2].map((i) => `nats-route://nats-${i}.nats-cluster.atoll-system.svc:6222`),
+        },
+      }),
+    );
   });
 });

@@ -20,6 +20,7 @@ export {
   type AccountLimits,
   agentPermissions,
   DEFAULT_ACCOUNT_LIMITS,
+  type NatsClusterMembership,
   type NatsIdentity,
   natsIdentities,
   type Permissions,

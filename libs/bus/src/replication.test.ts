@@ -1,9 +1,14 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { codecFor, create, PlacementRequestSchema } from "@atoll/contracts";
-import { type NatsClusterProcess, startNatsCluster, until } from "@atoll/devkit";
+import { freePort, type NatsClusterProcess, startNatsCluster, startNatsServer, until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
+import { createUser as createNkeyUser } from "@nats-io/nkeys";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bus } from "./bus.js";
+import { natsIdentities, renderServerConfig } from "./security.js";
 
 const codec = codecFor(PlacementRequestSchema);
 const MESSAGES = 200;
@@ -96,4 +101,62 @@ describe("streams replicated across a three-server NATS cluster (ATOLL_BUS_REPLI
       `replication: ${MESSAGES} messages, ${retried} publishes retried across the failover, ${handled.length - MESSAGES} redeliveries`,
     );
   }, 120_000);
+});
+
+describe("the server configuration `atoll cluster nats-config --routes` renders", () => {
+  it("makes three servers one JetStream cluster that keeps the hub's streams in three copies", async () => {
+    const hub = createNkeyUser();
+    const clientPorts = await Promise.all([0, 1, 2].map(() => freePort()));
+    const routePorts = await Promise.all([0, 1, 2].map(() => freePort()));
+    const store = mkdtempSync(join(tmpdir(), "atoll-nats-rendered-"));
+    const servers = await Promise.all(
+      clientPorts.map((port, i) =>
+        startNatsServer({
+          port,
+          config: renderServerConfig({
+            port,
+            host: "127.0.0.1",
+            storeDir: join(store, `s${i}`),
+            identities: natsIdentities(hub.getPublicKey(), [], ""),
+            cluster: {
+              serverName: `s${i}`,
+              name: "atoll",
+              listen: `127.0.0.1:${routePorts[i]}`,
+              routes: routePorts.map((route) => `nats-route://127.0.0.1:${route}`),
+            },
+          }),
+        }),
+      ),
+    );
+    const bus = await Bus.connect({
+      url: servers.map((server) => server.url).join(","),
+      name: "rendered-config-test",
+      prefix: `c${randomBytes(4).toString("hex")}`,
+      logger: silentLogger(),
+      nkeySeed: new TextDecoder().decode(hub.getSeed()),
+      topology: { replicas: 3 },
+    });
+    try {
+      await until(
+        async () => {
+          try {
+            await bus.ensureTopology();
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        "the rendered cluster to take the topology",
+        60_000,
+        500,
+      );
+      const info = await bus.jsm.streams.info(bus.names.streams.resources);
+      expect(info.config.num_replicas).toBe(3);
+      expect(info.cluster?.replicas?.length).toBe(2);
+    } finally {
+      await bus.close();
+      await Promise.all(servers.map((server) => server.stop()));
+      rmSync(store, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

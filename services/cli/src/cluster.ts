@@ -16,10 +16,12 @@ export const CLUSTER_USAGE = `atoll cluster <command>:
                                            FILE (mode 600), the public key (U...) is printed
   nats-config --hub-nkey KEY --listen ADDR [--port N] [--store-dir DIR] [--out FILE] [--bootstrap]
               [--tls-cert F --tls-key F --tls-ca F] [--max-file 10G] [--max-memory 1G]
+              [--server-name NAME|'$POD_NAME' --routes nats-route://H:6222,...] [--monitor-port 8222]
                                            NATS server config with one identity per pull cluster, bound to
                                            ADDR, with TLS (default files under /etc/nats/tls) and the
                                            account's JetStream storage capped
-                                           (--bootstrap: the hub's alone, before the hub is running)
+                                           (--bootstrap: the hub's alone, before the hub is running;
+                                           --routes: one server of a three-server JetStream cluster)
 fields: --label k=v (repeat) --region R --zone Z --provider P --taint key[=value]:Effect (repeat) --rules FILE
         --read-only true|false      the gateway refuses writes to the cluster (default false)
         --impersonate true|false    the gateway acts as the Atoll user in the cluster (default true)
@@ -179,8 +181,20 @@ export async function runCluster(args: string[], print: (text: string) => void):
           "tls-ca": { type: "string" },
           "max-file": { type: "string" },
           "max-memory": { type: "string" },
+          "server-name": { type: "string" },
+          routes: { type: "string" },
+          "monitor-port": { type: "string" },
         },
       });
+      const routes = values.routes?.split(",").map((route) => route.trim());
+      if (routes && !routes.every((route) => route.startsWith("nats-route://")))
+        throw new SetupError(
+          "--routes takes the cluster's servers as nats-route://HOST:6222, comma-separated",
+        );
+      if (routes && !values["server-name"])
+        throw new SetupError(
+          "--routes needs --server-name: each server of a cluster has its own (or $POD_NAME)",
+        );
       if (!values["hub-nkey"]?.startsWith("U"))
         throw new SetupError("--hub-nkey must be the hub services' public user nkey (it starts with U)");
       if (!values.listen)
@@ -212,6 +226,12 @@ export async function runCluster(args: string[], print: (text: string) => void):
           maxMemory: size("max-memory", values["max-memory"], DEFAULT_ACCOUNT_LIMITS.maxMemory),
         },
         identities: natsIdentities(values["hub-nkey"], items, process.env.ATOLL_BUS_PREFIX ?? ""),
+        ...(routes
+          ? {
+              cluster: { serverName: values["server-name"]!, name: "atoll", listen: "0.0.0.0:6222", routes },
+            }
+          : {}),
+        ...(values["monitor-port"] ? { monitorPort: Number(values["monitor-port"]) } : {}),
       });
       if (values.out) {
         writeFileSync(values.out, config);
