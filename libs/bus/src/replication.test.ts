@@ -25,6 +25,23 @@ async function publishUntilTaken(bus: Bus, subject: string, name: string): Promi
   }
 }
 
+/** Declares the topology once the cluster has elected its JetStream leader, a moment after the servers listen. */
+async function declareOnceElected(bus: Bus): Promise<void> {
+  await until(
+    async () => {
+      try {
+        await bus.ensureTopology();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    "the NATS cluster to take the topology",
+    60_000,
+    500,
+  );
+}
+
 describe("streams replicated across a three-server NATS cluster (ATOLL_BUS_REPLICAS=3)", () => {
   let cluster: NatsClusterProcess;
   let bus: Bus;
@@ -39,20 +56,7 @@ describe("streams replicated across a three-server NATS cluster (ATOLL_BUS_REPLI
       logger: silentLogger(),
       topology: { replicas: 3 },
     });
-    // The cluster elects its JetStream leader a moment after the servers listen.
-    await until(
-      async () => {
-        try {
-          await bus.ensureTopology();
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      "the NATS cluster to take the topology",
-      60_000,
-      500,
-    );
+    await declareOnceElected(bus);
   }, 90_000);
   afterAll(async () => {
     await bus?.close();
@@ -137,19 +141,7 @@ describe("the server configuration `atoll cluster nats-config --routes` renders"
       topology: { replicas: 3 },
     });
     try {
-      await until(
-        async () => {
-          try {
-            await bus.ensureTopology();
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        "the rendered cluster to take the topology",
-        60_000,
-        500,
-      );
+      await declareOnceElected(bus);
       const info = await bus.jsm.streams.info(bus.names.streams.resources);
       expect(info.config.num_replicas).toBe(3);
       expect(info.cluster?.replicas?.length).toBe(2);
