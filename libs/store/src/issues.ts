@@ -85,8 +85,9 @@ export interface IssueListing {
 }
 
 /**
- * Findings, worst first (by severity_weight), then the most recently seen. Resolved findings outlive their objects, so every filter reads the issues
- * table itself; only the caller's conditions may look at the objects.
+ * Findings, worst first (by severity_weight), then the most recently seen. Resolved findings
+ * outlive their objects, so every filter reads the issues table itself; only the caller's
+ * conditions may look at the objects.
  */
 export async function listIssues(db: Database, listing: IssueListing) {
   const filters = [

@@ -4,7 +4,8 @@ import type { Database } from "./db.js";
 import { clusters } from "./schema/clusters.js";
 import { resources } from "./schema/resources.js";
 
-/** Reads of the indexed objects that serve the API beside search: types, counts, kinds of a cluster. */
+// Reads of the indexed objects that serve the API beside search: types, counts, kinds of a cluster.
+
 /** A resource type the index holds objects of. */
 export interface IndexedType {
   group: string;

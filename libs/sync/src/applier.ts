@@ -393,12 +393,8 @@ export class WorkApplier {
     const unfollow = this.options.shared?.follow(type, (event) => {
       // Only Atoll's objects, and deletions of ones it knows, are worth a place in the queue.
       if (event.type === "SYNC_BEGIN" || event.type === "SYNC_END") return;
-      if (
-        event.type === "DELETED"
-          ? !this.keysByUid.has(event.uid) && !event.object
-          : !placedByAtoll(event.object)
-      )
-        return;
+      const ours = placedByAtoll(event.object) || (event.type === "DELETED" && this.keysByUid.has(event.uid));
+      if (!ours) return;
       this.observing = this.observing
         .then(() => this.observe(type, event))
         .catch((error: unknown) =>
