@@ -19,6 +19,7 @@ import { spawnService, until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
 import {
   electPolicy,
+  FilterMemo,
   FLEET_AUTHORITY,
   type OverridePolicyDoc,
   type PropagationPolicyDoc,
@@ -198,6 +199,9 @@ async function main(): Promise<void> {
     const clusters = await clusterStates(handle.sql, fleet, 7200);
     const policies = parsed.propagationPolicies as PropagationPolicyDoc[];
     const overrides = parsed.overridePolicies as OverridePolicyDoc[];
+    const byName = new Map(clusters.map((c) => [c.name, c]));
+    // As the scheduler does: its batches share filter verdicts (here, one batch).
+    const memo = new FilterMemo();
     let placed = 0;
     const pureStart = performance.now();
     for (const [i, t] of templates.entries()) {
@@ -217,12 +221,13 @@ async function main(): Promise<void> {
           placement: policy.spec.placement ?? {},
           clusters,
           uid: `uid-${i}`,
+          memo,
         });
         for (const target of decision.clusters)
           workManifests({
             template: t,
             replicas: target.replicas,
-            cluster: clusters.find((c) => c.name === target.name)!,
+            cluster: byName.get(target.name)!,
             overridePolicies: overrides,
             binding: `b-${i}`,
           });

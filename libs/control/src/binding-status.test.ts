@@ -1,3 +1,4 @@
+import { rejectionsByCluster } from "@atoll/placement";
 import type { ClusterReachability } from "@atoll/store";
 import { describe, expect, it } from "vitest";
 import { bindingWithin, clusterStatuses } from "./binding-status.js";
@@ -66,7 +67,7 @@ describe("a binding seen from some clusters", () => {
       { name: "sim-1", replicas: 2 },
       { name: "sim-2", replicas: 1 },
     ],
-    rejected: { "sim-3": "cluster(s) had untolerated taint" },
+    rejected: { "cluster(s) had untolerated taint": ["sim-3"] },
     aggregatedStatus: { "sim-1": { applied: true }, "sim-2": { applied: false }, "sim-4": { applied: true } },
     evictionTasks: [{ fromCluster: "sim-4", reason: "TaintUntolerated" }],
     condition: "Success",
@@ -87,7 +88,7 @@ describe("a binding seen from some clusters", () => {
   ])("seeing %j shows only their part", (visible, clusters, rejected, statuses, evictions, message) => {
     const seen = bindingWithin(binding, (c) => visible.includes(c));
     expect(seen.clusters.map((c) => c.name)).toEqual(clusters);
-    expect(Object.keys(seen.rejected)).toEqual(rejected);
+    expect(Object.keys(rejectionsByCluster(seen.rejected))).toEqual(rejected);
     expect(Object.keys(seen.aggregatedStatus)).toEqual(statuses);
     expect(seen.evictionTasks.map((t) => t.fromCluster)).toEqual(evictions);
     expect(seen.message.startsWith(message)).toBe(true);

@@ -1,3 +1,4 @@
+import { type Rejections, rejectionsWithin } from "@atoll/placement";
 import type { ClusterReachability } from "@atoll/store";
 
 export type ClusterHealth = "Healthy" | "Unhealthy" | "Unknown";
@@ -89,7 +90,7 @@ export function bindingWithin<B extends BindingView>(binding: B, sees: (cluster:
   return {
     ...binding,
     clusters,
-    rejected: pick(binding.rejected),
+    rejected: rejectionsWithin(binding.rejected, sees),
     aggregatedStatus: pick(binding.aggregatedStatus),
     evictionTasks: binding.evictionTasks.filter((t) => sees(String(t.fromCluster ?? ""))),
     message:
@@ -99,7 +100,7 @@ export function bindingWithin<B extends BindingView>(binding: B, sees: (cluster:
 }
 
 interface BindingView extends BindingClusters {
-  rejected: Record<string, string>;
+  rejected: Rejections;
   evictionTasks: Record<string, unknown>[];
   condition: string;
   message: string;

@@ -12,7 +12,7 @@ import {
 } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
-import { DocumentsError } from "@atoll/placement";
+import { DocumentsError, rejectionsByCluster } from "@atoll/placement";
 import {
   getBinding,
   getTemplate,
@@ -158,7 +158,7 @@ describe("the placement control plane", { timeout: 30_000 }, () => {
         { name: "us", replicas: 2 },
       ],
       rejected: {
-        dev: "ClusterAffinity: cluster(s) did not match the placement cluster affinity constraint",
+        "ClusterAffinity: cluster(s) did not match the placement cluster affinity constraint": ["dev"],
       },
     });
     await until(() => works.length >= 2, "two works");
@@ -712,7 +712,7 @@ spec:
       await controller().place(settings("shared"));
       expect((await worksOf("shared")).map((w) => w.cluster)).toEqual(["eu"]);
       const binding = await getBinding(handle.sql, "shared", "settings-serviceaccount");
-      expect(binding?.rejected.us).toMatch(
+      expect(rejectionsByCluster(binding!.rejected).us).toMatch(
         /outside the write grants of team \(role deployer\), who applied the template/,
       );
     });

@@ -17,10 +17,12 @@ import {
   authorityCovers,
   bindingName,
   type ClusterState,
+  coversEveryCluster,
   DEFAULT_EVICTION_GRACE_SECONDS,
   dependencies,
   type EvictionTask,
   electPolicy,
+  FilterMemo,
   FLEET_AUTHORITY,
   type FleetDisruption,
   failureClearsResult,
@@ -28,25 +30,31 @@ import {
   type OverridePolicyDoc,
   PlacementError,
   type PropagationPolicyDoc,
+  type Rejections,
   type Resources,
+  reject,
   replicaRequests,
   scheduleBinding,
   type TemplateDoc,
   workManifests,
 } from "@atoll/placement";
 import {
+  type BindingDecision,
   type BindingRow,
-  claimTemplate,
+  claimTemplates,
   clusterWorks,
   databaseUnavailable,
   deleteBinding,
-  getBinding,
+  getBindings,
   getTemplate,
+  getTemplates,
   listClusterRegistry,
   listPolicies,
   listWorks,
   saveBinding,
+  saveBindings,
   type TemplateKey,
+  type TemplateRow,
   type WorkRow,
 } from "@atoll/store";
 import type postgres from "postgres";
@@ -78,13 +86,40 @@ function workBytes(manifests: Record<string, unknown>[]): number {
  */
 const ASSUMED_FOR_MS = 15_000;
 
-/** Templates placed at once; each holds a database connection for a moment. */
-const PARALLEL_PLACEMENTS = 6;
+/**
+ * Most placement requests decided and written together. A batch is one transaction, so it is
+ * also how many bindings a failure makes the scheduler decide again.
+ */
+const PLACEMENT_BATCH = 500;
+
+/** What placing one template comes to, before anything is written. */
+interface Outcome {
+  /** The policy that now claims the template ("" for none), when that changed. */
+  claim?: string;
+  /** The template is gone: its binding goes, and its works turn into deletes. */
+  withdraw?: { namespace: string; name: string; preserve: boolean };
+  save?: { decision: BindingDecision; conflict: "Abort" | "Overwrite" };
+}
+
+/** Rejections with more clusters' reasons added (clusters not among them yet). */
+function withRejections(rejections: Rejections, more: Record<string, string>): Rejections {
+  if (Object.keys(more).length === 0) return rejections;
+  const all = Object.fromEntries(
+    Object.entries(rejections).map(([reason, clusters]) => [reason, [...clusters]]),
+  );
+  for (const [cluster, reason] of Object.entries(more)) reject(all, reason, cluster);
+  return all;
+}
+
+/** Postgres or NATS out of reach: what to try again later, rather than any template's fault. */
+const outage = (error: unknown) => databaseUnavailable(error) || isUnreachable(error);
 
 export interface PlacementContext {
   policies: Awaited<ReturnType<typeof listPolicies>>;
   clusters: ClusterState[];
   disruption: FleetDisruption;
+  /** Filter verdicts the batch's templates share. */
+  memo: FilterMemo;
 }
 
 export interface PlacementControllerOptions {
@@ -133,7 +168,7 @@ export class PlacementController {
         cluster,
       ),
     );
-    return { policies, clusters: assumedClusters, disruption };
+    return { policies, clusters: assumedClusters, disruption, memo: new FilterMemo() };
   }
 
   /** Counts replicas a decision adds to a cluster against it, in this batch and the next ones. */
@@ -156,11 +191,80 @@ export class PlacementController {
     }
   }
 
+  /** Places one template: a batch of one. */
   async place(key: TemplateKey, batchContext?: PlacementContext): Promise<void> {
+    const failures = await this.placeAll([key], batchContext ?? (await this.loadContext()));
+    if (failures[0]) throw failures[0].error;
+  }
+
+  /**
+   * Places templates together: their templates and bindings are read in one query each, each is
+   * decided in turn (a decision's replicas count against the next one's capacity), and the
+   * decisions are written in one transaction and their works published together. Postgres or
+   * NATS out of reach throws, for the whole batch to be tried again, which is idempotent; a
+   * template whose own data fails it is returned with its error and the others go on.
+   */
+  async placeAll(
+    keys: TemplateKey[],
+    context: PlacementContext,
+  ): Promise<{ key: TemplateKey; error: unknown }[]> {
+    const { sql } = this.options;
+    const failures: { key: TemplateKey; error: unknown }[] = [];
+    const nameOf = (key: TemplateKey) => bindingName({ kind: key.kind, metadata: { name: key.name } });
+    const templateId = (key: TemplateKey) =>
+      JSON.stringify([key.apiVersion, key.kind, key.namespace, key.name]);
+    const [templates, bindings] = await Promise.all([
+      getTemplates(sql, keys),
+      getBindings(
+        sql,
+        keys.map((key) => ({ namespace: key.namespace, name: nameOf(key) })),
+      ),
+    ]);
+    const templateOf = new Map(templates.map((t) => [templateId(t), t]));
+    const bindingOf = new Map(bindings.map((b) => [`${b.namespace}/${b.name}`, b]));
+    const outcomes: { key: TemplateKey; outcome: Outcome }[] = [];
+    for (const key of keys) {
+      try {
+        const outcome = await this.decide(
+          key,
+          context,
+          templateOf.get(templateId(key)),
+          bindingOf.get(`${key.namespace}/${nameOf(key)}`),
+        );
+        outcomes.push({ key, outcome });
+      } catch (error) {
+        if (outage(error)) throw error;
+        failures.push({ key, error });
+      }
+    }
+    await claimTemplates(
+      sql,
+      outcomes.flatMap(({ key, outcome }) =>
+        outcome.claim === undefined ? [] : [{ ...key, policy: outcome.claim }],
+      ),
+    );
+    for (const { outcome } of outcomes)
+      if (outcome.withdraw) {
+        const { namespace, name, preserve } = outcome.withdraw;
+        await this.publish(namespace, name, await deleteBinding(sql, namespace, name, { preserve }), "Abort");
+      }
+    const saves = outcomes.flatMap(({ key, outcome }) => (outcome.save ? [{ key, save: outcome.save }] : []));
+    failures.push(...(await this.commitAll(saves)));
+    return failures;
+  }
+
+  /**
+   * What placing one template comes to, from its template and binding as read: nothing is
+   * written here. Reads only what few templates need (dependencies, works under eviction).
+   */
+  private async decide(
+    key: TemplateKey,
+    context: PlacementContext,
+    template: TemplateRow | undefined,
+    previous: BindingRow | undefined,
+  ): Promise<Outcome> {
     const { sql, logger } = this.options;
-    const context = batchContext ?? (await this.loadContext());
     const { policies, clusters } = context;
-    const template = await getTemplate(sql, key);
     const bindingNamespace = key.namespace;
     const name = bindingName({ kind: key.kind, metadata: { name: key.name } });
     const propagation = policies
@@ -168,18 +272,11 @@ export class PlacementController {
       .map((p) => p.document as unknown as PropagationPolicyDoc);
     if (!template) {
       // The user deleted the template: it leaves every cluster, unless its policy preserves it there.
-      const previous = await getBinding(sql, bindingNamespace, name);
+      if (!previous) return {};
       const preserve = Boolean(
-        propagation.find((p) => previous && policyRef(p) === previous.policy)?.spec
-          .preserveResourcesOnDeletion,
+        propagation.find((p) => policyRef(p) === previous.policy)?.spec.preserveResourcesOnDeletion,
       );
-      await this.publish(
-        bindingNamespace,
-        name,
-        await deleteBinding(sql, bindingNamespace, name, { preserve }),
-        "Abort",
-      );
-      return;
+      return { withdraw: { namespace: bindingNamespace, name, preserve } };
     }
     const doc = template.document as TemplateDoc;
     const overrides = policies
@@ -210,7 +307,6 @@ export class PlacementController {
         propagation.filter((p) => p.kind === "PropagationPolicy" && p.metadata.namespace === key.namespace),
       ) ??
       elect(propagation.filter((p) => p.kind === "ClusterPropagationPolicy"));
-    const previous = await getBinding(sql, bindingNamespace, name);
     const base = {
       namespace: bindingNamespace,
       name,
@@ -222,26 +318,26 @@ export class PlacementController {
     if (!policy) {
       // Its policy is gone: as in Karmada, the binding and the member objects stay and the
       // template waits for another policy to claim it. Nothing is withdrawn.
-      if (template.claimedBy) await claimTemplate(sql, key, "");
-      if (previous && previous.condition !== "NoPolicy")
-        await this.commit(
-          {
-            ...previous,
-            ...base,
-            policy: "",
-            condition: "NoPolicy",
-            message:
-              "no policy selects this template any more; it stays on its clusters as it is until a policy claims it " +
-              "(delete the template to withdraw it)",
-          },
-          {},
-          previous.clusters.map((c) => c.name),
-          "Abort",
-          previous,
-        );
-      return;
+      const claim = template.claimedBy ? "" : undefined;
+      if (!previous || previous.condition === "NoPolicy") return claim === undefined ? {} : { claim };
+      return this.saved(
+        claim,
+        {
+          ...previous,
+          ...base,
+          policy: "",
+          condition: "NoPolicy",
+          message:
+            "no policy selects this template any more; it stays on its clusters as it is until a policy claims it " +
+            "(delete the template to withdraw it)",
+        },
+        {},
+        previous.clusters.map((c) => c.name),
+        "Abort",
+        previous,
+      );
     }
-    if (policyRef(policy) !== template.claimedBy) await claimTemplate(sql, key, policyRef(policy));
+    const claim = policyRef(policy) !== template.claimedBy ? policyRef(policy) : undefined;
     const conflict = policy.spec.conflictResolution ?? "Abort";
     const known = new Set(clusters.map((c) => c.name));
     // Both the template and its policy carry the clusters their authors could write; nothing is
@@ -254,13 +350,16 @@ export class PlacementController {
         : !authorityCovers(policyAuthority, cluster)
           ? `outside the write grants of ${policyAuthority.appliedBy || "the hub"}, who applied ${policyRef(policy)}`
           : undefined;
-    const unauthorized = Object.fromEntries(
-      clusters.flatMap((c) => {
+    // The hub's own authority covers every cluster: most templates need no look at each one.
+    const unauthorized: Record<string, string> = {};
+    if (!coversEveryCluster(template.authority) || !coversEveryCluster(policyAuthority))
+      for (const c of clusters) {
         const reason = outsideGrants(c.name);
-        return reason ? [[c.name, reason] as const] : [];
-      }),
-    );
-    const authorized = clusters.filter((c) => !unauthorized[c.name]);
+        if (reason) unauthorized[c.name] = reason;
+      }
+    const authorized = Object.keys(unauthorized).length
+      ? clusters.filter((c) => !unauthorized[c.name])
+      : clusters;
     // Graceful eviction: a task ends once the new home is healthy or its grace period is over;
     // while the hub doubts its own view of the fleet, none ends.
     const tasks = (previous?.evictionTasks ?? []) as unknown as EvictionTask[];
@@ -310,6 +409,7 @@ export class PlacementController {
         placement: policy.spec.placement ?? {},
         clusters: authorized,
         uid: template.uid,
+        memo: context.memo,
         evicting,
         ...(previous
           ? {
@@ -333,7 +433,8 @@ export class PlacementController {
         "could not schedule",
       );
       const keptClusters = clear ? [] : (previous?.clusters ?? []);
-      await this.commit(
+      return this.saved(
+        claim,
         {
           ...base,
           policy: policyRef(policy),
@@ -354,7 +455,6 @@ export class PlacementController {
         conflict,
         previous,
       );
-      return;
     }
     this.assume(context, doc, decision.clusters, previous?.clusters ?? []);
     const { manifests, failures } = await this.renderAll(
@@ -379,13 +479,14 @@ export class PlacementController {
     const placedOn = decision.clusters
       .map((c) => (c.replicas === undefined ? c.name : `${c.name} (${c.replicas})`))
       .join(", ");
-    await this.commit(
+    return this.saved(
+      claim,
       {
         ...base,
         policy: policyRef(policy),
         clusters: decision.clusters,
         observedAffinity: decision.observedAffinityName ?? "",
-        rejected: { ...decision.rejected, ...unauthorized },
+        rejected: withRejections(decision.rejected, unauthorized),
         condition: "Success",
         message: [`placed on ${placedOn}`, ...notes].join("; "),
         evictionTasks: remaining as never,
@@ -398,47 +499,89 @@ export class PlacementController {
   }
 
   /**
-   * Saves a decision and publishes the works it changes; the works of clusters in `keep` stay as
-   * they are. A cluster's work that would not fit in one bus message is not sent at all: what runs
-   * stays as it is everywhere, and the binding says why.
+   * A decision to save; the works of clusters in `keep` stay as they are. A cluster's work that
+   * would not fit in one bus message is not sent at all: what runs stays as it is everywhere, and
+   * the binding says why.
    */
-  private async commit(
-    binding: Omit<BindingRow, "aggregatedStatus" | "scheduledAt" | "generation">,
-    manifests: Record<string, Record<string, unknown>[]>,
+  private saved(
+    claim: string | undefined,
+    binding: BindingDecision["binding"],
+    manifests: BindingDecision["manifests"],
     keep: string[],
     conflict: "Abort" | "Overwrite",
     previous: BindingRow | undefined,
-  ): Promise<void> {
-    const { sql, bus, logger } = this.options;
+  ): Outcome {
+    const { bus, logger } = this.options;
     const limit = bus.maxPayload() - WORK_ENVELOPE_BYTES;
     const oversized = Object.entries(manifests)
       .map(([cluster, list]) => ({ cluster, bytes: workBytes(list) }))
       .find(({ bytes }) => bytes > limit);
-    if (oversized) {
-      const message =
-        `the work for cluster ${oversized.cluster} takes ${oversized.bytes} bytes, more than the ${limit} one ` +
-        "NATS message may carry (the server's max_payload, less room for the envelope): make the template and " +
-        "its dependencies smaller, or raise max_payload in the NATS server configuration";
-      logger.warn({ binding: `${binding.namespace}/${binding.name}`, cluster: oversized.cluster }, message);
-      const running = previous?.clusters ?? [];
-      const changed = await saveBinding(
-        sql,
-        {
-          ...binding,
-          clusters: running,
-          observedAffinity: previous?.observedAffinity ?? "",
-          rejected: previous?.rejected ?? {},
-          condition: "WorkTooLarge",
-          message,
+    const claimed = claim === undefined ? {} : { claim };
+    if (!oversized) return { ...claimed, save: { decision: { binding, manifests, keep }, conflict } };
+    const message =
+      `the work for cluster ${oversized.cluster} takes ${oversized.bytes} bytes, more than the ${limit} one ` +
+      "NATS message may carry (the server's max_payload, less room for the envelope): make the template and " +
+      "its dependencies smaller, or raise max_payload in the NATS server configuration";
+    logger.warn({ binding: `${binding.namespace}/${binding.name}`, cluster: oversized.cluster }, message);
+    const running = previous?.clusters ?? [];
+    return {
+      ...claimed,
+      save: {
+        decision: {
+          binding: {
+            ...binding,
+            clusters: running,
+            observedAffinity: previous?.observedAffinity ?? "",
+            rejected: previous?.rejected ?? {},
+            condition: "WorkTooLarge",
+            message,
+          },
+          manifests: {},
+          keep: [...new Set([...running.map((c) => c.name), ...Object.keys(manifests), ...keep])],
         },
-        {},
-        [...new Set([...running.map((c) => c.name), ...Object.keys(manifests), ...keep])],
+        conflict,
+      },
+    };
+  }
+
+  /**
+   * Saves decisions in one transaction, then publishes the works they change together. Should the
+   * transaction fail for a reason other than an outage, each is saved on its own, so that one
+   * template's fault costs only its own placement.
+   */
+  private async commitAll(
+    saves: { key: TemplateKey; save: NonNullable<Outcome["save"]> }[],
+  ): Promise<{ key: TemplateKey; error: unknown }[]> {
+    const { sql } = this.options;
+    const failures: { key: TemplateKey; error: unknown }[] = [];
+    let written: { works: WorkRow[]; save: NonNullable<Outcome["save"]> }[];
+    try {
+      const works = await saveBindings(
+        sql,
+        saves.map(({ save }) => save.decision),
       );
-      await this.publish(binding.namespace, binding.name, changed, conflict);
-      return;
+      written = saves.map(({ save }, i) => ({ works: works[i]!, save }));
+    } catch (error) {
+      if (outage(error) || saves.length === 1) throw error;
+      written = [];
+      for (const { key, save } of saves) {
+        try {
+          written.push({
+            works: await saveBinding(sql, save.decision.binding, save.decision.manifests, save.decision.keep),
+            save,
+          });
+        } catch (error) {
+          if (outage(error)) throw error;
+          failures.push({ key, error });
+        }
+      }
     }
-    const changed = await saveBinding(sql, binding, manifests, keep);
-    await this.publish(binding.namespace, binding.name, changed, conflict);
+    await Promise.all(
+      written.map(({ works, save }) =>
+        this.publish(save.decision.binding.namespace, save.decision.binding.name, works, save.conflict),
+      ),
+    );
+    return failures;
   }
 
   private async renderAll(
@@ -568,7 +711,7 @@ export class PlacementController {
       durable: "scheduler",
       filterSubject: bus.names.placement(),
       codec: placementCodec,
-      maxBatch: 64,
+      maxBatch: PLACEMENT_BATCH,
       transient: (error) => databaseUnavailable(error) || isUnreachable(error),
       validate: (r) =>
         r.kind && r.name && r.apiVersion
@@ -576,7 +719,7 @@ export class PlacementController {
           : "a placement request names a template's apiVersion, kind and name",
       handler: async (deliveries: Delivery<PlacementRequest>[]) => {
         const context = await this.loadContext();
-        // Each template once per batch; different templates are independent, so a few at a time.
+        // Each template once per batch.
         const keys = new Map<string, TemplateKey>();
         for (const { data } of deliveries)
           keys.set(JSON.stringify([data.apiVersion, data.kind, data.namespace, data.name]), {
@@ -585,28 +728,15 @@ export class PlacementController {
             namespace: data.namespace,
             name: data.name,
           });
-        const queue = [...keys.values()];
-        let outage: unknown;
-        const worker = async () => {
-          for (let key = queue.shift(); key; key = queue.shift()) {
-            const template = `${key.kind} ${key.namespace}/${key.name}`;
-            try {
-              await this.place(key, context);
-              logger.debug({ template }, "placed");
-            } catch (error) {
-              // Postgres or NATS out of reach: the whole batch is tried again once they are back.
-              // Anything else is this template's own fault and must not hold up the others.
-              if (databaseUnavailable(error) || isUnreachable(error)) outage ??= error;
-              else
-                logger.error(
-                  { template, err: (error as Error).message },
-                  "could not place the template; skipping it",
-                );
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: PARALLEL_PLACEMENTS }, worker));
-        if (outage) throw outage;
+        // Postgres or NATS out of reach throws, and the whole batch is tried again once they are
+        // back. Anything else is one template's own fault and must not hold up the others.
+        const failures = await this.placeAll([...keys.values()], context);
+        for (const { key, error } of failures)
+          logger.error(
+            { template: `${key.kind} ${key.namespace}/${key.name}`, err: (error as Error).message },
+            "could not place the template; skipping it",
+          );
+        logger.debug({ templates: keys.size }, "placed a batch");
       },
     });
   }

@@ -172,7 +172,17 @@ export function labelSelectorMatches(
   selector: LabelSelector | undefined,
   labels: Record<string, string>,
 ): boolean {
-  if (!selector) return true;
+  return labelSelectorMatcher(selector)(labels);
+}
+
+/**
+ * A selector made into a test once, for matching it against many label sets (a placement against
+ * every cluster of the fleet): its requirements are gathered and their keys checked only once.
+ */
+export function labelSelectorMatcher(
+  selector: LabelSelector | undefined,
+): (labels: Record<string, string>) => boolean {
+  if (!selector) return () => true;
   const requirements: LabelSelectorRequirement[] = [
     ...Object.entries(selector.matchLabels ?? {}).map(([key, value]) => ({
       key,
@@ -181,7 +191,8 @@ export function labelSelectorMatches(
     })),
     ...(selector.matchExpressions ?? []),
   ];
-  return requirements.every((r) => requirementMatches(r, labels));
+  if (requirements.some((r) => !validLabelKey(r.key))) return () => false;
+  return (labels) => requirements.every((r) => requirementMatches(r, labels));
 }
 
 /** One selector requirement against a label set; an invalid key or operator matches nothing. */

@@ -17,7 +17,12 @@ export interface Authority {
 export const FLEET_AUTHORITY: Authority = { appliedBy: "", clusters: ["*"] };
 
 export function authorityCovers(authority: Authority, cluster: string): boolean {
-  return authority.clusters.includes("*") || authority.clusters.includes(cluster);
+  return coversEveryCluster(authority) || authority.clusters.includes(cluster);
+}
+
+/** Whether the authority reaches every cluster, including ones registered later. */
+export function coversEveryCluster(authority: Authority): boolean {
+  return authority.clusters.includes("*");
 }
 
 /** The clusters of `inner` that `outer` does not cover ("*" in inner needs "*" in outer). */

@@ -10,6 +10,7 @@ export {
   type Authority,
   authorityCovers,
   clustersBeyond,
+  coversEveryCluster,
   FLEET_AUTHORITY,
   overrideReach,
   placementReach,
@@ -88,10 +89,12 @@ export {
   withDefaults,
 } from "./policy.js";
 export { POLICY_API_VERSION, type PropagationPolicyDoc } from "./propagation-policy.js";
+export { reject, rejectionsByCluster, rejectionsWithin } from "./rejections.js";
 export {
   assumeReplicas,
   type ClusterState,
   estimateReplicas,
+  FilterMemo,
   failureClearsResult,
   type Resources,
   replicaRequests,

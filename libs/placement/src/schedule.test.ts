@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type ClusterState, failureClearsResult, scheduleBinding } from "./schedule.js";
+import { rejectionsByCluster } from "./rejections.js";
+import { type ClusterState, FilterMemo, failureClearsResult, scheduleBinding } from "./schedule.js";
 import { type Placement, PlacementError } from "./types.js";
 
 const capacity = (pods: number, cpuMillis = 64_000) => ({
@@ -56,7 +57,7 @@ describe("scheduling a binding", () => {
       { name: "us-1", replicas: 6 },
     ]);
     expect(result.rejected).toEqual({
-      "edge-1": "TaintToleration: cluster(s) had untolerated taint {edge=true:NoSchedule}",
+      "TaintToleration: cluster(s) had untolerated taint {edge=true:NoSchedule}": ["edge-1"],
     });
   });
 
@@ -86,7 +87,7 @@ describe("scheduling a binding", () => {
       { name: "edge-1", replicas: 2 },
       { name: "us-1", replicas: 4 },
     ]);
-    expect(Object.keys(result.rejected).sort()).toEqual(["eu-1", "eu-2"]);
+    expect(Object.keys(rejectionsByCluster(result.rejected)).sort()).toEqual(["eu-1", "eu-2"]);
   });
 
   it("keeps what runs when scaling up, and moves a lost cluster's replicas", () => {
@@ -149,7 +150,9 @@ describe("scheduling a binding", () => {
     }));
     const result = scheduleBinding({ template: crd, placement: {}, clusters, uid: "u2" });
     expect(result.clusters).toEqual([{ name: "eu-1" }]);
-    expect(result.rejected["eu-2"]).toBe("APIEnablement: cluster(s) did not have the API resource");
+    expect(rejectionsByCluster(result.rejected)["eu-2"]).toBe(
+      "APIEnablement: cluster(s) did not have the API resource",
+    );
   });
 
   it("keeps a workload on a cluster tainted NoExecute or unreachable: the filter only guards new clusters", () => {
@@ -187,7 +190,7 @@ describe("scheduling a binding", () => {
       uid: "u1",
     });
     expect(fresh.clusters.map((c) => c.name)).toEqual(["eu-1", "eu-2"]);
-    expect(fresh.rejected["us-1"]).toBe(
+    expect(rejectionsByCluster(fresh.rejected)["us-1"]).toBe(
       "TaintToleration: cluster(s) had untolerated taint {cluster.karmada.io/unreachable=:NoSchedule}",
     );
     // Evicting (the taint manager's decision) is what moves it.
@@ -243,5 +246,67 @@ describe("scheduling a binding", () => {
       previous,
     });
     expect(kept.clusters.map((c) => c.name)).toEqual(["us-1"]);
+  });
+
+  it("decides the same with a batch's shared filter verdicts as without them, whatever each template runs on", () => {
+    const withApis = CLUSTERS.map((c) =>
+      c.name === "us-1"
+        ? { ...c, enabledApis: ["v1/configmaps"] }
+        : { ...c, enabledApis: ["apps/v1/deployments"] },
+    );
+    const shared = divided();
+    const tolerant = divided({ clusterTolerations: [{ key: "other", operator: "Exists" }] });
+    const cases: [string, Parameters<typeof scheduleBinding>[0]][] = [
+      ["a new template", { template: deployment(12), placement: shared, clusters: withApis, uid: "a" }],
+      [
+        "one running on a tainted cluster without the API",
+        {
+          template: deployment(12),
+          placement: shared,
+          clusters: withApis,
+          uid: "b",
+          previous: {
+            clusters: [
+              { name: "edge-1", replicas: 6 },
+              { name: "us-1", replicas: 6 },
+            ],
+          },
+        },
+      ],
+      [
+        "one being evicted from a cluster",
+        {
+          template: deployment(12),
+          placement: tolerant,
+          clusters: withApis,
+          uid: "c",
+          previous: { clusters: [{ name: "eu-1", replicas: 12 }] },
+          evicting: ["eu-1"],
+        },
+      ],
+      [
+        "a ConfigMap, another resource under the same placement",
+        {
+          template: {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "settings", namespace: "shop" },
+          },
+          placement: shared,
+          clusters: withApis,
+          uid: "d",
+        },
+      ],
+    ];
+    const memo = new FilterMemo();
+    for (const [what, input] of cases) {
+      const alone = scheduleBinding(input);
+      // Twice with the memo: once filling it, once reading what the other cases left in it.
+      expect(scheduleBinding({ ...input, memo }), what).toEqual(alone);
+      expect(scheduleBinding({ ...input, memo }), what).toEqual(alone);
+    }
+    expect(rejectionsByCluster(scheduleBinding({ ...cases[1]![1], memo }).rejected)).not.toHaveProperty(
+      "edge-1",
+    );
   });
 });

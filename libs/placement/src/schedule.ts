@@ -1,8 +1,9 @@
 import { BUILTIN_RESOURCE_TYPES, podRequests } from "@atoll/kube";
-import { affinityFilter, overflowOrder } from "./affinity.js";
+import { AFFINITY_MISMATCH, affinityMatcher, overflowOrderOf } from "./affinity.js";
 import { assignReplicas, type TargetCluster } from "./assign.js";
 import { strategyOf } from "./division.js";
 import type { TemplateDoc } from "./policy.js";
+import { reject } from "./rejections.js";
 import { selectClusters } from "./spread.js";
 import { taintFilter } from "./taints.js";
 import {
@@ -11,6 +12,7 @@ import {
   type ClusterInfo,
   type Placement,
   PlacementError,
+  type Rejections,
 } from "./types.js";
 
 export interface Resources {
@@ -39,14 +41,36 @@ export interface ScheduleInput {
   evicting?: string[];
   /** Start from scratch instead of keeping what runs (Karmada's Fresh mode). */
   fresh?: boolean;
+  /** Filter verdicts shared by the templates of one batch; see FilterMemo. */
+  memo?: FilterMemo;
+}
+
+/** A filter's verdict on a cluster that failed it. */
+interface Rejection {
+  plugin: FilterPlugin;
+  /** As Karmada's FitError words it. */
+  reason: string;
+  /** "<plugin>: <reason>", as the binding records it. */
+  recorded: string;
+}
+
+/**
+ * Filter verdicts kept across the templates of one batch. Templates under one placement ask the
+ * same questions of the same clusters: only their resource and the clusters each already runs on
+ * or is leaving change an answer, so the verdicts for a template that runs nowhere yet are worked
+ * out once per placement, term and resource, and a template's own clusters are filtered afresh.
+ * Valid while the clusters keep every property but capacity (which no filter reads): one batch.
+ */
+export class FilterMemo {
+  readonly verdicts = new WeakMap<ClusterState[], Map<Placement, Map<string, (Rejection | undefined)[]>>>();
 }
 
 export interface ScheduleResult {
   clusters: TargetCluster[];
   /** The clusterAffinities term that placed the workload. */
   observedAffinityName?: string;
-  /** Why each cluster that was not chosen was filtered out: "<plugin>: <reason>". */
-  rejected: Record<string, string>;
+  /** Why the clusters that were not chosen were left out, "<plugin>: <reason>" for a filter's. */
+  rejected: Rejections;
 }
 
 const MAX_REPLICAS = 2 ** 31 - 1;
@@ -118,26 +142,27 @@ function resourceOf(template: TemplateDoc): string {
   return group ? `${group}/${version}/${resource}` : `${version}/${resource}`;
 }
 
-type Filter = (
-  cluster: ClusterState,
-  input: ScheduleInput,
-  term: Placement,
-  termName?: string,
-) => string | undefined;
-
-const scheduledOn = (input: ScheduleInput, name: string) =>
-  input.previous?.clusters.some((c) => c.name === name) ?? false;
+/** What every filter reads of one scheduling pass, worked out once rather than per cluster. */
+interface FilterPass {
+  input: ScheduleInput;
+  term: Placement;
+  termName: string | undefined;
+  /** Clusters the workload runs on now. */
+  scheduled: Set<string>;
+}
 
 /**
  * A filter plugin, named as in Karmada's scheduler framework; a cluster it rejects is reported with
  * its name. `fromPolicy` marks the ones whose rejection comes from the policy or the cluster's own
  * properties: only when every cluster of the previous result fails one of those may a failed
- * scheduling clear the result (Karmada's FitError); any other failure keeps it.
+ * scheduling clear the result (Karmada's FitError); any other failure keeps it. `prepare` does
+ * a pass's work once (a selector made into a test, the template's resource) and returns the
+ * test each cluster goes through: a fleet has thousands of clusters for one template.
  */
 interface FilterPlugin {
   name: string;
   fromPolicy: boolean;
-  filter: Filter;
+  prepare(pass: FilterPass): (cluster: ClusterState) => string | undefined;
 }
 
 /** The filter plugins, in a fixed order so the reason reported for a cluster is stable. */
@@ -146,17 +171,21 @@ const FILTERS: FilterPlugin[] = [
   {
     name: "ClusterEviction",
     fromPolicy: true,
-    filter: (cluster, input) =>
-      input.evicting?.includes(cluster.name) ? "cluster(s) is in the process of eviction" : undefined,
+    prepare: ({ input }) => {
+      const evicting = new Set(input.evicting ?? []);
+      return (cluster) =>
+        evicting.has(cluster.name) ? "cluster(s) is in the process of eviction" : undefined;
+    },
   },
   {
     name: "APIEnablement",
     fromPolicy: false,
-    filter: (cluster, input) => {
-      if (scheduledOn(input, cluster.name) || !cluster.enabledApis) return undefined;
-      return cluster.enabledApis.includes(resourceOf(input.template))
-        ? undefined
-        : "cluster(s) did not have the API resource";
+    prepare: ({ input, scheduled }) => {
+      const resource = resourceOf(input.template);
+      return (cluster) =>
+        scheduled.has(cluster.name) || !cluster.enabledApis || cluster.enabledApis.includes(resource)
+          ? undefined
+          : "cluster(s) did not have the API resource";
     },
   },
   // NoExecute taints only keep new placements away here; moving a workload off a cluster is the
@@ -164,40 +193,90 @@ const FILTERS: FilterPlugin[] = [
   {
     name: "TaintToleration",
     fromPolicy: false,
-    filter: (cluster, input, term) => {
-      const result = taintFilter(
-        cluster,
-        term.clusterTolerations ?? [],
-        input.previous?.clusters.map((c) => c.name) ?? [],
-      );
-      return result.code === "Success" ? undefined : result.reason;
+    prepare: ({ term, scheduled }) => {
+      const tolerations = term.clusterTolerations ?? [];
+      return (cluster) => {
+        if (!cluster.taints?.length || scheduled.has(cluster.name)) return undefined;
+        const result = taintFilter(cluster, tolerations);
+        return result.code === "Success" ? undefined : result.reason;
+      };
     },
   },
   {
     name: "ClusterAffinity",
     fromPolicy: true,
-    filter: (cluster, _input, term, termName) => {
-      const result = affinityFilter(cluster, term, termName);
-      return result.code === "Success" ? undefined : result.reason;
+    prepare: ({ term, termName }) => {
+      const matches = affinityMatcher(term, termName);
+      return (cluster) => (matches(cluster) ? undefined : AFFINITY_MISMATCH);
     },
   },
   {
     name: "SpreadConstraint",
     fromPolicy: true,
-    filter: (cluster, _input, term) => {
-      for (const c of term.spreadConstraints ?? []) {
-        if (c.spreadByField === "provider" && !cluster.provider)
-          return "cluster(s) did not have provider property";
-        if (c.spreadByField === "region" && !cluster.region) return "cluster(s) did not have region property";
-        if (c.spreadByField === "zone" && !cluster.zones?.length)
-          return "cluster(s) did not have zones property";
-        if (c.spreadByLabel && cluster.labels?.[c.spreadByLabel] === undefined)
-          return `cluster(s) did not have the label ${c.spreadByLabel}`;
-      }
-      return undefined;
+    prepare: ({ term }) => {
+      const constraints = term.spreadConstraints ?? [];
+      return (cluster) => {
+        for (const c of constraints) {
+          if (c.spreadByField === "provider" && !cluster.provider)
+            return "cluster(s) did not have provider property";
+          if (c.spreadByField === "region" && !cluster.region)
+            return "cluster(s) did not have region property";
+          if (c.spreadByField === "zone" && !cluster.zones?.length)
+            return "cluster(s) did not have zones property";
+          if (c.spreadByLabel && cluster.labels?.[c.spreadByLabel] === undefined)
+            return `cluster(s) did not have the label ${c.spreadByLabel}`;
+        }
+        return undefined;
+      };
     },
   },
 ];
+
+/** Each filter made ready for one pass, in order. */
+function prepareFilters(
+  pass: FilterPass,
+): { plugin: FilterPlugin; test: (cluster: ClusterState) => string | undefined }[] {
+  return FILTERS.map((plugin) => ({ plugin, test: plugin.prepare(pass) }));
+}
+
+/** The first filter a cluster fails, if any; verdicts with the same words are one object. */
+function verdictOf(
+  filters: ReturnType<typeof prepareFilters>,
+): (cluster: ClusterState) => Rejection | undefined {
+  const seen = new Map<string, Rejection>();
+  return (cluster) => {
+    for (const { plugin, test } of filters) {
+      const reason = test(cluster);
+      if (!reason) continue;
+      const recorded = `${plugin.name}: ${reason}`;
+      let rejection = seen.get(recorded);
+      if (!rejection) seen.set(recorded, (rejection = { plugin, reason, recorded }));
+      return rejection;
+    }
+    return undefined;
+  };
+}
+
+/** Verdicts on every cluster for a template that runs nowhere and leaves nowhere, memoized. */
+function freshVerdicts(
+  input: ScheduleInput,
+  term: Placement,
+  termName: string | undefined,
+): (Rejection | undefined)[] {
+  const compute = () => {
+    const pass = { input: { ...input, evicting: [] }, term, termName, scheduled: new Set<string>() };
+    return input.clusters.map(verdictOf(prepareFilters(pass)));
+  };
+  if (!input.memo) return compute();
+  const key = `${termName ?? ""}\u0000${resourceOf(input.template)}`;
+  let byPlacement = input.memo.verdicts.get(input.clusters);
+  if (!byPlacement) input.memo.verdicts.set(input.clusters, (byPlacement = new Map()));
+  let byKey = byPlacement.get(term);
+  if (!byKey) byPlacement.set(term, (byKey = new Map()));
+  let verdicts = byKey.get(key);
+  if (!verdicts) byKey.set(key, (verdicts = compute()));
+  return verdicts;
+}
 
 /**
  * Whether a failed scheduling may clear the previous result. Karmada clears it on a FitError; Atoll
@@ -212,22 +291,24 @@ export function failureClearsResult(error: PlacementError, previous: string[]): 
 
 /** One pass of the pipeline for one affinity term: filter, score, select, assign. */
 function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | undefined): ScheduleResult {
-  const rejected: Record<string, string> = {};
+  const rejected: Rejections = {};
   const reasons: string[] = [];
   const policyRejected: string[] = [];
   const feasible: ClusterState[] = [];
-  for (const cluster of input.clusters) {
-    let reason: string | undefined;
-    for (const plugin of FILTERS) {
-      reason = plugin.filter(cluster, input, term, termName);
-      if (!reason) continue;
-      if (plugin.fromPolicy) policyRejected.push(cluster.name);
-      rejected[cluster.name] = `${plugin.name}: ${reason}`;
-      reasons.push(reason);
-      break;
+  const scheduled = new Set((input.previous?.clusters ?? []).map((c) => c.name));
+  const own = new Set([...scheduled, ...(input.evicting ?? [])]);
+  const verdicts = freshVerdicts(input, term, termName);
+  const live = own.size ? verdictOf(prepareFilters({ input, term, termName, scheduled })) : undefined;
+  input.clusters.forEach((cluster, i) => {
+    const rejection = live && own.has(cluster.name) ? live(cluster) : verdicts[i];
+    if (!rejection) {
+      feasible.push(cluster);
+      return;
     }
-    if (!reason) feasible.push(cluster);
-  }
+    if (rejection.plugin.fromPolicy) policyRejected.push(cluster.name);
+    reject(rejected, rejection.recorded, cluster.name);
+    reasons.push(rejection.reason);
+  });
   if (feasible.length === 0) {
     // The summary counts reasons as Karmada's FitError words them; each cluster's carries its plugin.
     const counts = new Map<string, number>();
@@ -243,24 +324,27 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
   const requests = replicaRequests(input.template);
   const previous = Object.fromEntries((input.previous?.clusters ?? []).map((c) => [c.name, c.replicas ?? 0]));
   const observed = term.clusterAffinities?.find((t) => t.affinityName === termName);
+  const overflowOf = observed ? overflowOrderOf(observed) : undefined;
   const candidates: (Candidate & { labels?: Record<string, string> })[] = feasible.map((cluster) => {
     const free = replicas > 0 ? estimateReplicas(cluster, requests) : MAX_REPLICAS;
-    return {
+    const candidate: Candidate & { labels?: Record<string, string> } = {
       name: cluster.name,
       labels: cluster.labels ?? {},
-      score: scheduledOn(input, cluster.name) ? 100 : 0,
+      score: scheduled.has(cluster.name) ? 100 : 0,
       allocatableReplicas: free,
       availableReplicas: Math.min(MAX_REPLICAS, free + (input.fresh ? 0 : (previous[cluster.name] ?? 0))),
-      overflowOrder: observed ? (overflowOrder(cluster, observed) ?? 1000) : 0,
-      ...(cluster.provider ? { provider: cluster.provider } : {}),
-      ...(cluster.region ? { region: cluster.region } : {}),
-      ...(cluster.zones ? { zones: cluster.zones } : {}),
+      overflowOrder: overflowOf ? (overflowOf(cluster) ?? 1000) : 0,
     };
+    if (cluster.provider) candidate.provider = cluster.provider;
+    if (cluster.region) candidate.region = cluster.region;
+    if (cluster.zones) candidate.zones = cluster.zones;
+    return candidate;
   });
   const labels = new Map(feasible.map((c) => [c.name, c.labels ?? {}]));
   const selected = selectClusters(candidates, term, replicas, (name) => labels.get(name) ?? {});
+  const chosen = new Set(selected);
   for (const c of candidates)
-    if (!selected.includes(c)) rejected[c.name] = "not selected under the spread constraints";
+    if (!chosen.has(c)) reject(rejected, "not selected under the spread constraints", c.name);
   const clusters = assignReplicas({
     placement: term,
     clusters: selected,
@@ -271,8 +355,8 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
     mode: input.fresh ? "Fresh" : "Steady",
     ...(termName ? { observedAffinityName: termName } : {}),
   });
-  for (const c of selected)
-    if (!clusters.some((t) => t.name === c.name)) rejected[c.name] = "assigned no replicas";
+  const assigned = new Set(clusters.map((t) => t.name));
+  for (const c of selected) if (!assigned.has(c.name)) reject(rejected, "assigned no replicas", c.name);
   return { clusters, ...(termName ? { observedAffinityName: termName } : {}), rejected };
 }
 

@@ -92,3 +92,10 @@ export class PlacementError extends Error {
     super(message);
   }
 }
+
+/**
+ * Why clusters were not chosen: each reason with the clusters it rejected, in fleet order. A
+ * binding over thousands of clusters repeats a handful of reasons, and is stored, indexed and
+ * revised with each scheduling; keyed by cluster it would carry thousands of copies of them.
+ */
+export type Rejections = Record<string, string[]>;

@@ -43,7 +43,8 @@ export interface BindingRow {
   policy: string;
   clusters: { name: string; replicas?: number }[];
   observedAffinity: string;
-  rejected: Record<string, string>;
+  /** Why clusters were not chosen: each reason with the clusters it rejected. */
+  rejected: Record<string, string[]>;
   condition: string;
   message: string;
   generation: number;
@@ -133,13 +134,33 @@ export async function getTemplate(sql: postgres.Sql, key: TemplateKey): Promise<
   return row as TemplateRow | undefined;
 }
 
+/** Several templates in one read; those that do not exist are left out. */
+export async function getTemplates(sql: postgres.Sql, keys: TemplateKey[]): Promise<TemplateRow[]> {
+  if (keys.length === 0) return [];
+  return (await sql`
+    select api_version as "apiVersion", kind, namespace, name, uid, document, generation::int, claimed_by as "claimedBy", authority
+    from templates where (api_version, kind, namespace, name) in (
+      select "apiVersion", kind, namespace, name
+      from jsonb_to_recordset(${json(keys)}::jsonb) as k("apiVersion" text, kind text, namespace text, name text))`) as never;
+}
+
 export async function listTemplateKeys(sql: postgres.Sql): Promise<TemplateKey[]> {
   return (await sql`select api_version as "apiVersion", kind, namespace, name from templates order by namespace, name`) as never;
 }
 
 export async function claimTemplate(sql: postgres.Sql, key: TemplateKey, policy: string): Promise<void> {
-  await sql`update templates set claimed_by = ${policy}
-    where api_version = ${key.apiVersion} and kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
+  await claimTemplates(sql, [{ ...key, policy }]);
+}
+
+/** Records which policy claims each template ("" for none), in one statement. */
+export async function claimTemplates(
+  sql: postgres.Sql,
+  claims: (TemplateKey & { policy: string })[],
+): Promise<void> {
+  if (claims.length === 0) return;
+  await sql`update templates t set claimed_by = c.policy
+    from jsonb_to_recordset(${json(claims)}::jsonb) as c("apiVersion" text, kind text, namespace text, name text, policy text)
+    where t.api_version = c."apiVersion" and t.kind = c.kind and t.namespace = c.namespace and t.name = c.name`;
 }
 
 const BINDING_COLUMNS = (sql: postgres.Sql) => sql`
@@ -152,9 +173,18 @@ export async function getBinding(
   namespace: string,
   name: string,
 ): Promise<BindingRow | undefined> {
-  const [row] =
-    await sql`select ${BINDING_COLUMNS(sql)} from bindings where namespace = ${namespace} and name = ${name}`;
-  return row as BindingRow | undefined;
+  return (await getBindings(sql, [{ namespace, name }]))[0];
+}
+
+/** Several bindings in one read, in namespace and name order; those that do not exist are left out. */
+export async function getBindings(
+  sql: postgres.Sql,
+  keys: { namespace: string; name: string }[],
+): Promise<BindingRow[]> {
+  if (keys.length === 0) return [];
+  return (await sql`select ${BINDING_COLUMNS(sql)} from bindings
+    where (namespace, name) in (select namespace, name from jsonb_to_recordset(${json(keys)}::jsonb) as k(namespace text, name text))
+    order by namespace, name`) as never;
 }
 
 export async function listBindings(sql: postgres.Sql): Promise<BindingRow[]> {
@@ -180,6 +210,14 @@ export async function clusterWorks(
     order by w.binding_namespace, w.binding_name`) as never;
 }
 
+/** A scheduling decision to store: the binding, and the manifests each of its clusters gets. */
+export interface BindingDecision {
+  binding: Omit<BindingRow, "aggregatedStatus" | "scheduledAt" | "generation">;
+  manifests: Record<string, Record<string, unknown>[]>;
+  /** Clusters whose works stay exactly as they are, neither updated nor withdrawn. */
+  keep?: string[];
+}
+
 /**
  * Records a scheduling decision and the works it implies, in one transaction: the binding, one
  * work per target cluster, and a delete work for each cluster that no longer gets the template.
@@ -191,60 +229,108 @@ export async function clusterWorks(
  */
 export async function saveBinding(
   sql: postgres.Sql,
-  binding: Omit<BindingRow, "aggregatedStatus" | "scheduledAt" | "generation">,
-  manifests: Record<string, Record<string, unknown>[]>,
+  binding: BindingDecision["binding"],
+  manifests: BindingDecision["manifests"],
   keep: string[] = [],
 ): Promise<WorkRow[]> {
+  return (await saveBindings(sql, [{ binding, manifests, keep }]))[0]!;
+}
+
+/**
+ * saveBinding for many decisions in one transaction and a handful of statements, whatever their
+ * number: the scheduler's batches. Returns each decision's works to publish, in the order given.
+ * Rows are locked in (namespace, name[, cluster]) order, all bindings before any work, so two
+ * writers never wait on each other in a cycle.
+ */
+export async function saveBindings(sql: postgres.Sql, decisions: BindingDecision[]): Promise<WorkRow[][]> {
+  if (decisions.length === 0) return [];
+  const keyOf = (namespace: string, name: string) => `${namespace}\u0000${name}`;
+  const index = new Map(decisions.map((d, i) => [keyOf(d.binding.namespace, d.binding.name), i]));
+  if (index.size < decisions.length) throw new Error("saveBindings was given one binding twice");
   return await sql.begin(async (tx) => {
     await tx`
       insert into bindings (namespace, name, api_version, kind, template_name, uid, policy, clusters, observed_affinity, rejected, condition, message, generation, scheduled_at, eviction_tasks)
-      values (${binding.namespace}, ${binding.name}, ${binding.apiVersion}, ${binding.kind}, ${binding.templateName}, ${binding.uid}, ${binding.policy},
-        ${json(binding.clusters)}::jsonb, ${binding.observedAffinity}, ${json(binding.rejected)}::jsonb, ${binding.condition}, ${binding.message}, 1, now(),
-        ${json(binding.evictionTasks)}::jsonb)
+      select namespace, name, "apiVersion", kind, "templateName", uid, policy, clusters, "observedAffinity", rejected, condition, message, 1, now(), "evictionTasks"
+      from jsonb_to_recordset(${json(decisions.map((d) => d.binding))}::jsonb) as b(namespace text, name text, "apiVersion" text, kind text, "templateName" text,
+        uid text, policy text, clusters jsonb, "observedAffinity" text, rejected jsonb, condition text, message text, "evictionTasks" jsonb)
+      order by namespace, name
       on conflict (namespace, name) do update set api_version = excluded.api_version, kind = excluded.kind, template_name = excluded.template_name,
         uid = excluded.uid, policy = excluded.policy, clusters = excluded.clusters, observed_affinity = excluded.observed_affinity,
         rejected = excluded.rejected, condition = excluded.condition, message = excluded.message,
         generation = bindings.generation + 1, scheduled_at = now(), eviction_tasks = excluded.eviction_tasks`;
-    const existing = (await tx`
-      select cluster, generation::int, manifests, action from works where binding_namespace = ${binding.namespace} and binding_name = ${binding.name}
-      order by cluster for update`) as unknown as WorkRow[];
-    const out: WorkRow[] = [];
-    for (const [cluster, list] of Object.entries(manifests)) {
-      if (keep.includes(cluster)) continue;
+    const keys = decisions.map(({ binding }) => ({ namespace: binding.namespace, name: binding.name }));
+    const existing = await tx<{ namespace: string; name: string; cluster: string; action: string }[]>`
+      select binding_namespace as namespace, binding_name as name, cluster, action from works
+      where (binding_namespace, binding_name) in (select namespace, name from jsonb_to_recordset(${json(keys)}::jsonb) as k(namespace text, name text))
+      order by binding_namespace, binding_name, cluster for update`;
+    const applies = decisions.flatMap(({ binding, manifests, keep = [] }) =>
+      Object.entries(manifests)
+        .filter(([cluster]) => !keep.includes(cluster))
+        .map(([cluster, list]) => ({
+          cluster,
+          namespace: binding.namespace,
+          name: binding.name,
+          manifests: list,
+        })),
+    );
+    const withdrawals = existing
+      .filter((work) => {
+        const { manifests, keep = [] } = decisions[index.get(keyOf(work.namespace, work.name))!]!;
+        return !manifests[work.cluster] && !keep.includes(work.cluster) && work.action !== "delete";
+      })
+      .map(({ cluster, namespace, name }) => ({ cluster, namespace, name }));
+    const out: WorkRow[][] = decisions.map(() => []);
+    if (applies.length > 0) {
       // jsonb compares by value (stored objects come back with their keys reordered): an
       // unchanged work is not sent again.
-      const [row] = await tx`
+      const applied = await tx<{ namespace: string; name: string; cluster: string; generation: number }[]>`
         insert into works (cluster, binding_namespace, binding_name, generation, manifests, action)
-        values (${cluster}, ${binding.namespace}, ${binding.name}, nextval('work_generations'), ${json(list)}::jsonb, 'apply')
+        select cluster, namespace, name, nextval('work_generations'), manifests, 'apply'
+        from jsonb_to_recordset(${json(applies)}::jsonb) as w(cluster text, namespace text, name text, manifests jsonb)
+        order by namespace, name, cluster
         on conflict (cluster, binding_namespace, binding_name) do update set generation = excluded.generation, manifests = excluded.manifests,
           action = 'apply', applied = false, preserve = false, updated_at = now()
           where works.action <> 'apply' or works.manifests is distinct from excluded.manifests
-        returning generation::int`;
-      if (!row) continue;
-      out.push({
-        cluster,
-        generation: row!.generation,
-        manifests: list,
-        action: "apply",
-        applied: false,
-        status: [],
-      });
+        returning binding_namespace as namespace, binding_name as name, cluster, generation::int`;
+      for (const row of applied) {
+        const at = index.get(keyOf(row.namespace, row.name))!;
+        out[at]!.push({
+          cluster: row.cluster,
+          generation: row.generation,
+          manifests: decisions[at]!.manifests[row.cluster]!,
+          action: "apply",
+          applied: false,
+          status: [],
+        });
+      }
     }
-    for (const before of existing) {
-      if (manifests[before.cluster] || keep.includes(before.cluster) || before.action === "delete") continue;
-      const [row] =
-        await tx`update works set action = 'delete', generation = nextval('work_generations'), applied = false, updated_at = now()
-        where cluster = ${before.cluster} and binding_namespace = ${binding.namespace} and binding_name = ${binding.name}
-        returning generation::int`;
-      out.push({
-        cluster: before.cluster,
-        generation: row!.generation,
-        manifests: before.manifests,
-        action: "delete",
-        applied: false,
-        status: [],
-      });
+    if (withdrawals.length > 0) {
+      const withdrawn = await tx<
+        {
+          namespace: string;
+          name: string;
+          cluster: string;
+          generation: number;
+          manifests: Record<string, unknown>[];
+        }[]
+      >`
+        update works set action = 'delete', generation = nextval('work_generations'), applied = false, updated_at = now()
+        from jsonb_to_recordset(${json(withdrawals)}::jsonb) as w(cluster text, namespace text, name text)
+        where works.cluster = w.cluster and works.binding_namespace = w.namespace and works.binding_name = w.name
+        returning works.binding_namespace as namespace, works.binding_name as name, works.cluster, works.generation::int, works.manifests`;
+      for (const row of withdrawn)
+        out[index.get(keyOf(row.namespace, row.name))!]!.push({
+          cluster: row.cluster,
+          generation: row.generation,
+          manifests: row.manifests,
+          action: "delete",
+          applied: false,
+          status: [],
+        });
     }
+    // Works in cluster order within a binding, as they were sent before batching.
+    for (const works of out)
+      works.sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
     return out;
   });
 }

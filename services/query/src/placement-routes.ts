@@ -8,7 +8,7 @@ import {
   WriteForbiddenError,
   type Writer,
 } from "@atoll/control";
-import { BINDING_LABEL, DocumentsError } from "@atoll/placement";
+import { BINDING_LABEL, DocumentsError, rejectionsByCluster } from "@atoll/placement";
 import {
   type BindingRow,
   clusterReachability,
@@ -43,6 +43,12 @@ function readableBinding(principal: Principal, binding: BindingRow): BindingRow 
   if (clusters.length === 0) return undefined;
   return clusters.includes("*") ? binding : bindingWithin(binding, (c) => clusters.includes(c));
 }
+
+/** A binding as the API shows it: each rejected cluster with its reason. */
+const shownBinding = (binding: BindingRow) => ({
+  ...binding,
+  rejected: rejectionsByCluster(binding.rejected),
+});
 
 /**
  * POST /api/v1/apply and /api/v1/delete take multi-document YAML (Karmada policies and resource
@@ -106,7 +112,10 @@ export function placementRoutes(
   app.get("/api/v1/bindings", async (request) => {
     const bindings = await listBindings(sql);
     return {
-      items: bindings.flatMap((b) => readableBinding(request.principal, b) ?? []),
+      items: bindings.flatMap((b) => {
+        const readable = readableBinding(request.principal, b);
+        return readable ? [shownBinding(readable)] : [];
+      }),
     };
   });
 
@@ -145,7 +154,7 @@ export function placementRoutes(
       { within: stored === binding ? undefined : [...readable], except: unknownClusters },
     );
     return {
-      ...binding,
+      ...shownBinding(binding),
       clusterStatus,
       readiness: { ...readiness, unknownClusters },
       works: works.map((w) => ({

@@ -76,8 +76,8 @@ export const bindings = pgTable(
       .notNull()
       .default(sql`'[]'::jsonb`),
     observedAffinity: text("observed_affinity").notNull().default(""),
-    /** cluster → why it was not chosen. */
-    rejected: jsonb("rejected").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+    /** Why clusters were not chosen: reason → the clusters it rejected. */
+    rejected: jsonb("rejected").$type<Record<string, string[]>>().notNull().default(sql`'{}'::jsonb`),
     /** Success, NoClusterFit, Unschedulable, SchedulerError, NoPolicy. */
     condition: text("condition").notNull().default(""),
     message: text("message").notNull().default(""),
