@@ -92,6 +92,9 @@ const ASSUMED_FOR_MS = 15_000;
  */
 const PLACEMENT_BATCH = 500;
 
+/** Decisions written together, while the next ones are decided. */
+const WRITE_CHUNK = 100;
+
 /** What placing one template comes to, before anything is written. */
 interface Outcome {
   /** The policy that now claims the template ("" for none), when that changed. */
@@ -222,21 +225,45 @@ export class PlacementController {
     ]);
     const templateOf = new Map(templates.map((t) => [templateId(t), t]));
     const bindingOf = new Map(bindings.map((b) => [`${b.namespace}/${b.name}`, b]));
-    const outcomes: { key: TemplateKey; outcome: Outcome }[] = [];
-    for (const key of keys) {
-      try {
-        const outcome = await this.decide(
-          key,
-          context,
-          templateOf.get(templateId(key)),
-          bindingOf.get(`${key.namespace}/${nameOf(key)}`),
-        );
-        outcomes.push({ key, outcome });
-      } catch (error) {
-        if (outage(error)) throw error;
-        failures.push({ key, error });
+    // Deciding is the scheduler's work and writing is mostly Postgres's and NATS's: a chunk's
+    // decisions are written while the next chunk is decided. Chunks hold different templates,
+    // so their writes are independent; they still go one after the other.
+    let written: Promise<void> = Promise.resolve();
+    try {
+      for (let start = 0; start < keys.length; start += WRITE_CHUNK) {
+        const outcomes: { key: TemplateKey; outcome: Outcome }[] = [];
+        for (const key of keys.slice(start, start + WRITE_CHUNK)) {
+          try {
+            const outcome = await this.decide(
+              key,
+              context,
+              templateOf.get(templateId(key)),
+              bindingOf.get(`${key.namespace}/${nameOf(key)}`),
+            );
+            outcomes.push({ key, outcome });
+          } catch (error) {
+            if (outage(error)) throw error;
+            failures.push({ key, error });
+          }
+        }
+        const before = written;
+        written = before.then(async () => {
+          failures.push(...(await this.write(outcomes)));
+        });
       }
+      await written;
+    } catch (error) {
+      await written.catch(() => undefined);
+      throw error;
     }
+    return failures;
+  }
+
+  /** Writes decided outcomes: claims, withdrawals, then the saves in one transaction. */
+  private async write(
+    outcomes: { key: TemplateKey; outcome: Outcome }[],
+  ): Promise<{ key: TemplateKey; error: unknown }[]> {
+    const { sql } = this.options;
     await claimTemplates(
       sql,
       outcomes.flatMap(({ key, outcome }) =>
@@ -249,8 +276,7 @@ export class PlacementController {
         await this.publish(namespace, name, await deleteBinding(sql, namespace, name, { preserve }), "Abort");
       }
     const saves = outcomes.flatMap(({ key, outcome }) => (outcome.save ? [{ key, save: outcome.save }] : []));
-    failures.push(...(await this.commitAll(saves)));
-    return failures;
+    return await this.commitAll(saves);
   }
 
   /**

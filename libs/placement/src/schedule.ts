@@ -102,16 +102,18 @@ export function replicaRequests(template: TemplateDoc): Resources | undefined {
  * resource how many replicas fit in what is neither allocated nor being allocated.
  */
 export function estimateReplicas(cluster: ClusterState, requests: Resources | undefined): number {
-  if (!cluster.allocatable) return 0;
-  const free = (key: keyof Resources) =>
-    Math.max(
-      0,
-      cluster.allocatable![key] - (cluster.allocated?.[key] ?? 0) - (cluster.allocating?.[key] ?? 0),
-    );
-  let replicas = free("pods");
-  if (requests?.cpuMillis) replicas = Math.min(replicas, Math.floor(free("cpuMillis") / requests.cpuMillis));
-  if (requests?.memoryBytes)
-    replicas = Math.min(replicas, Math.floor(free("memoryBytes") / requests.memoryBytes));
+  const { allocatable, allocated, allocating } = cluster;
+  if (!allocatable) return 0;
+  // Called for every feasible cluster of every binding: plain arithmetic, no closures.
+  let replicas = Math.max(0, allocatable.pods - (allocated?.pods ?? 0) - (allocating?.pods ?? 0));
+  if (requests?.cpuMillis) {
+    const cpu = allocatable.cpuMillis - (allocated?.cpuMillis ?? 0) - (allocating?.cpuMillis ?? 0);
+    replicas = Math.min(replicas, Math.floor(Math.max(0, cpu) / requests.cpuMillis));
+  }
+  if (requests?.memoryBytes) {
+    const memory = allocatable.memoryBytes - (allocated?.memoryBytes ?? 0) - (allocating?.memoryBytes ?? 0);
+    replicas = Math.min(replicas, Math.floor(Math.max(0, memory) / requests.memoryBytes));
+  }
   return replicas;
 }
 
@@ -232,6 +234,19 @@ const FILTERS: FilterPlugin[] = [
   },
 ];
 
+/** A map's value for a key, made and kept the first time it is asked for. */
+function entry<K, V>(
+  map: { get(key: K): V | undefined; set(key: K, value: V): unknown },
+  key: K,
+  make: () => V,
+): V {
+  const found = map.get(key);
+  if (found !== undefined) return found;
+  const made = make();
+  map.set(key, made);
+  return made;
+}
+
 /** Each filter made ready for one pass, in order. */
 function prepareFilters(
   pass: FilterPass,
@@ -249,9 +264,7 @@ function verdictOf(
       const reason = test(cluster);
       if (!reason) continue;
       const recorded = `${plugin.name}: ${reason}`;
-      let rejection = seen.get(recorded);
-      if (!rejection) seen.set(recorded, (rejection = { plugin, reason, recorded }));
-      return rejection;
+      return entry(seen, recorded, () => ({ plugin, reason, recorded }));
     }
     return undefined;
   };
@@ -269,13 +282,12 @@ function freshVerdicts(
   };
   if (!input.memo) return compute();
   const key = `${termName ?? ""}\u0000${resourceOf(input.template)}`;
-  let byPlacement = input.memo.verdicts.get(input.clusters);
-  if (!byPlacement) input.memo.verdicts.set(input.clusters, (byPlacement = new Map()));
-  let byKey = byPlacement.get(term);
-  if (!byKey) byPlacement.set(term, (byKey = new Map()));
-  let verdicts = byKey.get(key);
-  if (!verdicts) byKey.set(key, (verdicts = compute()));
-  return verdicts;
+  const byPlacement = entry(input.memo.verdicts, input.clusters, () => new Map());
+  return entry(
+    entry(byPlacement, term, () => new Map()),
+    key,
+    compute,
+  );
 }
 
 /**
@@ -327,21 +339,26 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
   const overflowOf = observed ? overflowOrderOf(observed) : undefined;
   const candidates: (Candidate & { labels?: Record<string, string> })[] = feasible.map((cluster) => {
     const free = replicas > 0 ? estimateReplicas(cluster, requests) : MAX_REPLICAS;
-    const candidate: Candidate & { labels?: Record<string, string> } = {
+    // Every candidate has the same properties, set or not: one object shape for the engine.
+    return {
       name: cluster.name,
       labels: cluster.labels ?? {},
       score: scheduled.has(cluster.name) ? 100 : 0,
       allocatableReplicas: free,
       availableReplicas: Math.min(MAX_REPLICAS, free + (input.fresh ? 0 : (previous[cluster.name] ?? 0))),
       overflowOrder: overflowOf ? (overflowOf(cluster) ?? 1000) : 0,
+      provider: cluster.provider,
+      region: cluster.region,
+      zones: cluster.zones,
     };
-    if (cluster.provider) candidate.provider = cluster.provider;
-    if (cluster.region) candidate.region = cluster.region;
-    if (cluster.zones) candidate.zones = cluster.zones;
-    return candidate;
   });
-  const labels = new Map(feasible.map((c) => [c.name, c.labels ?? {}]));
-  const selected = selectClusters(candidates, term, replicas, (name) => labels.get(name) ?? {});
+  // Only spreading by label reads labels by name: the map is made the first time it does.
+  let labels: Map<string, Record<string, string>> | undefined;
+  const labelsOf = (name: string) => {
+    labels ??= new Map(feasible.map((c) => [c.name, c.labels ?? {}]));
+    return labels.get(name) ?? {};
+  };
+  const selected = selectClusters(candidates, term, replicas, labelsOf);
   const chosen = new Set(selected);
   for (const c of candidates)
     if (!chosen.has(c)) reject(rejected, "not selected under the spread constraints", c.name);

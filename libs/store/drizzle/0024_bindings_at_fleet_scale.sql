@@ -7,7 +7,8 @@ UPDATE bindings SET rejected = coalesce((
     FROM jsonb_each(rejected) e GROUP BY 1) g), '{}'::jsonb)
 WHERE rejected <> '{}'::jsonb;
 --> statement-breakpoint
--- The index's ResourceBinding lists them as [{reason, clusters}].
+-- The index's ResourceBinding counts them by reason, [{reason, count}]: GET /api/v1/bindings/{namespace}/{name}
+-- names each cluster. Listing them there cost more than the rest of the object and its indexing.
 CREATE OR REPLACE FUNCTION atoll_binding_object(b bindings) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
     'apiVersion', 'work.karmada.io/v1alpha2',
@@ -27,8 +28,8 @@ CREATE OR REPLACE FUNCTION atoll_binding_object(b bindings) RETURNS jsonb LANGUA
         'type', 'Scheduled',
         'status', CASE WHEN b.condition = 'Success' THEN 'True' ELSE 'False' END,
         'reason', b.condition, 'message', b.message)),
-      'rejectedClusters', coalesce((
-        SELECT jsonb_agg(jsonb_build_object('reason', r.key, 'clusters', r.value) ORDER BY r.key)
+      'rejections', coalesce((
+        SELECT jsonb_agg(jsonb_build_object('reason', r.key, 'count', jsonb_array_length(r.value)) ORDER BY r.key)
         FROM jsonb_each(b.rejected) r), '[]'::jsonb),
       'aggregatedStatus', coalesce((
         SELECT jsonb_agg(jsonb_build_object(
@@ -44,8 +45,8 @@ CREATE OR REPLACE FUNCTION atoll_binding_object(b bindings) RETURNS jsonb LANGUA
         WHERE m ->> 'kind' = b.kind AND jsonb_typeof(m #> '{status,readyReplicas}') = 'number')))
 $$;
 --> statement-breakpoint
-UPDATE resources r SET object = jsonb_set(r.object, '{status,rejectedClusters}',
-    atoll_binding_object(b) #> '{status,rejectedClusters}'),
+UPDATE resources r SET object = jsonb_set(r.object #- '{status,rejectedClusters}', '{status,rejections}',
+    atoll_binding_object(b) #> '{status,rejections}'),
   resource_version = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
 FROM bindings b
 WHERE r.cluster = 'atoll.hub' AND r.uid = 'binding/' || b.namespace || '/' || b.name;
@@ -55,22 +56,22 @@ WHERE r.cluster = 'atoll.hub' AND r.uid = 'binding/' || b.namespace || '/' || b.
 -- the index's history trigger) for each of them.
 CREATE FUNCTION atoll_index_bindings() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  -- A binding indexed before keeps its creation time: the update takes it from the indexed row.
   INSERT INTO resources (cluster, uid, api_group, api_version, kind, resource, namespace, name, labels,
     annotations, owner_refs, resource_version, created_at, object, sync_id)
-  SELECT 'atoll.hub', k.uid, 'work.karmada.io', 'v1alpha2', 'ResourceBinding', 'resourcebindings',
-    n.namespace, n.name, '{}'::jsonb, jsonb_build_object('atoll.dev/policy', n.policy), '[]'::jsonb,
-    (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, c.created,
+  SELECT 'atoll.hub', 'binding/' || n.namespace || '/' || n.name, 'work.karmada.io', 'v1alpha2',
+    'ResourceBinding', 'resourcebindings', n.namespace, n.name, '{}'::jsonb,
+    jsonb_build_object('atoll.dev/policy', n.policy), '[]'::jsonb,
+    (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, coalesce(n.scheduled_at, now()),
     jsonb_set(atoll_binding_object(n), '{metadata,creationTimestamp}',
-      to_jsonb(to_char(c.created AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))), ''
+      to_jsonb(to_char(coalesce(n.scheduled_at, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))), ''
   FROM new_rows n
-  CROSS JOIN LATERAL (SELECT 'binding/' || n.namespace || '/' || n.name AS uid) k
-  CROSS JOIN LATERAL (SELECT coalesce(
-    (SELECT created_at FROM resources r WHERE r.cluster = 'atoll.hub' AND r.uid = k.uid),
-    n.scheduled_at, now()) AS created) c
   ORDER BY n.namespace, n.name
   ON CONFLICT (cluster, uid) DO UPDATE SET api_version = excluded.api_version,
     annotations = excluded.annotations, resource_version = excluded.resource_version,
-    object = excluded.object, indexed_at = now();
+    object = jsonb_set(excluded.object, '{metadata,creationTimestamp}',
+      to_jsonb(to_char(coalesce(resources.created_at, excluded.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))),
+    indexed_at = now();
   RETURN NULL;
 END $$;
 --> statement-breakpoint
