@@ -261,20 +261,18 @@ async function main(): Promise<void> {
       // load sees them, rather than one client waiting for each acknowledgement in turn.
       for (let at = 0; at < templates.length; at += 500)
         await Promise.all(
-          templates
-            .slice(at, at + 500)
-            .map((t) =>
-              requestPlacement(
-                bus,
-                {
-                  apiVersion: t.apiVersion,
-                  kind: t.kind,
-                  namespace: t.metadata.namespace!,
-                  name: t.metadata.name,
-                },
-                PlacementReason.TEMPLATE_CHANGED,
-              ),
+          templates.slice(at, at + 500).map((t) =>
+            requestPlacement(
+              bus,
+              {
+                apiVersion: t.apiVersion,
+                kind: t.kind,
+                namespace: t.metadata.namespace!,
+                name: t.metadata.name,
+              },
+              PlacementReason.TEMPLATE_CHANGED,
             ),
+          ),
         );
       const published = (performance.now() - start) / 1000;
       await until(
