@@ -64,6 +64,7 @@ export class TestHub {
       LOG_LEVEL: "debug",
       INDEXER_ACK_WAIT_MS: "2000",
       INDEXER_LEASE_TTL_MS: "3000",
+      ATOLL_LEADER_LEASE_MS: "3000",
       ATOLL_CROSS_OBJECT_MS: "1000",
     };
   }

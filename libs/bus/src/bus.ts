@@ -264,7 +264,9 @@ export class Bus {
     const { streams, clustersBucket, leasesBucket, membersBucket } = this.names;
     for (const stream of [
       ...Object.values(streams),
-      ...[clustersBucket, leasesBucket, membersBucket].map((bucket) => `KV_${bucket}`),
+      ...[clustersBucket, leasesBucket, membersBucket, this.names.leaderBucket("scheduler")].map(
+        (bucket) => `KV_${bucket}`,
+      ),
     ])
       await this.jsm.streams.delete(stream).catch(() => false);
   }

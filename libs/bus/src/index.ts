@@ -15,6 +15,7 @@ export {
   isUnreachable,
   retryWhileUnreachable,
 } from "./bus.js";
+export { isLeaseTaken, Leadership, type LeadershipOptions } from "./leadership.js";
 export { assertClusterName, type BusNames, busNames, clusterOfSubject } from "./names.js";
 export {
   type AccountLimits,

@@ -15,6 +15,8 @@ export interface BusNames {
   /** The indexers' buckets: which indexer reads each cluster, and which indexers are alive. */
   readonly leasesBucket: string;
   readonly membersBucket: string;
+  /** The bucket whose one key names the process that leads a role (see Leadership). */
+  leaderBucket(role: string): string;
   resources(cluster: string): string;
   heartbeat(cluster: string): string;
   placement(): string;
@@ -71,6 +73,10 @@ export function busNames(prefix = ""): BusNames {
     clustersBucket: stream("clusters"),
     leasesBucket: stream("indexer_leases"),
     membersBucket: stream("indexer_members"),
+    leaderBucket: (role) => {
+      if (!/^[a-z]+$/.test(role)) throw new Error(`invalid leader role "${role}"`);
+      return stream(`leader_${role}`);
+    },
     resources: perCluster("res"),
     heartbeat: perCluster("hb"),
     work: perCluster("work"),

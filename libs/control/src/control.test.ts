@@ -20,6 +20,7 @@ import {
   recordHeartbeat,
   recordWorkStatus,
   registerCluster,
+  saveBindings,
   updateCluster,
 } from "@atoll/store";
 import { suiteDatabase } from "@atoll/store/testing";
@@ -259,6 +260,27 @@ stringData: { token: do-not-store-me }
     await controller().resendWorks("eu", "agent-2");
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(euWorks().length).toBe(before + 1);
+  });
+
+  it("publishes works a stopped scheduler committed but never published, once", async () => {
+    // A scheduler that stopped between its commit and its publish: the decision is saved, and
+    // placing again changes nothing, so nothing else would ever send it.
+    const binding = (await getBinding(handle.sql, "shop", "web-deployment"))!;
+    const manifests = {
+      dev: [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "stranded", namespace: "shop" } }],
+    };
+    const [saved] = await saveBindings(handle.sql, [{ binding, manifests, keep: ["eu", "us"] }]);
+    expect(saved!.map((w) => w.cluster)).toEqual(["dev"]);
+    const devWorks = () =>
+      works.filter((w) => w.cluster === "dev" && w.generation === BigInt(saved![0]!.generation));
+    expect(await controller().relayUnsentWorks(60_000)).toBe(0);
+    expect(await controller().relayUnsentWorks(0)).toBe(1);
+    await until(() => devWorks().length === 1, "the stranded work");
+    expect(await controller().relayUnsentWorks(0)).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(devWorks().length).toBe(1);
+    // Put back as the other tests expect it.
+    await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });
   });
 
   it("counts replicas it just placed against the cluster, so the next decisions do not pile onto it", async () => {

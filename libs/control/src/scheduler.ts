@@ -51,10 +51,12 @@ import {
   listClusterRegistry,
   listPolicies,
   listWorks,
+  markWorksSent,
   saveBinding,
   saveBindings,
   type TemplateKey,
   type TemplateRow,
+  unsentWorks,
   type WorkRow,
 } from "@atoll/store";
 import type postgres from "postgres";
@@ -113,6 +115,19 @@ function withRejections(rejections: Rejections, more: Record<string, string>): R
   for (const [cluster, reason] of Object.entries(more)) reject(all, reason, cluster);
   return all;
 }
+
+/** Works to publish for one binding. */
+interface WorkSend {
+  namespace: string;
+  name: string;
+  works: WorkRow[];
+  conflict: "Abort" | "Overwrite";
+  /** Tells a deliberate resend apart from the first send, which NATS would drop as a repeat. */
+  occasion?: string;
+}
+
+/** Most unsent works the relay publishes at a time. */
+const RELAY_BATCH = 1000;
 
 /** Postgres or NATS out of reach: what to try again later, rather than any template's fault. */
 const outage = (error: unknown) => databaseUnavailable(error) || isUnreachable(error);
@@ -273,7 +288,14 @@ export class PlacementController {
     for (const { outcome } of outcomes)
       if (outcome.withdraw) {
         const { namespace, name, preserve } = outcome.withdraw;
-        await this.publish(namespace, name, await deleteBinding(sql, namespace, name, { preserve }), "Abort");
+        await this.publish([
+          {
+            namespace,
+            name,
+            works: await deleteBinding(sql, namespace, name, { preserve }),
+            conflict: "Abort",
+          },
+        ]);
       }
     const saves = outcomes.flatMap(({ key, outcome }) => (outcome.save ? [{ key, save: outcome.save }] : []));
     return await this.commitAll(saves);
@@ -602,10 +624,13 @@ export class PlacementController {
         }
       }
     }
-    await Promise.all(
-      written.map(({ works, save }) =>
-        this.publish(save.decision.binding.namespace, save.decision.binding.name, works, save.conflict),
-      ),
+    await this.publish(
+      written.map(({ works, save }) => ({
+        namespace: save.decision.binding.namespace,
+        name: save.decision.binding.name,
+        works,
+        conflict: save.conflict,
+      })),
     );
     return failures;
   }
@@ -678,66 +703,113 @@ export class PlacementController {
    * it applied, so without them it would not keep their status current until each one changed.
    */
   async resendWorks(cluster: string, agentId: string): Promise<number> {
+    const conflicts = await this.conflictsByPolicy();
+    const works = await clusterWorks(this.options.sql, cluster);
+    await this.publish(
+      works.map((work) => ({
+        namespace: work.namespace,
+        name: work.name,
+        works: [work],
+        conflict: conflicts.get(work.policy) ?? "Abort",
+        occasion: `resent-to-${agentId}`,
+      })),
+    );
+    return works.length;
+  }
+
+  /**
+   * Publishes the works a scheduler committed but did not publish, having stopped in between (the
+   * outbox's relay). Works changed within `settleMs` are left to the scheduler publishing them.
+   */
+  async relayUnsentWorks(settleMs: number): Promise<number> {
+    const conflicts = await this.conflictsByPolicy();
+    const works = await unsentWorks(this.options.sql, RELAY_BATCH, settleMs / 1000);
+    await this.publish(
+      works.map((work) => ({
+        namespace: work.namespace,
+        name: work.name,
+        works: [work],
+        conflict: conflicts.get(work.policy) ?? "Abort",
+      })),
+    );
+    if (works.length)
+      this.options.logger.info(
+        { works: works.length },
+        "published works committed before a scheduler stopped",
+      );
+    return works.length;
+  }
+
+  private async conflictsByPolicy(): Promise<Map<string, "Abort" | "Overwrite">> {
     const policies = await listPolicies(this.options.sql);
-    const conflicts = new Map(
+    return new Map(
       policies.map((p) => {
         const doc = p.document as unknown as PropagationPolicyDoc;
         return [policyRef(doc), doc.spec?.conflictResolution ?? "Abort"] as const;
       }),
     );
-    const works = await clusterWorks(this.options.sql, cluster);
-    for (const work of works)
-      await this.publish(
-        work.namespace,
-        work.name,
-        [work],
-        conflicts.get(work.policy) ?? "Abort",
-        `resent-to-${agentId}`,
-      );
-    return works.length;
   }
 
-  private async publish(
-    namespace: string,
-    name: string,
-    works: WorkRow[],
-    conflict: "Abort" | "Overwrite",
-    occasion = "",
-  ): Promise<void> {
-    const { bus } = this.options;
+  /**
+   * Publishes works, all at once, then records that they reached the bus. Each carries the
+   * message id `<cluster>:<binding>:<generation>`, so NATS drops a repeat of one already sent.
+   */
+  private async publish(sends: WorkSend[]): Promise<void> {
+    const { bus, sql } = this.options;
     await Promise.all(
-      works.map((work) =>
-        bus.publish(
-          bus.names.work(work.cluster),
-          workCodec,
-          create(WorkSchema, {
-            cluster: work.cluster,
-            name: `${namespace}/${name}`,
-            generation: BigInt(work.generation),
-            action: work.action === "apply" ? WorkAction.APPLY : WorkAction.DELETE,
-            manifests: work.manifests.map((m) => new TextEncoder().encode(JSON.stringify(m))),
-            conflictResolution:
-              conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
-            preserveResources: work.preserve ?? false,
-          }),
-          `${work.cluster}:${namespace}/${name}:${work.generation}${occasion ? `:${occasion}` : ""}`,
+      sends.flatMap(({ namespace, name, works, conflict, occasion }) =>
+        works.map((work) =>
+          bus.publish(
+            bus.names.work(work.cluster),
+            workCodec,
+            create(WorkSchema, {
+              cluster: work.cluster,
+              name: `${namespace}/${name}`,
+              generation: BigInt(work.generation),
+              action: work.action === "apply" ? WorkAction.APPLY : WorkAction.DELETE,
+              manifests: work.manifests.map((m) => new TextEncoder().encode(JSON.stringify(m))),
+              conflictResolution:
+                conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
+              preserveResources: work.preserve ?? false,
+            }),
+            `${work.cluster}:${namespace}/${name}:${work.generation}${occasion ? `:${occasion}` : ""}`,
+          ),
         ),
+      ),
+    );
+    await markWorksSent(
+      sql,
+      sends.flatMap(({ namespace, name, works }) =>
+        works.map((work) => ({ cluster: work.cluster, namespace, name, generation: work.generation })),
       ),
     );
   }
 
   /**
    * Consumes placement requests in batches. An outage retries the whole batch, which is
-   * idempotent; one template's failure is logged and skipped.
+   * idempotent; one template's failure is logged and skipped. `ackWaitMs` bounds how long the
+   * requests a dead scheduler had taken wait before another one gets them; a batch in progress
+   * is kept alive past it. Works a stopped scheduler committed but did not publish are published
+   * at the start and then every `ackWaitMs` (30 s by default).
    */
-  async start(): Promise<{ stop(): Promise<void> }> {
+  async start(options: { ackWaitMs?: number } = {}): Promise<{ stop(): Promise<void> }> {
     const { bus, logger } = this.options;
-    return await bus.consume({
+    const relayMs = options.ackWaitMs ?? 30_000;
+    let relaying: Promise<unknown> = Promise.resolve();
+    const relay = () => {
+      relaying = this.relayUnsentWorks(relayMs).catch((error: unknown) =>
+        logger.warn({ err: (error as Error).message }, "could not publish unsent works; trying again later"),
+      );
+    };
+    relay();
+    const relays = setInterval(relay, relayMs);
+    const consumption = await bus.consume({
       stream: bus.names.streams.placement,
       durable: "scheduler",
       filterSubject: bus.names.placement(),
       codec: placementCodec,
       maxBatch: PLACEMENT_BATCH,
+      ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
       transient: (error) => databaseUnavailable(error) || isUnreachable(error),
       validate: (r) =>
         r.kind && r.name && r.apiVersion
@@ -765,6 +837,13 @@ export class PlacementController {
         logger.debug({ templates: keys.size }, "placed a batch");
       },
     });
+    return {
+      stop: async () => {
+        clearInterval(relays);
+        await consumption.stop();
+        await relaying;
+      },
+    };
   }
 }
 

@@ -1,22 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { type Bus, type KV, retryWhileUnreachable } from "@atoll/bus";
+import { type Bus, isLeaseTaken, type KV, retryWhileUnreachable } from "@atoll/bus";
 import type { Logger } from "@atoll/log";
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 
 /** How long a lease pass waits for a lost cluster's consumer to stop before going on. */
 const RELEASE_WAIT_MS = 5_000;
-
-/** True when a lease update failed because the key moved on (another owner, or it expired). */
-function isLeaseTaken(error: unknown): boolean {
-  if (error instanceof JetStreamApiError) {
-    return (
-      error.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown
-    );
-  }
-  return /wrong last sequence/i.test(String((error as Error)?.message));
-}
 
 export interface LeaseOptions {
   bus: Bus;

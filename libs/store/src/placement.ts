@@ -336,6 +336,35 @@ export async function saveBindings(sql: postgres.Sql, decisions: BindingDecision
 }
 
 /**
+ * Works committed but not yet published, oldest first, each with its binding's policy (none once
+ * the binding is gone): what a scheduler that stopped between commit and publish left behind.
+ * Works changed in the last `settleSeconds` are left to the scheduler that is publishing them.
+ */
+export async function unsentWorks(
+  sql: postgres.Sql,
+  limit: number,
+  settleSeconds: number,
+): Promise<(WorkRow & { namespace: string; name: string; policy: string })[]> {
+  return (await sql`
+    select w.binding_namespace as namespace, w.binding_name as name, coalesce(b.policy, '') as policy, w.cluster,
+      w.generation::int, w.manifests, w.action, w.applied, w.status, w.preserve
+    from works w left join bindings b on b.namespace = w.binding_namespace and b.name = w.binding_name
+    where w.sent_generation < w.generation and w.updated_at < now() - make_interval(secs => ${settleSeconds})
+    order by w.generation limit ${limit}`) as never;
+}
+
+/** Records that works reached the bus, in one statement. */
+export async function markWorksSent(
+  sql: postgres.Sql,
+  works: { cluster: string; namespace: string; name: string; generation: number }[],
+): Promise<void> {
+  if (works.length === 0) return;
+  await sql`update works set sent_generation = greatest(works.sent_generation, s.generation)
+    from jsonb_to_recordset(${json(works)}::jsonb) as s(cluster text, namespace text, name text, generation bigint)
+    where works.cluster = s.cluster and works.binding_namespace = s.namespace and works.binding_name = s.name`;
+}
+
+/**
  * A deleted template: every work turns into a delete and the binding goes. With preserve, the
  * deletes leave the member objects in place (Karmada's preserveResourcesOnDeletion).
  */

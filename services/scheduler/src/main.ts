@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Bus } from "@atoll/bus";
+import { Bus, Leadership } from "@atoll/bus";
 import { commonConfig, envFlag, loadConfig, onShutdown, parseSecretKey, serveHealth, z } from "@atoll/config";
 import {
   FleetHealth,
@@ -30,6 +30,11 @@ const config = loadConfig({
   ATOLL_EVICTION_GRACE_SECONDS: z.coerce.number().int().positive().default(600),
   /** The hub's key: opens stored Secret templates and seals each cluster's copy for its agent. */
   ATOLL_SECRET_KEY: z.string().optional(),
+  /**
+   * Schedulers may run several at once: one leads and the others stand by. A leader that has not
+   * renewed its lease for this long is replaced.
+   */
+  ATOLL_LEADER_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
 });
 const logger = createLogger({ service: "scheduler", level: config.LOG_LEVEL });
 
@@ -62,14 +67,28 @@ const monitor = new FleetMonitor({
 if (config.ATOLL_NO_EXECUTE_EVICTION)
   logger.info({ rate: config.ATOLL_EVICTION_RATE }, "eviction on NoExecute taints is on");
 
-// 4. Start.
+// 4. Start. A standby follows heartbeats, so it takes over with a current view of the fleet.
+const leadership = new Leadership(bus, { role: "scheduler", leaseMs: config.ATOLL_LEADER_LEASE_MS, logger });
+let leading = false;
 const health = serveHealth(config.HEALTH_PORT, async () => {
   await bus.nc.flush();
   await database.sql`select 1`;
   const { disrupted, message, silent } = monitor.disruption;
-  return disrupted ? { fleetDisruption: message, silentClusters: silent } : {};
+  return {
+    leading,
+    ...(disrupted ? { fleetDisruption: message, silentClusters: silent } : {}),
+  };
 });
-const placements = await controller.start();
+await leadership.lead();
+leading = true;
+// A lost lease means another scheduler may act now: this one stops at once, acting on nothing
+// more, and its supervisor starts it again as a standby.
+void leadership.lost.then((reason) => {
+  logger.error({ reason }, "lost the scheduler's lease; exiting so that only the leader acts");
+  process.exit(1);
+});
+// Requests a dead leader had taken go to its successor within a lease, not the default 30 s.
+const placements = await controller.start({ ackWaitMs: config.ATOLL_LEADER_LEASE_MS });
 const statuses = await recordWorkStatuses(database.sql, bus, logger);
 const checks = monitor.every(config.ATOLL_CLUSTER_CHECK_MS);
 const snapshots = setInterval(() => {
@@ -87,6 +106,7 @@ onShutdown(logger, async () => {
   heartbeats.stop();
   await placements.stop();
   await statuses.stop();
+  await leadership.resign();
   await bus.close();
   await database.close();
 });

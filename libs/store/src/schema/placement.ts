@@ -111,6 +111,11 @@ export const works = pgTable(
     applied: boolean("applied").notNull().default(false),
     status: jsonb("status").$type<Record<string, unknown>[]>().notNull().default(sql`'[]'::jsonb`),
     reportedGeneration: bigint("reported_generation", { mode: "number" }).notNull().default(0),
+    /**
+     * The generation last published on the bus. Behind `generation` means the scheduler stopped
+     * between committing the work and publishing it: it is published again (the outbox relay).
+     */
+    sentGeneration: bigint("sent_generation", { mode: "number" }).notNull().default(0),
     /** A delete that leaves the member objects in place (preserveResourcesOnDeletion). */
     preserve: boolean("preserve").notNull().default(false),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
@@ -118,5 +123,6 @@ export const works = pgTable(
   (t) => [
     primaryKey({ columns: [t.cluster, t.bindingNamespace, t.bindingName] }),
     index("works_binding").on(t.bindingNamespace, t.bindingName),
+    index("works_unsent").on(t.cluster).where(sql`${t.sentGeneration} < ${t.generation}`),
   ],
 );
