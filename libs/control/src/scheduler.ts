@@ -703,17 +703,8 @@ export class PlacementController {
    * it applied, so without them it would not keep their status current until each one changed.
    */
   async resendWorks(cluster: string, agentId: string): Promise<number> {
-    const conflicts = await this.conflictsByPolicy();
     const works = await clusterWorks(this.options.sql, cluster);
-    await this.publish(
-      works.map((work) => ({
-        namespace: work.namespace,
-        name: work.name,
-        works: [work],
-        conflict: conflicts.get(work.policy) ?? "Abort",
-        occasion: `resent-to-${agentId}`,
-      })),
-    );
+    await this.publishStored(works, `resent-to-${agentId}`);
     return works.length;
   }
 
@@ -722,16 +713,8 @@ export class PlacementController {
    * outbox's relay). Works changed within `settleMs` are left to the scheduler publishing them.
    */
   async relayUnsentWorks(settleMs: number): Promise<number> {
-    const conflicts = await this.conflictsByPolicy();
     const works = await unsentWorks(this.options.sql, RELAY_BATCH, settleMs / 1000);
-    await this.publish(
-      works.map((work) => ({
-        namespace: work.namespace,
-        name: work.name,
-        works: [work],
-        conflict: conflicts.get(work.policy) ?? "Abort",
-      })),
-    );
+    await this.publishStored(works);
     if (works.length)
       this.options.logger.info(
         { works: works.length },
@@ -740,13 +723,26 @@ export class PlacementController {
     return works.length;
   }
 
-  private async conflictsByPolicy(): Promise<Map<string, "Abort" | "Overwrite">> {
-    const policies = await listPolicies(this.options.sql);
-    return new Map(
-      policies.map((p) => {
+  /** Publishes works as stored, each under its binding's policy's conflict resolution. */
+  private async publishStored(
+    works: (WorkRow & { namespace: string; name: string; policy: string })[],
+    occasion?: string,
+  ): Promise<void> {
+    if (works.length === 0) return;
+    const conflicts = new Map(
+      (await listPolicies(this.options.sql)).map((p) => {
         const doc = p.document as unknown as PropagationPolicyDoc;
         return [policyRef(doc), doc.spec?.conflictResolution ?? "Abort"] as const;
       }),
+    );
+    await this.publish(
+      works.map((work) => ({
+        namespace: work.namespace,
+        name: work.name,
+        works: [work],
+        conflict: conflicts.get(work.policy) ?? "Abort",
+        ...(occasion ? { occasion } : {}),
+      })),
     );
   }
 
