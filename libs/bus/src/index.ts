@@ -15,7 +15,13 @@ export {
   isUnreachable,
   retryWhileUnreachable,
 } from "./bus.js";
-export { isLeaseTaken, Leadership, type LeadershipOptions } from "./leadership.js";
+export {
+  isLeaseTaken,
+  Leadership,
+  type LeadershipOptions,
+  type LeaderWork,
+  whileLeading,
+} from "./leadership.js";
 export { assertClusterName, type BusNames, busNames, clusterOfSubject } from "./names.js";
 export {
   type AccountLimits,

@@ -4,7 +4,7 @@ import { silentLogger } from "@atoll/log";
 import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bus } from "./bus.js";
-import { Leadership } from "./leadership.js";
+import { Leadership, whileLeading } from "./leadership.js";
 
 const LEASE_MS = 1_500;
 
@@ -78,5 +78,30 @@ describe("leadership of a role", () => {
       async () => (await kv.get("scheduler"))?.string() === "someone else",
       "the other holder kept",
     );
+  });
+
+  it("stops its work when the lease is lost and leads again once it is free", async () => {
+    const bus = await connect();
+    const events: string[] = [];
+    const role = whileLeading(
+      bus,
+      { role: "scheduler", leaseMs: LEASE_MS, logger: silentLogger() },
+      async () => {
+        events.push("start");
+        return { stop: async () => void events.push("stop") };
+      },
+    );
+    const kv = await new Kvm(bus.js).open(bus.names.leaderBucket("scheduler"));
+    // The previous test left the key to "someone else"; this process waits for it to lapse.
+    await until(() => role.leading(), "leading", 10_000, 50);
+    await kv.put("scheduler", new TextEncoder().encode("someone else"));
+    await until(() => events.join() === "start,stop", "the work stopped", 10_000, 50);
+    expect(role.leading()).toBe(false);
+    await until(() => role.leading(), "leading again once the other's key lapsed", 10_000, 50);
+    expect(events).toEqual(["start", "stop", "start"]);
+    await role.stop();
+    expect(events).toEqual(["start", "stop", "start", "stop"]);
+    // Resigned: the key is gone, so a standby could lead at once.
+    expect((await kv.get("scheduler"))?.operation ?? "DEL").not.toBe("PUT");
   });
 });

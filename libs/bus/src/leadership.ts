@@ -113,3 +113,59 @@ export class Leadership {
       await this.kv?.delete(this.options.role, { previousSeq: this.revision }).catch(() => undefined);
   }
 }
+
+/** What a role runs while it leads. */
+export interface LeaderWork {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `start`'s work only while this process leads the role: waits to lead, starts it, and when
+ * the lease is lost (NATS away for most of a lease, say) stops it at once and stands by to lead
+ * again, so a process needs no supervisor to come back. `stop()` ends the work and resigns.
+ */
+export function whileLeading(
+  bus: Bus,
+  options: LeadershipOptions,
+  start: () => Promise<LeaderWork>,
+): { leading(): boolean; stop(): Promise<void> } {
+  let stopping = false;
+  let current: Leadership | undefined;
+  let work: LeaderWork | undefined;
+  let resolveStopped: (value: undefined) => void = () => undefined;
+  const stopped = new Promise<undefined>((resolve) => {
+    resolveStopped = resolve;
+  });
+  const loop = (async () => {
+    while (!stopping) {
+      current = new Leadership(bus, options);
+      try {
+        await current.lead();
+      } catch (error) {
+        if (stopping) break;
+        throw error;
+      }
+      work = await start();
+      const reason = await Promise.race([current.lost, stopped]);
+      const running = work;
+      work = undefined;
+      await running.stop();
+      if (reason !== undefined)
+        options.logger.error(
+          { role: options.role, reason },
+          "lost the lease; stopped, standing by to lead again",
+        );
+    }
+  })();
+  return {
+    leading: () => work !== undefined,
+    stop: async () => {
+      stopping = true;
+      resolveStopped(undefined);
+      // Standing by: stop waiting. Leading: the work stops first, then the lease is given up.
+      if (!work) await current?.resign();
+      await loop.catch(() => undefined);
+      await current?.resign();
+    },
+  };
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Bus, Leadership } from "@atoll/bus";
+import { Bus, whileLeading } from "@atoll/bus";
 import { commonConfig, envFlag, loadConfig, onShutdown, parseSecretKey, serveHealth, z } from "@atoll/config";
 import {
   FleetHealth,
@@ -67,46 +67,47 @@ const monitor = new FleetMonitor({
 if (config.ATOLL_NO_EXECUTE_EVICTION)
   logger.info({ rate: config.ATOLL_EVICTION_RATE }, "eviction on NoExecute taints is on");
 
-// 4. Start. A standby follows heartbeats, so it takes over with a current view of the fleet.
-const leadership = new Leadership(bus, { role: "scheduler", leaseMs: config.ATOLL_LEADER_LEASE_MS, logger });
-let leading = false;
+// 4. Start. A standby follows heartbeats, so it takes over with a current view of the fleet;
+// only the leader places, evicts and records.
+const role = whileLeading(
+  bus,
+  { role: "scheduler", leaseMs: config.ATOLL_LEADER_LEASE_MS, logger },
+  async () => {
+    // Requests a dead leader had taken go to its successor within a lease, not the default 30 s.
+    const placements = await controller.start({ ackWaitMs: config.ATOLL_LEADER_LEASE_MS });
+    const statuses = await recordWorkStatuses(database.sql, bus, logger);
+    const checks = monitor.every(config.ATOLL_CLUSTER_CHECK_MS);
+    const snapshots = setInterval(() => {
+      recordMetricSnapshots(database.sql).catch((error: unknown) =>
+        logger.warn({ err: (error as Error).message }, "could not record the fleet's figures"),
+      );
+    }, config.ATOLL_SNAPSHOT_MS);
+    logger.info("scheduler started");
+    return {
+      stop: async () => {
+        checks.stop();
+        clearInterval(snapshots);
+        await placements.stop();
+        await statuses.stop();
+      },
+    };
+  },
+);
 const health = serveHealth(config.HEALTH_PORT, async () => {
   await bus.nc.flush();
   await database.sql`select 1`;
   const { disrupted, message, silent } = monitor.disruption;
   return {
-    leading,
+    leading: role.leading(),
     ...(disrupted ? { fleetDisruption: message, silentClusters: silent } : {}),
   };
 });
-await leadership.lead();
-leading = true;
-// A lost lease means another scheduler may act now: this one stops at once, acting on nothing
-// more, and its supervisor starts it again as a standby.
-void leadership.lost.then((reason) => {
-  logger.error({ reason }, "lost the scheduler's lease; exiting so that only the leader acts");
-  process.exit(1);
-});
-// Requests a dead leader had taken go to its successor within a lease, not the default 30 s.
-const placements = await controller.start({ ackWaitMs: config.ATOLL_LEADER_LEASE_MS });
-const statuses = await recordWorkStatuses(database.sql, bus, logger);
-const checks = monitor.every(config.ATOLL_CLUSTER_CHECK_MS);
-const snapshots = setInterval(() => {
-  recordMetricSnapshots(database.sql).catch((error: unknown) =>
-    logger.warn({ err: (error as Error).message }, "could not record the fleet's figures"),
-  );
-}, config.ATOLL_SNAPSHOT_MS);
-logger.info("scheduler started");
 
 // 5. Stop.
 onShutdown(logger, async () => {
   await health.close();
-  checks.stop();
-  clearInterval(snapshots);
   heartbeats.stop();
-  await placements.stop();
-  await statuses.stop();
-  await leadership.resign();
+  await role.stop();
   await bus.close();
   await database.close();
 });
