@@ -83,11 +83,18 @@ describe("two schedulers: one leads, and the other takes over when it dies", () 
     const [bindings] =
       await sql`select count(*)::int as n, count(*) filter (where condition = 'Success')::int as ok from bindings`;
     expect(bindings).toEqual({ n: 120, ok: 120 });
-    const works = await sql`select cluster, generation, sent_generation from works where action = 'apply'`;
+    const works = await sql`select cluster, generation from works where action = 'apply'`;
     expect(works).toHaveLength(240);
-    // Every work reached the bus, and the bus holds each exactly once: no work was lost between
-    // the dead leader's commit and its publish, and none was sent twice.
-    expect(works.filter((w) => w.sent_generation !== w.generation)).toEqual([]);
+    // Every work reached the bus, and the bus holds each exactly once: what the dead leader
+    // committed but did not mark sent is relayed by the new one within a lease or two, and a
+    // repeat of one it had sent is dropped by its message id.
+    await until(
+      async () =>
+        (await sql`select count(*)::int as n from works where sent_generation < generation`)[0]?.n === 0,
+      "every work marked sent",
+      30_000,
+      250,
+    );
     const stream = await hub.bus.jsm.streams.info(hub.bus.names.streams.work);
     expect(stream.state.messages).toBe(240);
   });
