@@ -806,7 +806,7 @@ export class PlacementController {
       codec: placementCodec,
       maxBatch: PLACEMENT_BATCH,
       ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
-      transient: (error) => databaseUnavailable(error) || isUnreachable(error),
+      transient: outage,
       validate: (r) =>
         r.kind && r.name && r.apiVersion
           ? undefined
