@@ -79,8 +79,20 @@ export class TestHub {
       ...(this.options.env?.NATS_CREDENTIALS ? { credentialsFile: this.options.env.NATS_CREDENTIALS } : {}),
       prefix: this.prefix,
       logger: silentLogger(),
+      topology: { replicas: Number(this.options.env?.ATOLL_BUS_REPLICAS ?? 1) },
     });
-    await this.bus.ensureTopology();
+    // A NATS cluster takes streams only once it has elected its JetStream leader, a moment after
+    // its servers listen.
+    await until(
+      () =>
+        this.bus.ensureTopology().then(
+          () => true,
+          () => false,
+        ),
+      "NATS to take the hub's streams",
+      60_000,
+      500,
+    );
     const port = await freePort();
     this.baseUrl = `https://127.0.0.1:${port}`;
     this.tls = await selfSignedTls();

@@ -323,7 +323,20 @@ export class Bus {
   }
 
   private async ensureClustersBucket(): Promise<void> {
-    await new Kvm(this.js).create(this.names.clustersBucket, { history: 1 });
+    await this.bucket(this.names.clustersBucket);
+  }
+
+  /**
+   * Opens one of the hub's key-value buckets, declaring it if it does not exist yet, with as many
+   * copies as the streams have: a bucket on one server of a NATS cluster would make that server a
+   * single point of failure for whatever the bucket holds (leases, leadership, heartbeats).
+   */
+  bucket(name: string, options: { ttlMs?: number } = {}): Promise<KV> {
+    return new Kvm(this.js).create(name, {
+      history: 1,
+      replicas: this.topology.replicas ?? 1,
+      ...(options.ttlMs === undefined ? {} : { ttl: options.ttlMs }),
+    });
   }
 
   async clusters(): Promise<KV> {

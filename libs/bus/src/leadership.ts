@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "@atoll/log";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { type Bus, isUnreachable, retryWhileUnreachable } from "./bus.js";
 
 /**
@@ -60,7 +60,7 @@ export class Leadership {
     const bucket = this.bus.names.leaderBucket(role);
     const kv = await retryWhileUnreachable(
       `opening the ${bucket} bucket`,
-      () => new Kvm(this.bus.js).create(bucket, { history: 1, ttl: leaseMs }),
+      () => this.bus.bucket(bucket, { ttlMs: leaseMs }),
       logger,
     );
     this.kv = kv;

@@ -184,6 +184,8 @@ export interface NatsClusterProcess {
   names: string[];
   /** SIGKILLs one server, as a crashed machine would; the others carry on. */
   kill(index: number): void;
+  /** Starts a killed server again on its ports and store, as a restarted machine would; it catches up from its peers. */
+  restart(index: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -196,27 +198,28 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterProcess> {
   const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const dir = mkdtempSync(join(tmpdir(), "atoll-nats-cluster-"));
   const names = clientPorts.map((_, i) => `n${i + 1}`);
+  const configOf = (i: number) =>
+    [
+      `server_name: ${names[i]}`,
+      `listen: 127.0.0.1:${clientPorts[i]}`,
+      `jetstream { store_dir: "${join(dir, names[i]!)}", max_memory_store: 64MB, max_file_store: 1GB }`,
+      `cluster { name: atoll-test, listen: 127.0.0.1:${routePorts[i]}, routes: [${routePorts
+        .filter((_, j) => j !== i)
+        .map((route) => `nats-route://127.0.0.1:${route}`)
+        .join(", ")}] }`,
+    ].join("\n");
   const servers = await Promise.all(
-    clientPorts.map((port, i) =>
-      startNatsServer({
-        port,
-        config: [
-          `server_name: ${names[i]}`,
-          `listen: 127.0.0.1:${port}`,
-          `jetstream { store_dir: "${join(dir, names[i]!)}", max_memory_store: 64MB, max_file_store: 1GB }`,
-          `cluster { name: atoll-test, listen: 127.0.0.1:${routePorts[i]}, routes: [${routePorts
-            .filter((_, j) => j !== i)
-            .map((route) => `nats-route://127.0.0.1:${route}`)
-            .join(", ")}] }`,
-        ].join("\n"),
-      }),
-    ),
+    clientPorts.map((port, i) => startNatsServer({ port, config: configOf(i) })),
   );
   return {
     url: servers.map((server) => server.url).join(","),
     servers,
     names,
     kill: (index) => servers[index]?.process.kill("SIGKILL"),
+    restart: async (index) => {
+      await servers[index]?.stop();
+      servers[index] = await startNatsServer({ port: clientPorts[index]!, config: configOf(index) });
+    },
     stop: async () => {
       await Promise.all(servers.map((server) => server.stop()));
       rmSync(dir, { recursive: true, force: true });

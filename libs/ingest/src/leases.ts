@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type Bus, isLeaseTaken, type KV, retryWhileUnreachable } from "@atoll/bus";
 import type { Logger } from "@atoll/log";
-import { Kvm } from "@nats-io/kv";
 
 /** How long a lease pass waits for a lost cluster's consumer to stop before going on. */
 const RELEASE_WAIT_MS = 5_000;
@@ -40,15 +39,10 @@ export class ClusterLeases {
 
   async start(): Promise<void> {
     const { bus } = this.options;
-    const kvm = new Kvm(bus.js);
     const bucket = (name: string) =>
       retryWhileUnreachable(
         `opening the ${name} bucket`,
-        () =>
-          kvm.create(name, {
-            history: 1,
-            ttl: this.ttlMs,
-          }),
+        () => bus.bucket(name, { ttlMs: this.ttlMs }),
         this.options.logger,
       );
     this.leases = await bucket(bus.names.leasesBucket);
