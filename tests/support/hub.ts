@@ -34,6 +34,7 @@ export interface TestHubOptions {
 export class TestHub {
   readonly agents = new Map<string, ServiceProcess>();
   readonly indexers: ServiceProcess[] = [];
+  readonly queries: ServiceProcess[] = [];
   indexer!: ServiceProcess;
   query!: ServiceProcess;
   scheduler: ServiceProcess | undefined;
@@ -93,15 +94,26 @@ export class TestHub {
       60_000,
       500,
     );
-    const port = await freePort();
-    this.baseUrl = `https://127.0.0.1:${port}`;
     this.tls = await selfSignedTls();
     this.dispatcher = new Agent({ connect: { ca: this.tls.cert } });
     writeFileSync(join(this.dir, "query.crt"), this.tls.cert);
     writeFileSync(join(this.dir, "query.key"), this.tls.key);
     this.startIndexer();
-    this.query = spawnService(
-      "query",
+    const first = await this.startQuery();
+    this.query = first.process;
+    this.baseUrl = first.baseUrl;
+    return this;
+  }
+
+  /**
+   * Starts a query service on a port of its own, with the hub's certificate and admin token, and
+   * waits until it is ready; several serve the same hub side by side.
+   */
+  async startQuery(name = "query"): Promise<{ process: ServiceProcess; baseUrl: string }> {
+    const port = await freePort();
+    const baseUrl = `https://127.0.0.1:${port}`;
+    const service = spawnService(
+      name,
       "@atoll/query",
       {
         ...this.env(),
@@ -112,15 +124,16 @@ export class TestHub {
       },
       this.dir,
     );
+    this.queries.push(service);
     await until(
       () =>
-        this.fetch("/readyz").then(
+        this.fetch("/readyz", { baseUrl }).then(
           (r) => r.ok,
           () => false,
         ),
-      "the query service to be ready",
+      `the ${name} service to be ready`,
     );
-    return this;
+    return { process: service, baseUrl };
   }
 
   /** Starts an agent for a sim; extra env selects the mode (pull credentials, rules, ...). */
@@ -165,10 +178,16 @@ export class TestHub {
     return { status: response.status, body: await response.json() };
   }
 
-  /** A request to the query service over its TLS, as the admin unless another token (or null) is given. */
-  fetch(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
-    const { token = this.adminToken, headers, ...rest } = init;
-    return fetch(`${this.baseUrl}${path}`, {
+  /**
+   * A request to the query service over its TLS, as the admin unless another token (or null) is
+   * given; to the first query service unless another one's baseUrl is.
+   */
+  fetch(
+    path: string,
+    init: RequestInit & { token?: string | null; baseUrl?: string } = {},
+  ): Promise<Response> {
+    const { token = this.adminToken, headers, baseUrl = this.baseUrl, ...rest } = init;
+    return fetch(`${baseUrl}${path}`, {
       ...rest,
       headers: {
         ...(headers as Record<string, string>),
@@ -226,7 +245,7 @@ export class TestHub {
 
   async stop(): Promise<void> {
     await Promise.all([...this.agents.values()].map((a) => a.stop()));
-    await Promise.all([...this.indexers.map((i) => i.stop()), this.query?.stop(), this.scheduler?.stop()]);
+    await Promise.all([...this.indexers, ...this.queries, this.scheduler].map((service) => service?.stop()));
     if (this.bus) {
       await this.bus.removeTopology();
       await this.bus.close();

@@ -224,15 +224,17 @@ export async function applyDocuments(
       continue;
     }
     const policyKey = { kind: key.kind, namespace: key.namespace, name: key.name };
+    // Taint policies change clusters, not templates: the scheduler's fleet check applies them.
+    // Any other policy change owes every template a placement, recorded with the change.
+    const change = { requestsPlacement: type !== "taint" };
     if (remove) {
-      const deleted = await deletePolicy(sql, policyKey);
-      if (type !== "taint") policiesChanged ||= deleted;
+      const deleted = await deletePolicy(sql, policyKey, change);
+      if (change.requestsPlacement) policiesChanged ||= deleted;
       results.push(`${what}: ${deleted ? "deleted" : "not found"}`);
       continue;
     }
-    const stored = await upsertPolicy(sql, { ...policyKey, document: doc, authority });
-    // Taint policies change clusters, not templates: the scheduler's fleet check applies them.
-    if (type !== "taint") policiesChanged ||= stored.changed;
+    const stored = await upsertPolicy(sql, { ...policyKey, document: doc, authority }, change);
+    if (change.requestsPlacement) policiesChanged ||= stored.changed;
     results.push(`${what}: ${outcome(stored)}`);
   }
   const keys = policiesChanged ? await listTemplateKeys(sql) : touched;

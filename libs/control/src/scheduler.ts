@@ -3,6 +3,7 @@ import { hasSealedValues, openSecretValues, sealSecretValues, templateKey, workK
 import {
   ConflictResolution,
   create,
+  PlacementReason,
   type PlacementRequest,
   placementCodec,
   WorkAction,
@@ -51,15 +52,18 @@ import {
   listClusterRegistry,
   listPolicies,
   listWorks,
+  markTemplatesPlaced,
   markWorksSent,
   saveBinding,
   saveBindings,
   type TemplateKey,
   type TemplateRow,
+  unplacedTemplates,
   unsentWorks,
   type WorkRow,
 } from "@atoll/store";
 import type postgres from "postgres";
+import { requestPlacement } from "./apply.js";
 import { type FleetHealth, fleetView } from "./fleet.js";
 
 export const policyRef = (doc: { kind: string; metadata: { namespace?: string; name: string } }) =>
@@ -128,6 +132,9 @@ interface WorkSend {
 
 /** Most unsent works the relay publishes at a time. */
 const RELAY_BATCH = 1000;
+
+/** The scheduler's consumer of placement requests. */
+const PLACEMENT_CONSUMER = "scheduler";
 
 /** Postgres or NATS out of reach: what to try again later, rather than any template's fault. */
 const outage = (error: unknown) => databaseUnavailable(error) || isUnreachable(error);
@@ -271,6 +278,18 @@ export class PlacementController {
       await written.catch(() => undefined);
       throw error;
     }
+    // Every template read was placed or failed on its own data (logged by the caller); either way
+    // the request it was read with is answered. One changed since keeps its newer one owed.
+    await markTemplatesPlaced(
+      sql,
+      templates.map(({ apiVersion, kind, namespace, name, placementSeq }) => ({
+        apiVersion,
+        kind,
+        namespace,
+        name,
+        placementSeq,
+      })),
+    );
     return failures;
   }
 
@@ -712,6 +731,28 @@ export class PlacementController {
    * Publishes the works a scheduler committed but did not publish, having stopped in between (the
    * outbox's relay). Works changed within `settleMs` are left to the scheduler publishing them.
    */
+  /**
+   * Asks again for the placements owed to templates whose request never reached the bus (the
+   * query service died between storing the change and publishing the request) or whose deletion
+   * was never acted on. Only while the placement queue is empty: a request still queued is late,
+   * not lost. Returns how many it asked for.
+   */
+  async requestOwedPlacements(settleMs: number): Promise<number> {
+    const { bus, sql, logger } = this.options;
+    const queue = await bus.jsm.consumers.info(bus.names.streams.placement, PLACEMENT_CONSUMER);
+    if (queue.num_pending + queue.num_ack_pending > 0) return 0;
+    const owed = await unplacedTemplates(sql, RELAY_BATCH, settleMs / 1000);
+    for (const { deleted, ...key } of owed)
+      await requestPlacement(
+        bus,
+        key,
+        deleted ? PlacementReason.TEMPLATE_DELETED : PlacementReason.TEMPLATE_CHANGED,
+      );
+    if (owed.length)
+      logger.warn({ templates: owed.length }, "asked again for placements whose requests were lost");
+    return owed.length;
+  }
+
   async relayUnsentWorks(settleMs: number): Promise<number> {
     const works = await unsentWorks(this.options.sql, RELAY_BATCH, settleMs / 1000);
     await this.publishStored(works);
@@ -793,15 +834,26 @@ export class PlacementController {
     const relayMs = options.ackWaitMs ?? 30_000;
     let relaying: Promise<unknown> = Promise.resolve();
     const relay = () => {
-      relaying = this.relayUnsentWorks(relayMs).catch((error: unknown) =>
-        logger.warn({ err: (error as Error).message }, "could not publish unsent works; trying again later"),
-      );
+      relaying = Promise.all([
+        this.relayUnsentWorks(relayMs).catch((error: unknown) =>
+          logger.warn(
+            { err: (error as Error).message },
+            "could not publish unsent works; trying again later",
+          ),
+        ),
+        this.requestOwedPlacements(relayMs).catch((error: unknown) =>
+          logger.warn(
+            { err: (error as Error).message },
+            "could not look for placements whose requests were lost; trying again later",
+          ),
+        ),
+      ]);
     };
     relay();
     const relays = setInterval(relay, relayMs);
     const consumption = await bus.consume({
       stream: bus.names.streams.placement,
-      durable: "scheduler",
+      durable: PLACEMENT_CONSUMER,
       filterSubject: bus.names.placement(),
       codec: placementCodec,
       maxBatch: PLACEMENT_BATCH,

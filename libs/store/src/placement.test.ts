@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { type BindingDecision, deleteBinding, getBindings, saveBindings } from "./placement.js";
+import {
+  type BindingDecision,
+  deleteBinding,
+  deletePolicy,
+  deleteTemplate,
+  getBindings,
+  getTemplates,
+  markTemplatesPlaced,
+  saveBindings,
+  unplacedTemplates,
+  upsertPolicy,
+  upsertTemplate,
+} from "./placement.js";
 import { suiteDatabase } from "./testing.js";
 
 const decision = (name: string, clusters: string[], rejected: Record<string, string[]>): BindingDecision => ({
@@ -74,5 +86,67 @@ describe("bindings saved in batches", () => {
     await expect(
       saveBindings(handle.sql, [decision("twice", ["eu"], {}), decision("twice", ["us"], {})]),
     ).rejects.toThrow(/one binding twice/);
+  });
+});
+
+describe("placements owed to templates", () => {
+  const handle = suiteDatabase("placement_owed");
+  const fleet = { appliedBy: "", clusters: ["*"] };
+  const key = (name: string) => ({ apiVersion: "v1", kind: "ConfigMap", namespace: "shop", name });
+  const owed = async () =>
+    (await unplacedTemplates(handle.sql, 100, 0))
+      .map((t) => `${t.name}${t.deleted ? " (deleted)" : ""}`)
+      .sort();
+  const placeAsRead = async (...names: string[]) =>
+    markTemplatesPlaced(handle.sql, await getTemplates(handle.sql, names.map(key)));
+
+  it("owes a placement from every change until the scheduler places from it, and not from an older read", async () => {
+    await upsertTemplate(handle.sql, key("a"), { data: { v: "1" } }, fleet);
+    await upsertTemplate(handle.sql, key("b"), { data: { v: "1" } }, fleet);
+    expect(await owed()).toEqual(["a", "b"]);
+    await placeAsRead("a", "b");
+    expect(await owed()).toEqual([]);
+    // Unchanged: nothing owed. Changed after the scheduler read it: the read does not pay it.
+    await upsertTemplate(handle.sql, key("a"), { data: { v: "1" } }, fleet);
+    expect(await owed()).toEqual([]);
+    const [readBefore] = await getTemplates(handle.sql, [key("b")]);
+    await upsertTemplate(handle.sql, key("b"), { data: { v: "2" } }, fleet);
+    await markTemplatesPlaced(handle.sql, [readBefore!]);
+    expect(await owed()).toEqual(["b"]);
+    await placeAsRead("b");
+    // Within the settle time a request is still on its way, not lost.
+    await upsertTemplate(handle.sql, key("a"), { data: { v: "3" } }, fleet);
+    expect(await unplacedTemplates(handle.sql, 100, 60)).toEqual([]);
+    await placeAsRead("a");
+  });
+
+  it("owes every template a placement from a propagation policy's change, in the same statement, but not a taint policy's", async () => {
+    await placeAsRead("a", "b");
+    const policy = { kind: "ClusterPropagationPolicy", namespace: "", name: "all", authority: fleet };
+    await upsertPolicy(handle.sql, { ...policy, document: { spec: {} } });
+    expect(await owed()).toEqual(["a", "b"]);
+    await placeAsRead("a", "b");
+    const taint = { kind: "ClusterTaintPolicy", namespace: "", name: "edge", authority: fleet };
+    await upsertPolicy(handle.sql, { ...taint, document: { spec: {} } }, { requestsPlacement: false });
+    await deletePolicy(handle.sql, taint, { requestsPlacement: false });
+    expect(await owed()).toEqual([]);
+    expect(await deletePolicy(handle.sql, policy)).toBe(true);
+    expect(await owed()).toEqual(["a", "b"]);
+    expect(await deletePolicy(handle.sql, policy)).toBe(false);
+    await placeAsRead("a", "b");
+  });
+
+  it("owes a deleted template's binding its withdrawal until the binding is gone", async () => {
+    await saveBindings(handle.sql, [
+      {
+        ...decision("a", ["eu"], {}),
+        binding: { ...decision("a", ["eu"], {}).binding, apiVersion: "v1", kind: "ConfigMap" },
+      },
+    ]);
+    expect(await owed()).toEqual([]);
+    await deleteTemplate(handle.sql, key("a"));
+    expect(await owed()).toEqual(["a (deleted)"]);
+    await deleteBinding(handle.sql, "shop", "a");
+    expect(await owed()).toEqual([]);
   });
 });

@@ -31,6 +31,8 @@ export interface TemplateRow extends TemplateKey {
   document: Record<string, unknown>;
   generation: number;
   claimedBy: string;
+  /** The placement request this version of the template is owed (a bigint, as text). */
+  placementSeq: string;
 }
 
 export interface BindingRow {
@@ -68,29 +70,58 @@ export interface WorkRow {
 const json = (value: unknown) => JSON.stringify(value);
 
 /**
+ * What a policy change does to the templates: a propagation or override policy may move any of
+ * them, so each is owed a placement from the change on; a taint policy changes clusters only.
+ */
+interface PolicyChangeOptions {
+  requestsPlacement: boolean;
+}
+
+/** Marks every template owed a placement, within the statement that changed a policy. */
+const requestPlacementOfAll = (
+  sql: postgres.Sql,
+  options: PolicyChangeOptions,
+  changed: postgres.Fragment,
+) => sql`
+  update templates set placement_seq = nextval('placement_requests'), placement_requested_at = now()
+  where ${options.requestsPlacement} and exists (select 1 from ${changed})`;
+
+/**
  * Stores a policy document with the authority it was applied with; the generation moves when
  * either changes, since a wider or narrower authority moves what the policy may place.
  */
 export async function upsertPolicy(
   sql: postgres.Sql,
   policy: PolicyKey & { document: unknown; authority: AuthorityRecord },
+  options: PolicyChangeOptions = { requestsPlacement: true },
 ): Promise<{ changed: boolean; created: boolean }> {
   const [row] = await sql`
-    insert into placement_policies (kind, namespace, name, document, authority)
-    values (${policy.kind}, ${policy.namespace}, ${policy.name}, ${json(policy.document)}::jsonb, ${json(policy.authority)}::jsonb)
-    on conflict (kind, namespace, name) do update set document = excluded.document, authority = excluded.authority,
-      generation = placement_policies.generation + 1, updated_at = now()
-      where placement_policies.document is distinct from excluded.document
-        or placement_policies.authority is distinct from excluded.authority
-    returning generation, (xmax = 0) as created`;
+    with changed as (
+      insert into placement_policies (kind, namespace, name, document, authority)
+      values (${policy.kind}, ${policy.namespace}, ${policy.name}, ${json(policy.document)}::jsonb, ${json(policy.authority)}::jsonb)
+      on conflict (kind, namespace, name) do update set document = excluded.document, authority = excluded.authority,
+        generation = placement_policies.generation + 1, updated_at = now()
+        where placement_policies.document is distinct from excluded.document
+          or placement_policies.authority is distinct from excluded.authority
+      returning generation, (xmax = 0) as created),
+    requested as (${requestPlacementOfAll(sql, options, sql`changed`)})
+    select generation, created from changed`;
   // xmax is 0 on a row this statement inserted, and set on one it updated.
   return { changed: Boolean(row), created: Boolean(row?.created) };
 }
 
-export async function deletePolicy(sql: postgres.Sql, key: PolicyKey): Promise<boolean> {
-  const deleted =
-    await sql`delete from placement_policies where kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
-  return deleted.count > 0;
+export async function deletePolicy(
+  sql: postgres.Sql,
+  key: PolicyKey,
+  options: PolicyChangeOptions = { requestsPlacement: true },
+): Promise<boolean> {
+  const [row] = await sql`
+    with deleted as (
+      delete from placement_policies where kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}
+      returning 1),
+    requested as (${requestPlacementOfAll(sql, options, sql`deleted`)})
+    select count(*)::int as n from deleted`;
+  return (row?.n ?? 0) > 0;
 }
 
 export async function listPolicies(sql: postgres.Sql): Promise<PolicyRow[]> {
@@ -103,7 +134,10 @@ export async function getPolicy(sql: postgres.Sql, key: PolicyKey): Promise<Poli
   return row as PolicyRow | undefined;
 }
 
-/** Stores a template with the authority it was applied with; the generation moves when either changes. */
+/**
+ * Stores a template with the authority it was applied with; the generation moves when either
+ * changes, and a change is owed a placement from then on (placementSeq).
+ */
 export async function upsertTemplate(
   sql: postgres.Sql,
   key: TemplateKey,
@@ -114,7 +148,8 @@ export async function upsertTemplate(
     insert into templates (api_version, kind, namespace, name, document, authority)
     values (${key.apiVersion}, ${key.kind}, ${key.namespace}, ${key.name}, ${json(document)}::jsonb, ${json(authority)}::jsonb)
     on conflict (api_version, kind, namespace, name) do update set document = excluded.document, authority = excluded.authority,
-      generation = templates.generation + 1, updated_at = now()
+      generation = templates.generation + 1, updated_at = now(),
+      placement_seq = nextval('placement_requests'), placement_requested_at = now()
       where templates.document is distinct from excluded.document or templates.authority is distinct from excluded.authority
     returning generation, (xmax = 0) as created`;
   // xmax is 0 on a row this statement inserted, and set on one it updated.
@@ -127,9 +162,13 @@ export async function deleteTemplate(sql: postgres.Sql, key: TemplateKey): Promi
   return deleted.count > 0;
 }
 
+const TEMPLATE_COLUMNS = (sql: postgres.Sql) => sql`
+  api_version as "apiVersion", kind, namespace, name, uid, document, generation::int, claimed_by as "claimedBy", authority,
+  placement_seq::text as "placementSeq"`;
+
 export async function getTemplate(sql: postgres.Sql, key: TemplateKey): Promise<TemplateRow | undefined> {
   const [row] = await sql`
-    select api_version as "apiVersion", kind, namespace, name, uid, document, generation::int, claimed_by as "claimedBy", authority
+    select ${TEMPLATE_COLUMNS(sql)}
     from templates where api_version = ${key.apiVersion} and kind = ${key.kind} and namespace = ${key.namespace} and name = ${key.name}`;
   return row as TemplateRow | undefined;
 }
@@ -138,7 +177,7 @@ export async function getTemplate(sql: postgres.Sql, key: TemplateKey): Promise<
 export async function getTemplates(sql: postgres.Sql, keys: TemplateKey[]): Promise<TemplateRow[]> {
   if (keys.length === 0) return [];
   return (await sql`
-    select api_version as "apiVersion", kind, namespace, name, uid, document, generation::int, claimed_by as "claimedBy", authority
+    select ${TEMPLATE_COLUMNS(sql)}
     from templates where (api_version, kind, namespace, name) in (
       select "apiVersion", kind, namespace, name
       from jsonb_to_recordset(${json(keys)}::jsonb) as k("apiVersion" text, kind text, namespace text, name text))`) as never;
@@ -150,6 +189,41 @@ export async function listTemplateKeys(sql: postgres.Sql): Promise<TemplateKey[]
 
 export async function claimTemplate(sql: postgres.Sql, key: TemplateKey, policy: string): Promise<void> {
   await claimTemplates(sql, [{ ...key, policy }]);
+}
+
+/**
+ * Records that templates were placed from the requests they were read with. A template changed
+ * since it was read keeps its newer request owed.
+ */
+export async function markTemplatesPlaced(
+  sql: postgres.Sql,
+  placed: (TemplateKey & { placementSeq: string })[],
+): Promise<void> {
+  if (placed.length === 0) return;
+  await sql`update templates t set placed_seq = t.placement_seq
+    from jsonb_to_recordset(${json(placed)}::jsonb) as p("apiVersion" text, kind text, namespace text, name text, "placementSeq" text)
+    where t.api_version = p."apiVersion" and t.kind = p.kind and t.namespace = p.namespace and t.name = p.name
+      and t.placement_seq = p."placementSeq"::bigint`;
+}
+
+/**
+ * Templates owed a placement that nobody asked for, oldest first: those changed more than
+ * `settleSeconds` ago and not placed since, and those deleted whose binding is still there.
+ */
+export async function unplacedTemplates(
+  sql: postgres.Sql,
+  limit: number,
+  settleSeconds: number,
+): Promise<(TemplateKey & { deleted: boolean })[]> {
+  return (await sql`
+    (select api_version as "apiVersion", kind, namespace, name, false as deleted from templates
+      where placed_seq <> placement_seq and placement_requested_at < now() - make_interval(secs => ${settleSeconds})
+      order by placement_requested_at limit ${limit})
+    union all
+    (select b.api_version as "apiVersion", b.kind, b.namespace, b.template_name as name, true as deleted from bindings b
+      where not exists (select 1 from templates t where t.api_version = b.api_version and t.kind = b.kind
+        and t.namespace = b.namespace and t.name = b.template_name)
+      limit ${limit})`) as never;
 }
 
 /** Records which policy claims each template ("" for none), in one statement. */

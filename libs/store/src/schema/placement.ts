@@ -17,6 +17,12 @@ import {
  */
 export const workGenerations = pgSequence("work_generations");
 
+/**
+ * Each change that asks for a template to be placed again (the template changed, or a policy
+ * did) takes a number from here, which the scheduler records once it has placed from it.
+ */
+export const placementRequests = pgSequence("placement_requests");
+
 /** Karmada policies as applied: Propagation and Override, namespaced ('' namespace) or cluster-wide. */
 export const placementPolicies = pgTable(
   "placement_policies",
@@ -55,8 +61,21 @@ export const templates = pgTable(
       .notNull()
       .default(sql`'{"appliedBy": "", "clusters": ["*"]}'::jsonb`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    /**
+     * The last request to place it, written with the change that asked for it, and the request
+     * the scheduler last placed from. They differ while a placement is owed: a request lost on
+     * the way (its writer died between commit and publish) is found here and made again.
+     */
+    placementSeq: bigint("placement_seq", { mode: "number" })
+      .notNull()
+      .default(sql`nextval('placement_requests')`),
+    placementRequestedAt: timestamp("placement_requested_at", { withTimezone: true }).notNull().defaultNow(),
+    placedSeq: bigint("placed_seq", { mode: "number" }).notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.apiVersion, t.kind, t.namespace, t.name] })],
+  (t) => [
+    primaryKey({ columns: [t.apiVersion, t.kind, t.namespace, t.name] }),
+    index("templates_unplaced").on(t.placementRequestedAt).where(sql`${t.placedSeq} <> ${t.placementSeq}`),
+  ],
 );
 
 /** Where each template goes and why, with status aggregated from the clusters. */
