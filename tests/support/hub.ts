@@ -23,7 +23,7 @@ export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
  */
 export interface TestHubOptions {
   natsUrl?: string;
-  /** Extra environment for every service, e.g. NATS credentials or ATOLL_SECRET_KEY. */
+  /** Extra environment for every service, e.g. NATS credentials or ATOLL_SECRET_KEY; it wins over the defaults. */
   env?: Record<string, string>;
   /** The database URL the services use, from the test database's (to route them through a proxy). */
   serviceDatabaseUrl?: (url: string) => string;
@@ -56,9 +56,9 @@ export class TestHub {
     return this.options.natsUrl ?? NATS_URL;
   }
 
+  /** Every service's environment: the test hub's short leases and waits, unless options.env says otherwise. */
   env(): Record<string, string> {
     return {
-      ...this.options.env,
       NATS_URL: this.natsUrl,
       DATABASE_URL: this.options.serviceDatabaseUrl?.(this.databaseUrl) ?? this.databaseUrl,
       ATOLL_BUS_PREFIX: this.prefix,
@@ -67,6 +67,7 @@ export class TestHub {
       INDEXER_LEASE_TTL_MS: "3000",
       ATOLL_LEADER_LEASE_MS: "3000",
       ATOLL_CROSS_OBJECT_MS: "1000",
+      ...this.options.env,
     };
   }
 

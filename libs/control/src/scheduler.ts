@@ -849,8 +849,6 @@ export class PlacementController {
         ),
       ]);
     };
-    relay();
-    const relays = setInterval(relay, relayMs);
     const consumption = await bus.consume({
       stream: bus.names.streams.placement,
       durable: PLACEMENT_CONSUMER,
@@ -885,6 +883,9 @@ export class PlacementController {
         logger.debug({ templates: keys.size }, "placed a batch");
       },
     });
+    // After the consumer exists: the relay looks at its queue.
+    relay();
+    const relays = setInterval(relay, relayMs);
     return {
       stop: async () => {
         clearInterval(relays);
