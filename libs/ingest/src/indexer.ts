@@ -5,6 +5,7 @@ import { CROSS_OBJECT_RULES, type InsightConfig, objectIssues } from "@atoll/ins
 import type { Logger } from "@atoll/log";
 import {
   applyIndexOps,
+  type ClusterHeartbeatRow,
   databaseAnswers,
   databaseUnavailable,
   deletedClusters,
@@ -12,7 +13,7 @@ import {
   type IndexOp,
   type ObjectIssues,
   pruneTombstones,
-  recordHeartbeat,
+  recordHeartbeats,
   recordIssues,
   type SettledOp,
   settledOps,
@@ -225,18 +226,43 @@ export class ResourceIndexer {
     await recordIssues(sql, [...latest.values()], { exceptRules: CROSS_OBJECT_RULES });
   }
 
+  /**
+   * Records heartbeats as they arrive, coalesced: while one write is in flight, the latest beat
+   * of each cluster waits for the next, so however fast a fleet beats, the table lags by one
+   * write at most, instead of a queue of one write per beat.
+   */
   private watchHeartbeats(): void {
     const { bus, sql, logger } = this.options;
+    const waiting = new Map<string, ClusterHeartbeatRow>();
+    let writing: Promise<void> | undefined;
+    const write = async () => {
+      while (waiting.size > 0) {
+        const rows = [...waiting.values()];
+        waiting.clear();
+        try {
+          await recordHeartbeats(sql, rows);
+        } catch (error) {
+          // A heartbeat is superseded within seconds, so a failed write is logged, not retried.
+          logger.warn(
+            { clusters: rows.length, err: (error as Error).message },
+            "could not record heartbeats",
+          );
+        }
+      }
+      writing = undefined;
+    };
     this.heartbeatWatch = bus.watchClusters(async (entry) => {
       if (entry.operation !== "PUT") return;
       // A cluster heard from for the first time gets an indexer without waiting for the next pass.
       if (!this.consumers.has(entry.key)) void this.leases?.reconcile();
       try {
-        await recordHeartbeat(sql, heartbeatToRow(heartbeatCodec.decode(entry.value)));
+        const row = heartbeatToRow(heartbeatCodec.decode(entry.value));
+        waiting.set(row.name, row);
       } catch (error) {
-        // A heartbeat is superseded within seconds, so a failed one is logged, not retried.
-        logger.warn({ cluster: entry.key, err: (error as Error).message }, "could not record a heartbeat");
+        logger.warn({ cluster: entry.key, err: (error as Error).message }, "could not read a heartbeat");
+        return;
       }
+      writing ??= write();
     });
   }
 

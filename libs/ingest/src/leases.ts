@@ -4,6 +4,16 @@ import type { Logger } from "@atoll/log";
 
 /** How long a lease pass waits for a lost cluster's consumer to stop before going on. */
 const RELEASE_WAIT_MS = 5_000;
+/**
+ * How many leases a pass renews or takes at once. One at a time, a pass over a thousand clusters
+ * outlasts the lease, and the first leases it renewed lapse before the next pass comes round.
+ */
+const LEASES_AT_ONCE = 64;
+
+/** Runs step over items, at most `width` at a time, in order of items. */
+async function inChunks<T>(items: T[], width: number, step: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(step));
+}
 
 export interface LeaseOptions {
   bus: Bus;
@@ -31,6 +41,8 @@ export class ClusterLeases {
   private readonly stopping = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
+  /** A pass asked for and not started yet: every request until it starts is answered by it. */
+  private queued: Promise<void> | undefined;
   private readonly ttlMs: number;
 
   constructor(private readonly options: LeaseOptions) {
@@ -53,12 +65,19 @@ export class ClusterLeases {
 
   /** Runs one pass now (e.g. when a new cluster shows up), after any pass in progress. */
   reconcile(): Promise<void> {
-    this.running = this.running
-      .then(() => this.pass())
+    // A fleet's worth of first heartbeats asks for a pass each; one pass answers them all.
+    if (this.queued) return this.queued;
+    const next = this.running
+      .then(() => {
+        this.queued = undefined;
+        return this.pass();
+      })
       .catch((error: unknown) => {
         this.options.logger.warn({ err: (error as Error).message }, "lease pass failed; retrying");
       });
-    return this.running;
+    this.queued = next;
+    this.running = next;
+    return next;
   }
 
   /** Clusters with events in the stream, or heard from: a heartbeat comes before the first batch. */
@@ -85,27 +104,27 @@ export class ClusterLeases {
 
     // Renew what we hold. Only a revision conflict or a vanished key means someone else holds it
     // now; an unreachable server is not a lost lease, so the consumer keeps going and we retry.
-    for (const [cluster, revision] of [...this.owned]) {
+    await inChunks([...this.owned], LEASES_AT_ONCE, async ([cluster, revision]) => {
       try {
         this.owned.set(cluster, await leases.update(cluster, new TextEncoder().encode(this.id), revision));
       } catch (error) {
         const adopted = isLeaseTaken(error) ? await this.stillOurs(cluster) : undefined;
         if (adopted !== undefined) {
           this.owned.set(cluster, adopted);
-          continue;
+          return;
         }
         if (!isLeaseTaken(error)) {
           this.options.logger.warn(
             { cluster, err: (error as Error).message },
             "could not renew a cluster lease; retrying",
           );
-          continue;
+          return;
         }
         this.owned.delete(cluster);
         this.options.logger.warn({ cluster }, "lost a cluster lease; stopping its consumer");
         await this.releaseLost(cluster);
       }
-    }
+    });
     // Give back surplus so a newcomer can take its share.
     while (this.owned.size > share) {
       const cluster = [...this.owned.keys()].sort().pop()!;
@@ -115,19 +134,21 @@ export class ClusterLeases {
       this.options.logger.info({ cluster, share }, "released a cluster to rebalance");
     }
     // Take free clusters up to our share; create() is atomic, so only one process wins each.
-    for (const cluster of clusters) {
-      if (this.owned.size >= share) break;
-      if (this.owned.has(cluster) || this.stopping.has(cluster)) continue;
-      try {
-        const revision =
-          (await this.stillOurs(cluster)) ??
-          (await leases.create(cluster, new TextEncoder().encode(this.id)));
-        await this.options.onAcquire(cluster);
-        this.owned.set(cluster, revision);
-        this.options.logger.info({ cluster, share, indexers: live }, "took a cluster lease");
-      } catch {
-        // Held by another live indexer.
-      }
+    const free = clusters.filter((cluster) => !this.owned.has(cluster) && !this.stopping.has(cluster));
+    while (free.length > 0 && this.owned.size < share) {
+      const attempt = free.splice(0, Math.min(LEASES_AT_ONCE, share - this.owned.size));
+      await inChunks(attempt, LEASES_AT_ONCE, async (cluster) => {
+        try {
+          const revision =
+            (await this.stillOurs(cluster)) ??
+            (await leases.create(cluster, new TextEncoder().encode(this.id)));
+          await this.options.onAcquire(cluster);
+          this.owned.set(cluster, revision);
+          this.options.logger.info({ cluster, share, indexers: live }, "took a cluster lease");
+        } catch {
+          // Held by another live indexer.
+        }
+      });
     }
   }
 

@@ -14,20 +14,51 @@ export interface ClusterHeartbeatRow {
  * in as ISO strings: drizzle replaces the shared client's timestamp serialisers.
  */
 export async function recordHeartbeat(sql: postgres.Sql, row: ClusterHeartbeatRow): Promise<void> {
-  const status = JSON.stringify(row.status);
-  const at = row.lastHeartbeat.toISOString();
-  // Update first, insert only if there was no row: an update racing a deletion waits for it and
-  // then finds nothing, and the insert's fresh snapshot sees the tombstone. One upsert would
+  await recordHeartbeats(sql, [row]);
+}
+
+/**
+ * Records the latest heartbeat of several clusters in two statements, however many there are:
+ * a fleet of thousands beats hundreds of times a second, more than one statement each keeps up
+ * with. An older heartbeat than the one recorded changes nothing.
+ */
+export async function recordHeartbeats(sql: postgres.Sql, rows: ClusterHeartbeatRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  // One row per cluster, its latest: an update joined to two rows of one cluster picks either.
+  const latest = new Map<string, ClusterHeartbeatRow>();
+  for (const row of rows) {
+    const seen = latest.get(row.name);
+    if (!seen || seen.lastHeartbeat <= row.lastHeartbeat) latest.set(row.name, row);
+  }
+  const beats = JSON.stringify(
+    [...latest.values()].map((row) => ({
+      name: row.name,
+      sync_mode: row.syncMode,
+      ready: row.ready,
+      kubernetes_version: row.kubernetesVersion,
+      status: row.status,
+      last_heartbeat: row.lastHeartbeat.toISOString(),
+    })),
+  );
+  const heartbeats = sql`jsonb_to_recordset(${beats}::jsonb) as h(name text, sync_mode text, ready boolean,
+    kubernetes_version text, status jsonb, last_heartbeat timestamptz)`;
+  // Update first, insert only where there was no row: an update racing a deletion waits for it
+  // and then finds nothing, and the insert's fresh snapshot sees the tombstone. One upsert would
   // decide on the tombstone before the deletion commits, and bring the cluster back.
-  const updated = await sql`
-    update clusters set ready = ${row.ready}, kubernetes_version = ${row.kubernetesVersion},
-      status = ${status}::jsonb, last_heartbeat = ${at}
-    where name = ${row.name} and (last_heartbeat is null or last_heartbeat <= ${at})`;
-  if (updated.count > 0) return;
+  const updated = await sql<{ name: string }[]>`
+    update clusters c set ready = h.ready, kubernetes_version = h.kubernetes_version, status = h.status,
+      last_heartbeat = h.last_heartbeat
+    from ${heartbeats}
+    where c.name = h.name and (c.last_heartbeat is null or c.last_heartbeat <= h.last_heartbeat)
+    returning c.name`;
+  if (updated.length === latest.size) return;
+  const done = updated.map((row) => row.name);
   await sql`
     insert into clusters (name, sync_mode, ready, kubernetes_version, status, last_heartbeat)
-    select ${row.name}, ${row.syncMode}, ${row.ready}, ${row.kubernetesVersion}, ${status}::jsonb, ${at}
-    where not exists (select 1 from cluster_tombstones where name = ${row.name})
+    select h.name, h.sync_mode, h.ready, h.kubernetes_version, h.status, h.last_heartbeat from ${heartbeats}
+    where h.name <> all(${done}::text[])
+      and not exists (select 1 from cluster_tombstones t where t.name = h.name)
+    order by h.name
     on conflict (name) do nothing`;
 }
 

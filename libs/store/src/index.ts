@@ -20,6 +20,7 @@ export {
   listClusterRegistry,
   listClusters,
   recordHeartbeat,
+  recordHeartbeats,
   replaceClusterTaints,
 } from "./clusters.js";
 export {
