@@ -21,7 +21,7 @@ import { type Churn, generateCluster, KubeSim, startChurn } from "@atoll/kube-si
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
-import { differences, indexState, simState } from "../support/state.js";
+import { convergence } from "../support/state.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -182,18 +182,7 @@ describe("exactness after crashes", () => {
     const changes = churns.reduce((n, c) => n + c.changes, 0);
     expect(changes).toBeGreaterThan(1000);
 
-    const expected = simState(sims);
-    let problems: string[] = [];
-    await until(
-      async () => {
-        problems = differences(expected, await indexState(sql).catch(() => new Map()));
-        return problems.length === 0;
-      },
-      "the index to converge",
-      90_000,
-      500,
-    ).catch(() => undefined);
-    expect(problems.slice(0, 20)).toEqual([]);
+    expect(await convergence(sql, sims, 90_000, 500)).toEqual([]);
 
     // The dead letters are the poison, each once, and no message that was merely caught in a fault.
     const { items } = await hub.bus.deadLetters({ afterSeq: deadBefore, limit: 1000 });

@@ -4,7 +4,7 @@ import { Kvm } from "@nats-io/kv";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
-import { differences, indexState, simState } from "../support/state.js";
+import { convergence } from "../support/state.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -71,17 +71,6 @@ describe("several indexers share the clusters, one reader per cluster", () => {
       200,
     );
     expect(new Set(before.values()).size).toBe(2);
-    const expected = simState(sims);
-    let problems: string[] = [];
-    await until(
-      async () => {
-        problems = differences(expected, await indexState(sql));
-        return problems.length === 0;
-      },
-      "the index to converge",
-      60_000,
-      300,
-    ).catch(() => undefined);
-    expect(problems.slice(0, 20)).toEqual([]);
+    expect(await convergence(sql, sims, 60_000, 300)).toEqual([]);
   });
 });

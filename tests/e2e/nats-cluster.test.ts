@@ -3,29 +3,13 @@ import { type Churn, generateCluster, KubeSim, startChurn } from "@atoll/kube-si
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
-import { differences, indexState, simState } from "../support/state.js";
+import { everywherePolicy, labelledConfigMaps, placedOn, workMessagesOnceSent } from "../support/placed.js";
+import { convergence, simState } from "../support/state.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const POLICY = `
-apiVersion: policy.karmada.io/v1alpha1
-kind: ClusterPropagationPolicy
-metadata: { name: replicated-settings }
-spec:
-  resourceSelectors: [{ apiVersion: v1, kind: ConfigMap, labelSelector: { matchLabels: { replicated: "yes" } } }]
-  placement: {}
-`;
-
+const LABEL = "replicated";
 const TEMPLATES = 80;
-const configMaps = Array.from(
-  { length: TEMPLATES },
-  (_, i) => `
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: replicated-${i}, namespace: default, labels: { replicated: "yes" } }
-data: { n: "${i}" }
-`,
-).join("---");
 
 describe("the whole hub on a three-server NATS cluster, through a server's SIGKILL mid-sync and mid-placement", () => {
   let cluster: NatsClusterProcess;
@@ -50,14 +34,6 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
     }
     return true;
   };
-  const placedOn = (sim: KubeSim) =>
-    sim.store
-      .list(sim.store.findType("", "v1", "configmaps")!, "default")
-      .filter(
-        ({ object }) =>
-          (object as { metadata: { labels?: Record<string, string> } }).metadata.labels?.replicated,
-      ).length;
-
   beforeAll(async () => {
     cluster = await startNatsCluster(3);
     hub = new TestHub({ natsUrl: cluster.url, env: { ATOLL_BUS_REPLICAS: "3" } });
@@ -71,10 +47,7 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
     }
     await hub.start();
     hub.startScheduler();
-    for (const sim of sims) {
-      const { status, body } = await hub.send("POST", "/api/v1/clusters", { mode: "pull", name: sim.name });
-      expect(status, JSON.stringify(body)).toBe(201);
-    }
+    await hub.registerPull(sims, { agents: false });
     sql = postgres(hub.databaseUrl, { max: 1, onnotice: () => {} });
   }, 120_000);
   afterAll(async () => {
@@ -121,18 +94,9 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
     for (const [i, sim] of sims.entries()) churns.push(startChurn(sim, { ratePerSecond: 20, seed: 910 + i }));
     await sleep(4_000);
     for (const churn of churns) churn.stop();
+    const problems = await convergence(sql, sims, 90_000);
+    expect(problems).toEqual([]);
     const expected = simState(sims);
-    let problems: string[] = [];
-    await until(
-      async () => {
-        problems = differences(expected, await indexState(sql));
-        return problems.length === 0;
-      },
-      "the index to match the sims",
-      90_000,
-      250,
-    ).catch(() => undefined);
-    expect(problems.slice(0, 10)).toEqual([]);
     // biome-ignore lint/suspicious/noConsole: how far the sync had got is part of the suite's report
     console.log(
       `nats cluster: killed ${cluster.names[victim]} with ${indexedAtKill} of ${expected.size} objects indexed`,
@@ -147,12 +111,12 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
       const { status, body } = await hub.send("POST", "/api/v1/apply", { documents });
       expect(status, JSON.stringify(body)).toBe(200);
     };
-    await apply(POLICY);
-    await apply(configMaps);
+    await apply(everywherePolicy("replicated-settings", LABEL));
+    await apply(labelledConfigMaps(LABEL, TEMPLATES));
     const victim = await leaderOf(`KV_${hub.bus.names.leaderBucket("scheduler")}`);
     cluster.kill(victim);
     await until(
-      () => sims.every((sim) => placedOn(sim) === TEMPLATES),
+      () => sims.every((sim) => placedOn(sim, LABEL) === TEMPLATES),
       "every ConfigMap on every cluster",
       90_000,
     );
@@ -161,16 +125,8 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
     expect(bindings).toEqual({ n: TEMPLATES, ok: TEMPLATES });
     const works = await sql`select cluster from works where action = 'apply'`;
     expect(works).toHaveLength(TEMPLATES * sims.length);
-    await until(
-      async () =>
-        (await sql`select count(*)::int as n from works where sent_generation < generation`)[0]?.n === 0,
-      "every work marked sent",
-      30_000,
-      250,
-    );
     // Once each: a publish retried across the failover carries the same message id.
-    const stream = await hub.bus.jsm.streams.info(hub.bus.names.streams.work);
-    expect(stream.state.messages).toBe(TEMPLATES * sims.length);
+    expect(await workMessagesOnceSent(hub, sql)).toBe(TEMPLATES * sims.length);
     await cluster.restart(victim);
   }, 180_000);
 });

@@ -3,38 +3,17 @@ import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
+import { everywherePolicy, labelledConfigMaps, placedOn, workMessagesOnceSent } from "../support/placed.js";
 
-const POLICY = `
-apiVersion: policy.karmada.io/v1alpha1
-kind: ClusterPropagationPolicy
-metadata: { name: settings-from-either-query }
-spec:
-  resourceSelectors: [{ apiVersion: v1, kind: ConfigMap, labelSelector: { matchLabels: { either: "yes" } } }]
-  placement: {}
-`;
-
+const LABEL = "either";
 const TEMPLATES = 300;
-const configMaps = Array.from(
-  { length: TEMPLATES },
-  (_, i) => `
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: either-${i}, namespace: default, labels: { either: "yes" } }
-data: { n: "${i}" }
-`,
-).join("---");
+const configMaps = labelledConfigMaps(LABEL, TEMPLATES);
 
 describe("two query services: either serves the hub, and one killed mid-apply loses nothing", () => {
   const hub = new TestHub();
   const sims = ["qf-1", "qf-2"].map((name) => new KubeSim({ name, token: `t-${name}` }));
   let second: { baseUrl: string };
   let sql: postgres.Sql;
-  const placedOn = (sim: KubeSim) =>
-    sim.store
-      .list(sim.store.findType("", "v1", "configmaps")!, "default")
-      .filter(
-        ({ object }) => (object as { metadata: { labels?: Record<string, string> } }).metadata.labels?.either,
-      ).length;
   const apply = (baseUrl: string, documents: string) =>
     hub.fetch("/api/v1/apply", {
       baseUrl,
@@ -51,12 +30,7 @@ describe("two query services: either serves the hub, and one killed mid-apply lo
     await hub.start();
     second = await hub.startQuery("query-2");
     hub.startScheduler();
-    for (const sim of sims) {
-      const { status, body } = await hub.send("POST", "/api/v1/clusters", { mode: "pull", name: sim.name });
-      expect(status, JSON.stringify(body)).toBe(201);
-      hub.startAgent(sim);
-    }
-    for (const sim of sims) await hub.waitIndexed(sim, 60_000);
+    await hub.registerPull(sims);
     sql = postgres(hub.databaseUrl, { max: 1, onnotice: () => {} });
   }, 120_000);
   afterAll(async () => {
@@ -66,7 +40,9 @@ describe("two query services: either serves the hub, and one killed mid-apply lo
   });
 
   it("places every template of an apply whose query service died after storing some of them", async () => {
-    expect((await apply(hub.baseUrl, POLICY)).status).toBe(200);
+    expect((await apply(hub.baseUrl, everywherePolicy("settings-from-either-query", LABEL))).status).toBe(
+      200,
+    );
     // Reads go on through the survivor while the other dies.
     let reading = true;
     const readFailures: string[] = [];
@@ -102,7 +78,7 @@ describe("two query services: either serves the hub, and one killed mid-apply lo
     );
     expect(unchanged).toBeGreaterThan(0);
     await until(
-      () => sims.every((sim) => placedOn(sim) === TEMPLATES),
+      () => sims.every((sim) => placedOn(sim, LABEL) === TEMPLATES),
       "every ConfigMap on both clusters",
       60_000,
       100,
@@ -112,14 +88,6 @@ describe("two query services: either serves the hub, and one killed mid-apply lo
     expect(readFailures).toEqual([]);
     const works = await sql`select cluster from works where action = 'apply'`;
     expect(works).toHaveLength(TEMPLATES * sims.length);
-    await until(
-      async () =>
-        (await sql`select count(*)::int as n from works where sent_generation < generation`)[0]?.n === 0,
-      "every work marked sent",
-      30_000,
-      250,
-    );
-    const stream = await hub.bus.jsm.streams.info(hub.bus.names.streams.work);
-    expect(stream.state.messages).toBe(TEMPLATES * sims.length);
+    expect(await workMessagesOnceSent(hub, sql)).toBe(TEMPLATES * sims.length);
   }, 180_000);
 });

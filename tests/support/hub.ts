@@ -156,6 +156,16 @@ export class TestHub {
     return agent;
   }
 
+  /** Registers each sim as a pull-mode cluster; with agents, starts its agent and waits until it is indexed. */
+  async registerPull(sims: KubeSim[], options: { agents: boolean } = { agents: true }): Promise<void> {
+    for (const sim of sims) {
+      const { status, body } = await this.send("POST", "/api/v1/clusters", { mode: "pull", name: sim.name });
+      if (status !== 201) throw new Error(`registering ${sim.name}: ${status} ${JSON.stringify(body)}`);
+      if (options.agents) this.startAgent(sim);
+    }
+    if (options.agents) for (const sim of sims) await this.waitIndexed(sim, 60_000);
+  }
+
   /** An agent in hub mode: syncs every registered push cluster. */
   startHubAgent(): ServiceProcess {
     const env = { ...this.env(), ATOLL_MODE: "hub", HEARTBEAT_INTERVAL_MS: "1000" };

@@ -28,3 +28,22 @@ export async function indexState(sql: postgres.Sql): Promise<Map<string, string>
   const rows = await sql`select cluster, uid, resource_version::text as rv from resources`;
   return new Map(rows.map((r) => [`${r.cluster}/${r.uid}`, r.rv as string]));
 }
+
+/**
+ * The differences left once the index has had up to timeoutMs to match the sims as they are now:
+ * empty when it converged, else the first few, for the test to show.
+ */
+export async function convergence(
+  sql: postgres.Sql,
+  sims: KubeSim[],
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<string[]> {
+  const expected = simState(sims);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const problems = differences(expected, await indexState(sql).catch(() => new Map<string, string>()));
+    if (problems.length === 0 || Date.now() > deadline) return problems.slice(0, 20);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
