@@ -85,16 +85,22 @@ export class TestHub {
     });
     // A NATS cluster takes streams only once it has elected its JetStream leader, a moment after
     // its servers listen.
+    let refusal = "";
     await until(
       () =>
         this.bus.ensureTopology().then(
           () => true,
-          () => false,
+          (error: Error) => {
+            refusal = error.message;
+            return false;
+          },
         ),
       "NATS to take the hub's streams",
       60_000,
       500,
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message} (last refusal: ${refusal})`);
+    });
     this.tls = await selfSignedTls();
     this.dispatcher = new Agent({ connect: { ca: this.tls.cert } });
     writeFileSync(join(this.dir, "query.crt"), this.tls.cert);

@@ -280,16 +280,7 @@ export class PlacementController {
     }
     // Every template read was placed or failed on its own data (logged by the caller); either way
     // the request it was read with is answered. One changed since keeps its newer one owed.
-    await markTemplatesPlaced(
-      sql,
-      templates.map(({ apiVersion, kind, namespace, name, placementSeq }) => ({
-        apiVersion,
-        kind,
-        namespace,
-        name,
-        placementSeq,
-      })),
-    );
+    await markTemplatesPlaced(sql, templates);
     return failures;
   }
 
@@ -728,10 +719,6 @@ export class PlacementController {
   }
 
   /**
-   * Publishes the works a scheduler committed but did not publish, having stopped in between (the
-   * outbox's relay). Works changed within `settleMs` are left to the scheduler publishing them.
-   */
-  /**
    * Asks again for the placements owed to templates whose request never reached the bus (the
    * query service died between storing the change and publishing the request) or whose deletion
    * was never acted on. Only while the placement queue is empty: a request still queued is late,
@@ -753,6 +740,10 @@ export class PlacementController {
     return owed.length;
   }
 
+  /**
+   * Publishes the works a scheduler committed but did not publish, having stopped in between (the
+   * outbox's relay). Works changed within `settleMs` are left to the scheduler publishing them.
+   */
   async relayUnsentWorks(settleMs: number): Promise<number> {
     const works = await unsentWorks(this.options.sql, RELAY_BATCH, settleMs / 1000);
     await this.publishStored(works);

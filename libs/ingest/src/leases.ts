@@ -137,18 +137,20 @@ export class ClusterLeases {
     const free = clusters.filter((cluster) => !this.owned.has(cluster) && !this.stopping.has(cluster));
     while (free.length > 0 && this.owned.size < share) {
       const attempt = free.splice(0, Math.min(LEASES_AT_ONCE, share - this.owned.size));
-      await inChunks(attempt, LEASES_AT_ONCE, async (cluster) => {
-        try {
-          const revision =
-            (await this.stillOurs(cluster)) ??
-            (await leases.create(cluster, new TextEncoder().encode(this.id)));
-          await this.options.onAcquire(cluster);
-          this.owned.set(cluster, revision);
-          this.options.logger.info({ cluster, share, indexers: live }, "took a cluster lease");
-        } catch {
-          // Held by another live indexer.
-        }
-      });
+      await Promise.all(
+        attempt.map(async (cluster) => {
+          try {
+            const revision =
+              (await this.stillOurs(cluster)) ??
+              (await leases.create(cluster, new TextEncoder().encode(this.id)));
+            await this.options.onAcquire(cluster);
+            this.owned.set(cluster, revision);
+            this.options.logger.info({ cluster, share, indexers: live }, "took a cluster lease");
+          } catch {
+            // Held by another live indexer.
+          }
+        }),
+      );
     }
   }
 

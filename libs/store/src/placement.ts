@@ -200,8 +200,16 @@ export async function markTemplatesPlaced(
   placed: (TemplateKey & { placementSeq: string })[],
 ): Promise<void> {
   if (placed.length === 0) return;
+  // Keys and sequences only: the rows read for placing carry whole documents.
+  const marks = placed.map(({ apiVersion, kind, namespace, name, placementSeq }) => ({
+    apiVersion,
+    kind,
+    namespace,
+    name,
+    placementSeq,
+  }));
   await sql`update templates t set placed_seq = t.placement_seq
-    from jsonb_to_recordset(${json(placed)}::jsonb) as p("apiVersion" text, kind text, namespace text, name text, "placementSeq" text)
+    from jsonb_to_recordset(${json(marks)}::jsonb) as p("apiVersion" text, kind text, namespace text, name text, "placementSeq" text)
     where t.api_version = p."apiVersion" and t.kind = p.kind and t.namespace = p.namespace and t.name = p.name
       and t.placement_seq = p."placementSeq"::bigint`;
 }
