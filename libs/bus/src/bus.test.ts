@@ -212,6 +212,34 @@ describe("Bus", () => {
     expect((await bus.deadLetters({ consumer: "outage-test" })).counts["outage-test"]).toBeUndefined();
   }, 30_000);
 
+  it("retries, and never dead-letters, messages whose handler finds JetStream not answering", async () => {
+    // While a NATS server is replaced, a stream has no leader for seconds: JetStream publishes to it
+    // get no responder, though the connection and the dead-letter stream answer. No message causes that.
+    const subject = bus.names.work("leaderless-cluster");
+    for (const name of ["l1", "l2", "l3"])
+      await bus.publish(subject, codec, request(name), `leaderless-${name}`);
+    const handled: string[] = [];
+    let leaderless = 4;
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "leaderless-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 4,
+      handler: async (batch) => {
+        // The real error: a JetStream publish nobody answers.
+        if (leaderless-- > 0) await bus.js.publish(`${prefix}.nobody.listens`, new Uint8Array());
+        handled.push(...batch.map((d) => d.data.name));
+      },
+    });
+    await until(() => handled.includes("l3"), "the messages to be handled once JetStream answers", 40_000);
+    await consumption.stop();
+    expect(handled).toEqual(["l1", "l2", "l3"]);
+    expect(
+      (await bus.deadLetters({ consumer: "leaderless-test" })).counts["leaderless-test"],
+    ).toBeUndefined();
+  }, 60_000);
+
   it("keeps messages queued behind a retried batch from being sent again", async () => {
     const subject = bus.names.work("queued-cluster");
     for (const name of ["q1", "q2", "q3"]) await bus.publish(subject, codec, request(name), `queued-${name}`);

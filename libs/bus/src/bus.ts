@@ -5,6 +5,7 @@ import {
   AckPolicy,
   type ConsumerConfig,
   DeliverPolicy,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -14,7 +15,15 @@ import {
   RetentionPolicy,
 } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
-import { connect, headers, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
+import {
+  connect,
+  headers,
+  type NatsConnection,
+  NoRespondersError,
+  nkeyAuthenticator,
+  RequestError,
+  TimeoutError,
+} from "@nats-io/transport-node";
 import { assertClusterName, type BusNames, busNames } from "./names.js";
 import { ensureTopology, type TopologySettings } from "./topology.js";
 
@@ -115,6 +124,12 @@ const SPLIT_AFTER_FAILURES = 3;
 /** How often a clusters watch makes sure its bucket still exists. */
 const CLUSTERS_CHECK_MS = 2_000;
 const CLOSE_WAIT_MS = 5_000;
+/**
+ * How long one pull request waits on the server. The client notices a pull the server lost (its
+ * consumer's leader died with it) after two missed heartbeats of half this, and pulls again: at
+ * the default 30 s, a cluster's works stalled for half a minute after a NATS server died.
+ */
+const PULL_EXPIRES_MS = 10_000;
 /** How long a check that the server answers waits for it. */
 const ANSWER_WAIT_MS = 3_000;
 
@@ -127,8 +142,26 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** How long a starting service waits for a NATS server that is not up yet before giving up. */
 const STARTUP_PATIENCE_MS = 120_000;
 
+/** JetStream's codes for a stream or consumer whose servers are not there to serve it right now. */
+const OFFLINE_CODES = new Set([10118, 10119]);
+
+/**
+ * Whether an error says JetStream could not take a request just now, which no message can cause:
+ * nobody answered it (a stream with no leader while a server is replaced, which the client reports
+ * as "jetstream is not enabled"), it timed out, or JetStream said it is unavailable or the stream
+ * offline. A consumer retries such a batch as it is until JetStream answers; it never splits it or
+ * dead-letters a message for it.
+ */
+export const isBusUnavailable = (error: unknown): boolean =>
+  error instanceof NoRespondersError ||
+  error instanceof TimeoutError ||
+  (error instanceof JetStreamApiError && (error.status === 503 || OFFLINE_CODES.has(error.code))) ||
+  (error instanceof RequestError && error.isNoResponders()) ||
+  (error instanceof Error && error.name === "JetStreamNotEnabled" && isBusUnavailable(error.cause));
+
 /** Whether an error says a server (NATS, or any other the caller talks to) could not be reached or answered too late. */
 export const isUnreachable = (error: unknown) =>
+  isBusUnavailable(error) ||
   /ECONNREFUSED|connection refused|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|timeout|disconnect|closed/i.test(
     `${(error as Error)?.name ?? ""} ${(error as Error)?.message ?? ""} ${(error as { code?: string })?.code ?? ""}`,
   );
@@ -528,6 +561,7 @@ export class Bus {
     let stopping = false;
     const messages = await consumer.consume({
       max_messages: maxBatch * 4,
+      expires: PULL_EXPIRES_MS,
       callback: (msg) => {
         queue.push(msg);
         wake?.();
@@ -578,7 +612,7 @@ export class Bus {
         const live = raw.filter((msg) => !deadLettered.has(msg));
         if (live.length === 0) return true;
         const isTransient = transient(error);
-        if (!isTransient || failures >= SPLIT_AFTER_FAILURES) {
+        if (!isBusUnavailable(error) && (!isTransient || failures >= SPLIT_AFTER_FAILURES)) {
           if (live.length > 1) {
             // Halving finds the message at fault in log2(batch) rounds, keeping the stream's order.
             log.warn(

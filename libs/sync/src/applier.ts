@@ -328,7 +328,6 @@ export class WorkApplier {
           ? await this.deleteOne(manifest, work.preserveResources)
           : await this.applyOne(manifest, work.conflictResolution),
       );
-    this.generations.set(work.name, work.generation);
     if (work.action === WorkAction.APPLY) await this.track(work, manifests, statuses);
     const failed = statuses.filter(
       (s) => s.state === ManifestState.FAILED || s.state === ManifestState.CONFLICT,
@@ -355,6 +354,8 @@ export class WorkApplier {
       // Unique to this run: a restarted agent's first report is news, not a duplicate.
       `${cluster}:${work.name}:${work.generation}:status:${this.run}`,
     );
+    // Only a reported work is done: one whose report failed is applied and reported again when retried.
+    this.generations.set(work.name, work.generation);
   }
 
   private async track(work: Work, manifests: JsonObject[], statuses: ManifestStatus[]): Promise<void> {
