@@ -249,6 +249,9 @@ export class Bus {
             name: options.name,
             maxReconnectAttempts: -1,
             reconnectTimeWait: 1000,
+            // The client otherwise builds an Error per request and publish, for a stack nobody
+            // reads (logs carry the message alone): 4% of the scheduler's time placing 10,000 templates.
+            noAsyncTraces: true,
             ...(options.user ? { user: options.user, pass: options.pass } : {}),
             ...(seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed.trim())) } : {}),
             ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),

@@ -101,6 +101,13 @@ const PLACEMENT_BATCH = 500;
 /** Decisions written together, while the next ones are decided. */
 const WRITE_CHUNK = 100;
 
+/**
+ * Chunks written at once, each over its own connection. Writing is mostly Postgres's work; with
+ * two at a time the database works while the other chunk's works are published: bench:placement
+ * (10,000 templates over 1,000 clusters) took 14.5 and 14.9 s against 16.0 and 16.4 s with one.
+ */
+const WRITE_LANES = 2;
+
 /** What placing one template comes to, before anything is written. */
 interface Outcome {
   /** The policy that now claims the template ("" for none), when that changed. */
@@ -142,6 +149,8 @@ const outage = (error: unknown) => databaseUnavailable(error) || isUnreachable(e
 export interface PlacementContext {
   policies: Awaited<ReturnType<typeof listPolicies>>;
   clusters: ClusterState[];
+  /** Where each cluster is in clusters, by name: a decision looks clusters up by name, per cluster it places on. */
+  indexOf: Map<string, number>;
   disruption: FleetDisruption;
   /** Filter verdicts the batch's templates share. */
   memo: FilterMemo;
@@ -193,7 +202,13 @@ export class PlacementController {
         cluster,
       ),
     );
-    return { policies, clusters: assumedClusters, disruption, memo: new FilterMemo() };
+    return {
+      policies,
+      clusters: assumedClusters,
+      indexOf: new Map(assumedClusters.map((cluster, index) => [cluster.name, index])),
+      disruption,
+      memo: new FilterMemo(),
+    };
   }
 
   /** Counts replicas a decision adds to a cluster against it, in this batch and the next ones. */
@@ -207,8 +222,8 @@ export class PlacementController {
     if (!requests) return;
     for (const target of placed) {
       const added = (target.replicas ?? 0) - (before.find((b) => b.name === target.name)?.replicas ?? 0);
-      const index = context.clusters.findIndex((c) => c.name === target.name);
-      if (added <= 0 || index < 0) continue;
+      const index = context.indexOf.get(target.name);
+      if (added <= 0 || index === undefined) continue;
       context.clusters[index] = assumeReplicas(context.clusters[index]!, requests, added);
       const entries = this.assumed.get(target.name) ?? [];
       entries.push({ requests, replicas: added, until: Date.now() + ASSUMED_FOR_MS });
@@ -249,10 +264,13 @@ export class PlacementController {
     const bindingOf = new Map(bindings.map((b) => [`${b.namespace}/${b.name}`, b]));
     // Deciding is the scheduler's work and writing is mostly Postgres's and NATS's: a chunk's
     // decisions are written while the next chunk is decided. Chunks hold different templates,
-    // so their writes are independent; they still go one after the other.
-    let written: Promise<void> = Promise.resolve();
+    // so their writes are independent: they go in WRITE_LANES lanes, one after the other in each.
+    const lanes: Promise<void>[] = Array.from({ length: WRITE_LANES }, () => Promise.resolve());
+    let writeFailure: { error: unknown } | undefined;
     try {
       for (let start = 0; start < keys.length; start += WRITE_CHUNK) {
+        // A failed write (an outage) ends the batch, to be tried again; nothing more is decided.
+        if (writeFailure) throw writeFailure.error;
         const outcomes: { key: TemplateKey; outcome: Outcome }[] = [];
         for (const key of keys.slice(start, start + WRITE_CHUNK)) {
           try {
@@ -268,14 +286,18 @@ export class PlacementController {
             failures.push({ key, error });
           }
         }
-        const before = written;
-        written = before.then(async () => {
+        const lane = (start / WRITE_CHUNK) % WRITE_LANES;
+        lanes[lane] = lanes[lane]!.then(async () => {
           failures.push(...(await this.write(outcomes)));
         });
+        lanes[lane]!.catch((error: unknown) => {
+          writeFailure ??= { error };
+        });
       }
-      await written;
+      await Promise.all(lanes);
     } catch (error) {
-      await written.catch(() => undefined);
+      // Every write under way ends before the batch is tried again.
+      await Promise.allSettled(lanes);
       throw error;
     }
     // Every template read was placed or failed on its own data (logged by the caller); either way
@@ -397,7 +419,7 @@ export class PlacementController {
     }
     const claim = policyRef(policy) !== template.claimedBy ? policyRef(policy) : undefined;
     const conflict = policy.spec.conflictResolution ?? "Abort";
-    const known = new Set(clusters.map((c) => c.name));
+    const known = context.indexOf;
     // Both the template and its policy carry the clusters their authors could write; nothing is
     // placed outside either, and what already runs outside them is left as it is.
     const policyAuthority =

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { rejectionsByCluster } from "./rejections.js";
-import { type ClusterState, FilterMemo, failureClearsResult, scheduleBinding } from "./schedule.js";
+import {
+  assumeReplicas,
+  type ClusterState,
+  FilterMemo,
+  failureClearsResult,
+  replicaRequests,
+  scheduleBinding,
+} from "./schedule.js";
 import { type Placement, PlacementError } from "./types.js";
 
 const capacity = (pods: number, cpuMillis = 64_000) => ({
@@ -308,5 +315,39 @@ describe("scheduling a binding", () => {
     expect(rejectionsByCluster(scheduleBinding({ ...cases[1]![1], memo }).rejected)).not.toHaveProperty(
       "edge-1",
     );
+  });
+
+  it("sees capacity taken by the batch's earlier templates though it shares their candidates", () => {
+    // As the scheduler places a batch: each decision's replicas are assumed on its clusters, and
+    // the next template, asking as much or more per replica, must see the room that is left.
+    const clusters = CLUSTERS.map((c) => ({ ...c }));
+    const memo = new FilterMemo();
+    const outcome = (input: Parameters<typeof scheduleBinding>[0]) => {
+      try {
+        return scheduleBinding(input);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    const outcomes: unknown[] = [];
+    // Aggregated: each template fills the roomiest cluster first, so taken room sends the next elsewhere.
+    const aggregated: Placement = {
+      replicaScheduling: { replicaSchedulingType: "Divided", replicaDivisionPreference: "Aggregated" },
+    };
+    for (const [i, cpu] of ["16", "16", "8", "16", "100m", "16"].entries()) {
+      const template = deployment(4, cpu);
+      const input = { template, placement: aggregated, clusters, uid: `u-${i}` };
+      const shared = outcome({ ...input, memo });
+      expect(shared, `template ${i}`).toEqual(outcome(input));
+      outcomes.push(shared);
+      if (typeof shared === "string") continue;
+      for (const target of shared.clusters) {
+        const at = clusters.findIndex((c) => c.name === target.name);
+        clusters[at] = assumeReplicas(clusters[at]!, replicaRequests(template)!, target.replicas ?? 0);
+      }
+    }
+    // The room taken changed the decisions: the same template went elsewhere, then nowhere.
+    expect(outcomes[1]).not.toEqual(outcomes[0]);
+    expect(outcomes.at(-1)).toMatch(/not enough/);
   });
 });

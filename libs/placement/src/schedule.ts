@@ -63,7 +63,24 @@ interface Rejection {
  */
 export class FilterMemo {
   readonly verdicts = new WeakMap<ClusterState[], Map<Placement, Map<string, (Rejection | undefined)[]>>>();
+  /** What the verdicts come to for a template that runs nowhere: the same for each such template. */
+  readonly tallies = new WeakMap<(Rejection | undefined)[], Tally>();
 }
+
+/**
+ * Verdicts summed up for a template that runs nowhere: which clusters (by index) pass, and the
+ * rejections of the others. With the candidates each feasible cluster makes per kind of replica
+ * (requests), rebuilt only for a cluster whose state changed since (replicas assumed on it).
+ */
+interface Tally {
+  feasible: number[];
+  rejected: Rejections;
+  policyRejected: string[];
+  reasons: string[];
+  candidates: Map<string, { from: ClusterState[]; list: CandidateWithLabels[] }>;
+}
+
+type CandidateWithLabels = Candidate & { labels?: Record<string, string> };
 
 export interface ScheduleResult {
   clusters: TargetCluster[];
@@ -290,6 +307,29 @@ function freshVerdicts(
   );
 }
 
+/** Which clusters pass and why the others do not, from each cluster's verdict. */
+function tallyVerdicts(
+  clusters: ClusterState[],
+  verdictAt: (cluster: ClusterState, index: number) => Rejection | undefined,
+): Tally {
+  const tally: Tally = { feasible: [], rejected: {}, policyRejected: [], reasons: [], candidates: new Map() };
+  clusters.forEach((cluster, i) => {
+    const rejection = verdictAt(cluster, i);
+    if (!rejection) {
+      tally.feasible.push(i);
+      return;
+    }
+    if (rejection.plugin.fromPolicy) tally.policyRejected.push(cluster.name);
+    reject(tally.rejected, rejection.recorded, cluster.name);
+    tally.reasons.push(rejection.reason);
+  });
+  return tally;
+}
+
+/** One replica's requests as a key: templates asking the same share candidates. */
+const requestsKey = (requests: Resources | undefined) =>
+  requests ? `${requests.cpuMillis}/${requests.memoryBytes}/${requests.pods}` : "";
+
 /**
  * Whether a failed scheduling may clear the previous result. Karmada clears it on a FitError; Atoll
  * only when no cluster fits and every cluster the workload runs on was rejected by the policy or by
@@ -303,24 +343,20 @@ export function failureClearsResult(error: PlacementError, previous: string[]): 
 
 /** One pass of the pipeline for one affinity term: filter, score, select, assign. */
 function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | undefined): ScheduleResult {
-  const rejected: Rejections = {};
-  const reasons: string[] = [];
-  const policyRejected: string[] = [];
-  const feasible: ClusterState[] = [];
   const scheduled = new Set((input.previous?.clusters ?? []).map((c) => c.name));
   const own = new Set([...scheduled, ...(input.evicting ?? [])]);
   const verdicts = freshVerdicts(input, term, termName);
   const live = own.size ? verdictOf(prepareFilters({ input, term, termName, scheduled })) : undefined;
-  input.clusters.forEach((cluster, i) => {
-    const rejection = live && own.has(cluster.name) ? live(cluster) : verdicts[i];
-    if (!rejection) {
-      feasible.push(cluster);
-      return;
-    }
-    if (rejection.plugin.fromPolicy) policyRejected.push(cluster.name);
-    reject(rejected, rejection.recorded, cluster.name);
-    reasons.push(rejection.reason);
-  });
+  // A template that runs nowhere shares its batch-mates' tally; one that runs somewhere has its own.
+  const tally = live
+    ? tallyVerdicts(input.clusters, (cluster, i) => (own.has(cluster.name) ? live(cluster) : verdicts[i]))
+    : input.memo
+      ? entry(input.memo.tallies, verdicts, () => tallyVerdicts(input.clusters, (_, i) => verdicts[i]))
+      : tallyVerdicts(input.clusters, (_, i) => verdicts[i]);
+  const feasible = tally.feasible.map((i) => input.clusters[i]!);
+  const { reasons, policyRejected } = tally;
+  const rejected: Rejections = {};
+  for (const [reason, names] of Object.entries(tally.rejected)) rejected[reason] = [...names];
   if (feasible.length === 0) {
     // The summary counts reasons as Karmada's FitError words them; each cluster's carries its plugin.
     const counts = new Map<string, number>();
@@ -329,7 +365,7 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
     throw new PlacementError(
       "NO_CLUSTERS",
       `0/${input.clusters.length} clusters are available: ${summary}.`,
-      policyRejected,
+      [...policyRejected],
     );
   }
   const replicas = templateReplicas(input.template);
@@ -337,7 +373,7 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
   const previous = Object.fromEntries((input.previous?.clusters ?? []).map((c) => [c.name, c.replicas ?? 0]));
   const observed = term.clusterAffinities?.find((t) => t.affinityName === termName);
   const overflowOf = observed ? overflowOrderOf(observed) : undefined;
-  const candidates: (Candidate & { labels?: Record<string, string> })[] = feasible.map((cluster) => {
+  const candidateOf = (cluster: ClusterState): CandidateWithLabels => {
     const free = replicas > 0 ? estimateReplicas(cluster, requests) : MAX_REPLICAS;
     // Every candidate has the same properties, set or not: one object shape for the engine.
     return {
@@ -351,7 +387,24 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
       region: cluster.region,
       zones: cluster.zones,
     };
-  });
+  };
+  // A template that runs nowhere makes the same candidate of a cluster as any other asking as
+  // much per replica; each is made again only once the cluster's state changes.
+  const shared = live
+    ? undefined
+    : entry(tally.candidates, `${replicas > 0}/${requestsKey(requests)}`, () => ({
+        from: [] as ClusterState[],
+        list: [] as CandidateWithLabels[],
+      }));
+  const candidates = shared
+    ? feasible.map((cluster, i) => {
+        if (shared.from[i] !== cluster) {
+          shared.from[i] = cluster;
+          shared.list[i] = candidateOf(cluster);
+        }
+        return shared.list[i]!;
+      })
+    : feasible.map(candidateOf);
   // Only spreading by label reads labels by name: the map is made the first time it does.
   let labels: Map<string, Record<string, string>> | undefined;
   const labelsOf = (name: string) => {
