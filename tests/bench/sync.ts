@@ -7,7 +7,7 @@
  * - freshness: p50/p99 from a change in the sim to its history row, at BENCH_CHURN changes/s;
  * - agent RSS while it watches every pod.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@atoll/bus";
@@ -175,9 +175,25 @@ async function main(): Promise<void> {
   );
   let peakRss = 0;
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, rssMb(agent.process.pid!));
+    try {
+      peakRss = Math.max(peakRss, rssMb(agent.process.pid!));
+    } catch {
+      // The agent is gone; the wait below says why.
+    }
   }, 250);
-  await until(async () => (await count()) >= objects, "the initial sync", 600_000, 200);
+  await until(
+    async () => {
+      // An agent that runs out of its capped heap is the finding, not a bench that hangs.
+      if (agent.process.exitCode !== null || agent.process.signalCode !== null)
+        throw new Error(
+          `the agent exited (${agent.process.exitCode ?? agent.process.signalCode}) during the initial sync; its log ends:\n${readFileSync(agent.log, "utf8").slice(-2_000)}`,
+        );
+      return (await count()) >= objects;
+    },
+    "the initial sync",
+    600_000,
+    200,
+  );
   const syncSeconds = (performance.now() - syncStart) / 1000;
   const syncRate = objects / syncSeconds;
   console.log(

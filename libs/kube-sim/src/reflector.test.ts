@@ -74,6 +74,48 @@ describe("Reflector against kube-sim", () => {
     expect(reflector.objectCount).toBe(sim.store.count(podType));
   });
 
+  it("still reports what vanished when the relist that would have found it failed halfway", async () => {
+    const sim = new KubeSim({ name: "halfway", token: "t", eventWindow: 20, bookmarkIntervalMs: 100 });
+    await sim.start();
+    stops.push(() => sim.stop());
+    generateCluster(sim, { seed: 4, deploymentsPerNamespace: 3 });
+    const podType = sim.store.findType("", "v1", "pods")!;
+    const events: ReflectorEvent[] = [];
+    let failAfter = Number.POSITIVE_INFINITY;
+    const reflector = new Reflector({
+      client: KubeClient.fromKubeconfig(sim.kubeconfig()),
+      type: podType,
+      pageSize: 5,
+      logger: silentLogger(),
+      backoff: { initialMs: 10, maxMs: 50 },
+      sink: async (event) => {
+        // The bus refuses an event halfway through the relist, once.
+        if (event.type === "ADDED" && failAfter-- <= 0) {
+          failAfter = Number.POSITIVE_INFINITY;
+          throw new Error("the bus is unavailable");
+        }
+        events.push(event);
+      },
+    });
+    reflector.start();
+    stops.push(() => reflector.stop());
+    await until(() => reflector.state === "watching");
+    const victim = sim.store.list(podType).at(-1)!.object;
+    failAfter = 7;
+    sim.dropWatches();
+    sim.store.delete(podType, victim.metadata.namespace, victim.metadata.name);
+    const cm = sim.store.findType("", "v1", "configmaps")!;
+    for (let i = 0; i < 40; i++)
+      sim.store.create(cm, { metadata: { name: `gap-${i}`, namespace: "default" } });
+    await until(() => events.filter((e) => e.type === "SYNC_END").length === 2);
+    // Three lists began: the first, the one that failed, and the one that completed.
+    expect(events.filter((e) => e.type === "SYNC_BEGIN")).toHaveLength(3);
+    expect(
+      events.filter((e) => e.type === "DELETED").map((e) => (e.type === "DELETED" ? e.uid : "")),
+    ).toEqual([victim.metadata.uid]);
+    expect(reflector.objectCount).toBe(sim.store.count(podType));
+  });
+
   it("backs off with a recorded error while the server is unreachable", async () => {
     const sim = new KubeSim({ name: "gone", token: "t" });
     await sim.start();

@@ -63,7 +63,7 @@ export const SYNC_ID = /^(\d{15})-[0-9a-f]{8}$/;
  * informer, which loses its place on restarts. Memory per object is its uid and resourceVersion.
  */
 export class Reflector {
-  private readonly known = new Map<string, bigint>();
+  private known = new Map<string, bigint>();
   private resourceVersion = "";
   private syncId = "";
   private controller = new AbortController();
@@ -149,7 +149,28 @@ export class Reflector {
   /** Paginated list framed by SYNC_BEGIN/SYNC_END; objects known before but absent now are deleted. */
   private async list(signal: AbortSignal): Promise<void> {
     const syncId = newSyncId();
-    const seen = new Set<string>();
+    // What the last list knew and this one has not seen yet: an object moves from it to known as
+    // it is listed, so the two hold each object once between them (a set of the uids seen, kept
+    // next to known, cost 15 MB more at 300,000 pods). A list that fails gives it all back.
+    const unseen = this.known;
+    this.known = new Map();
+    try {
+      await this.listInto(unseen, syncId, signal);
+      for (const [uid, rv] of unseen)
+        await this.options.sink({ type: "DELETED", syncId, uid, resourceVersion: rv });
+    } catch (error) {
+      // Known again until a list completes; a deletion already sent is sent again, harmlessly.
+      for (const [uid, rv] of unseen) if (!this.known.has(uid)) this.known.set(uid, rv);
+      throw error;
+    }
+    await this.options.sink({ type: "SYNC_END", syncId });
+    this.syncId = syncId;
+    this.lastListAt = Date.now();
+    this.lastError = "";
+  }
+
+  /** The list's pages, each object sent on and moved from unseen to known. */
+  private async listInto(unseen: Map<string, bigint>, syncId: string, signal: AbortSignal): Promise<void> {
     const { type, sink } = this.options;
     let continueToken = "";
     let listVersion = "";
@@ -172,23 +193,13 @@ export class Reflector {
       for (const item of page.items) {
         item.apiVersion ??= apiVersionOf(type);
         item.kind ??= type.kind;
-        seen.add(item.metadata.uid);
+        unseen.delete(item.metadata.uid);
         this.known.set(item.metadata.uid, BigInt(item.metadata.resourceVersion));
         await sink({ type: "ADDED", syncId, object: item });
       }
       continueToken = page.metadata.continue ?? "";
     } while (continueToken);
-    for (const [uid, rv] of this.known) {
-      if (!seen.has(uid)) {
-        this.known.delete(uid);
-        await sink({ type: "DELETED", syncId, uid, resourceVersion: rv });
-      }
-    }
-    await sink({ type: "SYNC_END", syncId });
-    this.syncId = syncId;
     this.resourceVersion = listVersion;
-    this.lastListAt = Date.now();
-    this.lastError = "";
   }
 
   private async watch(signal: AbortSignal): Promise<void> {

@@ -76,4 +76,26 @@ describe("what a cluster's heartbeat says it can hold", () => {
       summary.allocating.cpuMillis,
     ]).toEqual([allocatable, allocated, allocating]);
   });
+
+  it("sums pods that share what they ask for, through churn of thousands that each ask differently", () => {
+    const tracker = new CapacityTracker();
+    let expected = 0;
+    // Replicas alike: one usage shared by many pods, each still counted.
+    for (let i = 0; i < 500; i++) tracker.observe(...pod(`same-${i}`, "a", "250m"));
+    expected += 500 * 250;
+    // Pods that each ask a little differently come and go, as under a vertical autoscaler.
+    for (let round = 0; round < 3; round++)
+      for (let i = 0; i < 1_500; i++) {
+        const uid = `varied-${i}`;
+        tracker.observe(...pod(uid, "a", `${1 + round * 1_500 + i}m`));
+      }
+    for (let i = 0; i < 1_500; i++) expected += 1 + 2 * 1_500 + i;
+    // Half of them finish.
+    for (let i = 0; i < 1_500; i += 2) {
+      tracker.observe(...deleted("Pod", `varied-${i}`));
+      expected -= 1 + 2 * 1_500 + i;
+    }
+    expect(tracker.summary().allocated.cpuMillis).toBe(expected);
+    expect(tracker.summary().allocated.pods).toBe(500 + 750);
+  });
 });
