@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@atoll/bus";
-import { spawnService, until } from "@atoll/devkit";
+import { type ServiceProcess, spawnService, until } from "@atoll/devkit";
 import { redactObject } from "@atoll/kube";
 import { KubeSim, seededRandom, startChurn } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
@@ -90,6 +90,9 @@ function pod(namespace: string, app: string): Record<string, unknown> {
   };
 }
 
+/** The services this run started, stopped if it fails. */
+const spawned: ServiceProcess[] = [];
+
 async function main(): Promise<void> {
   const sim = new KubeSim({ name: "bench", token: "bench" });
   await sim.start();
@@ -153,6 +156,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
   };
   const indexer = spawnService("indexer", "@atoll/indexer", env, dir);
+  spawned.push(indexer);
   // The indexer is ready once it has announced itself among the indexer members.
   await until(
     async () =>
@@ -173,6 +177,7 @@ async function main(): Promise<void> {
     },
     dir,
   );
+  spawned.push(agent);
   let peakRss = 0;
   const sampler = setInterval(() => {
     try {
@@ -262,5 +267,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(error);
+  // A failed run leaves no indexer or agent behind to load the machine for the next one.
+  for (const service of spawned) service.kill();
   process.exit(1);
 });
