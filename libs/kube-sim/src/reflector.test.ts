@@ -11,7 +11,8 @@ describe("Reflector against kube-sim", () => {
     for (const stop of stops.splice(0).reverse()) await stop();
   });
 
-  async function setup(eventWindow = 50_000) {
+  /** A sim with pods and a reflector over them; `refuse` makes the sink fail on the events it picks. */
+  async function setup(eventWindow = 50_000, refuse: (event: ReflectorEvent) => boolean = () => false) {
     const sim = new KubeSim({ name: "reflect", token: "t", eventWindow, bookmarkIntervalMs: 100 });
     await sim.start();
     stops.push(() => sim.stop());
@@ -25,6 +26,7 @@ describe("Reflector against kube-sim", () => {
       logger: silentLogger(),
       backoff: { initialMs: 10, maxMs: 50 },
       sink: async (event) => {
+        if (refuse(event)) throw new Error("the bus is unavailable");
         events.push(event);
       },
     });
@@ -75,30 +77,13 @@ describe("Reflector against kube-sim", () => {
   });
 
   it("still reports what vanished when the relist that would have found it failed halfway", async () => {
-    const sim = new KubeSim({ name: "halfway", token: "t", eventWindow: 20, bookmarkIntervalMs: 100 });
-    await sim.start();
-    stops.push(() => sim.stop());
-    generateCluster(sim, { seed: 4, deploymentsPerNamespace: 3 });
-    const podType = sim.store.findType("", "v1", "pods")!;
-    const events: ReflectorEvent[] = [];
     let failAfter = Number.POSITIVE_INFINITY;
-    const reflector = new Reflector({
-      client: KubeClient.fromKubeconfig(sim.kubeconfig()),
-      type: podType,
-      pageSize: 5,
-      logger: silentLogger(),
-      backoff: { initialMs: 10, maxMs: 50 },
-      sink: async (event) => {
-        // The bus refuses an event halfway through the relist, once.
-        if (event.type === "ADDED" && failAfter-- <= 0) {
-          failAfter = Number.POSITIVE_INFINITY;
-          throw new Error("the bus is unavailable");
-        }
-        events.push(event);
-      },
+    // The bus refuses an event halfway through the relist, once.
+    const { sim, events, podType, reflector } = await setup(20, (event) => {
+      if (event.type !== "ADDED" || failAfter-- > 0) return false;
+      failAfter = Number.POSITIVE_INFINITY;
+      return true;
     });
-    reflector.start();
-    stops.push(() => reflector.stop());
     await until(() => reflector.state === "watching");
     const victim = sim.store.list(podType).at(-1)!.object;
     failAfter = 7;

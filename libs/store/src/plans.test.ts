@@ -44,43 +44,18 @@ describe("query plans", () => {
   });
 
   it("reads only the swept cluster's findings when a sweep resolves those of what it removed", async () => {
-    // Statistics taken while the fleet was small, as autovacuum leaves them while a fleet comes on
-    // board faster than it analyzes; then the open findings of the whole fleet, and one small
-    // cluster whose next list finds nothing.
-    await handle.sql`analyze issues`;
-    await handle.sql`analyze resources`;
+    // The open findings of a fleet, and one small cluster whose next list finds nothing. (At 5,000
+    // clusters, with statistics from a smaller fleet, each sweep read and sorted all 446,000.)
     await handle.sql`insert into issues (cluster, uid, rule, container, kind, namespace, name, severity, category, message)
       select 'fleet-' || (g % 500), 'u-' || g, 'no-limits', '', 'Pod', 'prod', 'p' || g, 'medium', 'efficiency', 'x'
       from generate_series(1, 40000) g`;
-    const pod = (cluster: string, i: number) => ({
-      op: "upsert" as const,
-      row: {
-        cluster,
-        uid: `${cluster}-${i}`,
-        apiGroup: "",
-        apiVersion: "v1",
-        kind: "Pod",
-        resource: "pods",
-        namespace: "prod",
-        name: `p${i}`,
-        resourceVersion: BigInt(i),
-        syncId: "a-list",
-        objectJson: JSON.stringify({ metadata: { name: `p${i}`, namespace: "prod" } }),
-      },
-    });
-    // The fleet's objects too: the planner expects a sweep to remove as many as a cluster has.
-    for (let chunk = 0; chunk < 8; chunk++)
-      await applyIndexOps(
-        handle.sql,
-        Array.from({ length: 5_000 }, (_, i) => pod(`fleet-${(chunk * 5_000 + i) % 500}`, chunk * 5_000 + i)),
-      );
     await applyIndexOps(
       handle.sql,
       [1, 2, 3, 4, 5].map((i) => ({
         op: "upsert" as const,
         row: {
           cluster: "small",
-          uid: `s-${i}`,
+          uid: `small-${i}`,
           apiGroup: "",
           apiVersion: "v1",
           kind: "Pod",
@@ -89,25 +64,26 @@ describe("query plans", () => {
           name: `p${i}`,
           resourceVersion: BigInt(i),
           syncId: "a-list",
-          objectJson: JSON.stringify({ metadata: { name: `p${i}`, namespace: "prod", uid: `s-${i}` } }),
+          objectJson: JSON.stringify({ metadata: { name: `p${i}`, namespace: "prod" } }),
         },
       })),
     );
     await handle.sql`insert into issues (cluster, uid, rule, container, kind, namespace, name, severity, category, message)
-      select 'small', 's-' || g, 'no-limits', '', 'Pod', 'prod', 'p' || g, 'medium', 'efficiency', 'x' from generate_series(1, 5) g`;
-    const read = async () => {
+      select 'small', 'small-' || g, 'no-limits', '', 'Pod', 'prod', 'p' || g, 'medium', 'efficiency', 'x'
+      from generate_series(1, 5) g`;
+    const issuesRead = async () => {
       await handle.sql`select pg_stat_force_next_flush()`;
       const [counts] = await handle.sql<{ n: number }[]>`
         select (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::int as n from pg_stat_user_tables where relname = 'issues'`;
       return counts!.n;
     };
-    const before = await read();
+    const before = await issuesRead();
     await applyIndexOps(handle.sql, [{ op: "sweep", cluster: "small", syncId: "the-next-list" }]);
-    const swept = (await read()) - before;
+    const read = (await issuesRead()) - before;
     const [open] = await handle.sql<{ n: number }[]>`
       select count(*)::int as n from issues where cluster = 'small' and resolved_at is null`;
     expect(open!.n).toBe(0);
     // The five findings of the cluster, give or take; not the fleet's 40,000.
-    expect(swept).toBeLessThan(100);
+    expect(read).toBeLessThan(100);
   });
 });
