@@ -1,9 +1,10 @@
 import { until } from "@atoll/devkit";
-import { KubeClient, Reflector, type ReflectorEvent } from "@atoll/kube";
+import { KubeClient, Reflector, type ReflectorEvent, type ResourceType } from "@atoll/kube";
 import { silentLogger } from "@atoll/log";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateCluster } from "./generator.js";
 import { KubeSim } from "./server.js";
+import type { Obj } from "./store.js";
 
 describe("Reflector against kube-sim", () => {
   const stops: (() => Promise<void>)[] = [];
@@ -36,6 +37,18 @@ describe("Reflector against kube-sim", () => {
     return { sim, events, reflector, podType };
   }
 
+  /**
+   * Deletes an object while the reflector's watch is down, then pushes the sim's event window past
+   * its version, all within one tick: the watch comes back to 410 Gone and the reflector relists.
+   */
+  function deleteOutOfSight(sim: KubeSim, podType: ResourceType, victim: Obj) {
+    sim.dropWatches();
+    sim.store.delete(podType, victim.metadata.namespace, victim.metadata.name);
+    const cm = sim.store.findType("", "v1", "configmaps")!;
+    for (let i = 0; i < 40; i++)
+      sim.store.create(cm, { metadata: { name: `gap-${i}`, namespace: "default" } });
+  }
+
   it("lists every object in pages, framed by sync markers, then watches", async () => {
     const { sim, events, podType } = await setup();
     const listed = events.filter((e) => e.type === "ADDED");
@@ -64,12 +77,7 @@ describe("Reflector against kube-sim", () => {
     const { sim, events, podType, reflector } = await setup(20);
     await until(() => reflector.state === "watching");
     const victim = sim.store.list(podType)[2]!.object;
-    sim.dropWatches();
-    // Within the same tick: delete, then push the event window past the reflector's version.
-    sim.store.delete(podType, victim.metadata.namespace, victim.metadata.name);
-    const cm = sim.store.findType("", "v1", "configmaps")!;
-    for (let i = 0; i < 40; i++)
-      sim.store.create(cm, { metadata: { name: `gap-${i}`, namespace: "default" } });
+    deleteOutOfSight(sim, podType, victim);
     await until(() => events.filter((e) => e.type === "SYNC_END").length === 2);
     const deleted = events.filter((e) => e.type === "DELETED");
     expect(deleted.map((e) => (e.type === "DELETED" ? e.uid : ""))).toContain(victim.metadata.uid);
@@ -87,11 +95,7 @@ describe("Reflector against kube-sim", () => {
     await until(() => reflector.state === "watching");
     const victim = sim.store.list(podType).at(-1)!.object;
     failAfter = 7;
-    sim.dropWatches();
-    sim.store.delete(podType, victim.metadata.namespace, victim.metadata.name);
-    const cm = sim.store.findType("", "v1", "configmaps")!;
-    for (let i = 0; i < 40; i++)
-      sim.store.create(cm, { metadata: { name: `gap-${i}`, namespace: "default" } });
+    deleteOutOfSight(sim, podType, victim);
     await until(() => events.filter((e) => e.type === "SYNC_END").length === 2);
     // Three lists began: the first, the one that failed, and the one that completed.
     expect(events.filter((e) => e.type === "SYNC_BEGIN")).toHaveLength(3);
