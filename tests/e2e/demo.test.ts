@@ -49,11 +49,11 @@ describe("the demo", () => {
     demo.stderr!.on("data", (chunk: Buffer) => {
       output += chunk.toString();
     });
-    await until(
-      () => output.includes("ready:"),
-      `the demo to be ready (output so far: ${output})`,
-      120_000,
-      200,
+    // The output is read when the wait gives up, not when it starts (it was always empty then).
+    await until(() => output.includes("ready:"), "the demo to be ready", 120_000, 200).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}; its output so far:\n${output.slice(-4_000)}`);
+      },
     );
   }, 150_000);
   afterAll(async () => {
