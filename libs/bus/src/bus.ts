@@ -152,7 +152,7 @@ const OFFLINE_CODES = new Set([10118, 10119]);
  * offline. A consumer retries such a batch as it is until JetStream answers; it never splits it or
  * dead-letters a message for it.
  */
-export const isBusUnavailable = (error: unknown): boolean =>
+const isBusUnavailable = (error: unknown): boolean =>
   error instanceof NoRespondersError ||
   error instanceof TimeoutError ||
   (error instanceof JetStreamApiError && (error.status === 503 || OFFLINE_CODES.has(error.code))) ||

@@ -348,11 +348,12 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
   const verdicts = freshVerdicts(input, term, termName);
   const live = own.size ? verdictOf(prepareFilters({ input, term, termName, scheduled })) : undefined;
   // A template that runs nowhere shares its batch-mates' tally; one that runs somewhere has its own.
+  const freshTally = () => tallyVerdicts(input.clusters, (_, i) => verdicts[i]);
   const tally = live
     ? tallyVerdicts(input.clusters, (cluster, i) => (own.has(cluster.name) ? live(cluster) : verdicts[i]))
     : input.memo
-      ? entry(input.memo.tallies, verdicts, () => tallyVerdicts(input.clusters, (_, i) => verdicts[i]))
-      : tallyVerdicts(input.clusters, (_, i) => verdicts[i]);
+      ? entry(input.memo.tallies, verdicts, freshTally)
+      : freshTally();
   const feasible = tally.feasible.map((i) => input.clusters[i]!);
   const { reasons, policyRejected } = tally;
   const rejected: Rejections = {};
