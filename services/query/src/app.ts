@@ -50,6 +50,7 @@ import { createGateway, type GatewaySettings, gatewayRoutes } from "./gateway-ro
 import { groupRuleRoutes } from "./group-rule-routes.js";
 import { insightRoutes } from "./insight-routes.js";
 import { kubeRoutes } from "./kube-routes.js";
+import { mcpRoutes } from "./mcp-routes.js";
 import { formatted } from "./objects.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
 import { placementRoutes } from "./placement-routes.js";
@@ -205,6 +206,8 @@ export function buildQueryApp(options: QueryAppOptions) {
     ...(options.languageModel ? { languageModel: options.languageModel } : {}),
     ...(options.aiPrompts ? { aiPrompts: options.aiPrompts } : {}),
   });
+
+  mcpRoutes(app);
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;

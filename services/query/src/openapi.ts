@@ -178,6 +178,16 @@ export const OPENAPI_DOCUMENT = {
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },
+    "/mcp": {
+      post: {
+        summary:
+          "The MCP server (streamable HTTP, stateless): JSON-RPC messages from an MCP client; every tool runs as the caller",
+        requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
+        responses: { "200": json({ type: "object" }, "The JSON-RPC answer"), ...errors },
+      },
+      get: { summary: "Not served: the endpoint is stateless", responses: { ...errors } },
+      delete: { summary: "Not served: the endpoint is stateless", responses: { ...errors } },
+    },
     "/api/v1/whoami": {
       get: {
         summary: "The caller's identity and grants",
