@@ -32,7 +32,10 @@ export function readCaFile(file: string): string {
 }
 
 export interface Hub {
+  /** The answer's body; a SetupError that says what to do when the hub refuses or cannot be reached. */
   call(method: string, path: string, body?: unknown): Promise<Any>;
+  /** The answer's status and body, whatever the status; a SetupError only when the hub cannot be reached. */
+  request(method: string, path: string, body?: unknown): Promise<{ status: number; body: Any }>;
 }
 
 /** The hub's HTTP API, at --hub or ATOLL_URL, as --token or ATOLL_TOKEN. */
@@ -45,36 +48,47 @@ export function hubOf(values: {
   const token = values.token ?? process.env.ATOLL_TOKEN;
   const caFile = values["ca-file"] ?? process.env.ATOLL_CA_FILE;
   const dispatcher = caFile ? new Agent({ connect: { ca: readCaFile(caFile) } }) : undefined;
+  const request: Hub["request"] = async (method, path, body) => {
+    let response: Awaited<ReturnType<typeof fetch>>;
+    try {
+      response = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(dispatcher ? { dispatcher } : {}),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+      const reason = cause?.message ?? (error as Error).message;
+      throw new SetupError(
+        TLS_TRUST.test(String(cause?.code))
+          ? `the hub at ${url} answered with a certificate this machine does not trust (${reason}); pass the hub's CA certificate with --ca-file or ATOLL_CA_FILE (the demo writes it to .atoll/demo/hub.crt)`
+          : `cannot reach the hub at ${url} (${reason}); set --hub or ATOLL_URL`,
+      );
+    }
+    const text = await response.text();
+    let answer: Any = text;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      // Not JSON (a log, or an empty answer): the text is the answer.
+    }
+    if (response.status === 401 && !token)
+      throw new SetupError(`the hub wants a token: pass --token or set ATOLL_TOKEN`);
+    return { status: response.status, body: answer };
+  };
   return {
+    request,
     async call(method, path, body) {
-      let response: Awaited<ReturnType<typeof fetch>>;
-      try {
-        response = await fetch(`${url}${path}`, {
-          method,
-          headers: {
-            ...(body === undefined ? {} : { "content-type": "application/json" }),
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          ...(dispatcher ? { dispatcher } : {}),
-        });
-      } catch (error) {
-        const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
-        const reason = cause?.message ?? (error as Error).message;
-        throw new SetupError(
-          TLS_TRUST.test(String(cause?.code))
-            ? `the hub at ${url} answered with a certificate this machine does not trust (${reason}); pass the hub's CA certificate with --ca-file or ATOLL_CA_FILE (the demo writes it to .atoll/demo/hub.crt)`
-            : `cannot reach the hub at ${url} (${reason}); set --hub or ATOLL_URL`,
-        );
+      const { status, body: answer } = await request(method, path, body);
+      if (status < 200 || status >= 300) {
+        const reason = typeof answer === "object" && answer ? (answer.detail ?? answer.title ?? "") : "";
+        throw new SetupError(`${method} ${path}: ${status} ${reason}`.trim());
       }
-      const answer = (await response.json().catch(() => ({}))) as Any;
-      if (response.status === 401 && !token)
-        throw new SetupError(`the hub wants a token: pass --token or set ATOLL_TOKEN`);
-      if (!response.ok)
-        throw new SetupError(
-          `${method} ${path}: ${response.status} ${answer.detail ?? answer.title ?? ""}`.trim(),
-        );
-      return answer;
+      return typeof answer === "string" && answer === "" ? {} : answer;
     },
   };
 }

@@ -8,6 +8,7 @@ import { CLUSTER_USAGE, runCluster } from "./cluster.js";
 import { DLQ_USAGE, runDeadLetters } from "./dlq.js";
 import { SetupError } from "./infra.js";
 import { KUBECONFIG_USAGE, runKubeconfig } from "./kubeconfig.js";
+import { MCP_USAGE, runMcp } from "./mcp.js";
 import { PLACEMENT_USAGE, runPlacement } from "./placement.js";
 import { runScore, SCORE_USAGE } from "./score.js";
 import { runSearch, SEARCH_USAGE } from "./search.js";
@@ -40,6 +41,8 @@ commands:
       Messages a consumer gave up on, with the reason; replay one after a fix (see: atoll help dlq).
   kubeconfig [--out FILE]
       A kubeconfig with a context per cluster through the gateway, and one over the index.
+  mcp
+      An MCP server on stdio for AI agents, as your token (see: atoll help mcp).
   --version
       Print the CLI's version.
 
@@ -58,6 +61,7 @@ const HELP: Record<string, string> = {
   check: CHECK_USAGE,
   search: SEARCH_USAGE,
   kubeconfig: KUBECONFIG_USAGE,
+  mcp: MCP_USAGE,
   dlq: DLQ_USAGE,
   score: SCORE_USAGE,
 };
@@ -125,6 +129,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "dlq") {
     await runDeadLetters(rest, (text) => console.log(text));
+    return;
+  }
+  if (command === "mcp") {
+    await runMcp(rest, VERSION);
     return;
   }
   if (command === "search") {
