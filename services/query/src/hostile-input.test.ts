@@ -138,6 +138,25 @@ function requests(text: string): InjectOptions[] {
     { url: `/api/v1/issues?q=${q}&severity=${q}` },
     { url: `/api/v1/gateway/audit?user=${q}&since=${q}&limit=${q}&continue=${q}` },
     { url: `/proxy/clusters/${q}/api/v1/namespaces/${q}/pods` },
+    // The MCP server: the text as each kind of tool argument, and as the message itself.
+    ...[
+      { name: "search", arguments: { query: text, mode: "nl" } },
+      { name: "search", arguments: { query: text, mode: "sql", continue: text } },
+      { name: "get_object", arguments: { cluster: text, kind: text, name: text } },
+      { name: "gateway_get", arguments: { cluster: "known", path: text, query: { labelSelector: text } } },
+      { name: "apply", arguments: { documents: text } },
+    ].map((params, id) => ({
+      method: "POST" as const,
+      url: "/mcp",
+      headers: { ...json, accept: "application/json, text/event-stream" },
+      payload: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params }),
+    })),
+    {
+      method: "POST",
+      url: "/mcp",
+      headers: { ...json, accept: "application/json, text/event-stream" },
+      payload: text,
+    },
     {
       method: "POST",
       url: `/proxy/clusters/known/api/v1/namespaces/${q}/configmaps`,
