@@ -44,6 +44,7 @@ import { accessRoutes } from "./access-routes.js";
 import { addressed, type Query, within } from "./address.js";
 import { type AuthOptions, authentication } from "./auth.js";
 import { cachedFor } from "./cache.js";
+import { consoleRoutes } from "./console-routes.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { deadLetterRoutes } from "./dead-letter-routes.js";
 import { createGateway, type GatewaySettings, gatewayRoutes } from "./gateway-routes.js";
@@ -208,6 +209,7 @@ export function buildQueryApp(options: QueryAppOptions) {
   });
 
   mcpRoutes(app);
+  consoleRoutes(app);
 
   app.get("/api/v1/resources", async (request) => {
     const query = request.query as Query;

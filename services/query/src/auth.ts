@@ -28,6 +28,8 @@ declare module "fastify" {
 }
 
 const PUBLIC = new Set(["/healthz", "/readyz", "/openapi.json"]);
+/** The web console's pages and bundle hold no data: it signs in and reads the API with a token. */
+const PUBLIC_PREFIX = "/ui";
 /** Revocation takes effect within this long; it spares a database round trip per request. */
 const TOKEN_CACHE_MS = 5_000;
 
@@ -119,7 +121,8 @@ export function authentication(app: FastifyInstance, sql: postgres.Sql, options:
 
   app.decorateRequest("principal", null as unknown as Principal);
   app.addHook("onRequest", async (request) => {
-    if (PUBLIC.has(request.url.split("?")[0]!)) return;
+    const path = request.url.split("?")[0]!;
+    if (PUBLIC.has(path) || path === PUBLIC_PREFIX || path.startsWith(`${PUBLIC_PREFIX}/`)) return;
     request.principal = await authenticate(request.headers.authorization);
   });
   return authenticate;
