@@ -3,7 +3,13 @@ import { join } from "node:path";
 import { CONSOLE_DIRECTORY } from "@atoll/console";
 import { until } from "@atoll/devkit";
 import { generateCluster, KubeSim } from "@atoll/kube-sim";
-import { applyIndexOps, type ObjectRow, openDatabase, registerCluster } from "@atoll/store";
+import {
+  applyIndexOps,
+  type ObjectRow,
+  openDatabase,
+  recordMetricSnapshots,
+  registerCluster,
+} from "@atoll/store";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestHub } from "../support/hub.js";
@@ -130,6 +136,10 @@ describe("the web console, in a real browser", () => {
           database.sql,
           rows.slice(i, i + 2000).map((row) => ({ op: "upsert" as const, row })),
         );
+      // Two days of score history, as the scheduler records it every minute.
+      await recordMetricSnapshots(database.sql);
+      await database.sql`update metric_snapshots set time = time - interval '1 day'`;
+      await recordMetricSnapshots(database.sql);
     } finally {
       await database.close();
     }
@@ -284,6 +294,9 @@ data: { colour: blue }`;
     await page.goto(`${hub.baseUrl}/ui/insight`);
     await page.getByTestId("scores").waitFor();
     await page.getByTestId("findings").waitFor();
+    await page.getByTestId("score-chart").locator("canvas").waitFor();
+    await page.getByRole("button", { name: "Explain these findings, with fixes" }).click();
+    await expect(page.locator("pre.answer").textContent()).resolves.toMatch(/\S/);
     await shot(page, "insight");
 
     await page.goto(`${hub.baseUrl}/ui/placement`);

@@ -264,6 +264,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (options.churn > 0) churns.push(startChurn(sim, { ratePerSecond: options.churn, seed: 7 }));
   say(`ready: ${base}`);
   say(`token: ${adminToken}`);
+  say(`console: ${base}/ui/   (sign in with the token; the certificate is ${caFile})`);
+  say(
+    `mcp: atoll mcp --hub ${base} --token ${adminToken} --ca-file ${caFile}   (or POST ${base}/mcp; see docs/mcp.md)`,
+  );
   const curl = `curl --cacert ${caFile} -H "Authorization: Bearer ${adminToken}"`;
   say(`  ${curl} '${base}/api/v1/search?mode=nl&q=pods+not+running'`);
   say(`  ${curl} '${base}/api/v1/search?q=kind:Pod+status:CrashLoopBackOff'`);

@@ -24,7 +24,7 @@ describe("the OpenAPI description", () => {
     ).registeredRoutes
       .map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, "{$1}").replace(/\*$/, "{path}")}`)
       .filter((r) => !r.startsWith("OPTIONS"))
-      // The web console's pages and bundle are a site, not the API: its paths are described apart.
+      // The web console's pages and bundle are a site, not the API (docs/console.md describes them).
       .filter((r) => !/^\w+ \/ui(\/|$)/.test(r));
     const described = Object.entries(OPENAPI_DOCUMENT.paths).flatMap(([path, operations]) =>
       Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),

@@ -71,13 +71,17 @@ export function BindingPage(props: { namespace: string; name: string }) {
             <dd>
               {b.condition}: {b.message}
             </dd>
-            <dt>Ready</dt>
-            <dd>
-              {b.readiness?.readyReplicas ?? 0} of {b.readiness?.desiredReplicas ?? 0} replicas
-              {b.readiness?.unknownClusters?.length
-                ? ` (unknown on ${b.readiness.unknownClusters.join(", ")})`
-                : ""}
-            </dd>
+            {(b.readiness?.desiredReplicas ?? 0) > 0 && (
+              <>
+                <dt>Ready</dt>
+                <dd>
+                  {b.readiness.readyReplicas} of {b.readiness.desiredReplicas} replicas
+                  {b.readiness.unknownClusters?.length
+                    ? ` (unknown on ${b.readiness.unknownClusters.join(", ")})`
+                    : ""}
+                </dd>
+              </>
+            )}
           </dl>
           <h2>Where it went</h2>
           <Table
