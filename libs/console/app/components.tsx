@@ -1,3 +1,4 @@
+import { humanAge } from "@atoll/kube/table";
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, type Json } from "./api.js";
@@ -89,15 +90,9 @@ export function Table(props: {
   );
 }
 
-/** "3m", "2h", "5d": how long ago a time was. */
-export function age(time: string | null | undefined, now = Date.now()): string {
-  if (!time) return "never";
-  const seconds = Math.max(0, Math.round((now - Date.parse(time)) / 1000));
-  if (seconds < 120) return `${seconds}s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
-  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
-  return `${Math.round(seconds / 86_400)}d`;
-}
+/** How long ago a time was, as kubectl's AGE column says it; "never" for no time. */
+export const age = (time: string | null | undefined, now = Date.now()): string =>
+  time ? humanAge(time, now) : "never";
 
 export function Severity(props: { value: string }) {
   return <span class={`severity ${props.value}`}>{props.value}</span>;
@@ -110,5 +105,66 @@ export function Field(props: { label: string; children: ComponentChildren }) {
       <span>{props.label}</span>
       {props.children}
     </label>
+  );
+}
+
+/** A form's fields as the URL holds them, and the edits not yet submitted. */
+export function useFilters<K extends string>(query: URLSearchParams, keys: readonly K[]) {
+  const filters = Object.fromEntries(keys.map((key) => [key, query.get(key) ?? ""])) as Record<K, string>;
+  const [draft, setDraft] = useState(filters);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the query's text is what changes
+  useEffect(() => setDraft(filters), [query.toString()]);
+  return { filters, draft, setDraft };
+}
+
+/** A text box per key, labelled with it, editing the draft. */
+export function TextFields<K extends string>(props: {
+  keys: readonly K[];
+  draft: Record<K, string>;
+  onChange: (draft: Record<K, string>) => void;
+}) {
+  return (
+    <>
+      {props.keys.map((key) => (
+        <Field label={key[0]!.toUpperCase() + key.slice(1)} key={key}>
+          <input
+            name={key}
+            value={props.draft[key]}
+            onInput={(e) => props.onChange({ ...props.draft, [key]: (e.target as HTMLInputElement).value })}
+          />
+        </Field>
+      ))}
+    </>
+  );
+}
+
+/**
+ * A button that asks one of the hub's AI features (explain, diagnose) and shows the answer: the
+ * rules' when no language model is set or it fails, so there is always one.
+ */
+export function AiAnswer(props: { path: string; label: string; busy: string; testId?: string }) {
+  const [answer, setAnswer] = useState<{ text?: string; error?: ApiError; loading: boolean }>({
+    loading: false,
+  });
+  useEffect(() => setAnswer({ loading: false }), [props.path]);
+  const ask = () => {
+    setAnswer({ loading: true });
+    api(props.path, { method: "POST", body: {} }).then(
+      (result: Json) => setAnswer({ text: String(result.answer ?? ""), loading: false }),
+      (error: ApiError) => setAnswer({ error, loading: false }),
+    );
+  };
+  return (
+    <div class="ai">
+      <button type="button" onClick={ask} disabled={answer.loading}>
+        {answer.loading ? props.busy : props.label}
+      </button>
+      <Problem error={answer.error} />
+      {answer.text !== undefined && (
+        <pre class="answer" data-testid={props.testId}>
+          {answer.text}
+        </pre>
+      )}
+    </div>
   );
 }

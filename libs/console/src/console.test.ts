@@ -16,14 +16,10 @@ describe("the console's build and helpers", () => {
     expect(sizes["assets/app.js"].gzip).toBeGreaterThan(0);
   });
 
-  it.each([
-    [30_000, "30s"],
-    [5 * 60_000, "5m"],
-    [3 * 3_600_000, "3h"],
-    [4 * 86_400_000, "4d"],
-  ])("says %i ms ago as %s", (ago, said) => {
+  it("says how long ago as kubectl does, and never for no time", () => {
     const now = Date.parse("2026-12-06T12:00:00Z");
-    expect(age(new Date(now - ago).toISOString(), now)).toBe(said);
+    expect(age(new Date(now - 5 * 60_000).toISOString(), now)).toBe("5m");
+    expect(age(null, now)).toBe("never");
   });
 
   it("leaves empty parameters out of API paths and console links, and encodes the rest", () => {
@@ -32,6 +28,5 @@ describe("the console's build and helpers", () => {
     );
     expect(href("topology", { cluster: "c/1", name: undefined })).toBe("/ui/topology?cluster=c%2F1");
     expect(href("clusters")).toBe("/ui/clusters");
-    expect(age(null)).toBe("never");
   });
 });

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { annotated } from "@atoll/kube";
+import { annotated, humanAge } from "@atoll/kube";
 import YAML from "yaml";
 import { type Any, HUB_OPTIONS, HUB_USAGE, hubOf, table } from "./hub.js";
 import { SetupError } from "./infra.js";
@@ -17,16 +17,6 @@ examples:
 ${HUB_USAGE}`;
 
 const MODES = ["keyword", "sql", "nl"] as const;
-
-/** How long ago, as kubectl's AGE column shows it. */
-function age(created: string | undefined, now: number): string {
-  if (!created) return "<unknown>";
-  const seconds = Math.max(0, Math.floor((now - Date.parse(created)) / 1000));
-  if (seconds < 120) return `${seconds}s`;
-  if (seconds < 7200) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 172_800) return `${Math.floor(seconds / 3600)}h`;
-  return `${Math.floor(seconds / 86_400)}d`;
-}
 
 export async function runSearch(args: string[], print: (text: string) => void): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -103,7 +93,7 @@ export async function runSearch(args: string[], print: (text: string) => void): 
         i.kind,
         i.namespace || "-",
         i.name,
-        age(i.object?.metadata?.creationTimestamp, now),
+        humanAge(i.object?.metadata?.creationTimestamp, now),
       ]),
       wideHeader: ["APIVERSION", "STATUS", "NODE"],
       wideRows: items.map((i) => [

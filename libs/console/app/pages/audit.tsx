@@ -1,6 +1,5 @@
-import { useEffect, useState } from "preact/hooks";
 import { type Json, withQuery } from "../api.js";
-import { Field, Problem, Table, useApi } from "../components.js";
+import { Field, Problem, Table, TextFields, useApi, useFilters } from "../components.js";
 import { href, navigate, type Route } from "../router.js";
 
 const FILTERS = ["user", "cluster", "verb", "namespace", "resource"] as const;
@@ -8,13 +7,8 @@ const FILTERS = ["user", "cluster", "verb", "namespace", "resource"] as const;
 /** The gateway's audit (admins): writes through the live gateway, and refused ones. */
 export function AuditPage(props: { route: Route }) {
   const { query } = props.route;
-  const filters = Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ""])) as Record<
-    (typeof FILTERS)[number],
-    string
-  >;
+  const { filters, draft, setDraft } = useFilters(query, FILTERS);
   const outcome = query.get("outcome") ?? "";
-  const [draft, setDraft] = useState(filters);
-  useEffect(() => setDraft(filters), [query.toString()]);
   const audit = useApi(withQuery("/api/v1/gateway/audit", { ...filters, outcome, limit: 200 }));
   return (
     <section class="page">
@@ -26,15 +20,7 @@ export function AuditPage(props: { route: Route }) {
           navigate(href("audit", { ...draft, outcome }));
         }}
       >
-        {FILTERS.map((key) => (
-          <Field label={key[0]!.toUpperCase() + key.slice(1)} key={key}>
-            <input
-              name={key}
-              value={draft[key]}
-              onInput={(e) => setDraft({ ...draft, [key]: (e.target as HTMLInputElement).value })}
-            />
-          </Field>
-        ))}
+        <TextFields keys={FILTERS} draft={draft} onChange={setDraft} />
         <Field label="Outcome">
           <select
             value={outcome}

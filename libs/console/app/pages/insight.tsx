@@ -1,7 +1,17 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
-import { type ApiError, api, type Json, withQuery } from "../api.js";
-import { age, Field, Problem, Severity, Table, useApi } from "../components.js";
+import { type Json, withQuery } from "../api.js";
+import {
+  AiAnswer,
+  age,
+  Field,
+  Problem,
+  Severity,
+  Table,
+  TextFields,
+  useApi,
+  useFilters,
+} from "../components.js";
 import { href, navigate, type Route } from "../router.js";
 
 const SEVERITIES = ["", "critical", "high", "medium", "low"];
@@ -48,20 +58,18 @@ function ScoreChart(props: { series: Json[] }) {
  */
 export function InsightPage(props: { route: Route }) {
   const { query } = props.route;
-  const filters = {
-    severity: query.get("severity") ?? "",
-    rule: query.get("rule") ?? "",
-    cluster: query.get("cluster") ?? "",
-    namespace: query.get("namespace") ?? "",
-  };
+  const { filters, draft, setDraft } = useFilters(query, [
+    "severity",
+    "rule",
+    "cluster",
+    "namespace",
+  ] as const);
   const by = filters.cluster ? "namespace" : "cluster";
   const scores = useApi(withQuery("/api/v1/insight/score", { by, cluster: filters.cluster }));
   const history = useApi(
     withQuery("/api/v1/insight/score/history", { by, cluster: filters.cluster, since: "7d" }),
   );
   const issues = useApi(withQuery("/api/v1/insight/issues", { ...filters, limit: 500 }));
-  const [draft, setDraft] = useState(filters);
-  useEffect(() => setDraft(filters), [query.toString()]);
   const set = (next: Partial<typeof filters>) => navigate(href("insight", { ...filters, ...next }));
   return (
     <section class="page">
@@ -121,18 +129,14 @@ export function InsightPage(props: { route: Route }) {
             ))}
           </select>
         </Field>
-        {(["rule", "cluster", "namespace"] as const).map((key) => (
-          <Field label={key[0]!.toUpperCase() + key.slice(1)} key={key}>
-            <input
-              name={key}
-              value={draft[key]}
-              onInput={(e) => setDraft({ ...draft, [key]: (e.target as HTMLInputElement).value })}
-            />
-          </Field>
-        ))}
+        <TextFields keys={["rule", "cluster", "namespace"] as const} draft={draft} onChange={setDraft} />
         <button type="submit">Filter</button>
       </form>
-      <Explain filters={filters} />
+      <AiAnswer
+        path={withQuery("/api/v1/insight/ai/explain", { ...filters, limit: 50 })}
+        label="Explain these findings, with fixes"
+        busy="Explaining…"
+      />
       <Problem error={issues.error} />
       <Table
         testId="findings"
@@ -150,32 +154,5 @@ export function InsightPage(props: { route: Route }) {
         empty={issues.loading ? "Loading…" : "No open findings here."}
       />
     </section>
-  );
-}
-
-/** Why the findings shown matter and how to fix each: the rules' answer, or the model's when one is set. */
-function Explain(props: { filters: Record<string, string> }) {
-  const [answer, setAnswer] = useState<{ text?: string; error?: ApiError; loading: boolean }>({
-    loading: false,
-  });
-  useEffect(() => setAnswer({ loading: false }), [JSON.stringify(props.filters)]);
-  const run = () => {
-    setAnswer({ loading: true });
-    api(withQuery("/api/v1/insight/ai/explain", { ...props.filters, limit: 50 }), {
-      method: "POST",
-      body: {},
-    }).then(
-      (result: Json) => setAnswer({ text: String(result.answer ?? ""), loading: false }),
-      (error: ApiError) => setAnswer({ error, loading: false }),
-    );
-  };
-  return (
-    <div class="explain">
-      <button type="button" onClick={run} disabled={answer.loading}>
-        {answer.loading ? "Explaining…" : "Explain these findings, with fixes"}
-      </button>
-      <Problem error={answer.error} />
-      {answer.text !== undefined && <pre class="answer">{answer.text}</pre>}
-    </div>
   );
 }

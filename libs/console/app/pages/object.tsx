@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { stringify } from "yaml";
-import { type ApiError, api, type Json, withQuery } from "../api.js";
-import { age, Link, Problem, Severity, Table, useApi } from "../components.js";
+import { type Json, withQuery } from "../api.js";
+import { AiAnswer, age, Link, Problem, Severity, Table, useApi } from "../components.js";
 import { href } from "../router.js";
 
 export interface ObjectRef {
@@ -93,27 +93,12 @@ function Findings(props: { address: Record<string, string> }) {
 
 /** The runtime diagnosis: the rules' reading of findings, events and related objects, with why and fix. */
 function Diagnosis(props: { address: Record<string, string> }) {
-  const [answer, setAnswer] = useState<{ text?: string; error?: ApiError; loading: boolean }>({
-    loading: false,
-  });
-  const run = () => {
-    setAnswer({ loading: true });
-    api(withQuery("/api/v1/insight/ai/diagnose", props.address), { method: "POST", body: {} }).then(
-      (result: Json) => setAnswer({ text: String(result.answer ?? ""), loading: false }),
-      (error: ApiError) => setAnswer({ error, loading: false }),
-    );
-  };
   return (
-    <div>
-      <button type="button" onClick={run} disabled={answer.loading}>
-        {answer.loading ? "Diagnosing…" : "Diagnose"}
-      </button>
-      <Problem error={answer.error} />
-      {answer.text !== undefined && (
-        <pre class="answer" data-testid="diagnosis">
-          {answer.text}
-        </pre>
-      )}
-    </div>
+    <AiAnswer
+      path={withQuery("/api/v1/insight/ai/diagnose", props.address)}
+      label="Diagnose"
+      busy="Diagnosing…"
+      testId="diagnosis"
+    />
   );
 }

@@ -1,8 +1,11 @@
 import cytoscape from "cytoscape";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { type Json, withQuery } from "../api.js";
-import { Field, Problem, useApi } from "../components.js";
+import { Field, Problem, TextFields, useApi, useFilters } from "../components.js";
 import { href, navigate, type Route } from "../router.js";
+
+/** What a topology is of: the URL's parameters. */
+const ADDRESS = ["cluster", "namespace", "kind", "name", "level"] as const;
 
 /** Past this many objects the graph is laid out in columns by kind, in linear time, not by forces. */
 const FORCE_LAYOUT_LIMIT = 300;
@@ -70,15 +73,7 @@ function graphOf(answer: Json): Graph {
  */
 export function TopologyPage(props: { route: Route }) {
   const { query } = props.route;
-  const address = {
-    cluster: query.get("cluster") ?? "",
-    namespace: query.get("namespace") ?? "",
-    kind: query.get("kind") ?? "",
-    name: query.get("name") ?? "",
-    level: query.get("level") ?? "",
-  };
-  const [draft, setDraft] = useState(address);
-  useEffect(() => setDraft(address), [query.toString()]);
+  const { filters: address, draft, setDraft } = useFilters(query, ADDRESS);
   const answer = useApi(address.cluster ? withQuery("/api/v1/insight/topology", address) : null);
   const element = useRef<HTMLDivElement>(null);
   const [drawn, setDrawn] = useState<{ nodes: number; edges: number; ms: number } | null>(null);
@@ -167,15 +162,11 @@ export function TopologyPage(props: { route: Route }) {
           navigate(href("topology", draft));
         }}
       >
-        {(["cluster", "namespace", "kind", "name"] as const).map((key) => (
-          <Field label={key[0]!.toUpperCase() + key.slice(1)} key={key}>
-            <input
-              name={key}
-              value={draft[key]}
-              onInput={(e) => setDraft({ ...draft, [key]: (e.target as HTMLInputElement).value })}
-            />
-          </Field>
-        ))}
+        <TextFields
+          keys={["cluster", "namespace", "kind", "name"] as const}
+          draft={draft}
+          onChange={setDraft}
+        />
         <Field label="Level">
           <select
             value={draft.level}
