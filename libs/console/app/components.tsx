@@ -1,4 +1,4 @@
-import { humanAge } from "@atoll/kube/table";
+import { humanAge } from "@atoll/kube/age";
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, type Json } from "./api.js";

@@ -1,3 +1,4 @@
+export { humanAge } from "./age.js";
 export * from "./catalog.js";
 export { KubeApiError, KubeClient, type KubeRequest, readBody } from "./client.js";
 export { annotated, CLUSTER_ANNOTATION } from "./cluster-annotation.js";
@@ -40,7 +41,6 @@ export {
 } from "./request-info.js";
 export * from "./selectors.js";
 export {
-  humanAge,
   type PrinterColumn,
   podStatusText,
   type TableColumn,

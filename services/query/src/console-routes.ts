@@ -33,7 +33,7 @@ export function consoleRoutes(app: FastifyInstance): void {
     decorateReply: false,
     index: false,
     setHeaders: (response) => {
-      for (const [name, value] of Object.entries(CONSOLE_HEADERS)) response.header(name, value);
+      for (const [name, value] of Object.entries(CONSOLE_HEADERS)) response.setHeader(name, value);
     },
   });
   app.get("/ui", (_request, reply) => reply.redirect("/ui/"));
