@@ -56,6 +56,34 @@ export interface Group {
 
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** The order clusters fill a spread's remaining places in: score, free capacity, name. */
+const byScore = (a: Candidate, b: Candidate) =>
+  b.score - a.score || b.availableReplicas - a.availableReplicas || byName(a.name, b.name);
+
+/**
+ * The first `count` items of `items` in `order`, as sorting them would give. A spread fills a few
+ * places from hundreds of clusters per binding: keeping the best few in one pass beats a sort.
+ */
+export function best<T>(items: T[], count: number, order: (a: T, b: T) => number): T[] {
+  if (count <= 0) return [];
+  if (count > 32) return [...items].sort(order).slice(0, count);
+  const top: T[] = [];
+  for (const item of items) {
+    if (top.length === count) {
+      if (order(item, top[count - 1]!) >= 0) continue;
+      top.pop();
+    }
+    let at = top.length;
+    top.push(item);
+    while (at > 0 && order(top[at - 1]!, item) > 0) {
+      top[at] = top[at - 1]!;
+      at--;
+    }
+    top[at] = item;
+  }
+  return top;
+}
+
 /**
  * Picks between minGroups and maxGroups groups holding at least target clusters: every
  * combination (no deeper than the first feasible point of a path) is ranked by total score, then
@@ -180,15 +208,13 @@ export function selectFromGroups(
     const best = members.get(group.name)!.find((c) => !selected.includes(c));
     if (best) selected.push(best);
   }
-  const pool = [...new Set(chosen.flatMap((g) => members.get(g.name)!))].filter((c) => !selected.includes(c));
+  const taken = new Set(selected);
+  const pool = [...new Set(chosen.flatMap((g) => members.get(g.name)!))].filter((c) => !taken.has(c));
   const limit = Math.min(
     selected.length + pool.length,
     clusterConstraint?.maxGroups ?? Number.MAX_SAFE_INTEGER,
   );
-  pool.sort(
-    (a, b) => b.score - a.score || b.availableReplicas - a.availableReplicas || byName(a.name, b.name),
-  );
-  while (selected.length < limit && pool.length) selected.push(pool.shift()!);
+  selected.push(...best(pool, limit - selected.length, byScore));
   if (selected.length < clusterMin)
     throw new PlacementError(
       "SPREAD",
@@ -214,7 +240,11 @@ export function scoreGroups(
           ? []
           : [value]
         : groupKeys(cluster, (groupConstraint.spreadByField ?? "zone") as Exclude<Field, "cluster">);
-    for (const key of keys) members.set(key, [...(members.get(key) ?? []), cluster]);
+    for (const key of keys) {
+      const group = members.get(key);
+      if (group) group.push(cluster);
+      else members.set(key, [cluster]);
+    }
   }
   const minGroups = groupConstraint.minGroups ?? 1;
   const clusterMinGroups = clusterConstraint?.minGroups ?? 1;
