@@ -18,30 +18,34 @@ export interface Loaded<T> {
   loading: boolean;
 }
 
-/** An API answer for a path; a new path (or null, for nothing yet) loads again. */
+/**
+ * An API answer for a path; a new path (or null, for nothing yet) loads again. Until the new
+ * path's answer arrives, loading is true and the previous answer stays to be shown dimmed.
+ */
 export function useApi<T = Json>(path: string | null): Loaded<T> {
-  const [state, setState] = useState<Loaded<T>>({ loading: path !== null });
+  const [state, setState] = useState<{ path: string | null; data?: T; error?: ApiError }>({ path: null });
   useEffect(() => {
-    if (path === null) {
-      setState({ loading: false });
-      return;
-    }
+    if (path === null) return;
     let live = true;
-    setState((previous) => ({ ...previous, loading: true }));
     api(path).then(
-      (data: T) => live && setState({ data, loading: false }),
+      (data: T) => live && setState({ path, data }),
       (error: unknown) =>
         live &&
         setState({
+          path,
           error: error instanceof ApiError ? error : new ApiError(0, "ERROR", String(error)),
-          loading: false,
         }),
     );
     return () => {
       live = false;
     };
   }, [path]);
-  return state;
+  if (path === null) return { loading: false };
+  return {
+    ...(state.data !== undefined ? { data: state.data } : {}),
+    ...(state.path === path && state.error ? { error: state.error } : {}),
+    loading: state.path !== path,
+  };
 }
 
 /** What the hub said went wrong, in its words. */

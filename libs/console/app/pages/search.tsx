@@ -96,9 +96,10 @@ export function SearchPage(props: { route: Route }) {
               {note}
             </p>
           ))}
-          <p class="summary" data-testid="result-summary">
-            {answer.data.totalIsEstimate ? "about " : ""}
-            {answer.data.total} results · page {page}
+          <p class="summary" data-testid="result-summary" data-loading={String(answer.loading)}>
+            {answer.loading
+              ? "Loading…"
+              : `${answer.data.totalIsEstimate ? "about " : ""}${answer.data.total} results · page ${page}`}
           </p>
           {answer.data.aggregations ? (
             <Table
@@ -122,12 +123,12 @@ export function SearchPage(props: { route: Route }) {
             />
           )}
           <nav class="pager">
-            <button type="button" disabled={page <= 1} onClick={() => history.back()}>
+            <button type="button" disabled={answer.loading || page <= 1} onClick={() => history.back()}>
               ← Previous
             </button>
             <button
               type="button"
-              disabled={!answer.data.continue}
+              disabled={answer.loading || !answer.data.continue}
               onClick={() => go({ continue: answer.data.continue, page: String(page + 1) })}
             >
               Next →
