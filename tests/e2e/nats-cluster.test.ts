@@ -121,7 +121,12 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
       () => sims.every((sim) => placedOn(sim, LABEL) === TEMPLATES),
       "every ConfigMap on every cluster",
       90_000,
-    );
+    ).catch((error: Error) => {
+      const placed = sims.map((sim) => `${sim.name}: ${placedOn(sim, LABEL)}`).join(", ");
+      throw new Error(
+        `${error.message} (placed: ${placed}; killed ${cluster.names[victim]})\n${hub.problemsLogged()}`,
+      );
+    });
     const [bindings] =
       await sql`select count(*)::int as n, count(*) filter (where condition = 'Success')::int as ok from bindings`;
     expect(bindings).toEqual({ n: TEMPLATES, ok: TEMPLATES });

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -243,6 +243,18 @@ export class TestHub {
     const response = await this.fetch(path);
     if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
     return response.json();
+  }
+
+  /**
+   * The warnings and errors every service logged, last ones first, for a failure's message: CI
+   * removes the hub's directory with the run.
+   */
+  problemsLogged(lines = 40): string {
+    const logged: string[] = [];
+    for (const file of readdirSync(this.dir).filter((f) => f.endsWith(".log")))
+      for (const line of readFileSync(join(this.dir, file), "utf8").split("\n"))
+        if (/"level":(40|50|60)/.test(line)) logged.push(`${file}: ${line.slice(0, 400)}`);
+    return logged.slice(-lines).join("\n");
   }
 
   /** Every object of the sim is in the index, per the clusters endpoint. */

@@ -137,6 +137,8 @@ interface WorkSend {
   occasion?: string;
 }
 
+const UTF8 = new TextEncoder();
+
 /** Most unsent works the relay publishes at a time. */
 const RELAY_BATCH = 1000;
 
@@ -196,12 +198,19 @@ export class PlacementController {
       if (current.length > 0) this.assumed.set(cluster, current);
       else this.assumed.delete(cluster);
     }
-    const assumedClusters = clusters.map((cluster) =>
-      (this.assumed.get(cluster.name) ?? []).reduce(
-        (state, a) => assumeReplicas(state, a.requests, a.replicas),
-        cluster,
-      ),
-    );
+    // What a cluster is assumed to run is the sum of what was placed on it: one state per
+    // cluster, rather than one per placement still assumed (tens of thousands in a busy minute).
+    const assumedClusters = clusters.map((cluster) => {
+      const entries = this.assumed.get(cluster.name);
+      if (!entries) return cluster;
+      const total = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
+      for (const { requests, replicas } of entries) {
+        total.cpuMillis += requests.cpuMillis * replicas;
+        total.memoryBytes += requests.memoryBytes * replicas;
+        total.pods += requests.pods * replicas;
+      }
+      return assumeReplicas(cluster, total, 1);
+    });
     return {
       policies,
       clusters: assumedClusters,
@@ -540,7 +549,7 @@ export class PlacementController {
     const { manifests, failures } = await this.renderAll(
       doc,
       decision.clusters,
-      clusters,
+      context,
       overrides,
       policy,
       name,
@@ -670,7 +679,7 @@ export class PlacementController {
   private async renderAll(
     template: TemplateDoc,
     targets: { name: string; replicas?: number }[],
-    clusters: ClusterState[],
+    context: Pick<PlacementContext, "clusters" | "indexOf">,
     overrides: { doc: OverridePolicyDoc; authority: Authority }[],
     policy: PropagationPolicyDoc,
     name: string,
@@ -706,7 +715,8 @@ export class PlacementController {
     const openedTemplate = opened(template);
     const openedDeps = deps.map(opened);
     for (const target of targets) {
-      const cluster = clusters.find((c) => c.name === target.name) ?? { name: target.name };
+      const index = context.indexOf.get(target.name);
+      const cluster = (index === undefined ? undefined : context.clusters[index]) ?? { name: target.name };
       // As Karmada's ensureWork: an override that cannot apply for one cluster costs that
       // cluster's work only; the others are rendered and sent.
       try {
@@ -817,7 +827,7 @@ export class PlacementController {
               name: `${namespace}/${name}`,
               generation: BigInt(work.generation),
               action: work.action === "apply" ? WorkAction.APPLY : WorkAction.DELETE,
-              manifests: work.manifests.map((m) => new TextEncoder().encode(JSON.stringify(m))),
+              manifests: work.manifests.map((m) => UTF8.encode(JSON.stringify(m))),
               conflictResolution:
                 conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
               preserveResources: work.preserve ?? false,
