@@ -7,6 +7,7 @@ import {
   getBindings,
   getTemplates,
   markTemplatesPlaced,
+  markWorksSent,
   saveBindings,
   unplacedTemplates,
   upsertPolicy,
@@ -80,6 +81,40 @@ describe("bindings saved in batches", () => {
     expect(after.find((r) => r.name === "web")?.object.metadata).toMatchObject({ generation: 2 });
     await deleteBinding(handle.sql, "shop", "api");
     expect((await indexed()).map((r) => r.name)).toEqual(["web"]);
+  });
+
+  it("marks works sent in the order every writer locks them, so it never deadlocks with one", async () => {
+    const [works] = await saveBindings(handle.sql, [decision("locks", ["eu", "us"], {})]);
+    const sent = works!.map((w) => ({
+      cluster: w.cluster,
+      namespace: "shop",
+      name: "locks",
+      generation: w.generation,
+    }));
+    // A writer holds eu's work, as saveBindings and deleteBinding take works: in cluster order.
+    const writer = await handle.sql.reserve();
+    // On a fleet's works table the marks are joined row by row through the index, in the order
+    // they are given; a test table this small would be scanned instead.
+    const marker = await handle.sql.reserve();
+    try {
+      await marker`set enable_seqscan = off`;
+      await marker`set enable_hashjoin = off`;
+      await marker`set enable_mergejoin = off`;
+      await writer`begin`;
+      await writer`select 1 from works where binding_name = 'locks' and cluster = 'eu' for update`;
+      // The marks arrive in another order; they must wait for eu before taking us.
+      const marking = markWorksSent(marker, [...sent].reverse());
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await writer`select 1 from works where binding_name = 'locks' and cluster = 'us' for update`;
+      await writer`commit`;
+      await marking;
+    } finally {
+      writer.release();
+      marker.release();
+    }
+    const marked = await handle.sql`select cluster, sent_generation::int = generation::int as sent from works
+      where binding_name = 'locks' order by cluster`;
+    expect(marked.map((w) => `${w.cluster}:${w.sent}`)).toEqual(["eu:true", "us:true"]);
   });
 
   it("refuses a batch that names one binding twice", async () => {

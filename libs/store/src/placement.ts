@@ -435,15 +435,25 @@ export async function unsentWorks(
     order by w.generation limit ${limit}`) as never;
 }
 
-/** Records that works reached the bus, in one statement. */
+/**
+ * Records that works reached the bus, in one statement. The rows are locked first in the order
+ * every writer of works takes them (binding, then cluster): joined in the order given, a
+ * statement could hold one work of a binding while a placement holding the binding's earlier
+ * works waited for it, and Postgres would abort one of them as a deadlock.
+ */
 export async function markWorksSent(
   sql: postgres.Sql,
   works: { cluster: string; namespace: string; name: string; generation: number }[],
 ): Promise<void> {
   if (works.length === 0) return;
   await sql`update works set sent_generation = greatest(works.sent_generation, s.generation)
-    from jsonb_to_recordset(${json(works)}::jsonb) as s(cluster text, namespace text, name text, generation bigint)
-    where works.cluster = s.cluster and works.binding_namespace = s.namespace and works.binding_name = s.name`;
+    from (
+      select w.cluster, w.binding_namespace, w.binding_name, s.generation
+      from works w join jsonb_to_recordset(${json(works)}::jsonb) as s(cluster text, namespace text, name text, generation bigint)
+        on w.cluster = s.cluster and w.binding_namespace = s.namespace and w.binding_name = s.name
+      order by w.binding_namespace, w.binding_name, w.cluster
+      for update of w) as s
+    where works.cluster = s.cluster and works.binding_namespace = s.binding_namespace and works.binding_name = s.binding_name`;
 }
 
 /**
