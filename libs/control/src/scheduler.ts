@@ -34,7 +34,9 @@ import {
   type Rejections,
   type Resources,
   reject,
+  rejectedClusters,
   replicaRequests,
+  type ScheduledRejections,
   scheduleBinding,
   type TemplateDoc,
   workManifests,
@@ -46,6 +48,7 @@ import {
   clusterWorks,
   databaseUnavailable,
   deleteBinding,
+  forgetUnusedClusterSets,
   getBindings,
   getTemplate,
   getTemplates,
@@ -118,12 +121,13 @@ interface Outcome {
 }
 
 /** Rejections with more clusters' reasons added (clusters not among them yet). */
-function withRejections(rejections: Rejections, more: Record<string, string>): Rejections {
+function withRejections(rejections: ScheduledRejections, more: Record<string, string>): ScheduledRejections {
   if (Object.keys(more).length === 0) return rejections;
-  const all = Object.fromEntries(
-    Object.entries(rejections).map(([reason, clusters]) => [reason, [...clusters]]),
-  );
-  for (const [cluster, reason] of Object.entries(more)) reject(all, reason, cluster);
+  const added: Rejections = {};
+  for (const [cluster, reason] of Object.entries(more)) reject(added, reason, cluster);
+  const all: ScheduledRejections = { ...rejections };
+  for (const [reason, clusters] of Object.entries(added))
+    all[reason] = [...(all[reason] ? rejectedClusters(all[reason]) : []), ...clusters];
   return all;
 }
 
@@ -141,6 +145,12 @@ const UTF8 = new TextEncoder();
 
 /** Most unsent works the relay publishes at a time. */
 const RELAY_BATCH = 1000;
+
+/**
+ * How often cluster sets that no binding names any more are removed: they are few (a handful per
+ * policy and fleet change), and the check reads every binding.
+ */
+const CLUSTER_SETS_SWEEP_MS = 10 * 60_000;
 
 /** The scheduler's consumer of placement requests. */
 const PLACEMENT_CONSUMER = "scheduler";
@@ -909,9 +919,18 @@ export class PlacementController {
     // After the consumer exists: the relay looks at its queue.
     relay();
     const relays = setInterval(relay, relayMs);
+    const sweeps = setInterval(() => {
+      forgetUnusedClusterSets(this.options.sql).catch((error: unknown) =>
+        logger.warn(
+          { err: (error as Error).message },
+          "could not remove cluster sets no binding names; trying again later",
+        ),
+      );
+    }, CLUSTER_SETS_SWEEP_MS);
     return {
       stop: async () => {
         clearInterval(relays);
+        clearInterval(sweeps);
         await consumption.stop();
         await relaying;
       },

@@ -89,7 +89,13 @@ export {
   withDefaults,
 } from "./policy.js";
 export { POLICY_API_VERSION, type PropagationPolicyDoc } from "./propagation-policy.js";
-export { reject, rejectionsByCluster, rejectionsWithin } from "./rejections.js";
+export {
+  listRejections,
+  reject,
+  rejectedClusters,
+  rejectionsByCluster,
+  rejectionsWithin,
+} from "./rejections.js";
 export {
   assumeReplicas,
   type ClusterState,

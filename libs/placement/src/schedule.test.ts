@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { rejectionsByCluster } from "./rejections.js";
+import { listRejections, rejectionsByCluster } from "./rejections.js";
 import {
   assumeReplicas,
   type ClusterState,
@@ -315,6 +315,32 @@ describe("scheduling a binding", () => {
     expect(rejectionsByCluster(scheduleBinding({ ...cases[1]![1], memo }).rejected)).not.toHaveProperty(
       "edge-1",
     );
+  });
+
+  it("names the clusters a spread left out as the feasible list its batch-mates share, less its own", () => {
+    const memo = new FilterMemo();
+    const spread = divided({ spreadConstraints: [{ spreadByField: "cluster", maxGroups: 1 }] });
+    const notSelected = "not selected under the spread constraints";
+    const [first, second] = [18, 6].map((replicas) =>
+      scheduleBinding({
+        template: deployment(replicas),
+        placement: spread,
+        clusters: CLUSTERS,
+        uid: "u",
+        memo,
+      }),
+    );
+    const taken = (result: typeof first) => result!.clusters.map((c) => c.name);
+    expect(taken(first)).toEqual(["eu-1"]);
+    // One list for both, frozen, so neither binding's rejections can change the other's.
+    const [one, two] = [first, second].map((result) => result!.rejected[notSelected]);
+    expect(one && "of" in one && two && "of" in two && one.of === two.of).toBe(true);
+    expect(Object.isFrozen(one && "of" in one ? one.of : undefined)).toBe(true);
+    for (const result of [first!, second!])
+      expect(listRejections(result.rejected)[notSelected]).toEqual(
+        ["eu-1", "eu-2", "us-1"].filter((name) => !taken(result).includes(name)),
+      );
+    expect(rejectionsByCluster(first!.rejected)).toMatchObject({ "eu-2": notSelected, "us-1": notSelected });
   });
 
   it("sees capacity taken by the batch's earlier templates though it shares their candidates", () => {

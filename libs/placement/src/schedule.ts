@@ -13,6 +13,7 @@ import {
   type Placement,
   PlacementError,
   type Rejections,
+  type ScheduledRejections,
 } from "./types.js";
 
 export interface Resources {
@@ -78,6 +79,8 @@ interface Tally {
   policyRejected: string[];
   reasons: string[];
   candidates: Map<string, { from: ClusterState[]; list: CandidateWithLabels[] }>;
+  /** The feasible clusters' names, made the first time a spread leaves some of them out. */
+  names?: readonly string[];
 }
 
 type CandidateWithLabels = Candidate & { labels?: Record<string, string> };
@@ -87,7 +90,7 @@ export interface ScheduleResult {
   /** The clusterAffinities term that placed the workload. */
   observedAffinityName?: string;
   /** Why the clusters that were not chosen were left out, "<plugin>: <reason>" for a filter's. */
-  rejected: Rejections;
+  rejected: ScheduledRejections;
 }
 
 const MAX_REPLICAS = 2 ** 31 - 1;
@@ -323,6 +326,8 @@ function tallyVerdicts(
     reject(tally.rejected, rejection.recorded, cluster.name);
     tally.reasons.push(rejection.reason);
   });
+  // Handed to every binding the tally decides, rather than copied for each.
+  for (const clusters of Object.values(tally.rejected)) Object.freeze(clusters);
   return tally;
 }
 
@@ -356,8 +361,7 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
       : freshTally();
   const feasible = tally.feasible.map((i) => input.clusters[i]!);
   const { reasons, policyRejected } = tally;
-  const rejected: Rejections = {};
-  for (const [reason, names] of Object.entries(tally.rejected)) rejected[reason] = [...names];
+  const rejected: ScheduledRejections = { ...tally.rejected };
   if (feasible.length === 0) {
     // The summary counts reasons as Karmada's FitError words them; each cluster's carries its plugin.
     const counts = new Map<string, number>();
@@ -413,9 +417,15 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
     return labels.get(name) ?? {};
   };
   const selected = selectClusters(candidates, term, replicas, labelsOf);
-  const chosen = new Set(selected);
-  for (const c of candidates)
-    if (!chosen.has(c)) reject(rejected, "not selected under the spread constraints", c.name);
+  // Most of a fleet is feasible and not selected: the binding names the feasible list it shares
+  // with its batch-mates, less the clusters it took.
+  if (selected.length < candidates.length) {
+    tally.names ??= Object.freeze(feasible.map((c) => c.name));
+    rejected["not selected under the spread constraints"] = {
+      of: tally.names,
+      less: selected.map((c) => c.name),
+    };
+  }
   const clusters = assignReplicas({
     placement: term,
     clusters: selected,
@@ -427,7 +437,8 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
     ...(termName ? { observedAffinityName: termName } : {}),
   });
   const assigned = new Set(clusters.map((t) => t.name));
-  for (const c of selected) if (!assigned.has(c.name)) reject(rejected, "assigned no replicas", c.name);
+  const unassigned = selected.filter((c) => !assigned.has(c.name)).map((c) => c.name);
+  if (unassigned.length) rejected["assigned no replicas"] = unassigned;
   return { clusters, ...(termName ? { observedAffinityName: termName } : {}), rejected };
 }
 

@@ -99,3 +99,18 @@ export class PlacementError extends Error {
  * revised with each scheduling; keyed by cluster it would carry thousands of copies of them.
  */
 export type Rejections = Record<string, string[]>;
+
+/**
+ * Clusters named by a list that many bindings share, less the few one binding took. A binding's
+ * "not selected" is most of the fleet: the feasible clusters of its batch less those it chose.
+ */
+export interface ClustersLess {
+  of: readonly string[];
+  less: readonly string[];
+}
+
+/**
+ * Rejections as scheduling makes them, before anyone lists them: each reason's clusters by name,
+ * or as a shared list less some. Lists a tally shares between bindings are frozen.
+ */
+export type ScheduledRejections = Record<string, readonly string[] | ClustersLess>;

@@ -4,6 +4,7 @@ import {
   deleteBinding,
   deletePolicy,
   deleteTemplate,
+  forgetUnusedClusterSets,
   getBindings,
   getTemplates,
   markTemplatesPlaced,
@@ -15,7 +16,11 @@ import {
 } from "./placement.js";
 import { suiteDatabase } from "./testing.js";
 
-const decision = (name: string, clusters: string[], rejected: Record<string, string[]>): BindingDecision => ({
+const decision = (
+  name: string,
+  clusters: string[],
+  rejected: BindingDecision["binding"]["rejected"],
+): BindingDecision => ({
   binding: {
     namespace: "shop",
     name,
@@ -81,6 +86,69 @@ describe("bindings saved in batches", () => {
     expect(after.find((r) => r.name === "web")?.object.metadata).toMatchObject({ generation: 2 });
     await deleteBinding(handle.sql, "shop", "api");
     expect((await indexed()).map((r) => r.name)).toEqual(["web"]);
+  });
+
+  it("stores a long list of clusters once for every binding naming it, and reads each binding's own back", async () => {
+    const fleet = Object.freeze(Array.from({ length: 40 }, (_, i) => `c-${String(i).padStart(2, "0")}`));
+    const affinity = Object.freeze(Array.from({ length: 30 }, (_, i) => `edge-${i}`));
+    const notSelected = "not selected under the spread constraints";
+    const reason = "ClusterAffinity: cluster(s) did not match the placement cluster affinity constraint";
+    await saveBindings(handle.sql, [
+      decision("set-a", ["c-00", "c-07"], {
+        [reason]: affinity,
+        [notSelected]: { of: fleet, less: ["c-00", "c-07"] },
+      }),
+      decision("set-b", ["c-03"], { [reason]: affinity, [notSelected]: { of: fleet, less: ["c-03"] } }),
+      // Fewer than a set's worth left: named in the binding.
+      decision("set-c", fleet.slice(0, 35), { [notSelected]: { of: fleet, less: fleet.slice(0, 35) } }),
+    ]);
+    const sets = await handle.sql<{ size: number }[]>`select size from cluster_sets order by size`;
+    expect(sets.map((s) => s.size)).toEqual([30, 40]);
+    const [a, b, c] = await getBindings(
+      handle.sql,
+      ["set-a", "set-b", "set-c"].map((name) => ({ namespace: "shop", name })),
+    );
+    expect(a?.rejected[notSelected]).toEqual(fleet.filter((n) => n !== "c-00" && n !== "c-07"));
+    expect(b?.rejected[notSelected]).toEqual(fleet.filter((n) => n !== "c-03"));
+    expect(a?.rejected[reason]).toEqual(affinity);
+    expect(c?.rejected).toEqual({ [notSelected]: fleet.slice(35) });
+    const stored = await handle.sql<{ rejected: Record<string, unknown> }[]>`
+      select rejected from bindings where name = 'set-c'`;
+    expect(stored[0]?.rejected[notSelected]).toEqual(fleet.slice(35));
+    // The index counts them without listing them.
+    const counts = (await indexed()).find((r) => r.name === "set-a")?.rejections;
+    expect(counts).toEqual([
+      { reason, count: 30 },
+      { reason: notSelected, count: 38 },
+    ]);
+    // Sets stay while a binding names them, and go once none does.
+    expect(await forgetUnusedClusterSets(handle.sql)).toBe(0);
+    await saveBindings(handle.sql, [decision("set-a", ["c-00"], {}), decision("set-b", ["c-00"], {})]);
+    expect(await forgetUnusedClusterSets(handle.sql)).toBe(2);
+    expect(await handle.sql`select id from cluster_sets`).toHaveLength(0);
+  });
+
+  it("waits for bindings being written before it forgets a set they name", async () => {
+    const fleet = Array.from({ length: 20 }, (_, i) => `w-${i}`);
+    // A set no committed binding names, as after its last binding was rescheduled.
+    await handle.sql`insert into cluster_sets (id, clusters, size) values ('reused', ${JSON.stringify(fleet)}::jsonb, 20)`;
+    const writer = await handle.sql.reserve();
+    try {
+      // A scheduler's transaction, as saveBindings runs it: it finds the set stored already, and
+      // its binding naming the set is not committed yet when the sweep looks.
+      await writer`begin`;
+      await writer`select pg_advisory_xact_lock_shared(hashtext('atoll:cluster_sets'))`;
+      await writer`insert into bindings (namespace, name, api_version, kind, template_name, uid, rejected)
+        values ('shop', 'reusing', 'apps/v1', 'Deployment', 'reusing', 'u', '{"r": {"set": "reused"}}'::jsonb)`;
+      const forgetting = forgetUnusedClusterSets(handle.sql);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await writer`commit`;
+      expect(await forgetting).toBe(0);
+    } finally {
+      writer.release();
+    }
+    const [binding] = await getBindings(handle.sql, [{ namespace: "shop", name: "reusing" }]);
+    expect(binding?.rejected).toEqual({ r: fleet });
   });
 
   it("marks works sent in the order every writer locks them, so it never deadlocks with one", async () => {

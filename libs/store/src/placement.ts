@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type postgres from "postgres";
 import { isoTime } from "./db.js";
 
@@ -245,9 +246,12 @@ export async function claimTemplates(
     where t.api_version = c."apiVersion" and t.kind = c.kind and t.namespace = c.namespace and t.name = c.name`;
 }
 
+// A reason's clusters come back named one by one, however they were stored (see storedRejections).
 const BINDING_COLUMNS = (sql: postgres.Sql) => sql`
   namespace, name, api_version as "apiVersion", kind, template_name as "templateName", uid, policy, clusters,
-  observed_affinity as "observedAffinity", rejected, condition, message, generation::int, aggregated_status as "aggregatedStatus",
+  observed_affinity as "observedAffinity",
+  (select coalesce(jsonb_object_agg(r.key, atoll_rejected_clusters(r.value)), '{}'::jsonb) from jsonb_each(bindings.rejected) r) as rejected,
+  condition, message, generation::int, aggregated_status as "aggregatedStatus",
   ${isoTime(sql, "scheduled_at")} as "scheduledAt", eviction_tasks as "evictionTasks"`;
 
 export async function getBinding(
@@ -292,12 +296,99 @@ export async function clusterWorks(
     order by w.binding_namespace, w.binding_name`) as never;
 }
 
+/**
+ * Rejections as a decision may carry them: each reason's clusters by name, or as a list shared by
+ * many bindings less the few this one took (`of`, `less`).
+ */
+export type RejectionsToStore = Record<
+  string,
+  readonly string[] | { of: readonly string[]; less: readonly string[] }
+>;
+
 /** A scheduling decision to store: the binding, and the manifests each of its clusters gets. */
 export interface BindingDecision {
-  binding: Omit<BindingRow, "aggregatedStatus" | "scheduledAt" | "generation">;
+  binding: Omit<BindingRow, "aggregatedStatus" | "scheduledAt" | "generation" | "rejected"> & {
+    rejected: RejectionsToStore;
+  };
   manifests: Record<string, Record<string, unknown>[]>;
   /** Clusters whose works stay exactly as they are, neither updated nor withdrawn. */
   keep?: string[];
+}
+
+/** Lists this long or shorter stay in the binding; longer ones are stored once, as cluster sets. */
+const INLINE_CLUSTERS = 16;
+
+/** Set ids by list: the lists a scheduler's tally shares are hashed once, not per binding. */
+const setIds = new WeakMap<readonly string[], string>();
+
+/** A list's id in cluster_sets: the first 32 hex digits of the SHA-256 of its JSON. */
+function clusterSetId(clusters: readonly string[]): string {
+  let id = setIds.get(clusters);
+  if (id === undefined) {
+    id = createHash("sha256").update(JSON.stringify(clusters)).digest("hex").slice(0, 32);
+    setIds.set(clusters, id);
+  }
+  return id;
+}
+
+/**
+ * A binding's rejections as stored: a short list as it is, a long one as {"set": id} (with the
+ * clusters the binding took from it as "less"), its list added to `sets`; and how many clusters
+ * each reason rejected, in reason order.
+ */
+function storedRejections(
+  rejections: RejectionsToStore,
+  sets: Map<string, readonly string[]>,
+): { rejected: Record<string, unknown>; rejectionCounts: { reason: string; count: number }[] } {
+  const rejected: Record<string, unknown> = {};
+  const rejectionCounts: { reason: string; count: number }[] = [];
+  for (const [reason, clusters] of Object.entries(rejections)) {
+    const { of, less } = "of" in clusters ? clusters : { of: clusters, less: [] };
+    const count = of.length - less.length;
+    rejectionCounts.push({ reason, count });
+    if (count <= INLINE_CLUSTERS) {
+      const left = new Set(less);
+      rejected[reason] = less.length ? of.filter((cluster) => !left.has(cluster)) : of;
+      continue;
+    }
+    const id = clusterSetId(of);
+    sets.set(id, of);
+    rejected[reason] = less.length ? { set: id, less } : { set: id };
+  }
+  // In code point order, whatever the database collation, so that equal decisions read alike.
+  rejectionCounts.sort((a, b) => (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
+  return { rejected, rejectionCounts };
+}
+
+/**
+ * Bindings that store cluster sets hold this lock shared; forgetting unused sets holds it alone,
+ * so it never sees a set as unused while a binding naming it is being written.
+ */
+const CLUSTER_SETS_LOCK = "atoll:cluster_sets";
+
+/** Stores the cluster sets a transaction's bindings name, in id order (two writers never cross). */
+async function storeClusterSets(tx: postgres.TransactionSql, sets: Map<string, readonly string[]>) {
+  if (sets.size === 0) return;
+  await tx`select pg_advisory_xact_lock_shared(hashtext(${CLUSTER_SETS_LOCK}))`;
+  const rows = [...sets].map(([id, clusters]) => ({ id, clusters, size: clusters.length }));
+  await tx`insert into cluster_sets (id, clusters, size)
+    select id, clusters, size from jsonb_to_recordset(${json(rows)}::jsonb) as s(id text, clusters jsonb, size int)
+    order by id
+    on conflict (id) do nothing`;
+}
+
+/**
+ * Removes the cluster sets no binding names any more (bindings rescheduled or deleted since).
+ * Returns how many went.
+ */
+export async function forgetUnusedClusterSets(sql: postgres.Sql): Promise<number> {
+  return await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext(${CLUSTER_SETS_LOCK}))`;
+    const deleted = await tx`delete from cluster_sets s where not exists (
+      select 1 from bindings b, jsonb_each(b.rejected) r
+      where jsonb_typeof(r.value) = 'object' and r.value ->> 'set' = s.id)`;
+    return deleted.count;
+  });
 }
 
 /**
@@ -329,16 +420,22 @@ export async function saveBindings(sql: postgres.Sql, decisions: BindingDecision
   const keyOf = (namespace: string, name: string) => `${namespace}\u0000${name}`;
   const index = new Map(decisions.map((d, i) => [keyOf(d.binding.namespace, d.binding.name), i]));
   if (index.size < decisions.length) throw new Error("saveBindings was given one binding twice");
+  const sets = new Map<string, readonly string[]>();
+  const rows = decisions.map(({ binding }) => ({
+    ...binding,
+    ...storedRejections(binding.rejected, sets),
+  }));
   return await sql.begin(async (tx) => {
+    await storeClusterSets(tx, sets);
     await tx`
-      insert into bindings (namespace, name, api_version, kind, template_name, uid, policy, clusters, observed_affinity, rejected, condition, message, generation, scheduled_at, eviction_tasks)
-      select namespace, name, "apiVersion", kind, "templateName", uid, policy, clusters, "observedAffinity", rejected, condition, message, 1, now(), "evictionTasks"
-      from jsonb_to_recordset(${json(decisions.map((d) => d.binding))}::jsonb) as b(namespace text, name text, "apiVersion" text, kind text, "templateName" text,
-        uid text, policy text, clusters jsonb, "observedAffinity" text, rejected jsonb, condition text, message text, "evictionTasks" jsonb)
+      insert into bindings (namespace, name, api_version, kind, template_name, uid, policy, clusters, observed_affinity, rejected, rejection_counts, condition, message, generation, scheduled_at, eviction_tasks)
+      select namespace, name, "apiVersion", kind, "templateName", uid, policy, clusters, "observedAffinity", rejected, "rejectionCounts", condition, message, 1, now(), "evictionTasks"
+      from jsonb_to_recordset(${json(rows)}::jsonb) as b(namespace text, name text, "apiVersion" text, kind text, "templateName" text,
+        uid text, policy text, clusters jsonb, "observedAffinity" text, rejected jsonb, "rejectionCounts" jsonb, condition text, message text, "evictionTasks" jsonb)
       order by namespace, name
       on conflict (namespace, name) do update set api_version = excluded.api_version, kind = excluded.kind, template_name = excluded.template_name,
         uid = excluded.uid, policy = excluded.policy, clusters = excluded.clusters, observed_affinity = excluded.observed_affinity,
-        rejected = excluded.rejected, condition = excluded.condition, message = excluded.message,
+        rejected = excluded.rejected, rejection_counts = excluded.rejection_counts, condition = excluded.condition, message = excluded.message,
         generation = bindings.generation + 1, scheduled_at = now(), eviction_tasks = excluded.eviction_tasks`;
     const keys = decisions.map(({ binding }) => ({ namespace: binding.namespace, name: binding.name }));
     const existing = await tx<{ namespace: string; name: string; cluster: string; action: string }[]>`

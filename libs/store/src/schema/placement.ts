@@ -3,6 +3,7 @@ import {
   bigint,
   boolean,
   index,
+  integer,
   jsonb,
   pgSequence,
   pgTable,
@@ -95,8 +96,19 @@ export const bindings = pgTable(
       .notNull()
       .default(sql`'[]'::jsonb`),
     observedAffinity: text("observed_affinity").notNull().default(""),
-    /** Why clusters were not chosen: reason → the clusters it rejected. */
-    rejected: jsonb("rejected").$type<Record<string, string[]>>().notNull().default(sql`'{}'::jsonb`),
+    /**
+     * Why clusters were not chosen: reason → the clusters it rejected, as a list or, for a long
+     * one, {"set": a cluster_sets id, "less": [clusters of the set it did not reject]}.
+     */
+    rejected: jsonb("rejected").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    /**
+     * How many clusters each reason rejected, [{reason, count}] in reason order: what the index's
+     * ResourceBinding shows, written with the binding rather than counted from it per row.
+     */
+    rejectionCounts: jsonb("rejection_counts")
+      .$type<{ reason: string; count: number }[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     /** Success, NoClusterFit, Unschedulable, SchedulerError, NoPolicy. */
     condition: text("condition").notNull().default(""),
     message: text("message").notNull().default(""),
@@ -115,6 +127,18 @@ export const bindings = pgTable(
   },
   (t) => [primaryKey({ columns: [t.namespace, t.name] })],
 );
+
+/**
+ * Lists of clusters that many bindings name alike, by the hash of their content. A binding over a
+ * fleet of thousands rejects most of it, for the same few reasons as the other templates under
+ * its policy: each binding refers to the list (less the clusters it took) instead of holding it.
+ */
+export const clusterSets = pgTable("cluster_sets", {
+  /** The first 32 hex digits of the SHA-256 of the list as JSON. */
+  id: text("id").primaryKey(),
+  clusters: jsonb("clusters").$type<string[]>().notNull(),
+  size: integer("size").notNull(),
+});
 
 /** The manifests one binding places on one cluster, as last sent, and what the agent reported. */
 export const works = pgTable(
