@@ -288,6 +288,54 @@ describe("Bus", () => {
     expect(counts["dlq-twice"]).toBe(1);
   });
 
+  it("publishes many messages at once, each stored once, and says when nothing stores one", async () => {
+    const subject = bus.names.work("publish-all");
+    const messages = Array.from({ length: 300 }, (_, i) => ({
+      subject,
+      data: codec.encode(request(`many-${i}`)),
+      msgId: `publish-all-${i}`,
+    }));
+    await bus.publishAll(messages);
+    // Again, as a retried batch would: every message is a repeat, and nothing lands twice.
+    await bus.publishAll(messages);
+    const info = await bus.jsm.streams.info(bus.names.streams.work, { subjects_filter: subject });
+    expect(info.state.subjects?.[subject]).toBe(300);
+    // No stream takes this subject: nobody answers, and the publish says so rather than hang.
+    await expect(
+      bus.publishAll([{ subject: `${prefix}-nowhere.x`, data: new Uint8Array(), msgId: "nowhere" }]),
+    ).rejects.toThrow(/no responders/);
+  });
+
+  it("handles the next batch while the last one finishes, and acks each on its own", async () => {
+    const subject = bus.names.work("overlap-cluster");
+    for (const name of ["o1", "o2", "o3", "o4"])
+      await bus.publish(subject, codec, request(name), `overlap-${name}`);
+    let running = 0;
+    let most = 0;
+    const handled: string[] = [];
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "overlap-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 1,
+      concurrentBatches: 2,
+      handler: async (batch: Delivery<ReturnType<typeof request>>[]) => {
+        running += 1;
+        most = Math.max(most, running);
+        await sleep(200);
+        handled.push(...batch.map((d) => d.data.name));
+        running -= 1;
+      },
+    });
+    await until(() => handled.length === 4, "every batch to be handled", 10_000);
+    await consumption.stop();
+    expect(most).toBe(2);
+    expect([...handled].sort()).toEqual(["o1", "o2", "o3", "o4"]);
+    const consumer = await bus.jsm.consumers.info(bus.names.streams.work, "overlap-test");
+    expect(consumer.num_ack_pending + consumer.num_pending).toBe(0);
+  });
+
   it("rejects cluster names that are not DNS labels before they become subjects", () => {
     expect(() => bus.names.resources("a.b")).toThrow(/DNS label/);
     expect(() => bus.names.resources("*")).toThrow(/DNS label/);

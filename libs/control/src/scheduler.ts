@@ -152,6 +152,15 @@ const RELAY_BATCH = 1000;
  */
 const CLUSTER_SETS_SWEEP_MS = 10 * 60_000;
 
+/** A template's key as one string. */
+const templateId = (key: TemplateKey) => JSON.stringify([key.apiVersion, key.kind, key.namespace, key.name]);
+
+/**
+ * Placement batches handled at once: the next batch reads and decides while the last one's
+ * final writes finish, instead of the scheduler waiting on them between batches.
+ */
+const CONCURRENT_BATCHES = 2;
+
 /** The scheduler's consumer of placement requests. */
 const PLACEMENT_CONSUMER = "scheduler";
 
@@ -189,6 +198,12 @@ export interface PlacementControllerOptions {
 export class PlacementController {
   /** Replicas placed lately on each cluster, which its heartbeats may not count yet. */
   private readonly assumed = new Map<string, { requests: Resources; replicas: number; until: number }[]>();
+
+  /** Settles once the batch deciding now has decided: the next one waits for it. */
+  private deciding: Promise<void> = Promise.resolve();
+
+  /** Batches under way, by template: each settles once its batch is written (or has failed). */
+  private readonly placing = new Map<string, Promise<void>>();
 
   constructor(private readonly options: PlacementControllerOptions) {}
 
@@ -250,6 +265,34 @@ export class PlacementController {
     }
   }
 
+  /**
+   * Places a batch while the one before it may still be writing. Batches decide one at a time,
+   * each from a context read once the one before has decided (its replicas count against what
+   * is left), and a template's binding is read only once an earlier batch has written it.
+   */
+  async placeInTurn(keys: TemplateKey[]): Promise<{ key: TemplateKey; error: unknown }[]> {
+    const before = this.deciding;
+    let decided!: () => void;
+    this.deciding = new Promise<void>((resolve) => {
+      decided = resolve;
+    });
+    let finished!: () => void;
+    const placed = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    try {
+      await before;
+      await Promise.all(keys.map((key) => this.placing.get(templateId(key))));
+      for (const key of keys) this.placing.set(templateId(key), placed);
+      return await this.placeAll(keys, await this.loadContext(), decided);
+    } finally {
+      decided();
+      finished();
+      for (const key of keys)
+        if (this.placing.get(templateId(key)) === placed) this.placing.delete(templateId(key));
+    }
+  }
+
   /** Places one template: a batch of one. */
   async place(key: TemplateKey, batchContext?: PlacementContext): Promise<void> {
     const failures = await this.placeAll([key], batchContext ?? (await this.loadContext()));
@@ -266,12 +309,11 @@ export class PlacementController {
   async placeAll(
     keys: TemplateKey[],
     context: PlacementContext,
+    onDecided?: () => void,
   ): Promise<{ key: TemplateKey; error: unknown }[]> {
     const { sql } = this.options;
     const failures: { key: TemplateKey; error: unknown }[] = [];
     const nameOf = (key: TemplateKey) => bindingName({ kind: key.kind, metadata: { name: key.name } });
-    const templateId = (key: TemplateKey) =>
-      JSON.stringify([key.apiVersion, key.kind, key.namespace, key.name]);
     const [templates, bindings] = await Promise.all([
       getTemplates(sql, keys),
       getBindings(
@@ -306,13 +348,15 @@ export class PlacementController {
           }
         }
         const lane = (start / WRITE_CHUNK) % WRITE_LANES;
-        lanes[lane] = lanes[lane]!.then(async () => {
+        const written = lanes[lane]!.then(async () => {
           failures.push(...(await this.write(outcomes)));
         });
-        lanes[lane]!.catch((error: unknown) => {
+        lanes[lane] = written;
+        written.catch((error: unknown) => {
           writeFailure ??= { error };
         });
       }
+      onDecided?.();
       await Promise.all(lanes);
     } catch (error) {
       // Every write under way ends before the batch is tried again.
@@ -826,12 +870,11 @@ export class PlacementController {
    */
   private async publish(sends: WorkSend[]): Promise<void> {
     const { bus, sql } = this.options;
-    await Promise.all(
+    await bus.publishAll(
       sends.flatMap(({ namespace, name, works, conflict, occasion }) =>
-        works.map((work) =>
-          bus.publish(
-            bus.names.work(work.cluster),
-            workCodec,
+        works.map((work) => ({
+          subject: bus.names.work(work.cluster),
+          data: workCodec.encode(
             create(WorkSchema, {
               cluster: work.cluster,
               name: `${namespace}/${name}`,
@@ -842,9 +885,9 @@ export class PlacementController {
                 conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
               preserveResources: work.preserve ?? false,
             }),
-            `${work.cluster}:${namespace}/${name}:${work.generation}${occasion ? `:${occasion}` : ""}`,
           ),
-        ),
+          msgId: `${work.cluster}:${namespace}/${name}:${work.generation}${occasion ? `:${occasion}` : ""}`,
+        })),
       ),
     );
     await markWorksSent(
@@ -888,6 +931,7 @@ export class PlacementController {
       filterSubject: bus.names.placement(),
       codec: placementCodec,
       maxBatch: PLACEMENT_BATCH,
+      concurrentBatches: CONCURRENT_BATCHES,
       ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
       transient: outage,
       validate: (r) =>
@@ -895,11 +939,10 @@ export class PlacementController {
           ? undefined
           : "a placement request names a template's apiVersion, kind and name",
       handler: async (deliveries: Delivery<PlacementRequest>[]) => {
-        const context = await this.loadContext();
         // Each template once per batch.
         const keys = new Map<string, TemplateKey>();
         for (const { data } of deliveries)
-          keys.set(JSON.stringify([data.apiVersion, data.kind, data.namespace, data.name]), {
+          keys.set(templateId(data), {
             apiVersion: data.apiVersion,
             kind: data.kind,
             namespace: data.namespace,
@@ -907,7 +950,7 @@ export class PlacementController {
           });
         // Postgres or NATS out of reach throws, and the whole batch is tried again once they are
         // back. Anything else is one template's own fault and must not hold up the others.
-        const failures = await this.placeAll([...keys.values()], context);
+        const failures = await this.placeInTurn([...keys.values()]);
         for (const { key, error } of failures)
           logger.error(
             { template: `${key.kind} ${key.namespace}/${key.name}`, err: (error as Error).message },
