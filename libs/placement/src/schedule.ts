@@ -4,7 +4,7 @@ import { assignReplicas, type TargetCluster } from "./assign.js";
 import { strategyOf } from "./division.js";
 import type { TemplateDoc } from "./policy.js";
 import { reject } from "./rejections.js";
-import { selectClusters } from "./spread.js";
+import { orderCandidates, reorderCandidates, selectOrdered } from "./spread.js";
 import { taintFilter } from "./taints.js";
 import {
   type Candidate,
@@ -78,7 +78,10 @@ interface Tally {
   rejected: Rejections;
   policyRejected: string[];
   reasons: string[];
-  candidates: Map<string, { from: ClusterState[]; list: CandidateWithLabels[] }>;
+  candidates: Map<
+    string,
+    { from: ClusterState[]; list: CandidateWithLabels[]; ordered: CandidateWithLabels[] | undefined }
+  >;
   /** The feasible clusters' names, made the first time a spread leaves some of them out. */
   names?: readonly string[];
 }
@@ -331,6 +334,9 @@ function tallyVerdicts(
   return tally;
 }
 
+/** Most candidates mended into a shared order one by one; with more, sorting is cheaper. */
+const MENDED_AT_MOST = 32;
+
 /** One replica's requests as a key: templates asking the same share candidates. */
 const requestsKey = (requests: Resources | undefined) =>
   requests ? `${requests.cpuMillis}/${requests.memoryBytes}/${requests.pods}` : "";
@@ -400,23 +406,37 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
     : entry(tally.candidates, `${replicas > 0}/${requestsKey(requests)}`, () => ({
         from: [] as ClusterState[],
         list: [] as CandidateWithLabels[],
+        ordered: undefined as CandidateWithLabels[] | undefined,
       }));
-  const candidates = shared
-    ? feasible.map((cluster, i) => {
-        if (shared.from[i] !== cluster) {
-          shared.from[i] = cluster;
-          shared.list[i] = candidateOf(cluster);
-        }
-        return shared.list[i]!;
-      })
-    : feasible.map(candidateOf);
+  let candidates: CandidateWithLabels[];
+  let ordered: CandidateWithLabels[];
+  if (shared) {
+    // The shared order is kept as it is and mended where candidates changed: sorting the whole
+    // fleet again for each template had been the largest cost of a decision.
+    const replaced: [CandidateWithLabels, CandidateWithLabels][] = [];
+    feasible.forEach((cluster, i) => {
+      if (shared.from[i] === cluster) return;
+      shared.from[i] = cluster;
+      const before = shared.list[i];
+      const made = candidateOf(cluster);
+      shared.list[i] = made;
+      if (before) replaced.push([before, made]);
+    });
+    if (shared.ordered && replaced.length <= MENDED_AT_MOST) reorderCandidates(shared.ordered, replaced);
+    else shared.ordered = orderCandidates(shared.list);
+    candidates = shared.list;
+    ordered = shared.ordered;
+  } else {
+    candidates = feasible.map(candidateOf);
+    ordered = orderCandidates(candidates);
+  }
   // Only spreading by label reads labels by name: the map is made the first time it does.
   let labels: Map<string, Record<string, string>> | undefined;
   const labelsOf = (name: string) => {
     labels ??= new Map(feasible.map((c) => [c.name, c.labels ?? {}]));
     return labels.get(name) ?? {};
   };
-  const selected = selectClusters(candidates, term, replicas, labelsOf);
+  const selected = selectOrdered(ordered, term, replicas, labelsOf);
   // Most of a fleet is feasible and not selected: the binding names the feasible list it shares
   // with its batch-mates, less the clusters it took.
   if (selected.length < candidates.length) {

@@ -4,14 +4,34 @@ import { type Candidate, type Placement, PlacementError, type SpreadConstraint }
 type Field = "cluster" | "region" | "zone" | "provider";
 
 /** The scheduler's order: primary tier first, then score, free capacity and name. */
+export const candidateOrder = (a: Candidate, b: Candidate) =>
+  a.overflowOrder - b.overflowOrder ||
+  b.score - a.score ||
+  b.availableReplicas - a.availableReplicas ||
+  (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Candidates in the scheduler's order. */
 export function orderCandidates(candidates: Candidate[]): Candidate[] {
-  return [...candidates].sort(
-    (a, b) =>
-      a.overflowOrder - b.overflowOrder ||
-      b.score - a.score ||
-      b.availableReplicas - a.availableReplicas ||
-      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-  );
+  return [...candidates].sort(candidateOrder);
+}
+
+/**
+ * Keeps an ordered list in order as some of its candidates are replaced: each old one leaves and
+ * its replacement goes where the order puts it. A batch's templates share one ordered list, and
+ * each decision changes only the few clusters it placed replicas on.
+ */
+export function reorderCandidates(ordered: Candidate[], replaced: [Candidate, Candidate][]): void {
+  for (const [old, made] of replaced) {
+    ordered.splice(ordered.indexOf(old), 1);
+    let low = 0;
+    let high = ordered.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (candidateOrder(ordered[middle]!, made) < 0) low = middle + 1;
+      else high = middle;
+    }
+    ordered.splice(low, 0, made);
+  }
 }
 
 /**
@@ -281,9 +301,19 @@ export function selectClusters(
   replicas: number,
   labelsOf?: (name: string) => Record<string, string>,
 ): Candidate[] {
-  const ordered = orderCandidates(candidates);
+  return selectOrdered(orderCandidates(candidates), placement, replicas, labelsOf);
+}
+
+/** selectClusters for candidates already in the scheduler's order (see orderCandidates). */
+export function selectOrdered(
+  ordered: Candidate[],
+  placement: Placement,
+  replicas: number,
+  labelsOf?: (name: string) => Record<string, string>,
+): Candidate[] {
   const constraints = placement.spreadConstraints ?? [];
-  if (constraints.length === 0 || staticallyWeighted(placement)) return ordered;
+  // A copy: the ordered list may be one a batch shares.
+  if (constraints.length === 0 || staticallyWeighted(placement)) return [...ordered];
   const duplicated = strategyOf(placement.replicaScheduling) === "Duplicated";
   const needReplicas = duplicated ? -1 : replicas;
   const clusterConstraint = constraintFor(constraints, "cluster");
