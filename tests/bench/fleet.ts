@@ -416,7 +416,7 @@ async function step(clusters: number, inventory: ReturnType<typeof wireInventory
       async () => {
         const [row] = await sql!`
           select (select count(*)::int from bindings where condition = 'Success') as placed,
-            (select count(*)::int from works where sent_generation < generation) as unsent`;
+            (select coalesce(sum(jsonb_array_length(works)), 0)::int from work_sends) as unsent`;
         return row?.placed === TEMPLATES && row?.unsent === 0;
       },
       "every template placed and its works sent",

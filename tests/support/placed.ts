@@ -34,14 +34,14 @@ export const placedOn = (sim: KubeSim, label: string) =>
     ).length;
 
 /**
- * Waits until every work is marked sent, then answers how many messages the work stream holds:
+ * Waits until every work is on the bus (the outbox is empty), then answers how many messages the work stream holds:
  * a work relayed after a failover must not be there twice.
  */
 export async function workMessagesOnceSent(hub: TestHub, sql: postgres.Sql): Promise<number> {
   await until(
     async () =>
-      (await sql`select count(*)::int as n from works where sent_generation < generation`)[0]?.n === 0,
-    "every work marked sent",
+      (await sql`select count(*)::int as n from work_sends`)[0]?.n === 0,
+    "every work on the bus",
     30_000,
     250,
   );

@@ -48,6 +48,7 @@ import {
   clusterWorks,
   databaseUnavailable,
   deleteBinding,
+  forgetSends,
   forgetUnusedClusterSets,
   getBindings,
   getTemplate,
@@ -56,7 +57,6 @@ import {
   listPolicies,
   listWorks,
   markTemplatesPlaced,
-  markWorksSent,
   saveBinding,
   saveBindings,
   type TemplateKey,
@@ -143,8 +143,11 @@ interface WorkSend {
 
 const UTF8 = new TextEncoder();
 
-/** Most unsent works the relay publishes at a time. */
+/** Most templates owed a placement that one look asks again for. */
 const RELAY_BATCH = 1000;
+
+/** Most outbox entries the relay publishes at a time; each holds the works of one write. */
+const RELAY_SENDS = 10;
 
 /**
  * How often cluster sets that no binding names any more are removed: they are few (a handful per
@@ -831,7 +834,7 @@ export class PlacementController {
    * outbox's relay). Works changed within `settleMs` are left to the scheduler publishing them.
    */
   async relayUnsentWorks(settleMs: number): Promise<number> {
-    const works = await unsentWorks(this.options.sql, RELAY_BATCH, settleMs / 1000);
+    const works = await unsentWorks(this.options.sql, RELAY_SENDS, settleMs / 1000);
     await this.publishStored(works);
     if (works.length)
       this.options.logger.info(
@@ -890,12 +893,10 @@ export class PlacementController {
         })),
       ),
     );
-    await markWorksSent(
-      sql,
-      sends.flatMap(({ namespace, name, works }) =>
-        works.map((work) => ({ cluster: work.cluster, namespace, name, generation: work.generation })),
-      ),
-    );
+    // On the bus: the outbox entries that would have sent them again go.
+    await forgetSends(sql, [
+      ...new Set(sends.flatMap(({ works }) => works.flatMap((work) => (work.send ? [work.send] : [])))),
+    ]);
   }
 
   /**

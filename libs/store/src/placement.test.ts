@@ -4,13 +4,14 @@ import {
   deleteBinding,
   deletePolicy,
   deleteTemplate,
+  forgetSends,
   forgetUnusedClusterSets,
   getBindings,
   getTemplates,
   markTemplatesPlaced,
-  markWorksSent,
   saveBindings,
   unplacedTemplates,
+  unsentWorks,
   upsertPolicy,
   upsertTemplate,
 } from "./placement.js";
@@ -151,38 +152,39 @@ describe("bindings saved in batches", () => {
     expect(binding?.rejected).toEqual({ r: fleet });
   });
 
-  it("marks works sent in the order every writer locks them, so it never deadlocks with one", async () => {
-    const [works] = await saveBindings(handle.sql, [decision("locks", ["eu", "us"], {})]);
-    const sent = works!.map((w) => ({
-      cluster: w.cluster,
-      namespace: "shop",
-      name: "locks",
-      generation: w.generation,
-    }));
-    // A writer holds eu's work, as saveBindings and deleteBinding take works: in cluster order.
-    const writer = await handle.sql.reserve();
-    // On a fleet's works table the marks are joined row by row through the index, in the order
-    // they are given; a test table this small would be scanned instead.
-    const marker = await handle.sql.reserve();
-    try {
-      await marker`set enable_seqscan = off`;
-      await marker`set enable_hashjoin = off`;
-      await marker`set enable_mergejoin = off`;
-      await writer`begin`;
-      await writer`select 1 from works where binding_name = 'locks' and cluster = 'eu' for update`;
-      // The marks arrive in another order; they must wait for eu before taking us.
-      const marking = markWorksSent(marker, [...sent].reverse());
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await writer`select 1 from works where binding_name = 'locks' and cluster = 'us' for update`;
-      await writer`commit`;
-      await marking;
-    } finally {
-      writer.release();
-      marker.release();
-    }
-    const marked = await handle.sql`select cluster, sent_generation::int = generation::int as sent from works
-      where binding_name = 'locks' order by cluster`;
-    expect(marked.map((w) => `${w.cluster}:${w.sent}`)).toEqual(["eu:true", "us:true"]);
+  it("keeps one outbox entry per write until its works are on the bus, and the relay finds the rest", async () => {
+    const sends = async () =>
+      (await handle.sql<{ n: number }[]>`select count(*)::int as n from work_sends`)[0]!.n;
+    await handle.sql`delete from work_sends`;
+    const [placed, other] = await saveBindings(handle.sql, [
+      decision("outbox", ["eu", "us"], {}),
+      decision("outbox-2", ["eu"], {}),
+    ]);
+    // One entry for the whole write, named by each of its works.
+    expect(new Set([...placed!, ...other!].map((w) => w.send)).size).toBe(1);
+    expect(await sends()).toBe(1);
+    // Unchanged: nothing to send, no entry.
+    await saveBindings(handle.sql, [decision("outbox", ["eu", "us"], {})]);
+    expect(await sends()).toBe(1);
+    // Not published yet: the relay finds every work of the entry, as it stands now.
+    const left = await unsentWorks(handle.sql, 10, 0);
+    expect(left.map((w) => `${w.name}:${w.cluster}:${w.generation}`).sort()).toEqual(
+      [
+        ...placed!.map((w) => `outbox:${w.cluster}:${w.generation}`),
+        `outbox-2:eu:${other![0]!.generation}`,
+      ].sort(),
+    );
+    expect(await unsentWorks(handle.sql, 10, 60)).toEqual([]);
+    await forgetSends(handle.sql, [placed![0]!.send!]);
+    expect(await sends()).toBe(0);
+    // A deletion's works are sent through the outbox too; once they are gone, so is its entry.
+    const withdrawn = await deleteBinding(handle.sql, "shop", "outbox-2");
+    expect(withdrawn.map((w) => `${w.cluster}:${w.action}:${w.send !== undefined}`)).toEqual([
+      "eu:delete:true",
+    ]);
+    await handle.sql`delete from works where binding_name = 'outbox-2'`;
+    expect(await unsentWorks(handle.sql, 10, 0)).toEqual([]);
+    expect(await sends()).toBe(0);
   });
 
   it("refuses a batch that names one binding twice", async () => {

@@ -66,6 +66,8 @@ export interface WorkRow {
   status: Record<string, unknown>[];
   /** A delete that leaves the member objects where they are. */
   preserve?: boolean;
+  /** The outbox entry (work_sends) that sends it: forgotten once it is on the bus. */
+  send?: number;
 }
 
 const json = (value: unknown) => JSON.stringify(value);
@@ -510,47 +512,63 @@ export async function saveBindings(sql: postgres.Sql, decisions: BindingDecision
     // Works in cluster order within a binding, as they were sent before batching.
     for (const works of out)
       works.sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
+    await recordSend(
+      tx,
+      decisions.flatMap(({ binding }, i) =>
+        out[i]!.map((work) => ({ work, namespace: binding.namespace, name: binding.name })),
+      ),
+    );
     return out;
   });
 }
 
+/** Records the works a transaction changed in the outbox, and which entry sends each. */
+async function recordSend(
+  tx: postgres.TransactionSql,
+  works: { work: WorkRow; namespace: string; name: string }[],
+): Promise<void> {
+  if (works.length === 0) return;
+  const keys = works.map(({ work, namespace, name }) => ({ cluster: work.cluster, namespace, name }));
+  const [entry] = await tx<{ id: number }[]>`
+    insert into work_sends (works) values (${json(keys)}::jsonb) returning id::int`;
+  for (const { work } of works) work.send = entry!.id;
+}
+
 /**
  * Works committed but not yet published, oldest first, each with its binding's policy (none once
- * the binding is gone): what a scheduler that stopped between commit and publish left behind.
- * Works changed in the last `settleSeconds` are left to the scheduler that is publishing them.
+ * the binding is gone) and the outbox entry that sends it: what a scheduler that stopped between
+ * commit and publish left behind. At most `limit` entries; those made in the last
+ * `settleSeconds` are left to the scheduler publishing them. Entries whose works are all gone
+ * (deleted once their removal was reported) are forgotten here.
  */
 export async function unsentWorks(
   sql: postgres.Sql,
   limit: number,
   settleSeconds: number,
-): Promise<(WorkRow & { namespace: string; name: string; policy: string })[]> {
+): Promise<(WorkRow & { namespace: string; name: string; policy: string; send: number })[]> {
   return (await sql`
+    with due as (
+      select id, works from work_sends where created_at < now() - make_interval(secs => ${settleSeconds})
+      order by id limit ${limit}),
+    keyed as (
+      select due.id, k.cluster, k.namespace, k.name
+      from due, jsonb_to_recordset(due.works) as k(cluster text, namespace text, name text)),
+    emptied as (
+      delete from work_sends s where s.id in (select id from due) and not exists (
+        select 1 from keyed k join works w on w.cluster = k.cluster and w.binding_namespace = k.namespace and w.binding_name = k.name
+        where k.id = s.id))
     select w.binding_namespace as namespace, w.binding_name as name, coalesce(b.policy, '') as policy, w.cluster,
-      w.generation::int, w.manifests, w.action, w.applied, w.status, w.preserve
-    from works w left join bindings b on b.namespace = w.binding_namespace and b.name = w.binding_name
-    where w.sent_generation < w.generation and w.updated_at < now() - make_interval(secs => ${settleSeconds})
-    order by w.generation limit ${limit}`) as never;
+      w.generation::int, w.manifests, w.action, w.applied, w.status, w.preserve, k.id::int as send
+    from keyed k
+      join works w on w.cluster = k.cluster and w.binding_namespace = k.namespace and w.binding_name = k.name
+      left join bindings b on b.namespace = w.binding_namespace and b.name = w.binding_name
+    order by k.id, w.binding_namespace, w.binding_name, w.cluster`) as never;
 }
 
-/**
- * Records that works reached the bus, in one statement. The rows are locked first in the order
- * every writer of works takes them (binding, then cluster): joined in the order given, a
- * statement could hold one work of a binding while a placement holding the binding's earlier
- * works waited for it, and Postgres would abort one of them as a deadlock.
- */
-export async function markWorksSent(
-  sql: postgres.Sql,
-  works: { cluster: string; namespace: string; name: string; generation: number }[],
-): Promise<void> {
-  if (works.length === 0) return;
-  await sql`update works set sent_generation = greatest(works.sent_generation, s.generation)
-    from (
-      select w.cluster, w.binding_namespace, w.binding_name, s.generation
-      from works w join jsonb_to_recordset(${json(works)}::jsonb) as s(cluster text, namespace text, name text, generation bigint)
-        on w.cluster = s.cluster and w.binding_namespace = s.namespace and w.binding_name = s.name
-      order by w.binding_namespace, w.binding_name, w.cluster
-      for update of w) as s
-    where works.cluster = s.cluster and works.binding_namespace = s.binding_namespace and works.binding_name = s.binding_name`;
+/** Forgets outbox entries whose works are on the bus. */
+export async function forgetSends(sql: postgres.Sql, sends: number[]): Promise<void> {
+  if (sends.length === 0) return;
+  await sql`delete from work_sends where id = any(${sends}::bigint[])`;
 }
 
 /**
@@ -573,6 +591,10 @@ export async function deleteBinding(
         where binding_namespace = ${namespace} and binding_name = ${name} and action = 'apply' order by cluster for update)
       returning cluster, generation::int, manifests, action, applied, status, preserve`) as unknown as WorkRow[];
     await tx`delete from bindings where namespace = ${namespace} and name = ${name}`;
+    await recordSend(
+      tx,
+      rows.map((work) => ({ work, namespace, name })),
+    );
     return rows;
   });
 }

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  bigserial,
   boolean,
   index,
   integer,
@@ -154,11 +155,6 @@ export const works = pgTable(
     applied: boolean("applied").notNull().default(false),
     status: jsonb("status").$type<Record<string, unknown>[]>().notNull().default(sql`'[]'::jsonb`),
     reportedGeneration: bigint("reported_generation", { mode: "number" }).notNull().default(0),
-    /**
-     * The generation last published on the bus. Behind `generation` means the scheduler stopped
-     * between committing the work and publishing it: it is published again (the outbox relay).
-     */
-    sentGeneration: bigint("sent_generation", { mode: "number" }).notNull().default(0),
     /** A delete that leaves the member objects in place (preserveResourcesOnDeletion). */
     preserve: boolean("preserve").notNull().default(false),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
@@ -166,6 +162,18 @@ export const works = pgTable(
   (t) => [
     primaryKey({ columns: [t.cluster, t.bindingNamespace, t.bindingName] }),
     index("works_binding").on(t.bindingNamespace, t.bindingName),
-    index("works_unsent").on(t.cluster).where(sql`${t.sentGeneration} < ${t.generation}`),
   ],
 );
+
+/**
+ * The outbox of works: each transaction that changes works to send records them here, and the
+ * entry goes once they are on the bus. One left behind (the scheduler stopped between commit and
+ * publish) is published again by the relay. One row per transaction, rather than a mark on each
+ * work, which rewrote every work row (manifests and all) a second time.
+ */
+export const workSends = pgTable("work_sends", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  /** [{cluster, namespace, name}]: the works, by key; each is sent as it stands then. */
+  works: jsonb("works").$type<{ cluster: string; namespace: string; name: string }[]>().notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
