@@ -44,7 +44,6 @@ import {
 import {
   type BindingDecision,
   type BindingRow,
-  claimTemplates,
   clusterWorks,
   databaseUnavailable,
   deleteBinding,
@@ -325,6 +324,8 @@ export class PlacementController {
       ),
     ]);
     const templateOf = new Map(templates.map((t) => [templateId(t), t]));
+    // The policy each template's decision found claims it, where that changed.
+    const claims = new Map<string, string>();
     const bindingOf = new Map(bindings.map((b) => [`${b.namespace}/${b.name}`, b]));
     // Deciding is the scheduler's work and writing is mostly Postgres's and NATS's: a chunk's
     // decisions are written while the next chunk is decided. Chunks hold different templates,
@@ -345,6 +346,7 @@ export class PlacementController {
               bindingOf.get(`${key.namespace}/${nameOf(key)}`),
             );
             outcomes.push({ key, outcome });
+            if (outcome.claim !== undefined) claims.set(templateId(key), outcome.claim);
           } catch (error) {
             if (outage(error)) throw error;
             failures.push({ key, error });
@@ -367,22 +369,20 @@ export class PlacementController {
       throw error;
     }
     // Every template read was placed or failed on its own data (logged by the caller); either way
-    // the request it was read with is answered. One changed since keeps its newer one owed.
-    await markTemplatesPlaced(sql, templates);
+    // the request it was read with is answered. One changed since keeps its newer one owed. The
+    // policies that now claim templates are recorded with it, in the same statement.
+    await markTemplatesPlaced(
+      sql,
+      templates.map((template) => ({ ...template, claim: claims.get(templateId(template)) })),
+    );
     return failures;
   }
 
-  /** Writes decided outcomes: claims, withdrawals, then the saves in one transaction. */
+  /** Writes decided outcomes: withdrawals, then the saves in one transaction. */
   private async write(
     outcomes: { key: TemplateKey; outcome: Outcome }[],
   ): Promise<{ key: TemplateKey; error: unknown }[]> {
     const { sql } = this.options;
-    await claimTemplates(
-      sql,
-      outcomes.flatMap(({ key, outcome }) =>
-        outcome.claim === undefined ? [] : [{ ...key, policy: outcome.claim }],
-      ),
-    );
     for (const { outcome } of outcomes)
       if (outcome.withdraw) {
         const { namespace, name, preserve } = outcome.withdraw;

@@ -102,8 +102,6 @@ export {
   type BindingRow,
   bindingsEvicting,
   bindingsTouching,
-  claimTemplate,
-  claimTemplates,
   clusterWorks,
   deleteBinding,
   deletePolicy,

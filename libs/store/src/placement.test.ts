@@ -225,6 +225,27 @@ describe("placements owed to templates", () => {
     await placeAsRead("a");
   });
 
+  it("records the policy that claims a template with its placement, even one changed since it was read", async () => {
+    const claimedBy = async (name: string) => (await getTemplates(handle.sql, [key(name)]))[0]?.claimedBy;
+    await upsertTemplate(handle.sql, key("claimed"), { data: { v: "1" } }, fleet);
+    const [read] = await getTemplates(handle.sql, [key("claimed")]);
+    await markTemplatesPlaced(handle.sql, [{ ...read!, claim: "ClusterPropagationPolicy/all" }]);
+    expect(await claimedBy("claimed")).toBe("ClusterPropagationPolicy/all");
+    expect(await owed()).not.toContain("claimed");
+    // Changed after the read: the claim holds, the newer request stays owed.
+    const [stale] = await getTemplates(handle.sql, [key("claimed")]);
+    await upsertTemplate(handle.sql, key("claimed"), { data: { v: "2" } }, fleet);
+    await markTemplatesPlaced(handle.sql, [{ ...stale!, claim: "" }]);
+    expect(await claimedBy("claimed")).toBe("");
+    expect(await owed()).toContain("claimed");
+    // Claimed again, then placed with no change of claim: the claim stays.
+    await markTemplatesPlaced(handle.sql, [{ ...stale!, claim: "ClusterPropagationPolicy/all" }]);
+    await placeAsRead("claimed");
+    expect(await claimedBy("claimed")).toBe("ClusterPropagationPolicy/all");
+    expect(await owed()).not.toContain("claimed");
+    await deleteTemplate(handle.sql, key("claimed"));
+  });
+
   it("owes every template a placement from a propagation policy's change, in the same statement, but not a taint policy's", async () => {
     await placeAsRead("a", "b");
     const policy = { kind: "ClusterPropagationPolicy", namespace: "", name: "all", authority: fleet };

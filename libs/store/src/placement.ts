@@ -190,31 +190,31 @@ export async function listTemplateKeys(sql: postgres.Sql): Promise<TemplateKey[]
   return (await sql`select api_version as "apiVersion", kind, namespace, name from templates order by namespace, name`) as never;
 }
 
-export async function claimTemplate(sql: postgres.Sql, key: TemplateKey, policy: string): Promise<void> {
-  await claimTemplates(sql, [{ ...key, policy }]);
-}
-
 /**
- * Records that templates were placed from the requests they were read with. A template changed
+ * Records that templates were placed from the requests they were read with, and the policy that
+ * claims each one where placing found that changed (`claim`, "" for none). A template changed
  * since it was read keeps its newer request owed.
  */
 export async function markTemplatesPlaced(
   sql: postgres.Sql,
-  placed: (TemplateKey & { placementSeq: string })[],
+  placed: (TemplateKey & { placementSeq: string; claim?: string | undefined })[],
 ): Promise<void> {
   if (placed.length === 0) return;
-  // Keys and sequences only: the rows read for placing carry whole documents.
-  const marks = placed.map(({ apiVersion, kind, namespace, name, placementSeq }) => ({
+  // Keys, sequences and claims only: the rows read for placing carry whole documents.
+  const marks = placed.map(({ apiVersion, kind, namespace, name, placementSeq, claim }) => ({
     apiVersion,
     kind,
     namespace,
     name,
     placementSeq,
+    claim: claim ?? null,
   }));
-  await sql`update templates t set placed_seq = t.placement_seq
-    from jsonb_to_recordset(${json(marks)}::jsonb) as p("apiVersion" text, kind text, namespace text, name text, "placementSeq" text)
+  await sql`update templates t set
+      placed_seq = case when t.placement_seq = p."placementSeq"::bigint then t.placement_seq else t.placed_seq end,
+      claimed_by = coalesce(p.claim, t.claimed_by)
+    from jsonb_to_recordset(${json(marks)}::jsonb) as p("apiVersion" text, kind text, namespace text, name text, "placementSeq" text, claim text)
     where t.api_version = p."apiVersion" and t.kind = p.kind and t.namespace = p.namespace and t.name = p.name
-      and t.placement_seq = p."placementSeq"::bigint`;
+      and (t.placement_seq = p."placementSeq"::bigint or p.claim is not null)`;
 }
 
 /**
@@ -235,17 +235,6 @@ export async function unplacedTemplates(
       where not exists (select 1 from templates t where t.api_version = b.api_version and t.kind = b.kind
         and t.namespace = b.namespace and t.name = b.template_name)
       limit ${limit})`) as never;
-}
-
-/** Records which policy claims each template ("" for none), in one statement. */
-export async function claimTemplates(
-  sql: postgres.Sql,
-  claims: (TemplateKey & { policy: string })[],
-): Promise<void> {
-  if (claims.length === 0) return;
-  await sql`update templates t set claimed_by = c.policy
-    from jsonb_to_recordset(${json(claims)}::jsonb) as c("apiVersion" text, kind text, namespace text, name text, policy text)
-    where t.api_version = c."apiVersion" and t.kind = c.kind and t.namespace = c.namespace and t.name = c.name`;
 }
 
 // A reason's clusters come back named one by one, however they were stored (see storedRejections).
