@@ -39,8 +39,7 @@ export const placedOn = (sim: KubeSim, label: string) =>
  */
 export async function workMessagesOnceSent(hub: TestHub, sql: postgres.Sql): Promise<number> {
   await until(
-    async () =>
-      (await sql`select count(*)::int as n from work_sends`)[0]?.n === 0,
+    async () => (await sql`select count(*)::int as n from work_sends`)[0]?.n === 0,
     "every work on the bus",
     30_000,
     250,
