@@ -16,14 +16,6 @@ UPDATE bindings SET rejection_counts = (
   FROM jsonb_each(rejected) r)
 WHERE rejected <> '{}'::jsonb;
 --> statement-breakpoint
--- A reason's clusters, whichever way they are stored: a list, or a set less some of its clusters.
-CREATE FUNCTION atoll_rejected_clusters(v jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
-  SELECT CASE jsonb_typeof(v) WHEN 'array' THEN v ELSE coalesce((
-    SELECT jsonb_agg(c.value ORDER BY c.ordinality)
-    FROM cluster_sets s, jsonb_array_elements(s.clusters) WITH ORDINALITY c
-    WHERE s.id = v ->> 'set' AND NOT coalesce(v -> 'less', '[]'::jsonb) @> jsonb_build_array(c.value)), '[]'::jsonb) END
-$$;
---> statement-breakpoint
 CREATE FUNCTION atoll_binding_status_list(aggregated jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT coalesce(jsonb_agg(jsonb_build_object(
       'clusterName', e.key,
