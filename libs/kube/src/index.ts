@@ -12,7 +12,7 @@ export {
   statusResponseText,
 } from "./discovery-docs.js";
 export { depthExceeds } from "./json-depth.js";
-export type { JsonObject } from "./json-object.js";
+export { cloneJson, type JsonObject } from "./json-object.js";
 export { applyJsonPatch, JsonPatchError, type JsonPatchOperation } from "./json-patch.js";
 export { cellText, customColumns, evaluateJsonPath, JsonPathError, parseJsonPath } from "./jsonpath.js";
 export { serversKubeconfig, tokenKubeconfig } from "./kubeconfig.js";

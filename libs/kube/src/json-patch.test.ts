@@ -74,4 +74,17 @@ describe("applyJsonPatch (RFC 6902)", () => {
     applyJsonPatch(doc, [{ op: "remove", path: "/metadata/labels/a" }]);
     expect(doc).toEqual(before);
   });
+
+  it("copies a value with a __proto__ key as data, leaving every prototype alone", () => {
+    const hostile = JSON.parse('{"metadata": {"name": "x"}, "__proto__": {"polluted": true}}');
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "a": [1, {"b": null}]}');
+    const patched = applyJsonPatch(hostile, [{ op: "add", path: "/spec", value }]);
+    expect(Object.getPrototypeOf(patched)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(patched.spec)).toBe(Object.prototype);
+    expect(Object.hasOwn(patched, "__proto__")).toBe(true);
+    expect(JSON.stringify(patched.spec)).toBe(JSON.stringify(value));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    patched.spec.a[1].b = 2;
+    expect(value.a[1].b).toBeNull();
+  });
 });

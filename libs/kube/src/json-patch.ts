@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import type { JsonObject } from "./json-object.js";
+import { cloneJson, type JsonObject } from "./json-object.js";
 
 /** A JSON Patch that cannot be applied: a bad pointer, a missing path, a failed test. */
 export class JsonPatchError extends Error {
@@ -79,7 +79,7 @@ function remove(document: JsonObject, path: string): JsonObject {
  */
 export function applyJsonPatch<T>(document: T, operations: unknown): T {
   if (!Array.isArray(operations)) throw new JsonPatchError("a JSON patch must be an array of operations");
-  let result = structuredClone(document) as JsonObject;
+  let result = cloneJson(document) as JsonObject;
   for (const operation of operations as JsonObject[]) {
     if (!isContainer(operation) || !OPERATIONS.has(operation.op))
       throw new JsonPatchError(`unknown JSON patch operation ${JSON.stringify(operation?.op)}`);
@@ -90,7 +90,7 @@ export function applyJsonPatch<T>(document: T, operations: unknown): T {
       throw new JsonPatchError(`a "${op}" operation needs a from`);
     switch (op) {
       case "add":
-        result = add(result, path, structuredClone(operation.value));
+        result = add(result, path, cloneJson(operation.value));
         break;
       case "remove":
         result = remove(result, path);
@@ -99,8 +99,8 @@ export function applyJsonPatch<T>(document: T, operations: unknown): T {
         read(result, path);
         result =
           path === ""
-            ? structuredClone(operation.value)
-            : add(remove(result, path), path, structuredClone(operation.value));
+            ? cloneJson(operation.value)
+            : add(remove(result, path), path, cloneJson(operation.value));
         break;
       case "move": {
         if (path.startsWith(`${from}/`))
@@ -110,7 +110,7 @@ export function applyJsonPatch<T>(document: T, operations: unknown): T {
         break;
       }
       case "copy":
-        result = add(result, path, structuredClone(read(result, from!)));
+        result = add(result, path, cloneJson(read(result, from!)));
         break;
       case "test":
         if (!isDeepStrictEqual(read(result, path), operation.value))

@@ -2,6 +2,7 @@ import { create, fromJson, type JsonValue, type SyncRule, SyncRuleSchema, toJson
 import {
   apiVersionOf,
   BUILTIN_RESOURCE_TYPES,
+  cloneJson,
   parseFieldSelector,
   parseLabelSelector,
   type ResourceType,
@@ -166,7 +167,7 @@ function pathSegments(path: string): string[] {
 /** Removes the given paths from a copy of the object; missing paths are ignored. */
 export function trimObject<T extends Record<string, unknown>>(object: T, paths: string[]): T {
   if (paths.length === 0) return object;
-  const copy = structuredClone(object);
+  const copy = cloneJson(object);
   for (const path of paths) {
     const segments = pathSegments(path);
     const last = segments.pop();
