@@ -392,10 +392,20 @@ function storedRejections(
  */
 const CLUSTER_SETS_LOCK = "atoll:cluster_sets";
 
-/** Stores the cluster sets a transaction's bindings name, in id order (two writers never cross). */
+/**
+ * Stores the cluster sets a transaction's bindings name, sending only those not stored yet (a
+ * batch's sets are the same from one write to the next). Under the shared lock no set can be
+ * forgotten until the transaction ends, so one seen here stays. New ones go in id order, so two
+ * writers adding the same sets never wait on each other in a cycle.
+ */
 async function storeClusterSets(tx: postgres.TransactionSql, sets: Map<string, readonly string[]>) {
   if (sets.size === 0) return;
   await tx`select pg_advisory_xact_lock_shared(hashtext(${CLUSTER_SETS_LOCK}))`;
+  const stored = await tx<
+    { id: string }[]
+  >`select id from cluster_sets where id = any(${[...sets.keys()]}::text[])`;
+  for (const { id } of stored) sets.delete(id);
+  if (sets.size === 0) return;
   const rows = [...sets].map(([id, clusters]) => ({ id, clusters, size: clusters.length }));
   await tx`insert into cluster_sets (id, clusters, size)
     select id, clusters, size from jsonb_to_recordset(${json(rows)}::jsonb) as s(id text, clusters jsonb, size int)
