@@ -630,7 +630,8 @@ export class Bus {
       ((await consumer.info(true)).config.ack_wait ?? DEFAULT_ACK_WAIT_MS * 1_000_000) / 1_000_000;
     const maxBatch = options.maxBatch ?? 256;
     const queue: JsMsg[] = [];
-    const inFlight = new Set<JsMsg[]>();
+    /** Batches being handled, each with its run (true once done, false if a stop cut it short). */
+    const running = new Map<JsMsg[], Promise<boolean>>();
     let wake: (() => void) | undefined;
     let stopping = false;
     const messages = await consumer.consume({
@@ -735,16 +736,15 @@ export class Bus {
     // Messages waiting behind a slow or retried batch are this process's, not late: without word
     // the server would send them again after ack_wait, and each copy would be handled again.
     const keepAlive = setInterval(() => {
-      for (const batch of inFlight) for (const msg of batch) msg.working();
+      for (const batch of running.keys()) for (const msg of batch) msg.working();
       for (const msg of queue) msg.working();
     }, ackWaitMs / 3);
     const concurrentBatches = options.concurrentBatches ?? 1;
     const loop = (async () => {
-      const running = new Set<Promise<boolean>>();
       let cutShort = false;
       while ((!stopping || queue.length > 0) && !cutShort) {
         if (running.size >= concurrentBatches) {
-          await Promise.race(running);
+          await Promise.race(running.values());
           continue;
         }
         if (queue.length === 0) {
@@ -755,18 +755,16 @@ export class Bus {
           continue;
         }
         const batch = queue.splice(0, maxBatch);
-        inFlight.add(batch);
         const run = runBatch(batch).then((done) => {
-          inFlight.delete(batch);
-          running.delete(run);
+          running.delete(batch);
           // A stop cut its retries short: it stays unacked, and nothing more is taken.
           if (!done) cutShort = true;
           wake?.();
           return done;
         });
-        running.add(run);
+        running.set(batch, run);
       }
-      await Promise.all(running);
+      await Promise.all(running.values());
     })().finally(() => clearInterval(keepAlive));
 
     return {

@@ -245,6 +245,12 @@ const BINDING_COLUMNS = (sql: postgres.Sql) => sql`
 /** A reason's clusters as stored: a list, or a cluster set less the clusters the binding took. */
 type StoredClusters = string[] | { set: string; less?: string[] };
 
+/** The clusters of a list that are not in `less`, in the list's order. */
+function clustersLess(of: readonly string[], less: readonly string[]): string[] {
+  const left = new Set(less);
+  return of.filter((cluster) => !left.has(cluster));
+}
+
 /**
  * Bindings as read, with each reason's clusters named one by one: the cluster sets they name are
  * read once for all of them, and each binding's own list is made here (in SQL, a list of a
@@ -267,8 +273,7 @@ async function withRejectionsListed(sql: postgres.Sql, rows: readonly unknown[])
         rejected[reason] = clusters;
         continue;
       }
-      const less = new Set(clusters.less ?? []);
-      rejected[reason] = (sets.get(clusters.set) ?? []).filter((cluster) => !less.has(cluster));
+      rejected[reason] = clustersLess(sets.get(clusters.set) ?? [], clusters.less ?? []);
     }
     return { ...binding, rejected };
   });
@@ -373,8 +378,7 @@ function storedRejections(
     const count = of.length - less.length;
     rejectionCounts.push({ reason, count });
     if (count <= INLINE_CLUSTERS) {
-      const left = new Set(less);
-      rejected[reason] = less.length ? of.filter((cluster) => !left.has(cluster)) : of;
+      rejected[reason] = less.length ? clustersLess(of, less) : of;
       continue;
     }
     const id = clusterSetId(of);
