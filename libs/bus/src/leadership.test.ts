@@ -104,4 +104,31 @@ describe("leadership of a role", () => {
     // Resigned: the key is gone, so a standby could lead at once.
     expect((await kv.get("scheduler"))?.operation ?? "DEL").not.toBe("PUT");
   });
+
+  it("gives the lease up and leads again when starting its work fails", async () => {
+    const bus = await connect();
+    const events: string[] = [];
+    const kv = await new Kvm(bus.js).open(bus.names.leaderBucket("scheduler"));
+    let holderWhenFailed: string | undefined;
+    const role = whileLeading(
+      bus,
+      { role: "scheduler", leaseMs: LEASE_MS, logger: silentLogger() },
+      async () => {
+        if (events.length === 0) {
+          events.push("failed");
+          holderWhenFailed = (await kv.get("scheduler"))?.string();
+          // As a consumer's creation does when JetStream answers too late.
+          throw new Error("timeout");
+        }
+        events.push("start");
+        return { stop: async () => void events.push("stop") };
+      },
+    );
+    await until(() => role.leading(), "leading after the failed start", 10_000, 50);
+    expect(events).toEqual(["failed", "start"]);
+    // It led when the start failed, then gave the key up before trying again.
+    expect(holderWhenFailed).toBeDefined();
+    await role.stop();
+    expect(events).toEqual(["failed", "start", "stop"]);
+  });
 });

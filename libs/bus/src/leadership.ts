@@ -114,6 +114,9 @@ export class Leadership {
   }
 }
 
+/** The longest wait between tries to lead after starting the work failed. */
+const START_RETRY_MAX_MS = 10_000;
+
 /** What a role runs while it leads. */
 export interface LeaderWork {
   stop(): Promise<void>;
@@ -137,19 +140,40 @@ export function whileLeading(
     resolveStopped = resolve;
   });
   const loop = (async () => {
-    while (!stopping) {
+    for (let failures = 0; !stopping; ) {
       current = new Leadership(bus, options);
       try {
         await current.lead();
+        work = await start();
+        failures = 0;
       } catch (error) {
         if (stopping) break;
-        throw error;
+        // Were the loop to end here, the process would stay up, healthy to its supervisor and
+        // leading nothing ever again. Give the lease up, so a standby can lead meanwhile, and retry.
+        failures += 1;
+        const retryInMs = Math.min(
+          START_RETRY_MAX_MS,
+          (options.leaseMs / 3) * 2 ** Math.min(failures - 1, 8),
+        );
+        options.logger.error(
+          { role: options.role, err: (error as Error).message, attempt: failures, retryInMs },
+          "could not start leading; gave the lease up, trying again",
+        );
+        await current.resign();
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, retryInMs)), stopped]);
+        continue;
       }
-      work = await start();
       const reason = await Promise.race([current.lost, stopped]);
       const running = work;
       work = undefined;
-      await running.stop();
+      await running
+        .stop()
+        .catch((error: unknown) =>
+          options.logger.error(
+            { role: options.role, err: (error as Error).message },
+            "stopping the work failed",
+          ),
+        );
       if (reason !== undefined)
         options.logger.error(
           { role: options.role, reason },

@@ -75,7 +75,11 @@ const role = whileLeading(
   async () => {
     // Requests a dead leader had taken go to its successor within a lease, not the default 30 s.
     const placements = await controller.start({ ackWaitMs: config.ATOLL_LEADER_LEASE_MS });
-    const statuses = await recordWorkStatuses(database.sql, bus, logger);
+    // A start that fails halfway leaves nothing running: the lease goes, and so must the work.
+    const statuses = await recordWorkStatuses(database.sql, bus, logger).catch(async (error: unknown) => {
+      await placements.stop();
+      throw error;
+    });
     const checks = monitor.every(config.ATOLL_CLUSTER_CHECK_MS);
     const snapshots = setInterval(() => {
       recordMetricSnapshots(database.sql).catch((error: unknown) =>
