@@ -31,6 +31,11 @@ export interface LeaseOptions {
  * what keeps its events in order. Leases live in a KV bucket whose TTL expires a dead owner's
  * keys; each live process (known from its own member key) takes a fair share and gives back any
  * surplus, so ownership rebalances when indexers come and go.
+ *
+ * Renewing runs on a loop of its own, apart from the pass that lists members and clusters. That
+ * pass creates consumers, which JetStream places through its metadata leader; on a loaded or
+ * recovering NATS cluster it can take longer than a lease, and renewals waiting behind it let every
+ * lease lapse, so the indexer stopped and restarted each cluster's reader over and over.
  */
 export class ClusterLeases {
   readonly id = randomUUID();
@@ -39,10 +44,12 @@ export class ClusterLeases {
   private readonly owned = new Map<string, number>();
   /** Consumers of lost clusters still finishing their batch. */
   private readonly stopping = new Map<string, Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
+  private timers: NodeJS.Timeout[] = [];
   private running: Promise<void> = Promise.resolve();
   /** A pass asked for and not started yet: every request until it starts is answered by it. */
   private queued: Promise<void> | undefined;
+  /** The renewal in progress, if any: a renewal never overlaps the last one. */
+  private renewing: Promise<void> | undefined;
   private readonly ttlMs: number;
 
   constructor(private readonly options: LeaseOptions) {
@@ -59,8 +66,13 @@ export class ClusterLeases {
       );
     this.leases = await bucket(bus.names.leasesBucket);
     this.members = await bucket(bus.names.membersBucket);
+    await this.renew();
     await this.reconcile();
-    this.timer = setInterval(() => void this.reconcile(), this.options.renewMs ?? Math.floor(this.ttlMs / 3));
+    const everyMs = this.options.renewMs ?? Math.floor(this.ttlMs / 3);
+    this.timers = [
+      setInterval(() => void this.renew(), everyMs),
+      setInterval(() => void this.reconcile(), everyMs),
+    ];
   }
 
   /** Runs one pass now (e.g. when a new cluster shows up), after any pass in progress. */
@@ -93,31 +105,48 @@ export class ClusterLeases {
     return [...clusters];
   }
 
-  private async pass(): Promise<void> {
-    const leases = this.leases!;
-    const members = this.members!;
-    await members.put(this.id, new TextEncoder().encode(String(Date.now())));
-    let live = 0;
-    for await (const _ of await members.keys()) live += 1;
-    const clusters = (await this.knownClusters()).sort();
-    const share = Math.ceil(clusters.length / Math.max(1, live));
+  /** Keeps this process a member and renews the leases it holds; skipped while the last one runs. */
+  private renew(): Promise<void> {
+    this.renewing ??= this.renewOnce()
+      .catch((error: unknown) => {
+        this.options.logger.warn({ err: (error as Error).message }, "renewing leases failed; retrying");
+      })
+      .finally(() => {
+        this.renewing = undefined;
+      });
+    return this.renewing;
+  }
 
-    // Renew what we hold. Only a revision conflict or a vanished key means someone else holds it
-    // now; an unreachable server is not a lost lease, so the consumer keeps going and we retry.
+  private async renewOnce(): Promise<void> {
+    const leases = this.leases!;
+    // Alongside the leases, not before them: a member key that cannot be written delays no renewal.
+    const membership = this.members!.put(this.id, new TextEncoder().encode(String(Date.now()))).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    // Only a revision conflict or a vanished key means someone else holds it now; an unreachable
+    // server is not a lost lease, so the consumer keeps going and we retry.
     await inChunks([...this.owned], LEASES_AT_ONCE, async ([cluster, revision]) => {
+      // A pass may give the cluster up while its renewal is on the wire: then the answer is stale.
+      const stillHeld = () => this.owned.get(cluster) === revision;
       try {
-        this.owned.set(cluster, await leases.update(cluster, new TextEncoder().encode(this.id), revision));
+        const renewed = await leases.update(cluster, new TextEncoder().encode(this.id), revision);
+        if (stillHeld()) this.owned.set(cluster, renewed);
       } catch (error) {
-        const adopted = isLeaseTaken(error) ? await this.stillOurs(cluster) : undefined;
-        if (adopted !== undefined) {
-          this.owned.set(cluster, adopted);
-          return;
-        }
-        if (!isLeaseTaken(error)) {
+        let adopted: number | undefined;
+        try {
+          if (!isLeaseTaken(error)) throw error;
+          adopted = await this.stillOurs(cluster);
+        } catch (unanswered) {
           this.options.logger.warn(
-            { cluster, err: (error as Error).message },
+            { cluster, err: (unanswered as Error).message },
             "could not renew a cluster lease; retrying",
           );
+          return;
+        }
+        if (!stillHeld()) return;
+        if (adopted !== undefined) {
+          this.owned.set(cluster, adopted);
           return;
         }
         this.owned.delete(cluster);
@@ -125,7 +154,19 @@ export class ClusterLeases {
         await this.releaseLost(cluster);
       }
     });
-    // Give back surplus so a newcomer can take its share.
+    const unwritten = await membership;
+    if (unwritten) throw unwritten;
+  }
+
+  private async pass(): Promise<void> {
+    const leases = this.leases!;
+    let live = 0;
+    for await (const _ of await this.members!.keys()) live += 1;
+    const clusters = (await this.knownClusters()).sort();
+    const share = Math.ceil(clusters.length / Math.max(1, live));
+
+    // Give back surplus so a newcomer can take its share, once no renewal can write the key again.
+    if (this.owned.size > share) await this.renewing;
     while (this.owned.size > share) {
       const cluster = [...this.owned.keys()].sort().pop()!;
       this.owned.delete(cluster);
@@ -139,28 +180,60 @@ export class ClusterLeases {
       const attempt = free.splice(0, Math.min(LEASES_AT_ONCE, share - this.owned.size));
       await Promise.all(
         attempt.map(async (cluster) => {
+          let revision: number;
           try {
-            const revision =
+            revision =
               (await this.stillOurs(cluster)) ??
               (await leases.create(cluster, new TextEncoder().encode(this.id)));
-            await this.options.onAcquire(cluster);
-            this.owned.set(cluster, revision);
-            this.options.logger.info({ cluster, share, indexers: live }, "took a cluster lease");
           } catch {
-            // Held by another live indexer.
+            return; // Held by another live indexer.
           }
+          await this.options.onAcquire(cluster);
+          const held = await this.confirm(cluster, revision);
+          if (held === undefined) {
+            this.options.logger.warn(
+              { cluster },
+              "a cluster lease lapsed while its consumer started; stopping it",
+            );
+            await this.releaseLost(cluster);
+            return;
+          }
+          this.owned.set(cluster, held);
+          this.options.logger.info({ cluster, share, indexers: live }, "took a cluster lease");
         }),
       );
     }
   }
 
   /**
+   * Renews a lease taken before its consumer started, which on a slow bus can take longer than the
+   * lease: if the key lapsed meanwhile and nobody took it, it is taken again. The revision held,
+   * or undefined when another process holds the cluster now.
+   */
+  private async confirm(cluster: string, revision: number): Promise<number | undefined> {
+    const leases = this.leases!;
+    const value = new TextEncoder().encode(this.id);
+    try {
+      return await leases.update(cluster, value, revision);
+    } catch (error) {
+      // Unanswered is not lost: the renewals go on from the revision we know.
+      if (!isLeaseTaken(error)) return revision;
+    }
+    const ours = await this.stillOurs(cluster).catch(() => revision);
+    if (ours !== undefined) return ours;
+    return leases
+      .create(cluster, value)
+      .catch((error: unknown) => (isLeaseTaken(error) ? undefined : revision));
+  }
+
+  /**
    * The revision of a lease key that still names this process. A NATS server that restarts
    * without having synced its last writes to disk comes back with an older revision of our own
-   * lease; that is no reason to stop reading, nor to wait for the key to expire.
+   * lease; that is no reason to stop reading, nor to wait for the key to expire. Throws when the
+   * bucket does not answer: that says nothing about who holds the lease.
    */
   private async stillOurs(cluster: string): Promise<number | undefined> {
-    const entry = await this.leases!.get(cluster).catch(() => null);
+    const entry = await this.leases!.get(cluster);
     return entry?.operation === "PUT" && entry.string() === this.id ? entry.revision : undefined;
   }
 
@@ -181,8 +254,9 @@ export class ClusterLeases {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    for (const timer of this.timers) clearInterval(timer);
     await this.running;
+    await this.renewing;
     await Promise.all(this.stopping.values());
     for (const cluster of [...this.owned.keys()]) {
       this.owned.delete(cluster);

@@ -1,0 +1,87 @@
+import { randomBytes } from "node:crypto";
+import { Bus } from "@atoll/bus";
+import { silentLogger } from "@atoll/log";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClusterLeases } from "./leases.js";
+
+const TTL_MS = 1_000;
+const CLUSTERS = ["c1", "c2", "c3"];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("cluster leases", () => {
+  const prefix = `t${randomBytes(4).toString("hex")}`;
+  let bus: Bus;
+  beforeAll(async () => {
+    bus = await Bus.connect({
+      url: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+      name: "leases-test",
+      prefix,
+      logger: silentLogger(),
+    });
+    await bus.ensureTopology();
+    // Heartbeats name the clusters the indexers share.
+    const heartbeats = await bus.clusters();
+    for (const cluster of CLUSTERS) await heartbeats.put(cluster, new TextEncoder().encode("{}"));
+  });
+  afterAll(async () => {
+    await bus.removeTopology();
+    await bus.close();
+  });
+
+  it("keeps every lease while listing members and clusters takes longer than a lease", async () => {
+    const heartbeats = await bus.clusters();
+    // Listing keys creates a consumer, which a busy or recovering NATS cluster places slowly.
+    const slowKeys: typeof heartbeats = Object.create(heartbeats);
+    slowKeys.keys = async (filter) => {
+      await sleep(TTL_MS * 1.5);
+      return heartbeats.keys(filter);
+    };
+    const clustersOf = bus.clusters;
+    bus.clusters = async () => slowKeys;
+
+    const acquired: string[] = [];
+    const released: string[] = [];
+    const leases = new ClusterLeases({
+      bus,
+      logger: silentLogger(),
+      ttlMs: TTL_MS,
+      onAcquire: async (cluster) => {
+        acquired.push(cluster);
+      },
+      onRelease: async (cluster) => {
+        released.push(cluster);
+      },
+    });
+    await leases.start();
+    expect(acquired.sort()).toEqual(CLUSTERS);
+    // Four leases on, through passes that each outlast a lease, nothing was lost or taken again.
+    await sleep(TTL_MS * 4);
+    expect(released).toEqual([]);
+    expect(acquired.sort()).toEqual(CLUSTERS);
+    await leases.stop();
+    expect(released.sort()).toEqual(CLUSTERS);
+    bus.clusters = clustersOf;
+  });
+
+  it("keeps a lease whose consumer took longer than a lease to start", async () => {
+    const acquired: string[] = [];
+    const released: string[] = [];
+    const leases = new ClusterLeases({
+      bus,
+      logger: silentLogger(),
+      ttlMs: TTL_MS,
+      onAcquire: async (cluster) => {
+        await sleep(TTL_MS * 3);
+        acquired.push(cluster);
+      },
+      onRelease: async (cluster) => {
+        released.push(cluster);
+      },
+    });
+    await leases.start();
+    await sleep(TTL_MS * 4);
+    expect(released).toEqual([]);
+    expect(acquired.sort()).toEqual(CLUSTERS);
+    await leases.stop();
+  });
+});
