@@ -24,6 +24,8 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
     expect(cluster.names, `${stream} has a leader`).toContain(leader);
     return cluster.names.indexOf(leader!);
   };
+  /** What the hub's services and the NATS servers logged, for a failure's message. */
+  const logged = () => `${hub.problemsLogged()}\n${cluster.problemsLogged()}`;
   /** Every stream and bucket of the hub has all three copies current again. */
   const allCaughtUp = async () => {
     for await (const info of hub.bus.jsm.streams.list()) {
@@ -85,24 +87,32 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
       "the first objects in the index",
       60_000,
       20,
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${logged()}`);
+    });
     const victim = await leaderOf(`KV_${hub.bus.names.leasesBucket}`);
     const [{ n: indexedAtKill }] = (await sql`select count(*)::int as n from resources`) as unknown as [
       { n: number },
     ];
     cluster.kill(victim);
-    for (const [i, sim] of sims.entries()) churns.push(startChurn(sim, { ratePerSecond: 20, seed: 910 + i }));
-    await sleep(4_000);
-    for (const churn of churns) churn.stop();
-    const problems = await convergence(sql, sims, 90_000);
-    expect(problems).toEqual([]);
+    let problems: string[];
+    try {
+      for (const [i, sim] of sims.entries())
+        churns.push(startChurn(sim, { ratePerSecond: 20, seed: 910 + i }));
+      await sleep(4_000);
+      for (const churn of churns) churn.stop();
+      problems = await convergence(sql, sims, 90_000);
+    } finally {
+      // Even when this test fails, the next one must start from three servers, not lose a second.
+      await cluster.restart(victim);
+    }
+    expect(problems, logged()).toEqual([]);
     const expected = simState(sims);
     // biome-ignore lint/suspicious/noConsole: how far the sync had got is part of the suite's report
     console.log(
       `nats cluster: killed ${cluster.names[victim]} with ${indexedAtKill} of ${expected.size} objects indexed`,
     );
     expect(indexedAtKill).toBeLessThan(expected.size);
-    await cluster.restart(victim);
     await until(allCaughtUp, "the restarted server to catch up on every stream", 60_000, 500);
   }, 240_000);
 
@@ -123,9 +133,7 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
       90_000,
     ).catch((error: Error) => {
       const placed = sims.map((sim) => `${sim.name}: ${placedOn(sim, LABEL)}`).join(", ");
-      throw new Error(
-        `${error.message} (placed: ${placed}; killed ${cluster.names[victim]})\n${hub.problemsLogged()}`,
-      );
+      throw new Error(`${error.message} (placed: ${placed}; killed ${cluster.names[victim]})\n${logged()}`);
     });
     const [bindings] =
       await sql`select count(*)::int as n, count(*) filter (where condition = 'Success')::int as ok from bindings`;

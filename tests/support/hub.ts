@@ -246,15 +246,20 @@ export class TestHub {
   }
 
   /**
-   * The warnings and errors every service logged, last ones first, for a failure's message: CI
-   * removes the hub's directory with the run.
+   * The last warnings and errors each service logged (per file, so one noisy service does not hide
+   * the others), for a failure's message: CI removes the hub's directory with the run.
    */
-  problemsLogged(lines = 40): string {
+  problemsLogged(linesPerFile = 12): string {
     const logged: string[] = [];
     for (const file of readdirSync(this.dir).filter((f) => f.endsWith(".log")))
-      for (const line of readFileSync(join(this.dir, file), "utf8").split("\n"))
-        if (/"level":(40|50|60)/.test(line)) logged.push(`${file}: ${line.slice(0, 400)}`);
-    return logged.slice(-lines).join("\n");
+      logged.push(
+        ...readFileSync(join(this.dir, file), "utf8")
+          .split("\n")
+          .filter((line) => /"level":(40|50|60)/.test(line))
+          .slice(-linesPerFile)
+          .map((line) => `${file}: ${line.slice(0, 400)}`),
+      );
+    return logged.join("\n");
   }
 
   /** Every object of the sim is in the index, per the clusters endpoint. */

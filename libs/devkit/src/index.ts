@@ -186,6 +186,8 @@ export interface NatsClusterProcess {
   kill(index: number): void;
   /** Starts a killed server again on its ports and store, as a restarted machine would; it catches up from its peers. */
   restart(index: number): Promise<void>;
+  /** The last warnings and errors each server logged, for a failed test's message. */
+  problemsLogged(linesPerServer?: number): string;
   stop(): Promise<void>;
 }
 
@@ -202,6 +204,8 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterProcess> {
     [
       `server_name: ${names[i]}`,
       `listen: 127.0.0.1:${clientPorts[i]}`,
+      // Kept beside the store, so a failed test can show what the servers saw.
+      `log_file: "${join(dir, `${names[i]}.log`)}"`,
       `jetstream { store_dir: "${join(dir, names[i]!)}", max_memory_store: 64MB, max_file_store: 1GB }`,
       `cluster { name: atoll-test, listen: 127.0.0.1:${routePorts[i]}, routes: [${routePorts
         .filter((_, j) => j !== i)
@@ -220,6 +224,18 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterProcess> {
       await servers[index]?.stop();
       servers[index] = await startNatsServer({ port: clientPorts[index]!, config: configOf(index) });
     },
+    problemsLogged: (linesPerServer = 15) =>
+      names
+        .flatMap((name) => {
+          const file = join(dir, `${name}.log`);
+          if (!existsSync(file)) return [];
+          return readFileSync(file, "utf8")
+            .split("\n")
+            .filter((line) => /\[(WRN|ERR|FTL)\]/.test(line))
+            .slice(-linesPerServer)
+            .map((line) => `${name}.log: ${line.slice(0, 300)}`);
+        })
+        .join("\n"),
     stop: async () => {
       await Promise.all(servers.map((server) => server.stop()));
       rmSync(dir, { recursive: true, force: true });
