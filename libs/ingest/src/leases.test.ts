@@ -27,6 +27,24 @@ describe("cluster leases", () => {
     await bus.removeTopology();
     await bus.close();
   });
+  /** One indexer's leases, recording what it takes and gives back; its consumers take startMs to start. */
+  const recordingLeases = (startMs: number) => {
+    const acquired: string[] = [];
+    const released: string[] = [];
+    const leases = new ClusterLeases({
+      bus,
+      logger: silentLogger(),
+      ttlMs: TTL_MS,
+      onAcquire: async (cluster) => {
+        await sleep(startMs);
+        acquired.push(cluster);
+      },
+      onRelease: async (cluster) => {
+        released.push(cluster);
+      },
+    });
+    return { leases, acquired, released };
+  };
 
   it("keeps every lease while listing members and clusters takes longer than a lease", async () => {
     const heartbeats = await bus.clusters();
@@ -39,19 +57,7 @@ describe("cluster leases", () => {
     const clustersOf = bus.clusters;
     bus.clusters = async () => slowKeys;
 
-    const acquired: string[] = [];
-    const released: string[] = [];
-    const leases = new ClusterLeases({
-      bus,
-      logger: silentLogger(),
-      ttlMs: TTL_MS,
-      onAcquire: async (cluster) => {
-        acquired.push(cluster);
-      },
-      onRelease: async (cluster) => {
-        released.push(cluster);
-      },
-    });
+    const { leases, acquired, released } = recordingLeases(0);
     await leases.start();
     expect(acquired.sort()).toEqual(CLUSTERS);
     // Four leases on, through passes that each outlast a lease, nothing was lost or taken again.
@@ -64,20 +70,7 @@ describe("cluster leases", () => {
   });
 
   it("keeps a lease whose consumer took longer than a lease to start", async () => {
-    const acquired: string[] = [];
-    const released: string[] = [];
-    const leases = new ClusterLeases({
-      bus,
-      logger: silentLogger(),
-      ttlMs: TTL_MS,
-      onAcquire: async (cluster) => {
-        await sleep(TTL_MS * 3);
-        acquired.push(cluster);
-      },
-      onRelease: async (cluster) => {
-        released.push(cluster);
-      },
-    });
+    const { leases, acquired, released } = recordingLeases(TTL_MS * 3);
     await leases.start();
     await sleep(TTL_MS * 4);
     expect(released).toEqual([]);
