@@ -57,6 +57,8 @@ export interface ResourceIndexerOptions {
  */
 export class ResourceIndexer {
   private readonly consumers = new Map<string, Consumption>();
+  /** Clusters whose heartbeat is in the bucket, from the watch: the lease passes' list of clusters. */
+  private readonly heard = new Set<string>();
   private leases: ClusterLeases | undefined;
   private heartbeatWatch: { stop(): void } | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -79,6 +81,7 @@ export class ResourceIndexer {
       logger,
       ...(this.options.leaseTtlMs ? { ttlMs: this.options.leaseTtlMs } : {}),
       onAcquire: (cluster) => this.startCluster(cluster),
+      heardFrom: () => this.heard,
       onRelease: async (cluster) => {
         const consumption = this.consumers.get(cluster);
         this.consumers.delete(cluster);
@@ -252,7 +255,11 @@ export class ResourceIndexer {
       writing = undefined;
     };
     this.heartbeatWatch = bus.watchClusters(async (entry) => {
-      if (entry.operation !== "PUT") return;
+      if (entry.operation !== "PUT") {
+        this.heard.delete(entry.key);
+        return;
+      }
+      this.heard.add(entry.key);
       // A cluster heard from for the first time gets an indexer without waiting for the next pass.
       if (!this.consumers.has(entry.key)) void this.leases?.reconcile();
       try {

@@ -24,6 +24,8 @@ export interface LeaseOptions {
   /** Called when this process gains or loses a cluster; gains are awaited before counting. */
   onAcquire: (cluster: string) => Promise<void>;
   onRelease: (cluster: string) => Promise<void>;
+  /** Clusters whose heartbeats the process has seen (and not seen deleted) since it started. */
+  heardFrom: () => Iterable<string>;
 }
 
 /**
@@ -32,10 +34,12 @@ export interface LeaseOptions {
  * keys; each live process (known from its own member key) takes a fair share and gives back any
  * surplus, so ownership rebalances when indexers come and go.
  *
- * Renewing runs on a loop of its own, apart from the pass that lists members and clusters. That
- * pass creates consumers, which JetStream places through its metadata leader; on a loaded or
- * recovering NATS cluster it can take longer than a lease, and renewals waiting behind it let every
- * lease lapse, so the indexer stopped and restarted each cluster's reader over and over.
+ * Renewing runs on a loop of its own, apart from the pass that counts members, lists clusters and
+ * takes or gives back leases. On a loaded or recovering NATS cluster that pass, with the consumers
+ * it starts, can take longer than a lease, and renewals waiting behind it let every lease lapse, so
+ * the indexer stopped and restarted each cluster's reader over and over. The pass creates no
+ * consumer of its own: members are counted from their stream's subjects and clusters come from the
+ * process's own heartbeat watch.
  */
 export class ClusterLeases {
   readonly id = randomUUID();
@@ -101,8 +105,21 @@ export class ClusterLeases {
     const clusters = new Set(
       Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(subject.lastIndexOf(".") + 1)),
     );
-    for await (const key of await (await bus.clusters()).keys()) clusters.add(key);
+    for (const cluster of this.options.heardFrom()) clusters.add(cluster);
     return [...clusters];
+  }
+
+  /**
+   * How many indexers hold a member key: the member bucket's subjects, in one answer from its
+   * stream's leader. Listing its keys instead took a consumer per pass, and the listing yields a
+   * key once per write that lands while it runs: with members renewing meanwhile, a loaded run
+   * counted 56 members where there was one, and took a third of its share.
+   */
+  private async liveMembers(): Promise<number> {
+    const { bus } = this.options;
+    const bucket = bus.names.membersBucket;
+    const info = await bus.jsm.streams.info(`KV_${bucket}`, { subjects_filter: `$KV.${bucket}.>` });
+    return Object.keys(info.state.subjects ?? {}).length;
   }
 
   /** Keeps this process a member and renews the leases it holds; skipped while the last one runs. */
@@ -160,8 +177,7 @@ export class ClusterLeases {
 
   private async pass(): Promise<void> {
     const leases = this.leases!;
-    let live = 0;
-    for await (const _ of await this.members!.keys()) live += 1;
+    const live = await this.liveMembers();
     const clusters = (await this.knownClusters()).sort();
     const share = Math.ceil(clusters.length / Math.max(1, live));
 
@@ -263,6 +279,11 @@ export class ClusterLeases {
       await this.options.onRelease(cluster);
       await this.leases?.delete(cluster).catch(() => undefined);
     }
-    await this.members?.delete(this.id).catch(() => undefined);
+    // Purged, not deleted: a delete leaves a marker on the subject, counted as a member until it expires.
+    const { bus } = this.options;
+    const bucket = bus.names.membersBucket;
+    await bus.jsm.streams
+      .purge(`KV_${bucket}`, { filter: `$KV.${bucket}.${this.id}` })
+      .catch(() => undefined);
   }
 }
