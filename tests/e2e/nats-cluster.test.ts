@@ -31,19 +31,32 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
    * current again. Consumers count: each is a raft group of its own, and one still catching up on
    * the restarted server when the next server dies has lost two of three (its agent's works stall).
    */
+  let behind = "";
   const allCaughtUp = async () => {
-    const current = (cluster?: { replicas?: { current: boolean; offline?: boolean }[] }) => {
+    const current = (cluster?: { replicas?: { name: string; current: boolean; offline?: boolean }[] }) => {
       const replicas = cluster?.replicas ?? [];
+      behind = JSON.stringify(replicas);
       return replicas.length === 2 && replicas.every((replica) => replica.current && !replica.offline);
     };
     for await (const info of hub.bus.jsm.streams.list()) {
       if (!info.config.name.includes(hub.prefix)) continue;
-      if (!current(info.cluster)) return false;
+      if (!current(info.cluster)) {
+        behind = `stream ${info.config.name}: ${behind}`;
+        return false;
+      }
       for await (const consumer of hub.bus.jsm.consumers.list(info.config.name))
-        if (consumer.config.durable_name && !current(consumer.cluster)) return false;
+        if (consumer.config.durable_name && !current(consumer.cluster)) {
+          behind = `consumer ${info.config.name} > ${consumer.name}: ${behind}`;
+          return false;
+        }
     }
     return true;
   };
+  /** Waits until every copy is current, or fails naming the first one behind. */
+  const untilCaughtUp = (what: string) =>
+    until(allCaughtUp, what, 60_000, 500).catch((error: Error) => {
+      throw new Error(`${error.message}; behind: ${behind}\n${logged()}`);
+    });
   beforeAll(async () => {
     cluster = await startNatsCluster(3);
     hub = new TestHub({ natsUrl: cluster.url, env: { ATOLL_BUS_REPLICAS: "3" } });
@@ -121,7 +134,7 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
       `nats cluster: killed ${cluster.names[victim]} with ${indexedAtKill} of ${expected.size} objects indexed`,
     );
     expect(indexedAtKill).toBeLessThan(expected.size);
-    await until(allCaughtUp, "the restarted server to catch up on every stream and consumer", 60_000, 500);
+    await untilCaughtUp("the restarted server to catch up on every stream and consumer");
   }, 240_000);
 
   it("delivers every work once when the server leading the scheduler's leadership dies mid-placement", async () => {
@@ -132,7 +145,7 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
     // The agents the sync test started; run alone, this test starts them.
     for (const sim of sims) if (!hub.agents.has(`agent-${sim.name}`)) hub.startAgent(sim);
     // One server lost at a time: a copy still catching up when the next one dies is a second loss.
-    await until(allCaughtUp, "every copy current before a server dies", 60_000, 500);
+    await untilCaughtUp("every copy current before a server dies");
     await apply(everywherePolicy("replicated-settings", LABEL));
     await apply(labelledConfigMaps(LABEL, TEMPLATES));
     const victim = await leaderOf(`KV_${hub.bus.names.leaderBucket("scheduler")}`);

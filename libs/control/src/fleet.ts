@@ -122,7 +122,10 @@ export async function followHeartbeats(
     }
   };
   const bucket = await bus.clusters();
-  for await (const key of await bucket.keys()) {
+  // The listing yields a key again for each beat that lands while it runs; each is read once.
+  const keys = new Set<string>();
+  for await (const key of await bucket.keys()) keys.add(key);
+  for (const key of keys) {
     const entry = await bucket.get(key);
     if (entry) hear(entry);
   }
