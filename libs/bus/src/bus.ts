@@ -569,6 +569,11 @@ export class Bus {
    * resume, a consumer that has delivered messages nobody acked (its last reader crashed) is
    * recreated at its ack floor, so they come back first and in order instead of after the
    * ack wait, behind newer messages.
+   *
+   * A replicated consumer is never recreated: NATS 2.9 leaves a server that was down while a
+   * consumer was deleted and made anew running a dead copy of it once it is back, so the consumer
+   * has two live copies of three and stalls at the next server's loss. Its unacked messages come
+   * back after the ack wait instead; every reader orders by version, not by arrival.
    */
   async ensureConsumer(
     stream: string,
@@ -590,7 +595,8 @@ export class Bus {
       return;
     }
     const floor = existing.ack_floor.stream_seq;
-    if (options.resume && existing.delivered.stream_seq > floor) {
+    const replicated = (existing.cluster?.replicas?.length ?? 0) > 0;
+    if (options.resume && !replicated && existing.delivered.stream_seq > floor) {
       this.logger.info(
         { stream, consumer: durable, ackFloor: floor, delivered: existing.delivered.stream_seq },
         "resuming a consumer from its ack floor",

@@ -71,6 +71,25 @@ describe("streams replicated across a three-server NATS cluster (ATOLL_BUS_REPLI
     }
   });
 
+  it("never deletes a replicated consumer to rewind it, leaving its unacked messages to come back", async () => {
+    const stream = bus.names.streams.work;
+    const subject = bus.names.work("c2");
+    await bus.ensureConsumer(stream, "resume-test", subject, { ackWaitMs: 60_000 });
+    await publishUntilTaken(bus, subject, "unacked");
+    // A reader takes the message and dies before acking it.
+    const taken = await (await bus.js.consumers.get(stream, "resume-test")).next({ expires: 5_000 });
+    expect(taken?.subject).toBe(subject);
+    const before = await bus.jsm.consumers.info(stream, "resume-test");
+    expect(before.num_ack_pending).toBe(1);
+    await bus.ensureConsumer(stream, "resume-test", subject, { ackWaitMs: 60_000, resume: true });
+    // The same consumer (deleting it would leave a server that is down a dead copy in NATS 2.9).
+    const after = await bus.jsm.consumers.info(stream, "resume-test");
+    expect(after.created).toBe(before.created);
+    expect(after.num_ack_pending).toBe(1);
+    await bus.jsm.consumers.delete(stream, "resume-test");
+    await bus.jsm.streams.purge(stream, { filter: subject });
+  });
+
   it("loses and doubles nothing when the stream's leading server is killed mid-flight", async () => {
     const subject = bus.names.work("c1");
     const handled: string[] = [];
