@@ -222,12 +222,14 @@ export class ClusterSync {
       logger.warn({ err: (error as Error).message }, "could not announce the end of the first lists"),
     );
     await this.capacityListed();
-    await this.beat();
-    this.heartbeatTimer = setInterval(() => {
+    // A first beat the bus does not take (a NATS server just died) is retried with the next, like
+    // any other: failing the start here ended the agent, and its cluster fell silent for good.
+    const beat = () =>
       this.beat().catch((error: unknown) =>
         logger.warn({ err: (error as Error).message }, "heartbeat failed"),
       );
-    }, this.options.heartbeatIntervalMs ?? 5000);
+    await beat();
+    this.heartbeatTimer = setInterval(beat, this.options.heartbeatIntervalMs ?? 5000);
     // Resources served later (a new CRD, an aggregated API coming up) start syncing on the next pass.
     this.discoveryTimer = setInterval(() => {
       this.rediscover(rules).catch((error: unknown) =>

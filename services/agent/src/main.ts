@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { Bus, busNames } from "@atoll/bus";
+import { Bus, busNames, retryWhileUnreachable } from "@atoll/bus";
 import {
   commonConfig,
   loadConfig,
@@ -123,15 +123,23 @@ if (config.ATOLL_MODE === "hub") {
     ...(rules ? { rules } : {}),
   });
   await sync.start();
-  const applier = await new WorkApplier({
-    cluster: cluster!,
-    client,
-    bus,
+  // Started while a NATS server is replaced, its consumer may not answer at once: wait, not exit.
+  const applier = await retryWhileUnreachable(
+    "starting the work consumer",
+    () =>
+      new WorkApplier({
+        cluster: cluster!,
+        client,
+        bus,
+        logger,
+        existingConsumer: config.ATOLL_MODE === "pull",
+        shared: sync,
+        ...(config.ATOLL_WORK_KEY
+          ? { workKey: parseSecretKey(config.ATOLL_WORK_KEY, "ATOLL_WORK_KEY") }
+          : {}),
+      }).start(),
     logger,
-    existingConsumer: config.ATOLL_MODE === "pull",
-    shared: sync,
-    ...(config.ATOLL_WORK_KEY ? { workKey: parseSecretKey(config.ATOLL_WORK_KEY, "ATOLL_WORK_KEY") } : {}),
-  }).start();
+  );
   // The hub's gateway reaches this cluster through here when it holds no credential for it.
   const responder = new ProxyResponder({ bus, cluster: cluster!, client, logger }).start();
   logger.info(
