@@ -16,7 +16,6 @@
  * consumer count; and the placement of BENCH_TEMPLATES templates, each spread over three
  * clusters of the fleet. A table for docs/benchmarks.md closes the run.
  */
-import { readFileSync } from "node:fs";
 import {
   ClusterHeartbeatSchema,
   create,
@@ -35,7 +34,7 @@ import { ResourceBatcher } from "@atoll/sync";
 import postgres from "postgres";
 import { TestHub } from "../support/hub.js";
 import { differences, indexState, simState } from "../support/state.js";
-import { percentile, rssMb } from "./stats.js";
+import { cpuSeconds, percentile, rssMb } from "./stats.js";
 
 const SIZES = (process.env.BENCH_CLUSTERS ?? "100,1000,5000").split(",").map(Number);
 const SAMPLE_AGENTS = Number(process.env.BENCH_SAMPLE_AGENTS ?? 2);
@@ -46,15 +45,8 @@ const CHURN_SECONDS = Number(process.env.BENCH_CHURN_SECONDS ?? 20);
 const TEMPLATES = Number(process.env.BENCH_TEMPLATES ?? 1000);
 /** How many simulated clusters list at once: agents start together, the generator has one core. */
 const LISTING_AT_ONCE = 64;
-const CLOCK_TICKS = 100;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** CPU seconds a process has used so far (user and system), from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 
 /** One cluster's objects as an agent sends them, grouped by resource type. */
 interface WireType {
