@@ -8,14 +8,26 @@
  * - end to end: placement requests on NATS → the scheduler service → bindings and works in
  *   Postgres and works on NATS, from the first request to the last binding, on a scheduler that
  *   has placed BENCH_WARMUP templates (2,000) before, untimed but printed; with the CPU each
- *   binding cost the scheduler (all its threads) and Postgres.
+ *   binding cost the scheduler (all its threads) and Postgres;
+ * - status reports: each placed work reported applied and healthy on NATS, as each cluster's
+ *   agent does after a rollout, until every report is recorded and the index's ResourceBindings
+ *   show them all, with the CPU each report cost.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Bus } from "@atoll/bus";
-import { ClusterHeartbeatSchema, create, heartbeatCodec, PlacementReason, SyncMode } from "@atoll/contracts";
+import { Bus, isBacklogFull } from "@atoll/bus";
+import {
+  ClusterHeartbeatSchema,
+  create,
+  heartbeatCodec,
+  ManifestState,
+  PlacementReason,
+  SyncMode,
+  WorkStatusSchema,
+  workStatusCodec,
+} from "@atoll/contracts";
 import { clusterStates, FleetHealth, requestPlacement } from "@atoll/control";
 import { spawnService, until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
@@ -145,11 +157,16 @@ function template(i: number, namespacePrefix = "team"): TemplateDoc {
   };
 }
 
-/** CPU seconds each Postgres backend serving this database has used so far, by process id. */
+/** The bench's own connections to Postgres, by application_name. */
+const BENCH_CLIENT = "atoll-bench";
+
+/**
+ * CPU seconds each Postgres backend serving this database has used so far, by process id, but
+ * those answering the bench itself.
+ */
 async function backendCpu(sql: postgres.Sql): Promise<Map<number, number>> {
-  const backends = await sql<
-    { pid: number }[]
-  >`select pid from pg_stat_activity where datname = current_database()`;
+  const backends = await sql<{ pid: number }[]>`
+    select pid from pg_stat_activity where datname = current_database() and application_name <> ${BENCH_CLIENT}`;
   const used = new Map<number, number>();
   for (const { pid } of backends) {
     try {
@@ -163,7 +180,12 @@ async function backendCpu(sql: postgres.Sql): Promise<Map<number, number>> {
 
 async function main(): Promise<void> {
   const database = await temporaryDatabase("bench_placement");
-  const handle = await openDatabase(database.url, { migrate: false, maxConnections: 4 });
+  // Named, so that the CPU Postgres spends answering the bench itself is left out.
+  const handle = await openDatabase(database.url, {
+    migrate: false,
+    maxConnections: 4,
+    sessionSettings: { application_name: BENCH_CLIENT },
+  });
   const prefix = `bench${randomBytes(3).toString("hex")}`;
   const bus = await Bus.connect({ url: NATS_URL, name: "bench-placement", prefix, logger: silentLogger() });
   await bus.ensureTopology();
@@ -356,6 +378,83 @@ async function main(): Promise<void> {
       console.log(
         `CPU per binding: scheduler ${perBinding(warm.scheduler)} ms (${((100 * warm.scheduler) / warm.seconds).toFixed(0)}% of a core, ` +
           `its threads together), Postgres ${perBinding(warm.postgres)} ms`,
+      );
+      // A rollout's status reports: each cluster's agent reports each of its works applied and
+      // healthy once, as in the first minutes after a placement.
+      const placedWorks = await handle.sql<
+        { cluster: string; namespace: string; name: string; generation: string }[]
+      >`
+        select cluster, binding_namespace as namespace, binding_name as name, generation::text from works
+        where binding_namespace like 'team-%'`;
+      const reportCpuBefore = { scheduler: cpuSeconds(schedulerPid), postgres: await backendCpu(handle.sql) };
+      const reportStart = performance.now();
+      const status = (work: (typeof placedWorks)[number]) => ({
+        subject: bus.names.workStatus(work.cluster),
+        data: workStatusCodec.encode(
+          create(WorkStatusSchema, {
+            cluster: work.cluster,
+            workName: `${work.namespace}/${work.name}`,
+            generation: BigInt(work.generation),
+            manifests: [
+              {
+                apiVersion: "apps/v1",
+                kind: "Deployment",
+                namespace: work.namespace,
+                name: work.name.replace(/-deployment$/, ""),
+                state: ManifestState.APPLIED,
+                healthy: true,
+                status: new TextEncoder().encode('{"replicas":2,"readyReplicas":2}'),
+              },
+            ],
+            reportedAtMs: BigInt(Date.now()),
+          }),
+        ),
+        msgId: `${work.cluster}:${work.namespace}/${work.name}:${work.generation}:status:bench`,
+      });
+      const byCluster = new Map<string, (typeof placedWorks)[number][]>();
+      for (const work of placedWorks)
+        byCluster.set(work.cluster, [...(byCluster.get(work.cluster) ?? []), work]);
+      // Each cluster's agent reports on its own; one with its quota waiting backs off and retries.
+      await Promise.all(
+        [...byCluster.values()].map(async (works) => {
+          for (let at = 0; at < works.length; at += 200)
+            for (;;) {
+              try {
+                await bus.publishAll(works.slice(at, at + 200).map(status));
+                break;
+              } catch (error) {
+                if (!isBacklogFull(error)) throw error;
+                await new Promise((resolve) => setTimeout(resolve, 100));
+              }
+            }
+        }),
+      );
+      // Recorded on the works and bindings, and shown by the index's ResourceBindings.
+      await until(
+        async () => {
+          const [reported] = await handle.sql<{ n: number }[]>`
+            select count(*)::int as n from works where binding_namespace like 'team-%' and reported_generation = generation`;
+          if (reported?.n !== placedWorks.length) return false;
+          const [row] = await handle.sql<{ behind: number }[]>`
+            select count(*)::int as behind from bindings b
+            where b.namespace like 'team-%' and not exists (
+              select 1 from resources r where r.cluster = 'atoll.hub' and r.uid = 'binding/' || b.namespace || '/' || b.name
+                and jsonb_array_length(r.object #> '{status,aggregatedStatus}') =
+                  (select count(*) from jsonb_object_keys(b.aggregated_status)))`;
+          return row?.behind === 0;
+        },
+        "every report recorded and indexed",
+        1_800_000,
+        500,
+      );
+      const reportSeconds = (performance.now() - reportStart) / 1000;
+      let reportPostgres = 0;
+      for (const [pid, used] of await backendCpu(handle.sql))
+        reportPostgres += used - (reportCpuBefore.postgres.get(pid) ?? 0);
+      const perReport = (cpu: number) => ((cpu * 1000) / placedWorks.length).toFixed(2);
+      console.log(
+        `status reports: ${placedWorks.length} in ${reportSeconds.toFixed(1)} s = ${rate(placedWorks.length, reportSeconds)} reports/s, recorded and indexed; ` +
+          `CPU per report: scheduler ${perReport(cpuSeconds(schedulerPid) - reportCpuBefore.scheduler)} ms, Postgres ${perReport(reportPostgres)} ms`,
       );
       console.log("Karmada's published figure: about 22 bindings/s (v1.15)");
     } finally {
