@@ -145,18 +145,27 @@ describe("placement across four clusters", () => {
       "every cluster to report the work applied",
       30_000,
     );
-    // The binding is searchable like any object, with its per-cluster status.
-    const found = await hub.get(
-      `/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE kind = 'ResourceBinding' AND namespace = 'shop' AND status.conditions[*].reason = 'Success'")}`,
+    // The binding is searchable like any object, with its per-cluster status, once the
+    // scheduler's next pass over the bindings written since has indexed the last report.
+    const search = () =>
+      hub.get(
+        `/api/v1/search?mode=sql&q=${encodeURIComponent("SELECT * FROM resources WHERE kind = 'ResourceBinding' AND namespace = 'shop' AND status.conditions[*].reason = 'Success'")}`,
+      );
+    const everyClusterApplied = [
+      ["eu-1", true],
+      ["eu-2", true],
+      ["us-1", true],
+    ];
+    const applied = (found: Any) =>
+      found.items[0]?.object.status.aggregatedStatus.map((a: Any) => [a.clusterName, a.applied]);
+    await until(
+      async () => JSON.stringify(applied(await search())) === JSON.stringify(everyClusterApplied),
+      "the indexed binding to show every cluster's report",
+      10_000,
     );
+    const found = await search();
     expect(found.items.map((i: Any) => `${i.cluster} ${i.name}`)).toEqual(["atoll.hub web-deployment"]);
-    expect(found.items[0].object.status.aggregatedStatus.map((a: Any) => [a.clusterName, a.applied])).toEqual(
-      [
-        ["eu-1", true],
-        ["eu-2", true],
-        ["us-1", true],
-      ],
-    );
+    expect(applied(found)).toEqual(everyClusterApplied);
   });
 
   it("places a Secret whose values are sealed in the hub's database and on the bus, and open only in its clusters", async () => {

@@ -94,9 +94,12 @@ spec:
 `,
     });
     expect(applied.status, JSON.stringify(applied.body)).toBe(200);
+    // Indexed as a ResourceBinding of the hub, which the scheduler does apart from the binding's write.
     await until(
-      async () => (await hub.fetch("/api/v1/bindings/prod/web-deployment")).status === 200,
-      "the binding",
+      async () =>
+        (await hub.get("/api/v1/resources?kind=ResourceBinding&namespace=prod&name=web-deployment")).items
+          .length === 1,
+      "the binding in the index",
       30_000,
     );
     all = join(hub.dir, "all.kubeconfig");

@@ -16,6 +16,7 @@ import { DocumentsError, rejectionsByCluster } from "@atoll/placement";
 import {
   getBinding,
   getTemplate,
+  indexQueuedBindings,
   listWorks,
   recordHeartbeat,
   recordWorkStatus,
@@ -328,6 +329,7 @@ spec:
   });
 
   it("indexes each binding as a ResourceBinding of the hub, with its aggregated status", async () => {
+    await indexQueuedBindings(handle.sql);
     const [row] = await handle.sql`
       select object from resources where cluster = 'atoll.hub' and kind = 'ResourceBinding'
         and namespace = 'shop' and name = 'web-deployment'`;
@@ -416,6 +418,7 @@ spec:
       "two deletes",
     );
     expect(await getBinding(handle.sql, "shop", "web-deployment")).toBeUndefined();
+    await indexQueuedBindings(handle.sql);
     const [mirror] =
       await handle.sql`select count(*)::int as n from resources where cluster = 'atoll.hub' and name = 'web-deployment'`;
     expect(mirror?.n).toBe(0);

@@ -52,6 +52,7 @@ import {
   getBindings,
   getTemplate,
   getTemplates,
+  indexQueuedBindings,
   listClusterRegistry,
   listPolicies,
   listWorks,
@@ -153,6 +154,14 @@ const RELAY_SENDS = 10;
  * policy and fleet change), and the check reads every binding.
  */
 const CLUSTER_SETS_SWEEP_MS = 10 * 60_000;
+
+/**
+ * How often the bindings written since are indexed for search, and how many per statement. A
+ * binding's ResourceBinding in search runs about this far behind it, and the reports its clusters
+ * send within one interval (they apply a new work at about the same time) are indexed once.
+ */
+const BINDING_INDEX_MS = 1000;
+const BINDING_INDEX_BATCH = 1000;
 
 /** A template's key as one string. */
 const templateId = (key: TemplateKey) => JSON.stringify([key.apiVersion, key.kind, key.namespace, key.name]);
@@ -963,6 +972,23 @@ export class PlacementController {
     // After the consumer exists: the relay looks at its queue.
     relay();
     const relays = setInterval(relay, relayMs);
+    // One pass at a time: a pass takes the whole queue, a statement per BINDING_INDEX_BATCH.
+    let indexing: Promise<void> | undefined;
+    const indexBindings = () => {
+      indexing ??= (async () => {
+        while ((await indexQueuedBindings(this.options.sql, BINDING_INDEX_BATCH)) === BINDING_INDEX_BATCH);
+      })()
+        .catch((error: unknown) =>
+          logger.warn(
+            { err: (error as Error).message },
+            "could not bring the index's bindings up to date; trying again shortly",
+          ),
+        )
+        .finally(() => {
+          indexing = undefined;
+        });
+    };
+    const indexes = setInterval(indexBindings, BINDING_INDEX_MS);
     const sweeps = setInterval(() => {
       forgetUnusedClusterSets(this.options.sql).catch((error: unknown) =>
         logger.warn(
@@ -975,8 +1001,9 @@ export class PlacementController {
       stop: async () => {
         clearInterval(relays);
         clearInterval(sweeps);
+        clearInterval(indexes);
         await consumption.stop();
-        await relaying;
+        await Promise.all([relaying, indexing]);
       },
     };
   }

@@ -113,6 +113,7 @@ export {
   getPolicy,
   getTemplate,
   getTemplates,
+  indexQueuedBindings,
   listBindings,
   listPolicies,
   listTemplateKeys,

@@ -8,7 +8,9 @@ import {
   forgetUnusedClusterSets,
   getBindings,
   getTemplates,
+  indexQueuedBindings,
   markTemplatesPlaced,
+  recordWorkStatus,
   saveBindings,
   unplacedTemplates,
   unsentWorks,
@@ -42,12 +44,15 @@ const decision = (
 
 describe("bindings saved in batches", () => {
   const handle = suiteDatabase("placement_store");
-  const indexed = async () =>
-    await handle.sql<
+  // What search shows once the index has caught up with the bindings.
+  const indexed = async () => {
+    while ((await indexQueuedBindings(handle.sql, 2)) === 2);
+    return await handle.sql<
       { name: string; created: string; rejections: unknown; object: Record<string, unknown> }[]
     >`
       select name, created_at::text as created, object #> '{status,rejections}' as rejections, object
       from resources where cluster = 'atoll.hub' order by name`;
+  };
 
   it("writes each decision's works, withdraws what left, and mirrors every binding into the index once", async () => {
     const taint = "TaintToleration: cluster(s) had untolerated taint {edge=true:NoSchedule}";
@@ -150,6 +155,106 @@ describe("bindings saved in batches", () => {
     }
     const [binding] = await getBindings(handle.sql, [{ namespace: "shop", name: "reusing" }]);
     expect(binding?.rejected).toEqual({ r: fleet });
+  });
+
+  it("indexes a binding once per pass however often it was written in between, not once per write", async () => {
+    await saveBindings(handle.sql, [decision("reported", ["eu", "us"], {})]);
+    // Written, and queued: the index does not show it until a pass.
+    expect((await indexed()).map((r) => r.name)).toContain("reported");
+    const changes = async () =>
+      (
+        await handle.sql<{ n: number }[]>`
+          select count(*)::int as n from resource_changes where cluster = 'atoll.hub' and name = 'reported'`
+      )[0]?.n;
+    const before = await changes();
+    // A rollout's status reports: each wrote the index row (and its history) again.
+    for (const [cluster, applied] of [
+      ["eu", false],
+      ["us", false],
+      ["eu", true],
+      ["us", true],
+    ] as const)
+      await recordWorkStatus(handle.sql, {
+        cluster,
+        namespace: "shop",
+        name: "reported",
+        generation: Number.MAX_SAFE_INTEGER,
+        applied,
+        manifests: [{ kind: "Deployment", healthy: true }],
+      });
+    const row = (await indexed()).find((r) => r.name === "reported");
+    expect(await changes()).toBe(before! + 1);
+    // The one pass shows the last of them.
+    expect(
+      (
+        row!.object.status as { aggregatedStatus: { clusterName: string; applied: boolean }[] }
+      ).aggregatedStatus.map((a) => [a.clusterName, a.applied]),
+    ).toEqual([
+      ["eu", true],
+      ["us", true],
+    ]);
+  });
+
+  it("indexes a binding written while a pass runs as it is once written, whichever takes its key first", async () => {
+    await saveBindings(handle.sql, [decision("raced", ["eu"], {})]);
+    await indexed();
+    const shownOn = async () =>
+      (
+        (await indexed()).find((r) => r.name === "raced")?.object.spec as { clusters: { name: string }[] }
+      )?.clusters.map((c) => c.name);
+    const writer = await handle.sql.reserve();
+    try {
+      // The write first, to a binding queued already: its key stays locked until it commits,
+      // and a pass meanwhile leaves it, rather than show the binding as it was before the write.
+      await handle.sql`update bindings set message = 'queued' where namespace = 'shop' and name = 'raced'`;
+      await writer`begin`;
+      await writer`update bindings set clusters = '[{"name": "us", "replicas": 1}]'::jsonb where namespace = 'shop' and name = 'raced'`;
+      expect(await indexQueuedBindings(handle.sql, 10)).toBe(0);
+    } finally {
+      await writer`commit`;
+      writer.release();
+    }
+    expect(await shownOn()).toEqual(["us"]);
+    const pass = await handle.sql.reserve();
+    try {
+      // The pass first: it has taken the key and read the binding as it was when the write
+      // comes, which waits for it and queues the key again.
+      await handle.sql`update bindings set clusters = '[{"name": "ap", "replicas": 1}]'::jsonb where namespace = 'shop' and name = 'raced'`;
+      await pass`begin`;
+      expect((await pass`select atoll_index_queued_bindings(10) as taken`)[0]?.taken).toBe(1);
+      const writing = handle.sql`update bindings set clusters = '[{"name": "eu", "replicas": 1}]'::jsonb where namespace = 'shop' and name = 'raced'`;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await pass`commit`;
+      await writing;
+    } finally {
+      pass.release();
+    }
+    expect(await shownOn()).toEqual(["eu"]);
+  });
+
+  it("does not take a key whose write commits while the pass runs, and index the binding as it was before", async () => {
+    await saveBindings(handle.sql, [decision("late", ["eu"], {})]);
+    await indexed();
+    // A long queue ahead of the binding's key: the pass takes its snapshot, then works through
+    // these before it comes to the key, which a write has locked and commits meanwhile.
+    await handle.sql`insert into binding_index_queue (namespace, name, queued_at)
+      select 'filler', 'f-' || i, now() - interval '1 hour' from generate_series(1, 20000) i`;
+    await handle.sql`update bindings set message = 'queued' where namespace = 'shop' and name = 'late'`;
+    const writer = await handle.sql.reserve();
+    try {
+      await writer`begin`;
+      await writer`update bindings set message = 'written while the pass ran' where namespace = 'shop' and name = 'late'`;
+      const pass = indexQueuedBindings(handle.sql, 100_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await writer`commit`;
+      await pass;
+    } finally {
+      writer.release();
+    }
+    const row = (await indexed()).find((r) => r.name === "late");
+    expect((row!.object.status as { conditions: { message: string }[] }).conditions[0]?.message).toBe(
+      "written while the pass ran",
+    );
   });
 
   it("keeps one outbox entry per write until its works are on the bus, and the relay finds the rest", async () => {

@@ -418,6 +418,16 @@ async function storeClusterSets(tx: postgres.TransactionSql, sets: Map<string, r
 }
 
 /**
+ * Brings the index rows of bindings written since the last pass up to date (search shows each
+ * binding as a ResourceBinding of the hub), at most `batch` of them, and returns how many it
+ * took: fewer than `batch` once none is behind. Passes may run at once.
+ */
+export async function indexQueuedBindings(sql: postgres.Sql, batch = 1000): Promise<number> {
+  const [row] = await sql<{ taken: number }[]>`select atoll_index_queued_bindings(${batch}) as taken`;
+  return row?.taken ?? 0;
+}
+
+/**
  * Removes the cluster sets no binding names any more (bindings rescheduled or deleted since).
  * Returns how many went.
  */

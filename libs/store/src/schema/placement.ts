@@ -141,6 +141,22 @@ export const clusterSets = pgTable("cluster_sets", {
   size: integer("size").notNull(),
 });
 
+/**
+ * Bindings whose index row (the ResourceBinding of the hub that search shows) is behind: every
+ * write to a binding queues its key here, and the queue is indexed in bulk, apart from the write.
+ * A binding changes with each cluster's status report (thousands a minute in a rollout); its
+ * index row, with its search words, took more of Postgres than the binding itself, once a report.
+ */
+export const bindingIndexQueue = pgTable(
+  "binding_index_queue",
+  {
+    namespace: text("namespace").notNull(),
+    name: text("name").notNull(),
+    queuedAt: timestamp("queued_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.namespace, t.name] }), index("binding_index_queue_age").on(t.queuedAt)],
+);
+
 /** The manifests one binding places on one cluster, as last sent, and what the agent reported. */
 export const works = pgTable(
   "works",
