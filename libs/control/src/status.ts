@@ -1,7 +1,7 @@
 import { type Bus, isUnreachable } from "@atoll/bus";
 import { ManifestState, type WorkStatus, workStatusCodec } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
-import { databaseUnavailable, recordWorkStatus, storableJson } from "@atoll/store";
+import { databaseUnavailable, recordWorkReports, storableJson } from "@atoll/store";
 import type postgres from "postgres";
 
 const decoder = new TextDecoder();
@@ -17,7 +17,8 @@ export async function recordWorkStatuses(
     durable: "work-status",
     filterSubject: bus.names.all("wstat"),
     codec: workStatusCodec,
-    maxBatch: 64,
+    // Recorded set-based, a batch a transaction.
+    maxBatch: 256,
     validate: (s: WorkStatus, subject) =>
       !s.workName.includes("/")
         ? "a work status names its work as <namespace>/<binding>"
@@ -28,22 +29,25 @@ export async function recordWorkStatuses(
     handler: async (deliveries) => {
       // Every report is read before any is recorded, so an unreadable one changes nothing.
       const reports = deliveries.map(({ data }) => ({ data, manifests: data.manifests.map(manifestView) }));
-      for (const { data, manifests } of reports) {
-        const slash = data.workName.indexOf("/");
-        const applied = data.manifests.every(
-          (m) => m.state === ManifestState.APPLIED || m.state === ManifestState.DELETED,
-        );
-        const recorded = await recordWorkStatus(sql, {
-          cluster: data.cluster,
-          namespace: data.workName.slice(0, slash),
-          name: data.workName.slice(slash + 1),
-          generation: Number(data.generation),
-          applied,
-          manifests,
-        });
-        if (!recorded)
+      const recorded = await recordWorkReports(
+        sql,
+        reports.map(({ data, manifests }) => {
+          const slash = data.workName.indexOf("/");
+          return {
+            cluster: data.cluster,
+            namespace: data.workName.slice(0, slash),
+            name: data.workName.slice(slash + 1),
+            generation: Number(data.generation),
+            applied: data.manifests.every(
+              (m) => m.state === ManifestState.APPLIED || m.state === ManifestState.DELETED,
+            ),
+            manifests,
+          };
+        }),
+      );
+      for (const [i, { data }] of reports.entries())
+        if (!recorded[i])
           logger.debug({ cluster: data.cluster, work: data.workName }, "ignored a status for an older work");
-      }
     },
   });
 }

@@ -122,6 +122,7 @@ export {
   type PolicyKey,
   type PolicyRow,
   type RejectionsToStore,
+  recordWorkReports,
   recordWorkStatus,
   saveBinding,
   saveBindings,
@@ -132,6 +133,7 @@ export {
   unsentWorks,
   upsertPolicy,
   upsertTemplate,
+  type WorkReport,
   type WorkRow,
 } from "./placement.js";
 export {

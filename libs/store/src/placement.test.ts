@@ -10,12 +10,14 @@ import {
   getTemplates,
   indexQueuedBindings,
   markTemplatesPlaced,
+  recordWorkReports,
   recordWorkStatus,
   saveBindings,
   unplacedTemplates,
   unsentWorks,
   upsertPolicy,
   upsertTemplate,
+  type WorkReport,
 } from "./placement.js";
 import { suiteDatabase } from "./testing.js";
 
@@ -192,6 +194,75 @@ describe("bindings saved in batches", () => {
     ).toEqual([
       ["eu", true],
       ["us", true],
+    ]);
+  });
+
+  it("records a batch of reports as it records them one at a time", async () => {
+    // Two copies of the same bindings: one gets the reports one by one, the other in one batch.
+    const copies = ["one-by-one", "batched"] as const;
+    for (const copy of copies) {
+      await saveBindings(handle.sql, [
+        decision(`${copy}-a`, ["eu", "us"], {}),
+        decision(`${copy}-b`, ["eu"], {}),
+      ]);
+      // b's work on eu is being withdrawn: its finished delete removes the work.
+      await saveBindings(handle.sql, [decision(`${copy}-b`, [], {})]);
+    }
+    const generations = new Map(
+      (
+        await handle.sql<{ cluster: string; name: string; generation: number }[]>`
+          select cluster, binding_name as name, generation::int from works where binding_namespace = 'shop'`
+      ).map((w) => [`${w.name}/${w.cluster}`, w.generation]),
+    );
+    const reports = (copy: string): WorkReport[] => {
+      const report = (binding: string, cluster: string, applied: boolean, older = false, healthy = true) => ({
+        cluster,
+        namespace: "shop",
+        name: `${copy}-${binding}`,
+        generation: generations.get(`${copy}-${binding}/${cluster}`)! - (older ? 1 : 0),
+        applied,
+        manifests: [{ kind: "Deployment", healthy }],
+      });
+      return [
+        report("a", "eu", false),
+        report("a", "us", true, false, false),
+        report("a", "eu", true), // replaces the first
+        report("a", "us", false, true), // older than the work: ignored
+        report("b", "eu", true), // the delete finished
+        report("b", "eu", false), // after it: no work left
+      ];
+    };
+    const oneByOne = [];
+    for (const report of reports("one-by-one")) oneByOne.push(await recordWorkStatus(handle.sql, report));
+    const batched = await recordWorkReports(handle.sql, reports("batched"));
+    expect(batched).toEqual(oneByOne);
+    expect(batched).toEqual([true, true, true, false, true, false]);
+    const state = async (copy: string) => ({
+      works: (
+        await handle.sql`
+          select replace(binding_name, ${copy}, '') as name, cluster, applied, status, reported_generation > 0 as reported
+          from works where binding_name like ${`${copy}-%`} order by 1, 2`
+      ).map((row) => ({ ...row })),
+      bindings: (
+        await handle.sql`
+          select replace(name, ${copy}, '') as name, aggregated_status from bindings where name like ${`${copy}-%`} order by 1`
+      ).map((row) => ({
+        ...row,
+        aggregated_status: Object.fromEntries(
+          Object.entries(row.aggregated_status as Record<string, { generation: number }>).map(
+            ([cluster, view]) => [
+              cluster,
+              { ...view, generation: view.generation - generations.get(`${copy}${row.name}/${cluster}`)! },
+            ],
+          ),
+        ),
+      })),
+    });
+    const expected = await state("one-by-one");
+    expect(await state("batched")).toEqual(expected);
+    expect(expected.bindings.map((b) => [b.name, Object.keys(b.aggregated_status)])).toEqual([
+      ["-a", ["eu", "us"]],
+      ["-b", []],
     ]);
   });
 

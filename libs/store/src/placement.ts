@@ -647,45 +647,117 @@ export async function deleteBinding(
   });
 }
 
+/** An agent's report on one of its works. */
+export interface WorkReport {
+  cluster: string;
+  namespace: string;
+  name: string;
+  generation: number;
+  applied: boolean;
+  manifests: Record<string, unknown>[];
+}
+
+/** An agent's report on a work, on its own: see recordWorkReports. */
+export async function recordWorkStatus(sql: postgres.Sql, report: WorkReport): Promise<boolean> {
+  return (await recordWorkReports(sql, [report]))[0]!;
+}
+
 /**
- * An agent's report on a work. A report for an older generation is ignored; a delete that
- * finished removes the work. The binding's aggregated status gains the cluster's view.
+ * Agents' reports on their works, in one transaction: whether each was recorded. A report for an
+ * older generation than the work's is ignored, as is one a later report on the same work in the
+ * list replaces; a delete that finished removes the work. Each binding's aggregated status gains
+ * its clusters' views. Set-based: a rollout brings tens of thousands of reports, and a
+ * transaction of five statements each held the scheduler to a few hundred a second.
  */
-export async function recordWorkStatus(
-  sql: postgres.Sql,
-  report: {
-    cluster: string;
-    namespace: string;
-    name: string;
-    generation: number;
-    applied: boolean;
-    manifests: Record<string, unknown>[];
-  },
-): Promise<boolean> {
-  return await sql.begin(async (tx) => {
-    // The binding's row first, as every writer takes them (see saveBinding).
-    await tx`select 1 from bindings where namespace = ${report.namespace} and name = ${report.name} for update`;
-    const [work] = await tx`
-      select generation::int, action from works where cluster = ${report.cluster} and binding_namespace = ${report.namespace} and binding_name = ${report.name} for update`;
-    if (!work || (work.generation as number) > report.generation) return false;
-    if (work.action === "delete" && report.applied) {
-      await tx`delete from works where cluster = ${report.cluster} and binding_namespace = ${report.namespace} and binding_name = ${report.name}`;
-      await tx`update bindings set aggregated_status = aggregated_status - ${report.cluster} where namespace = ${report.namespace} and name = ${report.name}`;
-      return true;
+export async function recordWorkReports(sql: postgres.Sql, reports: WorkReport[]): Promise<boolean[]> {
+  if (reports.length === 0) return [];
+  const keyOf = (r: { cluster: string; namespace: string; name: string }) =>
+    `${r.namespace}\u0000${r.name}\u0000${r.cluster}`;
+  const recorded = reports.map(() => false);
+  await sql.begin(async (tx) => {
+    const bindings = [...new Map(reports.map((r) => [`${r.namespace}\u0000${r.name}`, r])).values()].map(
+      ({ namespace, name }) => ({ namespace, name }),
+    );
+    const keys = [
+      ...new Map(
+        reports.map(({ cluster, namespace, name }) => [
+          keyOf({ cluster, namespace, name }),
+          { cluster, namespace, name },
+        ]),
+      ).values(),
+    ];
+    // Bindings' rows first, then their works, in the order every writer takes them (see saveBindings).
+    await tx`select 1 from bindings
+      where (namespace, name) in (select namespace, name from jsonb_to_recordset(${json(bindings)}::jsonb) as k(namespace text, name text))
+      order by namespace, name for update`;
+    const works = await tx<
+      { cluster: string; namespace: string; name: string; generation: number; action: string }[]
+    >`
+      select cluster, binding_namespace as namespace, binding_name as name, generation::int, action from works
+      where (cluster, binding_namespace, binding_name) in (
+        select cluster, namespace, name from jsonb_to_recordset(${json(keys)}::jsonb) as k(cluster text, namespace text, name text))
+      order by binding_namespace, binding_name, cluster for update`;
+    // The reports in turn, as if each were recorded on its own: a later one on a work replaces
+    // an earlier one, and one after a finished delete finds no work.
+    const current = new Map<string, { generation: number; action: string } | undefined>(
+      works.map((w) => [keyOf(w), w]),
+    );
+    const finishedKeys = new Set<string>();
+    const updates = new Map<string, WorkReport>();
+    for (const [i, report] of reports.entries()) {
+      const key = keyOf(report);
+      const work = current.get(key);
+      if (!work || work.generation > report.generation) continue;
+      recorded[i] = true;
+      if (work.action === "delete" && report.applied) {
+        current.set(key, undefined);
+        finishedKeys.add(key);
+        updates.delete(key);
+      } else updates.set(key, report);
     }
-    await tx`update works set applied = ${report.applied}, status = ${json(report.manifests)}::jsonb, reported_generation = ${report.generation}, updated_at = now()
-      where cluster = ${report.cluster} and binding_namespace = ${report.namespace} and binding_name = ${report.name}`;
-    const healthy = report.manifests.every((m) => m.healthy !== false);
-    const view = {
-      applied: report.applied,
-      healthy,
+    const finished = keys.filter((k) => finishedKeys.has(keyOf(k)));
+    const updated = [...updates.values()].map((report) => ({
+      cluster: report.cluster,
+      namespace: report.namespace,
+      name: report.name,
       generation: report.generation,
-      manifests: report.manifests,
+      applied: report.applied,
+      status: report.manifests,
+      view: {
+        applied: report.applied,
+        healthy: report.manifests.every((m) => m.healthy !== false),
+        generation: report.generation,
+        manifests: report.manifests,
+      },
+    }));
+    if (updated.length > 0)
+      await tx`update works w set applied = u.applied, status = u.status, reported_generation = u.generation, updated_at = now()
+        from jsonb_to_recordset(${json(updated)}::jsonb) as u(cluster text, namespace text, name text, applied boolean, status jsonb, generation bigint)
+        where w.cluster = u.cluster and w.binding_namespace = u.namespace and w.binding_name = u.name`;
+    if (finished.length > 0)
+      await tx`delete from works w
+        using jsonb_to_recordset(${json(finished)}::jsonb) as f(cluster text, namespace text, name text)
+        where w.cluster = f.cluster and w.binding_namespace = f.namespace and w.binding_name = f.name`;
+    // Each binding once: what its clusters' finished deletes take away, and their views added.
+    const changes = new Map<
+      string,
+      { namespace: string; name: string; gone: string[]; views: Record<string, unknown> }
+    >();
+    const changeOf = (r: { namespace: string; name: string }) => {
+      const key = `${r.namespace}\u0000${r.name}`;
+      const change = changes.get(key) ?? { namespace: r.namespace, name: r.name, gone: [], views: {} };
+      changes.set(key, change);
+      return change;
     };
-    await tx`update bindings set aggregated_status = jsonb_set(aggregated_status, array[${report.cluster}]::text[], ${json(view)}::jsonb)
-      where namespace = ${report.namespace} and name = ${report.name}`;
-    return true;
+    for (const f of finished) changeOf(f).gone.push(f.cluster);
+    for (const u of updated) changeOf(u).views[u.cluster] = u.view;
+    if (changes.size > 0)
+      await tx`update bindings b
+        set aggregated_status = (b.aggregated_status - array(select jsonb_array_elements_text(c.gone))) || c.views
+        from jsonb_to_recordset(${json([...changes.values()])}::jsonb) as c(namespace text, name text, gone jsonb, views jsonb)
+        where b.namespace = c.namespace and b.name = c.name`;
   });
+  return recorded;
 }
 
 /** Bindings that place their template on any of these clusters, or that are leaving one. */
