@@ -311,6 +311,31 @@ spec:
         CLUSTERS.some((c) => allows(grantsOf(role), "read", c, b.namespace, b.kind)),
       ).length;
       expect(items.length, role).toBe(expectedCount);
+      // A page at a time, one binding a page: the same bindings, each once, in the same order.
+      const paged: string[] = [];
+      for (let token = ""; ; ) {
+        const page = (await (
+          await hub.fetch(`/api/v1/bindings?limit=1${token ? `&continue=${token}` : ""}`, { token: as(role) })
+        ).json()) as { items: Any[]; continue: string | null };
+        expect(page.items.length, role).toBeLessThanOrEqual(1);
+        paged.push(...page.items.map((b) => `${b.namespace}/${b.name}`));
+        if (!page.continue) break;
+        token = page.continue;
+      }
+      expect(paged, role).toEqual(items.map((b) => `${b.namespace}/${b.name}`));
+    }
+  });
+
+  it("bindings: a page's limit and continue token are checked, and another list's token is refused", async () => {
+    for (const [query, code] of [
+      ["limit=0", "INVALID_LIMIT"],
+      ["limit=1001", "INVALID_LIMIT"],
+      ["continue=not-a-token", "INVALID_CONTINUE"],
+      [`continue=${Buffer.from(JSON.stringify({ offset: 5 })).toString("base64url")}`, "INVALID_CONTINUE"],
+    ]) {
+      const response = await hub.fetch(`/api/v1/bindings?${query}`);
+      expect(response.status, query).toBe(400);
+      expect(((await response.json()) as { code: string }).code, query).toBe(code);
     }
   });
 

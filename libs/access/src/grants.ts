@@ -129,9 +129,21 @@ export function visibleRows(principal: Principal, verb: Verb = "read"): Conditio
 
 /** Clusters a principal may see anything of: "all", or their names. */
 export function visibleClusters(principal: Principal, verb: Verb = "read"): "all" | string[] {
+  return visibleScope(principal, "clusters", verb);
+}
+
+/**
+ * The clusters, namespaces or kinds some grant of the verb covers: "all", or their names. What a
+ * query may narrow to before the exact check of each row (can, clustersAllowed).
+ */
+export function visibleScope(
+  principal: Principal,
+  part: "clusters" | "namespaces" | "kinds",
+  verb: Verb = "read",
+): "all" | string[] {
   const grants = grantsFor(principal, verb);
-  if (grants.some((g) => g.clusters.includes("*"))) return "all";
-  return [...new Set(grants.flatMap((g) => g.clusters))];
+  if (grants.some((g) => g[part].includes("*"))) return "all";
+  return [...new Set(grants.flatMap((g) => g[part]))];
 }
 
 /**

@@ -14,5 +14,6 @@ export {
   type Verb,
   visibleClusters,
   visibleRows,
+  visibleScope,
 } from "./grants.js";
 export { hashSecret, mintToken, parseToken, secretMatches } from "./tokens.js";

@@ -98,6 +98,28 @@ export function Table(props: {
 export const age = (time: string | null | undefined, now = Date.now()): string =>
   time ? humanAge(time, now) : "never";
 
+/**
+ * Previous and next of a list the API pages with continue tokens: next follows the token, and
+ * previous is the browser's back, since a token leads only forward.
+ */
+export function Pager(props: {
+  page: number;
+  next: string | null | undefined;
+  loading: boolean;
+  onNext: (token: string) => void;
+}) {
+  return (
+    <nav class="pager">
+      <button type="button" disabled={props.loading || props.page <= 1} onClick={() => history.back()}>
+        ← Previous
+      </button>
+      <button type="button" disabled={props.loading || !props.next} onClick={() => props.onNext(props.next!)}>
+        Next →
+      </button>
+    </nav>
+  );
+}
+
 export function Severity(props: { value: string }) {
   return <span class={`severity ${props.value}`}>{props.value}</span>;
 }

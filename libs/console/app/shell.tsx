@@ -108,7 +108,7 @@ function Section(props: { route: Route }) {
       return rest.length === 2 ? (
         <BindingPage namespace={decodeURIComponent(rest[0]!)} name={decodeURIComponent(rest[1]!)} />
       ) : (
-        <PlacementPage />
+        <PlacementPage route={route} />
       );
     case "audit":
       return <AuditPage route={route} />;

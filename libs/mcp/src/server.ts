@@ -47,6 +47,8 @@ const limit = (max: number, fallback: number) =>
     .optional()
     .describe(`how many to return, 1 to ${max} (default ${fallback})`);
 
+const continueToken = z.string().max(4096).optional().describe("the continue token of the previous page");
+
 /** Query parameters a read through the gateway may carry: none of them streams. */
 const gatewayQuery = z
   .object({
@@ -130,7 +132,7 @@ export function createAtollMcpServer(options: AtollMcpOptions): McpServer {
         query: z.string().min(1).max(MAX_QUERY_CHARS).describe("the words, SQL or question"),
         mode: z.enum(["keyword", "sql", "nl"]).optional().describe("how to read the query (default keyword)"),
         limit: limit(100, 20),
-        continue: z.string().max(4096).optional().describe("the continue token of the previous page"),
+        continue: continueToken,
       },
       annotations: readOnly,
     },
@@ -337,25 +339,19 @@ export function createAtollMcpServer(options: AtollMcpOptions): McpServer {
       title: "List placements",
       description:
         "Placement bindings: each template, the policy that placed it, and the clusters it went to.",
-      inputSchema: { namespace: namespaceName.optional(), limit: limit(500, 100) },
+      inputSchema: { namespace: namespaceName.optional(), limit: limit(500, 100), continue: continueToken },
       annotations: readOnly,
     },
     async (args) => {
-      const answer = await get("/api/v1/bindings");
-      const all = ((answer.items ?? []) as Json[]).filter(
-        (b) => args.namespace === undefined || b.namespace === args.namespace,
-      );
-      const items = all.slice(0, args.limit ?? 100);
+      const answer = await get("/api/v1/bindings", {
+        namespace: args.namespace,
+        limit: args.limit ?? 100,
+        continue: args.continue,
+      });
       return text(
         bounded(
-          {
-            total: all.length,
-            items,
-            ...(items.length < all.length
-              ? { truncated: `${items.length} of ${all.length} shown; raise limit` }
-              : {}),
-          },
-          { key: "items", narrow: "filter by namespace" },
+          { items: answer.items ?? [], continue: answer.continue ?? null },
+          { key: "items", narrow: "ask for a lower limit, filter by namespace, and page with continue" },
         ),
       );
     },

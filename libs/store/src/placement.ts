@@ -301,10 +301,27 @@ export async function getBindings(
   );
 }
 
-export async function listBindings(sql: postgres.Sql): Promise<BindingRow[]> {
+/**
+ * Up to `limit` bindings in order of namespace and name, after a position when given, within
+ * the namespaces and template kinds named (each "all" for any): one page of a list.
+ */
+export async function listBindings(
+  sql: postgres.Sql,
+  page: {
+    limit: number;
+    after?: { namespace: string; name: string } | undefined;
+    namespaces: "all" | string[];
+    kinds: "all" | string[];
+  },
+): Promise<BindingRow[]> {
+  const { after, namespaces, kinds } = page;
   return await withRejectionsListed(
     sql,
-    await sql`select ${BINDING_COLUMNS(sql)} from bindings order by namespace, name`,
+    await sql`select ${BINDING_COLUMNS(sql)} from bindings
+      where (${after === undefined} or (namespace, name) > (${after?.namespace ?? ""}, ${after?.name ?? ""}))
+        and (${namespaces === "all"} or namespace = any(${namespaces === "all" ? [] : namespaces}::text[]))
+        and (${kinds === "all"} or kind = any(${kinds === "all" ? [] : kinds}::text[]))
+      order by namespace, name limit ${page.limit}`,
   );
 }
 

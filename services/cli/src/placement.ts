@@ -44,7 +44,16 @@ export async function runPlacement(
   }
   const [what, target] = positionals;
   if (command === "get" && (what === "bindings" || what === "binding")) {
-    const { items } = (await hub.call("GET", "/api/v1/bindings")) as { items: Any[] };
+    // Every page, as kubectl lists in chunks.
+    const items: Any[] = [];
+    for (let token: string | null = ""; token !== null; ) {
+      const page = (await hub.call(
+        "GET",
+        `/api/v1/bindings?limit=500${token ? `&continue=${encodeURIComponent(token)}` : ""}`,
+      )) as { items: Any[]; continue: string | null };
+      items.push(...page.items);
+      token = page.continue;
+    }
     const clusters = (b: Any) =>
       b.clusters.map((c: Any) => (c.replicas === undefined ? c.name : `${c.name}:${c.replicas}`)).join(",") ||
       "<none>";

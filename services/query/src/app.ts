@@ -45,7 +45,7 @@ import { addressed, type Query, within } from "./address.js";
 import { type AuthOptions, authentication } from "./auth.js";
 import { cachedFor } from "./cache.js";
 import { consoleRoutes } from "./console-routes.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
+import { decodeCursor, encodeCursor, parseLimit } from "./cursor.js";
 import { deadLetterRoutes } from "./dead-letter-routes.js";
 import { createGateway, type GatewaySettings, gatewayRoutes } from "./gateway-routes.js";
 import { groupRuleRoutes } from "./group-rule-routes.js";
@@ -95,17 +95,7 @@ export interface QueryAppOptions {
   gateway?: GatewaySettings;
 }
 
-const MAX_LIMIT = 1000;
 const MAX_QUERY_CHARS = 16 * 1024;
-
-function parseLimit(raw: string | undefined): number {
-  if (raw === undefined) return 100;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw badRequest("INVALID_LIMIT", `limit must be a whole number from 1 to ${MAX_LIMIT}, got "${raw}"`);
-  }
-  return limit;
-}
 
 export function buildQueryApp(options: QueryAppOptions) {
   // Our pino and Fastify's bundled pino types differ only in version; the logger is the same shape.

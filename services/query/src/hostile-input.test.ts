@@ -134,6 +134,7 @@ function requests(text: string): InjectOptions[] {
     },
     { method: "DELETE", url: `/api/v1/tokens/${q}` },
     { url: `/api/v1/bindings/${q}/${q}` },
+    { url: `/api/v1/bindings?namespace=${q}&limit=${q}&continue=${q}` },
     { url: `/api/v1/insight/topology?cluster=${q}&namespace=${q}&kind=${q}&name=${q}` },
     { url: `/api/v1/issues?q=${q}&severity=${q}` },
     { url: `/api/v1/gateway/audit?user=${q}&since=${q}&limit=${q}&continue=${q}` },
@@ -142,6 +143,7 @@ function requests(text: string): InjectOptions[] {
     ...[
       { name: "search", arguments: { query: text, mode: "nl" } },
       { name: "search", arguments: { query: text, mode: "sql", continue: text } },
+      { name: "list_bindings", arguments: { namespace: text, continue: text } },
       { name: "get_object", arguments: { cluster: text, kind: text, name: text } },
       { name: "gateway_get", arguments: { cluster: "known", path: text, query: { labelSelector: text } } },
       { name: "apply", arguments: { documents: text } },

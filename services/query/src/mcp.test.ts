@@ -2,7 +2,14 @@ import { randomBytes } from "node:crypto";
 import { Bus } from "@atoll/bus";
 import { silentLogger } from "@atoll/log";
 import { MAX_OUTPUT_CHARS } from "@atoll/mcp";
-import { applyIndexOps, type ObjectRow, recordIssues, registerCluster, saveBinding } from "@atoll/store";
+import {
+  applyIndexOps,
+  indexQueuedBindings,
+  type ObjectRow,
+  recordIssues,
+  registerCluster,
+  saveBinding,
+} from "@atoll/store";
 import { suiteDatabase } from "@atoll/store/testing";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -161,6 +168,8 @@ describe("the MCP server over streamable HTTP", () => {
         },
         { c1: [{ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "shop", namespace } }] },
       );
+    // As the scheduler does a second later: the bindings are searchable as the hub's objects.
+    await indexQueuedBindings(handle.sql);
     app = testQueryApp(handle, { auth: { adminToken: ADMIN }, bus });
     url = await app.listen({ host: "127.0.0.1", port: 0 });
     const roles = {

@@ -257,7 +257,13 @@ export const OPENAPI_DOCUMENT = {
     },
     "/api/v1/bindings": {
       get: {
-        summary: "Where each template went, and why",
+        summary:
+          "Where each template went, and why: a page of the bindings the caller may read, in order of namespace and name ({items, continue}; a page may hold fewer than limit, and continue is null after the last)",
+        parameters: [
+          query("namespace", "only this namespace's bindings"),
+          query("limit", "bindings per page (1-1000)", { type: "integer", default: 100 }),
+          query("continue", "token from the previous page"),
+        ],
         responses: { "200": json({ type: "object" }), ...errors },
       },
     },

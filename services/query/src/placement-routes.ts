@@ -1,4 +1,4 @@
-import { clustersAllowed, type Principal } from "@atoll/access";
+import { clustersAllowed, type Principal, visibleScope } from "@atoll/access";
 import type { Bus } from "@atoll/bus";
 import {
   applyDocuments,
@@ -20,6 +20,7 @@ import {
 import type { FastifyInstance } from "fastify";
 import type postgres from "postgres";
 import { demand } from "./auth.js";
+import { decodeCursor, encodeCursor, parseLimit } from "./cursor.js";
 import { badRequest, HttpProblem } from "./problem.js";
 
 /**
@@ -42,6 +43,30 @@ function readableBinding(principal: Principal, binding: BindingRow): BindingRow 
   const clusters = clustersAllowed(principal, "read", { namespace: binding.namespace, kind: binding.kind });
   if (clusters.length === 0) return undefined;
   return clusters.includes("*") ? binding : bindingWithin(binding, (c) => clusters.includes(c));
+}
+
+/** Pages' worth of bindings one list request reads at most, looking for ones the caller may read. */
+const BINDINGS_SCANNED_PER_PAGE = 10;
+
+/** The virtual cluster whose ResourceBindings the index shows bindings as. */
+const HUB_CLUSTER = "atoll.hub";
+
+/** A list position as a continue token carries it: the keyset cursor of the hub's ResourceBinding. */
+const bindingCursor = (position: { namespace: string; name: string }) => ({
+  cluster: HUB_CLUSTER,
+  kind: "ResourceBinding",
+  namespace: position.namespace,
+  name: position.name,
+  uid: "",
+});
+
+function bindingPosition(cursor: ReturnType<typeof decodeCursor>): { namespace: string; name: string } {
+  if ("offset" in cursor || cursor.cluster !== HUB_CLUSTER || cursor.kind !== "ResourceBinding")
+    throw badRequest(
+      "INVALID_CONTINUE",
+      "the continue token is not one GET /api/v1/bindings issued; repeat the request without it",
+    );
+  return { namespace: cursor.namespace, name: cursor.name };
 }
 
 /** A binding as the API shows it: each rejected cluster with its reason. */
@@ -109,14 +134,39 @@ export function placementRoutes(
     });
   }
 
+  // A page at a time, in order of namespace and name: a fleet's bindings number in the tens of
+  // thousands, each with every cluster's status. The query narrows to the namespaces and kinds
+  // the caller's grants name, and each row is then checked, so a page may hold fewer than its
+  // limit; at most BINDINGS_SCANNED_PER_PAGE pages' worth are read for one.
   app.get("/api/v1/bindings", async (request) => {
-    const bindings = await listBindings(sql);
-    return {
-      items: bindings.flatMap((b) => {
-        const readable = readableBinding(request.principal, b);
-        return readable ? [shownBinding(readable)] : [];
-      }),
-    };
+    const query = request.query as { limit?: string; continue?: string; namespace?: string };
+    const limit = parseLimit(query.limit);
+    const granted = visibleScope(request.principal, "namespaces");
+    const namespaces =
+      query.namespace === undefined
+        ? granted
+        : granted === "all" || granted.includes(query.namespace)
+          ? [query.namespace]
+          : [];
+    let after = query.continue ? bindingPosition(decodeCursor(query.continue)) : undefined;
+    const items: ReturnType<typeof shownBinding>[] = [];
+    for (let scanned = 0; items.length < limit && scanned < limit * BINDINGS_SCANNED_PER_PAGE; ) {
+      const rows = await listBindings(sql, {
+        limit,
+        after,
+        namespaces,
+        kinds: visibleScope(request.principal, "kinds"),
+      });
+      scanned += rows.length;
+      for (const row of rows) {
+        after = { namespace: row.namespace, name: row.name };
+        const readable = readableBinding(request.principal, row);
+        if (readable) items.push(shownBinding(readable));
+        if (items.length === limit) break;
+      }
+      if (rows.length < limit && items.length < limit) return { items, continue: null };
+    }
+    return { items, continue: after ? encodeCursor(bindingCursor(after)) : null };
   });
 
   app.get("/api/v1/bindings/:namespace/:name", async (request) => {

@@ -1,6 +1,9 @@
-import type { Json } from "../api.js";
-import { Link, Problem, Table, useApi } from "../components.js";
-import { href } from "../router.js";
+import { type Json, withQuery } from "../api.js";
+import { Link, Pager, Problem, Table, useApi } from "../components.js";
+import { href, navigate, type Route } from "../router.js";
+
+/** Bindings a page shows. */
+const PAGE = 100;
 
 /** The API gives each cluster's reason; a fleet shares a few reasons among many clusters. */
 function byReason(rejected: Record<string, string>): Map<string, string[]> {
@@ -11,8 +14,11 @@ function byReason(rejected: Record<string, string>): Map<string, string[]> {
 }
 
 /** Placement: bindings, where each template went and why the other clusters were not chosen. */
-export function PlacementPage() {
-  const bindings = useApi("/api/v1/bindings");
+export function PlacementPage(props: { route: Route }) {
+  const { query } = props.route;
+  const after = query.get("continue") ?? "";
+  const page = Number(query.get("page") ?? "1") || 1;
+  const bindings = useApi(withQuery("/api/v1/bindings", { limit: PAGE, continue: after }));
   const items: Json[] = bindings.data?.items ?? [];
   return (
     <section class="page">
@@ -38,6 +44,12 @@ export function PlacementPage() {
             ? "Loading…"
             : "No binding you may read. Apply a template and a policy with atoll apply."
         }
+      />
+      <Pager
+        page={page}
+        next={bindings.data?.continue}
+        loading={bindings.loading}
+        onNext={(token) => navigate(href("placement", { continue: token, page: String(page + 1) }))}
       />
     </section>
   );

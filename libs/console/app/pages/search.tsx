@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { type Json, withQuery } from "../api.js";
-import { age, Problem, Table, useApi } from "../components.js";
+import { age, Pager, Problem, Table, useApi } from "../components.js";
 import { href, navigate, type Route } from "../router.js";
 import { ObjectDrawer, type ObjectRef } from "./object.js";
 
@@ -122,18 +122,12 @@ export function SearchPage(props: { route: Route }) {
               empty="No object matches, among those you may read."
             />
           )}
-          <nav class="pager">
-            <button type="button" disabled={answer.loading || page <= 1} onClick={() => history.back()}>
-              ← Previous
-            </button>
-            <button
-              type="button"
-              disabled={answer.loading || !answer.data.continue}
-              onClick={() => go({ continue: answer.data.continue, page: String(page + 1) })}
-            >
-              Next →
-            </button>
-          </nav>
+          <Pager
+            page={page}
+            next={answer.data.continue}
+            loading={answer.loading}
+            onNext={(token) => go({ continue: token, page: String(page + 1) })}
+          />
         </>
       )}
       {!q && <p class="muted">Search every cluster you may read, in any of the three languages.</p>}
