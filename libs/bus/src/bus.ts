@@ -312,8 +312,8 @@ export class Bus {
     const { streams, clustersBucket, leasesBucket, membersBucket } = this.names;
     for (const stream of [
       ...Object.values(streams),
-      ...[clustersBucket, leasesBucket, membersBucket, this.names.leaderBucket("scheduler")].map(
-        (bucket) => `KV_${bucket}`,
+      ...[clustersBucket, leasesBucket, membersBucket, this.names.leaderBucket("scheduler")].map((bucket) =>
+        this.names.bucketStream(bucket),
       ),
     ])
       await this.jsm.streams.delete(stream).catch(() => false);
@@ -330,7 +330,7 @@ export class Bus {
   watchClusters(onEntry: (entry: KvEntry) => Promise<void>): { stop(): void } {
     let stopped = false;
     let current: { stop(): void } | undefined;
-    const stream = `KV_${this.names.clustersBucket}`;
+    const stream = this.names.bucketStream(this.names.clustersBucket);
     let watchedStream = "";
     const check = setInterval(async () => {
       const created = await this.jsm.streams.info(stream).then(
@@ -466,7 +466,10 @@ export class Bus {
    * which needs no KV API permissions (an agent has none).
    */
   async putHeartbeat(cluster: string, bytes: Uint8Array): Promise<void> {
-    await this.js.publish(`$KV.${this.names.clustersBucket}.${assertClusterName(cluster)}`, bytes);
+    await this.js.publish(
+      this.names.bucketSubject(this.names.clustersBucket, assertClusterName(cluster)),
+      bytes,
+    );
   }
 
   /** Whether the NATS server answers a round trip within a few seconds. */

@@ -17,6 +17,10 @@ export interface BusNames {
   readonly membersBucket: string;
   /** The bucket whose one key names the process that leads a role (see Leadership). */
   leaderBucket(role: string): string;
+  /** The stream JetStream keeps a KV bucket in. */
+  bucketStream(bucket: string): string;
+  /** The subject a bucket's key is stored under; ">" for every key. */
+  bucketSubject(bucket: string, key: string): string;
   resources(cluster: string): string;
   heartbeat(cluster: string): string;
   placement(): string;
@@ -77,6 +81,8 @@ export function busNames(prefix = ""): BusNames {
       if (!/^[a-z]+$/.test(role)) throw new Error(`invalid leader role "${role}"`);
       return stream(`leader_${role}`);
     },
+    bucketStream: (bucket) => `KV_${bucket}`,
+    bucketSubject: (bucket, key) => `$KV.${bucket}.${key}`,
     resources: perCluster("res"),
     heartbeat: perCluster("hb"),
     work: perCluster("work"),

@@ -19,7 +19,7 @@ export function agentPermissions(names: BusNames, cluster: string): Permissions 
       names.resources(c),
       names.workStatus(c),
       names.syncRules(c),
-      `$KV.${names.clustersBucket}.${c}`,
+      names.bucketSubject(names.clustersBucket, c),
       `$JS.API.CONSUMER.INFO.${work}`,
       `$JS.API.CONSUMER.MSG.NEXT.${work}`,
       `$JS.ACK.${work}.>`,

@@ -118,7 +118,9 @@ export class ClusterLeases {
   private async liveMembers(): Promise<number> {
     const { bus } = this.options;
     const bucket = bus.names.membersBucket;
-    const info = await bus.jsm.streams.info(`KV_${bucket}`, { subjects_filter: `$KV.${bucket}.>` });
+    const info = await bus.jsm.streams.info(bus.names.bucketStream(bucket), {
+      subjects_filter: bus.names.bucketSubject(bucket, ">"),
+    });
     return Object.keys(info.state.subjects ?? {}).length;
   }
 
@@ -283,7 +285,7 @@ export class ClusterLeases {
     const { bus } = this.options;
     const bucket = bus.names.membersBucket;
     await bus.jsm.streams
-      .purge(`KV_${bucket}`, { filter: `$KV.${bucket}.${this.id}` })
+      .purge(bus.names.bucketStream(bucket), { filter: bus.names.bucketSubject(bucket, this.id) })
       .catch(() => undefined);
   }
 }
