@@ -106,7 +106,7 @@ if (config.ATOLL_MODE === "hub") {
 } else {
   const rules =
     config.ATOLL_MODE === "pull"
-      ? await requestSyncRules(bus, cluster!)
+      ? await requestSyncRules(bus, cluster!, logger)
       : config.ATOLL_SYNC_RULES
         ? parseSyncRules(readFileSync(config.ATOLL_SYNC_RULES, "utf8"))
         : undefined;
