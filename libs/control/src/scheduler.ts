@@ -178,8 +178,49 @@ const PLACEMENT_CONSUMER = "scheduler";
 /** Postgres or NATS out of reach: what to try again later, rather than any template's fault. */
 const outage = (error: unknown) => databaseUnavailable(error) || isUnreachable(error);
 
+/** A propagation policy as election weighs it, made once per batch rather than per template. */
+interface PolicyCandidate {
+  doc: PropagationPolicyDoc;
+  name: string;
+  /** None for a ClusterPropagationPolicy. */
+  namespace: string | undefined;
+  priority: number;
+  resourceSelectors: PropagationPolicyDoc["spec"]["resourceSelectors"];
+  clusterWide: boolean;
+  preemption?: NonNullable<PropagationPolicyDoc["spec"]["preemption"]>;
+  authority: Authority;
+}
+
+/** A batch's policies, sorted once for all its templates. */
+interface BatchPolicies {
+  propagation: PolicyCandidate[];
+  overrides: { doc: OverridePolicyDoc; authority: Authority }[];
+}
+
+function batchPolicies(policies: Awaited<ReturnType<typeof listPolicies>>): BatchPolicies {
+  const propagation: PolicyCandidate[] = [];
+  const overrides: BatchPolicies["overrides"] = [];
+  for (const p of policies) {
+    if (p.kind === "OverridePolicy" || p.kind === "ClusterOverridePolicy")
+      overrides.push({ doc: p.document as unknown as OverridePolicyDoc, authority: p.authority });
+    if (p.kind !== "PropagationPolicy" && p.kind !== "ClusterPropagationPolicy") continue;
+    const doc = p.document as unknown as PropagationPolicyDoc;
+    propagation.push({
+      doc,
+      name: doc.metadata.name,
+      namespace: p.kind === "PropagationPolicy" ? doc.metadata.namespace : undefined,
+      priority: doc.spec.priority ?? 0,
+      resourceSelectors: doc.spec.resourceSelectors,
+      clusterWide: p.kind === "ClusterPropagationPolicy",
+      ...(doc.spec.preemption ? { preemption: doc.spec.preemption } : {}),
+      authority: p.authority,
+    });
+  }
+  return { propagation, overrides };
+}
+
 export interface PlacementContext {
-  policies: Awaited<ReturnType<typeof listPolicies>>;
+  policies: BatchPolicies;
   clusters: ClusterState[];
   /** Where each cluster is in clusters, by name: a decision looks clusters up by name, per cluster it places on. */
   indexOf: Map<string, number>;
@@ -248,7 +289,7 @@ export class PlacementController {
       return assumeReplicas(cluster, total, 1);
     });
     return {
-      policies,
+      policies: batchPolicies(policies),
       clusters: assumedClusters,
       indexOf: new Map(assumedClusters.map((cluster, index) => [cluster.name, index])),
       disruption,
@@ -419,49 +460,29 @@ export class PlacementController {
     previous: BindingRow | undefined,
   ): Promise<Outcome> {
     const { sql, logger } = this.options;
-    const { policies, clusters } = context;
+    const { clusters } = context;
+    const { propagation, overrides } = context.policies;
     const bindingNamespace = key.namespace;
     const name = bindingName({ kind: key.kind, metadata: { name: key.name } });
-    const propagation = policies
-      .filter((p) => p.kind === "PropagationPolicy" || p.kind === "ClusterPropagationPolicy")
-      .map((p) => p.document as unknown as PropagationPolicyDoc);
     if (!template) {
       // The user deleted the template: it leaves every cluster, unless its policy preserves it there.
       if (!previous) return {};
       const preserve = Boolean(
-        propagation.find((p) => policyRef(p) === previous.policy)?.spec.preserveResourcesOnDeletion,
+        propagation.find((p) => policyRef(p.doc) === previous.policy)?.doc.spec.preserveResourcesOnDeletion,
       );
       return { withdraw: { namespace: bindingNamespace, name, preserve } };
     }
     const doc = template.document as TemplateDoc;
-    const overrides = policies
-      .filter((p) => p.kind === "OverridePolicy" || p.kind === "ClusterOverridePolicy")
-      .map((p) => ({ doc: p.document as unknown as OverridePolicyDoc, authority: p.authority }));
     // A claimed template keeps its policy unless a policy with preemption Always takes it;
     // otherwise the namespace's policies beat cluster-wide ones.
-    const candidates = propagation
-      .filter((p) => p.kind === "ClusterPropagationPolicy" || p.metadata.namespace === key.namespace)
-      .map((p) => ({
-        doc: p,
-        name: p.metadata.name,
-        priority: p.spec.priority ?? 0,
-        resourceSelectors: p.spec.resourceSelectors,
-        clusterWide: p.kind === "ClusterPropagationPolicy",
-        ...(p.spec.preemption ? { preemption: p.spec.preemption } : {}),
-      }));
-    const elect = (list: PropagationPolicyDoc[]) =>
-      electPolicy(
-        doc as never,
-        candidates.filter((c) => list.includes(c.doc)),
-      )?.doc;
-    const holder = candidates.find((c) => policyRef(c.doc) === template.claimedBy && elect([c.doc]));
+    const candidates = propagation.filter((c) => c.clusterWide || c.namespace === key.namespace);
+    const elect = (list: PolicyCandidate[]) => electPolicy(doc as never, list)?.doc;
+    const holder = candidates.find((c) => policyRef(c.doc) === template.claimedBy && elect([c]));
     const claimed = holder && holderAfterPreemption(doc as never, holder, candidates).doc;
     const policy =
       claimed ??
-      elect(
-        propagation.filter((p) => p.kind === "PropagationPolicy" && p.metadata.namespace === key.namespace),
-      ) ??
-      elect(propagation.filter((p) => p.kind === "ClusterPropagationPolicy"));
+      elect(candidates.filter((c) => !c.clusterWide)) ??
+      elect(candidates.filter((c) => c.clusterWide));
     const base = {
       namespace: bindingNamespace,
       name,
@@ -497,8 +518,7 @@ export class PlacementController {
     const known = context.indexOf;
     // Both the template and its policy carry the clusters their authors could write; nothing is
     // placed outside either, and what already runs outside them is left as it is.
-    const policyAuthority =
-      policies.find((p) => p.document === (policy as unknown))?.authority ?? FLEET_AUTHORITY;
+    const policyAuthority = propagation.find((p) => p.doc === policy)?.authority ?? FLEET_AUTHORITY;
     const outsideGrants = (cluster: string) =>
       !authorityCovers(template.authority, cluster)
         ? `outside the write grants of ${template.authority.appliedBy || "the hub"}, who applied the template`
