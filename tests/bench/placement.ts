@@ -319,10 +319,21 @@ async function main(): Promise<void> {
         50,
       );
       const schedulerPid = scheduler.process.pid!;
+      /** Starts counting the CPU the scheduler and Postgres use; the function returned tells how much so far. */
+      const cpuFromNow = async () => {
+        const scheduler = cpuSeconds(schedulerPid);
+        const postgres = await backendCpu(handle.sql);
+        return async () => {
+          let postgresUsed = 0;
+          for (const [pid, used] of await backendCpu(handle.sql))
+            postgresUsed += used - (postgres.get(pid) ?? 0);
+          return { scheduler: cpuSeconds(schedulerPid) - scheduler, postgres: postgresUsed };
+        };
+      };
       /** Places templates through the scheduler: seconds from the first request to the last binding. */
       const round = async (list: TemplateDoc[]) => {
         const [before] = await handle.sql`select count(*)::int as n from bindings`;
-        const cpuBefore = { scheduler: cpuSeconds(schedulerPid), postgres: await backendCpu(handle.sql) };
+        const cpu = await cpuFromNow();
         const start = performance.now();
         // Requests come from many writers at once; 500 are in flight at a time, as a hub under
         // load sees them, rather than one client waiting for each acknowledgement in turn.
@@ -352,10 +363,7 @@ async function main(): Promise<void> {
           250,
         );
         const seconds = (performance.now() - start) / 1000;
-        let postgres = 0;
-        for (const [pid, used] of await backendCpu(handle.sql))
-          postgres += used - (cpuBefore.postgres.get(pid) ?? 0);
-        return { seconds, published, scheduler: cpuSeconds(schedulerPid) - cpuBefore.scheduler, postgres };
+        return { seconds, published, ...(await cpu()) };
       };
       const rate = (count: number, seconds: number) => Math.round(count / seconds);
       // A hub's scheduler runs for weeks: the timed round runs on one that has placed before. Its
@@ -386,7 +394,7 @@ async function main(): Promise<void> {
       >`
         select cluster, binding_namespace as namespace, binding_name as name, generation::text from works
         where binding_namespace like 'team-%'`;
-      const reportCpuBefore = { scheduler: cpuSeconds(schedulerPid), postgres: await backendCpu(handle.sql) };
+      const reportCpu = await cpuFromNow();
       const reportStart = performance.now();
       const status = (work: (typeof placedWorks)[number]) => ({
         subject: bus.names.workStatus(work.cluster),
@@ -448,13 +456,11 @@ async function main(): Promise<void> {
         500,
       );
       const reportSeconds = (performance.now() - reportStart) / 1000;
-      let reportPostgres = 0;
-      for (const [pid, used] of await backendCpu(handle.sql))
-        reportPostgres += used - (reportCpuBefore.postgres.get(pid) ?? 0);
+      const reportUsed = await reportCpu();
       const perReport = (cpu: number) => ((cpu * 1000) / placedWorks.length).toFixed(2);
       console.log(
         `status reports: ${placedWorks.length} in ${reportSeconds.toFixed(1)} s = ${rate(placedWorks.length, reportSeconds)} reports/s, recorded and indexed; ` +
-          `CPU per report: scheduler ${perReport(cpuSeconds(schedulerPid) - reportCpuBefore.scheduler)} ms, Postgres ${perReport(reportPostgres)} ms`,
+          `CPU per report: scheduler ${perReport(reportUsed.scheduler)} ms, Postgres ${perReport(reportUsed.postgres)} ms`,
       );
       console.log("Karmada's published figure: about 22 bindings/s (v1.15)");
     } finally {
