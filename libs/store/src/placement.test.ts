@@ -244,17 +244,15 @@ describe("bindings saved in batches", () => {
           from works where binding_name like ${`${copy}-%`} order by 1, 2`
       ).map((row) => ({ ...row })),
       bindings: (
-        await handle.sql`
+        await handle.sql<{ name: string; aggregated_status: Record<string, { generation: number }> }[]>`
           select replace(name, ${copy}, '') as name, aggregated_status from bindings where name like ${`${copy}-%`} order by 1`
       ).map((row) => ({
         ...row,
         aggregated_status: Object.fromEntries(
-          Object.entries(row.aggregated_status as Record<string, { generation: number }>).map(
-            ([cluster, view]) => [
-              cluster,
-              { ...view, generation: view.generation - generations.get(`${copy}${row.name}/${cluster}`)! },
-            ],
-          ),
+          Object.entries(row.aggregated_status).map(([cluster, view]) => [
+            cluster,
+            { ...view, generation: view.generation - generations.get(`${copy}${row.name}/${cluster}`)! },
+          ]),
         ),
       })),
     });
