@@ -476,6 +476,12 @@ export async function saveBinding(
   return (await saveBindings(sql, [{ binding, manifests, keep }]))[0]!;
 }
 
+/** A binding's namespace and name as one map key; with a cluster, its work's. */
+const bindingKey = (binding: { namespace: string; name: string }) =>
+  `${binding.namespace}\u0000${binding.name}`;
+const workKey = (work: { cluster: string; namespace: string; name: string }) =>
+  `${bindingKey(work)}\u0000${work.cluster}`;
+
 /**
  * saveBinding for many decisions in one transaction and a handful of statements, whatever their
  * number: the scheduler's batches. Returns each decision's works to publish, in the order given.
@@ -484,8 +490,7 @@ export async function saveBinding(
  */
 export async function saveBindings(sql: postgres.Sql, decisions: BindingDecision[]): Promise<WorkRow[][]> {
   if (decisions.length === 0) return [];
-  const keyOf = (namespace: string, name: string) => `${namespace}\u0000${name}`;
-  const index = new Map(decisions.map((d, i) => [keyOf(d.binding.namespace, d.binding.name), i]));
+  const index = new Map(decisions.map((d, i) => [bindingKey(d.binding), i]));
   if (index.size < decisions.length) throw new Error("saveBindings was given one binding twice");
   const sets = new Map<string, readonly string[]>();
   const rows = decisions.map(({ binding }) => ({
@@ -521,7 +526,7 @@ export async function saveBindings(sql: postgres.Sql, decisions: BindingDecision
     );
     const withdrawals = existing
       .filter((work) => {
-        const { manifests, keep = [] } = decisions[index.get(keyOf(work.namespace, work.name))!]!;
+        const { manifests, keep = [] } = decisions[index.get(bindingKey(work))!]!;
         return !manifests[work.cluster] && !keep.includes(work.cluster) && work.action !== "delete";
       })
       .map(({ cluster, namespace, name }) => ({ cluster, namespace, name }));
@@ -539,7 +544,7 @@ export async function saveBindings(sql: postgres.Sql, decisions: BindingDecision
           where works.action <> 'apply' or works.manifests is distinct from excluded.manifests
         returning binding_namespace as namespace, binding_name as name, cluster, generation::int`;
       for (const row of applied) {
-        const at = index.get(keyOf(row.namespace, row.name))!;
+        const at = index.get(bindingKey(row))!;
         out[at]!.push({
           cluster: row.cluster,
           generation: row.generation,
@@ -565,7 +570,7 @@ export async function saveBindings(sql: postgres.Sql, decisions: BindingDecision
         where works.cluster = w.cluster and works.binding_namespace = w.namespace and works.binding_name = w.name
         returning works.binding_namespace as namespace, works.binding_name as name, works.cluster, works.generation::int, works.manifests`;
       for (const row of withdrawn)
-        out[index.get(keyOf(row.namespace, row.name))!]!.push({
+        out[index.get(bindingKey(row))!]!.push({
           cluster: row.cluster,
           generation: row.generation,
           manifests: row.manifests,
@@ -688,17 +693,17 @@ export async function recordWorkStatus(sql: postgres.Sql, report: WorkReport): P
  */
 export async function recordWorkReports(sql: postgres.Sql, reports: WorkReport[]): Promise<boolean[]> {
   if (reports.length === 0) return [];
-  const keyOf = (r: { cluster: string; namespace: string; name: string }) =>
-    `${r.namespace}\u0000${r.name}\u0000${r.cluster}`;
   const recorded = reports.map(() => false);
   await sql.begin(async (tx) => {
-    const bindings = [...new Map(reports.map((r) => [`${r.namespace}\u0000${r.name}`, r])).values()].map(
-      ({ namespace, name }) => ({ namespace, name }),
-    );
+    const bindings = [
+      ...new Map(
+        reports.map(({ namespace, name }) => [bindingKey({ namespace, name }), { namespace, name }]),
+      ).values(),
+    ];
     const keys = [
       ...new Map(
         reports.map(({ cluster, namespace, name }) => [
-          keyOf({ cluster, namespace, name }),
+          workKey({ cluster, namespace, name }),
           { cluster, namespace, name },
         ]),
       ).values(),
@@ -717,12 +722,12 @@ export async function recordWorkReports(sql: postgres.Sql, reports: WorkReport[]
     // The reports in turn, as if each were recorded on its own: a later one on a work replaces
     // an earlier one, and one after a finished delete finds no work.
     const current = new Map<string, { generation: number; action: string } | undefined>(
-      works.map((w) => [keyOf(w), w]),
+      works.map((w) => [workKey(w), w]),
     );
     const finishedKeys = new Set<string>();
     const updates = new Map<string, WorkReport>();
     for (const [i, report] of reports.entries()) {
-      const key = keyOf(report);
+      const key = workKey(report);
       const work = current.get(key);
       if (!work || work.generation > report.generation) continue;
       recorded[i] = true;
@@ -732,24 +737,11 @@ export async function recordWorkReports(sql: postgres.Sql, reports: WorkReport[]
         updates.delete(key);
       } else updates.set(key, report);
     }
-    const finished = keys.filter((k) => finishedKeys.has(keyOf(k)));
-    const updated = [...updates.values()].map((report) => ({
-      cluster: report.cluster,
-      namespace: report.namespace,
-      name: report.name,
-      generation: report.generation,
-      applied: report.applied,
-      status: report.manifests,
-      view: {
-        applied: report.applied,
-        healthy: report.manifests.every((m) => m.healthy !== false),
-        generation: report.generation,
-        manifests: report.manifests,
-      },
-    }));
+    const finished = keys.filter((k) => finishedKeys.has(workKey(k)));
+    const updated = [...updates.values()];
     if (updated.length > 0)
-      await tx`update works w set applied = u.applied, status = u.status, reported_generation = u.generation, updated_at = now()
-        from jsonb_to_recordset(${json(updated)}::jsonb) as u(cluster text, namespace text, name text, applied boolean, status jsonb, generation bigint)
+      await tx`update works w set applied = u.applied, status = u.manifests, reported_generation = u.generation, updated_at = now()
+        from jsonb_to_recordset(${json(updated)}::jsonb) as u(cluster text, namespace text, name text, applied boolean, manifests jsonb, generation bigint)
         where w.cluster = u.cluster and w.binding_namespace = u.namespace and w.binding_name = u.name`;
     if (finished.length > 0)
       await tx`delete from works w
@@ -761,13 +753,23 @@ export async function recordWorkReports(sql: postgres.Sql, reports: WorkReport[]
       { namespace: string; name: string; gone: string[]; views: Record<string, unknown> }
     >();
     const changeOf = (r: { namespace: string; name: string }) => {
-      const key = `${r.namespace}\u0000${r.name}`;
-      const change = changes.get(key) ?? { namespace: r.namespace, name: r.name, gone: [], views: {} };
-      changes.set(key, change);
+      const change = changes.get(bindingKey(r)) ?? {
+        namespace: r.namespace,
+        name: r.name,
+        gone: [],
+        views: {},
+      };
+      changes.set(bindingKey(r), change);
       return change;
     };
     for (const f of finished) changeOf(f).gone.push(f.cluster);
-    for (const u of updated) changeOf(u).views[u.cluster] = u.view;
+    for (const u of updated)
+      changeOf(u).views[u.cluster] = {
+        applied: u.applied,
+        healthy: u.manifests.every((m) => m.healthy !== false),
+        generation: u.generation,
+        manifests: u.manifests,
+      };
     if (changes.size > 0)
       await tx`update bindings b
         set aggregated_status = (b.aggregated_status - array(select jsonb_array_elements_text(c.gone))) || c.views

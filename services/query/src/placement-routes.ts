@@ -148,15 +148,11 @@ export function placementRoutes(
         : granted === "all" || granted.includes(query.namespace)
           ? [query.namespace]
           : [];
+    const kinds = visibleScope(request.principal, "kinds");
     let after = query.continue ? bindingPosition(decodeCursor(query.continue)) : undefined;
     const items: ReturnType<typeof shownBinding>[] = [];
     for (let scanned = 0; items.length < limit && scanned < limit * BINDINGS_SCANNED_PER_PAGE; ) {
-      const rows = await listBindings(sql, {
-        limit,
-        after,
-        namespaces,
-        kinds: visibleScope(request.principal, "kinds"),
-      });
+      const rows = await listBindings(sql, { limit, after, namespaces, kinds });
       scanned += rows.length;
       for (const row of rows) {
         after = { namespace: row.namespace, name: row.name };
