@@ -32,7 +32,6 @@ import {
   PlacementError,
   type PropagationPolicyDoc,
   type Rejections,
-  type Resources,
   reject,
   rejectedClusters,
   replicaRequests,
@@ -67,6 +66,7 @@ import {
 } from "@atoll/store";
 import type postgres from "postgres";
 import { requestPlacement } from "./apply.js";
+import { AssumedLoad } from "./assumed-load.js";
 import { type FleetHealth, fleetView } from "./fleet.js";
 
 export const policyRef = (doc: { kind: string; metadata: { namespace?: string; name: string } }) =>
@@ -84,9 +84,23 @@ export async function clusterStates(
 /** Room left in a bus message for the work's name, cluster, generation and headers. */
 const WORK_ENVELOPE_BYTES = 4096;
 
+const UTF8 = new TextEncoder();
+
+/** Manifests as a work message carries them, encoded once for the size check and the publish. */
+const encodedManifests = new WeakMap<Record<string, unknown>, Uint8Array>();
+
+function encodedManifest(manifest: Record<string, unknown>): Uint8Array {
+  let bytes = encodedManifests.get(manifest);
+  if (!bytes) {
+    bytes = UTF8.encode(JSON.stringify(manifest));
+    encodedManifests.set(manifest, bytes);
+  }
+  return bytes;
+}
+
 /** Bytes a cluster's manifests take in a work message. */
 function workBytes(manifests: Record<string, unknown>[]): number {
-  return manifests.reduce((sum, m) => sum + Buffer.byteLength(JSON.stringify(m)) + 8, 0);
+  return manifests.reduce((sum, m) => sum + encodedManifest(m).length + 8, 0);
 }
 
 /**
@@ -140,8 +154,6 @@ interface WorkSend {
   /** Tells a deliberate resend apart from the first send, which NATS would drop as a repeat. */
   occasion?: string;
 }
-
-const UTF8 = new TextEncoder();
 
 /** Most templates owed a placement that one look asks again for. */
 const RELAY_BATCH = 1000;
@@ -249,7 +261,7 @@ export interface PlacementControllerOptions {
  */
 export class PlacementController {
   /** Replicas placed lately on each cluster, which its heartbeats may not count yet. */
-  private readonly assumed = new Map<string, { requests: Resources; replicas: number; until: number }[]>();
+  private readonly assumed = new AssumedLoad(ASSUMED_FOR_MS);
 
   /** Settles once the batch deciding now has decided: the next one waits for it. */
   private deciding: Promise<void> = Promise.resolve();
@@ -269,24 +281,10 @@ export class PlacementController {
       Date.now(),
       (this.options.graceSeconds ?? 30) * 1000,
     );
-    const now = Date.now();
-    for (const [cluster, entries] of this.assumed) {
-      const current = entries.filter((a) => a.until > now);
-      if (current.length > 0) this.assumed.set(cluster, current);
-      else this.assumed.delete(cluster);
-    }
-    // What a cluster is assumed to run is the sum of what was placed on it: one state per
-    // cluster, rather than one per placement still assumed (tens of thousands in a busy minute).
+    this.assumed.expire(Date.now());
     const assumedClusters = clusters.map((cluster) => {
-      const entries = this.assumed.get(cluster.name);
-      if (!entries) return cluster;
-      const total = { cpuMillis: 0, memoryBytes: 0, pods: 0 };
-      for (const { requests, replicas } of entries) {
-        total.cpuMillis += requests.cpuMillis * replicas;
-        total.memoryBytes += requests.memoryBytes * replicas;
-        total.pods += requests.pods * replicas;
-      }
-      return assumeReplicas(cluster, total, 1);
+      const load = this.assumed.of(cluster.name);
+      return load ? assumeReplicas(cluster, load, 1) : cluster;
     });
     return {
       policies: batchPolicies(policies),
@@ -311,9 +309,7 @@ export class PlacementController {
       const index = context.indexOf.get(target.name);
       if (added <= 0 || index === undefined) continue;
       context.clusters[index] = assumeReplicas(context.clusters[index]!, requests, added);
-      const entries = this.assumed.get(target.name) ?? [];
-      entries.push({ requests, replicas: added, until: Date.now() + ASSUMED_FOR_MS });
-      this.assumed.set(target.name, entries);
+      this.assumed.add(target.name, requests, added, Date.now());
     }
   }
 
@@ -912,7 +908,7 @@ export class PlacementController {
               name: `${namespace}/${name}`,
               generation: BigInt(work.generation),
               action: work.action === "apply" ? WorkAction.APPLY : WorkAction.DELETE,
-              manifests: work.manifests.map((m) => UTF8.encode(JSON.stringify(m))),
+              manifests: work.manifests.map(encodedManifest),
               conflictResolution:
                 conflict === "Overwrite" ? ConflictResolution.OVERWRITE : ConflictResolution.ABORT,
               preserveResources: work.preserve ?? false,
