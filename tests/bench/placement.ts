@@ -51,7 +51,7 @@ import {
   upsertTemplate,
 } from "@atoll/store";
 import type postgres from "postgres";
-import { cpuSeconds } from "./stats.js";
+import { cpuSeconds, machineCpu } from "./stats.js";
 
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 1000);
 const TEMPLATES = Number(process.env.BENCH_TEMPLATES ?? 10_000);
@@ -323,11 +323,17 @@ async function main(): Promise<void> {
       const cpuFromNow = async () => {
         const scheduler = cpuSeconds(schedulerPid);
         const postgres = await backendCpu(handle.sql);
+        const machine = machineCpu();
         return async () => {
           let postgresUsed = 0;
           for (const [pid, used] of await backendCpu(handle.sql))
             postgresUsed += used - (postgres.get(pid) ?? 0);
-          return { scheduler: cpuSeconds(schedulerPid) - scheduler, postgres: postgresUsed };
+          const now = machineCpu();
+          return {
+            scheduler: cpuSeconds(schedulerPid) - scheduler,
+            postgres: postgresUsed,
+            machine: { busy: now.busy - machine.busy, steal: now.steal - machine.steal, cores: now.cores },
+          };
         };
       };
       /** Places templates through the scheduler: seconds from the first request to the last binding. */
@@ -385,7 +391,9 @@ async function main(): Promise<void> {
       const perBinding = (cpu: number) => ((cpu * 1000) / TEMPLATES).toFixed(2);
       console.log(
         `CPU per binding: scheduler ${perBinding(warm.scheduler)} ms (${((100 * warm.scheduler) / warm.seconds).toFixed(0)}% of a core, ` +
-          `its threads together), Postgres ${perBinding(warm.postgres)} ms`,
+          `its threads together), Postgres ${perBinding(warm.postgres)} ms, the whole machine ${perBinding(warm.machine.busy)} ms ` +
+          `(${((100 * warm.machine.busy) / (warm.seconds * warm.machine.cores)).toFixed(0)}% of its ${warm.machine.cores} cores busy, ` +
+          `${((100 * warm.machine.steal) / (warm.seconds * warm.machine.cores)).toFixed(0)}% taken by the host)`,
       );
       // A rollout's status reports: each cluster's agent reports each of its works applied and
       // healthy once, as in the first minutes after a placement.

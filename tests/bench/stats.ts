@@ -18,3 +18,19 @@ export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
+
+/**
+ * The whole machine's CPU seconds so far, from /proc/stat: busy (user, system, interrupts) and
+ * stolen by the hypervisor, summed over every core, and how many cores there are.
+ */
+export function machineCpu(): { busy: number; steal: number; cores: number } {
+  const lines = readFileSync("/proc/stat", "utf8").split("\n");
+  // user nice system idle iowait irq softirq steal
+  const total = lines[0]!.split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = total as [number, ...number[]];
+  return {
+    busy: (user + nice! + system! + irq! + softirq!) / CLOCK_TICKS,
+    steal: steal! / CLOCK_TICKS,
+    cores: lines.filter((line) => /^cpu\d/.test(line)).length,
+  };
+}
