@@ -365,10 +365,14 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
     : input.memo
       ? entry(input.memo.tallies, verdicts, freshTally)
       : freshTally();
-  const feasible = tally.feasible.map((i) => input.clusters[i]!);
+  // The feasible clusters by index: a template sharing its batch-mates' tally lists them only
+  // when it needs them as a list, not for each decision.
+  const feasibleIndex = tally.feasible;
+  const clusterAt = (i: number) => input.clusters[feasibleIndex[i]!]!;
+  const feasibleList = () => feasibleIndex.map((i) => input.clusters[i]!);
   const { reasons, policyRejected } = tally;
   const rejected: ScheduledRejections = { ...tally.rejected };
-  if (feasible.length === 0) {
+  if (feasibleIndex.length === 0) {
     // The summary counts reasons as Karmada's FitError words them; each cluster's carries its plugin.
     const counts = new Map<string, number>();
     for (const reason of reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
@@ -414,33 +418,34 @@ function scheduleOnce(input: ScheduleInput, term: Placement, termName: string | 
     // The shared order is kept as it is and mended where candidates changed: sorting the whole
     // fleet again for each template had been the largest cost of a decision.
     const replaced: [CandidateWithLabels, CandidateWithLabels][] = [];
-    feasible.forEach((cluster, i) => {
-      if (shared.from[i] === cluster) return;
+    for (let i = 0; i < feasibleIndex.length; i++) {
+      const cluster = clusterAt(i);
+      if (shared.from[i] === cluster) continue;
       shared.from[i] = cluster;
       const before = shared.list[i];
       const made = candidateOf(cluster);
       shared.list[i] = made;
       if (before) replaced.push([before, made]);
-    });
+    }
     if (shared.ordered && replaced.length <= MENDED_AT_MOST) reorderCandidates(shared.ordered, replaced);
     else shared.ordered = orderCandidates(shared.list);
     candidates = shared.list;
     ordered = shared.ordered;
   } else {
-    candidates = feasible.map(candidateOf);
+    candidates = feasibleList().map(candidateOf);
     ordered = orderCandidates(candidates);
   }
   // Only spreading by label reads labels by name: the map is made the first time it does.
   let labels: Map<string, Record<string, string>> | undefined;
   const labelsOf = (name: string) => {
-    labels ??= new Map(feasible.map((c) => [c.name, c.labels ?? {}]));
+    labels ??= new Map(feasibleList().map((c) => [c.name, c.labels ?? {}]));
     return labels.get(name) ?? {};
   };
   const selected = selectOrdered(ordered, term, replicas, labelsOf);
   // Most of a fleet is feasible and not selected: the binding names the feasible list it shares
   // with its batch-mates, less the clusters it took.
   if (selected.length < candidates.length) {
-    tally.names ??= Object.freeze(feasible.map((c) => c.name));
+    tally.names ??= Object.freeze(feasibleList().map((c) => c.name));
     rejected["not selected under the spread constraints"] = {
       of: tally.names,
       less: selected.map((c) => c.name),

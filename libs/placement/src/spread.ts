@@ -147,11 +147,17 @@ export function selectGroups(
   return best;
 }
 
-/** Values of a field for a cluster; a multi-zone cluster belongs to each of its zones. */
-function groupKeys(cluster: Candidate, field: Exclude<Field, "cluster">): string[] {
-  if (field === "zone") return cluster.zones ?? [];
-  if (field === "region") return cluster.region ? [cluster.region] : [];
-  return cluster.provider ? [cluster.provider] : [];
+/**
+ * Values of a field for a cluster; a multi-zone cluster belongs to each of its zones. A region or
+ * provider is a single value, not wrapped in a list: this runs for every feasible cluster of
+ * every binding a topology spread places.
+ */
+function groupKeys(
+  cluster: Candidate,
+  field: Exclude<Field, "cluster">,
+): string | readonly string[] | undefined {
+  if (field === "zone") return cluster.zones;
+  return (field === "region" ? cluster.region : cluster.provider) || undefined;
 }
 
 function constraintFor(constraints: SpreadConstraint[], field: Field): SpreadConstraint | undefined {
@@ -172,9 +178,10 @@ function selectByCluster(
     );
   const needCount = Math.min(ordered.length, constraint.maxGroups ?? ordered.length);
   const selected = ordered.slice(0, needCount);
-  const rest = ordered.slice(needCount);
   const total = () => selected.reduce((s, c) => s + c.availableReplicas, 0);
   if (needReplicas < 0 || total() >= needReplicas) return selected;
+  // Only a selection short of capacity looks at the rest of the fleet.
+  const rest = ordered.slice(needCount);
   for (let i = selected.length - 1; i >= 0 && total() < needReplicas; i--) {
     let bestIndex = -1;
     for (let j = 0; j < rest.length; j++)
@@ -228,8 +235,15 @@ export function selectFromGroups(
     const best = members.get(group.name)!.find((c) => !selected.includes(c));
     if (best) selected.push(best);
   }
+  // The chosen groups' other clusters, each once (a multi-zone cluster is in several groups).
   const taken = new Set(selected);
-  const pool = [...new Set(chosen.flatMap((g) => members.get(g.name)!))].filter((c) => !taken.has(c));
+  const pool: Candidate[] = [];
+  for (const group of chosen)
+    for (const cluster of members.get(group.name)!)
+      if (!taken.has(cluster)) {
+        taken.add(cluster);
+        pool.push(cluster);
+      }
   const limit = Math.min(
     selected.length + pool.length,
     clusterConstraint?.maxGroups ?? Number.MAX_SAFE_INTEGER,
@@ -252,19 +266,16 @@ export function scoreGroups(
 ): ScoredGroup[] {
   const members = new Map<string, Candidate[]>();
   const label = groupConstraint.spreadByLabel;
+  const field = (groupConstraint.spreadByField ?? "zone") as Exclude<Field, "cluster">;
+  const join = (key: string, cluster: Candidate) => {
+    const group = members.get(key);
+    if (group) group.push(cluster);
+    else members.set(key, [cluster]);
+  };
   for (const cluster of ordered) {
-    const value = label !== undefined ? options.labelsOf?.(cluster.name)[label] : undefined;
-    const keys =
-      label !== undefined
-        ? value === undefined
-          ? []
-          : [value]
-        : groupKeys(cluster, (groupConstraint.spreadByField ?? "zone") as Exclude<Field, "cluster">);
-    for (const key of keys) {
-      const group = members.get(key);
-      if (group) group.push(cluster);
-      else members.set(key, [cluster]);
-    }
+    const keys = label !== undefined ? options.labelsOf?.(cluster.name)[label] : groupKeys(cluster, field);
+    if (typeof keys === "string") join(keys, cluster);
+    else if (keys) for (const key of keys) join(key, cluster);
   }
   const minGroups = groupConstraint.minGroups ?? 1;
   const clusterMinGroups = clusterConstraint?.minGroups ?? 1;
