@@ -32,13 +32,15 @@ import {
   PlacementError,
   type PropagationPolicyDoc,
   type Rejections,
+  type RenderedWork,
+  type RenderTarget,
   reject,
   rejectedClusters,
+  renderWorks,
   replicaRequests,
   type ScheduledRejections,
   scheduleBinding,
   type TemplateDoc,
-  workManifests,
 } from "@atoll/placement";
 import {
   type BindingDecision,
@@ -796,28 +798,50 @@ export class PlacementController {
       secretKey && sealed ? (openSecretValues(templateKey(secretKey), doc) as TemplateDoc) : doc;
     const openedTemplate = opened(template);
     const openedDeps = deps.map(opened);
-    for (const target of targets) {
+    // An override changes only clusters its author could write: clusters are rendered together
+    // with the overrides they may get (for most bindings, every cluster with all of them).
+    const byOverrides = new Map<
+      string,
+      { policies: OverridePolicyDoc[]; at: number[]; targets: RenderTarget[] }
+    >();
+    for (const [at, target] of targets.entries()) {
+      const permitted = overrides.filter((o) => authorityCovers(o.authority, target.name));
+      const key = permitted.map((o) => overrides.indexOf(o)).join(",");
+      let group = byOverrides.get(key);
+      if (!group) {
+        group = { policies: permitted.map((o) => o.doc), at: [], targets: [] };
+        byOverrides.set(key, group);
+      }
       const index = context.indexOf.get(target.name);
-      const cluster = (index === undefined ? undefined : context.clusters[index]) ?? { name: target.name };
+      group.at.push(at);
+      group.targets.push({
+        cluster: (index === undefined ? undefined : context.clusters[index]) ?? { name: target.name },
+        replicas: target.replicas,
+      });
+    }
+    const works: RenderedWork[] = [];
+    for (const group of byOverrides.values())
+      renderWorks({
+        template: openedTemplate,
+        dependencies: openedDeps,
+        overridePolicies: group.policies,
+        binding: `${template.metadata.namespace ?? ""}.${name}`,
+        targets: group.targets,
+      }).forEach((work, i) => {
+        works[group.at[i]!] = work;
+      });
+    for (const [at, target] of targets.entries()) {
+      const work = works[at]!;
       // As Karmada's ensureWork: an override that cannot apply for one cluster costs that
       // cluster's work only; the others are rendered and sent.
-      try {
-        const rendered = workManifests({
-          template: openedTemplate,
-          replicas: target.replicas,
-          cluster,
-          // An override changes only clusters its author could write.
-          overridePolicies: overrides
-            .filter((o) => authorityCovers(o.authority, target.name))
-            .map((o) => o.doc),
-          dependencies: openedDeps,
-          binding: `${template.metadata.namespace ?? ""}.${name}`,
-        }).manifests;
-        const clusterKey = secretKey && workKey(secretKey, target.name);
-        manifests[target.name] = clusterKey ? rendered.map((m) => sealSecretValues(clusterKey, m)) : rendered;
-      } catch (error) {
-        failures[target.name] = `its overrides could not be applied: ${(error as Error).message}`;
+      if ("error" in work) {
+        failures[target.name] = `its overrides could not be applied: ${work.error.message}`;
+        continue;
       }
+      const clusterKey = secretKey && workKey(secretKey, target.name);
+      manifests[target.name] = clusterKey
+        ? work.manifests.map((m) => sealSecretValues(clusterKey, m))
+        : work.manifests;
     }
     return { manifests, failures };
   }

@@ -151,6 +151,9 @@ export {
   cleanTemplate,
   dependencies,
   MANAGED_BY_LABEL,
+  type RenderedWork,
+  type RenderTarget,
+  renderWorks,
   reviseReplicas,
   workManifests,
 } from "./works.js";

@@ -159,19 +159,23 @@ export function applyOverriders(manifest: JsonObject, overriders: Overriders): J
   return result;
 }
 
+/** An override rule as it applies to a manifest, with the policy it comes from. */
+export interface PlannedRule {
+  /** "<kind>/<namespace>/<name>" of its policy, as a work's applied overrides name it. */
+  policy: string;
+  targetCluster?: ClusterAffinity;
+  overriders: Overriders;
+}
+
 /**
- * The manifest for one cluster: ClusterOverridePolicies, then the template namespace's
- * OverridePolicies; within each, least specific first (so the most specific is applied last and
- * wins), then by name; every rule whose target matches the cluster, in order.
+ * The override rules a manifest is subject to, in the order they apply, whatever the cluster:
+ * ClusterOverridePolicies, then the manifest namespace's OverridePolicies; within each, least
+ * specific first (so the most specific is applied last and wins), then by name; each policy's
+ * rules in order. Worked out once per manifest, not once per cluster it goes to.
  */
-export function applyOverridePolicies(
-  manifest: JsonObject,
-  policies: OverridePolicyDoc[],
-  cluster: ClusterInfo,
-): { manifest: JsonObject; applied: string[] } {
+export function overridePlan(manifest: JsonObject, policies: OverridePolicyDoc[]): PlannedRule[] {
   const template = manifest as TemplateRef;
-  const applied: string[] = [];
-  let result = manifest;
+  const plan: PlannedRule[] = [];
   for (const kind of ["ClusterOverridePolicy", "OverridePolicy"] as const) {
     const candidates = policies
       .filter((p) => p.kind === kind)
@@ -189,22 +193,47 @@ export function applyOverridePolicies(
       .filter((c) => c.priority > 0)
       .sort((a, b) => a.priority - b.priority || (a.policy.metadata.name < b.policy.metadata.name ? -1 : 1));
     for (const { policy } of candidates) {
+      const name = `${kind}/${policy.metadata.namespace ? `${policy.metadata.namespace}/` : ""}${policy.metadata.name}`;
       const rules =
         policy.spec.overrideRules ??
         (policy.spec.overriders
           ? [{ targetCluster: policy.spec.targetCluster, overriders: policy.spec.overriders }]
           : []);
-      let used = false;
-      for (const rule of rules) {
-        if (rule.targetCluster && !clusterMatches(cluster, rule.targetCluster)) continue;
-        result = applyOverriders(result, rule.overriders);
-        used = true;
-      }
-      if (used)
-        applied.push(
-          `${kind}/${policy.metadata.namespace ? `${policy.metadata.namespace}/` : ""}${policy.metadata.name}`,
-        );
+      for (const rule of rules)
+        plan.push({
+          policy: name,
+          ...(rule.targetCluster ? { targetCluster: rule.targetCluster } : {}),
+          overriders: rule.overriders,
+        });
     }
   }
+  return plan;
+}
+
+/** The rules of a plan that target a cluster, in order. */
+export function rulesFor(plan: PlannedRule[], cluster: ClusterInfo): PlannedRule[] {
+  return plan.filter((rule) => !rule.targetCluster || clusterMatches(cluster, rule.targetCluster));
+}
+
+/** A manifest with rules applied in order, and the policies they came from, each once. */
+export function applyRules(
+  manifest: JsonObject,
+  rules: PlannedRule[],
+): { manifest: JsonObject; applied: string[] } {
+  let result = manifest;
+  const applied: string[] = [];
+  for (const rule of rules) {
+    result = applyOverriders(result, rule.overriders);
+    if (applied.at(-1) !== rule.policy) applied.push(rule.policy);
+  }
   return { manifest: result, applied };
+}
+
+/** The manifest for one cluster under the override policies (see overridePlan for the order). */
+export function applyOverridePolicies(
+  manifest: JsonObject,
+  policies: OverridePolicyDoc[],
+  cluster: ClusterInfo,
+): { manifest: JsonObject; applied: string[] } {
+  return applyRules(manifest, rulesFor(overridePlan(manifest, policies), cluster));
 }

@@ -1,4 +1,4 @@
-import { applyOverridePolicies, type OverridePolicyDoc } from "./overrides.js";
+import { applyRules, type OverridePolicyDoc, overridePlan, type PlannedRule, rulesFor } from "./overrides.js";
 import type { TemplateDoc } from "./policy.js";
 import type { ClusterInfo } from "./types.js";
 
@@ -78,10 +78,70 @@ export function dependencies(template: TemplateDoc): { kind: string; name: strin
   return [...found.values()];
 }
 
+/** A cluster a binding's works go to, and its share of the replicas. */
+export interface RenderTarget {
+  cluster: ClusterInfo;
+  replicas: number | undefined;
+}
+
+/** The manifests one cluster gets, or why its override rules could not be applied. */
+export type RenderedWork = { manifests: TemplateDoc[]; appliedOverrides: string[] } | { error: Error };
+
 /**
- * The manifests one cluster gets for a binding: the template with its share of replicas and the
- * override policies for that cluster, then its dependencies with theirs, each labelled as ours.
+ * The manifests each target cluster gets for a binding: the template with its share of replicas
+ * and the override rules for that cluster, then its dependencies with theirs, each labelled as
+ * ours. Clusters with the same share and the same rules get one rendering (the same objects,
+ * made once): most of a binding's clusters differ in nothing else.
  */
+export function renderWorks(options: {
+  template: TemplateDoc;
+  dependencies?: TemplateDoc[];
+  overridePolicies: OverridePolicyDoc[];
+  binding: string;
+  targets: RenderTarget[];
+}): RenderedWork[] {
+  const documents = [options.template, ...(options.dependencies ?? [])].map(cleanTemplate);
+  const plans = documents.map((doc) => overridePlan(doc, options.overridePolicies));
+  const render = (replicas: number | undefined, rules: PlannedRule[][]): RenderedWork => {
+    const applied: string[] = [];
+    try {
+      const manifests = documents.map((doc, i) => {
+        const { manifest, applied: used } = applyRules(
+          i === 0 ? reviseReplicas(doc, replicas) : doc,
+          rules[i]!,
+        );
+        applied.push(...used);
+        return {
+          ...manifest,
+          metadata: {
+            ...manifest.metadata,
+            labels: {
+              ...manifest.metadata?.labels,
+              [MANAGED_BY_LABEL]: "atoll",
+              [BINDING_LABEL]: options.binding,
+            },
+          },
+        } as TemplateDoc;
+      });
+      return { manifests, appliedOverrides: [...new Set(applied)] };
+    } catch (error) {
+      return { error: error as Error };
+    }
+  };
+  const rendered = new Map<string, RenderedWork>();
+  return options.targets.map(({ cluster, replicas }) => {
+    const rules = plans.map((plan) => rulesFor(plan, cluster));
+    const key = `${replicas}/${rules.map((used, i) => used.map((rule) => plans[i]!.indexOf(rule)).join(",")).join("/")}`;
+    let work = rendered.get(key);
+    if (!work) {
+      work = render(replicas, rules);
+      rendered.set(key, work);
+    }
+    return work;
+  });
+}
+
+/** The manifests one cluster gets for a binding (see renderWorks); throws what its overrides throw. */
 export function workManifests(options: {
   template: TemplateDoc;
   replicas: number | undefined;
@@ -90,28 +150,10 @@ export function workManifests(options: {
   dependencies?: TemplateDoc[];
   binding: string;
 }): { manifests: TemplateDoc[]; appliedOverrides: string[] } {
-  const appliedOverrides: string[] = [];
-  const render = (doc: TemplateDoc, replicas: number | undefined): TemplateDoc => {
-    const revised = reviseReplicas(cleanTemplate(doc), replicas);
-    const { manifest, applied } = applyOverridePolicies(revised, options.overridePolicies, options.cluster);
-    appliedOverrides.push(...applied);
-    return {
-      ...manifest,
-      metadata: {
-        ...manifest.metadata,
-        labels: {
-          ...manifest.metadata?.labels,
-          [MANAGED_BY_LABEL]: "atoll",
-          [BINDING_LABEL]: options.binding,
-        },
-      },
-    } as TemplateDoc;
-  };
-  return {
-    manifests: [
-      render(options.template, options.replicas),
-      ...(options.dependencies ?? []).map((d) => render(d, undefined)),
-    ],
-    appliedOverrides: [...new Set(appliedOverrides)],
-  };
+  const [work] = renderWorks({
+    ...options,
+    targets: [{ cluster: options.cluster, replicas: options.replicas }],
+  });
+  if ("error" in work!) throw work.error;
+  return work!;
 }
