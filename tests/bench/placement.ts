@@ -38,9 +38,9 @@ import {
   type OverridePolicyDoc,
   type PropagationPolicyDoc,
   parseDocuments,
+  renderWorks,
   scheduleBinding,
   type TemplateDoc,
-  workManifests,
 } from "@atoll/placement";
 import {
   heartbeatToRow,
@@ -273,14 +273,15 @@ async function main(): Promise<void> {
           uid: `uid-${i}`,
           memo,
         });
-        for (const target of decision.clusters)
-          workManifests({
-            template: t,
-            replicas: target.replicas,
+        renderWorks({
+          template: t,
+          overridePolicies: overrides,
+          binding: `b-${i}`,
+          targets: decision.clusters.map((target) => ({
             cluster: byName.get(target.name)!,
-            overridePolicies: overrides,
-            binding: `b-${i}`,
-          });
+            replicas: target.replicas,
+          })),
+        });
         placed += 1;
       } catch {
         // A template no cluster fits still counts as scheduled: the decision is "nowhere".
