@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
 import type postgres from "postgres";
 import { type Database, isoText } from "./db.js";
 import { severityWeight } from "./insight.js";
