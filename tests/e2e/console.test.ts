@@ -200,7 +200,6 @@ data: { colour: blue }`;
     ];
     const kib = (files: string[], key: "bytes" | "gzip") =>
       (files.reduce((sum, f) => sum + (bundle[f]?.[key] ?? 0), 0) / 1024).toFixed(1);
-    // biome-ignore lint/suspicious/noConsole: measured, printed, not asserted
     console.info(
       `console: search page interactive ${Math.round(interactiveMs)} ms after navigation; ` +
         `JavaScript and CSS loaded at start ${kib(startup, "bytes")} KiB (${kib(startup, "gzip")} KiB gzipped), ` +
@@ -269,7 +268,6 @@ data: { colour: blue }`;
     await page.getByTestId("topology-summary").waitFor({ timeout: 60_000 });
     const summary = (await page.getByTestId("topology-summary").textContent()) ?? "";
     expect(Number(summary.split(" ")[0])).toBeGreaterThanOrEqual(BULK_OBJECTS);
-    // biome-ignore lint/suspicious/noConsole: measured, printed, not asserted
     console.info(`console: 10,000-object topology: ${summary}; ${Date.now() - started} ms from navigation`);
     await shot(page, "topology-10k");
   });

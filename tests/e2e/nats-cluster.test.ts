@@ -139,7 +139,6 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
     }
     expect(problems, logged()).toEqual([]);
     const expected = simState(sims);
-    // biome-ignore lint/suspicious/noConsole: how far the sync had got is part of the suite's report
     console.log(
       `nats cluster: killed ${cluster.names[victim]} with ${indexedAtKill} of ${expected.size} objects indexed`,
     );

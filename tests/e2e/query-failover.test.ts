@@ -72,7 +72,6 @@ describe("two query services: either serves the hub, and one killed mid-apply lo
     expect(retried.status).toBe(200);
     const { results } = (await retried.json()) as { results: string[] };
     const unchanged = results.filter((result) => result.endsWith("unchanged")).length;
-    // biome-ignore lint/suspicious/noConsole: where the kill landed is part of the suite's report
     console.log(
       `query failover: killed with ${stored} of ${TEMPLATES} templates stored; the retry found ${unchanged} unchanged`,
     );

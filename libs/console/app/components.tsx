@@ -78,13 +78,11 @@ export function Table(props: {
       <tbody>
         {props.rows.map((cells, index) => (
           <tr
-            // biome-ignore lint/suspicious/noArrayIndexKey: rows are positions in one answer
             key={index}
             class={props.onRow ? "clickable" : undefined}
             onClick={props.onRow ? () => props.onRow?.(index) : undefined}
           >
             {cells.map((cell, i) => (
-              // biome-ignore lint/suspicious/noArrayIndexKey: cells are columns
               <td key={i}>{cell}</td>
             ))}
           </tr>
@@ -138,7 +136,6 @@ export function Field(props: { label: string; children: ComponentChildren }) {
 export function useFilters<K extends string>(query: URLSearchParams, keys: readonly K[]) {
   const filters = Object.fromEntries(keys.map((key) => [key, query.get(key) ?? ""])) as Record<K, string>;
   const [draft, setDraft] = useState(filters);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the query's text is what changes
   useEffect(() => setDraft(filters), [query.toString()]);
   return { filters, draft, setDraft };
 }

@@ -237,7 +237,7 @@ export class ResourceIndexer {
   private watchHeartbeats(): void {
     const { bus, sql, logger } = this.options;
     const waiting = new Map<string, ClusterHeartbeatRow>();
-    let writing: Promise<void> | undefined;
+    let writing = false;
     const write = async () => {
       while (waiting.size > 0) {
         const rows = [...waiting.values()];
@@ -252,7 +252,7 @@ export class ResourceIndexer {
           );
         }
       }
-      writing = undefined;
+      writing = false;
     };
     this.heartbeatWatch = bus.watchClusters(async (entry) => {
       if (entry.operation !== "PUT") {
@@ -269,7 +269,10 @@ export class ResourceIndexer {
         logger.warn({ cluster: entry.key, err: (error as Error).message }, "could not read a heartbeat");
         return;
       }
-      writing ??= write();
+      if (!writing) {
+        writing = true;
+        void write();
+      }
     });
   }
 
