@@ -403,6 +403,53 @@ spec:
     expect(await sent()).toBe(published + 1);
   });
 
+  it("places batches in turn: a template an earlier batch holds is decided again from what that batch wrote", async () => {
+    const deployment = (name: string, replicas: number) => `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name}, namespace: turns }
+spec:
+  replicas: ${replicas}
+  template:
+    spec:
+      containers: [{ name: main, image: job:1, resources: { requests: { cpu: "1" } } }]
+`;
+    await applyDocuments(
+      handle.sql,
+      bus,
+      `
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: { name: packed, namespace: turns }
+spec:
+  resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment }]
+  placement:
+    clusterAffinity: { clusterNames: [eu, us] }
+    replicaScheduling: { replicaSchedulingType: Divided, replicaDivisionPreference: Aggregated }
+---${deployment("held", 6)}---${deployment("other", 1)}`,
+      WRITER,
+    );
+    const key = (name: string) => ({ apiVersion: "apps/v1", kind: "Deployment", namespace: "turns", name });
+    const before = works.length;
+    // The second batch arrives while the first still holds "held". Had it read "held" before the
+    // first wrote it, the six CPUs the first assumed on its cluster would send it to the other one.
+    const scheduler = controller();
+    const turns = await Promise.all([
+      scheduler.placeInTurn([key("held")]),
+      scheduler.placeInTurn([key("other"), key("held")]),
+    ]);
+    expect(turns).toEqual([[], []]);
+    const held = (await getBinding(handle.sql, "turns", "held-deployment"))!;
+    expect(held.generation).toBe(2);
+    expect(held.clusters).toHaveLength(1);
+    expect(held.clusters[0]!.replicas).toBe(6);
+    expect((await getBinding(handle.sql, "turns", "other-deployment"))!.condition).toBe("Success");
+    const heldWorks = await listWorks(handle.sql, "turns", "held-deployment");
+    expect(heldWorks.map((w) => [w.cluster, w.action])).toEqual([[held.clusters[0]!.name, "apply"]]);
+    await until(() => works.length >= before + 2, "the two works on the bus");
+    expect(works.slice(before).filter((w) => w.action === WorkAction.DELETE)).toEqual([]);
+  });
+
   it("re-splits on scale, and withdraws everywhere when the template is deleted", async () => {
     await applyDocuments(handle.sql, bus, DOCUMENTS.replace("replicas: 6", "replicas: 9"), WRITER);
     await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });

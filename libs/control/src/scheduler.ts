@@ -45,6 +45,7 @@ import {
 import {
   type BindingDecision,
   type BindingRow,
+  type ClusterRegistryRow,
   clusterWorks,
   databaseUnavailable,
   deleteBinding,
@@ -58,6 +59,7 @@ import {
   listPolicies,
   listWorks,
   markTemplatesPlaced,
+  type PolicyRow,
   saveBinding,
   saveBindings,
   type TemplateKey,
@@ -184,7 +186,7 @@ const templateId = (key: TemplateKey) => JSON.stringify([key.apiVersion, key.kin
  * Placement batches handled at once: the next batch reads and decides while the last one's
  * final writes finish, instead of the scheduler waiting on them between batches.
  */
-const CONCURRENT_BATCHES = 2;
+const CONCURRENT_BATCHES = 3;
 
 /** The scheduler's consumer of placement requests. */
 const PLACEMENT_CONSUMER = "scheduler";
@@ -243,6 +245,12 @@ export interface PlacementContext {
   memo: FilterMemo;
 }
 
+/** What a batch's context is made from, as read from Postgres. */
+interface ContextRead {
+  policies: PolicyRow[];
+  registry: ClusterRegistryRow[];
+}
+
 export interface PlacementControllerOptions {
   sql: postgres.Sql;
   bus: Bus;
@@ -275,8 +283,19 @@ export class PlacementController {
 
   /** Policies and cluster states, read once for a batch of requests rather than per template. */
   async loadContext(): Promise<PlacementContext> {
-    const { sql, fleet } = this.options;
+    return this.contextFrom(await this.readContext());
+  }
+
+  /** What a batch's context is made from in Postgres: its policies and the cluster registry. */
+  private async readContext(): Promise<ContextRead> {
+    const { sql } = this.options;
     const [policies, registry] = await Promise.all([listPolicies(sql), listClusterRegistry(sql)]);
+    return { policies, registry };
+  }
+
+  /** A batch's context from what was read, the fleet's health as heard now and the replicas assumed. */
+  private contextFrom({ policies, registry }: ContextRead): PlacementContext {
+    const { fleet } = this.options;
     const { clusters, disruption } = fleetView(
       registry,
       fleet,
@@ -330,11 +349,26 @@ export class PlacementController {
     const placed = new Promise<void>((resolve) => {
       finished = resolve;
     });
+    // Taken before anything is awaited, so batches hold their templates in the order they came.
+    const earlier = keys.map((key) => this.placing.get(templateId(key)));
+    for (const key of keys) this.placing.set(templateId(key), placed);
+    const held = keys.filter((_, i) => earlier[i]);
+    const { sql } = this.options;
+    const ahead = Promise.all([
+      this.readContext(),
+      getTemplates(
+        sql,
+        keys.filter((_, i) => !earlier[i]),
+      ),
+    ]);
+    // Settled here too: should the batch stop before it waits for them, their failure is its own.
+    ahead.catch(() => undefined);
     try {
       await before;
-      await Promise.all(keys.map((key) => this.placing.get(templateId(key))));
-      for (const key of keys) this.placing.set(templateId(key), placed);
-      return await this.placeAll(keys, await this.loadContext(), decided);
+      await Promise.all(earlier);
+      const [read, free] = await ahead;
+      const templates = held.length ? [...free, ...(await getTemplates(sql, held))] : free;
+      return await this.placeAll(keys, this.contextFrom(read), decided, templates);
     } finally {
       decided();
       finished();
@@ -360,12 +394,13 @@ export class PlacementController {
     keys: TemplateKey[],
     context: PlacementContext,
     onDecided?: () => void,
+    templatesRead?: TemplateRow[],
   ): Promise<{ key: TemplateKey; error: unknown }[]> {
     const { sql } = this.options;
     const failures: { key: TemplateKey; error: unknown }[] = [];
     const nameOf = (key: TemplateKey) => bindingName({ kind: key.kind, metadata: { name: key.name } });
     const [templates, bindings] = await Promise.all([
-      getTemplates(sql, keys),
+      templatesRead ?? getTemplates(sql, keys),
       getBindings(
         sql,
         keys.map((key) => ({ namespace: key.namespace, name: nameOf(key) })),
