@@ -183,8 +183,9 @@ const BINDING_INDEX_BATCH = 1000;
 const templateId = (key: TemplateKey) => JSON.stringify([key.apiVersion, key.kind, key.namespace, key.name]);
 
 /**
- * Placement batches handled at once: the next batch reads and decides while the last one's
- * final writes finish, instead of the scheduler waiting on them between batches.
+ * Placement batches handled at once: one decides while the one before finishes its writes and
+ * the one after reads what it can ahead (see placeInTurn), instead of the scheduler waiting on
+ * them between batches.
  */
 const CONCURRENT_BATCHES = 3;
 
@@ -335,9 +336,11 @@ export class PlacementController {
   }
 
   /**
-   * Places a batch while the one before it may still be writing. Batches decide one at a time,
-   * each from a context read once the one before has decided (its replicas count against what
-   * is left), and a template's binding is read only once an earlier batch has written it.
+   * Places a batch while the ones before it may still be deciding or writing. Batches decide one
+   * at a time, each from a context made once the one before has decided (its replicas count
+   * against what is left). A template an earlier batch holds is read, with its binding, only once
+   * that batch has written it; the policies, the registry and the other templates are read while
+   * the batches before decide, so that this one starts deciding as soon as they are done.
    */
   async placeInTurn(keys: TemplateKey[]): Promise<{ key: TemplateKey; error: unknown }[]> {
     const before = this.deciding;
