@@ -284,32 +284,42 @@ stringData: { token: do-not-store-me }
     await controller().place({ apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "web" });
   });
 
-  it("counts replicas it just placed against the cluster, so the next decisions do not pile onto it", async () => {
-    const deployment = (name: string) => `
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: ${name}, namespace: batch }
-spec:
-  replicas: 6
-  template:
-    spec:
-      containers: [{ name: main, image: job:1, resources: { requests: { cpu: "1" } } }]
-`;
-    await applyDocuments(
+  /**
+   * Deployments whose replicas ask one CPU each, by name and replica count, in a namespace of
+   * their own whose policy packs each one onto eu or us (Aggregated).
+   */
+  const applyPacked = (namespace: string, replicas: Record<string, number>) =>
+    applyDocuments(
       handle.sql,
       bus,
       `
 apiVersion: policy.karmada.io/v1alpha1
 kind: PropagationPolicy
-metadata: { name: packed, namespace: batch }
+metadata: { name: packed, namespace: ${namespace} }
 spec:
   resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment }]
   placement:
     clusterAffinity: { clusterNames: [eu, us] }
     replicaScheduling: { replicaSchedulingType: Divided, replicaDivisionPreference: Aggregated }
----${["a", "b", "c"].map(deployment).join("---")}`,
+${Object.entries(replicas)
+  .map(
+    ([name, count]) => `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+  replicas: ${count}
+  template:
+    spec:
+      containers: [{ name: main, image: job:1, resources: { requests: { cpu: "1" } } }]
+`,
+  )
+  .join("")}`,
       WRITER,
     );
+
+  it("counts replicas it just placed against the cluster, so the next decisions do not pile onto it", async () => {
+    await applyPacked("batch", { a: 6, b: 6, c: 6 });
     const placedOn = async (name: string) =>
       (await getBinding(handle.sql, "batch", `${name}-deployment`))!.clusters.map(
         (c) => `${c.name}:${c.replicas}`,
@@ -404,31 +414,7 @@ spec:
   });
 
   it("places batches in turn: a template an earlier batch holds is decided again from what that batch wrote", async () => {
-    const deployment = (name: string, replicas: number) => `
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: ${name}, namespace: turns }
-spec:
-  replicas: ${replicas}
-  template:
-    spec:
-      containers: [{ name: main, image: job:1, resources: { requests: { cpu: "1" } } }]
-`;
-    await applyDocuments(
-      handle.sql,
-      bus,
-      `
-apiVersion: policy.karmada.io/v1alpha1
-kind: PropagationPolicy
-metadata: { name: packed, namespace: turns }
-spec:
-  resourceSelectors: [{ apiVersion: apps/v1, kind: Deployment }]
-  placement:
-    clusterAffinity: { clusterNames: [eu, us] }
-    replicaScheduling: { replicaSchedulingType: Divided, replicaDivisionPreference: Aggregated }
----${deployment("held", 6)}---${deployment("other", 1)}`,
-      WRITER,
-    );
+    await applyPacked("turns", { held: 6, other: 1 });
     const key = (name: string) => ({ apiVersion: "apps/v1", kind: "Deployment", namespace: "turns", name });
     const before = works.length;
     // The second batch arrives while the first still holds "held". Had it read "held" before the
