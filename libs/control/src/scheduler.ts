@@ -843,11 +843,11 @@ export class PlacementController {
       { policies: OverridePolicyDoc[]; at: number[]; targets: RenderTarget[] }
     >();
     for (const [at, target] of targets.entries()) {
-      const permitted = overrides.filter((o) => authorityCovers(o.authority, target.name));
-      const key = permitted.map((o) => overrides.indexOf(o)).join(",");
+      const permitted = overrides.flatMap((o, i) => (authorityCovers(o.authority, target.name) ? [i] : []));
+      const key = permitted.join(",");
       let group = byOverrides.get(key);
       if (!group) {
-        group = { policies: permitted.map((o) => o.doc), at: [], targets: [] };
+        group = { policies: permitted.map((i) => overrides[i]!.doc), at: [], targets: [] };
         byOverrides.set(key, group);
       }
       const index = context.indexOf.get(target.name);

@@ -70,7 +70,6 @@ export {
   splitHostname,
 } from "./image.js";
 export {
-  applyOverridePolicies,
   applyOverriders,
   type CommandArgsOverrider,
   type FieldOverrider,
@@ -155,5 +154,4 @@ export {
   type RenderTarget,
   renderWorks,
   reviseReplicas,
-  workManifests,
 } from "./works.js";

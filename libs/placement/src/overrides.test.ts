@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { applyOverridePolicies, applyOverriders, type OverridePolicyDoc } from "./overrides.js";
+import { applyOverriders, applyRules, type OverridePolicyDoc, overridePlan, rulesFor } from "./overrides.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the cases read into loose JSON
 type Loose = any;
@@ -146,14 +146,16 @@ describe("override policies", () => {
       ),
       policy("ClusterOverridePolicy", "fleet", { overrideRules: [{ overriders: image("fleet.example") }] }),
     ];
-    const us = applyOverridePolicies(deployment(), policies, { name: "us-1", labels: { region: "us" } });
+    const forCluster = (cluster: { name: string; labels: Record<string, string> }) =>
+      applyRules(deployment(), rulesFor(overridePlan(deployment(), policies), cluster));
+    const us = forCluster({ name: "us-1", labels: { region: "us" } });
     expect(us.manifest.spec.template.spec.containers[0].image).toBe("by-name.us/web:1.0");
     expect(us.applied).toEqual([
       "ClusterOverridePolicy/fleet",
       "OverridePolicy/shop/all-in-shop",
       "OverridePolicy/shop/by-name",
     ]);
-    const eu = applyOverridePolicies(deployment(), policies, { name: "eu-1", labels: { region: "eu" } });
+    const eu = forCluster({ name: "eu-1", labels: { region: "eu" } });
     expect(eu.manifest.spec.template.spec.containers[0].image).toBe("all.shop/web:1.0");
   });
 });

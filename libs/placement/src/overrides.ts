@@ -228,12 +228,3 @@ export function applyRules(
   }
   return { manifest: result, applied };
 }
-
-/** The manifest for one cluster under the override policies (see overridePlan for the order). */
-export function applyOverridePolicies(
-  manifest: JsonObject,
-  policies: OverridePolicyDoc[],
-  cluster: ClusterInfo,
-): { manifest: JsonObject; applied: string[] } {
-  return applyRules(manifest, rulesFor(overridePlan(manifest, policies), cluster));
-}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { OverridePolicyDoc } from "./overrides.js";
 import type { TemplateDoc } from "./policy.js";
-import { renderWorks, workManifests } from "./works.js";
+import { renderWorks } from "./works.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the cases read into loose JSON
 type Loose = any;
@@ -97,23 +97,21 @@ describe("renderWorks", () => {
     expect((template.metadata as Loose).labels).toBeUndefined();
   });
 
-  it("renders one cluster alike through workManifests, which throws a rule's failure", () => {
-    const one = workManifests({
+  it("renders a cluster alone as it does among others", () => {
+    const [alone] = renderWorks({
       template,
-      replicas: 2,
-      cluster: cluster("us-1", "us"),
+      dependencies: [config],
       overridePolicies: [usMirror, broken],
       binding: "shop.web-deployment",
-    });
-    expect(one.manifests[0]).toEqual(works[2].manifests[0]);
-    expect(() =>
-      workManifests({
-        template,
-        replicas: 1,
-        cluster: cluster("ap-1", "ap"),
-        overridePolicies: [usMirror, broken],
-        binding: "shop.web-deployment",
-      }),
-    ).toThrow(/missing/);
+      targets: [{ cluster: cluster("us-1", "us"), replicas: 2 }],
+    }) as Loose[];
+    expect(alone).toEqual(works[2]);
+    const [failed] = renderWorks({
+      template,
+      overridePolicies: [usMirror, broken],
+      binding: "shop.web-deployment",
+      targets: [{ cluster: cluster("ap-1", "ap"), replicas: 1 }],
+    }) as Loose[];
+    expect(failed.error.message).toMatch(/missing/);
   });
 });

@@ -140,20 +140,3 @@ export function renderWorks(options: {
     return work;
   });
 }
-
-/** The manifests one cluster gets for a binding (see renderWorks); throws what its overrides throw. */
-export function workManifests(options: {
-  template: TemplateDoc;
-  replicas: number | undefined;
-  cluster: ClusterInfo;
-  overridePolicies: OverridePolicyDoc[];
-  dependencies?: TemplateDoc[];
-  binding: string;
-}): { manifests: TemplateDoc[]; appliedOverrides: string[] } {
-  const [work] = renderWorks({
-    ...options,
-    targets: [{ cluster: options.cluster, replicas: options.replicas }],
-  });
-  if ("error" in work!) throw work.error;
-  return work!;
-}

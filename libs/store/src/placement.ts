@@ -753,13 +753,12 @@ export async function recordWorkReports(sql: postgres.Sql, reports: WorkReport[]
       { namespace: string; name: string; gone: string[]; views: Record<string, unknown> }
     >();
     const changeOf = (r: { namespace: string; name: string }) => {
-      const change = changes.get(bindingKey(r)) ?? {
-        namespace: r.namespace,
-        name: r.name,
-        gone: [],
-        views: {},
-      };
-      changes.set(bindingKey(r), change);
+      const key = bindingKey(r);
+      let change = changes.get(key);
+      if (!change) {
+        change = { namespace: r.namespace, name: r.name, gone: [], views: {} };
+        changes.set(key, change);
+      }
       return change;
     };
     for (const f of finished) changeOf(f).gone.push(f.cluster);
