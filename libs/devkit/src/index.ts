@@ -119,6 +119,24 @@ export function portAnswers(port: number, host = "127.0.0.1"): Promise<boolean> 
   });
 }
 
+/**
+ * True once a NATS server answers on the port: it greets every client with an INFO line. A port that
+ * merely accepts connections may belong to another process.
+ */
+function natsAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    const done = (answered: boolean) => {
+      socket.destroy();
+      resolve(answered);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once("data", (chunk) => done(chunk.toString("latin1").startsWith("INFO ")));
+    socket.once("error", () => done(false));
+    socket.once("close", () => done(false));
+  });
+}
+
 export interface NatsServerProcess {
   url: string;
   port: number;
@@ -157,8 +175,31 @@ export async function startNatsServer(
       join(dir, "nats.log"),
     ];
   }
-  const child = spawn(binary, args, { stdio: "ignore" });
-  await until(() => portAnswers(port), `nats-server on port ${port}`, 10_000, 50);
+  // What it prints before its log file opens (a port taken, a bad configuration) says why it died.
+  const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let printed = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    printed = (printed + chunk.toString()).slice(-2_000);
+  });
+  try {
+    await until(
+      () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(
+            `nats-server exited (${child.exitCode ?? child.signalCode}) before listening on port ${port}: ${printed.trim() || "it printed nothing"}`,
+          );
+        return natsAnswers(port);
+      },
+      `nats-server on port ${port}`,
+      // A loaded machine (a CI run building and testing at once) can take seconds to start it.
+      30_000,
+      50,
+    );
+  } catch (error) {
+    await stopChild(child, 1_000);
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
@@ -196,6 +237,17 @@ export interface NatsClusterProcess {
  * others, for tests of replicated streams and of a server lost mid-flight.
  */
 export async function startNatsCluster(size = 3): Promise<NatsClusterProcess> {
+  // A port found free may be taken by another suite before its server binds it: start afresh.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(size);
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
+}
+
+async function startNatsClusterOnce(size: number): Promise<NatsClusterProcess> {
   const clientPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const dir = mkdtempSync(join(tmpdir(), "atoll-nats-cluster-"));
@@ -212,9 +264,17 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterProcess> {
         .map((route) => `nats-route://127.0.0.1:${route}`)
         .join(", ")}] }`,
     ].join("\n");
-  const servers = await Promise.all(
+  const started = await Promise.allSettled(
     clientPorts.map((port, i) => startNatsServer({ port, config: configOf(i) })),
   );
+  const servers = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+  const failed = started.find((result) => result.status === "rejected");
+  if (failed) {
+    // Never leave the servers that did start running behind a failed start.
+    await Promise.all(servers.map((server) => server.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw failed.reason;
+  }
   return {
     url: servers.map((server) => server.url).join(","),
     servers,

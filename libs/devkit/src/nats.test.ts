@@ -1,0 +1,42 @@
+import { createServer, type Server } from "node:net";
+import { describe, expect, it } from "vitest";
+import { freePort, startNatsCluster, startNatsServer } from "./index.js";
+
+const running = async (pid: number | undefined) => {
+  try {
+    process.kill(pid ?? 0, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("starting private NATS servers", () => {
+  it("fails at once, saying why, when the server dies before it listens, and leaves nothing running", async () => {
+    const port = await freePort();
+    // The port is taken: nats-server refuses to start on it.
+    const squatter: Server = createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
+    const startedAt = Date.now();
+    try {
+      await expect(
+        startNatsServer({
+          port,
+          config: `listen: 127.0.0.1:${port}\njetstream { store_dir: "/tmp/atoll-unused" }`,
+        }),
+      ).rejects.toThrow(/nats-server exited \(1\) before listening on port \d+: .*address already in use/s);
+    } finally {
+      squatter.close();
+    }
+    // Well before the start timeout: the dead server is noticed, not waited for.
+    expect(Date.now() - startedAt).toBeLessThan(20_000);
+  });
+
+  it("starts a cluster whose servers answer, and stops them all", async () => {
+    const cluster = await startNatsCluster(3);
+    const pids = cluster.servers.map((server) => server.process.pid);
+    expect(await Promise.all(pids.map(running))).toEqual([true, true, true]);
+    await cluster.stop();
+    expect(await Promise.all(pids.map(running))).toEqual([false, false, false]);
+  });
+});
