@@ -69,7 +69,10 @@ describe("the whole hub on a three-server NATS cluster, through a server's SIGKI
     });
   beforeAll(async () => {
     cluster = await startNatsCluster(3);
-    hub = new TestHub({ natsUrl: cluster.url, env: { ATOLL_BUS_REPLICAS: "3" } });
+    hub = new TestHub({
+      natsUrl: cluster.url,
+      env: { ATOLL_BUS_REPLICAS: "3", ATOLL_BUS_REPLICA_STUCK_MS: "5000" },
+    });
     for (const [i, sim] of sims.entries()) {
       await sim.start();
       generateCluster(sim, {

@@ -23,6 +23,7 @@ export {
   whileLeading,
 } from "./leadership.js";
 export { assertClusterName, type BusNames, busNames, clusterOfSubject } from "./names.js";
+export { ReplicaWatch, type ReplicaWatchOptions } from "./replicas.js";
 export {
   type AccountLimits,
   agentPermissions,

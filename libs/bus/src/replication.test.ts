@@ -8,6 +8,7 @@ import { silentLogger } from "@atoll/log";
 import { createUser as createNkeyUser } from "@nats-io/nkeys";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bus } from "./bus.js";
+import { ReplicaWatch } from "./replicas.js";
 import { natsIdentities, renderServerConfig } from "./security.js";
 
 const codec = codecFor(PlacementRequestSchema);
@@ -89,6 +90,79 @@ describe("streams replicated across a three-server NATS cluster (ATOLL_BUS_REPLI
     await bus.jsm.consumers.delete(stream, "resume-test");
     await bus.jsm.streams.purge(stream, { filter: subject });
   });
+
+  it("has a consumer's leader step down when a copy stays behind, and loses no delivery", async () => {
+    const stream = bus.names.streams.work;
+    const subject = bus.names.work("c3");
+    await bus.ensureConsumer(stream, "stuck-test", subject);
+    const consumer = await bus.js.consumers.get(stream, "stuck-test");
+    const before = (await bus.jsm.consumers.info(stream, "stuck-test")).cluster;
+    // Not the server this test talks through; and, where there is a choice, not the stream's leader,
+    // whose loss would only make the publishes wait for an election.
+    const streamLeader = (await bus.jsm.streams.info(stream)).cluster?.leader;
+    const followers = (before?.replicas ?? [])
+      .map((replica) => replica.name)
+      .filter((name) => name !== bus.nc.info?.server_name);
+    const frozenName = followers.find((name) => name !== streamLeader) ?? followers[0];
+    expect(cluster.names).toContain(frozenName);
+    // A frozen server's copy falls behind and stays there, as NATS 2.9 leaves a restarted server's.
+    const frozen = cluster.servers[cluster.names.indexOf(frozenName!)]!.process;
+    frozen.kill("SIGSTOP");
+    const frozenCopyBehind = async () =>
+      ((await bus.jsm.consumers.info(stream, "stuck-test")).cluster?.replicas ?? []).some(
+        (replica) => replica.name === frozenName && !replica.current,
+      );
+    const watch = new ReplicaWatch(bus, { stuckAfterMs: 10_000, intervalMs: 1_000, logger: silentLogger() });
+    try {
+      const delivered: string[] = [];
+      const deliverOne = async (name: string) => {
+        await publishUntilTaken(bus, subject, name);
+        const message = await consumer.next({ expires: 5_000 });
+        await message?.ackAck();
+        if (message) delivered.push(codec.decode(message.data).name);
+      };
+      await deliverOne("before");
+      await until(frozenCopyBehind, "the frozen server's copy to fall behind", 30_000, 200);
+      const at = Date.now();
+      expect(await watch.pass(at)).toEqual([]);
+      await deliverOne("while behind");
+      // Behind for less than stuckAfterMs is catching up; as long, without lagging less, is stuck.
+      expect(await watch.pass(at + 9_999)).toEqual([]);
+      expect(await watch.pass(at + 10_000)).toEqual([{ stream, consumer: "stuck-test" }]);
+      await until(
+        async () => {
+          // During the election the consumer's info is "temporarily unavailable".
+          const info = await bus.jsm.consumers.info(stream, "stuck-test").catch(() => undefined);
+          const leader = info?.cluster?.leader;
+          return leader !== undefined && leader !== before?.leader;
+        },
+        "another server to lead the consumer",
+        15_000,
+        200,
+      );
+      await deliverOne("after the step-down");
+      expect(delivered).toEqual(["before", "while behind", "after the step-down"]);
+      const { num_ack_pending, num_pending } = await bus.jsm.consumers.info(stream, "stuck-test");
+      expect({ num_ack_pending, num_pending }).toEqual({ num_ack_pending: 0, num_pending: 0 });
+    } finally {
+      frozen.kill("SIGCONT");
+    }
+    // The thawed server may have led JetStream itself: it answers again once it has rejoined.
+    await declareOnceElected(bus);
+    await until(
+      async () =>
+        ((await bus.jsm.consumers.info(stream, "stuck-test")).cluster?.replicas ?? []).every(
+          (replica) => replica.current,
+        ),
+      "the thawed copy to catch up",
+      30_000,
+      200,
+    );
+    // Caught up, the copy is forgotten: nothing is stuck however long after.
+    expect(await watch.pass(Date.now() + 60_000)).toEqual([]);
+    await bus.jsm.consumers.delete(stream, "stuck-test");
+    await bus.jsm.streams.purge(stream, { filter: subject });
+  }, 90_000);
 
   it("loses and doubles nothing when the stream's leading server is killed mid-flight", async () => {
     const subject = bus.names.work("c1");
