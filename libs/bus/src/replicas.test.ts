@@ -8,6 +8,7 @@ const copy = (overrides: Partial<ReplicaSighting> = {}): ReplicaSighting => ({
   current: false,
   offline: false,
   lag: 34,
+  lastSeenMs: 400,
   ...overrides,
 });
 
@@ -15,7 +16,9 @@ const copy = (overrides: Partial<ReplicaSighting> = {}): ReplicaSighting => ({
 function rounds(stuckAfterMs: number, ...seen: [number, ReplicaSighting[]][]) {
   const behind = new Map<string, BehindSince>();
   return seen.map(([now, sightings]) =>
-    stuckConsumers(behind, sightings, now, stuckAfterMs).map((s) => `${s.stream} > ${s.consumer}`),
+    stuckConsumers(behind, sightings, now, { stuckAfterMs, inContactMs: 3_000 }).map(
+      (s) => `${s.stream} > ${s.consumer}`,
+    ),
   );
 }
 
@@ -67,6 +70,24 @@ describe("stuckConsumers", () => {
       stuck: [[], []],
     },
     {
+      name: "a copy its leader has not heard from for a while is on a server that is down",
+      seen: [
+        [0, [copy({ lastSeenMs: 3_001 })]],
+        [60_000, [copy({ lastSeenMs: 63_001 })]],
+      ],
+      stuck: [[], []],
+    },
+    {
+      name: "a copy back in contact starts its clock then",
+      seen: [
+        [0, [copy({ lastSeenMs: 20_000 })]],
+        [10_000, [copy({ lastSeenMs: 100 })]],
+        [19_999, [copy({ lastSeenMs: 100 })]],
+        [20_000, [copy({ lastSeenMs: 100 })]],
+      ],
+      stuck: [[], [], [], ["WORK > work-a"]],
+    },
+    {
       name: "a consumer found stuck is named again only after another limit",
       seen: [
         [0, [copy()]],
@@ -102,11 +123,12 @@ describe("stuckConsumers", () => {
   );
 
   it("forgets a copy no longer seen, so a consumer made again under the same name starts afresh", () => {
+    const limits = { stuckAfterMs: 10_000, inContactMs: 3_000 };
     const behind = new Map<string, BehindSince>();
-    stuckConsumers(behind, [copy()], 0, 10_000);
+    stuckConsumers(behind, [copy()], 0, limits);
     expect(behind.size).toBe(1);
-    stuckConsumers(behind, [], 5_000, 10_000);
+    stuckConsumers(behind, [], 5_000, limits);
     expect(behind.size).toBe(0);
-    expect(stuckConsumers(behind, [copy()], 10_000, 10_000)).toEqual([]);
+    expect(stuckConsumers(behind, [copy()], 10_000, limits)).toEqual([]);
   });
 });

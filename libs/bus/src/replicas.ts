@@ -12,6 +12,8 @@ export interface ReplicaSighting {
   offline: boolean;
   /** Raft entries the copy is behind its leader. */
   lag: number;
+  /** How long ago its leader last heard from the copy. */
+  lastSeenMs: number;
 }
 
 /** A copy seen behind: the least it has lagged so far, and since when it has not lagged less. */
@@ -23,23 +25,37 @@ export interface BehindSince {
 const copyKey = (sighting: ReplicaSighting) =>
   `${sighting.stream}\u0000${sighting.consumer}\u0000${sighting.peer}`;
 
+export interface StuckLimits {
+  /** How long a copy may stay behind without lagging less. */
+  stuckAfterMs: number;
+  /**
+   * A copy its leader has not heard from for longer is on a server that is down or cut off, which
+   * no new leader can mend; a stuck copy's server still answers its leader.
+   */
+  inContactMs: number;
+}
+
+/** A default inContactMs: a consumer's leader hears from each copy at least every second. */
+export const IN_CONTACT_MS = 3_000;
+
 /**
  * Which consumers have a copy that has been behind without catching up for `stuckAfterMs`, from
  * one round of sightings and the copies seen behind before it (which this updates). A copy that
  * lags less than it ever did is making progress, however slowly, and its clock starts again; an
- * offline copy's server is down, which no leader can mend; a current copy is forgotten. A consumer
- * found stuck restarts its copies' clocks, so it is named again only after another `stuckAfterMs`.
+ * offline copy, or one out of contact, is on a server that is down; a current copy is forgotten. A
+ * consumer found stuck restarts its copies' clocks, so it is named again only after another
+ * `stuckAfterMs`.
  */
 export function stuckConsumers(
   behind: Map<string, BehindSince>,
   sightings: ReplicaSighting[],
   now: number,
-  stuckAfterMs: number,
+  { stuckAfterMs, inContactMs }: StuckLimits,
 ): { stream: string; consumer: string }[] {
   const seen = new Set<string>();
   const stuck = new Map<string, { stream: string; consumer: string }>();
   for (const sighting of sightings) {
-    if (sighting.current || sighting.offline) continue;
+    if (sighting.current || sighting.offline || sighting.lastSeenMs > inContactMs) continue;
     const key = copyKey(sighting);
     seen.add(key);
     const before = behind.get(key);
@@ -72,10 +88,12 @@ export function sightingsOf(
     current: replica.current,
     offline: replica.offline ?? false,
     lag: replica.lag ?? 0,
+    // JetStream reports it in nanoseconds.
+    lastSeenMs: (replica.active ?? 0) / 1e6,
   }));
 }
 
-export interface ReplicaWatchOptions {
+export interface ReplicaWatchOptions extends Partial<StuckLimits> {
   /** How long a copy may stay behind without catching up before its consumer's leader steps down. */
   stuckAfterMs: number;
   /** How often the copies are looked at. */
@@ -131,7 +149,10 @@ export class ReplicaWatch {
     for (const stream of Object.values(this.bus.names.streams))
       for await (const consumer of this.bus.jsm.consumers.list(stream))
         sightings.push(...sightingsOf(stream, consumer.name, consumer.cluster));
-    const stuck = stuckConsumers(this.behind, sightings, now, this.options.stuckAfterMs);
+    const stuck = stuckConsumers(this.behind, sightings, now, {
+      stuckAfterMs: this.options.stuckAfterMs,
+      inContactMs: this.options.inContactMs ?? IN_CONTACT_MS,
+    });
     for (const { stream, consumer } of stuck) {
       const lagging = sightings.filter(
         (sighting) => sighting.stream === stream && sighting.consumer === consumer && !sighting.current,
