@@ -105,8 +105,9 @@ export interface ReplicaWatchOptions extends Partial<StuckLimits> {
  * Mends consumer copies that NATS 2.9 leaves behind after a server restarts. A consumer's leader
  * can only catch a copy up from its log or from a snapshot, and while it is catching any copy up it
  * takes no snapshot; when the copy asks for an entry the log no longer holds, the leader sends the
- * wrong one, the copy asks again, and the copy stays behind until the leader's periodic snapshot
- * two to three minutes later. A server lost in that window takes the consumer's quorum with it.
+ * wrong one, the copy asks again, and so on: the copy stays behind for minutes (more than one in
+ * three of our three-server runs left one copy so, for over a minute in some). A server lost in
+ * that window takes the consumer's quorum with it.
  * A new leader snapshots as soon as it is elected and sends that snapshot, so the watch asks the
  * leader of a consumer with a stuck copy to step down: its deliveries pause for an election, a
  * fraction of a second, and no message is lost (the copies agree on what was delivered and acked).
