@@ -17,19 +17,25 @@ describe("starting private NATS servers", () => {
     // The port is taken: nats-server refuses to start on it.
     const squatter: Server = createServer();
     await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
-    const startedAt = Date.now();
     try {
-      await expect(
-        startNatsServer({
-          port,
-          config: `listen: 127.0.0.1:${port}\njetstream { store_dir: "/tmp/atoll-unused" }`,
-        }),
-      ).rejects.toThrow(/nats-server exited \(1\) before listening on port \d+: .*address already in use/s);
+      // A server that started anyway is stopped, not left running after a failed test.
+      const outcome = await startNatsServer({
+        port,
+        config: `listen: 127.0.0.1:${port}\njetstream { store_dir: "/tmp/atoll-unused" }`,
+      }).then(
+        async (server) => {
+          await server.stop();
+          return "started";
+        },
+        (error: Error) => error.message,
+      );
+      // Its death is noticed, with its reason, rather than waited out until the start times out.
+      expect(outcome).toMatch(
+        /nats-server exited \(1\) before listening on port \d+: .*address already in use/s,
+      );
     } finally {
       squatter.close();
     }
-    // Well before the start timeout: the dead server is noticed, not waited for.
-    expect(Date.now() - startedAt).toBeLessThan(20_000);
   });
 
   it("starts a cluster whose servers answer, and stops them all", async () => {
