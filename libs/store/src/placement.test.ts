@@ -96,6 +96,35 @@ describe("bindings saved in batches", () => {
     expect((await indexed()).map((r) => r.name)).toEqual(["web"]);
   });
 
+  it("stores a rendering shared by several clusters whole for each, and a changed one as changed", async () => {
+    const shared = [
+      {
+        kind: "ConfigMap",
+        metadata: { name: "quoted" },
+        data: { 'say "hi"': "line\nbreak \u2028 \\ end", emoji: "🦀" },
+      },
+    ];
+    const rendered = (list: Record<string, unknown>[]): BindingDecision => ({
+      ...decision("shared", ["eu", "us", "ap"], {}),
+      manifests: { eu: list, us: list, ap: [{ ...list[0], data: { only: "ap" } }] },
+    });
+    await saveBindings(handle.sql, [rendered(shared)]);
+    const stored = async () =>
+      Object.fromEntries(
+        (
+          await handle.sql<{ cluster: string; manifests: unknown }[]>`
+            select cluster, manifests from works where binding_name = 'shared' order by cluster`
+        ).map((row) => [row.cluster, row.manifests]),
+      );
+    expect(await stored()).toEqual({ ap: [{ ...shared[0], data: { only: "ap" } }], eu: shared, us: shared });
+    // The same content in a new list is unchanged, and sends nothing again; new content is sent.
+    expect(await saveBindings(handle.sql, [rendered(structuredClone(shared))])).toEqual([[]]);
+    const changed = [{ ...shared[0]!, data: { moved: "on" } }];
+    const works = await saveBindings(handle.sql, [rendered(changed)]);
+    expect(works[0]!.map((work) => work.cluster).sort()).toEqual(["eu", "us"]);
+    expect(await stored()).toMatchObject({ eu: changed, us: changed });
+  });
+
   it("stores a long list of clusters once for every binding naming it, and reads each binding's own back", async () => {
     const fleet = Object.freeze(Array.from({ length: 40 }, (_, i) => `c-${String(i).padStart(2, "0")}`));
     const affinity = Object.freeze(Array.from({ length: 30 }, (_, i) => `edge-${i}`));
