@@ -30,6 +30,7 @@ export {
   DEFAULT_ACCOUNT_LIMITS,
   type NatsClusterMembership,
   type NatsIdentity,
+  type NatsTlsFiles,
   natsIdentities,
   type Permissions,
   renderServerConfig,

@@ -1,11 +1,14 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { codecFor, create, PlacementRequestSchema } from "@atoll/contracts";
 import { freePort, type NatsClusterProcess, startNatsCluster, startNatsServer, until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { createUser as createNkeyUser } from "@nats-io/nkeys";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bus } from "./bus.js";
 import { ReplicaWatch } from "./replicas.js";
@@ -278,6 +281,166 @@ describe("the server configuration `atoll cluster nats-config --routes` renders"
       await bus.close();
       await Promise.all(servers.map((server) => server.stop()));
       rmSync(store, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+describe("routes between the servers, over TLS", () => {
+  /** Runs openssl, failing the test with what it printed. */
+  const openssl = (...args: string[]) => {
+    const run = spawnSync("openssl", args, { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+  };
+  /** A key and a certificate for 127.0.0.1 and localhost, for servers and clients alike, signed by `ca` or by itself. */
+  const certificate = (dir: string, name: string, ca?: string) => {
+    const key = join(dir, `${name}.key`);
+    const cert = join(dir, `${name}.crt`);
+    const extensions = join(dir, `${name}.ext`);
+    writeFileSync(
+      extensions,
+      "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n",
+    );
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key];
+    if (!ca) {
+      openssl(
+        "req",
+        "-x509",
+        ...ec,
+        "-days",
+        "1",
+        "-subj",
+        `/CN=${name}`,
+        "-out",
+        cert,
+        "-extensions",
+        "v3_ca",
+      );
+      return { certFile: cert, keyFile: key };
+    }
+    const request = join(dir, `${name}.csr`);
+    openssl("req", ...ec, "-subj", `/CN=${name}`, "-out", request);
+    openssl(
+      "x509",
+      ...["-req", "-in", request, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial"],
+      ...["-days", "1", "-extfile", extensions, "-out", cert],
+    );
+    return { certFile: cert, keyFile: key };
+  };
+  const routesOf = async (monitorPort: number) =>
+    ((await (await fetch(`http://127.0.0.1:${monitorPort}/routez`)).json()) as { num_routes: number })
+      .num_routes;
+
+  it("joins servers whose certificates the CA signed, and refuses one whose certificate it did not", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "atoll-nats-routes-"));
+    certificate(dir, "ca");
+    const signed = { ...certificate(dir, "server", join(dir, "ca")), caFile: join(dir, "ca.crt") };
+    // A rogue that reaches the route port, with a certificate of its own making.
+    const rogueTls = { ...certificate(dir, "rogue"), caFile: join(dir, "ca.crt") };
+    const hub = createNkeyUser();
+    const configOf = (
+      name: string,
+      ports: { client: number; route: number; monitor: number },
+      routes: number[],
+      tls: typeof signed,
+    ) =>
+      `${renderServerConfig({
+        port: ports.client,
+        host: "127.0.0.1",
+        storeDir: join(dir, name),
+        tls,
+        monitorPort: ports.monitor,
+        identities: natsIdentities(hub.getPublicKey(), [], ""),
+        cluster: {
+          serverName: name,
+          name: "atoll",
+          listen: `127.0.0.1:${ports.route}`,
+          routes: routes.map((route) => `nats-route://127.0.0.1:${route}`),
+        },
+      })}log_file: "${join(dir, `${name}.log`)}"\n`;
+    /**
+     * Servers on ports found free, started again on others if one was taken meanwhile (by a
+     * connection the servers already running opened, say).
+     */
+    const startServers = async (
+      names: string[],
+      routesTo: (own: number[]) => number[],
+      tls: typeof signed,
+    ) => {
+      for (let attempt = 1; ; attempt++) {
+        const ports = await Promise.all(
+          names.map(async () => ({
+            client: await freePort(),
+            route: await freePort(),
+            monitor: await freePort(),
+          })),
+        );
+        const routes = routesTo(ports.map(({ route }) => route));
+        const started = await Promise.allSettled(
+          names.map((name, i) =>
+            startNatsServer({ port: ports[i]!.client, config: configOf(name, ports[i]!, routes, tls) }),
+          ),
+        );
+        const servers = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+        if (servers.length === names.length) return { servers, ports };
+        await Promise.all(servers.map((server) => server.stop()));
+        if (attempt === 3)
+          throw (started.find((result) => result.status === "rejected") as PromiseRejectedResult).reason;
+      }
+    };
+    const cluster = await startServers(["s0", "s1", "s2"], (own) => own, signed);
+    const clusterRoutes = cluster.ports.map(({ route }) => route);
+    const rogue = await startServers(["rogue"], () => clusterRoutes, rogueTls).catch(
+      async (error: unknown) => {
+        await Promise.all(cluster.servers.map((server) => server.stop()));
+        throw error;
+      },
+    );
+    const servers = cluster.servers;
+    const monitors = cluster.ports.map(({ monitor }) => monitor);
+    /** How many times the cluster's servers refused a route for want of a certificate their CA signed. */
+    const refusals = () =>
+      ["s0", "s1", "s2"]
+        .flatMap((name) => readFileSync(join(dir, `${name}.log`), "utf8").split("\n"))
+        .filter((line) => /TLS route handshake error: tls: client didn't provide a certificate/.test(line))
+        .length;
+    try {
+      await until(
+        async () => (await Promise.all(monitors.map(routesOf))).every((n) => n === 2),
+        "the three servers to route to each other",
+        30_000,
+        200,
+      );
+      // The rogue dials every route, and each server refuses it: Go's TLS offers no certificate
+      // that the server's CA did not sign.
+      await until(() => refusals() >= 3, "the servers to refuse the rogue's routes", 30_000, 200);
+      expect(await routesOf(rogue.ports[0]!.monitor)).toBe(0);
+      expect(await Promise.all(monitors.map(routesOf))).toEqual([2, 2, 2]);
+      // A replicated stream works across the routes.
+      const nc = await connect({
+        servers: servers.map((server) => server.url.replace("nats://", "tls://")),
+        tls: { caFile: join(dir, "ca.crt") },
+        authenticator: nkeyAuthenticator(hub.getSeed()),
+      });
+      try {
+        // Not asked whether JetStream answers yet: the servers elect its leader a moment after they route.
+        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        await until(
+          () =>
+            jsm.streams.add({ name: "ROUTED", subjects: ["routed.>"], num_replicas: 3 }).then(
+              () => true,
+              () => false,
+            ),
+          "a stream with three copies",
+          30_000,
+          500,
+        );
+        expect((await jsm.streams.info("ROUTED")).cluster?.replicas).toHaveLength(2);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await Promise.all([...servers, ...rogue.servers].map((server) => server.stop()));
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
 });

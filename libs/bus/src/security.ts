@@ -95,7 +95,26 @@ export interface NatsClusterMembership {
   routes: string[];
 }
 
-function clusterBlock(cluster: NatsClusterMembership): string[] {
+/** A server's TLS files: its certificate and key, and the CA that signed its peers'. */
+export interface NatsTlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+}
+
+function tlsBlock(tls: NatsTlsFiles, indent: string, verifyPeers: boolean): string[] {
+  return [
+    "tls {",
+    `  cert_file: ${quote(tls.certFile)}`,
+    `  key_file: ${quote(tls.keyFile)}`,
+    ...(tls.caFile ? [`  ca_file: ${quote(tls.caFile)}`] : []),
+    ...(verifyPeers ? ["  verify: true"] : []),
+    "  timeout: 5",
+    "}",
+  ].map((line) => `${indent}${line}`);
+}
+
+function clusterBlock(cluster: NatsClusterMembership, tls: NatsTlsFiles | undefined): string[] {
   const fromEnvironment = /^\$[A-Za-z_][A-Za-z0-9_]*$/.test(cluster.serverName);
   return [
     `server_name: ${fromEnvironment ? cluster.serverName : quote(cluster.serverName)}`,
@@ -103,6 +122,9 @@ function clusterBlock(cluster: NatsClusterMembership): string[] {
     `  name: ${quote(cluster.name)}`,
     `  listen: ${quote(cluster.listen)}`,
     `  routes: [${cluster.routes.map(quote).join(", ")}]`,
+    // Routes carry every message of every account. Over TLS, each server shows the others a
+    // certificate its CA signed, so nothing else that reaches the route port can join as a route.
+    ...(tls ? tlsBlock(tls, "  ", tls.caFile !== undefined) : []),
     "}",
   ];
 }
@@ -120,7 +142,8 @@ export function renderServerConfig(options: {
   storeDir: string;
   identities: NatsIdentity[];
   host: string;
-  tls?: { certFile: string; keyFile: string; caFile?: string };
+  /** Clients' TLS, and the routes' too on a cluster, where the CA (if given) must sign each server's certificate. */
+  tls?: NatsTlsFiles;
   limits?: AccountLimits;
   /** One server of a JetStream cluster: its name and its routes to the others. */
   cluster?: NatsClusterMembership;
@@ -152,17 +175,9 @@ export function renderServerConfig(options: {
     `host: ${quote(options.host)}`,
     `port: ${options.port}`,
     ...(options.monitorPort ? [`http_port: ${options.monitorPort}`] : []),
-    ...(options.cluster ? clusterBlock(options.cluster) : []),
-    ...(tls
-      ? [
-          "tls {",
-          `  cert_file: ${quote(tls.certFile)}`,
-          `  key_file: ${quote(tls.keyFile)}`,
-          ...(tls.caFile ? [`  ca_file: ${quote(tls.caFile)}`] : []),
-          "  timeout: 5",
-          "}",
-        ]
-      : []),
+    ...(options.cluster ? clusterBlock(options.cluster, tls) : []),
+    // Clients are not asked for certificates: their nkeys identify them.
+    ...(tls ? tlsBlock(tls, "", false) : []),
     `jetstream { store_dir: ${quote(options.storeDir)} }`,
     // One account for Atoll with JetStream on; its streams are invisible to any other account
     // the operator adds to this server, and its storage is capped.
