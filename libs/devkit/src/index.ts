@@ -59,6 +59,24 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/** How to kill each child still running, so none outlives this process. */
+const running = new Map<ChildProcess, () => unknown>();
+let reaping = false;
+
+/**
+ * Kills the child when this process exits, if it is still running then: a test that times out
+ * never reaches its own clean-up, and a server it started would otherwise run on, holding ports.
+ */
+function killedOnExit(child: ChildProcess, kill: () => unknown = () => child.kill("SIGKILL")): void {
+  if (!reaping)
+    process.once("exit", () => {
+      for (const killChild of running.values()) killChild();
+    });
+  reaping = true;
+  running.set(child, kill);
+  child.once("exit", () => running.delete(child));
+}
+
 export async function stopChild(
   child: ChildProcess,
   graceMs = 10_000,
@@ -88,6 +106,7 @@ export function spawnService(
   });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
+  killedOnExit(child);
   return {
     name,
     process: child,
@@ -177,6 +196,7 @@ export async function startNatsServer(
   }
   // What it prints before its log file opens (a port taken, a bad configuration) says why it died.
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+  killedOnExit(child);
   let printed = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     printed = (printed + chunk.toString()).slice(-2_000);
@@ -379,6 +399,11 @@ export async function startPostgresServer(): Promise<PostgresServerProcess> {
       ],
       { ...owner, stdio: ["ignore", log, log], detached: true },
     );
+    const postmaster = child;
+    // The whole group: backends outlive a postmaster killed alone.
+    killedOnExit(postmaster, () => {
+      if (postmaster.pid) process.kill(-postmaster.pid, "SIGKILL");
+    });
     closeSync(log);
     await until(() => portAnswers(port), `PostgreSQL on port ${port}`, 30_000, 50);
   };

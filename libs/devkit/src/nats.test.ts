@@ -1,6 +1,7 @@
+import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:net";
 import { describe, expect, it } from "vitest";
-import { freePort, startNatsCluster, startNatsServer } from "./index.js";
+import { freePort, startNatsCluster, startNatsServer, until } from "./index.js";
 
 const running = async (pid: number | undefined) => {
   try {
@@ -45,4 +46,24 @@ describe("starting private NATS servers", () => {
     await cluster.stop();
     expect(await Promise.all(pids.map(running))).toEqual([false, false, false]);
   });
+});
+
+describe("servers a test starts", () => {
+  it("do not outlive the process that started them, even one that never stopped them", async () => {
+    // A child node process starts a server and exits without stopping it, as a timed-out test's
+    // process does. It runs the build, which turbo makes before any test.
+    const script = `
+      const { startNatsServer } = await import(${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)});
+      const server = await startNatsServer();
+      console.log(server.process.pid);
+      process.exit(0);
+    `;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const pid = Number(run.stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    await until(async () => !(await running(pid)), `nats-server ${pid} to be gone`, 10_000, 100);
+  }, 30_000);
 });
