@@ -1,5 +1,14 @@
+import { until } from "@atoll/devkit";
+import { silentLogger } from "@atoll/log";
 import { describe, expect, it } from "vitest";
-import { type BehindSince, type ReplicaSighting, stuckConsumers } from "./replicas.js";
+import type { Bus } from "./bus.js";
+import {
+  type BehindSince,
+  nextPassInMs,
+  type ReplicaSighting,
+  ReplicaWatch,
+  stuckConsumers,
+} from "./replicas.js";
 
 const copy = (overrides: Partial<ReplicaSighting> = {}): ReplicaSighting => ({
   stream: "WORK",
@@ -130,5 +139,40 @@ describe("stuckConsumers", () => {
     stuckConsumers(behind, [], 5_000, limits);
     expect(behind.size).toBe(0);
     expect(stuckConsumers(behind, [copy()], 10_000, limits)).toEqual([]);
+  });
+});
+
+describe("nextPassInMs", () => {
+  it.each([
+    { lastPassMs: 40, next: 5_000 },
+    { lastPassMs: 500, next: 5_000 },
+    { lastPassMs: 501, next: 5_010 },
+    { lastPassMs: 3_000, next: 30_000 },
+  ])("after a look that took $lastPassMs ms, the next is due in $next ms", ({ lastPassMs, next }) => {
+    expect(nextPassInMs(5_000, lastPassMs)).toBe(next);
+  });
+});
+
+describe("ReplicaWatch.start", () => {
+  it("looks again and again until stopped, and not once after", async () => {
+    let lists = 0;
+    const bus = {
+      names: { streams: { work: "WORK" } },
+      jsm: {
+        consumers: {
+          list: () => {
+            lists++;
+            return (async function* () {})();
+          },
+        },
+      },
+    } as unknown as Bus;
+    const watch = new ReplicaWatch(bus, { stuckAfterMs: 1_000, intervalMs: 5, logger: silentLogger() });
+    watch.start();
+    await until(() => lists >= 3, "three looks", 5_000, 5);
+    await watch.stop();
+    const looked = lists;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(lists).toBe(looked);
   });
 });
