@@ -4,7 +4,7 @@ import { until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
 import { AckPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Bus, type Delivery } from "./bus.js";
+import { Bus, CONSUMER_HELD_BYTES, type Delivery, PULL_BYTES } from "./bus.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const codec = codecFor(PlacementRequestSchema);
@@ -338,6 +338,64 @@ describe("Bus", () => {
       return consumer.num_ack_pending + consumer.num_pending === 0;
     }, "every batch acked");
   });
+
+  it("holds a bounded backlog and is never dropped as a slow consumer while its handler blocks", async () => {
+    // An agent's initial list arrives as a backlog of near-max_payload messages, and the indexer's
+    // handler keeps its event loop busy. Pulling the whole backlog at once made the server drop the
+    // connection once 64 MB waited to be written to it, and the messages sent into the dropped
+    // connection came back only after the ack wait: a 20 s stall in every large initial sync.
+    const own = await Bus.connect({
+      url: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+      name: "bus-test-backlog",
+      prefix,
+      logger: silentLogger(),
+    });
+    const statuses: string[] = [];
+    void (async () => {
+      for await (const status of own.nc.status()) statuses.push(status.type);
+    })();
+    const subject = bus.names.work("backlog-cluster");
+    const bytesEach = 512 * 1024;
+    const count = 200;
+    const filler = "x".repeat(bytesEach);
+    const messages = Array.from({ length: count }, (_, i) => ({
+      subject,
+      data: codec.encode(request(`${i}-${filler}`)),
+      msgId: `backlog-${i}`,
+    }));
+    for (let i = 0; i < count; i += 20) await bus.publishAll(messages.slice(i, i + 20));
+    const handled: number[] = [];
+    let redelivered = 0;
+    let mostHeld = 0;
+    const consumption = await own.consume({
+      stream: own.names.streams.work,
+      durable: "backlog-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 32,
+      handler: async (batch: Delivery<ReturnType<typeof request>>[]) => {
+        const info = await own.jsm.consumers.info(own.names.streams.work, "backlog-test");
+        mostHeld = Math.max(mostHeld, info.num_ack_pending);
+        for (const { msg, data } of batch) {
+          if (msg.redelivered) redelivered += 1;
+          handled.push(Number(data.name.split("-")[0]));
+        }
+        // Synchronous work, as decoding and building a large batch's statements is.
+        const busyUntil = Date.now() + 250;
+        while (Date.now() < busyUntil) {}
+      },
+    });
+    try {
+      await until(() => handled.length >= count, "every message of the backlog handled", 60_000);
+    } finally {
+      await consumption.stop();
+      await own.close();
+    }
+    expect(statuses).not.toContain("disconnect");
+    expect(redelivered).toBe(0);
+    expect(handled).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(mostHeld * bytesEach).toBeLessThanOrEqual(CONSUMER_HELD_BYTES + PULL_BYTES);
+  }, 90_000);
 
   it("rejects cluster names that are not DNS labels before they become subjects", () => {
     expect(() => bus.names.resources("a.b")).toThrow(/DNS label/);

@@ -137,6 +137,20 @@ const CLOSE_WAIT_MS = 5_000;
  * the default 30 s, a cluster's works stalled for half a minute after a NATS server died.
  */
 const PULL_EXPIRES_MS = 10_000;
+/**
+ * The most bytes one pull asks the server for. The server writes a pull's messages to the
+ * connection as fast as it can and drops a client that falls its max_pending (64 MB by default)
+ * behind, which a reader whose event loop is busy with a large batch does: a pull far below that
+ * keeps the connection, however large the backlog. It is raised to twice the largest message a
+ * server with a larger max_payload takes, so one message always fits.
+ */
+export const PULL_BYTES = 8 * 1024 * 1024;
+/**
+ * The most bytes one consumption holds delivered and not yet acked (queued, or in a batch being
+ * handled): a backlog waits on the server, not in the reader's memory. The next pull goes out once
+ * what is held leaves room for it.
+ */
+export const CONSUMER_HELD_BYTES = 32 * 1024 * 1024;
 /** How long a check that the server answers waits for it. */
 const ANSWER_WAIT_MS = 3_000;
 /** How long publishAll waits for JetStream to store its messages, however many there are. */
@@ -641,17 +655,78 @@ export class Bus {
     const queue: JsMsg[] = [];
     /** Batches being handled, each with its run (true once done, false if a stop cut it short). */
     const running = new Map<JsMsg[], Promise<boolean>>();
+    /** Messages delivered and not yet acked, queued or in a batch, and their bytes. */
+    const held = { messages: 0, bytes: 0 };
+    const maxHeldMessages = maxBatch * 4;
+    const pullBytes = Math.max(PULL_BYTES, 2 * this.maxPayload());
+    const maxHeldBytes = Math.max(CONSUMER_HELD_BYTES, 2 * pullBytes);
     let wake: (() => void) | undefined;
-    let stopping = false;
-    const messages = await consumer.consume({
-      max_messages: maxBatch * 4,
-      expires: PULL_EXPIRES_MS,
-      callback: (msg) => {
-        queue.push(msg);
+    let wakeScheduled = false;
+    /**
+     * The iterator hands over one message per turn of the microtask queue; waking the batch loop
+     * once the whole read is queued keeps messages that arrived together in one batch.
+     */
+    const wakeAfterThisRead = () => {
+      if (wakeScheduled) return;
+      wakeScheduled = true;
+      setImmediate(() => {
+        wakeScheduled = false;
         wake?.();
-      },
+      });
+    };
+    /** Called when a batch leaves, so a pull held back for room may go. */
+    let room: (() => void) | undefined;
+    let stopping = false;
+    let stopped: () => void = () => {};
+    const whenStopped = new Promise<void>((resolve) => {
+      stopped = resolve;
     });
     const log = this.logger.child({ stream: options.stream, consumer: options.durable });
+
+    // One pull at a time, each of at most pullBytes, and only while what is held leaves room: the
+    // client library's own consume() pulls again as soon as messages arrive, whether or not they
+    // were handled, so a backlog moved whole into the reader.
+    let pull: Awaited<ReturnType<typeof consumer.fetch>> | undefined;
+    const pulling = (async () => {
+      for (let failures = 0; !stopping && !this.nc.isClosed(); ) {
+        if (held.messages >= maxHeldMessages || held.bytes + pullBytes > maxHeldBytes) {
+          await new Promise<void>((resolve) => {
+            room = resolve;
+          });
+          room = undefined;
+          continue;
+        }
+        try {
+          pull = await consumer.fetch({ max_bytes: pullBytes, expires: PULL_EXPIRES_MS });
+          for await (const msg of pull) {
+            held.messages += 1;
+            held.bytes += msg.data.length;
+            queue.push(msg);
+            wakeAfterThisRead();
+          }
+          failures = 0;
+        } catch (error) {
+          if (stopping) break;
+          // A pull that met a message larger than the bytes it had left ends with this "error";
+          // the next pull takes that message.
+          if (/message size exceeds maxbytes/i.test(errorText(error))) {
+            failures = 0;
+            continue;
+          }
+          // A pull the server lost (its consumer's leader died, or the consumer is being made
+          // again) ends after two missed heartbeats; pulling again is all there is to do.
+          failures += 1;
+          const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 10));
+          log.warn(
+            { err: errorText(error), attempt: failures, retryInMs: delay },
+            "a pull failed; pulling again",
+          );
+          await Promise.race([sleep(delay), whenStopped]);
+        } finally {
+          pull = undefined;
+        }
+      }
+    })();
     const transient = options.transient ?? isUnreachable;
     const dependenciesAnswer = options.dependenciesAnswer ?? (() => this.answers());
 
@@ -766,6 +841,9 @@ export class Bus {
         const batch = queue.splice(0, maxBatch);
         const run = runBatch(batch).then((done) => {
           running.delete(batch);
+          held.messages -= batch.length;
+          for (const msg of batch) held.bytes -= msg.data.length;
+          room?.();
           // A stop cut its retries short: it stays unacked, and nothing more is taken.
           if (!done) cutShort = true;
           wake?.();
@@ -779,10 +857,12 @@ export class Bus {
     return {
       stop: async () => {
         stopping = true;
+        stopped();
+        room?.();
         // close() settles only with the server's answer; a stop during an outage must not hang.
-        await Promise.race([messages.close(), sleep(CLOSE_WAIT_MS)]);
+        await Promise.race([pull?.close(), sleep(CLOSE_WAIT_MS)]);
         wake?.();
-        await loop;
+        await Promise.all([loop, pulling]);
       },
     };
   }
