@@ -85,4 +85,27 @@ describe("cluster leases", () => {
     await leases.stop();
     expect(released.sort()).toEqual(CLUSTERS);
   });
+
+  it("takes a cluster whose events come before its first heartbeat without waiting for the next pass", async () => {
+    const acquired: string[] = [];
+    // The next pass is 200 s away: only a look at the stream can take the cluster in this test.
+    const leases = new ClusterLeases({
+      bus,
+      logger: silentLogger(),
+      ttlMs: 600_000,
+      onAcquire: async (cluster) => {
+        acquired.push(cluster);
+      },
+      onRelease: async () => {},
+      heardFrom: () => [],
+    });
+    await leases.start();
+    expect(acquired).toEqual([]);
+    // The agent's first list is on its way; its heartbeat is not.
+    await bus.js.publish(bus.names.resources("early"), new Uint8Array([1]));
+    const published = Date.now();
+    while (!acquired.includes("early") && Date.now() - published < 20_000) await sleep(50);
+    await leases.stop();
+    expect(acquired).toEqual(["early"]);
+  });
 });

@@ -21,6 +21,8 @@ export interface LeaseOptions {
   /** A lease not renewed within this time lapses and another indexer may take the cluster. */
   ttlMs?: number;
   renewMs?: number;
+  /** How often the resources stream is looked at for a cluster whose events came before its first heartbeat. */
+  arrivalsMs?: number;
   /** Called when this process gains or loses a cluster; gains are awaited before counting. */
   onAcquire: (cluster: string) => Promise<void>;
   onRelease: (cluster: string) => Promise<void>;
@@ -55,6 +57,8 @@ export class ClusterLeases {
   /** The renewal in progress, if any: a renewal never overlaps the last one. */
   private renewing: Promise<void> | undefined;
   private readonly ttlMs: number;
+  /** How many subjects the resources stream held at the last look for arrivals. */
+  private subjectsSeen = 0;
 
   constructor(private readonly options: LeaseOptions) {
     this.ttlMs = options.ttlMs ?? 15_000;
@@ -76,7 +80,28 @@ export class ClusterLeases {
     this.timers = [
       setInterval(() => void this.renew(), everyMs),
       setInterval(() => void this.reconcile(), everyMs),
+      setInterval(() => void this.lookForArrivals(), this.options.arrivalsMs ?? 1_000),
     ];
+  }
+
+  /**
+   * An agent's first heartbeat waits until its nodes and pods are listed, seconds on a large
+   * cluster, while its events already fill the stream: waiting for the next pass, a third of a
+   * lease away, left a new cluster's first objects unindexed for up to 5 s. When the stream holds
+   * more subjects than at the last look, a cluster may have come, and a pass runs now. The look is
+   * one small answer (a count, not the subjects), so it can be frequent.
+   */
+  private async lookForArrivals(): Promise<void> {
+    const { bus } = this.options;
+    try {
+      const { state } = await bus.jsm.streams.info(bus.names.streams.resources);
+      const subjects = state.num_subjects ?? 0;
+      const more = subjects > this.subjectsSeen;
+      this.subjectsSeen = subjects;
+      if (more) await this.reconcile();
+    } catch {
+      // Unanswered: the regular pass still comes round.
+    }
   }
 
   /** Runs one pass now (e.g. when a new cluster shows up), after any pass in progress. */
