@@ -138,17 +138,19 @@ const CLOSE_WAIT_MS = 5_000;
  */
 const PULL_EXPIRES_MS = 10_000;
 /**
- * The most bytes one pull asks the server for. The server writes a pull's messages to the
+ * About the most bytes one pull asks the server for. The server writes a pull's messages to the
  * connection as fast as it can and drops a client that falls its max_pending (64 MB by default)
- * behind, which a reader whose event loop is busy with a large batch does: a pull far below that
- * keeps the connection, however large the backlog. It is raised to twice the largest message a
- * server with a larger max_payload takes, so one message always fits.
+ * behind, which a reader whose event loop is busy with a large batch does: pulls far below that
+ * keep the connection, however large the backlog. A pull names a count of messages, sized by the
+ * largest message of the last pulls (at first the server's max_payload): the client library ends
+ * a pull bounded by bytes only after two missed heartbeats whenever its count, which it sets to
+ * 100, runs out first.
  */
 export const PULL_BYTES = 8 * 1024 * 1024;
 /**
- * The most bytes one consumption holds delivered and not yet acked (queued, or in a batch being
- * handled): a backlog waits on the server, not in the reader's memory. The next pull goes out once
- * what is held leaves room for it.
+ * About the most bytes one consumption holds delivered and not yet acked (queued, or in a batch
+ * being handled): a backlog waits on the server, not in the reader's memory. The next pull goes
+ * out once what is held leaves room for it.
  */
 export const CONSUMER_HELD_BYTES = 32 * 1024 * 1024;
 /** How long a check that the server answers waits for it. */
@@ -658,8 +660,12 @@ export class Bus {
     /** Messages delivered and not yet acked, queued or in a batch, and their bytes. */
     const held = { messages: 0, bytes: 0 };
     const maxHeldMessages = maxBatch * 4;
-    const pullBytes = Math.max(PULL_BYTES, 2 * this.maxPayload());
-    const maxHeldBytes = Math.max(CONSUMER_HELD_BYTES, 2 * pullBytes);
+    /**
+     * The largest message of the last pulls, which sizes the next. It starts at the largest a
+     * message may be and falls at most by half a pull, so a run of small messages earns large
+     * pulls only gradually.
+     */
+    let messageBytes = this.maxPayload();
     let wake: (() => void) | undefined;
     let wakeScheduled = false;
     /**
@@ -683,13 +689,18 @@ export class Bus {
     });
     const log = this.logger.child({ stream: options.stream, consumer: options.durable });
 
-    // One pull at a time, each of at most pullBytes, and only while what is held leaves room: the
-    // client library's own consume() pulls again as soon as messages arrive, whether or not they
-    // were handled, so a backlog moved whole into the reader.
+    // One pull at a time, each of about PULL_BYTES at most, and only while what is held leaves
+    // room: the client library's own consume() pulls again as soon as messages arrive, whether or
+    // not they were handled, so a backlog moved whole into the reader.
     let pull: Awaited<ReturnType<typeof consumer.fetch>> | undefined;
     const pulling = (async () => {
       for (let failures = 0; !stopping && !this.nc.isClosed(); ) {
-        if (held.messages >= maxHeldMessages || held.bytes + pullBytes > maxHeldBytes) {
+        const count = Math.min(
+          maxHeldMessages - held.messages,
+          Math.floor(Math.min(PULL_BYTES, CONSUMER_HELD_BYTES - held.bytes) / messageBytes),
+        );
+        // Room for one message at least once nothing is held, whatever its size.
+        if (count < 1 && held.messages > 0) {
           await new Promise<void>((resolve) => {
             room = resolve;
           });
@@ -697,22 +708,19 @@ export class Bus {
           continue;
         }
         try {
-          pull = await consumer.fetch({ max_bytes: pullBytes, expires: PULL_EXPIRES_MS });
+          pull = await consumer.fetch({ max_messages: Math.max(1, count), expires: PULL_EXPIRES_MS });
+          let largest = 0;
           for await (const msg of pull) {
             held.messages += 1;
             held.bytes += msg.data.length;
+            largest = Math.max(largest, msg.data.length);
             queue.push(msg);
             wakeAfterThisRead();
           }
+          if (largest > 0) messageBytes = Math.max(largest, Math.floor(messageBytes / 2), 1);
           failures = 0;
         } catch (error) {
           if (stopping) break;
-          // A pull that met a message larger than the bytes it had left ends with this "error";
-          // the next pull takes that message.
-          if (/message size exceeds maxbytes/i.test(errorText(error))) {
-            failures = 0;
-            continue;
-          }
           // A pull the server lost (its consumer's leader died, or the consumer is being made
           // again) ends after two missed heartbeats; pulling again is all there is to do.
           failures += 1;
