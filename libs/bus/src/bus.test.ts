@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
 import { codecFor, create, PlacementRequestSchema } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
-import { silentLogger } from "@atoll/log";
+import { createLogger, silentLogger } from "@atoll/log";
 import { AckPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bus, CONSUMER_HELD_BYTES, type Delivery, PULL_BYTES } from "./bus.js";
@@ -395,6 +396,61 @@ describe("Bus", () => {
     expect(redelivered).toBe(0);
     expect(handled).toEqual(Array.from({ length: count }, (_, i) => i));
     expect(mostHeld * bytesEach).toBeLessThanOrEqual(CONSUMER_HELD_BYTES + PULL_BYTES);
+  }, 90_000);
+
+  it("drains a backlog of many small messages in full batches, with no pull left to time out", async () => {
+    // A pull bounded by bytes is ended by the client only after two missed heartbeats when its
+    // count runs out first: 1,000 placement requests took minutes, a hundred per stalled pull.
+    const warnings: string[] = [];
+    const own = await Bus.connect({
+      url: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+      name: "bus-test-small",
+      prefix,
+      logger: createLogger({
+        service: "bus-test",
+        level: "warn",
+        destination: new Writable({
+          write(line, _encoding, done) {
+            warnings.push(String(line));
+            done();
+          },
+        }),
+      }),
+    });
+    const subject = bus.names.work("small-cluster");
+    const count = 1_000;
+    for (let i = 0; i < count; i += 250)
+      await bus.publishAll(
+        Array.from({ length: 250 }, (_, j) => ({
+          subject,
+          data: codec.encode(request(String(i + j))),
+          msgId: `small-${i + j}`,
+        })),
+      );
+    const handled: number[] = [];
+    let largestBatch = 0;
+    const consumption = await own.consume({
+      stream: own.names.streams.work,
+      durable: "small-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 256,
+      handler: async (batch: Delivery<ReturnType<typeof request>>[]) => {
+        largestBatch = Math.max(largestBatch, batch.length);
+        handled.push(...batch.map((d) => Number(d.data.name)));
+        // Each batch takes a while, as a scheduler's decisions do, so the next fills meanwhile.
+        await sleep(100);
+      },
+    });
+    try {
+      await until(() => handled.length >= count, "every small message handled", 60_000);
+    } finally {
+      await consumption.stop();
+      await own.close();
+    }
+    expect(handled).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(warnings.filter((line) => line.includes("a pull failed"))).toEqual([]);
+    expect(largestBatch).toBe(256);
   }, 90_000);
 
   it("rejects cluster names that are not DNS labels before they become subjects", () => {
