@@ -77,6 +77,11 @@ export interface ConsumeOptions<Desc extends DescMessage> {
    * alongside itself must order what its batches share.
    */
   concurrentBatches?: number;
+  /**
+   * The largest a message of this stream may be, which sizes each pull (64 KiB by default). A
+   * stream of agents' lists, whose messages fill the server's max_payload, names that.
+   */
+  maxMessageBytes?: number;
   /** How long a delivered, unacked message waits before redelivery (e.g. after a crash). */
   ackWaitMs?: number;
   /** Checks a decoded message beyond the codec; a returned string is the reason to dead-letter it. */
@@ -138,21 +143,15 @@ const CLOSE_WAIT_MS = 5_000;
  */
 const PULL_EXPIRES_MS = 10_000;
 /**
- * About the most bytes one pull asks the server for. The server writes a pull's messages to the
- * connection as fast as it can and drops a client that falls its max_pending (64 MB by default)
- * behind, which a reader whose event loop is busy with a large batch does: pulls far below that
- * keep the connection, however large the backlog. A pull names a count of messages, sized by the
- * largest message of the last pulls (at first the server's max_payload): the client library ends
- * a pull bounded by bytes only after two missed heartbeats whenever its count, which it sets to
- * 100, runs out first.
+ * About the most bytes one pull may bring, at the size each message may have. The server writes a
+ * pull's messages to the connection as fast as it can and drops a client that falls its
+ * max_pending (64 MB by default) behind, which a reader whose event loop is busy with a large batch
+ * does; what it had sent into the dropped connection comes back only after the ack wait. The
+ * client pulls again when three quarters of a pull have arrived, so at most about 1.75 pulls are
+ * on their way at once.
  */
-export const PULL_BYTES = 8 * 1024 * 1024;
-/**
- * About the most bytes one consumption holds delivered and not yet acked (queued, or in a batch
- * being handled): a backlog waits on the server, not in the reader's memory. The next pull goes
- * out once what is held leaves room for it.
- */
-export const CONSUMER_HELD_BYTES = 32 * 1024 * 1024;
+const PULL_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 /** How long a check that the server answers waits for it. */
 const ANSWER_WAIT_MS = 3_000;
 /** How long publishAll waits for JetStream to store its messages, however many there are. */
@@ -657,84 +656,23 @@ export class Bus {
     const queue: JsMsg[] = [];
     /** Batches being handled, each with its run (true once done, false if a stop cut it short). */
     const running = new Map<JsMsg[], Promise<boolean>>();
-    /** Messages delivered and not yet acked, queued or in a batch, and their bytes. */
-    const held = { messages: 0, bytes: 0 };
-    const maxHeldMessages = maxBatch * 4;
-    /**
-     * The largest message of the last pulls, which sizes the next. It starts at the largest a
-     * message may be and falls at most by half a pull, so a run of small messages earns large
-     * pulls only gradually.
-     */
-    let messageBytes = this.maxPayload();
     let wake: (() => void) | undefined;
-    let wakeScheduled = false;
-    /**
-     * The iterator hands over one message per turn of the microtask queue; waking the batch loop
-     * once the whole read is queued keeps messages that arrived together in one batch.
-     */
-    const wakeAfterThisRead = () => {
-      if (wakeScheduled) return;
-      wakeScheduled = true;
-      setImmediate(() => {
-        wakeScheduled = false;
-        wake?.();
-      });
-    };
-    /** Called when a batch leaves, so a pull held back for room may go. */
-    let room: (() => void) | undefined;
     let stopping = false;
-    let stopped: () => void = () => {};
-    const whenStopped = new Promise<void>((resolve) => {
-      stopped = resolve;
+    const messages = await consumer.consume({
+      max_messages: Math.max(
+        1,
+        Math.min(
+          maxBatch * 4,
+          Math.floor(PULL_BYTES / (options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES)),
+        ),
+      ),
+      expires: PULL_EXPIRES_MS,
+      callback: (msg) => {
+        queue.push(msg);
+        wake?.();
+      },
     });
     const log = this.logger.child({ stream: options.stream, consumer: options.durable });
-
-    // One pull at a time, each of about PULL_BYTES at most, and only while what is held leaves
-    // room: the client library's own consume() pulls again as soon as messages arrive, whether or
-    // not they were handled, so a backlog moved whole into the reader.
-    let pull: Awaited<ReturnType<typeof consumer.fetch>> | undefined;
-    const pulling = (async () => {
-      for (let failures = 0; !stopping && !this.nc.isClosed(); ) {
-        const count = Math.min(
-          maxHeldMessages - held.messages,
-          Math.floor(Math.min(PULL_BYTES, CONSUMER_HELD_BYTES - held.bytes) / messageBytes),
-        );
-        // Room for one message at least once nothing is held, whatever its size.
-        if (count < 1 && held.messages > 0) {
-          await new Promise<void>((resolve) => {
-            room = resolve;
-          });
-          room = undefined;
-          continue;
-        }
-        try {
-          pull = await consumer.fetch({ max_messages: Math.max(1, count), expires: PULL_EXPIRES_MS });
-          let largest = 0;
-          for await (const msg of pull) {
-            held.messages += 1;
-            held.bytes += msg.data.length;
-            largest = Math.max(largest, msg.data.length);
-            queue.push(msg);
-            wakeAfterThisRead();
-          }
-          if (largest > 0) messageBytes = Math.max(largest, Math.floor(messageBytes / 2), 1);
-          failures = 0;
-        } catch (error) {
-          if (stopping) break;
-          // A pull the server lost (its consumer's leader died, or the consumer is being made
-          // again) ends after two missed heartbeats; pulling again is all there is to do.
-          failures += 1;
-          const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 10));
-          log.warn(
-            { err: errorText(error), attempt: failures, retryInMs: delay },
-            "a pull failed; pulling again",
-          );
-          await Promise.race([sleep(delay), whenStopped]);
-        } finally {
-          pull = undefined;
-        }
-      }
-    })();
     const transient = options.transient ?? isUnreachable;
     const dependenciesAnswer = options.dependenciesAnswer ?? (() => this.answers());
 
@@ -849,9 +787,6 @@ export class Bus {
         const batch = queue.splice(0, maxBatch);
         const run = runBatch(batch).then((done) => {
           running.delete(batch);
-          held.messages -= batch.length;
-          for (const msg of batch) held.bytes -= msg.data.length;
-          room?.();
           // A stop cut its retries short: it stays unacked, and nothing more is taken.
           if (!done) cutShort = true;
           wake?.();
@@ -865,12 +800,10 @@ export class Bus {
     return {
       stop: async () => {
         stopping = true;
-        stopped();
-        room?.();
         // close() settles only with the server's answer; a stop during an outage must not hang.
-        await Promise.race([pull?.close(), sleep(CLOSE_WAIT_MS)]);
+        await Promise.race([messages.close(), sleep(CLOSE_WAIT_MS)]);
         wake?.();
-        await Promise.all([loop, pulling]);
+        await loop;
       },
     };
   }

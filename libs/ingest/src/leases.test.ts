@@ -108,4 +108,37 @@ describe("cluster leases", () => {
     await leases.stop();
     expect(acquired).toEqual(["early"]);
   });
+
+  it("runs no extra pass while every cluster with events is one the last pass knew", async () => {
+    // On a fleet of thousands, clusters' backlogs fill and drain all the time; a pass for each
+    // change in the count would run passes back to back beside the renewals.
+    const { streams } = bus.jsm;
+    const info = streams.info.bind(streams);
+    let passes = 0;
+    streams.info = async (...args) => {
+      if (args[0] === bus.names.streams.resources && args[1]?.subjects_filter) passes += 1;
+      return info(...args);
+    };
+    const leases = new ClusterLeases({
+      bus,
+      logger: silentLogger(),
+      ttlMs: 600_000,
+      onAcquire: async () => {},
+      onRelease: async () => {},
+      heardFrom: () => CLUSTERS,
+    });
+    try {
+      await leases.start();
+      const afterStart = passes;
+      // Known clusters' events come and go in the stream, one subject more each time.
+      for (const cluster of CLUSTERS) {
+        await bus.js.publish(bus.names.resources(cluster), new Uint8Array([1]));
+        await sleep(1_500);
+      }
+      expect(passes).toBe(afterStart);
+    } finally {
+      await leases.stop();
+      streams.info = info;
+    }
+  });
 });

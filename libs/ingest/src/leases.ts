@@ -57,8 +57,8 @@ export class ClusterLeases {
   /** The renewal in progress, if any: a renewal never overlaps the last one. */
   private renewing: Promise<void> | undefined;
   private readonly ttlMs: number;
-  /** How many subjects the resources stream held at the last look for arrivals. */
-  private subjectsSeen = 0;
+  /** How many clusters the last pass knew of (heard from, or with events in the stream). */
+  private clustersKnown = 0;
 
   constructor(private readonly options: LeaseOptions) {
     this.ttlMs = options.ttlMs ?? 15_000;
@@ -88,17 +88,17 @@ export class ClusterLeases {
    * An agent's first heartbeat waits until its nodes and pods are listed, seconds on a large
    * cluster, while its events already fill the stream: waiting for the next pass, a third of a
    * lease away, left a new cluster's first objects unindexed for up to 5 s. When the stream holds
-   * more subjects than at the last look, a cluster may have come, and a pass runs now. The look is
-   * one small answer (a count, not the subjects), so it can be frequent.
+   * events under more subjects than the last pass knew clusters, one of them is new, and a pass
+   * runs now. The look is one small answer (a count, not the subjects). Clusters' backlogs fill
+   * and drain all the time on a fleet, so a pass whenever the count grew would run passes back to
+   * back, each listing thousands of subjects, beside the renewals.
    */
   private async lookForArrivals(): Promise<void> {
+    if (this.queued) return;
     const { bus } = this.options;
     try {
       const { state } = await bus.jsm.streams.info(bus.names.streams.resources);
-      const subjects = state.num_subjects ?? 0;
-      const more = subjects > this.subjectsSeen;
-      this.subjectsSeen = subjects;
-      if (more) await this.reconcile();
+      if ((state.num_subjects ?? 0) > this.clustersKnown) await this.reconcile();
     } catch {
       // Unanswered: the regular pass still comes round.
     }
@@ -206,6 +206,7 @@ export class ClusterLeases {
     const leases = this.leases!;
     const live = await this.liveMembers();
     const clusters = (await this.knownClusters()).sort();
+    this.clustersKnown = clusters.length;
     const share = Math.ceil(clusters.length / Math.max(1, live));
 
     // Give back surplus so a newcomer can take its share, once no renewal can write the key again.
