@@ -77,11 +77,6 @@ export interface ConsumeOptions<Desc extends DescMessage> {
    * alongside itself must order what its batches share.
    */
   concurrentBatches?: number;
-  /**
-   * The largest a message of this stream may be, which sizes each pull (64 KiB by default). A
-   * stream of agents' lists, whose messages fill the server's max_payload, names that.
-   */
-  maxMessageBytes?: number;
   /** How long a delivered, unacked message waits before redelivery (e.g. after a crash). */
   ackWaitMs?: number;
   /** Checks a decoded message beyond the codec; a returned string is the reason to dead-letter it. */
@@ -142,16 +137,6 @@ const CLOSE_WAIT_MS = 5_000;
  * the default 30 s, a cluster's works stalled for half a minute after a NATS server died.
  */
 const PULL_EXPIRES_MS = 10_000;
-/**
- * About the most bytes one pull may bring, at the size each message may have. The server writes a
- * pull's messages to the connection as fast as it can and drops a client that falls its
- * max_pending (64 MB by default) behind, which a reader whose event loop is busy with a large batch
- * does; what it had sent into the dropped connection comes back only after the ack wait. The
- * client pulls again when three quarters of a pull have arrived, so at most about 1.75 pulls are
- * on their way at once.
- */
-const PULL_BYTES = 16 * 1024 * 1024;
-const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 /** How long a check that the server answers waits for it. */
 const ANSWER_WAIT_MS = 3_000;
 /** How long publishAll waits for JetStream to store its messages, however many there are. */
@@ -659,13 +644,7 @@ export class Bus {
     let wake: (() => void) | undefined;
     let stopping = false;
     const messages = await consumer.consume({
-      max_messages: Math.max(
-        1,
-        Math.min(
-          maxBatch * 4,
-          Math.floor(PULL_BYTES / (options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES)),
-        ),
-      ),
+      max_messages: maxBatch * 4,
       expires: PULL_EXPIRES_MS,
       callback: (msg) => {
         queue.push(msg);

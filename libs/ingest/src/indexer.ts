@@ -167,8 +167,6 @@ export class ResourceIndexer {
       filterSubject: bus.names.resources(cluster),
       codec: resourceBatchCodec,
       maxBatch: this.options.maxBatch ?? 32,
-      // An agent fills each message of its lists up to the server's max_payload.
-      maxMessageBytes: bus.maxPayload(),
       ...(this.options.ackWaitMs ? { ackWaitMs: this.options.ackWaitMs } : {}),
       validate: invalidBatchReason,
       transient: (error) => databaseUnavailable(error) || isUnreachable(error),

@@ -21,8 +21,6 @@ export interface LeaseOptions {
   /** A lease not renewed within this time lapses and another indexer may take the cluster. */
   ttlMs?: number;
   renewMs?: number;
-  /** How often the resources stream is looked at for a cluster whose events came before its first heartbeat. */
-  arrivalsMs?: number;
   /** Called when this process gains or loses a cluster; gains are awaited before counting. */
   onAcquire: (cluster: string) => Promise<void>;
   onRelease: (cluster: string) => Promise<void>;
@@ -57,8 +55,6 @@ export class ClusterLeases {
   /** The renewal in progress, if any: a renewal never overlaps the last one. */
   private renewing: Promise<void> | undefined;
   private readonly ttlMs: number;
-  /** How many clusters the last pass knew of (heard from, or with events in the stream). */
-  private clustersKnown = 0;
 
   constructor(private readonly options: LeaseOptions) {
     this.ttlMs = options.ttlMs ?? 15_000;
@@ -80,28 +76,7 @@ export class ClusterLeases {
     this.timers = [
       setInterval(() => void this.renew(), everyMs),
       setInterval(() => void this.reconcile(), everyMs),
-      setInterval(() => void this.lookForArrivals(), this.options.arrivalsMs ?? 1_000),
     ];
-  }
-
-  /**
-   * An agent's first heartbeat waits until its nodes and pods are listed, seconds on a large
-   * cluster, while its events already fill the stream: waiting for the next pass, a third of a
-   * lease away, left a new cluster's first objects unindexed for up to 5 s. When the stream holds
-   * events under more subjects than the last pass knew clusters, one of them is new, and a pass
-   * runs now. The look is one small answer (a count, not the subjects). Clusters' backlogs fill
-   * and drain all the time on a fleet, so a pass whenever the count grew would run passes back to
-   * back, each listing thousands of subjects, beside the renewals.
-   */
-  private async lookForArrivals(): Promise<void> {
-    if (this.queued) return;
-    const { bus } = this.options;
-    try {
-      const { state } = await bus.jsm.streams.info(bus.names.streams.resources);
-      if ((state.num_subjects ?? 0) > this.clustersKnown) await this.reconcile();
-    } catch {
-      // Unanswered: the regular pass still comes round.
-    }
   }
 
   /** Runs one pass now (e.g. when a new cluster shows up), after any pass in progress. */
@@ -206,7 +181,6 @@ export class ClusterLeases {
     const leases = this.leases!;
     const live = await this.liveMembers();
     const clusters = (await this.knownClusters()).sort();
-    this.clustersKnown = clusters.length;
     const share = Math.ceil(clusters.length / Math.max(1, live));
 
     // Give back surplus so a newcomer can take its share, once no renewal can write the key again.

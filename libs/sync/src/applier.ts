@@ -179,8 +179,6 @@ export class WorkApplier {
       filterSubject: bus.names.work(cluster),
       codec: workCodec,
       maxBatch: 8,
-      // A work carries its manifests, up to the server's max_payload.
-      maxMessageBytes: bus.maxPayload(),
       ...(this.options.existingConsumer ? { existingConsumer: true } : {}),
       validate: (work) =>
         work.cluster !== cluster
