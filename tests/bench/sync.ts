@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   await indexer.stop();
   await bus.removeTopology();
   await bus.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (!process.env.ATOLL_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
   await sql.end();
   await database.drop();
   await sim.stop();

@@ -1,4 +1,5 @@
 import {
+  ClusterHeartbeatSchema,
   create,
   EventType,
   heartbeatCodec,
@@ -251,23 +252,51 @@ describe("sims → agents → NATS → indexer → Postgres → query", () => {
     expect(message?.header.get("Atoll-Reason")).toMatch(/object decoy-uid is not valid JSON/);
   });
 
-  it("sends a new agent's first heartbeat only once it has counted the nodes", async () => {
+  it("says a new agent is starting at once, beats with capacity once it has counted the nodes, and the index keeps the full beat", async () => {
     const simC = new KubeSim({ name: "sim-c", token: "token-c" });
     await simC.start();
     try {
       generateCluster(simC, { seed: 13, nodes: 3 });
-      const first: { ready: number; pods: bigint }[] = [];
+      const beats: { starting: boolean; ready: number; pods: bigint }[] = [];
       const watch = hub.bus.watchClusters(async (entry) => {
         if (entry.key !== "sim-c" || entry.operation !== "PUT") return;
         const beat = heartbeatCodec.decode(entry.value);
-        first.push({ ready: beat.nodes?.ready ?? 0, pods: beat.allocatable?.pods ?? 0n });
+        beats.push({
+          starting: beat.starting,
+          ready: beat.nodes?.ready ?? 0,
+          pods: beat.allocatable?.pods ?? 0n,
+        });
       });
       hub.startAgent(simC);
-      await until(() => first.length > 0, "sim-c's first heartbeat");
+      await until(() => beats.some((beat) => !beat.starting), "sim-c's first full heartbeat");
       watch.stop();
       await hub.agents.get("agent-sim-c")!.stop();
-      expect(first[0]!.ready).toBe(3);
-      expect(first[0]!.pods).toBeGreaterThan(0n);
+      // The first beat tells the hub the agent is up; it carries no capacity, since none is counted.
+      expect(beats[0]).toEqual({ starting: true, ready: 0, pods: 0n });
+      const full = beats.find((beat) => !beat.starting)!;
+      expect(full.ready).toBe(3);
+      expect(full.pods).toBeGreaterThan(0n);
+      const indexedSimC = async () =>
+        ((await hub.get("/api/v1/clusters")).items as Any[]).find((cluster) => cluster.name === "sim-c");
+      await until(
+        async () => (await indexedSimC())?.status?.nodes?.ready === 3,
+        "sim-c's full beat in the index",
+      );
+
+      // An agent that restarts says it is starting again: the index keeps the full beat's capacity.
+      // Once a later beat of sim-a is in the index, the indexer has read past sim-c's.
+      const sentAt = Date.now();
+      await hub.bus.putHeartbeat(
+        "sim-c",
+        heartbeatCodec.encode(
+          create(ClusterHeartbeatSchema, { cluster: "sim-c", starting: true, sentAtMs: BigInt(sentAt) }),
+        ),
+      );
+      await until(async () => {
+        const simA = ((await hub.get("/api/v1/clusters")).items as Any[]).find((c) => c.name === "sim-a");
+        return Date.parse(simA.lastHeartbeat) > sentAt;
+      }, "a beat of sim-a after sim-c's starting beat");
+      expect((await indexedSimC()).status.nodes).toEqual({ total: 3, ready: 3 });
     } finally {
       await simC.stop();
     }

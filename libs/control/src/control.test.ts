@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { Bus } from "@atoll/bus";
 import {
+  ClusterHeartbeatSchema,
   create,
+  heartbeatCodec,
   ManifestState,
   ManifestStatusSchema,
   type Work,
@@ -27,7 +29,7 @@ import {
 import { suiteDatabase } from "@atoll/store/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyDocuments, fleetWriter, WriteForbiddenError, type Writer } from "./apply.js";
-import { FleetHealth } from "./fleet.js";
+import { FleetHealth, followHeartbeats } from "./fleet.js";
 import { PlacementController, restartedAgents } from "./scheduler.js";
 import { recordWorkStatuses } from "./status.js";
 
@@ -710,6 +712,39 @@ spec:
       }),
     );
     expect(errors.map((e) => (e as Error).message)).toEqual([]);
+  });
+
+  it("hears an agent's starting beat as no news: the last full beat's capacity and time stand", async () => {
+    const beat = (cluster: string, starting: boolean) =>
+      bus.putHeartbeat(
+        cluster,
+        heartbeatCodec.encode(
+          create(ClusterHeartbeatSchema, {
+            cluster,
+            starting,
+            ...(starting ? {} : { nodes: { total: 3, ready: 3 }, allocatable: { cpuMillis: 4000n } }),
+          }),
+        ),
+      );
+    await beat("restarting", false);
+    const heard = new FleetHealth();
+    const watch = await followHeartbeats(heard, bus, silentLogger());
+    try {
+      const fullAt = heard.lastHeardMs("restarting");
+      expect(heard.statusOf("restarting")?.nodes).toEqual({ total: 3, ready: 3 });
+      // The agent restarts: its first beat carries no capacity. A beat of another cluster after it
+      // shows the watch has read past it.
+      await beat("restarting", true);
+      await beat("newcomer", true);
+      await beat("marker", false);
+      await until(() => heard.lastHeardMs("marker") !== undefined, "the marker's beat");
+      expect(heard.lastHeardMs("restarting")).toBe(fullAt);
+      expect(heard.statusOf("restarting")?.nodes).toEqual({ total: 3, ready: 3 });
+      expect(heard.statusOf("restarting")?.allocatable?.cpuMillis).toBe(4000);
+      expect(heard.lastHeardMs("newcomer")).toBeUndefined();
+    } finally {
+      watch.stop();
+    }
   });
 
   describe("write authority", () => {

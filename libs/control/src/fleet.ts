@@ -112,7 +112,11 @@ export async function followHeartbeats(
   const hear = (entry: KvEntry) => {
     if (entry.operation !== "PUT") return;
     try {
-      const { status } = heartbeatToRow(heartbeatCodec.decode(entry.value));
+      const heartbeat = heartbeatCodec.decode(entry.value);
+      // An agent's first beat, sent before its nodes are listed, says nothing of capacity or
+      // readiness; taken as one, a restarting agent would make a healthy cluster look empty.
+      if (heartbeat.starting) return;
+      const { status } = heartbeatToRow(heartbeat);
       fleet.observe(entry.key, entry.created.getTime(), status as never);
     } catch (error) {
       logger.warn(

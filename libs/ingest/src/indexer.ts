@@ -263,7 +263,10 @@ export class ResourceIndexer {
       // A cluster heard from for the first time gets an indexer without waiting for the next pass.
       if (!this.consumers.has(entry.key)) void this.leases?.reconcile();
       try {
-        const row = heartbeatToRow(heartbeatCodec.decode(entry.value));
+        const heartbeat = heartbeatCodec.decode(entry.value);
+        // An agent's first beat carries no capacity: the table keeps the last full one.
+        if (heartbeat.starting) return;
+        const row = heartbeatToRow(heartbeat);
         waiting.set(row.name, row);
       } catch (error) {
         logger.warn({ cluster: entry.key, err: (error as Error).message }, "could not read a heartbeat");

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { Bus } from "@atoll/bus";
+import { heartbeatCodec } from "@atoll/contracts";
 import { until } from "@atoll/devkit";
 import { KubeClient } from "@atoll/kube";
-import { KubeSim } from "@atoll/kube-sim";
+import { generateCluster, KubeSim } from "@atoll/kube-sim";
 import { silentLogger } from "@atoll/log";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterSync } from "./cluster-sync.js";
@@ -56,5 +57,52 @@ describe("a cluster's sync", () => {
       50,
     );
     await sync.stop();
+  });
+
+  it("says it is starting before its pods are listed, without capacity, then beats in full", async () => {
+    const sim = new KubeSim({ name: "slow-list", token: "t" });
+    await sim.start();
+    generateCluster(sim, { seed: 5, nodes: 2 });
+    const client = KubeClient.fromKubeconfig(sim.kubeconfig());
+    // The pods list is held until the first heartbeat is on the bus, as in a cluster of many pods.
+    let releasePods!: () => void;
+    const podsHeld = new Promise<void>((resolve) => (releasePods = resolve));
+    const json = client.json.bind(client);
+    client.json = (async (request: Parameters<typeof client.json>[0]) => {
+      if (request.path.startsWith("/api/v1/pods")) await podsHeld;
+      return json(request);
+    }) as typeof client.json;
+    const beats: { starting: boolean; ready: number; pods: bigint }[] = [];
+    const watch = bus.watchClusters(async (entry) => {
+      if (entry.key !== "slow-list" || entry.operation !== "PUT") return;
+      const beat = heartbeatCodec.decode(entry.value);
+      beats.push({
+        starting: beat.starting,
+        ready: beat.nodes?.ready ?? 0,
+        pods: beat.allocatable?.pods ?? 0n,
+      });
+      releasePods();
+    });
+    const sync = new ClusterSync({
+      cluster: "slow-list",
+      client,
+      bus,
+      logger: silentLogger(),
+      mode: "push",
+      agentVersion: "test",
+      heartbeatIntervalMs: 60_000,
+    });
+    try {
+      await sync.start();
+      await until(() => beats.length >= 2, "a full heartbeat after the starting one", 20_000, 50);
+      expect(beats[0]).toEqual({ starting: true, ready: 0, pods: 0n });
+      expect(beats[1]!.starting).toBe(false);
+      expect(beats[1]!.ready).toBe(2);
+      expect(beats[1]!.pods).toBeGreaterThan(0n);
+    } finally {
+      watch.stop();
+      await sync.stop();
+      await sim.stop();
+    }
   });
 });

@@ -221,13 +221,17 @@ export class ClusterSync {
     void this.endEpoch(epoch, [...this.reflectors]).catch((error: unknown) =>
       logger.warn({ err: (error as Error).message }, "could not announce the end of the first lists"),
     );
-    await this.capacityListed();
     // A first beat the bus does not take (a NATS server just died) is retried with the next, like
     // any other: failing the start here ended the agent, and its cluster fell silent for good.
-    const beat = () =>
-      this.beat().catch((error: unknown) =>
+    const beat = (starting = false) =>
+      this.beat(starting).catch((error: unknown) =>
         logger.warn({ err: (error as Error).message }, "heartbeat failed"),
       );
+    // The hub starts reading a cluster when it hears from it. Waiting for the capacity lists left
+    // a large cluster's first events piling up in the stream until the indexer's next lease pass,
+    // and the indexer's first pulls of that backlog overran the server's buffer for it.
+    await beat(true);
+    await this.capacityListed();
     await beat();
     this.heartbeatTimer = setInterval(beat, this.options.heartbeatIntervalMs ?? 5000);
     // Resources served later (a new CRD, an aggregated API coming up) start syncing on the next pass.
@@ -338,7 +342,8 @@ export class ClusterSync {
       await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
-  private async beat(): Promise<void> {
+  /** `starting`: the beat sent before nodes and pods are listed, which carries no capacity. */
+  private async beat(starting: boolean): Promise<void> {
     const { cluster, bus } = this.options;
     const summary = this.capacity.summary();
     const heartbeat = create(ClusterHeartbeatSchema, {
@@ -348,10 +353,14 @@ export class ClusterSync {
       mode: this.options.mode === "pull" ? SyncMode.PULL : SyncMode.PUSH,
       kubernetesVersion: this.kubernetesVersion,
       enabledApis: this.servedApis,
-      nodes: summary.nodes,
-      allocatable: toWire(summary.allocatable),
-      allocated: toWire(summary.allocated),
-      allocating: toWire(summary.allocating),
+      ...(starting
+        ? { starting }
+        : {
+            nodes: summary.nodes,
+            allocatable: toWire(summary.allocatable),
+            allocated: toWire(summary.allocated),
+            allocating: toWire(summary.allocating),
+          }),
       sync: this.reflectors.map(({ plan, reflector }) => ({
         group: plan.type.group,
         version: plan.type.version,
