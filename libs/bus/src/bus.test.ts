@@ -339,6 +339,80 @@ describe("Bus", () => {
     }, "every batch acked");
   });
 
+  it("prepares the next batch while the last one's handler waits, and hands batches over in order", async () => {
+    const subject = bus.names.work("prepare-cluster");
+    for (const name of ["p1", "p2"]) await bus.publish(subject, codec, request(name), `prepare-${name}`);
+    const events: string[] = [];
+    let secondPrepared!: () => void;
+    const secondPreparedOnce = new Promise<void>((resolve) => (secondPrepared = resolve));
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "prepare-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 1,
+      prepare: (batch: Delivery<ReturnType<typeof request>>[]) => {
+        const name = batch[0]!.data.name;
+        events.push(`prepare ${name}`);
+        if (name === "p2") secondPrepared();
+        return name.toUpperCase();
+      },
+      handler: async (batch, prepared) => {
+        events.push(`handle ${prepared}`);
+        // The first batch's writes are held until the next batch has been prepared alongside.
+        if (prepared === "P1") await secondPreparedOnce;
+        events.push(`done ${batch[0]!.data.name}`);
+      },
+    });
+    try {
+      await until(() => events.includes("done p2"), "both batches handled", 10_000);
+    } finally {
+      await consumption.stop();
+    }
+    expect(events.filter((event) => !event.startsWith("prepare"))).toEqual([
+      "handle P1",
+      "done p1",
+      "handle P2",
+      "done p2",
+    ]);
+    expect(events.indexOf("prepare p2")).toBeLessThan(events.indexOf("done p1"));
+  });
+
+  it("takes a preparation that fails as the batch failing: the message at fault is dead-lettered, the rest handled in order", async () => {
+    const subject = bus.names.work("prepare-fault-cluster");
+    for (const name of ["q1", "q2", "poison", "q4"])
+      await bus.publish(subject, codec, request(name), `prepare-fault-${name}`);
+    const deadBefore = (await bus.jsm.streams.info(bus.names.streams.deadLetter)).state.messages;
+    const handled: string[] = [];
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "prepare-fault-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 2,
+      prepare: (batch: Delivery<ReturnType<typeof request>>[]) => {
+        if (batch.some((d) => d.data.name === "poison")) throw new Error("cannot be prepared");
+        return batch.map((d) => d.data.name);
+      },
+      handler: async (_batch, prepared) => {
+        await sleep(50);
+        handled.push(...prepared);
+      },
+    });
+    try {
+      await until(() => handled.includes("q4"), "the batch after the fault", 10_000);
+    } finally {
+      await consumption.stop();
+    }
+    expect(handled).toEqual(["q1", "q2", "q4"]);
+    const dead = await bus.jsm.streams.info(bus.names.streams.deadLetter);
+    expect(dead.state.messages).toBe(deadBefore + 1);
+    const message = await bus.jsm.streams.getMessage(bus.names.streams.deadLetter, {
+      seq: dead.state.last_seq,
+    });
+    expect(message?.header.get("Atoll-Reason")).toMatch(/cannot be prepared/);
+  });
+
   it("drains a backlog of many small messages in full batches, with no pull left to time out", async () => {
     // A pull bounded by bytes is ended by the client only after two missed heartbeats when its
     // count runs out first: 1,000 placement requests took minutes, a hundred per stalled pull.

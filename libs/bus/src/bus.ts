@@ -64,7 +64,7 @@ export interface Delivery<T> {
   readonly data: T;
 }
 
-export interface ConsumeOptions<Desc extends DescMessage> {
+export interface ConsumeOptions<Desc extends DescMessage, Prepared = undefined> {
   stream: string;
   durable: string;
   filterSubject: string;
@@ -86,8 +86,18 @@ export interface ConsumeOptions<Desc extends DescMessage> {
    * agent may only pull from the work consumer the hub made for it.
    */
   existingConsumer?: boolean;
-  /** Processes a batch; resolves only once its effects are durable. Throwing retries the same batch. */
-  handler: (batch: Delivery<MessageShape<Desc>>[]) => Promise<void>;
+  /**
+   * The part of handling a batch that needs only its messages (parsing, pure rules, building
+   * statements). While one batch's handler waits on I/O, the next batch is prepared, so a
+   * consumer of one busy subject keeps its CPU work off the path its writes take one at a time.
+   * It must not depend on what earlier batches did. Throwing counts as the handler failing.
+   */
+  prepare?: (batch: Delivery<MessageShape<Desc>>[]) => Prepared | Promise<Prepared>;
+  /**
+   * Processes a batch, with what prepare made of it; resolves only once its effects are durable.
+   * Throwing retries the same batch.
+   */
+  handler: (batch: Delivery<MessageShape<Desc>>[], prepared: Prepared) => Promise<void>;
   /**
    * Says when a handler's error is the fault of what the handler depends on (the database or the
    * bus out of reach, a timeout, a serialization failure) rather than of the messages: the same
@@ -628,7 +638,9 @@ export class Bus {
    * grow under load and stay small (low latency) when idle. A failing handler is retried with the
    * same batch, in order, with backoff, and nothing is acked until it succeeds.
    */
-  async consume<Desc extends DescMessage>(options: ConsumeOptions<Desc>): Promise<Consumption> {
+  async consume<Desc extends DescMessage, Prepared = undefined>(
+    options: ConsumeOptions<Desc, Prepared>,
+  ): Promise<Consumption> {
     if (!options.existingConsumer)
       await this.ensureConsumer(options.stream, options.durable, options.filterSubject, {
         ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
@@ -680,14 +692,26 @@ export class Bus {
       return batch;
     };
 
-    /** Runs one batch until it is done: true, or false if a stop cut its retries short. Never throws. */
-    const runBatch = async (raw: JsMsg[]): Promise<boolean> => {
+    type Ready = { batch: Delivery<MessageShape<Desc>>[]; prepared: Prepared };
+    const prepareBatch = async (raw: JsMsg[]): Promise<Ready> => {
+      const batch = await decodeBatch(raw);
+      const prepared = (
+        options.prepare && batch.length > 0 ? await options.prepare(batch) : undefined
+      ) as Prepared;
+      return { batch, prepared };
+    };
+
+    /**
+     * Runs one batch until it is done: true, or false if a stop cut its retries short. Never
+     * throws. `ahead` is the batch as prepared while the last one ran; retries prepare it again.
+     */
+    const runBatch = async (raw: JsMsg[], ahead?: Promise<Ready>): Promise<boolean> => {
       let failuresWhileAnswering = 0;
       for (let failures = 1; ; failures++) {
         let error: unknown;
         try {
-          const batch = await decodeBatch(raw);
-          if (batch.length > 0) await options.handler(batch);
+          const { batch, prepared } = await ((failures === 1 ? ahead : undefined) ?? prepareBatch(raw));
+          if (batch.length > 0) await options.handler(batch, prepared);
           for (const { msg } of batch) msg.ack();
           return true;
         } catch (caught) {
@@ -744,27 +768,47 @@ export class Bus {
 
     // Messages waiting behind a slow or retried batch are this process's, not late: without word
     // the server would send them again after ack_wait, and each copy would be handled again.
+    /** The next batch, taken off the queue and being prepared while the running ones finish. */
+    let next: { raw: JsMsg[]; ready: Promise<Ready> } | undefined;
     const keepAlive = setInterval(() => {
       for (const batch of running.keys()) for (const msg of batch) msg.working();
+      for (const msg of next?.raw ?? []) msg.working();
       for (const msg of queue) msg.working();
     }, ackWaitMs / 3);
     const concurrentBatches = options.concurrentBatches ?? 1;
     const loop = (async () => {
       let cutShort = false;
-      while ((!stopping || queue.length > 0) && !cutShort) {
+      while ((!stopping || queue.length > 0 || next) && !cutShort) {
         if (running.size >= concurrentBatches) {
-          await Promise.race(running.values());
+          if (options.prepare && !next && queue.length > 0) {
+            const raw = queue.splice(0, maxBatch);
+            // A failure here is the batch's, met again when it runs; it must not go unhandled.
+            const ready = prepareBatch(raw);
+            ready.catch(() => undefined);
+            next = { raw, ready };
+          }
+          // With nothing prepared yet, messages arriving meanwhile are the next batch to prepare.
+          const arrival =
+            options.prepare && !next
+              ? new Promise<void>((resolve) => {
+                  wake = resolve;
+                })
+              : undefined;
+          await Promise.race([...running.values(), ...(arrival ? [arrival] : [])]);
+          wake = undefined;
           continue;
         }
-        if (queue.length === 0) {
+        if (!next && queue.length === 0) {
           await new Promise<void>((resolve) => {
             wake = resolve;
           });
           wake = undefined;
           continue;
         }
-        const batch = queue.splice(0, maxBatch);
-        const run = runBatch(batch).then((done) => {
+        const taken = next;
+        next = undefined;
+        const batch = taken?.raw ?? queue.splice(0, maxBatch);
+        const run = runBatch(batch, taken?.ready).then((done) => {
           running.delete(batch);
           // A stop cut its retries short: it stays unacked, and nothing more is taken.
           if (!done) cutShort = true;
