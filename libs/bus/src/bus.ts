@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Codec, DescMessage, MessageShape } from "@atoll/contracts";
 import type { Logger } from "@atoll/log";
 import {
@@ -90,7 +91,8 @@ export interface ConsumeOptions<Desc extends DescMessage, Prepared = undefined> 
    * The part of handling a batch that needs only its messages (parsing, pure rules, building
    * statements). While one batch's handler waits on I/O, the next batch is prepared, so a
    * consumer of one busy subject keeps its CPU work off the path its writes take one at a time.
-   * It must not depend on what earlier batches did. Throwing counts as the handler failing.
+   * It must not depend on what earlier batches did, and should await between slices of its work,
+   * so the handler running alongside gets the event loop. Throwing counts as the handler failing.
    */
   prepare?: (batch: Delivery<MessageShape<Desc>>[]) => Prepared | Promise<Prepared>;
   /**
@@ -669,9 +671,11 @@ export class Bus {
 
     // Messages already dead-lettered (and acked) are remembered so a retried batch skips them.
     const deadLettered = new WeakSet<JsMsg>();
-    const decodeBatch = async (raw: JsMsg[]): Promise<Delivery<MessageShape<Desc>>[]> => {
+    /** `pausing`: decoding runs alongside a handler, which gets the event loop between messages. */
+    const decodeBatch = async (raw: JsMsg[], pausing = false): Promise<Delivery<MessageShape<Desc>>[]> => {
       const batch: Delivery<MessageShape<Desc>>[] = [];
       for (const msg of raw) {
+        if (pausing) await nextTurn();
         if (deadLettered.has(msg)) continue;
         let reason: string | undefined;
         let data: MessageShape<Desc> | undefined;
@@ -693,8 +697,8 @@ export class Bus {
     };
 
     type Ready = { batch: Delivery<MessageShape<Desc>>[]; prepared: Prepared };
-    const prepareBatch = async (raw: JsMsg[]): Promise<Ready> => {
-      const batch = await decodeBatch(raw);
+    const prepareBatch = async (raw: JsMsg[], pausing = false): Promise<Ready> => {
+      const batch = await decodeBatch(raw, pausing);
       const prepared = (
         options.prepare && batch.length > 0 ? await options.prepare(batch) : undefined
       ) as Prepared;
@@ -783,7 +787,7 @@ export class Bus {
           if (options.prepare && !next && queue.length > 0) {
             const raw = queue.splice(0, maxBatch);
             // A failure here is the batch's, met again when it runs; it must not go unhandled.
-            const ready = prepareBatch(raw);
+            const ready = prepareBatch(raw, true);
             ready.catch(() => undefined);
             next = { raw, ready };
           }

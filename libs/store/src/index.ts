@@ -152,8 +152,11 @@ export {
 export {
   type ApplyResult,
   applyIndexOps,
+  applyIndexPlan,
   type IndexOp,
+  type IndexPlan,
   type ObjectRow,
+  planIndexOps,
   pruneTombstones,
   type SettledOp,
   settledOps,

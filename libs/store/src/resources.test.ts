@@ -1,7 +1,14 @@
 import postgres from "postgres";
 import { beforeEach, describe, expect, it } from "vitest";
 import { databaseAnswers, databaseUnavailable, storableJson } from "./db.js";
-import { applyIndexOps, type IndexOp, type ObjectRow, type SettledOp, settledOps } from "./resources.js";
+import {
+  applyIndexOps,
+  type IndexOp,
+  type ObjectRow,
+  planIndexOps,
+  type SettledOp,
+  settledOps,
+} from "./resources.js";
 import { suiteDatabase } from "./testing.js";
 
 function row(
@@ -29,6 +36,68 @@ function row(
     ...rest,
   };
 }
+
+describe("planIndexOps", () => {
+  const upsert = (uid: string, rv: number, syncId = "s1"): IndexOp => ({
+    op: "upsert",
+    row: row(uid, rv, { syncId }),
+  });
+  const uidsOf = (payload: string) =>
+    (JSON.parse(payload) as { u: string; rv: number }[]).map((r) => `${r.u}@${r.rv}`);
+
+  it.each([
+    {
+      case: "keeps the last operation per object, a deletion winning a tie",
+      ops: [
+        upsert("a", 1),
+        upsert("a", 3),
+        upsert("b", 2),
+        { op: "delete", cluster: "c1", uid: "b", resourceVersion: 2n, syncId: "s1" },
+      ] as IndexOp[],
+      plan: [{ upserts: ["a@3"], deletes: ["b"] }],
+    },
+    {
+      case: "splits at a sweep, which runs after the writes before it and before those after it",
+      ops: [upsert("a", 1), { op: "sweep", cluster: "c1", syncId: "s2" }, upsert("a", 2, "s2")] as IndexOp[],
+      plan: [{ upserts: ["a@1"], deletes: [] }, "sweep s2", { upserts: ["a@2"], deletes: [] }],
+    },
+    {
+      case: "orders by list before version: a newer list's older version stands",
+      ops: [upsert("a", 9, "s1"), upsert("a", 4, "s2")] as IndexOp[],
+      plan: [{ upserts: ["a@4"], deletes: [] }],
+    },
+  ])("$case", async ({ ops, plan }) => {
+    expect(
+      (await planIndexOps(ops)).map((step) =>
+        "op" in step
+          ? `sweep ${step.syncId}`
+          : { upserts: step.upserts.flatMap(uidsOf), deletes: step.deletes.map((d) => d.uid) },
+      ),
+    ).toEqual(plan);
+  });
+
+  it("writes a thousand rows per statement, pausing after each", async () => {
+    const ops = Array.from({ length: 2_500 }, (_, i) => upsert(`u${i}`, 1));
+    let pauses = 0;
+    const [step] = await planIndexOps(ops, undefined, async () => {
+      pauses += 1;
+    });
+    expect(pauses).toBe(3);
+    expect(
+      step && "upserts" in step ? step.upserts.map((payload) => JSON.parse(payload).length) : [],
+    ).toEqual([1000, 1000, 500]);
+  });
+
+  it("takes an object's words from the caller's parse, not a second one", async () => {
+    const op = upsert("a", 1);
+    const parsed = new Map([[op, { spec: { image: "parsed-by-caller" } }]]);
+    const [step] = await planIndexOps([op], parsed);
+    const [written] = step && "upserts" in step ? JSON.parse(step.upserts[0]!) : [];
+    expect(written.w).toEqual(["parsed", "by", "caller"]);
+    // The object itself is stored as the agent sent it.
+    expect(written.o).toEqual(JSON.parse(op.op === "upsert" ? op.row.objectJson : ""));
+  });
+});
 
 describe("index writes", () => {
   const handle = suiteDatabase("store_test");

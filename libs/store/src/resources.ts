@@ -47,8 +47,60 @@ export interface ApplyResult {
 }
 
 /**
- * Applies index operations in one transaction, in order. Between sweeps, only the last operation
- * per (cluster, uid) matters, so each segment collapses to one upsert and one delete statement.
+ * Index operations as they will be written: between sweeps, only the last operation per
+ * (cluster, uid) matters, so each segment collapses to one delete statement and the upserts' JSON
+ * payloads, built here. Pure, so a consumer makes the plan of its next batch while the last one
+ * is written.
+ */
+export type IndexPlan = (
+  | { deletes: Extract<IndexOp, { op: "delete" }>[]; upserts: string[]; rows: number }
+  | Extract<IndexOp, { op: "sweep" }>
+)[];
+
+/**
+ * Plans index operations (see applyIndexPlan). `parsed` holds objects the caller has parsed
+ * already, by their upsert operation, so that no object is parsed twice; `pause` is awaited
+ * after each statement's payload, so work running alongside gets the event loop.
+ */
+export async function planIndexOps(
+  ops: readonly IndexOp[],
+  parsed?: ReadonlyMap<IndexOp, Record<string, unknown>>,
+  pause?: () => Promise<unknown>,
+): Promise<IndexPlan> {
+  const plan: IndexPlan = [];
+  let pending = new Map<string, IndexOp>();
+  const segment = async () => {
+    if (pending.size === 0) return;
+    const upserts: Extract<IndexOp, { op: "upsert" }>[] = [];
+    const deletes: Extract<IndexOp, { op: "delete" }>[] = [];
+    for (const op of pending.values()) {
+      if (op.op === "upsert") upserts.push(op);
+      else if (op.op === "delete") deletes.push(op);
+    }
+    pending = new Map();
+    const payloads: string[] = [];
+    for (let i = 0; i < upserts.length; i += UPSERT_CHUNK) {
+      payloads.push(upsertPayload(upserts.slice(i, i + UPSERT_CHUNK), parsed));
+      await pause?.();
+    }
+    plan.push({ deletes, upserts: payloads, rows: upserts.length });
+  };
+  for (const op of ops) {
+    if (op.op === "sweep") {
+      await segment();
+      plan.push(op);
+      continue;
+    }
+    const key = objectKey(op);
+    const kept = pending.get(key);
+    if (!kept || supersedes(op, kept)) pending.set(key, op);
+  }
+  await segment();
+  return plan;
+}
+
+/**
+ * Applies index operations in one transaction, in order (see planIndexOps).
  *
  * Every operation is safe to replay out of order, as a redelivery after a crash or a lost ack
  * would. Operations on one object are ordered by (syncId, resourceVersion), a deletion winning a
@@ -58,34 +110,21 @@ export interface ApplyResult {
  * replayed sweep only removes rows older than its own list.
  */
 export async function applyIndexOps(sql: postgres.Sql, ops: readonly IndexOp[]): Promise<ApplyResult> {
+  return applyIndexPlan(sql, await planIndexOps(ops));
+}
+
+/** Writes a plan in one transaction, in order. */
+export async function applyIndexPlan(sql: postgres.Sql, plan: IndexPlan): Promise<ApplyResult> {
   const result: ApplyResult = { upserted: 0, deleted: 0, swept: 0 };
   await sql.begin(async (tx) => {
-    let pending = new Map<string, IndexOp>();
-    const flush = async () => {
-      if (pending.size === 0) return;
-      const upserts: ObjectRow[] = [];
-      const deletes: Extract<IndexOp, { op: "delete" }>[] = [];
-      for (const op of pending.values()) {
-        if (op.op === "upsert") upserts.push(op.row);
-        else if (op.op === "delete") deletes.push(op);
-      }
-      pending = new Map();
-      result.deleted += await deleteRows(tx, deletes);
-      for (let i = 0; i < upserts.length; i += UPSERT_CHUNK) {
-        result.upserted += await upsertRows(tx, upserts.slice(i, i + UPSERT_CHUNK));
-      }
-    };
-    for (const op of ops) {
-      if (op.op === "sweep") {
-        await flush();
-        result.swept += await sweep(tx, op);
+    for (const step of plan) {
+      if ("op" in step) {
+        result.swept += await sweep(tx, step);
         continue;
       }
-      const key = objectKey(op);
-      const kept = pending.get(key);
-      if (!kept || supersedes(op, kept)) pending.set(key, op);
+      result.deleted += await deleteRows(tx, step.deletes);
+      for (const payload of step.upserts) result.upserted += await upsertRows(tx, payload);
     }
-    await flush();
   });
   return result;
 }
@@ -172,18 +211,25 @@ async function deleteRows(
   return deleted.count;
 }
 
-async function upsertRows(tx: postgres.TransactionSql, rows: ObjectRow[]): Promise<number> {
-  if (rows.length === 0) return 0;
-  // Objects arrive as JSON text; splicing them into one JSON array avoids parsing them in Node.
-  const payload = `[${rows
-    .map(
-      (r) =>
+/** Rows as one JSON array, objects spliced in as the agent sent them; parsed only for their words. */
+function upsertPayload(
+  upserts: Extract<IndexOp, { op: "upsert" }>[],
+  parsed?: ReadonlyMap<IndexOp, Record<string, unknown>>,
+): string {
+  return `[${upserts
+    .map(({ row: r }, i) => {
+      const object = parsed?.get(upserts[i]!) ?? JSON.parse(r.objectJson);
+      return (
         `{"c":${JSON.stringify(r.cluster)},"u":${JSON.stringify(r.uid)},"g":${JSON.stringify(r.apiGroup)},` +
         `"v":${JSON.stringify(r.apiVersion)},"k":${JSON.stringify(r.kind)},"p":${JSON.stringify(r.resource)},` +
         `"n":${JSON.stringify(r.namespace)},"m":${JSON.stringify(r.name)},"rv":${r.resourceVersion.toString()},` +
-        `"s":${JSON.stringify(r.syncId)},"w":${JSON.stringify(objectWords(JSON.parse(r.objectJson)))},"o":${r.objectJson}}`,
-    )
+        `"s":${JSON.stringify(r.syncId)},"w":${JSON.stringify(objectWords(object))},"o":${r.objectJson}}`
+      );
+    })
     .join(",")}]`;
+}
+
+async function upsertRows(tx: postgres.TransactionSql, payload: string): Promise<number> {
   const written = await tx`
     insert into resources as t (cluster, uid, api_group, api_version, kind, resource, namespace, name,
       labels, annotations, owner_refs, resource_version, created_at, object, object_words, sync_id, indexed_at)
