@@ -27,8 +27,11 @@ describe("cluster leases", () => {
     await bus.removeTopology();
     await bus.close();
   });
-  /** One indexer's leases, recording what it takes and gives back; its consumers take startMs to start. */
-  const recordingLeases = (startMs: number, renewMs?: number) => {
+  /**
+   * One indexer's leases, recording what it takes and gives back; its consumers take startMs to
+   * start, and stopping one waits for `stopped` when given.
+   */
+  const recordingLeases = (startMs: number, renewMs?: number, stopped?: Promise<void>) => {
     const acquired: string[] = [];
     const released: string[] = [];
     const leases = new ClusterLeases({
@@ -41,6 +44,7 @@ describe("cluster leases", () => {
       },
       onRelease: async (cluster) => {
         released.push(cluster);
+        await stopped;
       },
       heardFrom: () => CLUSTERS,
       ...(renewMs ? { renewMs } : {}),
@@ -75,6 +79,26 @@ describe("cluster leases", () => {
     expect(released).toEqual([]);
     expect(acquired.sort()).toEqual(CLUSTERS);
     await leases.stop();
+  });
+
+  it("goes on renewing the other leases while a lost cluster's consumer takes long to stop", async () => {
+    // A consumer in the middle of a large batch stops only once the batch is written. The renewals
+    // waited for it (up to 5 s), every lease they had not reached lapsed meanwhile, and at 5,000
+    // clusters each pass lost the next 64 leases for good.
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const { leases, acquired, released } = recordingLeases(0, undefined, stopped);
+    await leases.start();
+    expect(acquired.sort()).toEqual(CLUSTERS);
+    const bucket = await bus.bucket(bus.names.leasesBucket, { ttlMs: TTL_MS });
+    await bucket.put("c1", new TextEncoder().encode("another indexer"));
+    // Past the 5 s a renewal waited for the stop, and past the renewal after it.
+    await sleep(TTL_MS * 7);
+    expect(released).toEqual(["c1"]);
+    expect(acquired.sort()).toEqual(CLUSTERS);
+    stop();
+    await leases.stop();
+    expect(released.sort()).toEqual(CLUSTERS);
   });
 
   it("counts itself once however often it renews, and takes every cluster when alone", async () => {
