@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type Bus, isLeaseTaken, type KV, retryWhileUnreachable } from "@atoll/bus";
 import type { Logger } from "@atoll/log";
 
@@ -53,6 +54,7 @@ export class ClusterLeases {
   /** The renewal in progress, if any: a renewal never overlaps the last one. */
   private renewing: Promise<void> | undefined;
   private readonly ttlMs: number;
+  private readonly loopDelay = monitorEventLoopDelay();
 
   constructor(private readonly options: LeaseOptions) {
     this.ttlMs = options.ttlMs ?? 15_000;
@@ -66,6 +68,7 @@ export class ClusterLeases {
         () => bus.bucket(name, { ttlMs: this.ttlMs }),
         this.options.logger,
       );
+    this.loopDelay.enable();
     this.leases = await bucket(bus.names.leasesBucket);
     this.members = await bucket(bus.names.membersBucket);
     await this.renew();
@@ -173,12 +176,19 @@ export class ClusterLeases {
       }
     });
     const ms = Date.now() - started;
-    // Leases renewed later than their lifetime lapse: an operator hears of it before that happens.
+    // Leases renewed later than their lifetime lapse: an operator hears of it before that happens,
+    // with whether this process's own event loop (rather than NATS) was slow to answer.
     if (ms > this.ttlMs / 3)
       this.options.logger.warn(
-        { leases: this.owned.size, ms, ttlMs: this.ttlMs },
+        {
+          leases: this.owned.size,
+          ms,
+          ttlMs: this.ttlMs,
+          eventLoopDelayP99Ms: Math.round(this.loopDelay.percentile(99) / 1e6),
+        },
         "renewing the cluster leases took over a third of their lifetime",
       );
+    this.loopDelay.reset();
     const unwritten = await membership;
     if (unwritten) throw unwritten;
   }
@@ -280,6 +290,7 @@ export class ClusterLeases {
 
   async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
+    this.loopDelay.disable();
     await this.running;
     await this.renewing;
     await Promise.all(this.stopping.values());
