@@ -4,10 +4,16 @@ import { type Bus, isLeaseTaken, type KV, retryWhileUnreachable } from "@atoll/b
 import type { Logger } from "@atoll/log";
 
 /**
- * How many leases a pass renews or takes at once. One at a time, a pass over a thousand clusters
- * outlasts the lease, and the first leases it renewed lapse before the next pass comes round.
+ * How many leases a pass takes at once, each starting a consumer. One at a time, a pass over a
+ * thousand clusters outlasted the lease.
  */
 const LEASES_AT_ONCE = 64;
+/**
+ * How many leases a renewal writes at once. A renewal is one small KV write, and each round of
+ * them waits for a turn of the event loop: with the indexer's loop held up to a second at a time
+ * at 5,000 clusters, 79 rounds of 64 outlasted the lease.
+ */
+const RENEWALS_AT_ONCE = 1_000;
 
 /** Runs step over items, at most `width` at a time, in order of items. */
 async function inChunks<T>(items: T[], width: number, step: (item: T) => Promise<void>): Promise<void> {
@@ -147,7 +153,7 @@ export class ClusterLeases {
     );
     // Only a revision conflict or a vanished key means someone else holds it now; an unreachable
     // server is not a lost lease, so the consumer keeps going and we retry.
-    await inChunks([...this.owned], LEASES_AT_ONCE, async ([cluster, revision]) => {
+    await inChunks([...this.owned], RENEWALS_AT_ONCE, async ([cluster, revision]) => {
       // A pass may give the cluster up while its renewal is on the wire: then the answer is stale.
       const stillHeld = () => this.owned.get(cluster) === revision;
       try {
