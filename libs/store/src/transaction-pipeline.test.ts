@@ -26,7 +26,9 @@ describe("a transaction whose BEGIN fills a connection's pipeline", () => {
 
   it("is reserved for the transaction even when the connection takes no more queries after it", async () => {
     // With no pipelining, every query fills the pipeline: the failure of a loaded pool, every time.
-    const unpipelined = postgres(database.url, { max: 2, max_pipeline: 0, onnotice: () => {} });
+    // postgres.js reads max_pipeline, though its types leave it out.
+    const options = { max: 2, max_pipeline: 0, onnotice: () => {} };
+    const unpipelined = postgres(database.url, options);
     try {
       const result = await unpipelined.begin(
         async (tx) => (await tx<{ ok: number }[]>`select 1 as ok`)[0]!.ok,
