@@ -6,7 +6,9 @@ import { HEALTH_METRICS } from "./insight.js";
  * cluster and severity, and health per cluster and namespace (the score of GET /api/v1/health).
  */
 export async function recordMetricSnapshots(sql: postgres.Sql): Promise<void> {
-  await sql.begin(async (tx) => {
+  // One snapshot of the tables for every figure: read committed, each statement saw its own, and
+  // an index write landing between them gave a snapshot with health scores but no objects.
+  await sql.begin("isolation level repeatable read", async (tx) => {
     await tx`insert into metric_snapshots (metric, cluster, kind, value)
       select 'objects', cluster, kind, count(*) from resources group by cluster, kind`;
     await tx`insert into metric_snapshots (metric, cluster, severity, value)
