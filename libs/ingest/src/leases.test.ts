@@ -98,7 +98,10 @@ describe("cluster leases", () => {
     expect(acquired.sort()).toEqual(CLUSTERS);
     stop();
     await leases.stop();
-    expect(released.sort()).toEqual(CLUSTERS);
+    // c1's lease lapsed meanwhile, so a pass may have taken it again once its consumer stopped:
+    // whatever was taken is given back.
+    expect(released.sort()).toEqual(acquired.sort());
+    expect(new Set(released)).toEqual(new Set(CLUSTERS));
   });
 
   it("counts itself once however often it renews, and takes every cluster when alone", async () => {
