@@ -4,7 +4,7 @@ import { until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
 import { AckPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Bus, type Delivery } from "./bus.js";
+import { Bus, type Delivery, inFlightLimit } from "./bus.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const codec = codecFor(PlacementRequestSchema);
@@ -412,6 +412,48 @@ describe("Bus", () => {
     });
     expect(message?.header.get("Atoll-Reason")).toMatch(/cannot be prepared/);
   });
+
+  it("holds no more of a backlog than its batches need: the rest waits in the stream", async () => {
+    const subject = bus.names.work("backlog-cluster");
+    const count = 200;
+    await bus.publishAll(
+      Array.from({ length: count }, (_, i) => ({
+        subject,
+        data: codec.encode(request(String(i))),
+        msgId: `backlog-${i}`,
+      })),
+    );
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const handled: number[] = [];
+    const consumption = await bus.consume({
+      stream: bus.names.streams.work,
+      durable: "backlog-test",
+      filterSubject: subject,
+      codec,
+      maxBatch: 5,
+      handler: async (batch: Delivery<ReturnType<typeof request>>[]) => {
+        await held;
+        handled.push(...batch.map((d) => Number(d.data.name)));
+      },
+    });
+    try {
+      // The first batch is held; give the server time to deliver whatever it would.
+      await sleep(1_500);
+      const info = await bus.jsm.consumers.info(bus.names.streams.work, "backlog-test");
+      expect(info.config.max_ack_pending).toBe(inFlightLimit(5));
+      expect(info.num_ack_pending).toBe(inFlightLimit(5));
+      expect(info.num_pending).toBe(count - inFlightLimit(5));
+      release();
+      await until(() => handled.length >= count, "the whole backlog handled", 30_000);
+    } finally {
+      release();
+      await consumption.stop();
+    }
+    expect(handled).toEqual(Array.from({ length: count }, (_, i) => i));
+  }, 40_000);
 
   it("drains a backlog of many small messages in full batches, with no pull left to time out", async () => {
     // A pull bounded by bytes is ended by the client only after two missed heartbeats when its

@@ -136,6 +136,21 @@ export interface Consumption {
 }
 
 const DEFAULT_ACK_WAIT_MS = 30_000;
+const DEFAULT_MAX_BATCH = 256;
+/** The agent's applier takes works this many at a time; the hub makes its consumer to match. */
+export const WORK_MAX_BATCH = 8;
+
+/**
+ * How many messages a consumer may have delivered and unacked: its running batches, the batch
+ * being prepared and two more queued. The server delivers no more until acks come, so a backlog
+ * waits in the stream, on disk, instead of in the consuming process. A pull is refilled as its
+ * messages arrive, not as they are handled, so before this bound a consumer took in its subject's
+ * whole backlog (a cluster's quota is 1,000 messages of up to 512 KiB) however slowly it worked,
+ * and an indexer facing a fleet that relisted at once could run out of memory.
+ */
+export function inFlightLimit(maxBatch = DEFAULT_MAX_BATCH, concurrentBatches = 1): number {
+  return maxBatch * (concurrentBatches + 3);
+}
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 10_000;
 /** A batch failing this often, even for a transient reason, is split in case one message causes it. */
@@ -594,7 +609,7 @@ export class Bus {
     stream: string,
     durable: string,
     filterSubject: string,
-    options: { ackWaitMs?: number; resume?: boolean } = {},
+    options: { ackWaitMs?: number; resume?: boolean; maxAckPending?: number } = {},
   ): Promise<void> {
     const config: Partial<ConsumerConfig> = {
       durable_name: durable,
@@ -602,7 +617,7 @@ export class Bus {
       deliver_policy: DeliverPolicy.All,
       filter_subject: filterSubject,
       ack_wait: (options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) * 1_000_000,
-      max_ack_pending: 20_000,
+      max_ack_pending: options.maxAckPending ?? inFlightLimit(),
     };
     const existing = await this.jsm.consumers.info(stream, durable).catch(() => undefined);
     if (!existing) {
@@ -643,22 +658,25 @@ export class Bus {
   async consume<Desc extends DescMessage, Prepared = undefined>(
     options: ConsumeOptions<Desc, Prepared>,
   ): Promise<Consumption> {
+    const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    const concurrentBatches = options.concurrentBatches ?? 1;
+    const limit = inFlightLimit(maxBatch, concurrentBatches);
     if (!options.existingConsumer)
       await this.ensureConsumer(options.stream, options.durable, options.filterSubject, {
         ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
         resume: true,
+        maxAckPending: limit,
       });
     const consumer = await this.js.consumers.get(options.stream, options.durable);
     const ackWaitMs =
       ((await consumer.info(true)).config.ack_wait ?? DEFAULT_ACK_WAIT_MS * 1_000_000) / 1_000_000;
-    const maxBatch = options.maxBatch ?? 256;
     const queue: JsMsg[] = [];
     /** Batches being handled, each with its run (true once done, false if a stop cut it short). */
     const running = new Map<JsMsg[], Promise<boolean>>();
     let wake: (() => void) | undefined;
     let stopping = false;
     const messages = await consumer.consume({
-      max_messages: maxBatch * 4,
+      max_messages: limit,
       expires: PULL_EXPIRES_MS,
       callback: (msg) => {
         queue.push(msg);
@@ -779,7 +797,6 @@ export class Bus {
       for (const msg of next?.raw ?? []) msg.working();
       for (const msg of queue) msg.working();
     }, ackWaitMs / 3);
-    const concurrentBatches = options.concurrentBatches ?? 1;
     const loop = (async () => {
       let cutShort = false;
       while ((!stopping || queue.length > 0 || next) && !cutShort) {

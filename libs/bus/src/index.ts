@@ -11,9 +11,11 @@ export {
   type DeadLetter,
   type Delivery,
   type HubBusSettings,
+  inFlightLimit,
   isBacklogFull,
   isUnreachable,
   retryWhileUnreachable,
+  WORK_MAX_BATCH,
 } from "./bus.js";
 export {
   isLeaseTaken,

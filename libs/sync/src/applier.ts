@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Bus } from "@atoll/bus";
+import { type Bus, WORK_MAX_BATCH } from "@atoll/bus";
 import { hasSealedValues, openSecretValues } from "@atoll/config";
 import {
   ConflictResolution,
@@ -178,7 +178,7 @@ export class WorkApplier {
       durable: bus.names.workConsumer(cluster),
       filterSubject: bus.names.work(cluster),
       codec: workCodec,
-      maxBatch: 8,
+      maxBatch: WORK_MAX_BATCH,
       ...(this.options.existingConsumer ? { existingConsumer: true } : {}),
       validate: (work) =>
         work.cluster !== cluster
