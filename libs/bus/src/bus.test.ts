@@ -4,7 +4,8 @@ import { until } from "@atoll/devkit";
 import { silentLogger } from "@atoll/log";
 import { AckPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Bus, type Delivery, inFlightLimit } from "./bus.js";
+import { Bus, type Delivery } from "./bus.js";
+import { inFlightLimit } from "./topology.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const codec = codecFor(PlacementRequestSchema);

@@ -27,7 +27,7 @@ import {
   TimeoutError,
 } from "@nats-io/transport-node";
 import { assertClusterName, type BusNames, busNames } from "./names.js";
-import { ensureTopology, type TopologySettings } from "./topology.js";
+import { DEFAULT_MAX_BATCH, ensureTopology, inFlightLimit, type TopologySettings } from "./topology.js";
 
 export interface BusOptions {
   url: string;
@@ -136,21 +136,6 @@ export interface Consumption {
 }
 
 const DEFAULT_ACK_WAIT_MS = 30_000;
-const DEFAULT_MAX_BATCH = 256;
-/** The agent's applier takes works this many at a time; the hub makes its consumer to match. */
-export const WORK_MAX_BATCH = 8;
-
-/**
- * How many messages a consumer may have delivered and unacked: its running batches, the batch
- * being prepared and two more queued. The server delivers no more until acks come, so a backlog
- * waits in the stream, on disk, instead of in the consuming process. A pull is refilled as its
- * messages arrive, not as they are handled, so before this bound a consumer took in its subject's
- * whole backlog (a cluster's quota is 1,000 messages of up to 512 KiB) however slowly it worked,
- * and an indexer facing a fleet that relisted at once could run out of memory.
- */
-export function inFlightLimit(maxBatch = DEFAULT_MAX_BATCH, concurrentBatches = 1): number {
-  return maxBatch * (concurrentBatches + 3);
-}
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 10_000;
 /** A batch failing this often, even for a transient reason, is split in case one message causes it. */

@@ -11,11 +11,9 @@ export {
   type DeadLetter,
   type Delivery,
   type HubBusSettings,
-  inFlightLimit,
   isBacklogFull,
   isUnreachable,
   retryWhileUnreachable,
-  WORK_MAX_BATCH,
 } from "./bus.js";
 export {
   isLeaseTaken,
@@ -37,4 +35,4 @@ export {
   type Permissions,
   renderServerConfig,
 } from "./security.js";
-export { streamConfigs, type TopologySettings } from "./topology.js";
+export { inFlightLimit, streamConfigs, type TopologySettings, WORK_MAX_BATCH } from "./topology.js";

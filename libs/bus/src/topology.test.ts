@@ -4,7 +4,7 @@ import { type Logger, silentLogger } from "@atoll/log";
 import { AckPolicy, RetentionPolicy } from "@nats-io/jetstream";
 import { afterEach, describe, expect, it } from "vitest";
 import { Bus, isBacklogFull } from "./bus.js";
-import { streamConfigs } from "./topology.js";
+import { inFlightLimit, streamConfigs, WORK_MAX_BATCH } from "./topology.js";
 
 const codec = codecFor(PlacementRequestSchema);
 const request = (name: string) => create(PlacementRequestSchema, { name, kind: "Deployment" });
@@ -69,6 +69,29 @@ describe("stream topology", () => {
       const info = await bus.jsm.streams.info(stream, { subjects_filter: ">" });
       expect(info.state.subjects?.[subject("flood")]).toBe(BACKLOG);
     }
+  });
+
+  it("bounds at a start the work consumers that agents made before the bound pull through", async () => {
+    const bus = await connect(`t${randomBytes(4).toString("hex")}`);
+    await bus.ensureTopology();
+    const { work } = bus.names.streams;
+    // As the registry made them before: 20,000 unacked works, all of which an agent took in.
+    await bus.jsm.consumers.add(work, {
+      durable_name: bus.names.workConsumer("old-agent"),
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: bus.names.work("old-agent"),
+      max_ack_pending: 20_000,
+    });
+    await bus.jsm.consumers.add(work, {
+      durable_name: "someone-elses",
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: bus.names.work("old-agent"),
+      max_ack_pending: 20_000,
+    });
+    await bus.ensureTopology();
+    const agents = await bus.jsm.consumers.info(work, bus.names.workConsumer("old-agent"));
+    expect(agents.config.max_ack_pending).toBe(inFlightLimit(WORK_MAX_BATCH));
+    expect((await bus.jsm.consumers.info(work, "someone-elses")).config.max_ack_pending).toBe(20_000);
   });
 
   it("resumes a crashed consumer of a work queue from its ack floor", async () => {

@@ -10,7 +10,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { BusNames } from "./names.js";
+import { type BusNames, clusterOfSubject } from "./names.js";
 
 const HOUR_NS = 3_600_000_000_000;
 const TWO_MINUTES_NS = 120_000_000_000;
@@ -88,6 +88,22 @@ export function streamConfigs(
   ];
 }
 
+/** Most messages handed to a consumer's handler at once, unless it says. */
+export const DEFAULT_MAX_BATCH = 256;
+/** The agent's applier takes works this many at a time; the hub makes its consumer to match. */
+export const WORK_MAX_BATCH = 8;
+
+/**
+ * How many messages a consumer may have delivered and unacked: its running batches, the batch
+ * being prepared and two more queued. The server delivers no more until acks come, so a backlog
+ * waits in the stream, on disk, instead of in the consuming process. A pull is refilled as its
+ * messages arrive, not as they are handled, so before this bound a consumer took in its subject's
+ * whole backlog (a cluster's quota is 1,000 messages of up to 512 KiB) however slowly it worked,
+ * and an indexer facing a fleet that relisted at once could run out of memory.
+ */
+export function inFlightLimit(maxBatch = DEFAULT_MAX_BATCH, concurrentBatches = 1): number {
+  return maxBatch * (concurrentBatches + 3);
+}
 /** Creates streams and the clusters bucket, or updates them in place; safe to run at every start. */
 export async function ensureTopology(
   jsm: JetStreamManager,
@@ -125,6 +141,34 @@ export async function ensureTopology(
     }
   }
   await new Kvm(js).create(names.clustersBucket, { history: 1, replicas: options.replicas ?? 1 });
+  await boundWorkConsumers(jsm, names);
+}
+
+/** A cluster's work consumer, as the registry makes it (names throw on what is not a cluster's). */
+function isAgentsWorkConsumer(names: BusNames, consumer: string, filter: string): boolean {
+  try {
+    const cluster = clusterOfSubject(filter);
+    return filter === names.work(cluster) && consumer === names.workConsumer(cluster);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Brings the work consumers of pull-mode agents made before the in-flight bound down to it: an
+ * agent may not change its own consumer, so the hub does, once, at a start.
+ */
+async function boundWorkConsumers(jsm: JetStreamManager, names: BusNames): Promise<void> {
+  const bound = inFlightLimit(WORK_MAX_BATCH);
+  const unbounded: string[] = [];
+  for await (const consumer of jsm.consumers.list(names.streams.work))
+    if (
+      isAgentsWorkConsumer(names, consumer.name, consumer.config.filter_subject ?? "") &&
+      consumer.config.max_ack_pending !== bound
+    )
+      unbounded.push(consumer.name);
+  for (const consumer of unbounded)
+    await jsm.consumers.update(names.streams.work, consumer, { max_ack_pending: bound });
 }
 
 /**
