@@ -48,7 +48,8 @@ export async function recordIssues(
       message: i.message,
     })),
   );
-  const keys = objects.map((o) => ({ cluster: o.cluster, uid: o.uid }));
+  const clusters = objects.map((o) => o.cluster);
+  const uids = objects.map((o) => o.uid);
   await sql.begin(async (tx) => {
     if (rows.length)
       await tx`
@@ -63,9 +64,14 @@ export async function recordIssues(
     // for the transaction, so an open finding with an older stamp is one that went away. (An
     // anti-join against the new findings instead re-parses their JSON for every candidate row
     // whenever the planner picks a nested loop, which took minutes for a whole cluster.)
+    //
+    // The objects come as arrays, whose length the planner reads off each run's values (it takes
+    // any set-returning function for 100 rows): told a batch's two objects were a hundred, it
+    // hashed every open finding of the fleet rather than look the two up, 14 to 19 ms a batch at
+    // 37,000 findings, which held 100 clusters' changes back by 2 s under 200 changes/s.
     await tx`
       update issues i set resolved_at = now()
-      from jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(cluster text, uid text)
+      from unnest(${clusters}::text[], ${uids}::text[]) as k(cluster, uid)
       where i.cluster = k.cluster and i.uid = k.uid and i.resolved_at is null and i.last_seen < now()
         and (${scope.rules ? tx`i.rule in (select jsonb_array_elements_text(${JSON.stringify(scope.rules)}::jsonb))` : tx`true`})
         and (${scope.exceptRules ? tx`i.rule not in (select jsonb_array_elements_text(${JSON.stringify(scope.exceptRules)}::jsonb))` : tx`true`})`;
