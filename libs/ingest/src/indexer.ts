@@ -17,7 +17,6 @@ import {
   pruneTombstones,
   recordHeartbeats,
   recordIssues,
-  refreshStatistics,
   type SettledOp,
   settledOps,
 } from "@atoll/store";
@@ -28,8 +27,6 @@ import { batchToOps, invalidBatchReason, parseObjects } from "./ops.js";
 
 /** A cluster's cross-object pass waits this many times its last pass's duration before the next. */
 const CROSS_PASS_SPACING = 4;
-/** How often the growing tables' statistics are looked at (see refreshStatistics). */
-const STATISTICS_EVERY_MS = 10_000;
 
 export interface ResourceIndexerOptions {
   bus: Bus;
@@ -68,8 +65,6 @@ export class ResourceIndexer {
   private heartbeatWatch: { stop(): void } | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private crossTimer: NodeJS.Timeout | undefined;
-  private statisticsTimer: NodeJS.Timeout | undefined;
-  private refreshingStatistics = false;
   /** Clusters changed since their last cross-object pass. */
   private readonly dirty = new Set<string>();
   /** When each cluster's next cross-object pass may start (see crossObjectPass). */
@@ -103,25 +98,6 @@ export class ResourceIndexer {
       );
     }, 3_600_000);
     this.crossTimer = setInterval(() => void this.crossObjectPass(), this.options.crossObjectMs ?? 15_000);
-    this.statisticsTimer = setInterval(() => void this.refreshStatistics(), STATISTICS_EVERY_MS);
-  }
-
-  /** Keeps the planner's view of the tables a fleet grows as current as the tables (one at a time). */
-  private async refreshStatistics(): Promise<void> {
-    if (this.refreshingStatistics) return;
-    this.refreshingStatistics = true;
-    const { sql, logger } = this.options;
-    try {
-      const analyzed = await refreshStatistics(sql);
-      if (analyzed.length > 0) logger.debug({ tables: analyzed }, "refreshed the statistics of grown tables");
-    } catch (error) {
-      logger.warn(
-        { err: (error as Error).message },
-        "could not refresh table statistics; trying again later",
-      );
-    } finally {
-      this.refreshingStatistics = false;
-    }
   }
 
   /**
@@ -325,7 +301,6 @@ export class ResourceIndexer {
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
     clearInterval(this.crossTimer);
-    clearInterval(this.statisticsTimer);
     await this.crossWorker?.terminate();
     this.heartbeatWatch?.stop();
     await this.leases?.stop();

@@ -162,6 +162,5 @@ export {
   settledOps,
 } from "./resources.js";
 export * as schema from "./schema/index.js";
-export { refreshStatistics } from "./statistics.js";
 export { fleetVocabulary, type VocabularyRow } from "./vocabulary.js";
 export { objectWords, wordsOf } from "./words.js";

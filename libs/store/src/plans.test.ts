@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { recordHeartbeats } from "./clusters.js";
 import { recordIssues } from "./issues.js";
 import { applyIndexOps } from "./resources.js";
-import { refreshStatistics } from "./statistics.js";
 import { suiteDatabase } from "./testing.js";
 
 describe("query plans", () => {
@@ -89,32 +88,29 @@ describe("query plans", () => {
     expect(read).toBeLessThan(100);
   });
 
-  it("keeps a growing table's statistics current, so resolving an object's findings reads that object's alone", async () => {
+  it("resolves an object's findings reading its cluster's at most, though the table outgrew its statistics", async () => {
     // A fleet of 100 clusters comes on board: 40,000 open findings, written in bulk after the
-    // table's statistics were taken. With those, resolving two objects' findings hashed every
-    // open finding of the fleet, 14 ms a batch, and 100 clusters' changes reached the index 2 s late.
+    // table's statistics were taken. Joined to the objects alone, resolving two objects' findings
+    // hashed every open finding of the fleet, 14 ms a batch, and 100 clusters' changes reached the
+    // index 2 s late.
     await handle.sql`insert into issues (cluster, uid, rule, container, kind, namespace, name, severity, category, message)
       select 'grown-' || (g % 100), 'g-' || g, 'no-limits', '', 'Pod', 'prod', 'p' || g, 'medium', 'efficiency', 'x'
       from generate_series(1, 40000) g`;
-    await handle.sql`select pg_stat_force_next_flush()`;
-    expect(await refreshStatistics(handle.sql)).toContain("issues");
     const before = await issuesRead();
-    const fixed = (uid: string, cluster: string) => ({
-      cluster,
+    const fixed = (uid: string) => ({
+      cluster: "grown-7",
       uid,
       kind: "Pod",
       namespace: "prod",
       name: uid,
       issues: [],
     });
-    await recordIssues(handle.sql, [fixed("g-107", "grown-7"), fixed("g-108", "grown-8")]);
+    await recordIssues(handle.sql, [fixed("g-107"), fixed("g-207")]);
     const read = (await issuesRead()) - before;
     const [open] = await handle.sql<{ n: number }[]>`
-      select count(*)::int as n from issues where uid in ('g-107', 'g-108') and resolved_at is null`;
+      select count(*)::int as n from issues where uid in ('g-107', 'g-207') and resolved_at is null`;
     expect(open!.n).toBe(0);
-    expect(read).toBeLessThan(100);
-    // Statistics as fresh as the table are left alone.
-    await handle.sql`select pg_stat_force_next_flush()`;
-    expect(await refreshStatistics(handle.sql)).toEqual([]);
+    // The cluster holds 400 findings and the fleet 40,000.
+    expect(read).toBeLessThanOrEqual(400);
   });
 });
