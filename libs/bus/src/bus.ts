@@ -27,7 +27,13 @@ import {
   TimeoutError,
 } from "@nats-io/transport-node";
 import { assertClusterName, type BusNames, busNames } from "./names.js";
-import { DEFAULT_MAX_BATCH, ensureTopology, inFlightLimit, type TopologySettings } from "./topology.js";
+import {
+  DEFAULT_MAX_BATCH,
+  ensureTopology,
+  inFlightLimit,
+  type TopologySettings,
+  WORK_IN_FLIGHT,
+} from "./topology.js";
 
 export interface BusOptions {
   url: string;
@@ -633,6 +639,21 @@ export class Bus {
       max_ack_pending: config.max_ack_pending,
       filter_subject: filterSubject,
     });
+  }
+
+  /**
+   * Makes a pull-mode agent's work consumer, bounded for it: the agent may not change its
+   * consumer, so what it holds at once is set here.
+   */
+  ensureWorkConsumer(cluster: string): Promise<void> {
+    return this.ensureConsumer(
+      this.names.streams.work,
+      this.names.workConsumer(cluster),
+      this.names.work(cluster),
+      {
+        maxAckPending: WORK_IN_FLIGHT,
+      },
+    );
   }
 
   /**

@@ -35,4 +35,4 @@ export {
   type Permissions,
   renderServerConfig,
 } from "./security.js";
-export { inFlightLimit, streamConfigs, type TopologySettings, WORK_MAX_BATCH } from "./topology.js";
+export { streamConfigs, type TopologySettings, WORK_MAX_BATCH } from "./topology.js";

@@ -66,7 +66,7 @@ describe("per-cluster NATS identities", () => {
     });
     await hub.ensureTopology();
     for (const cluster of ["sim-a", "sim-b"]) {
-      await hub.ensureConsumer(names.streams.work, names.workConsumer(cluster), names.work(cluster));
+      await hub.ensureWorkConsumer(cluster);
       await hub.publish(
         names.work(cluster),
         codec,

@@ -104,6 +104,8 @@ export const WORK_MAX_BATCH = 8;
 export function inFlightLimit(maxBatch = DEFAULT_MAX_BATCH, concurrentBatches = 1): number {
   return maxBatch * (concurrentBatches + 3);
 }
+/** What a pull-mode agent's work consumer may hold unacked: its applier's batches' worth. */
+export const WORK_IN_FLIGHT = inFlightLimit(WORK_MAX_BATCH);
 /** Creates streams and the clusters bucket, or updates them in place; safe to run at every start. */
 export async function ensureTopology(
   jsm: JetStreamManager,
@@ -159,16 +161,15 @@ function isAgentsWorkConsumer(names: BusNames, consumer: string, filter: string)
  * agent may not change its own consumer, so the hub does, once, at a start.
  */
 async function boundWorkConsumers(jsm: JetStreamManager, names: BusNames): Promise<void> {
-  const bound = inFlightLimit(WORK_MAX_BATCH);
   const unbounded: string[] = [];
   for await (const consumer of jsm.consumers.list(names.streams.work))
     if (
       isAgentsWorkConsumer(names, consumer.name, consumer.config.filter_subject ?? "") &&
-      consumer.config.max_ack_pending !== bound
+      consumer.config.max_ack_pending !== WORK_IN_FLIGHT
     )
       unbounded.push(consumer.name);
   for (const consumer of unbounded)
-    await jsm.consumers.update(names.streams.work, consumer, { max_ack_pending: bound });
+    await jsm.consumers.update(names.streams.work, consumer, { max_ack_pending: WORK_IN_FLIGHT });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Bus } from "@atoll/bus";
-import { createNkeyUser, inFlightLimit, WORK_MAX_BATCH } from "@atoll/bus";
+import { createNkeyUser } from "@atoll/bus";
 import { sealSecret, workKey } from "@atoll/config";
 import { KubeClient } from "@atoll/kube";
 import { type ClusterUpdate, deleteCluster, registerCluster, updateCluster } from "@atoll/store";
@@ -129,10 +129,7 @@ export class ClusterRegistry {
     const credentials = new TextDecoder().decode(pair.getSeed());
     await registerCluster(this.options.sql, { ...fields, name, syncMode: "pull", nkey: pair.getPublicKey() });
     const { bus } = this.options;
-    // The agent may not change its consumer, so the hub bounds what it holds at once for it.
-    await bus.ensureConsumer(bus.names.streams.work, bus.names.workConsumer(name), bus.names.work(name), {
-      maxAckPending: inFlightLimit(WORK_MAX_BATCH),
-    });
+    await bus.ensureWorkConsumer(name);
     // Without a hub key nothing is sealed, and the agent needs no key to open it.
     const clusterKey = this.options.secretKey && workKey(this.options.secretKey, name).toString("base64");
     return {
